@@ -1,0 +1,339 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using DbSync.Core;
+
+namespace DbSync.Cli;
+
+/// <summary>The dbsync command line: parses options into Core requests and prints results. The contract is docs/cli.md.</summary>
+public static class CliApp
+{
+    /// <summary>Exit codes (docs/cli.md).</summary>
+    public const int Success = 0, Failed = 1, Usage = 2, Partial = 3, Locked = 4, Cancelled = 130;
+
+    private static readonly Dictionary<string, CommandSpec> _commands = new(StringComparer.Ordinal)
+    {
+        ["sync"] = new("Push pending changes (enabling capture on first use).",
+            ["--path", "--connection", "--schema", "--table", "--batch-size", "--lock-timeout", "--busy-timeout"],
+            ["--resync", "--preserve-case", "--json"]),
+        ["enable"] = new("Install change capture in the SQLite file without syncing.", ["--path", "--table", "--lock-timeout"], ["--json"]),
+        ["disable"] = new("Remove change capture from the SQLite file.", ["--path", "--lock-timeout"], ["--force", "--purge", "--json"]),
+        ["demo"] = new("Build a sample database, sync it, change it, sync again.", ["--connection"], ["--json"]),
+    };
+
+    /// <summary>Runs the program; returns the exit code.</summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(stdout);
+        ArgumentNullException.ThrowIfNull(stderr);
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            stdout.WriteLine(Help());
+            return args.Length == 0 ? Usage : Success;
+        }
+
+        if (args[0] is "--version" or "version")
+        {
+            stdout.WriteLine($"dbsync {SyncEngine.Version}");
+            return Success;
+        }
+
+        var json = args.Contains("--json", StringComparer.Ordinal);
+        ParsedArgs parsed;
+        try
+        {
+            parsed = Parse(args);
+        }
+        catch (DbSyncException ex)
+        {
+            return Fail(ex, json, stdout, stderr);
+        }
+
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;
+            cancel.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;
+            cancel.Cancel();
+        });
+        try
+        {
+            return parsed.Command switch
+            {
+                "sync" => await SyncAsync(parsed, stdout, stderr, cancel.Token).ConfigureAwait(false),
+                "enable" => await EnableAsync(parsed, stdout, stderr, cancel.Token).ConfigureAwait(false),
+                "disable" => await DisableAsync(parsed, stdout, stderr, cancel.Token).ConfigureAwait(false),
+                "demo" => await Demo.RunAsync(parsed.Value("--connection") ?? Environment.GetEnvironmentVariable("DBSYNC_CONNECTION"), json, stdout, stderr, cancel.Token).ConfigureAwait(false),
+                _ => throw new InvalidOperationException(parsed.Command),
+            };
+        }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        {
+            return Fail(new DbSyncException(ErrorIds.Cancelled, DbSyncErrorCategory.OperationStopped, "The run was cancelled; nothing of it was applied."), json, stdout, stderr);
+        }
+        catch (DbSyncException ex)
+        {
+            return Fail(ex, json, stdout, stderr);
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    private static async Task<int> SyncAsync(ParsedArgs parsed, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        var request = new SyncRequest
+        {
+            Path = parsed.Required("--path"),
+            ConnectionString = parsed.Value("--connection") ?? Environment.GetEnvironmentVariable("DBSYNC_CONNECTION") ?? "",
+            Schema = parsed.Value("--schema") ?? "public",
+            Tables = parsed.Values("--table"),
+            BatchSize = parsed.Int("--batch-size") ?? 10_000,
+            Resync = parsed.Flag("--resync"),
+            PreserveCase = parsed.Flag("--preserve-case"),
+            LockTimeout = TimeSpan.FromSeconds(parsed.Int("--lock-timeout") ?? 30),
+            BusyTimeout = TimeSpan.FromSeconds(parsed.Int("--busy-timeout") ?? 30),
+        };
+        var result = await new SyncEngine().SyncAsync(request, null, cancellationToken).ConfigureAwait(false);
+        if (parsed.Flag("--json"))
+        {
+            stdout.WriteLine(ToJson(result).ToJsonString());
+        }
+        else
+        {
+            PrintResult(result, stdout, stderr);
+        }
+
+        return result.Status == SyncStatus.Succeeded ? Success : Partial;
+    }
+
+    private static async Task<int> EnableAsync(ParsedArgs parsed, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        var result = await new SyncEngine().EnableAsync(new EnableRequest
+        {
+            Path = parsed.Required("--path"),
+            Tables = parsed.Values("--table"),
+            LockTimeout = TimeSpan.FromSeconds(parsed.Int("--lock-timeout") ?? 30),
+        }, cancellationToken).ConfigureAwait(false);
+        PrintCapture(result, "enabled", parsed.Flag("--json"), stdout, stderr);
+        return Success;
+    }
+
+    private static async Task<int> DisableAsync(ParsedArgs parsed, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        var result = await new SyncEngine().DisableAsync(new DisableRequest
+        {
+            Path = parsed.Required("--path"),
+            Force = parsed.Flag("--force"),
+            Purge = parsed.Flag("--purge"),
+            LockTimeout = TimeSpan.FromSeconds(parsed.Int("--lock-timeout") ?? 30),
+        }, cancellationToken).ConfigureAwait(false);
+        PrintCapture(result, "disabled", parsed.Flag("--json"), stdout, stderr);
+        return Success;
+    }
+
+    private static void PrintCapture(CaptureResult result, string verb, bool json, TextWriter stdout, TextWriter stderr)
+    {
+        if (json)
+        {
+            stdout.WriteLine(new JsonObject
+            {
+                ["status"] = "Succeeded",
+                ["path"] = result.Path,
+                ["nodeId"] = result.NodeId,
+                ["tables"] = new JsonArray(result.Tables.Select(t => (JsonNode)JsonValue.Create(t)!).ToArray()),
+                ["discardedChanges"] = result.DiscardedChanges,
+                ["warnings"] = new JsonArray(result.Warnings.Select(w => (JsonNode)JsonValue.Create(w)!).ToArray()),
+            }.ToJsonString());
+            return;
+        }
+
+        foreach (var warning in result.Warnings)
+        {
+            stderr.WriteLine($"warning: {warning}");
+        }
+
+        stdout.WriteLine($"Capture {verb} on {result.Path}: {result.Tables.Count} table(s){(result.Tables.Count > 0 ? ": " + string.Join(", ", result.Tables) : "")}.");
+        if (result.DiscardedChanges > 0)
+        {
+            stdout.WriteLine($"{result.DiscardedChanges} pending change(s) were discarded.");
+        }
+    }
+
+    /// <summary>The JSON object printed by <c>sync --json</c> (docs/cli.md).</summary>
+    public static JsonObject ToJson(SyncResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        return new JsonObject
+        {
+            ["runId"] = result.RunId.ToString(),
+            ["nodeId"] = result.NodeId,
+            ["status"] = result.Status.ToString(),
+            ["path"] = result.Path,
+            ["target"] = result.Target,
+            ["startedAt"] = result.StartedAt.ToString("O", CultureInfo.InvariantCulture),
+            ["finishedAt"] = result.FinishedAt.ToString("O", CultureInfo.InvariantCulture),
+            ["durationMs"] = (long)result.Duration.TotalMilliseconds,
+            ["inserted"] = result.Inserted,
+            ["updated"] = result.Updated,
+            ["deleted"] = result.Deleted,
+            ["tables"] = new JsonArray(result.Tables.Select(t => (JsonNode)new JsonObject
+            {
+                ["name"] = t.Name,
+                ["target"] = t.Target,
+                ["mode"] = t.Mode,
+                ["status"] = t.Status.ToString(),
+                ["inserted"] = t.Inserted,
+                ["updated"] = t.Updated,
+                ["deleted"] = t.Deleted,
+                ["errorId"] = t.ErrorId,
+                ["message"] = t.Message,
+            }).ToArray()),
+            ["warnings"] = new JsonArray(result.Warnings.Select(w => (JsonNode)JsonValue.Create(w)!).ToArray()),
+        };
+    }
+
+    private static void PrintResult(SyncResult result, TextWriter stdout, TextWriter stderr)
+    {
+        foreach (var warning in result.Warnings)
+        {
+            stderr.WriteLine($"warning: {warning}");
+        }
+
+        stdout.WriteLine($"{result.Status}: {result.Inserted} inserted, {result.Updated} updated, {result.Deleted} deleted in {result.Duration.TotalSeconds:0.00} s (run {result.RunId})");
+        foreach (var table in result.Tables)
+        {
+            var line = $"  {table.Name,-24} -> {table.Target,-32} {table.Mode,-11} +{table.Inserted} ~{table.Updated} -{table.Deleted}";
+            stdout.WriteLine(table.Status == SyncStatus.Succeeded ? line : $"{line}  {table.ErrorId}: {table.Message}");
+        }
+    }
+
+    private static int Fail(DbSyncException ex, bool json, TextWriter stdout, TextWriter stderr)
+    {
+        var code = ex.ErrorId switch
+        {
+            ErrorIds.UsageError => Usage,
+            ErrorIds.LockTimeout => Locked,
+            ErrorIds.Cancelled => Cancelled,
+            _ => Failed,
+        };
+        if (json)
+        {
+            var error = new JsonObject
+            {
+                ["status"] = code == Cancelled ? "Cancelled" : "Failed",
+                ["errorId"] = ex.ErrorId,
+                ["message"] = ex.Message,
+            };
+            if (ex.RunId is { } runId)
+            {
+                error["runId"] = runId.ToString();
+            }
+
+            stdout.WriteLine(error.ToJsonString());
+        }
+
+        stderr.WriteLine($"dbsync: {ex.ErrorId}: {ex.Message}");
+        return code;
+    }
+
+    private static ParsedArgs Parse(string[] args)
+    {
+        var command = args[0];
+        if (!_commands.TryGetValue(command, out var spec))
+        {
+            throw UsageError($"Unknown command '{command}'. Commands: {string.Join(", ", _commands.Keys)}.");
+        }
+
+        var parsed = new ParsedArgs(command);
+        for (var i = 1; i < args.Length; i++)
+        {
+            var arg = args[i];
+            string? inline = null;
+            var eq = arg.IndexOf('=', StringComparison.Ordinal);
+            if (arg.StartsWith("--", StringComparison.Ordinal) && eq > 0)
+            {
+                inline = arg[(eq + 1)..];
+                arg = arg[..eq];
+            }
+
+            if (spec.Flags.Contains(arg))
+            {
+                parsed.Flags.Add(arg);
+            }
+            else if (spec.Options.Contains(arg))
+            {
+                var value = inline ?? (i + 1 < args.Length ? args[++i] : throw UsageError($"Option {arg} needs a value."));
+                if (!parsed.Options.TryGetValue(arg, out var list))
+                {
+                    parsed.Options[arg] = list = [];
+                }
+
+                if (list.Count > 0 && arg != "--table")
+                {
+                    throw UsageError($"Option {arg} is given more than once.");
+                }
+
+                list.Add(value);
+            }
+            else
+            {
+                throw UsageError($"Unknown option '{arg}' for '{command}'. Options: {string.Join(", ", spec.Options.Concat(spec.Flags))}.");
+            }
+        }
+
+        return parsed;
+    }
+
+    internal static DbSyncException UsageError(string message) => new(ErrorIds.UsageError, DbSyncErrorCategory.InvalidArgument, message);
+
+    private static string Help() => $"""
+        dbsync {SyncEngine.Version}: keeps PostgreSQL in step with a SQLite file.
+
+        Usage: dbsync <command> [options]   (docs/cli.md has every option, exit code and JSON field)
+
+        {string.Join(Environment.NewLine, _commands.Select(c => $"  {c.Key,-8} {c.Value.Summary}{Environment.NewLine}           {string.Join(" ", c.Value.Options.Select(o => $"[{o} VALUE]").Concat(c.Value.Flags.Select(f => $"[{f}]")))}"))}
+
+        Exit codes: 0 succeeded, 1 failed, 2 usage error, 3 partially succeeded, 4 another run holds the lock, 130 cancelled.
+        """;
+
+    private sealed record CommandSpec(string Summary, string[] Options, string[] Flags);
+
+    private sealed class ParsedArgs(string command)
+    {
+        public string Command { get; } = command;
+
+        public Dictionary<string, List<string>> Options { get; } = new(StringComparer.Ordinal);
+
+        public HashSet<string> Flags { get; } = new(StringComparer.Ordinal);
+
+        public bool Flag(string name) => Flags.Contains(name);
+
+        public string? Value(string name) => Options.TryGetValue(name, out var list) ? list[0] : null;
+
+        public IReadOnlyList<string> Values(string name) => Options.TryGetValue(name, out var list) ? list : [];
+
+        public string Required(string name) => Value(name) ?? throw UsageError($"Option {name} is required for '{Command}'.");
+
+        public int? Int(string name)
+        {
+            var text = Value(name);
+            if (text is null)
+            {
+                return null;
+            }
+
+            return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value)
+                ? value
+                : throw UsageError($"Option {name} needs a whole number of 0 or more, not '{text}'.");
+        }
+    }
+}

@@ -1,0 +1,1 @@
+return await DbSync.Cli.CliApp.RunAsync(args, Console.Out, Console.Error);

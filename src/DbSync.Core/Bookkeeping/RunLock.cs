@@ -1,0 +1,50 @@
+using System.Diagnostics;
+
+namespace DbSync.Core.Bookkeeping;
+
+/// <summary>
+/// One run per SQLite file at a time, by an OS lock on a sidecar file (<c>FILE-dbsync.lock</c>). The OS releases it
+/// when the process dies, even by kill -9, so a crashed run never blocks the next one.
+/// </summary>
+public sealed class RunLock : IDisposable
+{
+    private readonly FileStream _stream;
+
+    private RunLock(FileStream stream) => _stream = stream;
+
+    /// <summary>The lock file used for a database.</summary>
+    public static string LockPathFor(string databasePath) => databasePath + "-dbsync.lock";
+
+    /// <summary>Takes the lock, waiting up to <paramref name="timeout"/>.</summary>
+    /// <exception cref="DbSyncException">LockTimeout when another run still holds it.</exception>
+    public static async Task<RunLock> AcquireAsync(string databasePath, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var path = LockPathFor(databasePath);
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                // FileShare.None is an exclusive flock() on Unix and a share-mode lock on Windows.
+                return new RunLock(new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None));
+            }
+            catch (UnauthorizedAccessException ex)
+            {
+                throw new DbSyncException(ErrorIds.SourceReadOnly, DbSyncErrorCategory.PermissionDenied,
+                    $"Cannot create the lock file '{path}' beside the database: {ex.Message}", databasePath, ex);
+            }
+            catch (IOException) when (clock.Elapsed < timeout)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken).ConfigureAwait(false);
+            }
+            catch (IOException ex)
+            {
+                throw new DbSyncException(ErrorIds.LockTimeout, DbSyncErrorCategory.OperationTimeout,
+                    $"Another DbSync run on '{databasePath}' still holds its lock after {timeout.TotalSeconds:0.#} s (lock timeout).", databasePath, ex);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _stream.Dispose();
+}

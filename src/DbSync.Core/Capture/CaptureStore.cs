@@ -1,0 +1,334 @@
+using System.Globalization;
+using DbSync.Core.Schema;
+using Microsoft.Data.Sqlite;
+
+namespace DbSync.Core.Capture;
+
+/// <summary>A table DbSync captures, as recorded in <c>_dbsync_tables</c>.</summary>
+public sealed class RegisteredTable
+{
+    /// <summary>Internal id; names the change log <c>_dbsync_log_{Id}</c> and the triggers.</summary>
+    public long Id { get; init; }
+
+    /// <summary>Source table name.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>Key columns when capture was installed, tab separated.</summary>
+    public required string KeySignature { get; init; }
+
+    /// <summary>Columns at the last successful sync (see <see cref="SourceTable.ColumnSignature"/>); empty before the first.</summary>
+    public required string ColumnSignature { get; set; }
+
+    /// <summary>True once the whole table reached PostgreSQL; until then the next sync copies it in full.</summary>
+    public bool Loaded { get; set; }
+
+    /// <summary>True when DbSync created the target table (its identity sequence is then DbSync's to advance).</summary>
+    public bool TargetCreated { get; set; }
+
+    /// <summary>The change log table's name.</summary>
+    public string LogTable => "_dbsync_log_" + Id.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>The names of the three capture triggers.</summary>
+    public IEnumerable<string> TriggerNames => new[] { "i", "u", "d" }.Select(s => $"_dbsync_{Id.ToString(CultureInfo.InvariantCulture)}_{s}");
+}
+
+/// <summary>
+/// Everything DbSync keeps inside the SQLite file: <c>_dbsync_meta</c> (node id, schema version),
+/// <c>_dbsync_tables</c> (registry), one <c>_dbsync_log_N</c> change log per captured table, filled by the
+/// <c>_dbsync_N_i/u/d</c> triggers, and <c>_dbsync_runs</c> (run history).
+/// </summary>
+/// <remarks>
+/// The triggers only append the changed row's key and the kind of change; coalescing happens at push time, where
+/// it is cheap (about 1.3× insert cost instead of 2.2× for coalescing inside the trigger). Trigger bodies and table
+/// definitions use only SQL that SQLite 3.6.19 (2009) parses, since every program opening the file must parse them:
+/// no UPSERT, no JSON functions, no WITHOUT ROWID, no window functions.
+/// </remarks>
+public static class CaptureStore
+{
+    /// <summary>The version of DbSync's own tables that this build writes. Older files are upgraded in place.</summary>
+    public const int SchemaVersion = 1;
+
+    /// <summary>Change kinds stored in the log's <c>op</c> column.</summary>
+    public const int OpInsert = 1, OpUpdate = 2, OpDelete = 3;
+
+    /// <summary>True when the file carries DbSync's bookkeeping.</summary>
+    public static bool IsEnabled(SqliteConnection connection, SqliteTransaction? transaction = null) =>
+        Scalar<long>(connection, transaction, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '_dbsync_tables'") > 0;
+
+    /// <summary>
+    /// Creates or upgrades DbSync's tables and returns the node id. Must run inside a write transaction.
+    /// </summary>
+    public static string EnsureBookkeeping(SqliteConnection connection, SqliteTransaction transaction)
+    {
+        Execute(connection, transaction, """
+            CREATE TABLE IF NOT EXISTS _dbsync_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS _dbsync_tables (
+                id INTEGER PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                key_signature TEXT NOT NULL,
+                column_signature TEXT NOT NULL DEFAULT '',
+                loaded INTEGER NOT NULL DEFAULT 0,
+                target_created INTEGER NOT NULL DEFAULT 0,
+                enabled_at TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS _dbsync_runs (
+                run_id TEXT PRIMARY KEY,
+                started_at TEXT NOT NULL,
+                finished_at TEXT,
+                status TEXT NOT NULL,
+                inserted INTEGER NOT NULL DEFAULT 0,
+                updated INTEGER NOT NULL DEFAULT 0,
+                deleted INTEGER NOT NULL DEFAULT 0,
+                error_id TEXT,
+                message TEXT,
+                detail TEXT);
+            """);
+
+        var version = ReadMeta(connection, transaction, "schema_version");
+        var current = version is null ? 0 : int.Parse(version, CultureInfo.InvariantCulture);
+        if (current > SchemaVersion)
+        {
+            throw new DbSyncException(ErrorIds.NewerSchemaVersion, DbSyncErrorCategory.InvalidOperation,
+                $"This file's DbSync bookkeeping has schema version {current}, newer than this DbSync understands ({SchemaVersion}). Use a newer DbSync.");
+        }
+
+        // Upgrades go here, one step per version: if (current < 2) { ...; } Each step only adds.
+        if (current < SchemaVersion)
+        {
+            WriteMeta(connection, transaction, "schema_version", SchemaVersion.ToString(CultureInfo.InvariantCulture));
+        }
+
+        var nodeId = ReadMeta(connection, transaction, "node_id");
+        if (nodeId is null)
+        {
+            nodeId = Guid.NewGuid().ToString();
+            WriteMeta(connection, transaction, "node_id", nodeId);
+            WriteMeta(connection, transaction, "created_at", DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture));
+        }
+
+        return nodeId;
+    }
+
+    /// <summary>Reads a value from <c>_dbsync_meta</c>, or null.</summary>
+    public static string? ReadMeta(SqliteConnection connection, SqliteTransaction? transaction, string key)
+    {
+        using var command = Command(connection, transaction, "SELECT value FROM _dbsync_meta WHERE key = $k");
+        command.Parameters.AddWithValue("$k", key);
+        return command.ExecuteScalar() as string;
+    }
+
+    private static void WriteMeta(SqliteConnection connection, SqliteTransaction transaction, string key, string value)
+    {
+        using var command = Command(connection, transaction, "INSERT OR REPLACE INTO _dbsync_meta (key, value) VALUES ($k, $v)");
+        command.Parameters.AddWithValue("$k", key);
+        command.Parameters.AddWithValue("$v", value);
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary>Reads the registry, keyed by table name (case-insensitive, as SQLite names are).</summary>
+    public static Dictionary<string, RegisteredTable> ReadRegistry(SqliteConnection connection, SqliteTransaction? transaction)
+    {
+        var result = new Dictionary<string, RegisteredTable>(StringComparer.OrdinalIgnoreCase);
+        using var command = Command(connection, transaction,
+            "SELECT id, name, key_signature, column_signature, loaded, target_created FROM _dbsync_tables");
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            var table = new RegisteredTable
+            {
+                Id = reader.GetInt64(0),
+                Name = reader.GetString(1),
+                KeySignature = reader.GetString(2),
+                ColumnSignature = reader.GetString(3),
+                Loaded = reader.GetInt64(4) != 0,
+                TargetCreated = reader.GetInt64(5) != 0,
+            };
+            result[table.Name] = table;
+        }
+
+        return result;
+    }
+
+    /// <summary>The key signature of a table: its key column names in key order.</summary>
+    public static string KeySignatureOf(SourceTable table) => string.Join("\t", table.KeyColumns.Select(c => c.Name));
+
+    /// <summary>
+    /// Installs capture on a table: registry row, change log and triggers. Idempotent: an installed table with
+    /// intact triggers is left alone. Returns the registry entry and whether the triggers had to be (re)created on
+    /// an already registered table, in which case changes may have been missed and the table must be copied again.
+    /// </summary>
+    public static (RegisteredTable Table, bool Repaired) Install(SqliteConnection connection, SqliteTransaction transaction,
+        SourceTable table, RegisteredTable? existing)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        var registered = existing;
+        if (registered is null)
+        {
+            using var insert = Command(connection, transaction,
+                "INSERT INTO _dbsync_tables (name, key_signature, enabled_at) VALUES ($n, $k, $t); SELECT last_insert_rowid();");
+            insert.Parameters.AddWithValue("$n", table.Name);
+            insert.Parameters.AddWithValue("$k", KeySignatureOf(table));
+            insert.Parameters.AddWithValue("$t", DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture));
+            var id = (long)insert.ExecuteScalar()!;
+            registered = new RegisteredTable { Id = id, Name = table.Name, KeySignature = KeySignatureOf(table), ColumnSignature = "" };
+        }
+
+        var keyColumns = Enumerable.Range(1, table.KeyColumns.Count).Select(i => "k" + i.ToString(CultureInfo.InvariantCulture)).ToList();
+        // Key columns without a declared type have no affinity: the log keeps each key value exactly as stored.
+        Execute(connection, transaction,
+            $"CREATE TABLE IF NOT EXISTS {Identifiers.Quote(registered.LogTable)} (seq INTEGER PRIMARY KEY, op INTEGER NOT NULL, {string.Join(", ", keyColumns)})");
+
+        var expected = TriggerSql(registered, table);
+        var actual = new Dictionary<string, string>(StringComparer.Ordinal);
+        using (var read = Command(connection, transaction, "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = $t"))
+        {
+            read.Parameters.AddWithValue("$t", table.Name);
+            using var reader = read.ExecuteReader();
+            while (reader.Read())
+            {
+                actual[reader.GetString(0)] = reader.IsDBNull(1) ? "" : reader.GetString(1);
+            }
+        }
+
+        var intact = expected.All(e => actual.TryGetValue(e.Name, out var sql) && sql == e.Sql);
+        if (intact)
+        {
+            return (registered, false);
+        }
+
+        foreach (var (name, sql) in expected)
+        {
+            Execute(connection, transaction, $"DROP TRIGGER IF EXISTS {Identifiers.Quote(name)}");
+            Execute(connection, transaction, sql);
+        }
+
+        var repaired = existing is not null && existing.Loaded;
+        if (repaired)
+        {
+            registered.Loaded = false;
+            using var update = Command(connection, transaction, "UPDATE _dbsync_tables SET loaded = 0 WHERE id = $id");
+            update.Parameters.AddWithValue("$id", registered.Id);
+            update.ExecuteNonQuery();
+        }
+
+        return (registered, repaired);
+    }
+
+    /// <summary>The exact CREATE TRIGGER statements for a table, as sqlite_master stores them.</summary>
+    public static IReadOnlyList<(string Name, string Sql)> TriggerSql(RegisteredTable registered, SourceTable table)
+    {
+        ArgumentNullException.ThrowIfNull(registered);
+        ArgumentNullException.ThrowIfNull(table);
+        var names = registered.TriggerNames.ToList();
+        var log = Identifiers.Quote(registered.LogTable);
+        var target = Identifiers.Quote(table.Name);
+        var keyList = string.Join(", ", Enumerable.Range(1, table.KeyColumns.Count).Select(i => "k" + i.ToString(CultureInfo.InvariantCulture)));
+        string Values(string row) => string.Join(", ", table.KeyColumns.Select(c => row + "." + Identifiers.Quote(c.Name)));
+        var keyChanged = string.Join(" OR ", table.KeyColumns.Select(c => $"OLD.{Identifiers.Quote(c.Name)} IS NOT NEW.{Identifiers.Quote(c.Name)}"));
+        return
+        [
+            (names[0], $"CREATE TRIGGER {Identifiers.Quote(names[0])} AFTER INSERT ON {target} BEGIN INSERT INTO {log} (op, {keyList}) VALUES ({OpInsert}, {Values("NEW")}); END"),
+            // A key change is the old key deleted and the new key upserted.
+            (names[1], $"CREATE TRIGGER {Identifiers.Quote(names[1])} AFTER UPDATE ON {target} BEGIN INSERT INTO {log} (op, {keyList}) SELECT {OpDelete}, {Values("OLD")} WHERE {keyChanged}; INSERT INTO {log} (op, {keyList}) VALUES ({OpUpdate}, {Values("NEW")}); END"),
+            (names[2], $"CREATE TRIGGER {Identifiers.Quote(names[2])} AFTER DELETE ON {target} BEGIN INSERT INTO {log} (op, {keyList}) VALUES ({OpDelete}, {Values("OLD")}); END"),
+        ];
+    }
+
+    /// <summary>Removes capture from one table: its triggers, change log and registry row.</summary>
+    public static void Uninstall(SqliteConnection connection, SqliteTransaction transaction, RegisteredTable registered)
+    {
+        ArgumentNullException.ThrowIfNull(registered);
+        foreach (var name in registered.TriggerNames)
+        {
+            Execute(connection, transaction, $"DROP TRIGGER IF EXISTS {Identifiers.Quote(name)}");
+        }
+
+        Execute(connection, transaction, $"DROP TABLE IF EXISTS {Identifiers.Quote(registered.LogTable)}");
+        using var delete = Command(connection, transaction, "DELETE FROM _dbsync_tables WHERE id = $id");
+        delete.Parameters.AddWithValue("$id", registered.Id);
+        delete.ExecuteNonQuery();
+    }
+
+    /// <summary>The highest change sequence number of a table's log, 0 when empty.</summary>
+    public static long MaxSequence(SqliteConnection connection, SqliteTransaction? transaction, RegisteredTable registered)
+    {
+        ArgumentNullException.ThrowIfNull(registered);
+        return Scalar<long>(connection, transaction, $"SELECT coalesce(max(seq), 0) FROM {Identifiers.Quote(registered.LogTable)}");
+    }
+
+    /// <summary>Distinct rows waiting to be pushed for one table.</summary>
+    public static long PendingRows(SqliteConnection connection, SqliteTransaction? transaction, RegisteredTable registered, int keyCount)
+    {
+        ArgumentNullException.ThrowIfNull(registered);
+        var keys = string.Join(", ", Enumerable.Range(1, keyCount).Select(i => "k" + i.ToString(CultureInfo.InvariantCulture)));
+        return Scalar<long>(connection, transaction, $"SELECT count(*) FROM (SELECT 1 FROM {Identifiers.Quote(registered.LogTable)} GROUP BY {keys})");
+    }
+
+    /// <summary>
+    /// The query for a table's pending changes up to a sequence number (parameter <c>$s</c>), one row per changed
+    /// key: the row as it is now (all columns, in table order), then the key as logged, then the first change's
+    /// kind, then 1 when the row still exists. A row that no longer exists is a delete, whatever happened before.
+    /// </summary>
+    public static string PendingQuery(RegisteredTable registered, SourceTable table)
+    {
+        ArgumentNullException.ThrowIfNull(registered);
+        ArgumentNullException.ThrowIfNull(table);
+        var keys = Enumerable.Range(1, table.KeyColumns.Count).Select(i => "k" + i.ToString(CultureInfo.InvariantCulture)).ToList();
+        var columns = string.Join(", ", table.Columns.Select(c => "t." + Identifiers.Quote(c.Name)));
+        var join = string.Join(" AND ", table.KeyColumns.Select((c, i) => $"t.{Identifiers.Quote(c.Name)} = g.{keys[i]}"));
+        // min(seq) makes SQLite take the bare column op from the earliest change of each key.
+        return $"""
+            SELECT {columns}, {string.Join(", ", keys.Select(k => "g." + k))}, g.op, t.{Identifiers.Quote(table.KeyColumns[0].Name)} IS NOT NULL
+            FROM (SELECT {string.Join(", ", keys)}, op, min(seq) AS first_seq FROM {Identifiers.Quote(registered.LogTable)} WHERE seq <= $s GROUP BY {string.Join(", ", keys)}) AS g
+            LEFT JOIN {Identifiers.Quote(table.Name)} AS t ON {join}
+            """;
+    }
+
+    /// <summary>The query reading a whole table, columns in table order.</summary>
+    public static string FullQuery(SourceTable table)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        return $"SELECT {string.Join(", ", table.Columns.Select(c => Identifiers.Quote(c.Name)))} FROM {Identifiers.Quote(table.Name)}";
+    }
+
+    /// <summary>Forgets changes up to a sequence number: they are in PostgreSQL. Later changes stay pending.</summary>
+    public static void MarkSynced(SqliteConnection connection, SqliteTransaction transaction, RegisteredTable registered, long upTo, string columnSignature)
+    {
+        ArgumentNullException.ThrowIfNull(registered);
+        using (var delete = Command(connection, transaction, $"DELETE FROM {Identifiers.Quote(registered.LogTable)} WHERE seq <= $s"))
+        {
+            delete.Parameters.AddWithValue("$s", upTo);
+            delete.ExecuteNonQuery();
+        }
+
+        using var update = Command(connection, transaction,
+            "UPDATE _dbsync_tables SET loaded = 1, column_signature = $c, target_created = $tc WHERE id = $id");
+        update.Parameters.AddWithValue("$c", columnSignature);
+        update.Parameters.AddWithValue("$tc", registered.TargetCreated ? 1 : 0);
+        update.Parameters.AddWithValue("$id", registered.Id);
+        update.ExecuteNonQuery();
+        registered.Loaded = true;
+        registered.ColumnSignature = columnSignature;
+    }
+
+    /// <summary>Creates a command bound to a transaction.</summary>
+    public static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        return command;
+    }
+
+    internal static void Execute(SqliteConnection connection, SqliteTransaction? transaction, string sql)
+    {
+        using var command = Command(connection, transaction, sql);
+        command.ExecuteNonQuery();
+    }
+
+    internal static T Scalar<T>(SqliteConnection connection, SqliteTransaction? transaction, string sql)
+    {
+        using var command = Command(connection, transaction, sql);
+        return (T)Convert.ChangeType(command.ExecuteScalar()!, typeof(T), CultureInfo.InvariantCulture);
+    }
+}

@@ -1,0 +1,115 @@
+namespace DbSync.Core;
+
+/// <summary>What kind of failure a <see cref="DbSyncException"/> is; maps one to one onto PowerShell's ErrorCategory.</summary>
+public enum DbSyncErrorCategory
+{
+    /// <summary>A file, table or other named thing does not exist.</summary>
+    ObjectNotFound,
+    /// <summary>An argument or option has a value that cannot be used.</summary>
+    InvalidArgument,
+    /// <summary>Data has a form that cannot be processed (not SQLite, corrupt, a value that does not fit).</summary>
+    InvalidData,
+    /// <summary>The run cannot proceed in the current state (pending changes, another run holds the lock).</summary>
+    InvalidOperation,
+    /// <summary>Access was refused (wrong password, no permission).</summary>
+    PermissionDenied,
+    /// <summary>A server could not be reached or a connection broke.</summary>
+    ConnectionError,
+    /// <summary>A wait ran out.</summary>
+    OperationTimeout,
+    /// <summary>Source and target disagree about a table's shape.</summary>
+    MetadataError,
+    /// <summary>Writing to a database failed.</summary>
+    WriteError,
+    /// <summary>The operation was stopped by the user.</summary>
+    OperationStopped,
+    /// <summary>Anything else.</summary>
+    NotSpecified,
+}
+
+/// <summary>
+/// A failure DbSync can name. <see cref="ErrorId"/> is stable across versions so that scripts, the CLI's JSON and
+/// PowerShell ErrorRecords can be matched on it.
+/// </summary>
+public class DbSyncException : Exception
+{
+    /// <summary>Creates an exception with a stable error id.</summary>
+    public DbSyncException(string errorId, DbSyncErrorCategory category, string message, string? target = null, Exception? inner = null)
+        : base(message, inner)
+    {
+        ErrorId = errorId;
+        Category = category;
+        Target = target;
+    }
+
+    /// <summary>The stable identifier, for example <c>DbSync.SourceNotFound</c>.</summary>
+    public string ErrorId { get; }
+
+    /// <summary>The kind of failure.</summary>
+    public DbSyncErrorCategory Category { get; }
+
+    /// <summary>The thing the error is about (a path, a table, a host), never containing a password.</summary>
+    public string? Target { get; }
+
+    /// <summary>The run the failure ended, when a run had started (its log entry carries the same id).</summary>
+    public Guid? RunId { get; internal set; }
+}
+
+/// <summary>The stable error ids DbSync reports. Documented in docs/cli.md.</summary>
+public static class ErrorIds
+{
+    /// <summary>An option or argument is missing or malformed.</summary>
+    public const string UsageError = "DbSync.UsageError";
+    /// <summary>The SQLite file does not exist.</summary>
+    public const string SourceNotFound = "DbSync.SourceNotFound";
+    /// <summary>The path names something that is not a regular file (a directory, for example).</summary>
+    public const string SourceNotAFile = "DbSync.SourceNotAFile";
+    /// <summary>The file is not a SQLite database (empty, text, wrong header).</summary>
+    public const string SourceNotSqlite = "DbSync.SourceNotSqlite";
+    /// <summary>The SQLite file is damaged (truncated, corrupted pages).</summary>
+    public const string SourceCorrupt = "DbSync.SourceCorrupt";
+    /// <summary>The SQLite file cannot be opened for writing (read-only file or folder).</summary>
+    public const string SourceReadOnly = "DbSync.SourceReadOnly";
+    /// <summary>The SQLite file stayed locked by another program for longer than the busy timeout.</summary>
+    public const string SourceBusy = "DbSync.SourceBusy";
+    /// <summary>Any other SQLite failure.</summary>
+    public const string SourceError = "DbSync.SourceError";
+    /// <summary>No PostgreSQL connection string was given.</summary>
+    public const string ConnectionMissing = "DbSync.ConnectionMissing";
+    /// <summary>The connection string does not parse (unknown key, bad value).</summary>
+    public const string InvalidConnectionString = "DbSync.InvalidConnectionString";
+    /// <summary>The PostgreSQL host does not answer or refuses connections.</summary>
+    public const string TargetUnreachable = "DbSync.TargetUnreachable";
+    /// <summary>PostgreSQL refused the credentials.</summary>
+    public const string AuthenticationFailed = "DbSync.AuthenticationFailed";
+    /// <summary>The PostgreSQL role lacks a permission DbSync needs.</summary>
+    public const string PermissionDenied = "DbSync.PermissionDenied";
+    /// <summary>The PostgreSQL database named in the connection string does not exist.</summary>
+    public const string TargetDatabaseNotFound = "DbSync.TargetDatabaseNotFound";
+    /// <summary>Any other PostgreSQL failure.</summary>
+    public const string TargetError = "DbSync.TargetError";
+    /// <summary>Another run holds the file's lock for longer than the lock timeout.</summary>
+    public const string LockTimeout = "DbSync.LockTimeout";
+    /// <summary>A --table pattern matched no table.</summary>
+    public const string TableNotFound = "DbSync.TableNotFound";
+    /// <summary>A target table or column differs from the source (missing column, incompatible type, other key).</summary>
+    public const string SchemaMismatch = "DbSync.SchemaMismatch";
+    /// <summary>A source table changed in a way DbSync cannot follow (a column dropped or renamed, the key changed).</summary>
+    public const string SchemaChanged = "DbSync.SchemaChanged";
+    /// <summary>A table or column name is longer than PostgreSQL's 63-byte limit.</summary>
+    public const string NameTooLong = "DbSync.NameTooLong";
+    /// <summary>A value cannot be stored in the target column's type without changing it.</summary>
+    public const string ValueNotConvertible = "DbSync.ValueNotConvertible";
+    /// <summary>PostgreSQL rejected the data because of a foreign key (the SQLite data has orphans).</summary>
+    public const string ForeignKeyViolation = "DbSync.ForeignKeyViolation";
+    /// <summary>Changes are pending and the operation would discard them (disable without --force).</summary>
+    public const string PendingChanges = "DbSync.PendingChanges";
+    /// <summary>PostgreSQL committed but the SQLite bookkeeping could not be written; the next run re-applies harmlessly.</summary>
+    public const string BookkeepingFailed = "DbSync.BookkeepingFailed";
+    /// <summary>The SQLite file was made by a newer DbSync whose bookkeeping this version cannot read.</summary>
+    public const string NewerSchemaVersion = "DbSync.NewerSchemaVersion";
+    /// <summary>The run was cancelled (Ctrl+C, SIGTERM, StopProcessing).</summary>
+    public const string Cancelled = "DbSync.Cancelled";
+    /// <summary>Something unexpected; the message says what.</summary>
+    public const string Unexpected = "DbSync.Unexpected";
+}

@@ -1,0 +1,297 @@
+using System.Text.RegularExpressions;
+using DbSync.Core.Capture;
+using DbSync.Core.Schema;
+using DbSync.Core.Target;
+
+namespace DbSync.Core.Planning;
+
+/// <summary>How a table's rows reach PostgreSQL in a run.</summary>
+public enum LoadMode
+{
+    /// <summary>Only the pending changes, through a staging table.</summary>
+    Push,
+    /// <summary>All rows, by binary COPY straight into an empty target.</summary>
+    CopyDirect,
+    /// <summary>All rows, through a staging table and an upsert (the target already holds rows).</summary>
+    CopyUpsert,
+}
+
+/// <summary>Everything the engine needs to move one table.</summary>
+public sealed class TablePlan
+{
+    /// <summary>The source table.</summary>
+    public required SourceTable Source { get; init; }
+
+    /// <summary>Its capture registration.</summary>
+    public required RegisteredTable Registry { get; init; }
+
+    /// <summary>Target table name (unqualified).</summary>
+    public required string TargetName { get; init; }
+
+    /// <summary>Target column names, parallel to <see cref="SourceTable.Columns"/>.</summary>
+    public required IReadOnlyList<string> TargetColumns { get; init; }
+
+    /// <summary>Target column types, parallel to <see cref="SourceTable.Columns"/>.</summary>
+    public required IReadOnlyList<PgType> TargetTypes { get; init; }
+
+    /// <summary>The target table does not exist and is created in this run.</summary>
+    public bool CreateTarget { get; init; }
+
+    /// <summary>Columns added to SQLite since the last sync, to add to the target.</summary>
+    public IReadOnlyList<int> AddColumns { get; init; } = [];
+
+    /// <summary>How the rows go.</summary>
+    public LoadMode Mode { get; set; }
+
+    /// <summary>Delete target rows whose key is not in the source (resync).</summary>
+    public bool DeleteMissing { get; init; }
+
+    /// <summary>Highest change sequence read in this run's snapshot.</summary>
+    public long Snapshot { get; set; }
+
+    /// <summary>Rows written to the staging table.</summary>
+    public long StagedRows { get; set; }
+
+    /// <summary>Staged rows that are deletes.</summary>
+    public long StagedDeletes { get; set; }
+
+    /// <summary>Name of this run's staging table, when one is used.</summary>
+    public string StagingTable => "_dbsync_stage_" + Registry.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>The per-table result being filled in.</summary>
+    public required TableSyncResult Result { get; init; }
+
+    /// <summary>Target names of the key columns, in key order.</summary>
+    public IEnumerable<string> TargetKeyColumns => Source.KeyColumns.Select(k => TargetColumns[IndexOf(k.Name)]);
+
+    /// <summary>Index of a source column.</summary>
+    public int IndexOf(string sourceColumn)
+    {
+        for (var i = 0; i < Source.Columns.Count; i++)
+        {
+            if (string.Equals(Source.Columns[i].Name, sourceColumn, StringComparison.OrdinalIgnoreCase))
+            {
+                return i;
+            }
+        }
+
+        throw new InvalidOperationException($"Column {sourceColumn} is not in table {Source.Name}.");
+    }
+}
+
+/// <summary>Selects tables, matches them to the target and orders them by foreign keys.</summary>
+public static class SyncPlanner
+{
+    /// <summary>Selects the tables matching any pattern (<c>*</c>, <c>?</c>, case-insensitive); all when none.</summary>
+    /// <exception cref="DbSyncException">TableNotFound when a pattern matches nothing.</exception>
+    public static IReadOnlyList<SourceTable> Select(IReadOnlyList<SourceTable> tables, IReadOnlyList<string> patterns)
+    {
+        ArgumentNullException.ThrowIfNull(tables);
+        ArgumentNullException.ThrowIfNull(patterns);
+        if (patterns.Count == 0)
+        {
+            return tables;
+        }
+
+        var selected = new List<SourceTable>();
+        foreach (var pattern in patterns)
+        {
+            var regex = new Regex("^" + Regex.Escape(pattern).Replace("\\*", ".*", StringComparison.Ordinal).Replace("\\?", ".", StringComparison.Ordinal) + "$",
+                RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.Singleline);
+            var matches = tables.Where(t => regex.IsMatch(t.Name)).ToList();
+            if (matches.Count == 0)
+            {
+                throw new DbSyncException(ErrorIds.TableNotFound, DbSyncErrorCategory.ObjectNotFound,
+                    $"No table matches '{pattern}'. Tables: {string.Join(", ", tables.Select(t => t.Name))}.", pattern);
+            }
+
+            selected.AddRange(matches.Where(m => !selected.Contains(m)));
+        }
+
+        return selected;
+    }
+
+    /// <summary>
+    /// Orders tables parents first by their foreign keys among themselves. Self-references are ignored and
+    /// cycles broken by name: foreign keys are deferred inside a run, so any order commits.
+    /// </summary>
+    public static IReadOnlyList<T> ParentsFirst<T>(IReadOnlyList<T> items, Func<T, SourceTable> table)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        ArgumentNullException.ThrowIfNull(table);
+        var byName = items.ToDictionary(i => table(i).Name, StringComparer.OrdinalIgnoreCase);
+        var ordered = new List<T>();
+        var state = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase); // 1 visiting, 2 done
+        void Visit(T item)
+        {
+            var name = table(item).Name;
+            if (state.TryGetValue(name, out var s) && s > 0)
+            {
+                return;
+            }
+
+            state[name] = 1;
+            foreach (var fk in table(item).ForeignKeys.OrderBy(f => f.ParentTable, StringComparer.OrdinalIgnoreCase))
+            {
+                if (byName.TryGetValue(fk.ParentTable, out var parent) && !string.Equals(fk.ParentTable, name, StringComparison.OrdinalIgnoreCase))
+                {
+                    Visit(parent);
+                }
+            }
+
+            state[name] = 2;
+            ordered.Add(item);
+        }
+
+        foreach (var item in items.OrderBy(i => table(i).Name, StringComparer.OrdinalIgnoreCase))
+        {
+            Visit(item);
+        }
+
+        return ordered;
+    }
+
+    /// <summary>
+    /// Builds the plan for one table against what exists in PostgreSQL, or throws SchemaMismatch / NameTooLong
+    /// naming the table, the column and both types. Throws SchemaChanged when the source table lost a column or
+    /// changed its key since capture began (the caller skips that table).
+    /// </summary>
+    public static TablePlan Plan(SourceTable source, RegisteredTable registry, string schema, IReadOnlyDictionary<string, TargetTable> targets,
+        bool preserveCase, bool resync)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(registry);
+        ArgumentNullException.ThrowIfNull(targets);
+
+        if (registry.KeySignature != CaptureStore.KeySignatureOf(source))
+        {
+            throw new DbSyncException(ErrorIds.SchemaChanged, DbSyncErrorCategory.MetadataError,
+                $"Table '{source.Name}': its primary key changed from ({registry.KeySignature.Replace('\t', ',')}) to ({CaptureStore.KeySignatureOf(source).Replace('\t', ',')}) since capture began. Run 'dbsync disable' and sync again to start over.",
+                source.Name);
+        }
+
+        var previous = registry.ColumnSignature.Length == 0
+            ? []
+            : registry.ColumnSignature.Split('\n').Select(line => line.Split('\t')[0]).ToList();
+        var lost = previous.Where(p => !source.Columns.Any(c => string.Equals(c.Name, p, StringComparison.OrdinalIgnoreCase))).ToList();
+        if (lost.Count > 0)
+        {
+            throw new DbSyncException(ErrorIds.SchemaChanged, DbSyncErrorCategory.MetadataError,
+                $"Table '{source.Name}': column(s) {string.Join(", ", lost.Select(l => $"'{l}'"))} were dropped or renamed in SQLite since the last sync. DbSync does not drop or rename PostgreSQL columns; change the target table to match, then run with --resync for this table.",
+                source.Name);
+        }
+
+        var targetName = Identifiers.ToTargetName(source.Name, preserveCase);
+        CheckLength(targetName, $"Table '{source.Name}'", source.Name);
+        var mapped = source.Columns.Select(c => TypeMapping.Map(c.DeclaredType)).ToList();
+
+        var matches = targets.Values.Where(t => string.Equals(t.Name, targetName, StringComparison.OrdinalIgnoreCase)).ToList();
+        var existing = matches.FirstOrDefault(t => t.Name == targetName) ?? (matches.Count == 1 ? matches[0] : null);
+        if (existing is null && matches.Count > 1)
+        {
+            throw new DbSyncException(ErrorIds.SchemaMismatch, DbSyncErrorCategory.MetadataError,
+                $"Table '{source.Name}': schema '{schema}' has several tables whose names differ only in case ({string.Join(", ", matches.Select(m => m.Name))}); use --preserve-case or rename one.",
+                source.Name);
+        }
+
+        if (existing is null)
+        {
+            var columns = source.Columns.Select(c => Identifiers.ToTargetName(c.Name, preserveCase)).ToList();
+            foreach (var (column, i) in columns.Select((c, i) => (c, i)))
+            {
+                CheckLength(column, $"Table '{source.Name}', column '{source.Columns[i].Name}'", source.Name);
+            }
+
+            registry.TargetCreated = true;
+            return new TablePlan
+            {
+                Source = source, Registry = registry, TargetName = targetName, TargetColumns = columns, TargetTypes = mapped,
+                CreateTarget = true, Mode = LoadMode.CopyDirect,
+                Result = new TableSyncResult { Name = source.Name, Target = Identifiers.Quote(schema, targetName) },
+            };
+        }
+
+        var exactResult = new TableSyncResult { Name = source.Name, Target = Identifiers.Quote(schema, existing.Name) };
+        var targetColumns = new List<string>();
+        var targetTypes = new List<PgType>();
+        var added = new List<int>();
+        for (var i = 0; i < source.Columns.Count; i++)
+        {
+            var column = source.Columns[i];
+            var target = existing.FindColumn(Identifiers.ToTargetName(column.Name, preserveCase));
+            if (target is null)
+            {
+                var isNew = registry.Loaded && !previous.Contains(column.Name, StringComparer.OrdinalIgnoreCase);
+                if (!isNew)
+                {
+                    throw new DbSyncException(ErrorIds.SchemaMismatch, DbSyncErrorCategory.MetadataError,
+                        $"Table '{source.Name}': column '{column.Name}' ({column.DeclaredType}, maps to {mapped[i].SqlName}) is missing in PostgreSQL table {exactResult.Target}.",
+                        source.Name);
+                }
+
+                var name = Identifiers.ToTargetName(column.Name, preserveCase);
+                CheckLength(name, $"Table '{source.Name}', column '{column.Name}'", source.Name);
+                added.Add(i);
+                targetColumns.Add(name);
+                targetTypes.Add(mapped[i]);
+                continue;
+            }
+
+            if (target.Type is null || !TypeMapping.IsCompatible(mapped[i], target.Type))
+            {
+                throw new DbSyncException(ErrorIds.SchemaMismatch, DbSyncErrorCategory.MetadataError,
+                    $"Table '{source.Name}': column '{column.Name}' is {(column.DeclaredType.Length == 0 ? "untyped" : column.DeclaredType)} in SQLite (maps to {mapped[i].SqlName}) but {target.FormattedType} in PostgreSQL table {exactResult.Target}; the types are incompatible.",
+                    source.Name);
+            }
+
+            targetColumns.Add(target.Name);
+            targetTypes.Add(target.Type);
+        }
+
+        var keyTargets = source.KeyColumns.Select(k => targetColumns[IndexOfColumn(source, k)]).ToHashSet(StringComparer.Ordinal);
+        if (!existing.UniqueKeys.Any(u => u.Count == keyTargets.Count && u.All(keyTargets.Contains)))
+        {
+            throw new DbSyncException(ErrorIds.SchemaMismatch, DbSyncErrorCategory.MetadataError,
+                $"Table '{source.Name}': its primary key is ({string.Join(", ", source.KeyColumns.Select(k => k.Name))}) but PostgreSQL table {exactResult.Target} has {(existing.UniqueKeys.Count == 0 ? "no primary key or unique constraint" : "key(s) " + string.Join(" / ", existing.UniqueKeys.Select(u => "(" + string.Join(", ", u) + ")")))} on those columns.",
+                source.Name);
+        }
+
+        var unfilled = existing.Columns.Where(c => c.NotNull && !c.HasDefault && !targetColumns.Contains(c.Name, StringComparer.Ordinal)).ToList();
+        if (unfilled.Count > 0)
+        {
+            throw new DbSyncException(ErrorIds.SchemaMismatch, DbSyncErrorCategory.MetadataError,
+                $"Table '{source.Name}': PostgreSQL table {exactResult.Target} has NOT NULL column(s) without a default that SQLite does not have: {string.Join(", ", unfilled.Select(c => $"'{c.Name}' ({c.FormattedType})"))}.",
+                source.Name);
+        }
+
+        var mode = !registry.Loaded || resync || added.Count > 0 ? LoadMode.CopyUpsert : LoadMode.Push;
+        return new TablePlan
+        {
+            Source = source, Registry = registry, TargetName = existing.Name, TargetColumns = targetColumns, TargetTypes = targetTypes,
+            AddColumns = added, Mode = mode, DeleteMissing = resync, Result = exactResult,
+        };
+    }
+
+    private static int IndexOfColumn(SourceTable table, SourceColumn column)
+    {
+        for (var i = 0; i < table.Columns.Count; i++)
+        {
+            if (ReferenceEquals(table.Columns[i], column))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    private static void CheckLength(string name, string what, string table)
+    {
+        if (!Identifiers.FitsPostgres(name))
+        {
+            throw new DbSyncException(ErrorIds.NameTooLong, DbSyncErrorCategory.InvalidData,
+                $"{what}: the name '{name}' is longer than PostgreSQL's {Identifiers.PostgresMaxBytes}-byte limit and would be cut short; rename it in SQLite.",
+                table);
+        }
+    }
+}

@@ -1,0 +1,146 @@
+using Microsoft.Data.Sqlite;
+
+namespace DbSync.Core.Schema;
+
+/// <summary>A column of a SQLite table as declared.</summary>
+/// <param name="Name">Column name.</param>
+/// <param name="DeclaredType">The declared type text, possibly empty.</param>
+/// <param name="NotNull">Declared NOT NULL.</param>
+/// <param name="KeyPosition">1-based position in the primary key, 0 when not a key column.</param>
+public sealed record SourceColumn(string Name, string DeclaredType, bool NotNull, int KeyPosition);
+
+/// <summary>A foreign key of a SQLite table.</summary>
+/// <param name="ParentTable">The referenced table.</param>
+/// <param name="Columns">Referencing columns, in order.</param>
+/// <param name="ParentColumns">Referenced columns, or empty when the parent's primary key is meant.</param>
+public sealed record SourceForeignKey(string ParentTable, IReadOnlyList<string> Columns, IReadOnlyList<string> ParentColumns);
+
+/// <summary>A SQLite table: its columns, key and foreign keys.</summary>
+public sealed class SourceTable
+{
+    /// <summary>Creates a table description.</summary>
+    public SourceTable(string name, IReadOnlyList<SourceColumn> columns, IReadOnlyList<SourceForeignKey> foreignKeys, bool isVirtual)
+    {
+        Name = name;
+        Columns = columns;
+        ForeignKeys = foreignKeys;
+        IsVirtual = isVirtual;
+        KeyColumns = columns.Where(c => c.KeyPosition > 0).OrderBy(c => c.KeyPosition).ToList();
+    }
+
+    /// <summary>Table name as declared.</summary>
+    public string Name { get; }
+
+    /// <summary>All columns in declaration order (generated columns included, hidden columns of virtual tables not).</summary>
+    public IReadOnlyList<SourceColumn> Columns { get; }
+
+    /// <summary>Primary key columns in key order; empty when the table has no primary key.</summary>
+    public IReadOnlyList<SourceColumn> KeyColumns { get; }
+
+    /// <summary>Declared foreign keys.</summary>
+    public IReadOnlyList<SourceForeignKey> ForeignKeys { get; }
+
+    /// <summary>A virtual table (FTS, R-Tree, ...): triggers cannot be put on it.</summary>
+    public bool IsVirtual { get; }
+
+    /// <summary>True when the table has a primary key and can be synced.</summary>
+    public bool HasKey => KeyColumns.Count > 0;
+
+    /// <summary>A text that changes whenever a column is added, dropped, renamed or retyped.</summary>
+    public string ColumnSignature => string.Join("\n", Columns.Select(c => c.Name + "\t" + c.DeclaredType + "\t" + c.KeyPosition));
+}
+
+/// <summary>Reads table definitions from a SQLite file.</summary>
+public static class SourceSchemaReader
+{
+    /// <summary>Prefix of every object DbSync adds to a SQLite file.</summary>
+    public const string Prefix = "_dbsync_";
+
+    /// <summary>Reads every user table (SQLite's own and DbSync's excluded).</summary>
+    public static IReadOnlyList<SourceTable> ReadTables(SqliteConnection connection, SqliteTransaction? transaction = null)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        var names = new List<(string Name, bool IsVirtual)>();
+        using (var command = connection.CreateCommand())
+        {
+            command.Transaction = transaction;
+            command.CommandText = """
+                SELECT name, sql FROM sqlite_master
+                WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' AND name NOT LIKE '\_dbsync\_%' ESCAPE '\'
+                ORDER BY name
+                """;
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                var sql = reader.IsDBNull(1) ? "" : reader.GetString(1);
+                names.Add((reader.GetString(0), sql.TrimStart().StartsWith("CREATE VIRTUAL", StringComparison.OrdinalIgnoreCase)));
+            }
+        }
+
+        return names.Select(n => ReadTable(connection, transaction, n.Name, n.IsVirtual)).ToList();
+    }
+
+    private static SourceTable ReadTable(SqliteConnection connection, SqliteTransaction? transaction, string name, bool isVirtual)
+    {
+        var columns = new List<SourceColumn>();
+        using (var command = connection.CreateCommand())
+        {
+            command.Transaction = transaction;
+            command.CommandText = "SELECT name, type, \"notnull\", pk, hidden FROM pragma_table_xinfo($t)";
+            command.Parameters.AddWithValue("$t", name);
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                // hidden = 1: a virtual table's hidden column; 2 and 3 are generated columns, which carry values.
+                if (reader.GetInt32(4) == 1)
+                {
+                    continue;
+                }
+
+                columns.Add(new SourceColumn(reader.GetString(0), reader.IsDBNull(1) ? "" : reader.GetString(1).Trim(),
+                    reader.GetInt64(2) != 0, reader.GetInt32(3)));
+            }
+        }
+
+        var foreignKeys = new List<SourceForeignKey>();
+        if (!isVirtual)
+        {
+            using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = "SELECT id, seq, \"table\", \"from\", \"to\" FROM pragma_foreign_key_list($t) ORDER BY id, seq";
+            command.Parameters.AddWithValue("$t", name);
+            using var reader = command.ExecuteReader();
+            var current = -1;
+            string parent = "";
+            var from = new List<string>();
+            var to = new List<string>();
+            void Flush()
+            {
+                if (current >= 0)
+                {
+                    foreignKeys.Add(new SourceForeignKey(parent, from.ToList(), to.Any(string.IsNullOrEmpty) ? [] : to.ToList()));
+                }
+            }
+
+            while (reader.Read())
+            {
+                var id = reader.GetInt32(0);
+                if (id != current)
+                {
+                    Flush();
+                    current = id;
+                    parent = reader.GetString(2);
+                    from.Clear();
+                    to.Clear();
+                }
+
+                from.Add(reader.GetString(3));
+                to.Add(reader.IsDBNull(4) ? "" : reader.GetString(4));
+            }
+
+            Flush();
+        }
+
+        return new SourceTable(name, columns, foreignKeys, isVirtual);
+    }
+}

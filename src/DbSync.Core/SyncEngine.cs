@@ -1,0 +1,515 @@
+using System.Data.Common;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using DbSync.Core.Bookkeeping;
+using DbSync.Core.Capture;
+using DbSync.Core.Planning;
+using DbSync.Core.Schema;
+using DbSync.Core.Source;
+using DbSync.Core.Target;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace DbSync.Core;
+
+/// <summary>
+/// Runs syncs from a SQLite file to PostgreSQL, and enables or disables capture. Front ends (the dbsync CLI, the
+/// PowerShell cmdlets) only map their options to requests and the results or exceptions to their output.
+/// </summary>
+/// <remarks>
+/// A run: (1) check the file and connect to PostgreSQL before touching anything; (2) take the file's run lock;
+/// (3) install capture on the selected tables and record the run as started; (4) plan every table against the
+/// target schema, failing before any data is written on a mismatch; (5) in one SQLite read transaction, read each
+/// table's change-log high-water mark and stream either the whole table or its coalesced pending rows into
+/// PostgreSQL by binary COPY; (6) apply staged rows set-based, upserts parents first, deletes children first, all in
+/// one PostgreSQL transaction with foreign keys deferred; (7) only after that commit, forget the changes up to each
+/// high-water mark in SQLite and record the run. A crash anywhere leaves either nothing applied or everything
+/// applied and still pending, and replaying an applied change is a no-op.
+/// </remarks>
+public sealed class SyncEngine
+{
+    /// <summary>This library's version, as recorded in run logs.</summary>
+    public static string Version { get; } =
+        typeof(SyncEngine).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+
+    /// <summary>Runs one sync.</summary>
+    /// <exception cref="DbSyncException">The run failed; <see cref="DbSyncException.ErrorId"/> says why.</exception>
+    /// <exception cref="OperationCanceledException">The token was cancelled; nothing of the run was applied.</exception>
+    public async Task<SyncResult> SyncAsync(SyncRequest request, IProgress<SyncProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.BatchSize < 1)
+        {
+            throw new DbSyncException(ErrorIds.UsageError, DbSyncErrorCategory.InvalidArgument,
+                $"The batch size must be at least 1 (got {request.BatchSize}).");
+        }
+
+        var schema = Identifiers.ToTargetName((request.Schema ?? "").Trim(), request.PreserveCase);
+        if (schema.Length == 0 || !Identifiers.FitsPostgres(schema))
+        {
+            throw new DbSyncException(ErrorIds.UsageError, DbSyncErrorCategory.InvalidArgument,
+                $"The schema name '{request.Schema}' is empty or longer than {Identifiers.PostgresMaxBytes} bytes.");
+        }
+
+        var path = SourceDatabase.Validate(request.Path);
+        var builder = TargetDatabase.ParseConnectionString(request.ConnectionString);
+        if (!HasKey(request.ConnectionString, "Command Timeout", "CommandTimeout"))
+        {
+            // Loading a large table takes longer than Npgsql's 30 s default; a timeout the user sets is honoured.
+            builder.CommandTimeout = 0;
+        }
+
+        var target = TargetDatabase.Describe(builder);
+        var pg = await TargetDatabase.OpenAsync(builder, cancellationToken).ConfigureAwait(false);
+        await using var pgScope = pg.ConfigureAwait(false);
+        using var runLock = await RunLock.AcquireAsync(path, request.LockTimeout, cancellationToken).ConfigureAwait(false);
+        using var sqlite = SourceDatabase.Open(path, (int)Math.Ceiling(request.BusyTimeout.TotalSeconds));
+
+        var runId = Guid.NewGuid();
+        var started = DateTime.UtcNow;
+        (string NodeId, List<(SourceTable Table, RegisteredTable Registry)> Captured, List<string> Warnings) capture;
+        try
+        {
+            capture = InstallCapture(sqlite, request.Tables, transaction => RunHistory.Start(sqlite, transaction, runId, started));
+        }
+        catch (SqliteException ex)
+        {
+            throw SourceDatabase.Translate(ex, path);
+        }
+
+        var result = new SyncResult { RunId = runId, NodeId = capture.NodeId, Path = path, Target = target, StartedAt = started };
+        var warnings = capture.Warnings;
+        try
+        {
+            await RunAsync(request, schema, sqlite, pg, capture.Captured, result, warnings, progress, cancellationToken).ConfigureAwait(false);
+            result.Status = result.Tables.Any(t => t.Status != SyncStatus.Succeeded) ? SyncStatus.PartiallySucceeded : SyncStatus.Succeeded;
+            result.FinishedAt = DateTime.UtcNow;
+            result.Warnings = warnings;
+            return result;
+        }
+        catch (Exception ex)
+        {
+            result.FinishedAt = DateTime.UtcNow;
+            result.Warnings = warnings;
+            var cancelled = ex is OperationCanceledException && cancellationToken.IsCancellationRequested;
+            result.Status = cancelled ? SyncStatus.Cancelled : SyncStatus.Failed;
+            var failure = cancelled ? null : ex switch
+            {
+                SqliteException sqliteError => SourceDatabase.Translate(sqliteError, path),
+                _ => TargetDatabase.Translate(ex, builder),
+            };
+            RunHistory.TryFinish(sqlite, result, failure);
+            if (failure is null)
+            {
+                throw;
+            }
+
+            failure.RunId = runId;
+            if (ReferenceEquals(failure, ex))
+            {
+                throw;
+            }
+
+            throw failure;
+        }
+    }
+
+    private static async Task RunAsync(SyncRequest request, string schema, SqliteConnection sqlite, NpgsqlConnection pg,
+        List<(SourceTable Table, RegisteredTable Registry)> captured, SyncResult result, List<string> warnings,
+        IProgress<SyncProgress>? progress, CancellationToken cancellationToken)
+    {
+        var targets = await TargetDatabase.ReadTablesAsync(pg, null, schema, cancellationToken).ConfigureAwait(false);
+        var plans = new List<TablePlan>();
+        var skipped = new List<TableSyncResult>();
+        foreach (var (table, registry) in SyncPlanner.ParentsFirst(captured, c => c.Table))
+        {
+            try
+            {
+                plans.Add(SyncPlanner.Plan(table, registry, schema, targets, request.PreserveCase, request.Resync));
+            }
+            catch (DbSyncException ex) when (ex.ErrorId == ErrorIds.SchemaChanged)
+            {
+                // One table whose source shape changed stops alone; the others go on.
+                skipped.Add(new TableSyncResult
+                {
+                    Name = table.Name, Target = Identifiers.Quote(schema, Identifiers.ToTargetName(table.Name, request.PreserveCase)),
+                    Status = SyncStatus.Failed, ErrorId = ex.ErrorId, Message = ex.Message,
+                });
+            }
+        }
+
+        result.Tables = plans.Select(p => p.Result).Concat(skipped).ToList();
+        var count = plans.Count;
+        void Report(TablePlan plan, SyncPhase phase, long rows, Stopwatch clock) =>
+            progress?.Report(new SyncProgress(plan.Source.Name, phase, rows, plans.IndexOf(plan) + 1, count, clock.Elapsed));
+
+        var transaction = await pg.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (transaction.ConfigureAwait(false))
+        {
+            await PgWriter.ExecuteAsync(pg, transaction, "SET CONSTRAINTS ALL DEFERRED", cancellationToken).ConfigureAwait(false);
+            if (plans.Any(p => p.CreateTarget))
+            {
+                await PgWriter.EnsureSchemaAsync(pg, transaction, schema, cancellationToken).ConfigureAwait(false);
+            }
+
+            foreach (var plan in plans)
+            {
+                if (plan.CreateTarget)
+                {
+                    await PgWriter.CreateTableAsync(pg, transaction, schema, plan, cancellationToken).ConfigureAwait(false);
+                }
+
+                await PgWriter.AddColumnsAsync(pg, transaction, schema, plan, cancellationToken).ConfigureAwait(false);
+                if (plan.Mode == LoadMode.CopyUpsert && !request.Resync && !await PgWriter.HasRowsAsync(pg, transaction, schema, plan.TargetName, cancellationToken).ConfigureAwait(false))
+                {
+                    plan.Mode = LoadMode.CopyDirect;
+                }
+
+                if (plan.Mode != LoadMode.CopyDirect)
+                {
+                    await PgWriter.CreateStagingAsync(pg, transaction, schema, plan, cancellationToken).ConfigureAwait(false);
+                }
+
+                plan.Result.Mode = plan.Mode switch
+                {
+                    LoadMode.CopyDirect => "InitialLoad",
+                    LoadMode.CopyUpsert => request.Resync ? "Resync" : "FullCopy",
+                    _ => "Push",
+                };
+            }
+
+            // One read transaction: every table is read from the same committed state of the file, so foreign keys
+            // hold in what PostgreSQL receives. Writers can still commit meanwhile in WAL mode; in rollback-journal
+            // mode they wait (up to their busy timeout) until the rows are streamed.
+            using (var read = sqlite.BeginTransaction(deferred: true))
+            {
+                foreach (var plan in plans)
+                {
+                    plan.Snapshot = CaptureStore.MaxSequence(sqlite, read, plan.Registry);
+                }
+
+                foreach (var plan in plans)
+                {
+                    var clock = Stopwatch.StartNew();
+                    var full = plan.Mode != LoadMode.Push;
+                    var phase = full ? SyncPhase.Copying : SyncPhase.Staging;
+                    Report(plan, phase, 0, clock);
+                    using var command = CaptureStore.Command(sqlite, read, full ? CaptureStore.FullQuery(plan.Source) : CaptureStore.PendingQuery(plan.Registry, plan.Source));
+                    if (!full)
+                    {
+                        command.Parameters.AddWithValue("$s", plan.Snapshot);
+                    }
+
+                    using var reader = command.ExecuteReader();
+                    var columns = plan.Source.Columns.Count;
+                    var keys = Enumerable.Range(columns, plan.Source.KeyColumns.Count).ToList();
+                    var rows = await PgWriter.CopyAsync(pg, schema, plan, reader, staging: plan.Mode != LoadMode.CopyDirect,
+                        existsOrdinal: full ? -1 : columns + keys.Count + 1, loggedKeyOrdinals: keys,
+                        r => Report(plan, phase, r, clock), cancellationToken).ConfigureAwait(false);
+                    if (plan.Mode == LoadMode.CopyDirect)
+                    {
+                        plan.Result.Inserted = rows;
+                    }
+                    else
+                    {
+                        plan.StagedRows = rows;
+                    }
+                }
+
+                read.Commit();
+            }
+
+            foreach (var plan in plans.Where(p => p.CreateTarget))
+            {
+                await PgWriter.AddPrimaryKeyAsync(pg, transaction, schema, plan, cancellationToken).ConfigureAwait(false);
+            }
+
+            foreach (var plan in plans.Where(p => p.Mode != LoadMode.CopyDirect))
+            {
+                var clock = Stopwatch.StartNew();
+                await PgWriter.PrepareStagingAsync(pg, transaction, plan, request.BatchSize, cancellationToken).ConfigureAwait(false);
+                await PgWriter.ApplyUpsertsAsync(pg, transaction, schema, plan, request.BatchSize,
+                    r => Report(plan, SyncPhase.Applying, r, clock), cancellationToken).ConfigureAwait(false);
+                if (plan.DeleteMissing)
+                {
+                    await PgWriter.DeleteMissingAsync(pg, transaction, schema, plan, cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            foreach (var plan in Enumerable.Reverse(plans).Where(p => p.Mode == LoadMode.Push && p.StagedDeletes > 0))
+            {
+                await PgWriter.ApplyDeletesAsync(pg, transaction, schema, plan, request.BatchSize, cancellationToken).ConfigureAwait(false);
+            }
+
+            await AddForeignKeysAsync(pg, transaction, schema, plans, warnings, cancellationToken).ConfigureAwait(false);
+            foreach (var plan in plans.Where(p => p.Registry.TargetCreated))
+            {
+                await PgWriter.AdvanceSequenceAsync(pg, transaction, schema, plan, cancellationToken).ConfigureAwait(false);
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        // PostgreSQL has committed: from here on a failure must not be reported as "nothing applied".
+        try
+        {
+            using var write = sqlite.BeginTransaction(deferred: false);
+            foreach (var plan in plans)
+            {
+                CaptureStore.MarkSynced(sqlite, write, plan.Registry, plan.Snapshot, plan.Source.ColumnSignature);
+            }
+
+            result.Status = skipped.Count > 0 ? SyncStatus.PartiallySucceeded : SyncStatus.Succeeded;
+            result.FinishedAt = DateTime.UtcNow;
+            RunHistory.Finish(sqlite, write, result, null);
+            write.Commit();
+        }
+        catch (SqliteException ex)
+        {
+            throw new DbSyncException(ErrorIds.BookkeepingFailed, DbSyncErrorCategory.WriteError,
+                $"The changes were committed to PostgreSQL but could not be marked synced in '{sqlite.DataSource}' ({ex.Message}). They stay pending; the next run applies them again, which changes nothing.",
+                sqlite.DataSource, ex);
+        }
+
+    }
+
+    private static async Task AddForeignKeysAsync(NpgsqlConnection pg, NpgsqlTransaction transaction, string schema, List<TablePlan> plans,
+        List<string> warnings, CancellationToken cancellationToken)
+    {
+        var byName = plans.ToDictionary(p => p.Source.Name, StringComparer.OrdinalIgnoreCase);
+        foreach (var child in plans.Where(p => p.CreateTarget))
+        {
+            foreach (var fk in child.Source.ForeignKeys)
+            {
+                var what = $"Foreign key {child.Source.Name}({string.Join(", ", fk.Columns)}) -> {fk.ParentTable}";
+                if (!byName.TryGetValue(fk.ParentTable, out var parent))
+                {
+                    warnings.Add($"{what} was not created in PostgreSQL: table {fk.ParentTable} is not synced in this run.");
+                    continue;
+                }
+
+                var parentColumns = fk.ParentColumns.Count > 0 ? fk.ParentColumns : parent.Source.KeyColumns.Select(k => k.Name).ToList();
+                var isKey = parentColumns.Count == parent.Source.KeyColumns.Count &&
+                    parentColumns.All(c => parent.Source.KeyColumns.Any(k => string.Equals(k.Name, c, StringComparison.OrdinalIgnoreCase)));
+                if (!isKey || fk.Columns.Count != parentColumns.Count)
+                {
+                    warnings.Add($"{what} was not created in PostgreSQL: it does not reference {fk.ParentTable}'s primary key.");
+                    continue;
+                }
+
+                await PgWriter.AddForeignKeyAsync(pg, transaction, schema, child,
+                    fk.Columns.Select(c => child.TargetColumns[child.IndexOf(c)]).ToList(), parent,
+                    parentColumns.Select(c => parent.TargetColumns[parent.IndexOf(c)]).ToList(), cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Installs capture on the selected tables without syncing.</summary>
+    public async Task<CaptureResult> EnableAsync(EnableRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var path = SourceDatabase.Validate(request.Path);
+        using var runLock = await RunLock.AcquireAsync(path, request.LockTimeout, cancellationToken).ConfigureAwait(false);
+        using var sqlite = SourceDatabase.Open(path);
+        try
+        {
+            var capture = InstallCapture(sqlite, request.Tables, null);
+            return new CaptureResult { Path = path, NodeId = capture.NodeId, Tables = capture.Captured.Select(c => c.Table.Name).ToList(), Warnings = capture.Warnings };
+        }
+        catch (SqliteException ex)
+        {
+            throw SourceDatabase.Translate(ex, path);
+        }
+    }
+
+    /// <summary>Removes capture: triggers, change logs and the table registry. The user's tables are untouched.</summary>
+    /// <exception cref="DbSyncException">PendingChanges when changes are pending and <see cref="DisableRequest.Force"/> is not set.</exception>
+    public async Task<CaptureResult> DisableAsync(DisableRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var path = SourceDatabase.Validate(request.Path);
+        using var runLock = await RunLock.AcquireAsync(path, request.LockTimeout, cancellationToken).ConfigureAwait(false);
+        using var sqlite = SourceDatabase.Open(path);
+        try
+        {
+            using var transaction = sqlite.BeginTransaction(deferred: false);
+            if (!CaptureStore.IsEnabled(sqlite, transaction))
+            {
+                var purgeNode = request.Purge ? null : ReadNodeId(sqlite, transaction);
+                if (request.Purge)
+                {
+                    Purge(sqlite, transaction);
+                }
+
+                transaction.Commit();
+                return new CaptureResult { Path = path, NodeId = purgeNode, Tables = [] };
+            }
+
+            var registry = CaptureStore.ReadRegistry(sqlite, transaction);
+            long pending = 0;
+            var pendingTables = new List<string>();
+            foreach (var entry in registry.Values)
+            {
+                var keyCount = entry.KeySignature.Split('\t').Length;
+                var rows = CaptureStore.Scalar<long>(sqlite, transaction, $"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '{entry.LogTable}'") == 0
+                    ? 0
+                    : CaptureStore.PendingRows(sqlite, transaction, entry, keyCount);
+                if (rows > 0)
+                {
+                    pending += rows;
+                    pendingTables.Add($"{entry.Name} ({rows})");
+                }
+            }
+
+            if (pending > 0 && !request.Force)
+            {
+                throw new DbSyncException(ErrorIds.PendingChanges, DbSyncErrorCategory.InvalidOperation,
+                    $"{pending} changed row(s) are not yet in PostgreSQL: {string.Join(", ", pendingTables)}. Sync first, or use --force to discard them.",
+                    path);
+            }
+
+            var nodeId = ReadNodeId(sqlite, transaction);
+            foreach (var entry in registry.Values)
+            {
+                CaptureStore.Uninstall(sqlite, transaction, entry);
+            }
+
+            CaptureStore.Execute(sqlite, transaction, "DROP TABLE IF EXISTS _dbsync_tables");
+            if (request.Purge)
+            {
+                Purge(sqlite, transaction);
+                nodeId = null;
+            }
+
+            transaction.Commit();
+            return new CaptureResult { Path = path, NodeId = nodeId, Tables = registry.Values.Select(r => r.Name).OrderBy(n => n, StringComparer.Ordinal).ToList(), DiscardedChanges = pending };
+        }
+        catch (SqliteException ex)
+        {
+            throw SourceDatabase.Translate(ex, path);
+        }
+    }
+
+    private static string? ReadNodeId(SqliteConnection sqlite, SqliteTransaction transaction) =>
+        CaptureStore.Scalar<long>(sqlite, transaction, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '_dbsync_meta'") == 0
+            ? null
+            : CaptureStore.ReadMeta(sqlite, transaction, "node_id");
+
+    private static void Purge(SqliteConnection sqlite, SqliteTransaction transaction)
+    {
+        // Anything left with the prefix (a log whose registry row was lost, say) goes too.
+        var leftovers = new List<(string Type, string Name)>();
+        using (var command = CaptureStore.Command(sqlite, transaction,
+            "SELECT type, name FROM sqlite_master WHERE name LIKE '\\_dbsync\\_%' ESCAPE '\\' AND type IN ('table', 'trigger')"))
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                leftovers.Add((reader.GetString(0), reader.GetString(1)));
+            }
+        }
+
+        foreach (var (type, name) in leftovers.OrderBy(l => l.Type == "table"))
+        {
+            CaptureStore.Execute(sqlite, transaction, $"DROP {(type == "table" ? "TABLE" : "TRIGGER")} IF EXISTS {Identifiers.Quote(name)}");
+        }
+    }
+
+    private static (string NodeId, List<(SourceTable Table, RegisteredTable Registry)> Captured, List<string> Warnings) InstallCapture(
+        SqliteConnection sqlite, IReadOnlyList<string> patterns, Action<SqliteTransaction>? alsoInTransaction)
+    {
+        using var transaction = sqlite.BeginTransaction(deferred: false);
+        var all = SourceSchemaReader.ReadTables(sqlite, transaction);
+        var selected = SyncPlanner.Select(all, patterns);
+        var nodeId = CaptureStore.EnsureBookkeeping(sqlite, transaction);
+        var registry = CaptureStore.ReadRegistry(sqlite, transaction);
+        var captured = new List<(SourceTable, RegisteredTable)>();
+        var warnings = new List<string>();
+        foreach (var table in selected)
+        {
+            if (table.IsVirtual)
+            {
+                warnings.Add($"Table '{table.Name}' is a virtual table and is not synced (triggers cannot capture its changes).");
+                continue;
+            }
+
+            if (!table.HasKey)
+            {
+                warnings.Add($"Table '{table.Name}' has no primary key and is not synced. Give it a primary key to sync it.");
+                continue;
+            }
+
+            registry.TryGetValue(table.Name, out var existing);
+            var (registered, repaired) = CaptureStore.Install(sqlite, transaction, table, existing);
+            if (repaired)
+            {
+                warnings.Add($"Capture triggers on '{table.Name}' were missing or altered; changes made meanwhile may not have been captured, so the table is copied again in full.");
+            }
+
+            captured.Add((table, registered));
+        }
+
+        alsoInTransaction?.Invoke(transaction);
+        transaction.Commit();
+        return (nodeId, captured, warnings);
+    }
+
+    private static bool HasKey(string connectionString, params string[] keys)
+    {
+        var parsed = new DbConnectionStringBuilder { ConnectionString = connectionString };
+        return keys.Any(parsed.ContainsKey);
+    }
+}
+
+/// <summary>Run history in the SQLite file (<c>_dbsync_runs</c>).</summary>
+internal static class RunHistory
+{
+    public static void Start(SqliteConnection sqlite, SqliteTransaction transaction, Guid runId, DateTime started)
+    {
+        using var command = CaptureStore.Command(sqlite, transaction,
+            "INSERT INTO _dbsync_runs (run_id, started_at, status) VALUES ($id, $at, 'Running')");
+        command.Parameters.AddWithValue("$id", runId.ToString());
+        command.Parameters.AddWithValue("$at", started.ToString("O", CultureInfo.InvariantCulture));
+        command.ExecuteNonQuery();
+    }
+
+    public static void Finish(SqliteConnection sqlite, SqliteTransaction transaction, SyncResult result, DbSyncException? failure)
+    {
+        using var command = CaptureStore.Command(sqlite, transaction, """
+            UPDATE _dbsync_runs SET finished_at = $at, status = $status, inserted = $i, updated = $u, deleted = $d,
+                error_id = $eid, message = $msg, detail = $detail
+            WHERE run_id = $id
+            """);
+        command.Parameters.AddWithValue("$id", result.RunId.ToString());
+        command.Parameters.AddWithValue("$at", result.FinishedAt.ToString("O", CultureInfo.InvariantCulture));
+        command.Parameters.AddWithValue("$status", result.Status.ToString());
+        command.Parameters.AddWithValue("$i", result.Status == SyncStatus.Failed ? 0 : result.Inserted);
+        command.Parameters.AddWithValue("$u", result.Status == SyncStatus.Failed ? 0 : result.Updated);
+        command.Parameters.AddWithValue("$d", result.Status == SyncStatus.Failed ? 0 : result.Deleted);
+        command.Parameters.AddWithValue("$eid", (object?)failure?.ErrorId ?? DBNull.Value);
+        command.Parameters.AddWithValue("$msg", (object?)failure?.Message ?? DBNull.Value);
+        command.Parameters.AddWithValue("$detail", JsonSerializer.Serialize(result.Tables.Select(t => new { t.Name, t.Target, t.Mode, t.Inserted, t.Updated, t.Deleted, Status = t.Status.ToString(), t.ErrorId })));
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary>Records a failed or cancelled run; a failure to record is swallowed so the original error surfaces.</summary>
+    public static void TryFinish(SqliteConnection sqlite, SyncResult result, DbSyncException? failure)
+    {
+        try
+        {
+            using var transaction = sqlite.BeginTransaction(deferred: false);
+            Finish(sqlite, transaction, result, failure);
+            transaction.Commit();
+        }
+        catch (SqliteException)
+        {
+            // The run log issue adds a JSON-lines backup for exactly this case.
+        }
+        catch (InvalidOperationException)
+        {
+            // A transaction was still open on the connection (a failure mid-read); the entry stays 'Running'.
+        }
+    }
+}

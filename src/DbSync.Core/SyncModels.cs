@@ -1,0 +1,195 @@
+namespace DbSync.Core;
+
+/// <summary>How a run ended.</summary>
+public enum SyncStatus
+{
+    /// <summary>Every selected table is in step.</summary>
+    Succeeded,
+    /// <summary>Some tables were synced, others skipped with an error (see each table's result).</summary>
+    PartiallySucceeded,
+    /// <summary>Nothing was applied to PostgreSQL, or it was applied but could not be recorded.</summary>
+    Failed,
+    /// <summary>Stopped by the user; nothing of the run was applied.</summary>
+    Cancelled,
+}
+
+/// <summary>What a sync run should do. Mirrors the options of <c>dbsync sync</c> and the parameters of Start-DbSync.</summary>
+public sealed class SyncRequest
+{
+    /// <summary>The SQLite file. It must exist.</summary>
+    public required string Path { get; init; }
+
+    /// <summary>Npgsql connection string. PGPASSWORD and pgpass files are honoured when it carries no password.</summary>
+    public required string ConnectionString { get; init; }
+
+    /// <summary>PostgreSQL schema for the synced tables; created when missing.</summary>
+    public string Schema { get; init; } = "public";
+
+    /// <summary>Table name patterns (<c>*</c>, <c>?</c>, case-insensitive). Empty means every table.</summary>
+    public IReadOnlyList<string> Tables { get; init; } = [];
+
+    /// <summary>Rows per apply statement and per progress report; bounds the size of each statement.</summary>
+    public int BatchSize { get; init; } = 10_000;
+
+    /// <summary>Copy the selected tables again in full, making each target table equal to the source table.</summary>
+    public bool Resync { get; init; }
+
+    /// <summary>Create PostgreSQL names exactly as in SQLite instead of lower-casing them.</summary>
+    public bool PreserveCase { get; init; }
+
+    /// <summary>How long to wait for another run on the same file to finish.</summary>
+    public TimeSpan LockTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a statement waits for a SQLite lock held by another program.</summary>
+    public TimeSpan BusyTimeout { get; init; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>Enables capture without syncing. Mirrors <c>dbsync enable</c>.</summary>
+public sealed class EnableRequest
+{
+    /// <summary>The SQLite file. It must exist.</summary>
+    public required string Path { get; init; }
+
+    /// <summary>Table name patterns; empty means every table.</summary>
+    public IReadOnlyList<string> Tables { get; init; } = [];
+
+    /// <summary>How long to wait for another run on the same file to finish.</summary>
+    public TimeSpan LockTimeout { get; init; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>Removes capture. Mirrors <c>dbsync disable</c>.</summary>
+public sealed class DisableRequest
+{
+    /// <summary>The SQLite file. It must exist.</summary>
+    public required string Path { get; init; }
+
+    /// <summary>Disable even though changes are still pending (they are discarded).</summary>
+    public bool Force { get; init; }
+
+    /// <summary>Also remove the run history and node id: nothing of DbSync stays in the file.</summary>
+    public bool Purge { get; init; }
+
+    /// <summary>How long to wait for another run on the same file to finish.</summary>
+    public TimeSpan LockTimeout { get; init; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>What one table did in a run.</summary>
+public sealed class TableSyncResult
+{
+    /// <summary>Source table name.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>Target table, schema-qualified.</summary>
+    public required string Target { get; init; }
+
+    /// <summary>Rows inserted into PostgreSQL.</summary>
+    public long Inserted { get; internal set; }
+
+    /// <summary>Rows whose values changed in PostgreSQL.</summary>
+    public long Updated { get; internal set; }
+
+    /// <summary>Rows deleted from PostgreSQL.</summary>
+    public long Deleted { get; internal set; }
+
+    /// <summary>Initial load, full copy or incremental push.</summary>
+    public string Mode { get; internal set; } = "Push";
+
+    /// <summary>Succeeded, or Failed when the table was skipped.</summary>
+    public SyncStatus Status { get; internal set; } = SyncStatus.Succeeded;
+
+    /// <summary>Why the table was skipped.</summary>
+    public string? ErrorId { get; internal set; }
+
+    /// <summary>Human-readable reason the table was skipped.</summary>
+    public string? Message { get; internal set; }
+}
+
+/// <summary>The outcome of a sync run.</summary>
+public sealed class SyncResult
+{
+    /// <summary>Identifies the run in the run log.</summary>
+    public Guid RunId { get; init; }
+
+    /// <summary>The SQLite file's node id.</summary>
+    public required string NodeId { get; init; }
+
+    /// <summary>How the run ended.</summary>
+    public SyncStatus Status { get; internal set; }
+
+    /// <summary>The SQLite file.</summary>
+    public required string Path { get; init; }
+
+    /// <summary>host:port/database as user; never a password.</summary>
+    public required string Target { get; init; }
+
+    /// <summary>When the run started (UTC).</summary>
+    public DateTime StartedAt { get; init; }
+
+    /// <summary>When the run finished (UTC).</summary>
+    public DateTime FinishedAt { get; internal set; }
+
+    /// <summary>Wall time of the run.</summary>
+    public TimeSpan Duration => FinishedAt - StartedAt;
+
+    /// <summary>Rows inserted, all tables.</summary>
+    public long Inserted => Tables.Sum(t => t.Inserted);
+
+    /// <summary>Rows updated, all tables.</summary>
+    public long Updated => Tables.Sum(t => t.Updated);
+
+    /// <summary>Rows deleted, all tables.</summary>
+    public long Deleted => Tables.Sum(t => t.Deleted);
+
+    /// <summary>Per-table outcome, in the order the tables were applied (parents first).</summary>
+    public IReadOnlyList<TableSyncResult> Tables { get; internal set; } = [];
+
+    /// <summary>Things the user should know that did not stop the run (tables without a key, skipped foreign keys).</summary>
+    public IReadOnlyList<string> Warnings { get; internal set; } = [];
+}
+
+/// <summary>Phases reported through <see cref="SyncProgress"/>.</summary>
+public enum SyncPhase
+{
+    /// <summary>Checking the source, the target and the schemas.</summary>
+    Preparing,
+    /// <summary>Copying a whole table.</summary>
+    Copying,
+    /// <summary>Sending a table's pending changes.</summary>
+    Staging,
+    /// <summary>Applying staged changes in PostgreSQL.</summary>
+    Applying,
+    /// <summary>Marking changes synced in SQLite.</summary>
+    Recording,
+}
+
+/// <summary>Progress of a run, reported per table and every few thousand rows.</summary>
+/// <param name="Table">The source table being worked on, or empty.</param>
+/// <param name="Phase">What is being done.</param>
+/// <param name="Rows">Rows done in this phase of this table.</param>
+/// <param name="TableIndex">1-based index of the table.</param>
+/// <param name="TableCount">Number of tables in the run.</param>
+/// <param name="Elapsed">Time since the phase of this table began.</param>
+public sealed record SyncProgress(string Table, SyncPhase Phase, long Rows, int TableIndex, int TableCount, TimeSpan Elapsed)
+{
+    /// <summary>Rows per second in this phase.</summary>
+    public double RowsPerSecond => Elapsed.TotalSeconds > 0 ? Rows / Elapsed.TotalSeconds : 0;
+}
+
+/// <summary>The outcome of enable or disable.</summary>
+public sealed class CaptureResult
+{
+    /// <summary>The SQLite file.</summary>
+    public required string Path { get; init; }
+
+    /// <summary>The node id (null after a purge).</summary>
+    public string? NodeId { get; init; }
+
+    /// <summary>Tables captured (enable) or released (disable).</summary>
+    public required IReadOnlyList<string> Tables { get; init; }
+
+    /// <summary>Changes that were pending and discarded (disable --force).</summary>
+    public long DiscardedChanges { get; init; }
+
+    /// <summary>Things the user should know (tables without a key).</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+}

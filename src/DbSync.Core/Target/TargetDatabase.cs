@@ -1,0 +1,196 @@
+using System.Net.Sockets;
+using DbSync.Core.Schema;
+using Npgsql;
+
+namespace DbSync.Core.Target;
+
+/// <summary>A column of an existing PostgreSQL table.</summary>
+/// <param name="Name">Column name as stored.</param>
+/// <param name="FormattedType">format_type() text.</param>
+/// <param name="Type">The type when DbSync can write it, else null.</param>
+/// <param name="NotNull">attnotnull.</param>
+/// <param name="HasDefault">A default, identity or generated expression fills it when omitted.</param>
+public sealed record TargetColumn(string Name, string FormattedType, PgType? Type, bool NotNull, bool HasDefault);
+
+/// <summary>An existing PostgreSQL table.</summary>
+public sealed class TargetTable
+{
+    /// <summary>Table name as stored.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>Columns in attnum order.</summary>
+    public List<TargetColumn> Columns { get; } = [];
+
+    /// <summary>Column sets of the primary key and unique constraints, any of which can serve an upsert.</summary>
+    public List<IReadOnlyList<string>> UniqueKeys { get; } = [];
+
+    /// <summary>Finds a column by name, case-insensitively (an exact match wins).</summary>
+    public TargetColumn? FindColumn(string name) =>
+        Columns.FirstOrDefault(c => c.Name == name) ?? Columns.FirstOrDefault(c => string.Equals(c.Name, name, StringComparison.OrdinalIgnoreCase));
+}
+
+/// <summary>Connects to PostgreSQL and reads what is there, translating failures into stable error ids.</summary>
+public static class TargetDatabase
+{
+    /// <summary>Parses and normalises a connection string; the result never needs to be shown to anyone.</summary>
+    /// <exception cref="DbSyncException">ConnectionMissing or InvalidConnectionString.</exception>
+    public static NpgsqlConnectionStringBuilder ParseConnectionString(string? connectionString)
+    {
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            throw new DbSyncException(ErrorIds.ConnectionMissing, DbSyncErrorCategory.InvalidArgument,
+                "No PostgreSQL connection string was given (--connection or DBSYNC_CONNECTION).");
+        }
+
+        NpgsqlConnectionStringBuilder builder;
+        try
+        {
+            builder = new NpgsqlConnectionStringBuilder(connectionString);
+        }
+        catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidCastException or OverflowException)
+        {
+            // Npgsql's message names the bad key; it never echoes the whole string back.
+            throw new DbSyncException(ErrorIds.InvalidConnectionString, DbSyncErrorCategory.InvalidArgument,
+                $"The PostgreSQL connection string is not valid: {ex.Message}", inner: ex);
+        }
+
+        if (string.IsNullOrWhiteSpace(builder.Host))
+        {
+            throw new DbSyncException(ErrorIds.InvalidConnectionString, DbSyncErrorCategory.InvalidArgument,
+                "The PostgreSQL connection string names no Host.");
+        }
+
+        builder.ApplicationName ??= "dbsync";
+        // Pooling would keep sockets to the server open after a run; one run uses one connection.
+        builder.Pooling = false;
+        return builder;
+    }
+
+    /// <summary>"host:port/database as user", for messages and logs. Never contains the password.</summary>
+    public static string Describe(NpgsqlConnectionStringBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return $"{builder.Host}:{builder.Port}/{builder.Database ?? builder.Username} as {builder.Username}";
+    }
+
+    /// <summary>Opens a connection, mapping every failure to a clear error.</summary>
+    public static async Task<NpgsqlConnection> OpenAsync(NpgsqlConnectionStringBuilder builder, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var connection = new NpgsqlConnection(builder.ConnectionString);
+        try
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            return connection;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw Translate(ex, builder);
+        }
+    }
+
+    /// <summary>Turns a PostgreSQL or network failure into a DbSyncException with a stable id.</summary>
+    public static DbSyncException Translate(Exception ex, NpgsqlConnectionStringBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(ex);
+        ArgumentNullException.ThrowIfNull(builder);
+        if (ex is DbSyncException known)
+        {
+            return known;
+        }
+
+        var where = Describe(builder);
+        if (ex is PostgresException pg)
+        {
+            return pg.SqlState switch
+            {
+                "28P01" or "28000" => new DbSyncException(ErrorIds.AuthenticationFailed, DbSyncErrorCategory.PermissionDenied,
+                    $"PostgreSQL at {where} refused the credentials: {pg.MessageText}", where, ex),
+                "3D000" => new DbSyncException(ErrorIds.TargetDatabaseNotFound, DbSyncErrorCategory.ObjectNotFound,
+                    $"PostgreSQL at {where}: {pg.MessageText}", where, ex),
+                "42501" => new DbSyncException(ErrorIds.PermissionDenied, DbSyncErrorCategory.PermissionDenied,
+                    $"PostgreSQL at {where} denied a permission DbSync needs: {pg.MessageText}", where, ex),
+                "23503" => new DbSyncException(ErrorIds.ForeignKeyViolation, DbSyncErrorCategory.InvalidData,
+                    $"PostgreSQL rejected the data because of foreign key {pg.ConstraintName} on {pg.TableName}: {pg.Detail ?? pg.MessageText}. The SQLite data has rows whose parent does not exist (SQLite does not enforce foreign keys by default). Nothing was written.",
+                    pg.TableName, ex),
+                _ when pg.SqlState.StartsWith("08", StringComparison.Ordinal) || pg.SqlState.StartsWith("57P", StringComparison.Ordinal) =>
+                    new DbSyncException(ErrorIds.TargetUnreachable, DbSyncErrorCategory.ConnectionError,
+                        $"The connection to PostgreSQL at {where} failed: {pg.MessageText}", where, ex),
+                _ => new DbSyncException(ErrorIds.TargetError, DbSyncErrorCategory.WriteError,
+                    $"PostgreSQL at {where} failed ({pg.SqlState}): {pg.MessageText}{(pg.TableName is null ? "" : $" (table {pg.TableName})")}", where, ex),
+            };
+        }
+
+        if (ex is NpgsqlException or SocketException or TimeoutException or IOException || ex.InnerException is SocketException or TimeoutException)
+        {
+            var reason = ex.InnerException is SocketException socket ? socket.Message : ex.Message;
+            return new DbSyncException(ErrorIds.TargetUnreachable, DbSyncErrorCategory.ConnectionError,
+                $"PostgreSQL at {where} cannot be reached: {reason}", where, ex);
+        }
+
+        if (ex is ArgumentException)
+        {
+            return new DbSyncException(ErrorIds.InvalidConnectionString, DbSyncErrorCategory.InvalidArgument,
+                $"The PostgreSQL connection string is not valid: {ex.Message}", where, ex);
+        }
+
+        return new DbSyncException(ErrorIds.Unexpected, DbSyncErrorCategory.NotSpecified, $"{ex.GetType().Name}: {ex.Message}", where, ex);
+    }
+
+    /// <summary>Reads the tables of one schema, keyed by exact name. An absent schema reads as empty.</summary>
+    public static async Task<Dictionary<string, TargetTable>> ReadTablesAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction,
+        string schema, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        var tables = new Dictionary<string, TargetTable>(StringComparer.Ordinal);
+        using (var command = new NpgsqlCommand("""
+            SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+                   a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> ''
+            FROM pg_class c
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+            WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')
+            ORDER BY c.relname, a.attnum
+            """, connection, transaction))
+        {
+            command.Parameters.AddWithValue(schema);
+            using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var name = reader.GetString(0);
+                if (!tables.TryGetValue(name, out var table))
+                {
+                    tables[name] = table = new TargetTable { Name = name };
+                }
+
+                var formatted = reader.GetString(2);
+                table.Columns.Add(new TargetColumn(reader.GetString(1), formatted, TypeMapping.FromPostgres(formatted), reader.GetBoolean(3), reader.GetBoolean(4)));
+            }
+        }
+
+        using (var command = new NpgsqlCommand("""
+            SELECT c.relname, array_agg(a.attname ORDER BY k.ord)
+            FROM pg_constraint con
+            JOIN pg_class c ON c.oid = con.conrelid
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            CROSS JOIN LATERAL unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
+            JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+            WHERE n.nspname = $1 AND con.contype IN ('p', 'u')
+            GROUP BY c.relname, con.oid
+            """, connection, transaction))
+        {
+            command.Parameters.AddWithValue(schema);
+            using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (tables.TryGetValue(reader.GetString(0), out var table))
+                {
+                    table.UniqueKeys.Add(reader.GetFieldValue<string[]>(1));
+                }
+            }
+        }
+
+        return tables;
+    }
+}
