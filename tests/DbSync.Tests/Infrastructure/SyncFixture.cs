@@ -1,0 +1,115 @@
+using System.Security.Cryptography;
+using DbSync.Core;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace DbSync.Tests.Infrastructure;
+
+/// <summary>One test's world: a temp folder for SQLite files and a PostgreSQL schema of its own, both removed after.</summary>
+public sealed class SyncFixture : IDisposable
+{
+    public SyncFixture()
+    {
+        Directory = System.IO.Directory.CreateTempSubdirectory("dbsync-test-").FullName;
+        Schema = "t_" + Guid.NewGuid().ToString("N")[..12];
+    }
+
+    public string Directory { get; }
+
+    public string Schema { get; }
+
+    public static string ChinookSource => Path.GetFullPath(Path.Combine(TestServer.RepoRoot, "..", "shared", "data", "chinook.sqlite"));
+
+    /// <summary>A private copy of Chinook.</summary>
+    public string CopyChinook(string name = "chinook.sqlite")
+    {
+        var path = Path.Combine(Directory, name);
+        File.Copy(ChinookSource, path);
+        return path;
+    }
+
+    /// <summary>Creates a SQLite file from SQL.</summary>
+    public string CreateDatabase(string sql, string name = "test.sqlite")
+    {
+        var path = Path.Combine(Directory, name);
+        using var connection = OpenSqlite(path, create: true);
+        Execute(connection, sql);
+        return path;
+    }
+
+    public static SqliteConnection OpenSqlite(string path, bool create = false)
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = create ? SqliteOpenMode.ReadWriteCreate : SqliteOpenMode.ReadWrite,
+            Pooling = false,
+            DefaultTimeout = 60,
+        }.ToString());
+        connection.Open();
+        return connection;
+    }
+
+    public static void Execute(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    public static void Execute(string path, string sql)
+    {
+        using var connection = OpenSqlite(path);
+        Execute(connection, sql);
+    }
+
+    public SyncRequest Request(string path, params string[] tables) => new()
+    {
+        Path = path,
+        ConnectionString = TestServer.ConnectionString,
+        Schema = Schema,
+        Tables = tables,
+        LockTimeout = TimeSpan.FromSeconds(60),
+    };
+
+    public Task<SyncResult> SyncAsync(string path, params string[] tables) => new SyncEngine().SyncAsync(Request(path, tables));
+
+    public long PgScalar(string sql)
+    {
+        using var connection = TestServer.Open();
+        using var command = new NpgsqlCommand(sql, connection);
+        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    public void PgExecute(string sql)
+    {
+        using var connection = TestServer.Open();
+        using var command = new NpgsqlCommand(sql, connection);
+        command.ExecuteNonQuery();
+    }
+
+    public bool SchemaExists() => PgScalar($"SELECT count(*) FROM pg_namespace WHERE nspname = '{Schema}'") > 0;
+
+    /// <summary>A hash of the file's bytes, to prove a failed run did not write to it.</summary>
+    public static string Hash(string path) => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path)));
+
+    public void Dispose()
+    {
+        try
+        {
+            PgExecute($"DROP SCHEMA IF EXISTS \"{Schema}\" CASCADE");
+        }
+        catch (NpgsqlException)
+        {
+            // The server may be one a test stopped on purpose.
+        }
+
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
