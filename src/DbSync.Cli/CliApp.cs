@@ -271,7 +271,7 @@ public static class CliApp
             }
             else if (spec.Options.Contains(arg))
             {
-                var value = inline ?? (i + 1 < args.Length ? args[++i] : throw UsageError($"Option {arg} needs a value."));
+                var value = inline ?? (i + 1 < args.Length && !IsOptionName(args[i + 1]) ? args[++i] : throw UsageError($"Option {arg} needs a value."));
                 if (!parsed.Options.TryGetValue(arg, out var list))
                 {
                     parsed.Options[arg] = list = [];
@@ -292,6 +292,8 @@ public static class CliApp
 
         return parsed;
     }
+
+    private static bool IsOptionName(string arg) => _commands.Values.Any(c => c.Options.Contains(arg) || c.Flags.Contains(arg));
 
     internal static DbSyncException UsageError(string message) => new(ErrorIds.UsageError, DbSyncErrorCategory.InvalidArgument, message);
 

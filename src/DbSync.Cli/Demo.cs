@@ -34,6 +34,10 @@ internal static class Demo
             Say(stdout, json, $"1. Sample database {database}: customers, products, orders, order_items. First sync (initial load into schema '{schema}'):");
             var first = await engine.SyncAsync(request, null, cancellationToken).ConfigureAwait(false);
             Show(first, stdout, json);
+            foreach (var warning in first.Warnings)
+            {
+                stderr.WriteLine($"   warning: {warning}");
+            }
 
             Say(stdout, json, "2. Another program changes the file: 3 new orders, 5 price changes, 1 customer renumbered, 2 order lines deleted.");
             ChangeSample(database);

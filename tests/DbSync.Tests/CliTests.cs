@@ -1,0 +1,282 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using DbSync.Cli;
+using DbSync.Tests.Infrastructure;
+using Npgsql;
+
+namespace DbSync.Tests;
+
+public sealed class CliTests : IDisposable
+{
+    private readonly SyncFixture _fixture = new();
+
+    public void Dispose() => _fixture.Dispose();
+
+    internal static async Task<(int Code, string Stdout, string Stderr)> RunCliAsync(params string[] args)
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        var code = await CliApp.RunAsync(args, stdout, stderr);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    private static JsonElement Json(string stdout)
+    {
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        return JsonDocument.Parse(lines[0]).RootElement;
+    }
+
+    [Fact]
+    public async Task Sync_json_reports_the_documented_fields()
+    {
+        var path = _fixture.CopyChinook();
+
+        var (code, stdout, _) = await RunCliAsync("sync", "--path", path, "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema,
+            "--table", "Art*", "--table", "al?um", "--json");
+
+        Assert.Equal(0, code);
+        var json = Json(stdout);
+        Assert.True(Guid.TryParse(json.GetProperty("runId").GetString(), out _));
+        Assert.Equal("Succeeded", json.GetProperty("status").GetString());
+        Assert.Equal(275 + 347, json.GetProperty("inserted").GetInt64());
+        Assert.Equal(0, json.GetProperty("updated").GetInt64());
+        Assert.Equal(0, json.GetProperty("deleted").GetInt64());
+        Assert.True(json.GetProperty("durationMs").GetInt64() >= 0);
+        var tables = json.GetProperty("tables").EnumerateArray().ToList();
+        Assert.Equal(["Artist", "Album"], tables.Select(t => t.GetProperty("name").GetString()));
+        Assert.Equal($"\"{_fixture.Schema}\".\"album\"", tables[1].GetProperty("target").GetString());
+        Assert.Equal(347, tables[1].GetProperty("inserted").GetInt64());
+        Assert.Equal(0, tables[1].GetProperty("updated").GetInt64());
+        Assert.Equal(0, tables[1].GetProperty("deleted").GetInt64());
+        Assert.DoesNotContain(TestServer.Password, stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Connection_falls_back_to_DBSYNC_CONNECTION_and_password_to_PGPASSWORD()
+    {
+        var path = _fixture.CopyChinook();
+        var builder = new NpgsqlConnectionStringBuilder(TestServer.ConnectionString);
+        var password = builder.Password!;
+        builder.Password = null;
+        var passwordless = builder.ConnectionString;
+        Environment.SetEnvironmentVariable("DBSYNC_CONNECTION", passwordless);
+        Environment.SetEnvironmentVariable("PGPASSWORD", password);
+        try
+        {
+            var (code, stdout, stderr) = await RunCliAsync("sync", "--path", path, "--schema", _fixture.Schema, "--table", "Genre", "--json");
+            Assert.True(code == 0, stderr);
+            Assert.Equal(25, Json(stdout).GetProperty("inserted").GetInt64());
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("DBSYNC_CONNECTION", null);
+            Environment.SetEnvironmentVariable("PGPASSWORD", null);
+        }
+    }
+
+    public static TheoryData<string, string> BadSources => new()
+    {
+        { "missing", "DbSync.SourceNotFound" },
+        { "directory", "DbSync.SourceNotAFile" },
+        { "empty", "DbSync.SourceNotSqlite" },
+        { "text", "DbSync.SourceNotSqlite" },
+        { "truncated", "DbSync.SourceCorrupt" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadSources))]
+    public async Task A_bad_source_file_fails_with_its_error_id_and_changes_nothing(string kind, string errorId)
+    {
+        var path = Path.Combine(_fixture.Directory, kind + ".sqlite");
+        switch (kind)
+        {
+            case "directory":
+                Directory.CreateDirectory(path);
+                break;
+            case "empty":
+                File.WriteAllBytes(path, []);
+                break;
+            case "text":
+                File.WriteAllText(path, "name,value\nthis is a CSV file, not a database\n");
+                break;
+            case "truncated":
+                var bytes = File.ReadAllBytes(SyncFixture.ChinookSource);
+                File.WriteAllBytes(path, bytes[..(bytes.Length / 3)]);
+                break;
+        }
+
+        var before = File.Exists(path) ? SyncFixture.Hash(path) : null;
+
+        var (code, stdout, stderr) = await RunCliAsync("sync", "--path", path, "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema, "--json");
+
+        Assert.Equal(1, code);
+        var json = Json(stdout);
+        Assert.Equal("Failed", json.GetProperty("status").GetString());
+        Assert.Equal(errorId, json.GetProperty("errorId").GetString());
+        Assert.Contains(errorId, stderr, StringComparison.Ordinal);
+        Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(before, File.Exists(path) ? SyncFixture.Hash(path) : null);
+        Assert.False(kind == "missing" && File.Exists(path), "a missing database must never be created");
+        Assert.False(_fixture.SchemaExists());
+    }
+
+    public static TheoryData<string, string> BadTargets => new()
+    {
+        { "unknown-key", "DbSync.InvalidConnectionString" },
+        { "unparsable", "DbSync.InvalidConnectionString" },
+        { "wrong-password", "DbSync.AuthenticationFailed" },
+        { "refused", "DbSync.TargetUnreachable" },
+        { "silent", "DbSync.TargetUnreachable" },
+        { "empty", "DbSync.ConnectionMissing" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadTargets))]
+    public async Task A_bad_target_fails_with_its_error_id_changes_nothing_and_leaks_no_password(string kind, string errorId)
+    {
+        var path = _fixture.CopyChinook();
+        var before = SyncFixture.Hash(path);
+        using var silent = new TcpListener(IPAddress.Loopback, 0);
+        silent.Start(); // accepts connections (the OS does) and never answers
+        var builder = new NpgsqlConnectionStringBuilder(TestServer.ConnectionString);
+        var connection = kind switch
+        {
+            "unknown-key" => TestServer.ConnectionString + ";Flavour=strawberry",
+            "unparsable" => "Host=localhost;Port=notaport;Password=" + TestServer.Password,
+            "wrong-password" => new NpgsqlConnectionStringBuilder(TestServer.ConnectionString) { Password = "wrong-" + TestServer.Password }.ConnectionString,
+            "refused" => new NpgsqlConnectionStringBuilder(TestServer.ConnectionString) { Port = FreePort() }.ConnectionString,
+            "silent" => new NpgsqlConnectionStringBuilder(TestServer.ConnectionString) { Port = ((IPEndPoint)silent.LocalEndpoint).Port, Timeout = 2 }.ConnectionString,
+            _ => "",
+        };
+
+        var (code, stdout, stderr) = await RunCliAsync("sync", "--path", path, "--connection", connection, "--schema", _fixture.Schema, "--json");
+
+        Assert.Equal(1, code);
+        Assert.Equal(errorId, Json(stdout).GetProperty("errorId").GetString());
+        Assert.Equal(before, SyncFixture.Hash(path));
+        Assert.False(_fixture.SchemaExists());
+        Assert.DoesNotContain(TestServer.Password, stdout + stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("wrong-", stdout + stderr, StringComparison.Ordinal);
+        _ = builder;
+    }
+
+    [Theory]
+    [InlineData("frobnicate")]
+    [InlineData("sync --path")]
+    [InlineData("sync --connection Host=x")]
+    [InlineData("sync --path x --bogus")]
+    [InlineData("sync --path x --batch-size many")]
+    [InlineData("sync --path x --connection Host=x --batch-size 0")]
+    public async Task Usage_errors_exit_2_with_the_usage_error_id(string commandLine)
+    {
+        var (code, _, stderr) = await RunCliAsync([.. commandLine.Split(' '), "--json"]);
+
+        Assert.Equal(2, code);
+        Assert.Contains("DbSync.UsageError", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_table_pattern_that_matches_nothing_is_an_error_naming_it()
+    {
+        var path = _fixture.CopyChinook();
+        var before = SyncFixture.Hash(path);
+
+        var (code, stdout, _) = await RunCliAsync("sync", "--path", path, "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema, "--table", "Nope*", "--json");
+
+        Assert.Equal(1, code);
+        var json = Json(stdout);
+        Assert.Equal("DbSync.TableNotFound", json.GetProperty("errorId").GetString());
+        Assert.Contains("Nope*", json.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal(before, SyncFixture.Hash(path));
+    }
+
+    [Fact]
+    public async Task A_second_run_waits_for_the_lock_then_exits_4()
+    {
+        var path = _fixture.CopyChinook();
+        using (await DbSync.Core.Bookkeeping.RunLock.AcquireAsync(path, TimeSpan.Zero, CancellationToken.None))
+        {
+            var started = DateTime.UtcNow;
+            var (code, stdout, _) = await RunCliAsync("sync", "--path", path, "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema,
+                "--lock-timeout", "1", "--json");
+
+            Assert.Equal(4, code);
+            Assert.Equal("DbSync.LockTimeout", Json(stdout).GetProperty("errorId").GetString());
+            Assert.True(DateTime.UtcNow - started >= TimeSpan.FromSeconds(0.9));
+        }
+
+        // Released: the next run goes through.
+        var (after, _, _) = await RunCliAsync("sync", "--path", path, "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema, "--table", "Genre", "--lock-timeout", "0");
+        Assert.Equal(0, after);
+    }
+
+    [Fact]
+    public async Task Enable_is_idempotent_and_disable_refuses_pending_changes_unless_forced()
+    {
+        var path = _fixture.CopyChinook();
+        var (first, out1, _) = await RunCliAsync("enable", "--path", path, "--json");
+        var (second, out2, _) = await RunCliAsync("enable", "--path", path, "--json");
+        Assert.Equal((0, 0), (first, second));
+        Assert.Equal(Json(out1).GetProperty("nodeId").GetString(), Json(out2).GetProperty("nodeId").GetString());
+        Assert.Equal(11, Json(out2).GetProperty("tables").GetArrayLength());
+        Assert.Equal(33, Objects(path, "trigger").Count);
+
+        SyncFixture.Execute(path, "UPDATE Artist SET Name = 'x' WHERE ArtistId = 1");
+        var (refused, out3, _) = await RunCliAsync("disable", "--path", path, "--json");
+        Assert.Equal(1, refused);
+        Assert.Equal("DbSync.PendingChanges", Json(out3).GetProperty("errorId").GetString());
+        Assert.Equal(33, Objects(path, "trigger").Count);
+
+        var (forced, out4, _) = await RunCliAsync("disable", "--path", path, "--force", "--json");
+        Assert.Equal(0, forced);
+        Assert.Equal(1, Json(out4).GetProperty("discardedChanges").GetInt64());
+        Assert.Empty(Objects(path, "trigger"));
+        // History and node id stay without --purge; the user's data is untouched.
+        Assert.Contains("_dbsync_runs", Objects(path, "table"));
+        Assert.Equal(275, TableComparer.Count(path, "Artist"));
+
+        var (purged, _, _) = await RunCliAsync("disable", "--path", path, "--purge");
+        Assert.Equal(0, purged);
+        Assert.DoesNotContain(Objects(path, "table"), n => n.StartsWith("_dbsync_", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Demo_runs_end_to_end_against_the_given_server()
+    {
+        var (code, stdout, stderr) = await RunCliAsync("demo", "--connection", TestServer.ConnectionString);
+
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Contains("Second sync pushes only what changed", stdout, StringComparison.Ordinal);
+        Assert.Contains("orders 503", stdout, StringComparison.Ordinal);
+        Assert.Contains("no primary key", stderr + stdout, StringComparison.Ordinal);
+        foreach (var schema in stdout.Split('\'').Where(s => s.StartsWith("dbsync_demo_", StringComparison.Ordinal)).Distinct())
+        {
+            _fixture.PgExecute($"DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
+        }
+    }
+
+    internal static List<string> Objects(string path, string type)
+    {
+        using var sqlite = SyncFixture.OpenSqlite(path);
+        using var command = sqlite.CreateCommand();
+        command.CommandText = "SELECT name FROM sqlite_master WHERE type = $t AND name LIKE '\\_dbsync\\_%' ESCAPE '\\'";
+        command.Parameters.AddWithValue("$t", type);
+        using var reader = command.ExecuteReader();
+        var names = new List<string>();
+        while (reader.Read())
+        {
+            names.Add(reader.GetString(0));
+        }
+
+        return names;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
