@@ -12,6 +12,9 @@ public static class CliApp
     /// <summary>Exit codes (docs/cli.md).</summary>
     public const int Success = 0, Failed = 1, Usage = 2, Partial = 3, Locked = 4, Cancelled = 130;
 
+    /// <summary>JSON as scripts read it: one line, quotes and non-ASCII text unescaped.</summary>
+    internal static readonly JsonSerializerOptions JsonOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     private static readonly Dictionary<string, CommandSpec> _commands = new(StringComparer.Ordinal)
     {
         ["sync"] = new("Push pending changes (enabling capture on first use).",
@@ -105,7 +108,7 @@ public static class CliApp
         var result = await new SyncEngine().SyncAsync(request, null, cancellationToken).ConfigureAwait(false);
         if (parsed.Flag("--json"))
         {
-            stdout.WriteLine(ToJson(result).ToJsonString());
+            stdout.WriteLine(ToJson(result).ToJsonString(JsonOptions));
         }
         else
         {
@@ -152,7 +155,7 @@ public static class CliApp
                 ["tables"] = new JsonArray(result.Tables.Select(t => (JsonNode)JsonValue.Create(t)!).ToArray()),
                 ["discardedChanges"] = result.DiscardedChanges,
                 ["warnings"] = new JsonArray(result.Warnings.Select(w => (JsonNode)JsonValue.Create(w)!).ToArray()),
-            }.ToJsonString());
+            }.ToJsonString(JsonOptions));
             return;
         }
 
@@ -238,7 +241,7 @@ public static class CliApp
                 error["runId"] = runId.ToString();
             }
 
-            stdout.WriteLine(error.ToJsonString());
+            stdout.WriteLine(error.ToJsonString(JsonOptions));
         }
 
         stderr.WriteLine($"dbsync: {ex.ErrorId}: {ex.Message}");

@@ -80,7 +80,7 @@ internal static class Demo
     {
         if (json)
         {
-            stdout.WriteLine(CliApp.ToJson(result).ToJsonString());
+            stdout.WriteLine(CliApp.ToJson(result).ToJsonString(CliApp.JsonOptions));
             return;
         }
 

@@ -1,0 +1,233 @@
+using DbSync.Core;
+using DbSync.Tests.Infrastructure;
+
+namespace DbSync.Tests;
+
+public sealed class SchemaAndCaptureTests : IDisposable
+{
+    private readonly SyncFixture _fixture = new();
+
+    public void Dispose() => _fixture.Dispose();
+
+    [Fact]
+    public async Task Tables_without_a_primary_key_are_named_in_a_warning_and_the_rest_syncs()
+    {
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE keyed (id INTEGER PRIMARY KEY, v TEXT);
+            CREATE TABLE loose (v TEXT);
+            INSERT INTO keyed VALUES (1, 'a'); INSERT INTO loose VALUES ('b');
+            """);
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal(SyncStatus.Succeeded, result.Status);
+        Assert.Equal(["keyed"], result.Tables.Select(t => t.Name));
+        Assert.Contains(result.Warnings, w => w.Contains("'loose'", StringComparison.Ordinal) && w.Contains("no primary key", StringComparison.Ordinal));
+        Assert.DoesNotContain(CliTests.Objects(path, "trigger"), t => t.Contains("loose", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Capture_records_writes_of_any_connection_and_a_key_change_is_delete_plus_upsert()
+    {
+        var path = _fixture.CreateDatabase("CREATE TABLE item (code TEXT NOT NULL, part INTEGER NOT NULL, qty INTEGER, PRIMARY KEY (code, part)); INSERT INTO item VALUES ('a', 1, 1), ('b', 1, 1);");
+        await _fixture.SyncAsync(path);
+
+        // Another program, with its own connection and no knowledge of DbSync.
+        SyncFixture.Execute(path, "UPDATE item SET part = 2 WHERE code = 'a'; UPDATE item SET qty = 5 WHERE code = 'b'; INSERT INTO item VALUES ('c', 3, NULL);");
+        using (var sqlite = SyncFixture.OpenSqlite(path))
+        using (var command = sqlite.CreateCommand())
+        {
+            command.CommandText = "SELECT op, k1, k2 FROM _dbsync_log_1 ORDER BY seq";
+            using var reader = command.ExecuteReader();
+            var log = new List<string>();
+            while (reader.Read())
+            {
+                log.Add($"{reader.GetInt64(0)}:{reader.GetString(1)}:{reader.GetInt64(2)}");
+            }
+
+            Assert.Equal(["3:a:1", "2:a:2", "2:b:1", "1:c:3"], log);
+        }
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal((2L, 1L, 1L), (result.Inserted, result.Updated, result.Deleted));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
+    [Fact]
+    public async Task Insert_or_replace_is_captured_as_documented()
+    {
+        // docs/capture.md: REPLACE of the same key is captured (the insert trigger fires); a row REPLACE removes
+        // because of a UNIQUE conflict on another column is captured only with recursive_triggers on.
+        var path = _fixture.CreateDatabase("CREATE TABLE u (id INTEGER PRIMARY KEY, email TEXT UNIQUE, n INTEGER); INSERT INTO u VALUES (1, 'a@x', 1), (2, 'b@x', 1);");
+        await _fixture.SyncAsync(path);
+
+        SyncFixture.Execute(path, "INSERT OR REPLACE INTO u VALUES (1, 'a@x', 2)");
+        await _fixture.SyncAsync(path);
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+
+        using (var sqlite = SyncFixture.OpenSqlite(path))
+        {
+            SyncFixture.Execute(sqlite, "PRAGMA recursive_triggers = ON; INSERT OR REPLACE INTO u VALUES (3, 'b@x', 3)");
+        }
+
+        await _fixture.SyncAsync(path);
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
+    [Fact]
+    public async Task A_column_added_in_sqlite_is_added_to_the_target_with_its_values()
+    {
+        var path = _fixture.CreateDatabase("CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT); INSERT INTO t VALUES (1, 'x'), (2, 'y');");
+        await _fixture.SyncAsync(path);
+
+        // ALTER TABLE ... DEFAULT fills existing rows without firing any trigger: the table must be copied again.
+        SyncFixture.Execute(path, "ALTER TABLE t ADD COLUMN b INTEGER NOT NULL DEFAULT 7; INSERT INTO t VALUES (3, 'z', 9);");
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal(SyncStatus.Succeeded, result.Status);
+        Assert.Equal("FullCopy", result.Tables.Single().Mode);
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+        Assert.Equal(2, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".t WHERE b = 7"));
+
+        SyncFixture.Execute(path, "UPDATE t SET b = 8 WHERE id = 1");
+        Assert.Equal("Push", (await _fixture.SyncAsync(path)).Tables.Single().Mode);
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
+    [Fact]
+    public async Task A_dropped_column_stops_that_table_and_the_run_is_partial()
+    {
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE keep (id INTEGER PRIMARY KEY, a TEXT);
+            CREATE TABLE shrink (id INTEGER PRIMARY KEY, a TEXT, b TEXT);
+            INSERT INTO keep VALUES (1, 'x'); INSERT INTO shrink VALUES (1, 'x', 'y');
+            """);
+        await _fixture.SyncAsync(path);
+        SyncFixture.Execute(path, "ALTER TABLE shrink DROP COLUMN b; UPDATE shrink SET a = 'changed'; INSERT INTO keep VALUES (2, 'y');");
+
+        var (code, stdout, _) = await CliTests.RunCliAsync("sync", "--path", path, "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema, "--json");
+
+        Assert.Equal(3, code);
+        Assert.Contains("\"status\":\"PartiallySucceeded\"", stdout, StringComparison.Ordinal);
+        Assert.Contains("DbSync.SchemaChanged", stdout, StringComparison.Ordinal);
+        Assert.Contains("'b'", stdout, StringComparison.Ordinal);
+        Assert.Equal(2, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".keep"));
+        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".shrink WHERE a = 'changed'"));
+        // The skipped table's changes stay pending for when the target is fixed.
+        using var sqlite = SyncFixture.OpenSqlite(path);
+        using var command = sqlite.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM _dbsync_log_2";
+        Assert.Equal(1L, command.ExecuteScalar());
+    }
+
+    public static TheoryData<string, string, string> Mismatches => new()
+    {
+        { "CREATE TABLE {0}.t (id bigint PRIMARY KEY, a integer)", "DbSync.SchemaMismatch", "column 'a' is TEXT in SQLite (maps to text) but integer" },
+        { "CREATE TABLE {0}.t (id bigint PRIMARY KEY)", "DbSync.SchemaMismatch", "column 'a' (TEXT, maps to text) is missing" },
+        { "CREATE TABLE {0}.t (id bigint, a text, PRIMARY KEY (a))", "DbSync.SchemaMismatch", "primary key is (id)" },
+        { "CREATE TABLE {0}.t (id bigint PRIMARY KEY, a text, extra text NOT NULL)", "DbSync.SchemaMismatch", "'extra' (text)" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Mismatches))]
+    public async Task A_target_table_that_does_not_match_stops_the_run_before_any_data_is_written(string ddl, string errorId, string fragment)
+    {
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE a_first (id INTEGER PRIMARY KEY); INSERT INTO a_first VALUES (1);
+            CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT); INSERT INTO t VALUES (1, 'x');
+            """);
+        _fixture.PgExecute($"CREATE SCHEMA \"{_fixture.Schema}\"; " + string.Format(System.Globalization.CultureInfo.InvariantCulture, ddl, $"\"{_fixture.Schema}\""));
+
+        var error = await Assert.ThrowsAnyAsync<DbSyncException>(() => _fixture.SyncAsync(path));
+
+        Assert.Equal(errorId, error.ErrorId);
+        Assert.Contains("Table 't'", error.Message, StringComparison.Ordinal);
+        Assert.Contains(fragment, error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '{_fixture.Schema}' AND relname = 'a_first'"));
+    }
+
+    [Fact]
+    public async Task Names_longer_than_63_bytes_are_refused_before_anything_is_written()
+    {
+        var longName = new string('é', 32); // 64 bytes of UTF-8
+        var path = _fixture.CreateDatabase($"CREATE TABLE ok (id INTEGER PRIMARY KEY); CREATE TABLE \"{longName}\" (id INTEGER PRIMARY KEY);");
+
+        var error = await Assert.ThrowsAnyAsync<DbSyncException>(() => _fixture.SyncAsync(path));
+
+        Assert.Equal("DbSync.NameTooLong", error.ErrorId);
+        Assert.Contains(longName, error.Message, StringComparison.Ordinal);
+        Assert.False(_fixture.SchemaExists());
+    }
+
+    [Fact]
+    public async Task Hostile_names_are_quoted_everywhere()
+    {
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE "select; DROP TABLE x; --" ("key""quoted" TEXT PRIMARY KEY, "a b" INTEGER, "Ünïcødé 🎉" TEXT, "[br]" BLOB);
+            INSERT INTO "select; DROP TABLE x; --" VALUES ('k"1', 1, 'ü', x'00ff'), ('k''2', 2, NULL, x'');
+            """);
+
+        await _fixture.SyncAsync(path);
+        SyncFixture.Execute(path, "UPDATE \"select; DROP TABLE x; --\" SET \"a b\" = 3 WHERE \"key\"\"quoted\" = 'k\"1'; DELETE FROM \"select; DROP TABLE x; --\" WHERE \"a b\" = 2;");
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal((0L, 1L, 1L), (result.Inserted, result.Updated, result.Deleted));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
+    [Fact]
+    public async Task A_value_the_target_type_would_alter_fails_the_run_naming_table_column_and_row()
+    {
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE good (id INTEGER PRIMARY KEY); INSERT INTO good VALUES (1);
+            CREATE TABLE price (id INTEGER PRIMARY KEY, amount NUMERIC(6,2)); INSERT INTO price VALUES (1, 1.5), (2, 0.125);
+            """);
+
+        var error = await Assert.ThrowsAnyAsync<DbSyncException>(() => _fixture.SyncAsync(path));
+
+        Assert.Equal("DbSync.ValueNotConvertible", error.ErrorId);
+        Assert.Contains("'price'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("'amount'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("(id=2)", error.Message, StringComparison.Ordinal);
+        Assert.NotNull(error.RunId);
+        Assert.False(_fixture.SchemaExists());
+        // The failed run is in the history, and the next run starts from scratch again.
+        SyncFixture.Execute(path, "UPDATE price SET amount = 0.13 WHERE id = 2");
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
+    [Fact]
+    public async Task Timestamps_with_a_zone_are_stored_as_their_utc_instant_and_other_forms_follow_the_rules()
+    {
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE ev (id INTEGER PRIMARY KEY, at DATETIME, day DATE, flag BOOLEAN, n NUMERIC, raw);
+            INSERT INTO ev VALUES
+              (1, '2024-03-01 10:00:00+02:00', '2024-03-01', 1, 1.5, 'text'),
+              (2, '2024-03-01T08:00:00.123456Z', '2024-03-01 00:00:00', 0, 10, 42),
+              (3, 1709280000, NULL, 'true', '12.50', 2.5),
+              (4, 2460370.5, NULL, NULL, NULL, NULL);
+            """);
+
+        await _fixture.SyncAsync(path);
+
+        string Text(string sql)
+        {
+            using var connection = TestServer.Open();
+            using var command = new Npgsql.NpgsqlCommand(sql, connection);
+            return Convert.ToString(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture)!;
+        }
+
+        var table = $"\"{_fixture.Schema}\".ev";
+        Assert.Equal("2024-03-01 08:00:00", Text($"SELECT to_char(at, 'YYYY-MM-DD HH24:MI:SS') FROM {table} WHERE id = 1"));
+        Assert.Equal("2024-03-01 08:00:00.123456", Text($"SELECT to_char(at, 'YYYY-MM-DD HH24:MI:SS.US') FROM {table} WHERE id = 2"));
+        Assert.Equal("2024-03-01 08:00:00", Text($"SELECT to_char(at, 'YYYY-MM-DD HH24:MI:SS') FROM {table} WHERE id = 3"));
+        Assert.Equal("2024-03-01 00:00:00", Text($"SELECT to_char(at, 'YYYY-MM-DD HH24:MI:SS') FROM {table} WHERE id = 4"));
+        Assert.Equal("2024-03-01", Text($"SELECT day::text FROM {table} WHERE id = 2"));
+        Assert.Equal("True", Text($"SELECT flag FROM {table} WHERE id = 3"));
+        // NUMERIC affinity made SQLite store the text '12.50' as the real 12.5.
+        Assert.Equal("12.5", Text($"SELECT n::text FROM {table} WHERE id = 3"));
+        Assert.Equal("42|2.5", Text($"SELECT string_agg(raw, '|' ORDER BY id) FROM {table} WHERE id IN (2, 3)"));
+    }
+}
