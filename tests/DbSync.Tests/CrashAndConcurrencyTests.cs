@@ -148,6 +148,66 @@ public sealed class CrashAndConcurrencyTests(ITestOutputHelper output) : IDispos
         TableComparer.AssertIdentical(path, _fixture.Schema);
     }
 
+    [Fact]
+    public async Task Sigterm_stops_the_cli_cleanly_with_exit_130_and_nothing_applied()
+    {
+        var path = _fixture.CopyChinook();
+        SyncFixture.Execute(path, """
+            CREATE TABLE bulk (id INTEGER PRIMARY KEY, note TEXT);
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400000) INSERT INTO bulk SELECT i, 'note ' || i FROM n;
+            """);
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "dbsync.dll"), "sync", "--path", path, "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema, "--json" })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        // Wait until the run is under way (capture installed, the run recorded), then ask it to stop.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline && !RunRecorded(path))
+        {
+            await Task.Delay(20);
+        }
+
+        using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        await process.WaitForExitAsync();
+
+        Assert.Equal(130, process.ExitCode);
+        var json = System.Text.Json.JsonDocument.Parse(await stdout).RootElement;
+        Assert.Equal("Cancelled", json.GetProperty("status").GetString());
+        Assert.Equal("DbSync.Cancelled", json.GetProperty("errorId").GetString());
+        Assert.False(_fixture.SchemaExists());
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
+    private static bool RunRecorded(string path)
+    {
+        try
+        {
+            using var sqlite = SyncFixture.OpenSqlite(path);
+            using var command = sqlite.CreateCommand();
+            command.CommandText = "SELECT count(*) FROM sqlite_master WHERE name = '_dbsync_runs'";
+            if ((long)command.ExecuteScalar()! == 0)
+            {
+                return false;
+            }
+
+            command.CommandText = "SELECT count(*) FROM _dbsync_runs";
+            return (long)command.ExecuteScalar()! > 0;
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException)
+        {
+            return false;
+        }
+    }
+
     private static void ChangeEverything(string path, Random random)
     {
         using var sqlite = SyncFixture.OpenSqlite(path);

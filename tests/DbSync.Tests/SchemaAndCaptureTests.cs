@@ -96,6 +96,23 @@ public sealed class SchemaAndCaptureTests : IDisposable
     }
 
     [Fact]
+    public async Task A_table_created_in_sqlite_later_is_captured_created_and_loaded_on_the_next_run()
+    {
+        var path = _fixture.CreateDatabase("CREATE TABLE first (id INTEGER PRIMARY KEY, a TEXT); INSERT INTO first VALUES (1, 'x');");
+        await _fixture.SyncAsync(path);
+
+        SyncFixture.Execute(path, "CREATE TABLE later (id INTEGER PRIMARY KEY, first_id INTEGER REFERENCES first (id), v REAL); INSERT INTO later VALUES (1, 1, 0.5);");
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal(["first", "later"], result.Tables.Select(t => t.Name));
+        Assert.Equal(("Push", "InitialLoad"), (result.Tables[0].Mode, result.Tables[1].Mode));
+        SyncFixture.Execute(path, "UPDATE later SET v = 1.5");
+        Assert.Equal(1, (await _fixture.SyncAsync(path)).Updated);
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+        Assert.Equal(1, _fixture.PgScalar($"SELECT count(*) FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = '{_fixture.Schema}' AND contype = 'f'"));
+    }
+
+    [Fact]
     public async Task A_dropped_column_stops_that_table_and_the_run_is_partial()
     {
         var path = _fixture.CreateDatabase("""
