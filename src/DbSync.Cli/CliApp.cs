@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using DbSync.Core;
+using DbSync.Core.Bookkeeping;
 
 namespace DbSync.Cli;
 
@@ -18,10 +19,12 @@ public static class CliApp
     private static readonly Dictionary<string, CommandSpec> _commands = new(StringComparer.Ordinal)
     {
         ["sync"] = new("Push pending changes (enabling capture on first use).",
-            ["--path", "--connection", "--schema", "--table", "--batch-size", "--lock-timeout", "--busy-timeout"],
-            ["--resync", "--preserve-case", "--json"]),
+            ["--path", "--connection", "--schema", "--table", "--batch-size", "--lock-timeout", "--busy-timeout", "--log-path", "--keep-days"],
+            ["--resync", "--preserve-case", "--prune-backup", "--json"]),
         ["enable"] = new("Install change capture in the SQLite file without syncing.", ["--path", "--table", "--lock-timeout"], ["--json"]),
         ["disable"] = new("Remove change capture from the SQLite file.", ["--path", "--lock-timeout"], ["--force", "--purge", "--json"]),
+        ["log"] = new("Show the run log, newest first.", ["--path", "--last", "--since", "--status"], ["--json"]),
+        ["restore-log"] = new("Restore run log entries from the JSON-lines backup.", ["--path", "--backup"], ["--what-if", "--json"]),
         ["demo"] = new("Build a sample database, sync it, change it, sync again.", ["--connection"], ["--json"]),
     };
 
@@ -73,6 +76,8 @@ public static class CliApp
                 "sync" => await SyncAsync(parsed, stdout, stderr, cancel.Token).ConfigureAwait(false),
                 "enable" => await EnableAsync(parsed, stdout, stderr, cancel.Token).ConfigureAwait(false),
                 "disable" => await DisableAsync(parsed, stdout, stderr, cancel.Token).ConfigureAwait(false),
+                "log" => await LogAsync(parsed, stdout, cancel.Token).ConfigureAwait(false),
+                "restore-log" => await RestoreLogAsync(parsed, stdout, stderr, cancel.Token).ConfigureAwait(false),
                 "demo" => await Demo.RunAsync(parsed.Value("--connection") ?? Environment.GetEnvironmentVariable("DBSYNC_CONNECTION"), json, stdout, stderr, cancel.Token).ConfigureAwait(false),
                 _ => throw new InvalidOperationException(parsed.Command),
             };
@@ -104,7 +109,15 @@ public static class CliApp
             PreserveCase = parsed.Flag("--preserve-case"),
             LockTimeout = TimeSpan.FromSeconds(parsed.Int("--lock-timeout") ?? 30),
             BusyTimeout = TimeSpan.FromSeconds(parsed.Int("--busy-timeout") ?? 30),
+            LogPath = parsed.Value("--log-path"),
+            KeepDays = parsed.Int("--keep-days"),
+            PruneBackup = parsed.Flag("--prune-backup"),
         };
+        if (request.PruneBackup && request.KeepDays is null)
+        {
+            throw UsageError("--prune-backup needs --keep-days.");
+        }
+
         var result = await new SyncEngine().SyncAsync(request, null, cancellationToken).ConfigureAwait(false);
         if (parsed.Flag("--json"))
         {
@@ -116,6 +129,76 @@ public static class CliApp
         }
 
         return result.Status == SyncStatus.Succeeded ? Success : Partial;
+    }
+
+    private static async Task<int> LogAsync(ParsedArgs parsed, TextWriter stdout, CancellationToken cancellationToken)
+    {
+        DateTime? since = null;
+        if (parsed.Value("--since") is { } text)
+        {
+            since = DateTime.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var value)
+                ? value
+                : throw UsageError($"--since needs an ISO 8601 date or date-time, not '{text}'.");
+        }
+
+        RunStatus? status = null;
+        if (parsed.Value("--status") is { } statusText)
+        {
+            status = Enum.TryParse<RunStatus>(statusText, ignoreCase: true, out var s) && !int.TryParse(statusText, out _)
+                ? s
+                : throw UsageError($"--status must be one of {string.Join(", ", Enum.GetNames<RunStatus>())}, not '{statusText}'.");
+        }
+
+        var entries = await new SyncEngine().GetLogAsync(new LogQuery
+        {
+            Path = parsed.Required("--path"), Last = parsed.Int("--last"), Since = since, Status = status,
+        }, cancellationToken).ConfigureAwait(false);
+        if (parsed.Flag("--json"))
+        {
+            var runs = new JsonArray(entries.Select(e => JsonNode.Parse(e.ToJson())).ToArray());
+            stdout.WriteLine(new JsonObject { ["status"] = "Succeeded", ["runs"] = runs }.ToJsonString(JsonOptions));
+            return Success;
+        }
+
+        stdout.WriteLine($"{"Started (UTC)",-20} {"Status",-18} {"Inserted",9} {"Updated",9} {"Deleted",9} {"ms",8}  Run / error");
+        foreach (var e in entries)
+        {
+            stdout.WriteLine($"{e.StartedAt.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),-20} {e.Status,-18} {e.Inserted,9} {e.Updated,9} {e.Deleted,9} {e.DurationMs,8}  {e.RunId}{(e.ErrorId is null ? "" : $" {e.ErrorId}: {e.Message}")}");
+        }
+
+        return Success;
+    }
+
+    private static async Task<int> RestoreLogAsync(ParsedArgs parsed, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        var result = await new SyncEngine().RestoreLogAsync(new RestoreLogRequest
+        {
+            Path = parsed.Required("--path"), BackupPath = parsed.Value("--backup"), WhatIf = parsed.Flag("--what-if"),
+        }, cancellationToken).ConfigureAwait(false);
+        if (parsed.Flag("--json"))
+        {
+            stdout.WriteLine(new JsonObject
+            {
+                ["status"] = "Succeeded",
+                ["backupPath"] = result.BackupPath,
+                ["whatIf"] = result.WhatIf,
+                ["restored"] = result.Restored.Count,
+                ["skipped"] = result.Skipped,
+                ["invalid"] = result.Invalid.Count,
+                ["restoredRunIds"] = new JsonArray(result.Restored.Select(e => (JsonNode)JsonValue.Create(e.RunId.ToString())!).ToArray()),
+                ["invalidLines"] = new JsonArray(result.Invalid.Select(i => (JsonNode)new JsonObject { ["line"] = i.Line, ["reason"] = i.Reason }).ToArray()),
+            }.ToJsonString(JsonOptions));
+        }
+        else
+        {
+            stdout.WriteLine($"{(result.WhatIf ? "Would restore" : "Restored")} {result.Restored.Count}, skipped {result.Skipped}, invalid {result.Invalid.Count} (from {result.BackupPath}).");
+            foreach (var line in result.Invalid)
+            {
+                stderr.WriteLine($"line {line.Line}: {line.Reason}");
+            }
+        }
+
+        return Success;
     }
 
     private static async Task<int> EnableAsync(ParsedArgs parsed, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
@@ -188,6 +271,18 @@ public static class CliApp
             ["inserted"] = result.Inserted,
             ["updated"] = result.Updated,
             ["deleted"] = result.Deleted,
+            ["conflicts"] = result.Conflicts,
+            ["conflictsResolved"] = result.ConflictsResolved,
+            ["quarantined"] = result.Quarantined,
+            ["version"] = SyncEngine.Version,
+            ["log"] = new JsonObject
+            {
+                ["backupPath"] = result.Log.BackupPath,
+                ["backup"] = result.Log.Backup,
+                ["database"] = result.Log.Database,
+                ["postgres"] = result.Log.Postgres,
+                ["error"] = result.Log.Error,
+            },
             ["tables"] = new JsonArray(result.Tables.Select(t => (JsonNode)new JsonObject
             {
                 ["name"] = t.Name,

@@ -52,66 +52,185 @@ public sealed class SyncEngine
                 $"The schema name '{request.Schema}' is empty or longer than {Identifiers.PostgresMaxBytes} bytes.");
         }
 
-        var path = SourceDatabase.Validate(request.Path);
-        var builder = TargetDatabase.ParseConnectionString(request.ConnectionString);
-        if (!HasKey(request.ConnectionString, "Command Timeout", "CommandTimeout"))
-        {
-            // Loading a large table takes longer than Npgsql's 30 s default; a timeout the user sets is honoured.
-            builder.CommandTimeout = 0;
-        }
-
-        var target = TargetDatabase.Describe(builder);
-        var pg = await TargetDatabase.OpenAsync(builder, cancellationToken).ConfigureAwait(false);
-        await using var pgScope = pg.ConfigureAwait(false);
-        using var runLock = await RunLock.AcquireAsync(path, request.LockTimeout, cancellationToken).ConfigureAwait(false);
-        using var sqlite = SourceDatabase.Open(path, (int)Math.Ceiling(request.BusyTimeout.TotalSeconds));
-
         var runId = Guid.NewGuid();
         var started = DateTime.UtcNow;
-        (string NodeId, List<(SourceTable Table, RegisteredTable Registry)> Captured, List<string> Warnings) capture;
+        var backupPath = RunLog.BackupPathFor(TryFullPath(request.Path), request.LogPath);
+        NpgsqlConnection? pg = null;
+        RunLock? runLock = null;
+        SqliteConnection? sqlite = null;
+        string? target = null;
         try
         {
-            capture = InstallCapture(sqlite, request.Tables, transaction => RunHistory.Start(sqlite, transaction, runId, started));
-        }
-        catch (SqliteException ex)
-        {
-            throw SourceDatabase.Translate(ex, path);
-        }
+            string path;
+            NpgsqlConnectionStringBuilder builder;
+            (string NodeId, List<(SourceTable Table, RegisteredTable Registry)> Captured, List<string> Warnings) capture;
+            var entries = new List<RunLogEntry>();
+            try
+            {
+                path = SourceDatabase.Validate(request.Path);
+                builder = TargetDatabase.ParseConnectionString(request.ConnectionString);
+                if (!HasKey(request.ConnectionString, "Command Timeout", "CommandTimeout"))
+                {
+                    // Loading a large table takes longer than Npgsql's 30 s default; a timeout the user sets is honoured.
+                    builder.CommandTimeout = 0;
+                }
 
-        var result = new SyncResult { RunId = runId, NodeId = capture.NodeId, Path = path, Target = target, StartedAt = started };
-        var warnings = capture.Warnings;
-        try
-        {
-            await RunAsync(request, schema, sqlite, pg, capture.Captured, result, warnings, progress, cancellationToken).ConfigureAwait(false);
-            result.Status = result.Tables.Any(t => t.Status != SyncStatus.Succeeded) ? SyncStatus.PartiallySucceeded : SyncStatus.Succeeded;
+                target = TargetDatabase.Describe(builder);
+                pg = await TargetDatabase.OpenAsync(builder, cancellationToken).ConfigureAwait(false);
+                runLock = await RunLock.AcquireAsync(path, request.LockTimeout, cancellationToken).ConfigureAwait(false);
+                sqlite = SourceDatabase.Open(path, (int)Math.Ceiling(request.BusyTimeout.TotalSeconds));
+                try
+                {
+                    capture = InstallCapture(sqlite, request.Tables, (transaction, nodeId) =>
+                    {
+                        entries.AddRange(RunLog.MarkAbandoned(sqlite, transaction));
+                        var running = new RunLogEntry { RunId = runId, NodeId = nodeId, Path = path, Target = target, StartedAt = started, Status = RunStatus.Running };
+                        RunLog.Write(sqlite, transaction, running);
+                        entries.Add(running);
+                    });
+                }
+                catch (SqliteException ex)
+                {
+                    throw SourceDatabase.Translate(ex, path);
+                }
+            }
+            catch (Exception ex) when (ex is DbSyncException || (ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
+            {
+                // The run never started: neither database changed, so the attempt is recorded in the backup only.
+                var failure = ex as DbSyncException;
+                RunLog.TryAppendBackup(backupPath, new RunLogEntry
+                {
+                    RunId = runId, Path = TryFullPath(request.Path), Target = target, StartedAt = started, FinishedAt = DateTime.UtcNow,
+                    Status = failure is null ? RunStatus.Cancelled : RunStatus.Failed,
+                    ErrorId = failure?.ErrorId ?? ErrorIds.Cancelled, Message = failure?.Message ?? "The run was cancelled.",
+                });
+                if (failure is not null)
+                {
+                    failure.RunId = runId;
+                }
+
+                throw;
+            }
+
+            var result = new SyncResult { RunId = runId, NodeId = capture.NodeId, Path = path, Target = target, StartedAt = started };
+            result.Log.BackupPath = backupPath;
+            var warnings = capture.Warnings;
+            if (RunLog.TryAppendBackup(backupPath, [.. entries]) is { } backupProblem)
+            {
+                warnings.Add("Run log: " + backupProblem);
+            }
+
+            try
+            {
+                await RunAsync(request, schema, sqlite, pg, capture.Captured, result, warnings, progress, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                result.FinishedAt = DateTime.UtcNow;
+                result.Warnings = warnings;
+                var cancelled = ex is OperationCanceledException && cancellationToken.IsCancellationRequested;
+                result.Status = cancelled ? SyncStatus.Cancelled : SyncStatus.Failed;
+                var failure = cancelled
+                    ? new DbSyncException(ErrorIds.Cancelled, DbSyncErrorCategory.OperationStopped, "The run was cancelled; nothing of it was applied.")
+                    : ex switch
+                    {
+                        SqliteException sqliteError => SourceDatabase.Translate(sqliteError, path),
+                        _ => TargetDatabase.Translate(ex, builder),
+                    };
+                await FinishLogAsync(sqlite, null, result, failure, warnings, cancellationToken).ConfigureAwait(false);
+                if (cancelled)
+                {
+                    throw;
+                }
+
+                failure.RunId = runId;
+                if (ReferenceEquals(failure, ex))
+                {
+                    throw;
+                }
+
+                throw failure;
+            }
+
             result.FinishedAt = DateTime.UtcNow;
+            await FinishLogAsync(sqlite, pg, result, null, warnings, cancellationToken).ConfigureAwait(false);
+            if (request.KeepDays is { } days)
+            {
+                var cutoff = DateTime.UtcNow.AddDays(-days);
+                RunLog.Prune(sqlite, cutoff);
+                if (request.PruneBackup && backupPath is not null)
+                {
+                    RunLog.PruneBackup(backupPath, cutoff);
+                }
+            }
+
             result.Warnings = warnings;
             return result;
         }
-        catch (Exception ex)
+        finally
         {
-            result.FinishedAt = DateTime.UtcNow;
-            result.Warnings = warnings;
-            var cancelled = ex is OperationCanceledException && cancellationToken.IsCancellationRequested;
-            result.Status = cancelled ? SyncStatus.Cancelled : SyncStatus.Failed;
-            var failure = cancelled ? null : ex switch
+            sqlite?.Dispose();
+            runLock?.Dispose();
+            if (pg is not null)
             {
-                SqliteException sqliteError => SourceDatabase.Translate(sqliteError, path),
-                _ => TargetDatabase.Translate(ex, builder),
-            };
-            RunHistory.TryFinish(sqlite, result, failure);
-            if (failure is null)
-            {
-                throw;
+                await pg.DisposeAsync().ConfigureAwait(false);
             }
+        }
+    }
 
-            failure.RunId = runId;
-            if (ReferenceEquals(failure, ex))
+    /// <summary>
+    /// Records a finished run: the backup first (flushed), then the database with read-back and retries, then, after
+    /// a successful run, every entry PostgreSQL has not yet received. Failures to log become warnings.
+    /// </summary>
+    private static async Task FinishLogAsync(SqliteConnection sqlite, NpgsqlConnection? pg, SyncResult result, DbSyncException? failure,
+        List<string> warnings, CancellationToken cancellationToken)
+    {
+        var entry = RunLogEntry.From(result, failure);
+        var problems = new List<string>();
+        var backupProblem = RunLog.TryAppendBackup(result.Log.BackupPath, entry);
+        result.Log.Backup = backupProblem is null;
+        if (backupProblem is not null)
+        {
+            problems.Add(backupProblem);
+        }
+
+        var databaseProblem = RunLog.Record(sqlite, entry);
+        result.Log.Database = databaseProblem is null;
+        if (databaseProblem is not null)
+        {
+            problems.Add(databaseProblem + (result.Log.Backup ? $"; it is in the backup '{result.Log.BackupPath}', from which 'dbsync restore-log' brings it back" : ""));
+        }
+
+        if (pg is not null && result.Log.Database)
+        {
+            try
             {
-                throw;
+                await RunLog.SendToPostgresAsync(sqlite, pg, cancellationToken).ConfigureAwait(false);
+                result.Log.Postgres = true;
             }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // Logging never fails a run that has committed; the entries stay due for a later run.
+                problems.Add($"the run log could not be sent to PostgreSQL (dbsync.runs): {ex.Message}; it is sent on a later run");
+            }
+        }
 
-            throw failure;
+        if (problems.Count > 0)
+        {
+            result.Log.Error = string.Join("; ", problems);
+            warnings.Add("Run log: " + result.Log.Error);
+        }
+    }
+
+    private static string? TryFullPath(string? path)
+    {
+        try
+        {
+            return string.IsNullOrWhiteSpace(path) ? null : Path.GetFullPath(path);
+        }
+        catch (Exception ex) when (ex is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            return null;
         }
     }
 
@@ -261,10 +380,8 @@ public sealed class SyncEngine
                 CaptureStore.MarkSynced(sqlite, write, plan.Registry, plan.Snapshot, plan.Source.ColumnSignature);
             }
 
-            result.Status = skipped.Count > 0 ? SyncStatus.PartiallySucceeded : SyncStatus.Succeeded;
-            result.FinishedAt = DateTime.UtcNow;
-            RunHistory.Finish(sqlite, write, result, null);
             write.Commit();
+            result.Status = skipped.Count > 0 ? SyncStatus.PartiallySucceeded : SyncStatus.Succeeded;
         }
         catch (SqliteException ex)
         {
@@ -303,6 +420,80 @@ public sealed class SyncEngine
                     fk.Columns.Select(c => child.TargetColumns[child.IndexOf(c)]).ToList(), parent,
                     parentColumns.Select(c => parent.TargetColumns[parent.IndexOf(c)]).ToList(), cancellationToken).ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>Reads the run log from the SQLite file, newest first. Never writes to the database.</summary>
+    public async Task<IReadOnlyList<RunLogEntry>> GetLogAsync(LogQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        if (query.Last is < 1)
+        {
+            throw new DbSyncException(ErrorIds.UsageError, DbSyncErrorCategory.InvalidArgument, $"--last must be at least 1 (got {query.Last}).");
+        }
+
+        var path = SourceDatabase.Validate(query.Path);
+        var noRunActive = await NoRunActiveAsync(path, cancellationToken).ConfigureAwait(false);
+        using var sqlite = SourceDatabase.Open(path);
+        try
+        {
+            return RunLog.Query(sqlite, query, noRunActive);
+        }
+        catch (SqliteException ex)
+        {
+            throw SourceDatabase.Translate(ex, path);
+        }
+    }
+
+    /// <summary>Restores run log entries from a JSON-lines backup into the SQLite file.</summary>
+    public async Task<RestoreLogResult> RestoreLogAsync(RestoreLogRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var path = SourceDatabase.Validate(request.Path);
+        var backup = RunLog.BackupPathFor(path, request.BackupPath)!;
+        using var runLock = await RunLock.AcquireAsync(path, TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+        using var sqlite = SourceDatabase.Open(path);
+        try
+        {
+            if (!RunLog.TableExists(sqlite, "_dbsync_runs"))
+            {
+                if (request.WhatIf)
+                {
+                    using var scratch = new SqliteConnection("Data Source=:memory:");
+                    scratch.Open();
+                    CaptureStore.Execute(scratch, null, RunLog.CreateTableSql);
+                    return RunLog.Restore(scratch, backup, whatIf: true, noRunActive: true);
+                }
+
+                using var transaction = sqlite.BeginTransaction(deferred: false);
+                CaptureStore.EnsureBookkeeping(sqlite, transaction);
+                transaction.Commit();
+            }
+
+            // We hold the run lock, so a run the backup shows as Running is not running.
+            return RunLog.Restore(sqlite, backup, request.WhatIf, noRunActive: true);
+        }
+        catch (SqliteException ex)
+        {
+            throw SourceDatabase.Translate(ex, path);
+        }
+    }
+
+    private static async Task<bool> NoRunActiveAsync(string path, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var probe = await RunLock.AcquireAsync(path, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (DbSyncException ex) when (ex.ErrorId == ErrorIds.LockTimeout)
+        {
+            return false;
+        }
+        catch (DbSyncException ex) when (ex.ErrorId == ErrorIds.SourceReadOnly)
+        {
+            // A read-only folder cannot hold a lock file, and so cannot host a run either.
+            return true;
         }
     }
 
@@ -418,7 +609,7 @@ public sealed class SyncEngine
     }
 
     private static (string NodeId, List<(SourceTable Table, RegisteredTable Registry)> Captured, List<string> Warnings) InstallCapture(
-        SqliteConnection sqlite, IReadOnlyList<string> patterns, Action<SqliteTransaction>? alsoInTransaction)
+        SqliteConnection sqlite, IReadOnlyList<string> patterns, Action<SqliteTransaction, string>? alsoInTransaction)
     {
         using var transaction = sqlite.BeginTransaction(deferred: false);
         var all = SourceSchemaReader.ReadTables(sqlite, transaction);
@@ -451,7 +642,7 @@ public sealed class SyncEngine
             captured.Add((table, registered));
         }
 
-        alsoInTransaction?.Invoke(transaction);
+        alsoInTransaction?.Invoke(transaction, nodeId);
         transaction.Commit();
         return (nodeId, captured, warnings);
     }
@@ -460,56 +651,5 @@ public sealed class SyncEngine
     {
         var parsed = new DbConnectionStringBuilder { ConnectionString = connectionString };
         return keys.Any(parsed.ContainsKey);
-    }
-}
-
-/// <summary>Run history in the SQLite file (<c>_dbsync_runs</c>).</summary>
-internal static class RunHistory
-{
-    public static void Start(SqliteConnection sqlite, SqliteTransaction transaction, Guid runId, DateTime started)
-    {
-        using var command = CaptureStore.Command(sqlite, transaction,
-            "INSERT INTO _dbsync_runs (run_id, started_at, status) VALUES ($id, $at, 'Running')");
-        command.Parameters.AddWithValue("$id", runId.ToString());
-        command.Parameters.AddWithValue("$at", started.ToString("O", CultureInfo.InvariantCulture));
-        command.ExecuteNonQuery();
-    }
-
-    public static void Finish(SqliteConnection sqlite, SqliteTransaction transaction, SyncResult result, DbSyncException? failure)
-    {
-        using var command = CaptureStore.Command(sqlite, transaction, """
-            UPDATE _dbsync_runs SET finished_at = $at, status = $status, inserted = $i, updated = $u, deleted = $d,
-                error_id = $eid, message = $msg, detail = $detail
-            WHERE run_id = $id
-            """);
-        command.Parameters.AddWithValue("$id", result.RunId.ToString());
-        command.Parameters.AddWithValue("$at", result.FinishedAt.ToString("O", CultureInfo.InvariantCulture));
-        command.Parameters.AddWithValue("$status", result.Status.ToString());
-        command.Parameters.AddWithValue("$i", result.Status == SyncStatus.Failed ? 0 : result.Inserted);
-        command.Parameters.AddWithValue("$u", result.Status == SyncStatus.Failed ? 0 : result.Updated);
-        command.Parameters.AddWithValue("$d", result.Status == SyncStatus.Failed ? 0 : result.Deleted);
-        command.Parameters.AddWithValue("$eid", (object?)failure?.ErrorId ?? DBNull.Value);
-        command.Parameters.AddWithValue("$msg", (object?)failure?.Message ?? DBNull.Value);
-        command.Parameters.AddWithValue("$detail", JsonSerializer.Serialize(result.Tables.Select(t => new { t.Name, t.Target, t.Mode, t.Inserted, t.Updated, t.Deleted, Status = t.Status.ToString(), t.ErrorId })));
-        command.ExecuteNonQuery();
-    }
-
-    /// <summary>Records a failed or cancelled run; a failure to record is swallowed so the original error surfaces.</summary>
-    public static void TryFinish(SqliteConnection sqlite, SyncResult result, DbSyncException? failure)
-    {
-        try
-        {
-            using var transaction = sqlite.BeginTransaction(deferred: false);
-            Finish(sqlite, transaction, result, failure);
-            transaction.Commit();
-        }
-        catch (SqliteException)
-        {
-            // The run log issue adds a JSON-lines backup for exactly this case.
-        }
-        catch (InvalidOperationException)
-        {
-            // A transaction was still open on the connection (a failure mid-read); the entry stays 'Running'.
-        }
     }
 }

@@ -42,6 +42,15 @@ public sealed class SyncRequest
 
     /// <summary>How long a statement waits for a SQLite lock held by another program.</summary>
     public TimeSpan BusyTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The run log's JSON-lines backup; default DBSYNC_LOG_PATH, else FILE-dbsync-log.jsonl beside the database.</summary>
+    public string? LogPath { get; init; }
+
+    /// <summary>After a successful run, remove run log entries older than this many days from the database.</summary>
+    public int? KeepDays { get; init; }
+
+    /// <summary>With <see cref="KeepDays"/>, also remove them from the backup file.</summary>
+    public bool PruneBackup { get; init; }
 }
 
 /// <summary>Enables capture without syncing. Mirrors <c>dbsync enable</c>.</summary>
@@ -145,6 +154,18 @@ public sealed class SyncResult
 
     /// <summary>Things the user should know that did not stop the run (tables without a key, skipped foreign keys).</summary>
     public IReadOnlyList<string> Warnings { get; internal set; } = [];
+
+    /// <summary>Conflicts detected (conflict handling arrives with the conflicts issue).</summary>
+    public long Conflicts => 0;
+
+    /// <summary>Conflicts resolved by policy.</summary>
+    public long ConflictsResolved => 0;
+
+    /// <summary>Rows quarantined (poison rows arrive with the conflicts issue).</summary>
+    public long Quarantined => 0;
+
+    /// <summary>Where the run's log entry was written.</summary>
+    public Bookkeeping.RunLogOutcome Log { get; } = new();
 }
 
 /// <summary>Phases reported through <see cref="SyncProgress"/>.</summary>

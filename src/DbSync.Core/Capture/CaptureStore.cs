@@ -70,18 +70,8 @@ public static class CaptureStore
                 loaded INTEGER NOT NULL DEFAULT 0,
                 target_created INTEGER NOT NULL DEFAULT 0,
                 enabled_at TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS _dbsync_runs (
-                run_id TEXT PRIMARY KEY,
-                started_at TEXT NOT NULL,
-                finished_at TEXT,
-                status TEXT NOT NULL,
-                inserted INTEGER NOT NULL DEFAULT 0,
-                updated INTEGER NOT NULL DEFAULT 0,
-                deleted INTEGER NOT NULL DEFAULT 0,
-                error_id TEXT,
-                message TEXT,
-                detail TEXT);
             """);
+        Execute(connection, transaction, Bookkeeping.RunLog.CreateTableSql);
 
         var version = ReadMeta(connection, transaction, "schema_version");
         var current = version is null ? 0 : int.Parse(version, CultureInfo.InvariantCulture);

@@ -1,0 +1,618 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using DbSync.Core.Capture;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace DbSync.Core.Bookkeeping;
+
+/// <summary>Where a run's log entry ended up.</summary>
+public sealed class RunLogOutcome
+{
+    /// <summary>The JSON-lines backup file.</summary>
+    public string? BackupPath { get; internal set; }
+
+    /// <summary>The entry is in the backup, flushed to disk.</summary>
+    public bool Backup { get; internal set; }
+
+    /// <summary>The entry is in the SQLite file and read back identical.</summary>
+    public bool Database { get; internal set; }
+
+    /// <summary>The entry (and any earlier unsent ones) reached <c>dbsync.runs</c> in PostgreSQL.</summary>
+    public bool Postgres { get; internal set; }
+
+    /// <summary>What went wrong while logging, if anything.</summary>
+    public string? Error { get; internal set; }
+}
+
+/// <summary>
+/// The run log: <c>_dbsync_runs</c> in the SQLite file, a JSON-lines backup beside it (always appended and flushed
+/// first, so it survives a locked or damaged database), and <c>dbsync.runs</c> in PostgreSQL.
+/// </summary>
+public static class RunLog
+{
+    /// <summary>Environment variable that moves the backup file.</summary>
+    public const string LogPathVariable = "DBSYNC_LOG_PATH";
+
+    private const string Columns = "run_id, node_id, path, target, started_at, finished_at, status, inserted, updated, deleted, conflicts, conflicts_resolved, quarantined, duration_ms, tables, error_id, message, version";
+
+    /// <summary>The SQL that creates the table; part of the bookkeeping schema.</summary>
+    internal const string CreateTableSql = """
+        CREATE TABLE IF NOT EXISTS _dbsync_runs (
+            run_id TEXT PRIMARY KEY,
+            node_id TEXT,
+            path TEXT,
+            target TEXT,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL,
+            inserted INTEGER NOT NULL DEFAULT 0,
+            updated INTEGER NOT NULL DEFAULT 0,
+            deleted INTEGER NOT NULL DEFAULT 0,
+            conflicts INTEGER NOT NULL DEFAULT 0,
+            conflicts_resolved INTEGER NOT NULL DEFAULT 0,
+            quarantined INTEGER NOT NULL DEFAULT 0,
+            duration_ms INTEGER NOT NULL DEFAULT 0,
+            tables TEXT,
+            error_id TEXT,
+            message TEXT,
+            version TEXT,
+            pg_sent INTEGER NOT NULL DEFAULT 0);
+        CREATE INDEX IF NOT EXISTS _dbsync_runs_started ON _dbsync_runs (started_at);
+        """;
+
+    /// <summary>The backup file: the explicit path, else DBSYNC_LOG_PATH, else <c>FILE-dbsync-log.jsonl</c> beside the database.</summary>
+    public static string? BackupPathFor(string? databasePath, string? explicitPath)
+    {
+        var configured = explicitPath ?? Environment.GetEnvironmentVariable(LogPathVariable);
+        if (!string.IsNullOrWhiteSpace(configured))
+        {
+            return Path.GetFullPath(configured);
+        }
+
+        return string.IsNullOrWhiteSpace(databasePath) ? null : Path.GetFullPath(databasePath) + "-dbsync-log.jsonl";
+    }
+
+    /// <summary>Appends entries to the backup and flushes them to disk.</summary>
+    /// <exception cref="IOException">The file cannot be written.</exception>
+    /// <exception cref="UnauthorizedAccessException">The file or folder is read-only.</exception>
+    public static void AppendBackup(string backupPath, IEnumerable<RunLogEntry> entries)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        var text = new StringBuilder();
+        foreach (var entry in entries)
+        {
+            text.Append(entry.ToJson()).Append('\n');
+        }
+
+        using var stream = new FileStream(backupPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+        stream.Write(Encoding.UTF8.GetBytes(text.ToString()));
+        stream.Flush(flushToDisk: true);
+    }
+
+    /// <summary>Appends to the backup; returns the error instead of throwing.</summary>
+    public static string? TryAppendBackup(string? backupPath, params RunLogEntry[] entries)
+    {
+        if (backupPath is null)
+        {
+            return "no backup file (no database path was given)";
+        }
+
+        try
+        {
+            AppendBackup(backupPath, entries);
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return $"the backup '{backupPath}' could not be written: {ex.Message}";
+        }
+    }
+
+    /// <summary>Writes (inserts or replaces) an entry in the database inside a transaction; it is then due for PostgreSQL.</summary>
+    public static void Write(SqliteConnection sqlite, SqliteTransaction transaction, RunLogEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        using var command = CaptureStore.Command(sqlite, transaction,
+            $"INSERT OR REPLACE INTO _dbsync_runs ({Columns}, pg_sent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 0)");
+        object?[] values =
+        [
+            entry.RunId.ToString(), entry.NodeId, entry.Path, entry.Target, Iso(entry.StartedAt), entry.FinishedAt is { } f ? Iso(f) : null,
+            entry.Status.ToString(), entry.Inserted, entry.Updated, entry.Deleted, entry.Conflicts, entry.ConflictsResolved, entry.Quarantined,
+            entry.DurationMs, JsonSerializer.Serialize(entry.Tables, RunLogEntry.JsonOptions), entry.ErrorId, entry.Message, entry.Version,
+        ];
+        for (var i = 0; i < values.Length; i++)
+        {
+            command.Parameters.AddWithValue("$" + (i + 1).ToString(CultureInfo.InvariantCulture), values[i] ?? DBNull.Value);
+        }
+
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary>
+    /// Writes an entry to the database in its own transaction, reads it back and compares; retries up to three
+    /// times. Returns null on success, else what went wrong (the backup still holds the entry).
+    /// </summary>
+    public static string? Record(SqliteConnection sqlite, RunLogEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(sqlite);
+        ArgumentNullException.ThrowIfNull(entry);
+        string? problem = null;
+        for (var attempt = 1; attempt <= 3; attempt++)
+        {
+            try
+            {
+                using (var transaction = sqlite.BeginTransaction(deferred: false))
+                {
+                    Write(sqlite, transaction, entry);
+                    transaction.Commit();
+                }
+
+                var back = Read(sqlite, entry.RunId);
+                if (back is not null && back.ToJson() == entry.ToJson())
+                {
+                    return null;
+                }
+
+                problem = "the entry read back from the database differs from the one written";
+            }
+            catch (SqliteException ex)
+            {
+                problem = ex.Message;
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or FormatException or ArgumentException or JsonException)
+            {
+                problem = ex.Message;
+            }
+
+            Thread.Sleep(100 * attempt);
+        }
+
+        return $"the run log entry could not be written to the database after 3 attempts ({problem})";
+    }
+
+    /// <summary>Reads one entry, or null.</summary>
+    public static RunLogEntry? Read(SqliteConnection sqlite, Guid runId)
+    {
+        ArgumentNullException.ThrowIfNull(sqlite);
+        using var command = CaptureStore.Command(sqlite, null, $"SELECT {Columns} FROM _dbsync_runs WHERE run_id = $id");
+        command.Parameters.AddWithValue("$id", runId.ToString());
+        using var reader = command.ExecuteReader();
+        return reader.Read() ? ReadEntry(reader) : null;
+    }
+
+    /// <summary>Runs newest first, filtered. With <paramref name="noRunActive"/>, a run still marked Running is shown as Abandoned.</summary>
+    public static IReadOnlyList<RunLogEntry> Query(SqliteConnection sqlite, LogQuery query, bool noRunActive)
+    {
+        ArgumentNullException.ThrowIfNull(sqlite);
+        ArgumentNullException.ThrowIfNull(query);
+        if (!TableExists(sqlite, "_dbsync_runs"))
+        {
+            return [];
+        }
+
+        var sql = new StringBuilder($"SELECT {Columns} FROM _dbsync_runs WHERE 1 = 1");
+        using var command = sqlite.CreateCommand();
+        if (query.Since is { } since)
+        {
+            sql.Append(" AND started_at >= $since");
+            command.Parameters.AddWithValue("$since", Iso(since.ToUniversalTime()));
+        }
+
+        if (query.Status is { } status)
+        {
+            sql.Append(status == RunStatus.Abandoned && noRunActive ? " AND status IN ('Abandoned', 'Running')" : " AND status = $status");
+            command.Parameters.AddWithValue("$status", status.ToString());
+        }
+
+        sql.Append(" ORDER BY started_at DESC, rowid DESC");
+        if (query.Last is { } last)
+        {
+            sql.Append(" LIMIT $last");
+            command.Parameters.AddWithValue("$last", last);
+        }
+
+        command.CommandText = sql.ToString();
+        using var reader = command.ExecuteReader();
+        var entries = new List<RunLogEntry>();
+        while (reader.Read())
+        {
+            var entry = ReadEntry(reader);
+            if (noRunActive && entry.Status == RunStatus.Running)
+            {
+                entry.Status = RunStatus.Abandoned;
+            }
+
+            entries.Add(entry);
+        }
+
+        return entries;
+    }
+
+    /// <summary>Marks runs left Running by a dead process as Abandoned (the caller holds the run lock) and returns them.</summary>
+    public static IReadOnlyList<RunLogEntry> MarkAbandoned(SqliteConnection sqlite, SqliteTransaction transaction)
+    {
+        var abandoned = new List<RunLogEntry>();
+        using (var command = CaptureStore.Command(sqlite, transaction, $"SELECT {Columns} FROM _dbsync_runs WHERE status = 'Running'"))
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                var entry = ReadEntry(reader);
+                entry.Status = RunStatus.Abandoned;
+                abandoned.Add(entry);
+            }
+        }
+
+        foreach (var entry in abandoned)
+        {
+            Write(sqlite, transaction, entry);
+        }
+
+        return abandoned;
+    }
+
+    /// <summary>Removes entries that finished (or started, when never finished) before the cutoff. Returns how many.</summary>
+    public static int Prune(SqliteConnection sqlite, DateTime cutoffUtc)
+    {
+        ArgumentNullException.ThrowIfNull(sqlite);
+        using var command = CaptureStore.Command(sqlite, null,
+            "DELETE FROM _dbsync_runs WHERE coalesce(finished_at, started_at) < $cutoff AND status <> 'Running'");
+        command.Parameters.AddWithValue("$cutoff", Iso(cutoffUtc));
+        return command.ExecuteNonQuery();
+    }
+
+    /// <summary>Rewrites the backup without entries that started before the cutoff. Lines that do not parse are kept.</summary>
+    public static int PruneBackup(string backupPath, DateTime cutoffUtc)
+    {
+        if (!File.Exists(backupPath))
+        {
+            return 0;
+        }
+
+        var kept = new StringBuilder();
+        var removed = 0;
+        foreach (var line in File.ReadLines(backupPath))
+        {
+            if (TryParse(line, out var entry, out _) && (entry.FinishedAt ?? entry.StartedAt) < cutoffUtc)
+            {
+                removed++;
+                continue;
+            }
+
+            kept.Append(line).Append('\n');
+        }
+
+        var temporary = backupPath + ".tmp";
+        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write))
+        {
+            stream.Write(Encoding.UTF8.GetBytes(kept.ToString()));
+            stream.Flush(flushToDisk: true);
+        }
+
+        File.Move(temporary, backupPath, overwrite: true);
+        return removed;
+    }
+
+    /// <summary>
+    /// Sends finished entries not yet in PostgreSQL to <c>dbsync.runs</c> and marks them sent. Best effort: the
+    /// caller reports a failure as a warning and the entries go on a later run.
+    /// </summary>
+    public static async Task SendToPostgresAsync(SqliteConnection sqlite, NpgsqlConnection pg, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(sqlite);
+        ArgumentNullException.ThrowIfNull(pg);
+        var unsent = new List<RunLogEntry>();
+        using (var command = CaptureStore.Command(sqlite, null, $"SELECT {Columns} FROM _dbsync_runs WHERE pg_sent = 0 AND status <> 'Running' ORDER BY started_at"))
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                unsent.Add(ReadEntry(reader));
+            }
+        }
+
+        if (unsent.Count == 0)
+        {
+            return;
+        }
+
+        await EnsurePostgresTableAsync(pg, cancellationToken).ConfigureAwait(false);
+        const string upsert = """
+            INSERT INTO dbsync.runs (run_id, node_id, path, target, started_at, finished_at, status, inserted, updated, deleted,
+                conflicts, conflicts_resolved, quarantined, duration_ms, tables, error_id, message, version)
+            SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::text[],
+                $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::jsonb[],
+                $16::text[], $17::text[], $18::text[])
+            ON CONFLICT (run_id) DO UPDATE SET node_id = EXCLUDED.node_id, path = EXCLUDED.path, target = EXCLUDED.target,
+                started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at, status = EXCLUDED.status,
+                inserted = EXCLUDED.inserted, updated = EXCLUDED.updated, deleted = EXCLUDED.deleted, conflicts = EXCLUDED.conflicts,
+                conflicts_resolved = EXCLUDED.conflicts_resolved, quarantined = EXCLUDED.quarantined, duration_ms = EXCLUDED.duration_ms,
+                tables = EXCLUDED.tables, error_id = EXCLUDED.error_id, message = EXCLUDED.message, version = EXCLUDED.version
+            """;
+        foreach (var chunk in unsent.Chunk(1000))
+        {
+            using (var command = new NpgsqlCommand(upsert, pg))
+            {
+                command.Parameters.AddWithValue(chunk.Select(e => e.RunId).ToArray());
+                command.Parameters.AddWithValue(chunk.Select(e => e.NodeId).ToArray());
+                command.Parameters.AddWithValue(chunk.Select(e => e.Path).ToArray());
+                command.Parameters.AddWithValue(chunk.Select(e => e.Target).ToArray());
+                command.Parameters.Add(new NpgsqlParameter { Value = chunk.Select(e => DateTime.SpecifyKind(e.StartedAt, DateTimeKind.Utc)).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
+                command.Parameters.Add(new NpgsqlParameter
+                {
+                    Value = chunk.Select(e => e.FinishedAt is { } f ? DateTime.SpecifyKind(f, DateTimeKind.Utc) : (DateTime?)null).ToArray(),
+                    NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
+                });
+                command.Parameters.AddWithValue(chunk.Select(e => e.Status.ToString()).ToArray());
+                command.Parameters.AddWithValue(chunk.Select(e => e.Inserted).ToArray());
+                command.Parameters.AddWithValue(chunk.Select(e => e.Updated).ToArray());
+                command.Parameters.AddWithValue(chunk.Select(e => e.Deleted).ToArray());
+                command.Parameters.AddWithValue(chunk.Select(e => e.Conflicts).ToArray());
+                command.Parameters.AddWithValue(chunk.Select(e => e.ConflictsResolved).ToArray());
+                command.Parameters.AddWithValue(chunk.Select(e => e.Quarantined).ToArray());
+                command.Parameters.AddWithValue(chunk.Select(e => e.DurationMs).ToArray());
+                command.Parameters.AddWithValue(chunk.Select(e => JsonSerializer.Serialize(e.Tables, RunLogEntry.JsonOptions)).ToArray());
+                command.Parameters.AddWithValue(chunk.Select(e => e.ErrorId).ToArray());
+                command.Parameters.AddWithValue(chunk.Select(e => e.Message).ToArray());
+                command.Parameters.AddWithValue(chunk.Select(e => e.Version).ToArray());
+                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            using var transaction = sqlite.BeginTransaction(deferred: false);
+            foreach (var entry in chunk)
+            {
+                // Only if unchanged since it was read; a rewritten entry stays due.
+                using var mark = CaptureStore.Command(sqlite, transaction, "UPDATE _dbsync_runs SET pg_sent = 1 WHERE run_id = $id AND status = $status AND coalesce(finished_at, '') = $finished");
+                mark.Parameters.AddWithValue("$id", entry.RunId.ToString());
+                mark.Parameters.AddWithValue("$status", entry.Status.ToString());
+                mark.Parameters.AddWithValue("$finished", entry.FinishedAt is { } f ? Iso(f) : "");
+                mark.ExecuteNonQuery();
+            }
+
+            transaction.Commit();
+        }
+    }
+
+    private static async Task EnsurePostgresTableAsync(NpgsqlConnection pg, CancellationToken cancellationToken)
+    {
+        const string ddl = """
+            CREATE SCHEMA IF NOT EXISTS dbsync;
+            CREATE TABLE IF NOT EXISTS dbsync.runs (
+                run_id uuid PRIMARY KEY,
+                node_id text,
+                path text,
+                target text,
+                started_at timestamptz NOT NULL,
+                finished_at timestamptz,
+                status text NOT NULL,
+                inserted bigint NOT NULL,
+                updated bigint NOT NULL,
+                deleted bigint NOT NULL,
+                conflicts bigint NOT NULL,
+                conflicts_resolved bigint NOT NULL,
+                quarantined bigint NOT NULL,
+                duration_ms bigint NOT NULL,
+                tables jsonb,
+                error_id text,
+                message text,
+                version text,
+                received_at timestamptz NOT NULL DEFAULT now())
+            """;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                using var command = new NpgsqlCommand(ddl, pg);
+                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (PostgresException ex) when (ex.SqlState is "23505" or "42P07" && attempt < 3)
+            {
+                // Two nodes creating the schema at the same instant: the loser retries and finds it.
+            }
+        }
+    }
+
+    /// <summary>
+    /// Restores backup entries missing from the database. A run recorded as Running or Abandoned is completed by a
+    /// finished entry from the backup; a run whose last backup line is Running is restored as Abandoned. Restoring
+    /// the same backup twice changes nothing the second time.
+    /// </summary>
+    public static RestoreLogResult Restore(SqliteConnection sqlite, string backupPath, bool whatIf, bool noRunActive)
+    {
+        ArgumentNullException.ThrowIfNull(sqlite);
+        if (!File.Exists(backupPath))
+        {
+            throw new DbSyncException(ErrorIds.LogBackupNotFound, DbSyncErrorCategory.ObjectNotFound,
+                $"The run log backup '{backupPath}' does not exist.", backupPath);
+        }
+
+        var invalid = new List<InvalidLogLine>();
+        var latest = new Dictionary<Guid, RunLogEntry>();
+        var order = new List<Guid>();
+        var skipped = 0;
+        var number = 0;
+        foreach (var line in File.ReadLines(backupPath, Encoding.UTF8))
+        {
+            number++;
+            if (line.Length == 0)
+            {
+                continue;
+            }
+
+            if (!TryParse(line, out var entry, out var reason))
+            {
+                invalid.Add(new InvalidLogLine(number, reason));
+                continue;
+            }
+
+            if (latest.ContainsKey(entry.RunId))
+            {
+                skipped++; // an earlier line of the same run, superseded
+            }
+            else
+            {
+                order.Add(entry.RunId);
+            }
+
+            latest[entry.RunId] = entry;
+        }
+
+        var recorded = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        using (var command = CaptureStore.Command(sqlite, null, "SELECT run_id, status FROM _dbsync_runs"))
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                recorded[reader.GetString(0)] = reader.GetString(1);
+            }
+        }
+
+        var restore = new List<RunLogEntry>();
+        foreach (var id in order)
+        {
+            var entry = latest[id];
+            if (entry.Status == RunStatus.Running && noRunActive)
+            {
+                entry.Status = RunStatus.Abandoned;
+            }
+
+            var has = recorded.TryGetValue(id.ToString(), out var status);
+            var completes = has && status is "Running" or "Abandoned" && entry.Status is not (RunStatus.Running or RunStatus.Abandoned);
+            if (!has || completes)
+            {
+                restore.Add(entry);
+            }
+            else
+            {
+                skipped++;
+            }
+        }
+
+        if (!whatIf && restore.Count > 0)
+        {
+            using var transaction = sqlite.BeginTransaction(deferred: false);
+            foreach (var entry in restore)
+            {
+                Write(sqlite, transaction, entry);
+            }
+
+            transaction.Commit();
+        }
+
+        return new RestoreLogResult { BackupPath = backupPath, Restored = restore, Skipped = skipped, Invalid = invalid, WhatIf = whatIf };
+    }
+
+    /// <summary>Parses and validates one backup line.</summary>
+    public static bool TryParse(string line, out RunLogEntry entry, out string reason)
+    {
+        entry = new RunLogEntry();
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(line);
+        }
+        catch (JsonException ex)
+        {
+            reason = $"not valid JSON (a truncated or damaged line): {ex.Message}";
+            return false;
+        }
+
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                reason = "not a JSON object";
+                return false;
+            }
+
+            string? Missing(string name, JsonValueKind kind) =>
+                !root.TryGetProperty(name, out var value) ? $"the required field '{name}' is missing"
+                : value.ValueKind != kind ? $"the field '{name}' is {value.ValueKind.ToString().ToLowerInvariant()}, not {kind.ToString().ToLowerInvariant()}"
+                : null;
+
+            var problem = Missing("runId", JsonValueKind.String) ?? Missing("startedAt", JsonValueKind.String) ?? Missing("status", JsonValueKind.String)
+                ?? Missing("inserted", JsonValueKind.Number) ?? Missing("updated", JsonValueKind.Number) ?? Missing("deleted", JsonValueKind.Number);
+            if (problem is not null)
+            {
+                reason = problem;
+                return false;
+            }
+
+            if (!Guid.TryParse(root.GetProperty("runId").GetString(), out _))
+            {
+                reason = $"'runId' is '{root.GetProperty("runId").GetString()}', not a GUID";
+                return false;
+            }
+
+            if (!Enum.TryParse<RunStatus>(root.GetProperty("status").GetString(), ignoreCase: false, out _))
+            {
+                reason = $"'status' is '{root.GetProperty("status").GetString()}', not one of {string.Join(", ", Enum.GetNames<RunStatus>())}";
+                return false;
+            }
+
+            foreach (var name in new[] { "inserted", "updated", "deleted" })
+            {
+                if (!root.GetProperty(name).TryGetInt64(out var count) || count < 0)
+                {
+                    reason = $"'{name}' is not a whole number of 0 or more";
+                    return false;
+                }
+            }
+
+            try
+            {
+                entry = root.Deserialize<RunLogEntry>(RunLogEntry.JsonOptions)!;
+            }
+            catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException)
+            {
+                reason = $"a field has the wrong type: {ex.Message}";
+                return false;
+            }
+
+            entry.StartedAt = DateTime.SpecifyKind(entry.StartedAt.ToUniversalTime(), DateTimeKind.Utc);
+            reason = "";
+            return true;
+        }
+    }
+
+    /// <summary>True when a table exists in the file.</summary>
+    public static bool TableExists(SqliteConnection sqlite, string name)
+    {
+        ArgumentNullException.ThrowIfNull(sqlite);
+        using var command = CaptureStore.Command(sqlite, null, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $n");
+        command.Parameters.AddWithValue("$n", name);
+        return (long)command.ExecuteScalar()! > 0;
+    }
+
+    private static RunLogEntry ReadEntry(SqliteDataReader reader) => new()
+    {
+        RunId = Guid.Parse(reader.GetString(0)),
+        NodeId = reader.IsDBNull(1) ? null : reader.GetString(1),
+        Path = reader.IsDBNull(2) ? null : reader.GetString(2),
+        Target = reader.IsDBNull(3) ? null : reader.GetString(3),
+        StartedAt = ParseIso(reader.GetString(4)),
+        FinishedAt = reader.IsDBNull(5) ? null : ParseIso(reader.GetString(5)),
+        Status = Enum.Parse<RunStatus>(reader.GetString(6)),
+        Inserted = reader.GetInt64(7),
+        Updated = reader.GetInt64(8),
+        Deleted = reader.GetInt64(9),
+        Conflicts = reader.GetInt64(10),
+        ConflictsResolved = reader.GetInt64(11),
+        Quarantined = reader.GetInt64(12),
+        DurationMs = reader.GetInt64(13),
+        Tables = reader.IsDBNull(14) ? [] : JsonSerializer.Deserialize<List<TableLogEntry>>(reader.GetString(14), RunLogEntry.JsonOptions) ?? [],
+        ErrorId = reader.IsDBNull(15) ? null : reader.GetString(15),
+        Message = reader.IsDBNull(16) ? null : reader.GetString(16),
+        Version = reader.IsDBNull(17) ? "" : reader.GetString(17),
+    };
+
+    internal static string Iso(DateTime value) => DateTime.SpecifyKind(value, DateTimeKind.Utc).ToString("O", CultureInfo.InvariantCulture);
+
+    private static DateTime ParseIso(string text) => DateTime.SpecifyKind(
+        DateTime.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal), DateTimeKind.Utc);
+}

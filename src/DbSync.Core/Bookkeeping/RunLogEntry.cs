@@ -1,0 +1,212 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace DbSync.Core.Bookkeeping;
+
+/// <summary>How a logged run ended (or that it has not).</summary>
+public enum RunStatus
+{
+    /// <summary>Started and not finished yet.</summary>
+    Running,
+    /// <summary>Every selected table is in step.</summary>
+    Succeeded,
+    /// <summary>Some tables were skipped.</summary>
+    PartiallySucceeded,
+    /// <summary>Nothing was applied (or applied but not recorded, see the error id).</summary>
+    Failed,
+    /// <summary>Stopped by the user.</summary>
+    Cancelled,
+    /// <summary>Found unfinished later: the process died (killed, crashed, power lost).</summary>
+    Abandoned,
+}
+
+/// <summary>
+/// One run in the run log: the same entry is kept in the SQLite file (<c>_dbsync_runs</c>), appended to the
+/// JSON-lines backup, and sent to <c>dbsync.runs</c> in PostgreSQL. Never contains a password.
+/// </summary>
+public sealed class RunLogEntry
+{
+    /// <summary>The run's id.</summary>
+    public Guid RunId { get; set; }
+
+    /// <summary>The SQLite file's node id; null when the run failed before the file could be read.</summary>
+    public string? NodeId { get; set; }
+
+    /// <summary>Full path of the SQLite file.</summary>
+    public string? Path { get; set; }
+
+    /// <summary>host:port/database as user.</summary>
+    public string? Target { get; set; }
+
+    /// <summary>Start, UTC.</summary>
+    public DateTime StartedAt { get; set; }
+
+    /// <summary>End, UTC; null while running or when abandoned.</summary>
+    public DateTime? FinishedAt { get; set; }
+
+    /// <summary>How the run ended.</summary>
+    public RunStatus Status { get; set; }
+
+    /// <summary>Rows inserted in PostgreSQL.</summary>
+    public long Inserted { get; set; }
+
+    /// <summary>Rows changed in PostgreSQL.</summary>
+    public long Updated { get; set; }
+
+    /// <summary>Rows deleted in PostgreSQL.</summary>
+    public long Deleted { get; set; }
+
+    /// <summary>Conflicts detected (conflict handling arrives with the conflicts issue; 0 until then).</summary>
+    public long Conflicts { get; set; }
+
+    /// <summary>Conflicts resolved by policy.</summary>
+    public long ConflictsResolved { get; set; }
+
+    /// <summary>Rows quarantined (poison rows; 0 until that issue).</summary>
+    public long Quarantined { get; set; }
+
+    /// <summary>Wall time in milliseconds.</summary>
+    public long DurationMs { get; set; }
+
+    /// <summary>Per-table counts.</summary>
+    public List<TableLogEntry> Tables { get; set; } = [];
+
+    /// <summary>Stable error id of a failed run.</summary>
+    public string? ErrorId { get; set; }
+
+    /// <summary>Error message of a failed run.</summary>
+    public string? Message { get; set; }
+
+    /// <summary>DbSync version that ran.</summary>
+    public string Version { get; set; } = SyncEngine.Version;
+
+    internal static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        Converters = { new JsonStringEnumConverter() },
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    /// <summary>The entry as one line of JSON.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+
+    /// <summary>Builds the entry for a run result.</summary>
+    public static RunLogEntry From(SyncResult result, DbSyncException? failure)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        // A run whose bookkeeping failed did change PostgreSQL: its counts are true and stay in the entry.
+        var applied = result.Status is SyncStatus.Succeeded or SyncStatus.PartiallySucceeded || failure?.ErrorId == ErrorIds.BookkeepingFailed;
+        return new RunLogEntry
+        {
+            RunId = result.RunId,
+            NodeId = result.NodeId,
+            Path = result.Path,
+            Target = result.Target,
+            StartedAt = result.StartedAt,
+            FinishedAt = result.FinishedAt,
+            Status = result.Status switch
+            {
+                SyncStatus.Succeeded => RunStatus.Succeeded,
+                SyncStatus.PartiallySucceeded => RunStatus.PartiallySucceeded,
+                SyncStatus.Cancelled => RunStatus.Cancelled,
+                _ => RunStatus.Failed,
+            },
+            Inserted = applied ? result.Inserted : 0,
+            Updated = applied ? result.Updated : 0,
+            Deleted = applied ? result.Deleted : 0,
+            DurationMs = (long)result.Duration.TotalMilliseconds,
+            Tables = result.Tables.Select(t => new TableLogEntry
+            {
+                Name = t.Name, Target = t.Target, Mode = t.Mode, Status = t.Status.ToString(),
+                Inserted = applied ? t.Inserted : 0, Updated = applied ? t.Updated : 0, Deleted = applied ? t.Deleted : 0,
+                ErrorId = t.ErrorId, Message = t.Message,
+            }).ToList(),
+            ErrorId = failure?.ErrorId,
+            Message = failure?.Message,
+        };
+    }
+}
+
+/// <summary>One table's line in a run log entry.</summary>
+public sealed class TableLogEntry
+{
+    /// <summary>Source table.</summary>
+    public string Name { get; set; } = "";
+
+    /// <summary>Target table, quoted and schema-qualified.</summary>
+    public string Target { get; set; } = "";
+
+    /// <summary>InitialLoad, FullCopy, Resync or Push.</summary>
+    public string Mode { get; set; } = "";
+
+    /// <summary>Succeeded or Failed.</summary>
+    public string Status { get; set; } = "";
+
+    /// <summary>Rows inserted.</summary>
+    public long Inserted { get; set; }
+
+    /// <summary>Rows changed.</summary>
+    public long Updated { get; set; }
+
+    /// <summary>Rows deleted.</summary>
+    public long Deleted { get; set; }
+
+    /// <summary>Why the table was skipped.</summary>
+    public string? ErrorId { get; set; }
+
+    /// <summary>Why the table was skipped, in words.</summary>
+    public string? Message { get; set; }
+}
+
+/// <summary>Which runs <c>dbsync log</c> shows.</summary>
+public sealed class LogQuery
+{
+    /// <summary>The SQLite file.</summary>
+    public required string Path { get; init; }
+
+    /// <summary>Only the newest N runs.</summary>
+    public int? Last { get; init; }
+
+    /// <summary>Only runs started at or after this instant.</summary>
+    public DateTime? Since { get; init; }
+
+    /// <summary>Only runs with this status.</summary>
+    public RunStatus? Status { get; init; }
+}
+
+/// <summary>What <c>dbsync restore-log</c> does.</summary>
+public sealed class RestoreLogRequest
+{
+    /// <summary>The SQLite file to restore entries into.</summary>
+    public required string Path { get; init; }
+
+    /// <summary>The backup to read; default the database's own.</summary>
+    public string? BackupPath { get; init; }
+
+    /// <summary>Report what would be restored and change nothing.</summary>
+    public bool WhatIf { get; init; }
+}
+
+/// <summary>A backup line that could not be restored.</summary>
+/// <param name="Line">1-based line number in the backup.</param>
+/// <param name="Reason">Why it is invalid.</param>
+public sealed record InvalidLogLine(int Line, string Reason);
+
+/// <summary>The outcome of a restore.</summary>
+public sealed class RestoreLogResult
+{
+    /// <summary>The backup that was read.</summary>
+    public required string BackupPath { get; init; }
+
+    /// <summary>Entries written to the database (or that would be, with WhatIf).</summary>
+    public required IReadOnlyList<RunLogEntry> Restored { get; init; }
+
+    /// <summary>Valid lines not restored: the run is already recorded, or a later line of the same run supersedes them.</summary>
+    public int Skipped { get; init; }
+
+    /// <summary>Lines that are not valid entries, each with its reason.</summary>
+    public required IReadOnlyList<InvalidLogLine> Invalid { get; init; }
+
+    /// <summary>True when nothing was written (WhatIf).</summary>
+    public bool WhatIf { get; init; }
+}
