@@ -1,0 +1,242 @@
+using System.Text.Json;
+using DbSync.Core;
+using DbSync.Core.Bookkeeping;
+using DbSync.Tests.Infrastructure;
+using Npgsql;
+
+namespace DbSync.Tests;
+
+public sealed class RunLogTests : IDisposable
+{
+    private readonly SyncFixture _fixture = new();
+
+    public void Dispose() => _fixture.Dispose();
+
+    private static string Backup(string path) => path + "-dbsync-log.jsonl";
+
+    private static List<JsonElement> BackupLines(string path) =>
+        File.ReadAllLines(Backup(path)).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+
+    private static Task<IReadOnlyList<RunLogEntry>> LogAsync(string path, int? last = null, RunStatus? status = null, DateTime? since = null) =>
+        new SyncEngine().GetLogAsync(new LogQuery { Path = path, Last = last, Status = status, Since = since });
+
+    [Fact]
+    public async Task A_successful_run_is_logged_in_the_file_the_backup_and_postgresql()
+    {
+        var path = _fixture.CopyChinook();
+
+        var result = await _fixture.SyncAsync(path, "Genre", "MediaType");
+
+        Assert.True(result.Log is { Backup: true, Database: true, Postgres: true }, result.Log.Error);
+        var entry = Assert.Single(await LogAsync(path));
+        Assert.Equal(result.RunId, entry.RunId);
+        Assert.Equal(RunStatus.Succeeded, entry.Status);
+        Assert.Equal(result.NodeId, entry.NodeId);
+        Assert.Equal(path, entry.Path);
+        Assert.Equal(30, entry.Inserted);
+        Assert.Equal(["Genre", "MediaType"], entry.Tables.Select(t => t.Name).Order());
+        Assert.Equal(SyncEngine.Version, entry.Version);
+        Assert.NotNull(entry.FinishedAt);
+        Assert.StartsWith("127.0.0.1:", entry.Target, StringComparison.Ordinal);
+
+        // The backup holds the start and the end of the run, the last line being the final state.
+        var lines = BackupLines(path);
+        Assert.Equal(["Running", "Succeeded"], lines.Select(l => l.GetProperty("status").GetString()));
+        Assert.All(lines, l => Assert.Equal(result.RunId.ToString(), l.GetProperty("runId").GetString()));
+
+        using var pg = TestServer.Open();
+        using var command = new NpgsqlCommand("SELECT status, inserted, node_id FROM dbsync.runs WHERE run_id = $1", pg);
+        command.Parameters.AddWithValue(result.RunId);
+        using var reader = command.ExecuteReader();
+        Assert.True(reader.Read());
+        Assert.Equal(("Succeeded", 30L, result.NodeId), (reader.GetString(0), reader.GetInt64(1), reader.GetString(2)));
+    }
+
+    [Fact]
+    public async Task A_failed_run_is_logged_with_its_error_and_reaches_postgresql_on_a_later_run()
+    {
+        var path = _fixture.CreateDatabase("CREATE TABLE p (id INTEGER PRIMARY KEY, amount NUMERIC(4,1)); INSERT INTO p VALUES (1, 0.25);");
+
+        var error = await Assert.ThrowsAnyAsync<DbSyncException>(() => _fixture.SyncAsync(path));
+
+        var failed = Assert.Single(await LogAsync(path));
+        Assert.Equal((error.RunId, RunStatus.Failed, "DbSync.ValueNotConvertible"), ((Guid?)failed.RunId, failed.Status, failed.ErrorId));
+        Assert.Contains("'amount'", failed.Message, StringComparison.Ordinal);
+        Assert.Equal("Failed", BackupLines(path)[^1].GetProperty("status").GetString());
+
+        SyncFixture.Execute(path, "UPDATE p SET amount = 0.5");
+        var ok = await _fixture.SyncAsync(path);
+
+        Assert.True(ok.Log.Postgres);
+        Assert.Equal(2, _fixture.PgScalar($"SELECT count(*) FROM dbsync.runs WHERE run_id IN ('{failed.RunId}', '{ok.RunId}')"));
+        Assert.Equal(1, _fixture.PgScalar($"SELECT count(*) FROM dbsync.runs WHERE run_id = '{failed.RunId}' AND error_id = 'DbSync.ValueNotConvertible'"));
+    }
+
+    [Fact]
+    public async Task An_attempt_that_fails_before_opening_the_database_is_in_the_backup_only()
+    {
+        var missing = Path.Combine(_fixture.Directory, "missing.sqlite");
+        var notSqlite = Path.Combine(_fixture.Directory, "notes.txt");
+        File.WriteAllText(notSqlite, "not a database");
+
+        await Assert.ThrowsAnyAsync<DbSyncException>(() => _fixture.SyncAsync(missing));
+        await Assert.ThrowsAnyAsync<DbSyncException>(() => _fixture.SyncAsync(notSqlite));
+
+        Assert.False(File.Exists(missing));
+        Assert.Equal("not a database", File.ReadAllText(notSqlite));
+        Assert.Equal("DbSync.SourceNotFound", Assert.Single(BackupLines(missing)).GetProperty("errorId").GetString());
+        Assert.Equal("DbSync.SourceNotSqlite", Assert.Single(BackupLines(notSqlite)).GetProperty("errorId").GetString());
+    }
+
+    [Fact]
+    public async Task Database_locked_while_the_run_ends_leaves_the_entry_in_the_backup_and_restore_brings_it_back()
+    {
+        var path = _fixture.CopyChinook();
+        await _fixture.SyncAsync(path, "Artist");
+        SyncFixture.Execute(path, "UPDATE Artist SET Name = Name || ' (remastered)' WHERE ArtistId <= 10");
+        using var blocker = SyncFixture.OpenSqlite(path);
+        var locked = false;
+        var progress = new SynchronousProgress(p =>
+        {
+            // Once rows are being applied in PostgreSQL, another program takes the file's write lock and keeps it.
+            if (p.Phase == SyncPhase.Applying && !locked)
+            {
+                SyncFixture.Execute(blocker, "BEGIN EXCLUSIVE");
+                locked = true;
+            }
+        });
+        var request = new SyncRequest
+        {
+            Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, Tables = ["Artist"], BusyTimeout = TimeSpan.FromSeconds(1),
+        };
+
+        var error = await Assert.ThrowsAnyAsync<DbSyncException>(() => new SyncEngine().SyncAsync(request, progress));
+        SyncFixture.Execute(blocker, "COMMIT");
+
+        Assert.Equal("DbSync.BookkeepingFailed", error.ErrorId);
+        Assert.Equal(10, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".artist WHERE name LIKE '% (remastered)'"));
+        var last = BackupLines(path)[^1];
+        Assert.Equal(error.RunId.ToString(), last.GetProperty("runId").GetString());
+        Assert.Equal("Failed", last.GetProperty("status").GetString());
+        Assert.Equal(10, last.GetProperty("updated").GetInt64());
+        // The database still shows the run as started only (shown as Abandoned: no run is active).
+        Assert.Equal(RunStatus.Abandoned, (await LogAsync(path, last: 1)).Single().Status);
+
+        var restored = await new SyncEngine().RestoreLogAsync(new RestoreLogRequest { Path = path });
+
+        Assert.Equal(error.RunId, Assert.Single(restored.Restored).RunId);
+        var entry = (await LogAsync(path, last: 1)).Single();
+        Assert.Equal((RunStatus.Failed, "DbSync.BookkeepingFailed", 10L), (entry.Status, entry.ErrorId, entry.Updated));
+
+        // The changes stayed pending; the next run re-applies them and that changes nothing.
+        var next = await _fixture.SyncAsync(path, "Artist");
+        Assert.Equal((0L, 0L, 0L), (next.Inserted, next.Updated, next.Deleted));
+        TableComparer.AssertIdentical(path, _fixture.Schema, ["Artist"]);
+    }
+
+    [Fact]
+    public async Task Restore_validates_each_line_reports_reasons_and_changes_nothing_the_second_time()
+    {
+        var path = _fixture.CopyChinook();
+        await _fixture.SyncAsync(path, "Genre");
+        var good = BackupLines(path)[^1].GetRawText();
+        var other = good.Replace(JsonDocument.Parse(good).RootElement.GetProperty("runId").GetString()!, Guid.NewGuid().ToString(), StringComparison.Ordinal);
+        var third = good.Replace(JsonDocument.Parse(good).RootElement.GetProperty("runId").GetString()!, Guid.NewGuid().ToString(), StringComparison.Ordinal);
+        var backup = Path.Combine(_fixture.Directory, "old.jsonl");
+        File.WriteAllText(backup, string.Join("\n",
+            good,                                             // 1: already in the database: skipped
+            other,                                            // 2: missing: restored
+            other,                                            // 3: duplicate of 2: skipped
+            "{\"runId\": \"not-a-guid\", \"startedAt\": \"2024-01-01T00:00:00Z\", \"status\": \"Succeeded\", \"inserted\": 1, \"updated\": 0, \"deleted\": 0}",
+            "{\"runId\": \"" + Guid.NewGuid() + "\", \"status\": \"Succeeded\", \"inserted\": 1, \"updated\": 0, \"deleted\": 0}",
+            "{\"runId\": \"" + Guid.NewGuid() + "\", \"startedAt\": \"2024-01-01T00:00:00Z\", \"status\": \"Done\", \"inserted\": 1, \"updated\": 0, \"deleted\": 0}",
+            "{\"runId\": \"" + Guid.NewGuid() + "\", \"startedAt\": \"2024-01-01T00:00:00Z\", \"status\": \"Failed\", \"inserted\": \"many\", \"updated\": 0, \"deleted\": 0}",
+            "garbage \u0001 line",
+            third,                                            // 9: missing: restored
+            third[..(third.Length / 2)]));                    // 10: truncated by a crash mid-write
+
+        var preview = await new SyncEngine().RestoreLogAsync(new RestoreLogRequest { Path = path, BackupPath = backup, WhatIf = true });
+        Assert.Equal(2, preview.Restored.Count);
+        Assert.Single(await LogAsync(path));
+
+        var (code, stdout, _) = await CliTests.RunCliAsync("restore-log", "--path", path, "--backup", backup, "--json");
+
+        Assert.Equal(0, code);
+        var json = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal((2, 2, 6), (json.GetProperty("restored").GetInt32(), json.GetProperty("skipped").GetInt32(), json.GetProperty("invalid").GetInt32()));
+        var reasons = json.GetProperty("invalidLines").EnumerateArray().ToDictionary(l => l.GetProperty("line").GetInt32(), l => l.GetProperty("reason").GetString()!);
+        Assert.Equal([4, 5, 6, 7, 8, 10], reasons.Keys.Order());
+        Assert.Contains("not a GUID", reasons[4], StringComparison.Ordinal);
+        Assert.Contains("'startedAt' is missing", reasons[5], StringComparison.Ordinal);
+        Assert.Contains("'Done'", reasons[6], StringComparison.Ordinal);
+        Assert.Contains("'inserted'", reasons[7], StringComparison.Ordinal);
+        Assert.Contains("truncated", reasons[10], StringComparison.Ordinal);
+        Assert.Equal(3, (await LogAsync(path)).Count);
+
+        var again = await new SyncEngine().RestoreLogAsync(new RestoreLogRequest { Path = path, BackupPath = backup });
+        Assert.Empty(again.Restored);
+        Assert.Equal(3, (await LogAsync(path)).Count);
+    }
+
+    [Fact]
+    public async Task A_killed_run_shows_as_abandoned_and_log_filters_and_retention_work()
+    {
+        var path = _fixture.CopyChinook();
+        await _fixture.SyncAsync(path, "Genre");
+        // What a process killed mid-run leaves behind: its entry still says Running.
+        var killed = Guid.NewGuid();
+        SyncFixture.Execute(path, $"INSERT INTO _dbsync_runs (run_id, started_at, status) VALUES ('{killed}', '2020-01-01T00:00:00.0000000Z', 'Running')");
+
+        Assert.Equal(RunStatus.Abandoned, (await LogAsync(path)).Single(e => e.RunId == killed).Status);
+        Assert.Equal([killed], (await LogAsync(path, status: RunStatus.Abandoned)).Select(e => e.RunId));
+        Assert.Single(await LogAsync(path, since: new DateTime(2021, 1, 1, 0, 0, 0, DateTimeKind.Utc)));
+
+        var next = await new SyncEngine().SyncAsync(_fixture.Request(path, "Genre") is var r ? new SyncRequest
+        {
+            Path = r.Path, ConnectionString = r.ConnectionString, Schema = r.Schema, Tables = r.Tables, KeepDays = 365,
+        } : r);
+
+        var entries = await LogAsync(path);
+        Assert.Equal(next.RunId, entries[0].RunId);
+        Assert.DoesNotContain(entries, e => e.RunId == killed); // pruned from the database by --keep-days ...
+        Assert.Contains(BackupLines(path), l => l.GetProperty("runId").GetString() == killed.ToString()
+            && l.GetProperty("status").GetString() == "Abandoned"); // ... but kept in the backup
+        Assert.Equal(next.RunId, (await LogAsync(path, last: 1)).Single().RunId);
+
+        var (code, stdout, _) = await CliTests.RunCliAsync("log", "--path", path, "--last", "5", "--status", "succeeded", "--json");
+        Assert.Equal(0, code);
+        Assert.Equal(2, JsonDocument.Parse(stdout).RootElement.GetProperty("runs").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task No_password_appears_in_the_database_log_the_backup_or_postgresql()
+    {
+        var path = _fixture.CopyChinook();
+        await _fixture.SyncAsync(path, "Genre");
+        var wrong = new NpgsqlConnectionStringBuilder(TestServer.ConnectionString) { Password = "wrong-secret-" + TestServer.Password }.ConnectionString;
+        await Assert.ThrowsAnyAsync<DbSyncException>(() => new SyncEngine().SyncAsync(new SyncRequest { Path = path, ConnectionString = wrong, Schema = _fixture.Schema }));
+        await Assert.ThrowsAnyAsync<DbSyncException>(() => new SyncEngine().SyncAsync(new SyncRequest { Path = path, ConnectionString = wrong + ";Bogus=1", Schema = _fixture.Schema }));
+
+        var backup = File.ReadAllText(Backup(path));
+        Assert.Contains("DbSync.AuthenticationFailed", backup, StringComparison.Ordinal);
+        Assert.Contains("DbSync.InvalidConnectionString", backup, StringComparison.Ordinal);
+        Assert.DoesNotContain(TestServer.Password, backup, StringComparison.Ordinal);
+        Assert.DoesNotContain("wrong-secret", backup, StringComparison.Ordinal);
+        Assert.DoesNotContain(TestServer.Password, File.ReadAllText(path + "-dbsync-log.jsonl"), StringComparison.Ordinal);
+        var database = string.Join("\n", (await LogAsync(path)).Select(e => e.ToJson()));
+        Assert.DoesNotContain(TestServer.Password, database, StringComparison.Ordinal);
+        using var sqlite = SyncFixture.OpenSqlite(path);
+        using (var dump = sqlite.CreateCommand())
+        {
+            dump.CommandText = "SELECT group_concat(coalesce(target, '') || coalesce(message, '') || coalesce(tables, ''), '|') FROM _dbsync_runs";
+            Assert.DoesNotContain(TestServer.Password, (string)dump.ExecuteScalar()!, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM dbsync.runs WHERE runs::text LIKE '%{TestServer.Password}%'"));
+    }
+
+    private sealed class SynchronousProgress(Action<SyncProgress> report) : IProgress<SyncProgress>
+    {
+        public void Report(SyncProgress value) => report(value);
+    }
+}
