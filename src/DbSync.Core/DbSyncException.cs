@@ -110,8 +110,6 @@ public static class ErrorIds
     public const string NewerSchemaVersion = "DbSync.NewerSchemaVersion";
     /// <summary>The run log backup file given to restore-log does not exist.</summary>
     public const string LogBackupNotFound = "DbSync.LogBackupNotFound";
-    /// <summary>The run log entry could not be written to the database (it is in the backup).</summary>
-    public const string LogWriteFailed = "DbSync.LogWriteFailed";
     /// <summary>The run was cancelled (Ctrl+C, SIGTERM, StopProcessing).</summary>
     public const string Cancelled = "DbSync.Cancelled";
     /// <summary>Something unexpected; the message says what.</summary>
