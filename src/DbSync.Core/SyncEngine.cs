@@ -45,12 +45,7 @@ public sealed class SyncEngine
                 $"The batch size must be at least 1 (got {request.BatchSize}).");
         }
 
-        var schema = Identifiers.ToTargetName((request.Schema ?? "").Trim(), request.PreserveCase);
-        if (schema.Length == 0 || !Identifiers.FitsPostgres(schema))
-        {
-            throw new DbSyncException(ErrorIds.UsageError, DbSyncErrorCategory.InvalidArgument,
-                $"The schema name '{request.Schema}' is empty or longer than {Identifiers.PostgresMaxBytes} bytes.");
-        }
+        var schema = TargetSchemaName(request.Schema, request.PreserveCase);
 
         var runId = Guid.NewGuid();
         var started = DateTime.UtcNow;
@@ -68,7 +63,7 @@ public sealed class SyncEngine
             try
             {
                 path = SourceDatabase.Validate(request.Path);
-                builder = TargetDatabase.ParseConnectionString(request.ConnectionString);
+                builder = TargetDatabase.ParseConnectionString(request.ConnectionString, request.Credential);
                 if (!HasKey(request.ConnectionString, "Command Timeout", "CommandTimeout"))
                 {
                     // Loading a large table takes longer than Npgsql's 30 s default; a timeout the user sets is honoured.
@@ -176,6 +171,36 @@ public sealed class SyncEngine
                 await pg.DisposeAsync().ConfigureAwait(false);
             }
         }
+    }
+
+    private static string TargetSchemaName(string? requested, bool preserveCase)
+    {
+        var schema = Identifiers.ToTargetName((requested ?? "").Trim(), preserveCase);
+        return schema.Length > 0 && Identifiers.FitsPostgres(schema)
+            ? schema
+            : throw new DbSyncException(ErrorIds.UsageError, DbSyncErrorCategory.InvalidArgument,
+                $"The schema name '{requested}' is empty or longer than {Identifiers.PostgresMaxBytes} bytes.");
+    }
+
+    /// <summary>What a sync would do, per table, in order; changes neither database (PowerShell's -WhatIf).</summary>
+    public Task<Diagnostics.SyncPlan> PlanAsync(SyncRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return Diagnostics.Inspector.PlanAsync(request, TargetSchemaName(request.Schema, request.PreserveCase), cancellationToken);
+    }
+
+    /// <summary>The state of a file: capture, pending changes, lag, last run, and whether the target answers. Changes nothing.</summary>
+    public Task<Diagnostics.DatabaseStatus> GetStatusAsync(Diagnostics.StatusRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return Diagnostics.Inspector.StatusAsync(request, cancellationToken);
+    }
+
+    /// <summary>Every preflight check of source and target, each Pass, Warning or Fail with a fix. Changes nothing.</summary>
+    public Task<IReadOnlyList<Diagnostics.CheckResult>> TestAsync(Diagnostics.ConnectionTestRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return Diagnostics.Inspector.TestAsync(request, TargetSchemaName(request.Schema, request.PreserveCase), cancellationToken);
     }
 
     /// <summary>
@@ -479,7 +504,7 @@ public sealed class SyncEngine
         }
     }
 
-    private static async Task<bool> NoRunActiveAsync(string path, CancellationToken cancellationToken)
+    internal static async Task<bool> NoRunActiveAsync(string path, CancellationToken cancellationToken)
     {
         try
         {
@@ -494,6 +519,21 @@ public sealed class SyncEngine
         {
             // A read-only folder cannot hold a lock file, and so cannot host a run either.
             return true;
+        }
+    }
+
+    /// <summary>The user tables of a SQLite file, for tab completion. Read-only; empty on any error.</summary>
+    public static IReadOnlyList<string> ListTables(string path)
+    {
+        try
+        {
+            var full = SourceDatabase.Validate(path);
+            using var sqlite = SourceDatabase.Open(full, busyTimeoutSeconds: 1);
+            return SourceSchemaReader.ReadTables(sqlite).Select(t => t.Name).ToList();
+        }
+        catch (Exception ex) when (ex is DbSyncException or SqliteException or IOException or UnauthorizedAccessException)
+        {
+            return [];
         }
     }
 

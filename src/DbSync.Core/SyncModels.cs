@@ -22,6 +22,9 @@ public sealed class SyncRequest
     /// <summary>Npgsql connection string. PGPASSWORD and pgpass files are honoured when it carries no password.</summary>
     public required string ConnectionString { get; init; }
 
+    /// <summary>User name and password that override the connection string's (PowerShell's -Credential).</summary>
+    public System.Net.NetworkCredential? Credential { get; init; }
+
     /// <summary>PostgreSQL schema for the synced tables; created when missing.</summary>
     public string Schema { get; init; } = "public";
 

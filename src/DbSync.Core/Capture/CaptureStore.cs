@@ -164,8 +164,9 @@ public static class CaptureStore
 
         var keyColumns = Enumerable.Range(1, table.KeyColumns.Count).Select(i => "k" + i.ToString(CultureInfo.InvariantCulture)).ToList();
         // Key columns without a declared type have no affinity: the log keeps each key value exactly as stored.
+        // `at` (UTC, to the second) tells status how old the oldest pending change is; the triggers never name it.
         Execute(connection, transaction,
-            $"CREATE TABLE IF NOT EXISTS {Identifiers.Quote(registered.LogTable)} (seq INTEGER PRIMARY KEY, op INTEGER NOT NULL, {string.Join(", ", keyColumns)})");
+            $"CREATE TABLE IF NOT EXISTS {Identifiers.Quote(registered.LogTable)} (seq INTEGER PRIMARY KEY, op INTEGER NOT NULL, {string.Join(", ", keyColumns)}, at TEXT DEFAULT CURRENT_TIMESTAMP)");
 
         var expected = TriggerSql(registered, table);
         var actual = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -267,7 +268,7 @@ public static class CaptureStore
         var join = string.Join(" AND ", table.KeyColumns.Select((c, i) => $"t.{Identifiers.Quote(c.Name)} = g.{keys[i]}"));
         // min(seq) makes SQLite take the bare column op from the earliest change of each key.
         return $"""
-            SELECT {columns}, {string.Join(", ", keys.Select(k => "g." + k))}, g.op, t.{Identifiers.Quote(table.KeyColumns[0].Name)} IS NOT NULL
+            SELECT {columns}, {string.Join(", ", keys.Select(k => "g." + k))}, g.op AS _dbsync_op, t.{Identifiers.Quote(table.KeyColumns[0].Name)} IS NOT NULL AS _dbsync_exists
             FROM (SELECT {string.Join(", ", keys)}, op, min(seq) AS first_seq FROM {Identifiers.Quote(registered.LogTable)} WHERE seq <= $s GROUP BY {string.Join(", ", keys)}) AS g
             LEFT JOIN {Identifiers.Quote(table.Name)} AS t ON {join}
             """;

@@ -296,7 +296,7 @@ public static class PgWriter
     }
 
     /// <summary>True when the table has at least one row.</summary>
-    public static async Task<bool> HasRowsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string schema, string table, CancellationToken cancellationToken)
+    public static async Task<bool> HasRowsAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string schema, string table, CancellationToken cancellationToken)
     {
         using var command = new NpgsqlCommand($"SELECT EXISTS (SELECT 1 FROM {Identifiers.Quote(schema, table)})", connection, transaction);
         return (bool)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;

@@ -34,7 +34,7 @@ public static class TargetDatabase
 {
     /// <summary>Parses and normalises a connection string; the result never needs to be shown to anyone.</summary>
     /// <exception cref="DbSyncException">ConnectionMissing or InvalidConnectionString.</exception>
-    public static NpgsqlConnectionStringBuilder ParseConnectionString(string? connectionString)
+    public static NpgsqlConnectionStringBuilder ParseConnectionString(string? connectionString, System.Net.NetworkCredential? credential = null)
     {
         if (string.IsNullOrWhiteSpace(connectionString))
         {
@@ -58,6 +58,17 @@ public static class TargetDatabase
         {
             throw new DbSyncException(ErrorIds.InvalidConnectionString, DbSyncErrorCategory.InvalidArgument,
                 "The PostgreSQL connection string names no Host.");
+        }
+
+        if (credential is not null)
+        {
+            // -Credential wins over the connection string, so a password never has to be written into one.
+            if (!string.IsNullOrEmpty(credential.UserName))
+            {
+                builder.Username = credential.UserName;
+            }
+
+            builder.Password = credential.Password;
         }
 
         builder.ApplicationName ??= "dbsync";

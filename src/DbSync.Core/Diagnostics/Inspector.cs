@@ -1,0 +1,573 @@
+using System.Diagnostics;
+using System.Globalization;
+using DbSync.Core.Bookkeeping;
+using DbSync.Core.Capture;
+using DbSync.Core.Planning;
+using DbSync.Core.Schema;
+using DbSync.Core.Source;
+using DbSync.Core.Target;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace DbSync.Core.Diagnostics;
+
+/// <summary>Read-only views of a file and its target: the plan of a sync, the status, and the preflight checks.</summary>
+internal static class Inspector
+{
+    public static async Task<SyncPlan> PlanAsync(SyncRequest request, string schema, CancellationToken cancellationToken)
+    {
+        var path = SourceDatabase.Validate(request.Path);
+        var builder = TargetDatabase.ParseConnectionString(request.ConnectionString, request.Credential);
+        var pg = await TargetDatabase.OpenAsync(builder, cancellationToken).ConfigureAwait(false);
+        await using var pgScope = pg.ConfigureAwait(false);
+        using var sqlite = SourceDatabase.Open(path, (int)Math.Ceiling(request.BusyTimeout.TotalSeconds));
+        try
+        {
+            var selected = SyncPlanner.Select(SourceSchemaReader.ReadTables(sqlite), request.Tables);
+            var registry = CaptureStore.IsEnabled(sqlite) ? CaptureStore.ReadRegistry(sqlite, null) : new Dictionary<string, RegisteredTable>(StringComparer.OrdinalIgnoreCase);
+            var warnings = new List<string>();
+            var syncable = new List<(SourceTable Table, RegisteredTable Registry)>();
+            foreach (var table in selected)
+            {
+                if (Unsyncable(table) is { } reason)
+                {
+                    warnings.Add($"Table '{table.Name}' {reason} and is not synced.");
+                    continue;
+                }
+
+                syncable.Add((table, registry.TryGetValue(table.Name, out var known)
+                    ? known
+                    : new RegisteredTable { Name = table.Name, KeySignature = CaptureStore.KeySignatureOf(table), ColumnSignature = "" }));
+            }
+
+            var targets = await TargetDatabase.ReadTablesAsync(pg, null, schema, cancellationToken).ConfigureAwait(false);
+            var infos = new List<TablePlanInfo>();
+            foreach (var (table, registered) in SyncPlanner.ParentsFirst(syncable, s => s.Table))
+            {
+                TablePlan plan;
+                try
+                {
+                    plan = SyncPlanner.Plan(table, registered, schema, targets, request.PreserveCase, request.Resync);
+                }
+                catch (DbSyncException ex) when (ex.ErrorId == ErrorIds.SchemaChanged)
+                {
+                    infos.Add(new TablePlanInfo { Order = infos.Count + 1, Name = table.Name, Target = "", Mode = "Skipped", Reason = ex.Message });
+                    continue;
+                }
+
+                var mode = plan.Mode;
+                if (mode == LoadMode.CopyUpsert && !request.Resync && !await PgWriter.HasRowsAsync(pg, null, schema, plan.TargetName, cancellationToken).ConfigureAwait(false))
+                {
+                    mode = LoadMode.CopyDirect;
+                }
+
+                long inserts = 0, updates = 0, deletes = 0, rows = 0;
+                if (mode == LoadMode.Push)
+                {
+                    (inserts, updates, deletes) = PendingKinds(sqlite, registered, table);
+                }
+                else
+                {
+                    rows = CaptureStore.Scalar<long>(sqlite, null, $"SELECT count(*) FROM {Identifiers.Quote(table.Name)}");
+                }
+
+                infos.Add(new TablePlanInfo
+                {
+                    Order = infos.Count + 1, Name = table.Name, Target = plan.Result.Target, CreateTarget = plan.CreateTarget,
+                    Mode = mode switch { LoadMode.CopyDirect => "InitialLoad", LoadMode.CopyUpsert => request.Resync ? "Resync" : "FullCopy", _ => "Push" },
+                    PendingInserts = inserts, PendingUpdates = updates, PendingDeletes = deletes, Rows = rows,
+                });
+            }
+
+            return new SyncPlan { Path = path, Target = TargetDatabase.Describe(builder), Tables = infos, Warnings = warnings };
+        }
+        catch (SqliteException ex)
+        {
+            throw SourceDatabase.Translate(ex, path);
+        }
+    }
+
+    /// <summary>Pending rows by what PostgreSQL will see: new rows, changed rows, deleted rows (an insert then delete is nothing).</summary>
+    private static (long Inserts, long Updates, long Deletes) PendingKinds(SqliteConnection sqlite, RegisteredTable registered, SourceTable table)
+    {
+        using var command = CaptureStore.Command(sqlite, null, $"""
+            SELECT coalesce(sum(_dbsync_exists AND _dbsync_op = {CaptureStore.OpInsert}), 0),
+                   coalesce(sum(_dbsync_exists AND _dbsync_op <> {CaptureStore.OpInsert}), 0),
+                   coalesce(sum(NOT _dbsync_exists AND _dbsync_op <> {CaptureStore.OpInsert}), 0)
+            FROM ({CaptureStore.PendingQuery(registered, table)})
+            """);
+        command.Parameters.AddWithValue("$s", long.MaxValue);
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        return (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
+    }
+
+    private static string? Unsyncable(SourceTable table) =>
+        table.IsVirtual ? "is a virtual table (triggers cannot capture its changes)"
+        : !table.HasKey ? "has no primary key"
+        : null;
+
+    public static async Task<DatabaseStatus> StatusAsync(StatusRequest request, CancellationToken cancellationToken)
+    {
+        var path = SourceDatabase.Validate(request.Path);
+        var noRunActive = await SyncEngine.NoRunActiveAsync(path, cancellationToken).ConfigureAwait(false);
+        bool? reachable = null;
+        string? targetError = null, targetErrorId = null;
+        var targetCheck = request.ConnectionString is null ? null : CheckTargetAsync(request, cancellationToken);
+
+        DatabaseStatus status;
+        using (var sqlite = SourceDatabase.Open(path, busyTimeoutSeconds: 5))
+        {
+            try
+            {
+                var enabled = CaptureStore.IsEnabled(sqlite);
+                var nodeId = RunLog.TableExists(sqlite, "_dbsync_meta") ? CaptureStore.ReadMeta(sqlite, null, "node_id") : null;
+                var registry = enabled ? CaptureStore.ReadRegistry(sqlite, null) : new Dictionary<string, RegisteredTable>(StringComparer.OrdinalIgnoreCase);
+                var triggers = Triggers(sqlite);
+                var tables = new List<TableStatus>();
+                foreach (var table in SourceSchemaReader.ReadTables(sqlite))
+                {
+                    registry.TryGetValue(table.Name, out var registered);
+                    if (registered is null || !table.HasKey)
+                    {
+                        tables.Add(new TableStatus { Name = table.Name, Reason = Unsyncable(table) ?? (enabled ? "not selected for sync yet" : "capture is not enabled") });
+                        continue;
+                    }
+
+                    var intact = CaptureStore.TriggerSql(registered, table).All(t => triggers.TryGetValue(t.Name, out var sql) && sql == t.Sql);
+                    var logExists = RunLog.TableExists(sqlite, registered.LogTable);
+                    var pending = logExists ? CaptureStore.PendingRows(sqlite, null, registered, table.KeyColumns.Count) : 0;
+                    tables.Add(new TableStatus
+                    {
+                        Name = table.Name, Captured = true, TriggersIntact = intact, PendingChanges = pending, Loaded = registered.Loaded,
+                        Lag = pending > 0 ? OldestChangeAge(sqlite, registered) : null,
+                        Reason = intact ? null : "capture triggers are missing or altered; the next sync re-creates them and copies the table in full",
+                    });
+                }
+
+                var captured = tables.Where(t => t.Captured).ToList();
+                status = new DatabaseStatus
+                {
+                    Path = path, NodeId = nodeId, CaptureEnabled = enabled, TriggersIntact = captured.All(t => t.TriggersIntact),
+                    PendingChanges = captured.Sum(t => t.PendingChanges),
+                    Lag = captured.Where(t => t.Lag is not null).Select(t => t.Lag).Max(),
+                    LastRun = RunLog.Query(sqlite, new LogQuery { Path = path, Last = 1 }, noRunActive).FirstOrDefault(),
+                    Tables = request.Detailed ? tables : [],
+                };
+            }
+            catch (SqliteException ex)
+            {
+                throw SourceDatabase.Translate(ex, path);
+            }
+        }
+
+        if (targetCheck is not null)
+        {
+            (reachable, targetError, targetErrorId) = await targetCheck.ConfigureAwait(false);
+        }
+
+        return new DatabaseStatus
+        {
+            Path = status.Path, NodeId = status.NodeId, CaptureEnabled = status.CaptureEnabled, TriggersIntact = status.TriggersIntact,
+            PendingChanges = status.PendingChanges, Lag = status.Lag, LastRun = status.LastRun, Tables = status.Tables,
+            TargetReachable = reachable, TargetError = targetError, TargetErrorId = targetErrorId,
+        };
+    }
+
+    private static async Task<(bool, string?, string?)> CheckTargetAsync(StatusRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var builder = TargetDatabase.ParseConnectionString(request.ConnectionString, request.Credential);
+            builder.Timeout = Math.Max(1, (int)Math.Ceiling(request.TargetTimeout.TotalSeconds));
+            builder.CommandTimeout = builder.Timeout;
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            limit.CancelAfter(request.TargetTimeout);
+            try
+            {
+                var pg = await TargetDatabase.OpenAsync(builder, limit.Token).ConfigureAwait(false);
+                await pg.DisposeAsync().ConfigureAwait(false);
+                return (true, null, null);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                return (false, $"PostgreSQL at {TargetDatabase.Describe(builder)} did not answer within {request.TargetTimeout.TotalSeconds:0.#} s.", ErrorIds.TargetUnreachable);
+            }
+        }
+        catch (DbSyncException ex)
+        {
+            return (false, ex.Message, ex.ErrorId);
+        }
+    }
+
+    private static TimeSpan? OldestChangeAge(SqliteConnection sqlite, RegisteredTable registered)
+    {
+        using var command = CaptureStore.Command(sqlite, null, $"SELECT at FROM {Identifiers.Quote(registered.LogTable)} ORDER BY seq LIMIT 1");
+        return command.ExecuteScalar() is string at && DateTime.TryParse(at, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var when)
+            ? DateTime.UtcNow - when
+            : null;
+    }
+
+    private static Dictionary<string, string> Triggers(SqliteConnection sqlite)
+    {
+        var triggers = new Dictionary<string, string>(StringComparer.Ordinal);
+        using var command = CaptureStore.Command(sqlite, null, "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'");
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            triggers[reader.GetString(0)] = reader.IsDBNull(1) ? "" : reader.GetString(1);
+        }
+
+        return triggers;
+    }
+
+    public static async Task<IReadOnlyList<CheckResult>> TestAsync(ConnectionTestRequest request, string schema, CancellationToken cancellationToken)
+    {
+        var checks = new List<CheckResult>();
+        var tables = SourceChecks(request, checks);
+        if (request.ConnectionString is not null)
+        {
+            await TargetChecksAsync(request, schema, tables, checks, cancellationToken).ConfigureAwait(false);
+        }
+
+        return checks;
+    }
+
+    private static CheckResult Check(string name, CheckStatus status, string message, string? fix = null, string? target = null, string? errorId = null) =>
+        new() { Name = name, Status = status, Message = message, Fix = fix, Target = target, ErrorId = errorId };
+
+    private static List<SourceTable>? SourceChecks(ConnectionTestRequest request, List<CheckResult> checks)
+    {
+        string path;
+        try
+        {
+            path = SourceDatabase.Validate(request.Path);
+            checks.Add(Check("Source.File", CheckStatus.Pass, $"'{path}' exists and is a SQLite database.", target: path));
+        }
+        catch (DbSyncException ex)
+        {
+            checks.Add(Check("Source.File", CheckStatus.Fail, ex.Message,
+                ex.ErrorId == ErrorIds.SourceNotFound ? "Check the path; DbSync never creates a database." : "Point --path at a SQLite database file.", request.Path, ex.ErrorId));
+            return null;
+        }
+
+        try
+        {
+            using var sqlite = SourceDatabase.Open(path, busyTimeoutSeconds: 2);
+            try
+            {
+                using var transaction = sqlite.BeginTransaction(deferred: false);
+                transaction.Rollback();
+                checks.Add(Check("Source.Writable", CheckStatus.Pass, "The file can be locked for writing.", target: path));
+            }
+            catch (SqliteException ex)
+            {
+                var error = SourceDatabase.Translate(ex, path);
+                checks.Add(Check("Source.Writable", CheckStatus.Fail, error.Message,
+                    error.ErrorId == ErrorIds.SourceBusy ? "Another program holds a write lock; find it (fuser, lsof) or sync when it is done." : "Make the file and its folder writable by the account that runs DbSync.",
+                    path, error.ErrorId));
+            }
+
+            var quick = CaptureStore.Scalar<string>(sqlite, null, "PRAGMA quick_check");
+            checks.Add(quick == "ok"
+                ? Check("Source.Integrity", CheckStatus.Pass, "PRAGMA quick_check found no damage.", target: path)
+                : Check("Source.Integrity", CheckStatus.Fail, $"PRAGMA quick_check: {quick}", "Restore the file from a backup or recover it with the sqlite3 '.recover' command.", path, ErrorIds.SourceCorrupt));
+
+            var journal = CaptureStore.Scalar<string>(sqlite, null, "PRAGMA journal_mode");
+            var network = NetworkFileSystem(path);
+            checks.Add(journal.Equals("wal", StringComparison.OrdinalIgnoreCase) && network is not null
+                ? Check("Source.JournalMode", CheckStatus.Warning, $"The file is in WAL mode on a network file system ({network}); WAL needs shared memory that network file systems do not provide.",
+                    "Move the file to a local disk, or switch it to rollback-journal mode: PRAGMA journal_mode = DELETE.", path)
+                : Check("Source.JournalMode", CheckStatus.Pass, $"Journal mode {journal}; DbSync waits up to 30 s (--busy-timeout) for locks other programs hold.", target: path));
+
+            var tables = SourceSchemaReader.ReadTables(sqlite);
+            var selected = SyncPlanner.Select(tables, request.Tables);
+            var keyless = selected.Where(t => !t.HasKey && !t.IsVirtual).Select(t => t.Name).ToList();
+            checks.Add(keyless.Count == 0
+                ? Check("Source.PrimaryKeys", CheckStatus.Pass, "Every selected table has a primary key.")
+                : Check("Source.PrimaryKeys", CheckStatus.Warning, $"Not synced, no primary key: {string.Join(", ", keyless)}.", "Give each table a primary key (a table without one has no stable row identity).", string.Join(", ", keyless)));
+
+            var violations = new List<string>();
+            using (var command = CaptureStore.Command(sqlite, null, "SELECT \"table\", rowid, parent FROM pragma_foreign_key_check LIMIT 20"))
+            using (var reader = command.ExecuteReader())
+            {
+                while (reader.Read())
+                {
+                    violations.Add($"{reader.GetString(0)} rowid {(reader.IsDBNull(1) ? "?" : reader.GetInt64(1).ToString(CultureInfo.InvariantCulture))} -> {reader.GetString(2)}");
+                }
+            }
+
+            checks.Add(violations.Count == 0
+                ? Check("Source.ForeignKeys", CheckStatus.Pass, "No row references a missing parent.")
+                : Check("Source.ForeignKeys", CheckStatus.Fail, $"Rows reference missing parents (SQLite does not enforce foreign keys by default; PostgreSQL will): {string.Join("; ", violations)}{(violations.Count == 20 ? "; ..." : "")}.",
+                    "Delete or fix the orphan rows (PRAGMA foreign_key_check lists them all).", violations[0].Split(' ')[0], ErrorIds.ForeignKeyViolation));
+
+            var badNames = new List<string>();
+            foreach (var table in selected)
+            {
+                var names = new[] { table.Name }.Concat(table.Columns.Select(c => c.Name)).ToList();
+                badNames.AddRange(names.Where(n => !Identifiers.FitsPostgres(n)).Select(n => $"'{n}' in table '{table.Name}' is longer than 63 bytes"));
+                badNames.AddRange(table.Columns.GroupBy(c => c.Name.ToLowerInvariant()).Where(g => g.Count() > 1)
+                    .Select(g => $"columns {string.Join(" and ", g.Select(c => $"'{c.Name}'"))} of table '{table.Name}' collide once lower-cased"));
+            }
+
+            badNames.AddRange(selected.GroupBy(t => t.Name.ToLowerInvariant()).Where(g => g.Count() > 1)
+                .Select(g => $"tables {string.Join(" and ", g.Select(t => $"'{t.Name}'"))} collide once lower-cased"));
+            checks.Add(badNames.Count == 0
+                ? Check("Source.Names", CheckStatus.Pass, "Every table and column name fits PostgreSQL.")
+                : Check("Source.Names", CheckStatus.Fail, string.Join("; ", badNames) + ".", "Rename them in SQLite, or use --preserve-case for case collisions.", errorId: ErrorIds.NameTooLong));
+
+            checks.Add(ValueSample(sqlite, selected.Where(t => t.HasKey && !t.IsVirtual)));
+            return selected.Where(t => t.HasKey && !t.IsVirtual).ToList();
+        }
+        catch (SqliteException ex)
+        {
+            var error = SourceDatabase.Translate(ex, path);
+            checks.Add(Check("Source.Open", CheckStatus.Fail, error.Message, "Check that the file is an intact SQLite database.", path, error.ErrorId));
+            return null;
+        }
+        catch (DbSyncException ex)
+        {
+            checks.Add(Check("Source.Tables", CheckStatus.Fail, ex.Message, "Check the --table patterns.", ex.Target, ex.ErrorId));
+            return null;
+        }
+    }
+
+    /// <summary>Samples up to 1000 values per column and names columns holding values their mapped type refuses.</summary>
+    private static CheckResult ValueSample(SqliteConnection sqlite, IEnumerable<SourceTable> tables)
+    {
+        var findings = new List<string>();
+        foreach (var table in tables)
+        {
+            foreach (var column in table.Columns)
+            {
+                var mapped = TypeMapping.Map(column.DeclaredType);
+                var allowed = mapped.Kind switch
+                {
+                    PgKind.Int64 => new[] { "integer" },
+                    PgKind.Float8 or PgKind.Numeric => ["integer", "real"],
+                    PgKind.Text => ["text", "integer", "real"],
+                    PgKind.Bytea => ["blob"],
+                    PgKind.Boolean => ["integer"],
+                    _ => ["text", "integer", "real"],
+                };
+                using var command = CaptureStore.Command(sqlite, null,
+                    $"SELECT typeof(v), count(*) FROM (SELECT {Identifiers.Quote(column.Name)} AS v FROM {Identifiers.Quote(table.Name)} LIMIT 1000) WHERE v IS NOT NULL GROUP BY 1");
+                using var reader = command.ExecuteReader();
+                while (reader.Read())
+                {
+                    if (!allowed.Contains(reader.GetString(0)))
+                    {
+                        findings.Add($"{table.Name}.{column.Name} ({mapped.SqlName}) holds {reader.GetInt64(1)} {reader.GetString(0)} value(s) in the first 1000 rows");
+                    }
+                }
+            }
+        }
+
+        return findings.Count == 0
+            ? Check("Source.ValueTypes", CheckStatus.Pass, "Sampled values fit their mapped PostgreSQL types.")
+            : Check("Source.ValueTypes", CheckStatus.Warning, string.Join("; ", findings) + ". Values that cannot be stored exactly stop the sync (docs/type-mapping.md).",
+                "Fix the values or declare the column with a type that holds them.");
+    }
+
+    private static string? NetworkFileSystem(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return path.StartsWith(@"\\", StringComparison.Ordinal) ? "UNC path" : null;
+        }
+
+        if (!File.Exists("/proc/mounts"))
+        {
+            return null;
+        }
+
+        string? best = null, type = null;
+        foreach (var line in File.ReadLines("/proc/mounts"))
+        {
+            var parts = line.Split(' ');
+            if (parts.Length > 2 && path.StartsWith(parts[1], StringComparison.Ordinal) && (best is null || parts[1].Length > best.Length))
+            {
+                (best, type) = (parts[1], parts[2]);
+            }
+        }
+
+        return type is "nfs" or "nfs4" or "cifs" or "smb3" or "smbfs" or "fuse.sshfs" or "9p" or "afs" ? type : null;
+    }
+
+    private static async Task TargetChecksAsync(ConnectionTestRequest request, string schema, List<SourceTable>? tables, List<CheckResult> checks, CancellationToken cancellationToken)
+    {
+        NpgsqlConnectionStringBuilder builder;
+        try
+        {
+            builder = TargetDatabase.ParseConnectionString(request.ConnectionString, request.Credential);
+        }
+        catch (DbSyncException ex)
+        {
+            checks.Add(Check("Target.ConnectionString", CheckStatus.Fail, ex.Message, "Fix the connection string (https://www.npgsql.org/doc/connection-string-parameters.html).", errorId: ex.ErrorId));
+            return;
+        }
+
+        builder.Timeout = Math.Max(1, (int)Math.Ceiling(request.TargetTimeout.TotalSeconds));
+        builder.CommandTimeout = Math.Max(builder.CommandTimeout, builder.Timeout);
+        var where = TargetDatabase.Describe(builder);
+        NpgsqlConnection pg;
+        using (var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            limit.CancelAfter(request.TargetTimeout + TimeSpan.FromSeconds(1));
+            try
+            {
+                pg = await TargetDatabase.OpenAsync(builder, limit.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is DbSyncException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                var error = ex as DbSyncException;
+                var auth = error?.ErrorId is ErrorIds.AuthenticationFailed or ErrorIds.TargetDatabaseNotFound;
+                checks.Add(Check("Target.Reachable", auth ? CheckStatus.Pass : CheckStatus.Fail,
+                    auth ? $"PostgreSQL at {where} answers." : error?.Message ?? $"PostgreSQL at {where} did not answer within {request.TargetTimeout.TotalSeconds:0.#} s.",
+                    auth ? null : "Check host and port, that the server runs and listens there, and firewalls.", where, auth ? null : error?.ErrorId ?? ErrorIds.TargetUnreachable));
+                if (auth)
+                {
+                    checks.Add(Check("Target.Authentication", CheckStatus.Fail, error!.Message,
+                        error.ErrorId == ErrorIds.AuthenticationFailed ? "Check the user name and password (-Credential, PGPASSWORD or pgpass) and pg_hba.conf." : "Create the database or fix its name.",
+                        where, error.ErrorId));
+                }
+
+                return;
+            }
+        }
+
+        await using var scope = pg.ConfigureAwait(false);
+        checks.Add(Check("Target.Reachable", CheckStatus.Pass, $"PostgreSQL at {where} answers.", target: where));
+        checks.Add(Check("Target.Authentication", CheckStatus.Pass, $"Signed in as {builder.Username}.", target: where));
+
+        var version = pg.PostgreSqlVersion;
+        checks.Add(version.Major >= 12
+            ? Check("Target.ServerVersion", CheckStatus.Pass, $"PostgreSQL {pg.ServerVersion}.", target: where)
+            : Check("Target.ServerVersion", CheckStatus.Warning, $"PostgreSQL {pg.ServerVersion} is older than 12, which DbSync is tested against.", "Upgrade PostgreSQL.", where));
+
+        var ssl = (bool?)await ScalarAsync(pg, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", cancellationToken).ConfigureAwait(false) ?? false;
+        var local = builder.Host is "localhost" or "127.0.0.1" or "::1" || builder.Host!.StartsWith('/');
+        checks.Add(ssl || local
+            ? Check("Target.Tls", CheckStatus.Pass, ssl ? "The connection is encrypted (TLS)." : "The connection is not encrypted, but it does not leave this machine.", target: where)
+            : Check("Target.Tls", CheckStatus.Warning, "The connection is not encrypted: data and credentials cross the network in clear.", "Add 'SSL Mode=Require' (or VerifyFull) to the connection string and enable ssl on the server.", where));
+
+        var latency = new List<double>();
+        for (var i = 0; i < 3; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            await ScalarAsync(pg, "SELECT 1", cancellationToken).ConfigureAwait(false);
+            latency.Add(clock.Elapsed.TotalMilliseconds);
+        }
+
+        var median = latency.Order().ElementAt(1);
+        checks.Add(median < 100
+            ? Check("Target.Latency", CheckStatus.Pass, $"Round trip {median:0.0} ms.", target: where)
+            : Check("Target.Latency", CheckStatus.Warning, $"Round trip {median:0.0} ms; each run makes a few dozen round trips.", "Run DbSync closer to the server.", where));
+
+        var schemaExists = (long)(await ScalarAsync(pg, "SELECT count(*) FROM pg_namespace WHERE nspname = $1", cancellationToken, schema).ConfigureAwait(false))! > 0;
+        var canCreate = schemaExists
+            ? (bool)(await ScalarAsync(pg, "SELECT has_schema_privilege($1, 'CREATE')", cancellationToken, schema).ConfigureAwait(false))!
+            : (bool)(await ScalarAsync(pg, "SELECT has_database_privilege(current_database(), 'CREATE')", cancellationToken).ConfigureAwait(false))!;
+        var dbsyncSchema = (long)(await ScalarAsync(pg, "SELECT count(*) FROM pg_namespace WHERE nspname = 'dbsync'", cancellationToken).ConfigureAwait(false))! > 0;
+        var canLog = dbsyncSchema
+            ? (bool)(await ScalarAsync(pg, "SELECT has_schema_privilege('dbsync', 'CREATE') OR has_table_privilege('dbsync.runs', 'INSERT')", cancellationToken).ConfigureAwait(false))!
+            : (bool)(await ScalarAsync(pg, "SELECT has_database_privilege(current_database(), 'CREATE')", cancellationToken).ConfigureAwait(false))!;
+        checks.Add(canCreate
+            ? Check("Target.CreatePermission", CheckStatus.Pass, $"{builder.Username} may create tables in schema '{schema}'{(schemaExists ? "" : " (the schema will be created)")}.", target: schema)
+            : Check("Target.CreatePermission", CheckStatus.Fail, $"{builder.Username} may not create {(schemaExists ? $"tables in schema '{schema}'" : $"schema '{schema}'")}.",
+                schemaExists ? $"GRANT CREATE ON SCHEMA \"{schema}\" TO \"{builder.Username}\";" : $"GRANT CREATE ON DATABASE \"{pg.Database}\" TO \"{builder.Username}\"; or create the schema first.", schema, ErrorIds.PermissionDenied));
+        checks.Add(canLog
+            ? Check("Target.RunLogPermission", CheckStatus.Pass, "Run log entries can be written to dbsync.runs.")
+            : Check("Target.RunLogPermission", CheckStatus.Warning, $"{builder.Username} cannot create or write dbsync.runs; runs are then logged in the file and its backup only.",
+                $"CREATE SCHEMA dbsync AUTHORIZATION \"{builder.Username}\";", "dbsync", ErrorIds.PermissionDenied));
+
+        if (tables is null)
+        {
+            return;
+        }
+
+        var targets = await TargetDatabase.ReadTablesAsync(pg, null, schema, cancellationToken).ConfigureAwait(false);
+        var compatible = 0;
+        foreach (var table in tables)
+        {
+            var registered = new RegisteredTable { Name = table.Name, KeySignature = CaptureStore.KeySignatureOf(table), ColumnSignature = "" };
+            TablePlan plan;
+            try
+            {
+                plan = SyncPlanner.Plan(table, registered, schema, targets, request.PreserveCase, resync: false);
+                compatible++;
+            }
+            catch (DbSyncException ex)
+            {
+                checks.Add(Check("Target.Compatibility", CheckStatus.Fail, ex.Message, "Change the PostgreSQL table to match, or sync into another schema (--schema).", table.Name, ex.ErrorId));
+                continue;
+            }
+
+            if (plan.CreateTarget)
+            {
+                continue;
+            }
+
+            for (var i = 0; i < table.Columns.Count; i++)
+            {
+                var mapped = TypeMapping.Map(table.Columns[i].DeclaredType);
+                if (mapped.Kind == PgKind.Timestamp && plan.TargetTypes[i].Kind == PgKind.TimestampTz)
+                {
+                    checks.Add(Check("Target.TimeZones", CheckStatus.Warning,
+                        $"{table.Name}.{table.Columns[i].Name} is a timestamp without zone in SQLite but {plan.TargetColumns[i]} is timestamp with time zone in PostgreSQL: values without an offset are taken as UTC.",
+                        "Store UTC (or an offset) in SQLite, or make the PostgreSQL column timestamp without time zone.", table.Name));
+                }
+                else if (mapped.Kind == PgKind.TimestampTz && plan.TargetTypes[i].Kind == PgKind.Timestamp)
+                {
+                    checks.Add(Check("Target.TimeZones", CheckStatus.Warning,
+                        $"{table.Name}.{table.Columns[i].Name} carries time zones in SQLite but {plan.TargetColumns[i]} is timestamp without time zone in PostgreSQL: values are stored as their UTC instant.",
+                        "Make the PostgreSQL column timestamp with time zone.", table.Name));
+                }
+            }
+
+            if (table.KeyColumns.Count == 1 && plan.TargetTypes[plan.IndexOf(table.KeyColumns[0].Name)].Kind is PgKind.Int16 or PgKind.Int32 or PgKind.Int64)
+            {
+                var key = plan.TargetKeyColumns.Single();
+                var qualified = Identifiers.Quote(schema, plan.TargetName);
+                var sequence = (string?)await ScalarAsync(pg, "SELECT pg_get_serial_sequence($1, $2)", cancellationToken, qualified, key).ConfigureAwait(false);
+                if (sequence is not null)
+                {
+                    var last = (long?)await ScalarAsync(pg, "SELECT pg_sequence_last_value($1::regclass)", cancellationToken, sequence).ConfigureAwait(false) ?? 0;
+                    long sourceMax;
+                    using (var sqlite = SourceDatabase.Open(SourceDatabase.Validate(request.Path), busyTimeoutSeconds: 2))
+                    {
+                        sourceMax = CaptureStore.Scalar<long>(sqlite, null,
+                            $"SELECT coalesce(max({Identifiers.Quote(table.KeyColumns[0].Name)}), 0) FROM {Identifiers.Quote(table.Name)}");
+                    }
+
+                    var targetMax = (long)(await ScalarAsync(pg, $"SELECT coalesce(max({Identifiers.Quote(key)}), 0)::bigint FROM {qualified}", cancellationToken).ConfigureAwait(false))!;
+                    var needed = Math.Max(sourceMax, targetMax);
+                    if (last < needed)
+                    {
+                        checks.Add(Check("Target.Sequences", CheckStatus.Warning,
+                            $"Sequence {sequence} of {qualified}.{key} is at {last}, behind the largest key {needed}: an application inserting without a key would collide.",
+                            $"SELECT setval('{sequence}', {needed});", table.Name));
+                    }
+                }
+            }
+        }
+
+        if (compatible == tables.Count)
+        {
+            checks.Add(Check("Target.Compatibility", CheckStatus.Pass, $"All {tables.Count} table(s) are compatible with schema '{schema}' (existing ones match; missing ones will be created)."));
+        }
+    }
+
+    private static async Task<object?> ScalarAsync(NpgsqlConnection pg, string sql, CancellationToken cancellationToken, params object[] parameters)
+    {
+        using var command = new NpgsqlCommand(sql, pg);
+        foreach (var parameter in parameters)
+        {
+            command.Parameters.AddWithValue(parameter);
+        }
+
+        var value = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        return value is DBNull ? null : value;
+    }
+}
