@@ -1,0 +1,170 @@
+using System.Diagnostics;
+using DbSync.Core;
+using Microsoft.Data.Sqlite;
+
+namespace DbSync.Bench;
+
+/// <summary>Scenario 3's findings: medians of the repeated timings.</summary>
+internal sealed class CaptureOverheadResult
+{
+    public const double InsertGoal = 1.5;
+    public const double UpdateGoal = 2.0;
+
+    public int Rows { get; set; }
+
+    public int BatchSize { get; set; }
+
+    public int Repetitions { get; set; }
+
+    /// <summary>SQLite's journal mode and synchronous setting, as the connections reported them.</summary>
+    public string JournalMode { get; set; } = "";
+
+    public string Synchronous { get; set; } = "";
+
+    public List<TimeSpan> PlainInserts { get; } = [];
+
+    public List<TimeSpan> CapturedInserts { get; } = [];
+
+    public List<TimeSpan> PlainUpdates { get; } = [];
+
+    public List<TimeSpan> CapturedUpdates { get; } = [];
+
+    public string? Failure { get; set; }
+
+    public IEnumerable<string> Failures => Failure is null ? [] : [$"DbSync capture: {Failure}"];
+
+    public double? InsertRatio => Ratio(CapturedInserts, PlainInserts);
+
+    public double? UpdateRatio => Ratio(CapturedUpdates, PlainUpdates);
+
+    public IEnumerable<TargetCheck> Targets =>
+    [
+        new("3. Capture overhead, inserts", $"≤{InsertGoal}× the time without capture",
+            InsertRatio is { } i ? $"{i:0.00}×" : $"not measured ({Failure})", TargetCheck.Judge(InsertRatio, r => r <= InsertGoal)),
+        new("3. Capture overhead, updates", $"≤{UpdateGoal:0.0}× the time without capture",
+            UpdateRatio is { } u ? $"{u:0.00}×" : $"not measured ({Failure})", TargetCheck.Judge(UpdateRatio, r => r <= UpdateGoal)),
+    ];
+
+    public IEnumerable<ChartBar> Bars =>
+    [
+        new("3 SQLite inserts, no capture", Rate(PlainInserts)),
+        new("3 SQLite inserts, with capture", Rate(CapturedInserts)),
+        new("3 SQLite updates, no capture", Rate(PlainUpdates)),
+        new("3 SQLite updates, with capture", Rate(CapturedUpdates)),
+    ];
+
+    public static TimeSpan Median(List<TimeSpan> samples) => samples.Order().ElementAt(samples.Count / 2);
+
+    public Outcome Rate(List<TimeSpan> samples) =>
+        samples.Count > 0 ? Outcome.Of(Rows, Median(samples)) : Outcome.Failed(Failure ?? "not run");
+
+    private static double? Ratio(List<TimeSpan> captured, List<TimeSpan> plain) =>
+        captured.Count > 0 && plain.Count > 0 ? Median(captured) / Median(plain) : null;
+}
+
+/// <summary>
+/// Scenario 3: what capture triggers cost the application writing to SQLite. The same 200k inserts, then 200k
+/// updates of every row, in transactions of 1,000 rows, into a table without and a table with DbSync capture.
+/// Both files use SQLite's defaults (rollback journal). Three repetitions, interleaved; medians reported.
+/// </summary>
+internal sealed class CaptureOverheadScenario(BenchContext context)
+{
+    private const int FullRows = 200_000;
+    private const int BatchSize = 1_000;
+    private const int Repetitions = 3;
+
+    public async Task<CaptureOverheadResult> RunAsync(CancellationToken cancellationToken)
+    {
+        var rows = context.Options.Rows(FullRows);
+        var result = new CaptureOverheadResult { Rows = rows, BatchSize = BatchSize, Repetitions = Repetitions };
+        var table = Inventory.Hosts;
+        var values = new InventoryValues(BenchContext.Seed + 3, new InventorySize(rows, 1, 1));
+        var inserts = Enumerable.Range(1, rows).Select(id => values.Row(table, id)).ToList();
+        var updates = Enumerable.Range(1, rows).Select(id => values.Row(table, id)).ToList();
+        var plain = context.WorkFile("capture-plain.db");
+        var captured = context.WorkFile("capture-captured.db");
+        for (var repetition = 1; repetition <= Repetitions; repetition++)
+        {
+            context.Log($"Scenario 3: capture overhead, repetition {repetition} of {Repetitions} ({rows:N0} inserts, {rows:N0} updates)");
+            CreateFile(plain, table);
+            CreateFile(captured, table);
+            try
+            {
+                var enabled = await new SyncEngine().EnableAsync(new EnableRequest { Path = captured }, cancellationToken);
+                if (!enabled.Tables.Contains(table.Name))
+                {
+                    result.Failure = $"enable did not capture table {table.Name}";
+                    return result;
+                }
+            }
+            catch (DbSyncException ex)
+            {
+                result.Failure = $"{ex.ErrorId}: {ex.Message}";
+                return result;
+            }
+
+            (result.JournalMode, result.Synchronous) = ReadJournalSettings(plain);
+            result.PlainInserts.Add(Write(plain, table, inserts, update: false));
+            result.CapturedInserts.Add(Write(captured, table, inserts, update: false));
+            result.PlainUpdates.Add(Write(plain, table, updates, update: true));
+            result.CapturedUpdates.Add(Write(captured, table, updates, update: true));
+        }
+
+        return result;
+    }
+
+    private static void CreateFile(string path, InventoryTable table)
+    {
+        foreach (var file in new[] { path, path + "-journal", path + "-wal", path + "-shm", path + "-dbsync.lock" })
+        {
+            File.Delete(file);
+        }
+
+        using (var connection = Inventory.Open(path))
+        {
+            Inventory.Execute(connection, table.CreateSql);
+        }
+
+        SqliteConnection.ClearAllPools();
+    }
+
+    /// <summary>Writes every row, <see cref="BatchSize"/> rows per transaction, with one prepared statement.</summary>
+    private static TimeSpan Write(string path, InventoryTable table, List<object?[]> rows, bool update)
+    {
+        using var connection = Inventory.Open(path);
+        using var command = update ? Inventory.UpdateCommand(connection, null, table) : Inventory.InsertCommand(connection, null, table);
+        var clock = Stopwatch.StartNew();
+        for (var start = 0; start < rows.Count; start += BatchSize)
+        {
+            using var transaction = connection.BeginTransaction();
+            command.Transaction = transaction;
+            for (var i = start; i < Math.Min(start + BatchSize, rows.Count); i++)
+            {
+                Inventory.Bind(command, rows[i]);
+                command.ExecuteNonQuery();
+            }
+
+            transaction.Commit();
+        }
+
+        return clock.Elapsed;
+    }
+
+    private static (string JournalMode, string Synchronous) ReadJournalSettings(string path)
+    {
+        using var connection = Inventory.Open(path);
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA journal_mode";
+        var journal = (string)command.ExecuteScalar()!;
+        command.CommandText = "PRAGMA synchronous";
+        var synchronous = (long)command.ExecuteScalar()! switch
+        {
+            0 => "OFF",
+            1 => "NORMAL",
+            2 => "FULL",
+            3 => "EXTRA",
+            var other => other.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        return (journal, synchronous);
+    }
+}

@@ -1,0 +1,102 @@
+using Npgsql;
+
+namespace DbSync.Bench;
+
+/// <summary>
+/// The PostgreSQL server the benchmark runs against: the one named by DBSYNC_TEST_PG, or a throwaway cluster
+/// started with scripts/test-postgres.sh and stopped (and removed) on dispose.
+/// </summary>
+internal sealed class PostgresServer : IAsyncDisposable
+{
+    public const string EnvironmentVariable = "DBSYNC_TEST_PG";
+
+    private readonly string? _script;
+    private readonly string? _clusterDir;
+
+    private PostgresServer(string connectionString, string? script, string? clusterDir, string version)
+    {
+        ConnectionString = connectionString;
+        _script = script;
+        _clusterDir = clusterDir;
+        Version = version;
+    }
+
+    public string ConnectionString { get; }
+
+    /// <summary>The server's version, e.g. "15.14 (Debian 15.14-0+deb12u1)".</summary>
+    public string Version { get; }
+
+    /// <summary>How the server was obtained, for the report.</summary>
+    public string Origin => _clusterDir is null
+        ? $"given by {EnvironmentVariable}"
+        : "throwaway cluster from scripts/test-postgres.sh (fsync=off, synchronous_commit=off, full_page_writes=off, shared_buffers=256MB)";
+
+    public static async Task<PostgresServer> StartAsync(string repoRoot, string workDir, CancellationToken cancellationToken)
+    {
+        var given = Environment.GetEnvironmentVariable(EnvironmentVariable);
+        if (!string.IsNullOrWhiteSpace(given))
+        {
+            return new PostgresServer(given, null, null, await ReadVersionAsync(given, cancellationToken));
+        }
+
+        var script = Path.Combine(repoRoot, "scripts", "test-postgres.sh");
+        var clusterDir = Path.Combine(workDir, "pg");
+        var start = await ProcessRunner.RunAsync("bash", [script, "start", clusterDir], TimeSpan.FromMinutes(2), cancellationToken);
+        try
+        {
+            if (start.ExitCode != 0)
+            {
+                throw new InvalidOperationException($"scripts/test-postgres.sh start failed: {start.Describe()}");
+            }
+
+            var connectionString = start.StandardOutput.Trim();
+            return new PostgresServer(connectionString, script, clusterDir, await ReadVersionAsync(connectionString, cancellationToken));
+        }
+        catch
+        {
+            await StopAsync(script, clusterDir);
+            throw;
+        }
+    }
+
+    public NpgsqlConnection Open()
+    {
+        var connection = new NpgsqlConnection(ConnectionString);
+        connection.Open();
+        return connection;
+    }
+
+    /// <summary>Runs one statement with no timeout.</summary>
+    public async Task ExecuteAsync(string sql, CancellationToken cancellationToken)
+    {
+        await using var connection = Open();
+        await using var command = new NpgsqlCommand(sql, connection) { CommandTimeout = 0 };
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        NpgsqlConnection.ClearAllPools();
+        if (_script is not null && _clusterDir is not null)
+        {
+            await StopAsync(_script, _clusterDir);
+        }
+    }
+
+    private static async Task StopAsync(string script, string clusterDir)
+    {
+        var stop = await ProcessRunner.RunAsync("bash", [script, "stop", clusterDir], TimeSpan.FromMinutes(1), CancellationToken.None);
+        if (stop.ExitCode != 0)
+        {
+            Console.Error.WriteLine($"warning: stopping the PostgreSQL cluster in {clusterDir} failed: {stop.Describe()}");
+        }
+    }
+
+    private static async Task<string> ReadVersionAsync(string connectionString, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("SHOW server_version", connection);
+        return (string)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+}

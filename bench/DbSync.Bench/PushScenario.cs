@@ -1,0 +1,385 @@
+using System.Diagnostics;
+using System.Globalization;
+using DbSync.Core;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace DbSync.Bench;
+
+/// <summary>Scenario 2's findings.</summary>
+internal sealed class PushResult
+{
+    public const double RateGoal = 80_000;
+    public const double BaselineFactorGoal = 10;
+
+    public int Updates { get; set; }
+
+    public int Inserts { get; set; }
+
+    public int Deletes { get; set; }
+
+    public int Changes => Updates + Inserts + Deletes;
+
+    /// <summary>Time to make the changes in SQLite, capture triggers firing.</summary>
+    public TimeSpan ApplyTime { get; set; }
+
+    public Outcome DbSync { get; set; } = Outcome.Failed("not run");
+
+    public Outcome RowAtATime { get; set; } = Outcome.Failed("not run");
+
+    /// <summary>Whether DbSync's target and the row-at-a-time copy ended equal, or how they differ.</summary>
+    public string Verification { get; set; } = "not run";
+
+    public List<string> Failures { get; } = [];
+
+    public double? BaselineFactor =>
+        DbSync.Value is { } d && RowAtATime.Value is { } b && d.Elapsed > TimeSpan.Zero ? b.Elapsed / d.Elapsed : null;
+
+    public IEnumerable<TargetCheck> Targets =>
+    [
+        new("2. Incremental push rate", $"≥{RateGoal:N0} rows/s",
+            DbSync.Value is { } d ? $"{d.RowsPerSecond:N0} rows/s" : $"not measured ({DbSync.Failure})", TargetCheck.Judge(DbSync.Value?.RowsPerSecond, r => r >= RateGoal)),
+        new("2. Push vs row-at-a-time upserts", $"≥{BaselineFactorGoal:0}× faster",
+            BaselineFactor is { } f ? $"{f:0.0}× faster" : "not measured", TargetCheck.Judge(BaselineFactor, f => f >= BaselineFactorGoal)),
+    ];
+
+    public IEnumerable<ChartBar> Bars =>
+    [
+        new("2 DbSync incremental push", DbSync),
+        new("2 row-at-a-time upserts", RowAtATime),
+    ];
+}
+
+/// <summary>
+/// Scenario 2: one push of 100k mixed pending changes (60% updates, 30% inserts, 10% deletes, each on a distinct
+/// row) made in the loaded SQLite file with capture installed. The baseline sends the same changes one row per
+/// round trip (read the row from SQLite, then one upsert or delete) into a copy of the target tables.
+/// </summary>
+internal sealed class PushScenario(BenchContext context)
+{
+    private const string BaselineSchema = "bench_rowwise";
+    private const int FullChanges = 100_000;
+
+    private enum ChangeKind
+    {
+        Update,
+        Insert,
+        Delete,
+    }
+
+    private sealed record Change(InventoryTable Table, long Id, ChangeKind Kind);
+
+    public async Task<PushResult> RunAsync(InitialLoadResult load, CancellationToken cancellationToken)
+    {
+        var result = new PushResult();
+        var total = context.Options.Rows(FullChanges);
+        result.Updates = total * 6 / 10;
+        result.Inserts = total * 3 / 10;
+        result.Deletes = total - result.Updates - result.Inserts;
+        if (load.LoadedPath is null)
+        {
+            result.DbSync = Outcome.Failed("not run: the initial load failed");
+            result.RowAtATime = Outcome.Failed("not run: the initial load failed");
+            result.Failures.Add("DbSync incremental push: not run, the initial load failed");
+            return result;
+        }
+
+        context.Log("Scenario 2: copying the target tables for the row-at-a-time baseline");
+        await CopyTargetAsync(load.Schema, cancellationToken);
+
+        context.Log($"Scenario 2: making {total:N0} changes in SQLite");
+        var clock = Stopwatch.StartNew();
+        var changes = MakeChanges(load.LoadedPath, load.Size, result);
+        result.ApplyTime = clock.Elapsed;
+
+        context.Log("Scenario 2: DbSync push");
+        result.DbSync = await PushAsync(load.LoadedPath, load.Schema, result, cancellationToken);
+        if (!result.DbSync.Succeeded)
+        {
+            result.Failures.Add($"DbSync incremental push: {result.DbSync.Failure}");
+        }
+
+        context.Log("Scenario 2: row-at-a-time baseline");
+        result.RowAtATime = await RowAtATimeAsync(load.LoadedPath, changes, cancellationToken);
+        if (result.DbSync.Succeeded)
+        {
+            result.Verification = await CompareAsync(load.Schema, cancellationToken);
+            if (result.Verification != "equal")
+            {
+                result.Failures.Add($"DbSync incremental push: the target differs from the row-at-a-time copy: {result.Verification}");
+            }
+        }
+
+        await context.DropSchemaAsync(BaselineSchema, cancellationToken);
+        return result;
+    }
+
+    /// <summary>The baseline's tables: same columns, keys, identity and foreign keys as DbSync's, same rows.</summary>
+    private async Task CopyTargetAsync(string schema, CancellationToken cancellationToken)
+    {
+        await context.DropSchemaAsync(BaselineSchema, cancellationToken);
+        await using var connection = context.Server.Open();
+        var foreignKeys = await Pg.ConstraintStatementsAsync(connection, schema, foreignKeysOnly: true, cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await Pg.ExecuteAsync(connection, $"CREATE SCHEMA {BaselineSchema}; SET LOCAL search_path = {BaselineSchema}", cancellationToken, transaction);
+        foreach (var table in Inventory.Tables)
+        {
+            await Pg.ExecuteAsync(connection,
+                $"CREATE TABLE {table.Name} (LIKE {schema}.{table.Name} INCLUDING ALL); INSERT INTO {table.Name} SELECT * FROM {schema}.{table.Name}",
+                cancellationToken, transaction);
+        }
+
+        foreach (var statement in foreignKeys)
+        {
+            await Pg.ExecuteAsync(connection, statement, cancellationToken, transaction);
+        }
+
+        await Pg.ExecuteAsync(connection, "ANALYZE", cancellationToken, transaction);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Makes the changes in one SQLite transaction, parents first so foreign keys always hold: new hosts and
+    /// domains, then new certificates (some referencing the new parents), updates of every table, and deletes of
+    /// certificates (deleting a referenced host would break a foreign key). No row is changed twice.
+    /// </summary>
+    private static List<Change> MakeChanges(string path, InventorySize size, PushResult counts)
+    {
+        var values = new InventoryValues(BenchContext.Seed + 2, size);
+        var changes = new List<Change>(counts.Changes);
+        int Share(int of, int percent) => of * percent / 100;
+        var hostInserts = Share(counts.Inserts, 10);
+        var domainInserts = Share(counts.Inserts, 5);
+        var hostUpdates = Math.Min(Share(counts.Updates, 10), size.Hosts);
+        var domainUpdates = Math.Min(Share(counts.Updates, 5), size.Domains);
+        var inserts = new Dictionary<InventoryTable, int>
+        {
+            [Inventory.Hosts] = hostInserts,
+            [Inventory.Domains] = domainInserts,
+            [Inventory.Certificates] = counts.Inserts - hostInserts - domainInserts,
+        };
+        var updates = new Dictionary<InventoryTable, int>
+        {
+            [Inventory.Hosts] = hostUpdates,
+            [Inventory.Domains] = domainUpdates,
+            [Inventory.Certificates] = counts.Updates - hostUpdates - domainUpdates,
+        };
+
+        // New certificates may reference the new parents: those are inserted first, in the same transaction.
+        values.MaxHostId = size.Hosts + inserts[Inventory.Hosts];
+        values.MaxDomainId = size.Domains + inserts[Inventory.Domains];
+        using var connection = Inventory.Open(path);
+        using var transaction = connection.BeginTransaction();
+        foreach (var table in Inventory.Tables)
+        {
+            using var insert = Inventory.InsertCommand(connection, transaction, table);
+            var first = size.RowsOf(table) + 1L;
+            for (var id = first; id < first + inserts[table]; id++)
+            {
+                Inventory.Bind(insert, values.Row(table, id));
+                insert.ExecuteNonQuery();
+                changes.Add(new Change(table, id, ChangeKind.Insert));
+            }
+        }
+
+        var taken = Inventory.Tables.ToDictionary(t => t, _ => new HashSet<long>());
+        long Untaken(InventoryTable table)
+        {
+            while (true)
+            {
+                var id = values.NextId(size.RowsOf(table));
+                if (taken[table].Add(id))
+                {
+                    return id;
+                }
+            }
+        }
+
+        foreach (var table in Inventory.Tables)
+        {
+            using var update = Inventory.UpdateCommand(connection, transaction, table);
+            for (var i = 0; i < updates[table]; i++)
+            {
+                var id = Untaken(table);
+                Inventory.Bind(update, values.Row(table, id));
+                update.ExecuteNonQuery();
+                changes.Add(new Change(table, id, ChangeKind.Update));
+            }
+        }
+
+        using (var delete = connection.CreateCommand())
+        {
+            delete.Transaction = transaction;
+            delete.CommandText = $"DELETE FROM {Inventory.Certificates.Name} WHERE id = $id";
+            var id = delete.Parameters.Add("$id", SqliteType.Integer);
+            for (var i = 0; i < counts.Deletes; i++)
+            {
+                id.Value = Untaken(Inventory.Certificates);
+                delete.ExecuteNonQuery();
+                changes.Add(new Change(Inventory.Certificates, (long)id.Value, ChangeKind.Delete));
+            }
+        }
+
+        transaction.Commit();
+        return changes;
+    }
+
+    private async Task<Outcome> PushAsync(string path, string schema, PushResult expected, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            var sync = await new SyncEngine().SyncAsync(new SyncRequest { Path = path, ConnectionString = context.ConnectionString, Schema = schema },
+                null, cancellationToken);
+            var elapsed = clock.Elapsed;
+            if (sync.Status != SyncStatus.Succeeded || sync.Inserted != expected.Inserts || sync.Updated != expected.Updates || sync.Deleted != expected.Deletes)
+            {
+                return Outcome.Failed(string.Create(CultureInfo.InvariantCulture,
+                    $"status {sync.Status}: {sync.Inserted} inserted, {sync.Updated} updated, {sync.Deleted} deleted; expected {expected.Inserts}, {expected.Updates}, {expected.Deletes}"));
+            }
+
+            return Outcome.Of(expected.Changes, elapsed);
+        }
+        catch (DbSyncException ex)
+        {
+            return Outcome.Failed($"{ex.ErrorId}: {ex.Message}");
+        }
+    }
+
+    /// <summary>
+    /// The naive way, done fairly: prepared statements, one PostgreSQL transaction, foreign keys deferred like
+    /// DbSync's. Each change reads its row from SQLite by key and sends one upsert, or sends one delete.
+    /// </summary>
+    private async Task<Outcome> RowAtATimeAsync(string path, List<Change> changes, CancellationToken cancellationToken)
+    {
+        using var sqlite = Inventory.Open(path);
+        await using var pg = context.Server.Open();
+        var clock = Stopwatch.StartNew();
+        await using var transaction = await pg.BeginTransactionAsync(cancellationToken);
+        await Pg.ExecuteAsync(pg, "SET CONSTRAINTS ALL DEFERRED", cancellationToken, transaction);
+        var statements = Inventory.Tables.ToDictionary(t => t, t => new RowStatements(sqlite, pg, transaction, $"{BaselineSchema}.{t.Name}", t));
+        try
+        {
+            foreach (var change in changes)
+            {
+                var statement = statements[change.Table];
+                if (change.Kind == ChangeKind.Delete)
+                {
+                    await statement.DeleteAsync(change.Id, cancellationToken);
+                }
+                else
+                {
+                    await statement.UpsertAsync(change.Id, cancellationToken);
+                }
+            }
+
+            await transaction.CommitAsync(cancellationToken);
+        }
+        finally
+        {
+            foreach (var statement in statements.Values)
+            {
+                await statement.DisposeAsync();
+            }
+        }
+
+        return Outcome.Of(changes.Count, clock.Elapsed);
+    }
+
+    /// <summary>"equal", or which tables differ in how many rows.</summary>
+    private async Task<string> CompareAsync(string schema, CancellationToken cancellationToken)
+    {
+        await using var connection = context.Server.Open();
+        var differences = new List<string>();
+        foreach (var table in Inventory.Tables)
+        {
+            var differing = await Pg.ScalarAsync<long>(connection, $"""
+                SELECT count(*) FROM {schema}.{table.Name} AS a FULL JOIN {BaselineSchema}.{table.Name} AS b ON a.id = b.id
+                WHERE ROW(a.*) IS DISTINCT FROM ROW(b.*)
+                """, cancellationToken);
+            if (differing > 0)
+            {
+                differences.Add(string.Create(CultureInfo.InvariantCulture, $"{table.Name}: {differing} rows"));
+            }
+        }
+
+        return differences.Count == 0 ? "equal" : string.Join(", ", differences);
+    }
+
+    /// <summary>One table's prepared statements for the row-at-a-time baseline.</summary>
+    private sealed class RowStatements : IAsyncDisposable
+    {
+        private readonly InventoryTable _table;
+        private readonly SqliteCommand _read;
+        private readonly NpgsqlCommand _upsert;
+        private readonly NpgsqlCommand _delete;
+
+        public RowStatements(SqliteConnection sqlite, NpgsqlConnection pg, NpgsqlTransaction transaction, string target, InventoryTable table)
+        {
+            _table = table;
+            var columns = table.AllColumns.ToList();
+            _read = sqlite.CreateCommand();
+            _read.CommandText = $"SELECT {string.Join(", ", columns)} FROM {table.Name} WHERE id = $id";
+            _read.Parameters.Add("$id", SqliteType.Integer);
+            _read.Prepare();
+
+            _upsert = new NpgsqlCommand(
+                $"INSERT INTO {target} ({string.Join(", ", columns)}) VALUES ({string.Join(", ", columns.Select((_, i) => "$" + (i + 1).ToString(CultureInfo.InvariantCulture)))}) " +
+                $"ON CONFLICT (id) DO UPDATE SET {string.Join(", ", table.Columns.Select(c => $"{c.Name} = EXCLUDED.{c.Name}"))}",
+                pg, transaction);
+            _upsert.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint });
+            foreach (var column in table.Columns)
+            {
+                _upsert.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = column.PostgresType });
+            }
+
+            _delete = new NpgsqlCommand($"DELETE FROM {target} WHERE id = $1", pg, transaction);
+            _delete.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint });
+            _upsert.Prepare();
+            _delete.Prepare();
+        }
+
+        public async Task UpsertAsync(long id, CancellationToken cancellationToken)
+        {
+            _read.Parameters[0].Value = id;
+            using (var reader = _read.ExecuteReader())
+            {
+                if (!reader.Read())
+                {
+                    throw new InvalidOperationException($"Row {id} of {_table.Name} is not in SQLite.");
+                }
+
+                _upsert.Parameters[0].Value = reader.GetInt64(0);
+                for (var i = 0; i < _table.Columns.Count; i++)
+                {
+                    _upsert.Parameters[i + 1].Value = ReadValue(reader, i + 1, _table.Columns[i].Kind);
+                }
+            }
+
+            await _upsert.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        public async Task DeleteAsync(long id, CancellationToken cancellationToken)
+        {
+            _delete.Parameters[0].Value = id;
+            await _delete.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _read.Dispose();
+            await _upsert.DisposeAsync();
+            await _delete.DisposeAsync();
+        }
+
+        private static object ReadValue(SqliteDataReader reader, int ordinal, ColumnKind kind) =>
+            reader.IsDBNull(ordinal) ? DBNull.Value : kind switch
+            {
+                ColumnKind.Integer => reader.GetInt64(ordinal),
+                ColumnKind.Real => reader.GetDouble(ordinal),
+                ColumnKind.Text => reader.GetString(ordinal),
+                ColumnKind.DateTime => DateTime.ParseExact(reader.GetString(ordinal), "s", CultureInfo.InvariantCulture),
+                _ => reader.GetFieldValue<byte[]>(ordinal),
+            };
+    }
+}

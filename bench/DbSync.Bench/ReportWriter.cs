@@ -1,0 +1,195 @@
+using System.Globalization;
+using System.Text;
+
+namespace DbSync.Bench;
+
+/// <summary>Writes the results: a table on standard output, and the Markdown report with its SVG chart.</summary>
+internal static class ReportWriter
+{
+    private static readonly CultureInfo _invariant = CultureInfo.InvariantCulture;
+
+    public static void WriteConsole(BenchReport report, TextWriter output)
+    {
+        output.WriteLine($"");
+        output.WriteLine($"DbSync benchmarks of {report.Engine}, {ScaleText(report.Options)}, {report.Load.Size.Total.ToString("N0", _invariant)} rows loaded");
+        output.WriteLine($"{"Scenario",-34} {"Rows",12} {"Time (s)",10} {"Rows/s",12}");
+        foreach (var bar in report.Bars)
+        {
+            output.WriteLine(bar.Outcome.Value is { } m
+                ? string.Create(_invariant, $"{bar.Label,-34} {m.Rows,12:N0} {m.Elapsed.TotalSeconds,10:0.00} {m.RowsPerSecond,12:N0}")
+                : $"{bar.Label,-34} {bar.Outcome.Failure}");
+        }
+
+        if (report.Load.SmallMemory is { } small && report.Load.FullMemory is { } full)
+        {
+            output.WriteLine(string.Create(_invariant,
+                $"Peak memory of a DbSync load: {small.PeakMegabytes:0} MB at {small.Rows:N0} rows, {full.PeakMegabytes:0} MB at {full.Rows:N0} rows"));
+        }
+
+        output.WriteLine($"");
+        output.WriteLine($"{"Target",-38} {"Goal",-40} {"Measured",-28} Verdict");
+        foreach (var target in report.Targets)
+        {
+            output.WriteLine($"{target.Name,-38} {target.Goal,-40} {target.Measured,-28} {target.Verdict.Replace("*", "", StringComparison.Ordinal)}");
+        }
+
+        foreach (var failure in report.Failures)
+        {
+            output.WriteLine($"FAILED: {failure}");
+        }
+    }
+
+    /// <summary>Writes the report to <paramref name="markdownPath"/> and the chart beside it (same name, .svg).</summary>
+    public static void WriteMarkdown(BenchReport report, string markdownPath)
+    {
+        var svgPath = Path.ChangeExtension(markdownPath, ".svg");
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(markdownPath))!);
+        File.WriteAllText(svgPath, ChartWriter.Render(report.Bars.ToList(),
+            $"{ScaleText(report.Options)}; {report.Machine.Cpu}, {report.Machine.Cores} cores; {report.StartedAt:yyyy-MM-dd}"));
+        File.WriteAllText(markdownPath, Markdown(report, Path.GetFileName(svgPath)));
+    }
+
+    private static string Markdown(BenchReport report, string svgName)
+    {
+        var md = new StringBuilder();
+        void Line(FormattableString text) => md.Append(FormattableString.Invariant(text)).Append('\n');
+        var load = report.Load;
+        var push = report.Push;
+        var capture = report.Capture;
+        var machine = report.Machine;
+
+        Line($"# DbSync benchmarks");
+        Line($"");
+        Line($"Measured on {report.StartedAt:yyyy-MM-dd HH:mm} UTC with `{report.Options.Command}` ({ScaleText(report.Options)}; the run took {report.Duration.TotalMinutes:0.0} min).");
+        Line($"Every value is generated from a fixed seed, so the same command measures the same data. The figures are wall times of one run on a shared machine: expect some percent of noise.");
+        if (report.Options.Scale < 1)
+        {
+            Line($"");
+            Line($"This run used reduced sizes: fixed costs (connections, DDL, process start-up) weigh more than at full size, so the verdicts below are indicative only. The targets are meant for the full-size run (no --quick, no --scale).");
+        }
+
+        Line($"");
+        Line($"![Throughput by scenario, rows/s]({svgName})");
+        Line($"");
+        Line($"## Machine");
+        Line($"");
+        Line($"| | |");
+        Line($"| --- | --- |");
+        Line($"| DbSync | {report.Engine} |");
+        Line($"| CPU | {machine.Cpu}, {machine.Cores} cores |");
+        Line($"| Memory | {machine.Memory} |");
+        Line($"| OS | {machine.OperatingSystem} |");
+        Line($"| .NET | {machine.Runtime} |");
+        Line($"| SQLite | {machine.SqliteVersion} (SQLitePCLRaw e_sqlite3 bundle) |");
+        Line($"| PostgreSQL | {report.PostgresVersion}; {report.PostgresOrigin}; same machine, TCP loopback |");
+        Line($"");
+
+        Line($"## Targets");
+        Line($"");
+        Line($"| Target | Goal | Measured | Verdict |");
+        Line($"| --- | --- | --- | --- |");
+        foreach (var target in report.Targets)
+        {
+            Line($"| {target.Name} | {target.Goal} | {target.Measured} | {target.Verdict} |");
+        }
+
+        foreach (var failure in report.Failures)
+        {
+            Line($"");
+            Line($"**FAILED:** {failure}");
+        }
+
+        Line($"");
+        Line($"## 1. Initial load");
+        Line($"");
+        Line($"A generated infrastructure inventory: `hosts` {load.Size.Hosts:N0} rows, `domains` {load.Size.Domains:N0}, `certificates` {load.Size.Certificates:N0} (foreign keys to both; text, integers, reals, ISO-8601 text in DATETIME columns, 64-byte blobs); {load.Size.Total:N0} rows, a {load.FileBytes / 1e6:0} MB file, generated in {load.GenerationTime.TotalSeconds:0.0} s.");
+        Line($"");
+        Line($"| Loader | Rows | Wall time | Rows/s | Against the target |");
+        Line($"| --- | ---: | ---: | ---: | --- |");
+        Line($"| **DbSync** initial load (`SyncEngine.SyncAsync` into a new schema) | {Figures(load.DbSync)} | |");
+        Line($"| pgloader {load.PgloaderVersion} (same file, into a database of its own) | {Figures(load.Pgloader)} | {Versus(load.PgloaderFactor, f => $"DbSync is {f:0.0}× faster", "goal: ≥5× faster", f => f >= InitialLoadResult.PgloaderFactorGoal)} |");
+        Line($"| PostgreSQL binary `COPY FROM` of the same rows, then the same keys | {Figures(load.RawCopy)} | {Versus(load.RawCopyFactor, f => $"DbSync takes {f:0.00}× its time", "goal: within 2×", f => f <= InitialLoadResult.RawCopyFactorGoal)} |");
+        Line($"");
+        Line($"Peak memory of a DbSync initial load, measured in a process of its own (`DbSync.Bench --child-load`: one `SyncAsync`, then its peak resident set, VmHWM from /proc/self/status):");
+        Line($"");
+        Line($"| Database | Rows | Peak RSS | Load time |");
+        Line($"| --- | ---: | ---: | ---: |");
+        foreach (var (name, probe) in new[] { ("small", load.SmallMemory), ("full", load.FullMemory) })
+        {
+            if (probe is null)
+            {
+                Line($"| {name} | — | not measured: {load.MemoryFailure} | — |");
+            }
+            else
+            {
+                Line($"| {name} | {probe.Rows:N0} | {probe.PeakMegabytes:0} MB | {probe.Elapsed.TotalSeconds:0.0} s |");
+            }
+        }
+
+        Line($"");
+        Line($"Goal: at most {InitialLoadResult.MemoryGoalMegabytes:0} MB: {Verdict(TargetCheck.Judge(load.PeakMegabytes, m => m <= InitialLoadResult.MemoryGoalMegabytes))}. Flat, the full-size peak at most {InitialLoadResult.FlatMemoryFactor}× the small one: {Verdict(TargetCheck.Judge(load.MemoryGrowth, g => g <= InitialLoadResult.FlatMemoryFactor))}{(load.MemoryGrowth is { } growth ? $" ({growth:0.00}×)" : "")}.");
+        Line($"");
+        Line($"How it is measured: DbSync and pgloader read the same freshly generated file, warm in the page cache. pgloader runs as `pgloader sqlite://FILE pgsql://…` with its defaults (it also creates indexes and foreign keys) and a time limit; its wall time includes its start-up, and its row count is checked. For the raw limit, DbSync's tables are first exported with `COPY (SELECT …) TO STDOUT (FORMAT BINARY)`; the timed part then creates equivalent tables, runs `COPY … FROM STDIN (FORMAT BINARY)` of those files and adds the primary and foreign keys as DbSync does (after the data, foreign keys DEFERRABLE), all in one transaction, one connection.");
+        Line($"");
+
+        Line($"## 2. Incremental push");
+        Line($"");
+        Line($"{push.Changes:N0} pending changes on the loaded database, each on a different row: {push.Updates:N0} updates (all three tables), {push.Inserts:N0} inserts (all three tables), {push.Deletes:N0} deletes (certificates). Making them in SQLite, capture triggers recording, took {push.ApplyTime.TotalSeconds:0.0} s (not part of the figures).");
+        Line($"");
+        Line($"| Method | Changes | Wall time | Rows/s | Against the target |");
+        Line($"| --- | ---: | ---: | ---: | --- |");
+        Line($"| **DbSync** push (one `SyncAsync`) | {Figures(push.DbSync)} | {Versus(push.DbSync.Value?.RowsPerSecond, r => $"{r:N0} rows/s", "goal: ≥80,000 rows/s", r => r >= PushResult.RateGoal)} |");
+        Line($"| Row at a time: read the row from SQLite, one `INSERT … ON CONFLICT DO UPDATE` or `DELETE` per round trip, prepared, one transaction | {Figures(push.RowAtATime)} | {Versus(push.BaselineFactor, f => $"DbSync is {f:0.0}× faster", "goal: ≥10× faster", f => f >= PushResult.BaselineFactorGoal)} |");
+        Line($"");
+        Line($"Check: after both, DbSync's tables and the row-at-a-time copy compare {push.Verification} (full join on the key, whole rows compared).");
+        Line($"");
+
+        Line($"## 3. Capture overhead");
+        Line($"");
+        Line($"The application's side of capture: {capture.Rows:N0} inserts, then {capture.Rows:N0} updates of every row, in transactions of {capture.BatchSize:N0} rows with one prepared statement, into the `hosts` table without capture and into an identical file with capture enabled (`SyncEngine.EnableAsync`). Both use SQLite's defaults: journal_mode={capture.JournalMode} (rollback journal), synchronous={capture.Synchronous}. {capture.Repetitions} repetitions, interleaved; the median is reported.");
+        Line($"");
+        Line($"| Operation | Without capture | With capture | Ratio | Against the target |");
+        Line($"| --- | ---: | ---: | ---: | --- |");
+        Line($"| {capture.Rows:N0} inserts | {Median(capture, capture.PlainInserts)} | {Median(capture, capture.CapturedInserts)} | {Ratio(capture.InsertRatio)} | {Versus(capture.InsertRatio, r => $"{r:0.00}×", "goal: ≤1.5×", r => r <= CaptureOverheadResult.InsertGoal)} |");
+        Line($"| {capture.Rows:N0} updates | {Median(capture, capture.PlainUpdates)} | {Median(capture, capture.CapturedUpdates)} | {Ratio(capture.UpdateRatio)} | {Versus(capture.UpdateRatio, r => $"{r:0.00}×", "goal: ≤2×", r => r <= CaptureOverheadResult.UpdateGoal)} |");
+        Line($"");
+        Line($"All samples (s): inserts {Samples(capture.PlainInserts)} without, {Samples(capture.CapturedInserts)} with capture; updates {Samples(capture.PlainUpdates)} without, {Samples(capture.CapturedUpdates)} with capture.");
+        Line($"");
+
+        Line($"## 4. Status, 5. Continuous sync latency, 6. Log restore");
+        Line($"");
+        Line($"Not yet implemented.");
+        return md.ToString();
+    }
+
+    private static string ScaleText(BenchOptions options) =>
+        options.Scale == 1 ? "full size" : string.Create(_invariant, $"scale {options.Scale:0.####}{(options.Quick ? " (--quick)" : "")}");
+
+    private static string Figures(Outcome outcome) => outcome.Value is { } m
+        ? string.Create(_invariant, $"{m.Rows:N0} | {m.Elapsed.TotalSeconds:0.00} s | {m.RowsPerSecond:N0}")
+        : $"— | {outcome.Failure} | —";
+
+    /// <summary>The comparison with its goal, saying plainly when the goal is missed.</summary>
+    private static string Versus(double? value, Func<double, FormattableString> describe, string goal, Func<double, bool> meets) => value switch
+    {
+        null => $"not measured ({goal})",
+        { } v when meets(v) => $"{FormattableString.Invariant(describe(v))} — {goal}: met",
+        { } v => $"{FormattableString.Invariant(describe(v))} — **target missed** ({goal})",
+    };
+
+    private static string Verdict(bool? met) => met switch
+    {
+        true => "met",
+        false => "**target missed**",
+        null => "not measured",
+    };
+
+    private static string Median(CaptureOverheadResult capture, List<TimeSpan> samples) => capture.Rate(samples).Value is { } m
+        ? string.Create(_invariant, $"{m.Elapsed.TotalSeconds:0.00} s ({m.RowsPerSecond:N0} rows/s)")
+        : "not measured";
+
+    private static string Ratio(double? ratio) => ratio is { } r ? r.ToString("0.00", _invariant) + "×" : "—";
+
+    private static string Samples(List<TimeSpan> samples) =>
+        samples.Count == 0 ? "none" : string.Join(" / ", samples.Select(s => s.TotalSeconds.ToString("0.00", _invariant)));
+}
