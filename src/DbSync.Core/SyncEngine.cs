@@ -339,13 +339,9 @@ public sealed class SyncEngine
                     var full = plan.Mode != LoadMode.Push;
                     var phase = full ? SyncPhase.Copying : SyncPhase.Staging;
                     Report(plan, phase, 0, clock);
-                    using var command = CaptureStore.Command(sqlite, read, full ? CaptureStore.FullQuery(plan.Source) : CaptureStore.PendingQuery(plan.Registry, plan.Source));
-                    if (!full)
-                    {
-                        command.Parameters.AddWithValue("$s", plan.Snapshot);
-                    }
-
-                    using var reader = command.ExecuteReader();
+                    using var reader = full
+                        ? SourceRows.Open(sqlite, CaptureStore.FullQuery(plan.Source))
+                        : SourceRows.Open(sqlite, CaptureStore.PendingQuery(plan.Registry, plan.Source), ("$s", plan.Snapshot));
                     var columns = plan.Source.Columns.Count;
                     var keys = Enumerable.Range(columns, plan.Source.KeyColumns.Count).ToList();
                     var rows = await PgWriter.CopyAsync(pg, schema, plan, reader, staging: plan.Mode != LoadMode.CopyDirect,

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using DbSync.Core.Planning;
 using DbSync.Core.Schema;
-using Microsoft.Data.Sqlite;
+using DbSync.Core.Source;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -95,7 +95,7 @@ public static class PgWriter
     /// delete, written as its logged key (<paramref name="loggedKeyOrdinals"/>) with the other columns NULL.
     /// </summary>
     /// <returns>Rows written.</returns>
-    public static async Task<long> CopyAsync(NpgsqlConnection connection, string schema, TablePlan plan, SqliteDataReader reader, bool staging,
+    public static async Task<long> CopyAsync(NpgsqlConnection connection, string schema, TablePlan plan, SourceRows reader, bool staging,
         int existsOrdinal, IReadOnlyList<int> loggedKeyOrdinals, Action<long> progress, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(connection);
@@ -124,14 +124,15 @@ public static class PgWriter
             var parts = new StringBuilder("(");
             for (var i = 0; i < keyIndex.Length; i++)
             {
-                var ordinal = existsOrdinal >= 0 && reader.GetInt64(existsOrdinal) == 0 ? loggedKeyOrdinals[i] : keyIndex[i];
-                parts.Append(i == 0 ? "" : ", ").Append(plan.Source.KeyColumns[i].Name).Append('=')
-                    .Append(Convert.ToString(reader.GetValue(ordinal), CultureInfo.InvariantCulture));
+                var ordinal = existsOrdinal >= 0 && reader.Int64(existsOrdinal) == 0 ? loggedKeyOrdinals[i] : keyIndex[i];
+                parts.Append(i == 0 ? "" : ", ").Append(plan.Source.KeyColumns[i].Name).Append('=').Append(reader.Describe(ordinal));
             }
 
             return parts.Append(')').ToString();
         }
 
+        // One delegate for the whole copy: passing the local function per value would allocate a delegate each time.
+        Func<string> describeKey = DescribeKey;
         long rows = 0;
         using var importer = await connection.BeginBinaryImportAsync(
             $"COPY {table} ({string.Join(", ", columns)}) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false);
@@ -139,7 +140,7 @@ public static class PgWriter
         // and awaiting a ValueTask per field costs more than the rare blocking flush.
         while (reader.Read())
         {
-            var exists = existsOrdinal < 0 || reader.GetInt64(existsOrdinal) != 0;
+            var exists = existsOrdinal < 0 || reader.Int64(existsOrdinal) != 0;
             if (!exists)
             {
                 plan.StagedDeletes++;
@@ -150,11 +151,11 @@ public static class PgWriter
             {
                 if (exists)
                 {
-                    writers[i].Write(reader, i, importer, DescribeKey);
+                    writers[i].Write(reader, i, importer, describeKey);
                 }
                 else if (isKey[i])
                 {
-                    writers[i].Write(reader, loggedKeyOrdinals[Array.IndexOf(keyIndex, i)], importer, DescribeKey);
+                    writers[i].Write(reader, loggedKeyOrdinals[Array.IndexOf(keyIndex, i)], importer, describeKey);
                 }
                 else
                 {
@@ -181,7 +182,7 @@ public static class PgWriter
         return rows;
     }
 
-    /// <summary>Indexes and analyses a large staging table so the batched apply statements find their rows fast.</summary>
+    /// <summary>Indexes a staging table larger than one batch, so each batched apply statement finds its rows fast.</summary>
     public static async Task PrepareStagingAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, TablePlan plan, int batchSize, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(plan);
@@ -190,10 +191,6 @@ public static class PgWriter
             await ExecuteAsync(connection, transaction, $"CREATE INDEX ON {Identifiers.Quote(plan.StagingTable)} ({RowNumber})", cancellationToken).ConfigureAwait(false);
         }
 
-        if (plan.StagedRows > 1000)
-        {
-            await ExecuteAsync(connection, transaction, $"ANALYZE {Identifiers.Quote(plan.StagingTable)}", cancellationToken).ConfigureAwait(false);
-        }
     }
 
     /// <summary>

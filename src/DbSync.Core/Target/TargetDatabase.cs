@@ -92,6 +92,13 @@ public static class TargetDatabase
         try
         {
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            // Staging tables are TEMP tables, held in this session's local buffers (8 MB by default); a push of a
+            // few hundred thousand rows then spills to disk. The setting only counts before the first temp table.
+            using (var command = new NpgsqlCommand("SET temp_buffers = '256MB'", connection))
+            {
+                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
             return connection;
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)

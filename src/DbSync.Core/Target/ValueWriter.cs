@@ -1,7 +1,7 @@
 using System.Globalization;
-using System.Text.RegularExpressions;
 using DbSync.Core.Schema;
-using Microsoft.Data.Sqlite;
+using System.Text.Unicode;
+using DbSync.Core.Source;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -54,13 +54,14 @@ public sealed class ValueConversionException : DbSyncException
 /// either stored exactly (by a canonical comparison) or refused with a <see cref="ValueConversionException"/>;
 /// never rounded, truncated or reinterpreted silently.
 /// </summary>
-public sealed partial class ValueWriter
+public sealed class ValueWriter
 {
     private static readonly DateTime _unixEpoch = new(1970, 1, 1, 0, 0, 0, DateTimeKind.Unspecified);
     private readonly string _table;
     private readonly string _column;
     private readonly PgType _type;
     private readonly decimal _numericLimit;
+    private byte[] _scratch = new byte[256];
 
     /// <summary>Creates a writer for one target column.</summary>
     public ValueWriter(string table, string column, PgType type)
@@ -73,33 +74,17 @@ public sealed partial class ValueWriter
             : decimal.MaxValue;
     }
 
-    /// <summary>The storage class of a reader's current value.</summary>
-    public static StorageClass StorageOf(SqliteDataReader reader, int ordinal)
-    {
-        ArgumentNullException.ThrowIfNull(reader);
-        if (reader.IsDBNull(ordinal))
-        {
-            return StorageClass.Null;
-        }
-
-        var type = reader.GetFieldType(ordinal);
-        return type == typeof(long) ? StorageClass.Integer
-            : type == typeof(double) ? StorageClass.Real
-            : type == typeof(string) ? StorageClass.Text
-            : StorageClass.Blob;
-    }
-
     /// <summary>Writes the reader's value at <paramref name="ordinal"/> as the next field of the current COPY row.</summary>
     /// <param name="reader">The SQLite reader positioned on a row.</param>
     /// <param name="ordinal">The column's ordinal in the reader.</param>
     /// <param name="writer">The COPY in progress.</param>
     /// <param name="describeKey">Produces the row's key text for an error message; only called on failure.</param>
-    public void Write(SqliteDataReader reader, int ordinal, NpgsqlBinaryImporter writer, Func<string> describeKey)
+    public void Write(SourceRows reader, int ordinal, NpgsqlBinaryImporter writer, Func<string> describeKey)
     {
         ArgumentNullException.ThrowIfNull(reader);
         ArgumentNullException.ThrowIfNull(writer);
         ArgumentNullException.ThrowIfNull(describeKey);
-        var storage = StorageOf(reader, ordinal);
+        var storage = reader.Storage(ordinal);
         if (storage == StorageClass.Null)
         {
             writer.WriteNull();
@@ -160,7 +145,16 @@ public sealed partial class ValueWriter
 
                 break;
             case PgKind.Text:
-                if (ToText(reader, ordinal, storage, out var text, ref failure))
+                if (storage == StorageClass.Text)
+                {
+                    // The common case: SQLite's UTF-8 goes to PostgreSQL as it is, never decoded into a string.
+                    var utf8 = reader.Utf8(ordinal);
+                    if (CheckText(utf8, ref failure))
+                    {
+                        writer.Write(Scratch(utf8), NpgsqlDbType.Text);
+                    }
+                }
+                else if (ToText(reader, ordinal, storage, out var text, ref failure))
                 {
                     writer.Write(text, NpgsqlDbType.Text);
                 }
@@ -169,7 +163,7 @@ public sealed partial class ValueWriter
             case PgKind.Bytea:
                 if (storage == StorageClass.Blob)
                 {
-                    writer.Write(reader.GetFieldValue<byte[]>(ordinal), NpgsqlDbType.Bytea);
+                    writer.Write(Scratch(reader.Blob(ordinal)), NpgsqlDbType.Bytea);
                 }
                 else
                 {
@@ -223,16 +217,16 @@ public sealed partial class ValueWriter
         }
     }
 
-    private bool ToInt64(SqliteDataReader reader, int ordinal, StorageClass storage, out long value, ref string? failure)
+    private bool ToInt64(SourceRows reader, int ordinal, StorageClass storage, out long value, ref string? failure)
     {
         value = 0;
         switch (storage)
         {
             case StorageClass.Integer:
-                value = reader.GetInt64(ordinal);
+                value = reader.Int64(ordinal);
                 return true;
             case StorageClass.Real:
-                var d = reader.GetDouble(ordinal);
+                var d = reader.Double(ordinal);
                 if (Math.Floor(d) == d && d >= -9.2233720368547758E+18 && d < 9.2233720368547758E+18)
                 {
                     value = (long)d;
@@ -242,13 +236,12 @@ public sealed partial class ValueWriter
                 failure = $"the real value {d.ToString("R", CultureInfo.InvariantCulture)} is not a whole number that {_type.SqlName} can hold";
                 return false;
             case StorageClass.Text:
-                var s = reader.GetString(ordinal);
-                if (long.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value))
+                if (long.TryParse(reader.Utf8(ordinal), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value))
                 {
                     return true;
                 }
 
-                failure = $"the text '{Shorten(s)}' is not an integer";
+                failure = $"the text '{Shorten(reader.String(ordinal))}' is not an integer";
                 return false;
             default:
                 failure = $"a BLOB value cannot be stored in {_type.SqlName}";
@@ -256,13 +249,13 @@ public sealed partial class ValueWriter
         }
     }
 
-    private bool ToDouble(SqliteDataReader reader, int ordinal, StorageClass storage, out double value, ref string? failure)
+    private bool ToDouble(SourceRows reader, int ordinal, StorageClass storage, out double value, ref string? failure)
     {
         value = 0;
         switch (storage)
         {
             case StorageClass.Integer:
-                var i = reader.GetInt64(ordinal);
+                var i = reader.Int64(ordinal);
                 value = i;
                 if (i is > (1L << 53) or < -(1L << 53) && (value >= 9.2233720368547758E+18 || (long)value != i))
                 {
@@ -272,16 +265,15 @@ public sealed partial class ValueWriter
 
                 return true;
             case StorageClass.Real:
-                value = reader.GetDouble(ordinal);
+                value = reader.Double(ordinal);
                 return true;
             case StorageClass.Text:
-                var s = reader.GetString(ordinal);
-                if (double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out value))
+                if (double.TryParse(reader.Utf8(ordinal), NumberStyles.Float, CultureInfo.InvariantCulture, out value))
                 {
                     return true;
                 }
 
-                failure = $"the text '{Shorten(s)}' is not a number";
+                failure = $"the text '{Shorten(reader.String(ordinal))}' is not a number";
                 return false;
             default:
                 failure = $"a BLOB value cannot be stored in {_type.SqlName}";
@@ -289,17 +281,17 @@ public sealed partial class ValueWriter
         }
     }
 
-    private bool ToDecimal(SqliteDataReader reader, int ordinal, StorageClass storage, out decimal value, ref string? failure)
+    private bool ToDecimal(SourceRows reader, int ordinal, StorageClass storage, out decimal value, ref string? failure)
     {
         value = 0;
         string text;
         switch (storage)
         {
             case StorageClass.Integer:
-                value = reader.GetInt64(ordinal);
+                value = reader.Int64(ordinal);
                 return CheckNumericRange(value, ref failure);
             case StorageClass.Real:
-                var d = reader.GetDouble(ordinal);
+                var d = reader.Double(ordinal);
                 if (double.IsNaN(d) || double.IsInfinity(d))
                 {
                     failure = $"{d.ToString(CultureInfo.InvariantCulture)} cannot be stored in {_type.SqlName} by DbSync";
@@ -307,10 +299,17 @@ public sealed partial class ValueWriter
                 }
 
                 // The shortest text that reads back as the same double: 0.99 stays 0.99, not 0.98999999999999999.
+                Span<char> shortest = stackalloc char[32];
+                if (d.TryFormat(shortest, out var written, "R", CultureInfo.InvariantCulture)
+                    && decimal.TryParse(shortest[..written], NumberStyles.Float, CultureInfo.InvariantCulture, out value))
+                {
+                    return CheckNumericRange(value, ref failure);
+                }
+
                 text = d.ToString("R", CultureInfo.InvariantCulture);
                 break;
             case StorageClass.Text:
-                text = reader.GetString(ordinal);
+                text = reader.String(ordinal);
                 break;
             default:
                 failure = $"a BLOB value cannot be stored in {_type.SqlName}";
@@ -354,13 +353,58 @@ public sealed partial class ValueWriter
         return true;
     }
 
-    private bool ToText(SqliteDataReader reader, int ordinal, StorageClass storage, out string value, ref string? failure)
+    private bool CheckText(ReadOnlySpan<byte> utf8, ref string? failure)
+    {
+        if (utf8.Contains((byte)0))
+        {
+            failure = "the text contains a NUL character, which PostgreSQL text cannot store";
+            return false;
+        }
+
+        if (!Utf8.IsValid(utf8))
+        {
+            failure = "the text is not valid UTF-8 (SQLite stores whatever bytes it is given; PostgreSQL refuses them)";
+            return false;
+        }
+
+        if (_type.Precision > 0 && utf8.Length > _type.Precision)
+        {
+            // PostgreSQL counts characters (code points): every byte that does not continue a sequence starts one.
+            var characters = 0;
+            foreach (var b in utf8)
+            {
+                characters += (b & 0xC0) != 0x80 ? 1 : 0;
+            }
+
+            if (characters > _type.Precision)
+            {
+                failure = $"the text is longer than the {_type.Precision} characters of {_type.SqlName}";
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Copies bytes into this column's scratch buffer; the COPY writer consumes them before the next value.</summary>
+    private ReadOnlyMemory<byte> Scratch(ReadOnlySpan<byte> bytes)
+    {
+        if (_scratch.Length < bytes.Length)
+        {
+            _scratch = new byte[Math.Max(bytes.Length, _scratch.Length * 2)];
+        }
+
+        bytes.CopyTo(_scratch);
+        return new ReadOnlyMemory<byte>(_scratch, 0, bytes.Length);
+    }
+
+    private bool ToText(SourceRows reader, int ordinal, StorageClass storage, out string value, ref string? failure)
     {
         value = storage switch
         {
-            StorageClass.Text => reader.GetString(ordinal),
-            StorageClass.Integer => reader.GetInt64(ordinal).ToString(CultureInfo.InvariantCulture),
-            StorageClass.Real => FormatReal(reader.GetDouble(ordinal)),
+            StorageClass.Text => reader.String(ordinal),
+            StorageClass.Integer => reader.Int64(ordinal).ToString(CultureInfo.InvariantCulture),
+            StorageClass.Real => FormatReal(reader.Double(ordinal)),
             _ => "",
         };
         if (storage == StorageClass.Blob)
@@ -388,14 +432,14 @@ public sealed partial class ValueWriter
         : double.IsNegativeInfinity(d) ? "-Infinity"
         : d.ToString("R", CultureInfo.InvariantCulture);
 
-    private static bool ToBoolean(SqliteDataReader reader, int ordinal, StorageClass storage, out bool value, ref string? failure)
+    private static bool ToBoolean(SourceRows reader, int ordinal, StorageClass storage, out bool value, ref string? failure)
     {
         value = false;
         switch (storage)
         {
             case StorageClass.Integer:
             case StorageClass.Real:
-                var n = storage == StorageClass.Integer ? reader.GetInt64(ordinal) : reader.GetDouble(ordinal);
+                var n = storage == StorageClass.Integer ? reader.Int64(ordinal) : reader.Double(ordinal);
                 if (n is 0 or 1)
                 {
                     value = n == 1;
@@ -405,7 +449,7 @@ public sealed partial class ValueWriter
                 failure = $"{n.ToString(CultureInfo.InvariantCulture)} is neither 0 nor 1";
                 return false;
             case StorageClass.Text:
-                var s = reader.GetString(ordinal);
+                var s = reader.String(ordinal);
                 switch (s.ToLowerInvariant())
                 {
                     case "1" or "t" or "true":
@@ -424,17 +468,14 @@ public sealed partial class ValueWriter
         }
     }
 
-    [GeneratedRegex(@"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$", RegexOptions.CultureInvariant)]
-    private static partial Regex IsoDateTime();
-
-    private bool ToDateTime(SqliteDataReader reader, int ordinal, StorageClass storage, out DateTime value, ref string? failure)
+    private bool ToDateTime(SourceRows reader, int ordinal, StorageClass storage, out DateTime value, ref string? failure)
     {
         value = default;
         switch (storage)
         {
             case StorageClass.Integer:
                 // Unix time in seconds, as SQLite's unixepoch() and datetime(x, 'unixepoch') use it.
-                var seconds = reader.GetInt64(ordinal);
+                var seconds = reader.Int64(ordinal);
                 if (seconds is > -62135596800 and < 253402300800)
                 {
                     value = _unixEpoch.AddSeconds(seconds);
@@ -445,7 +486,7 @@ public sealed partial class ValueWriter
                 return false;
             case StorageClass.Real:
                 // A Julian day number, as SQLite's julianday() produces; kept to the microsecond PostgreSQL stores.
-                var julian = reader.GetDouble(ordinal);
+                var julian = reader.Double(ordinal);
                 var micros = Math.Round((julian - 2440587.5) * 86_400_000_000d);
                 if (micros is > -62135596800_000000d and < 253402300800_000000d)
                 {
@@ -456,13 +497,12 @@ public sealed partial class ValueWriter
                 failure = $"{julian.ToString("R", CultureInfo.InvariantCulture)} as a Julian day is outside the years 1 to 9999";
                 return false;
             case StorageClass.Text:
-                var s = reader.GetString(ordinal);
-                if (TryParseIso(s, out value, out var reason))
+                if (TryParseIso(reader.Chars(ordinal), out value, out var reason))
                 {
                     return true;
                 }
 
-                failure = $"the text '{Shorten(s)}' {reason}";
+                failure = $"the text '{Shorten(reader.String(ordinal))}' {reason}";
                 return false;
             default:
                 failure = $"a BLOB value cannot be stored in {_type.SqlName}";
@@ -471,62 +511,179 @@ public sealed partial class ValueWriter
     }
 
     /// <summary>
-    /// Parses ISO 8601 date or date-time text as SQLite's date functions write it. Text with a zone offset
-    /// becomes its UTC instant; text without one is taken as written.
+    /// Parses ISO 8601 date or date-time text as SQLite's date functions write it:
+    /// <c>YYYY-MM-DD[(T| )HH:MM[:SS[.F{1,9}]]][ ][Z|±HH[[:]MM]]</c>. Text with a zone offset becomes its UTC
+    /// instant; text without one is taken as written. A hand-written parser: it runs for every date value of a load.
     /// </summary>
     public static bool TryParseIso(string text, out DateTime value, out string reason)
     {
         ArgumentNullException.ThrowIfNull(text);
+        return TryParseIso(text.AsSpan(), out value, out reason);
+    }
+
+    /// <summary>Parses ISO 8601 date or date-time text (see the string overload).</summary>
+    public static bool TryParseIso(ReadOnlySpan<char> text, out DateTime value, out string reason)
+    {
         value = default;
-        var m = IsoDateTime().Match(text.Trim());
-        if (!m.Success)
+        reason = "is not an ISO 8601 date or date-time (YYYY-MM-DD[ HH:MM[:SS[.fff]]][Z|±HH:MM])";
+        var s = text.Trim();
+        var p = 0;
+        if (!Digits(s, ref p, 4, out var year) || !Expect(s, ref p, '-') || !Digits(s, ref p, 2, out var month) || !Expect(s, ref p, '-') || !Digits(s, ref p, 2, out var day))
         {
-            reason = "is not an ISO 8601 date or date-time (YYYY-MM-DD[ HH:MM[:SS[.fff]]][Z|±HH:MM])";
             return false;
         }
 
-        int Part(int g) => m.Groups[g].Success ? int.Parse(m.Groups[g].Value, CultureInfo.InvariantCulture) : 0;
+        int hour = 0, minute = 0, second = 0;
         long ticks = 0;
-        if (m.Groups[7].Success)
+        if (p < s.Length && (s[p] == 'T' || s[p] == ' ') && p + 1 < s.Length && char.IsAsciiDigit(s[p + 1]))
         {
-            var fraction = m.Groups[7].Value;
-            if (fraction.Length > 6 && fraction[6..].Any(c => c != '0'))
+            p++;
+            if (!Digits(s, ref p, 2, out hour) || !Expect(s, ref p, ':') || !Digits(s, ref p, 2, out minute))
             {
-                reason = "has more fractional digits than the microseconds PostgreSQL stores";
                 return false;
             }
 
-            ticks = long.Parse(fraction.PadRight(7, '0')[..7], CultureInfo.InvariantCulture);
+            if (p < s.Length && s[p] == ':')
+            {
+                p++;
+                if (!Digits(s, ref p, 2, out second))
+                {
+                    return false;
+                }
+
+                if (p < s.Length && s[p] == '.')
+                {
+                    p++;
+                    var start = p;
+                    while (p < s.Length && char.IsAsciiDigit(s[p]))
+                    {
+                        if (p - start < 7)
+                        {
+                            ticks = (ticks * 10) + (s[p] - '0');
+                        }
+                        else if (s[p] != '0' || p - start >= 9)
+                        {
+                            reason = p - start >= 9 ? reason : "has more fractional digits than the microseconds PostgreSQL stores";
+                            return false;
+                        }
+
+                        p++;
+                    }
+
+                    var count = p - start;
+                    if (count == 0)
+                    {
+                        return false;
+                    }
+
+                    for (var i = count; i < 7; i++)
+                    {
+                        ticks *= 10;
+                    }
+
+                    if (ticks % 10 != 0)
+                    {
+                        reason = "has more fractional digits than the microseconds PostgreSQL stores";
+                        return false;
+                    }
+                }
+            }
         }
 
-        try
+        var offset = TimeSpan.Zero;
+        while (p < s.Length && s[p] == ' ')
         {
-            value = new DateTime(Part(1), Part(2), Part(3), Part(4), Part(5), Part(6), DateTimeKind.Unspecified).AddTicks(ticks);
+            p++;
         }
-        catch (ArgumentOutOfRangeException)
+
+        if (p < s.Length)
+        {
+            if (s[p] is 'Z' or 'z')
+            {
+                p++;
+            }
+            else if (s[p] is '+' or '-')
+            {
+                var sign = s[p] == '-' ? -1 : 1;
+                p++;
+                var offsetMinutes = 0;
+                if (!Digits(s, ref p, 2, out var offsetHours))
+                {
+                    return false;
+                }
+
+                if (p < s.Length)
+                {
+                    if (s[p] == ':')
+                    {
+                        p++;
+                    }
+
+                    if (!Digits(s, ref p, 2, out offsetMinutes))
+                    {
+                        return false;
+                    }
+                }
+
+                offset = new TimeSpan(sign * offsetHours, sign * offsetMinutes, 0);
+            }
+
+            if (p != s.Length)
+            {
+                return false;
+            }
+        }
+
+        if (month is < 1 or > 12 || day < 1 || day > DateTime.DaysInMonth(Math.Max(year, 1), month) || year < 1 || hour > 23 || minute > 59 || second > 59)
         {
             reason = "is not a valid calendar date or time";
             return false;
         }
 
-        if (m.Groups[8].Success && !m.Groups[8].Value.Equals("Z", StringComparison.OrdinalIgnoreCase))
-        {
-            var zone = m.Groups[8].Value.Replace(":", "", StringComparison.Ordinal);
-            var hours = int.Parse(zone[1..3], CultureInfo.InvariantCulture);
-            var minutes = zone.Length > 3 ? int.Parse(zone[3..5], CultureInfo.InvariantCulture) : 0;
-            var offset = new TimeSpan(hours, minutes, 0);
-            value = zone[0] == '+' ? value - offset : value + offset;
-        }
-
+        value = new DateTime(year, month, day, hour, minute, second, DateTimeKind.Unspecified).AddTicks(ticks) - offset;
         reason = "";
         return true;
     }
 
-    private static string Preview(SqliteDataReader reader, int ordinal, StorageClass storage) => storage switch
+    private static bool Digits(ReadOnlySpan<char> s, ref int p, int count, out int value)
     {
-        StorageClass.Text => Shorten(reader.GetString(ordinal)),
-        StorageClass.Integer => reader.GetInt64(ordinal).ToString(CultureInfo.InvariantCulture),
-        StorageClass.Real => reader.GetDouble(ordinal).ToString("R", CultureInfo.InvariantCulture),
+        value = 0;
+        if (p + count > s.Length)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < count; i++)
+        {
+            var c = s[p + i];
+            if (!char.IsAsciiDigit(c))
+            {
+                return false;
+            }
+
+            value = (value * 10) + (c - '0');
+        }
+
+        p += count;
+        return true;
+    }
+
+    private static bool Expect(ReadOnlySpan<char> s, ref int p, char c)
+    {
+        if (p < s.Length && s[p] == c)
+        {
+            p++;
+            return true;
+        }
+
+        return false;
+    }
+
+    private static string Preview(SourceRows reader, int ordinal, StorageClass storage) => storage switch
+    {
+        StorageClass.Text => Shorten(reader.String(ordinal)),
+        StorageClass.Integer => reader.Int64(ordinal).ToString(CultureInfo.InvariantCulture),
+        StorageClass.Real => reader.Double(ordinal).ToString("R", CultureInfo.InvariantCulture),
         _ => "BLOB",
     };
 

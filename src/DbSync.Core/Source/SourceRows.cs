@@ -1,0 +1,132 @@
+using System.Text;
+using Microsoft.Data.Sqlite;
+using SQLitePCL;
+
+namespace DbSync.Core.Source;
+
+/// <summary>
+/// A forward-only row reader on SQLite's own statement API, for the bulk paths (initial load, push). It runs on the
+/// connection's handle, so inside whatever transaction the connection has open, and hands out values as SQLite
+/// stores them: text as UTF-8 bytes that go to PostgreSQL without being decoded into strings. Microsoft.Data.Sqlite's
+/// reader costs about 400 ns per value; this, a fraction.
+/// </summary>
+public sealed class SourceRows : IDisposable
+{
+    private readonly SqliteConnection _connection;
+    private readonly sqlite3_stmt _statement;
+    private readonly bool _utf8Database;
+    private char[] _chars = new char[256];
+
+    private SourceRows(SqliteConnection connection, sqlite3_stmt statement, bool utf8Database)
+    {
+        _connection = connection;
+        _statement = statement;
+        _utf8Database = utf8Database;
+        ColumnCount = raw.sqlite3_column_count(statement);
+    }
+
+    /// <summary>Columns per row.</summary>
+    public int ColumnCount { get; }
+
+    /// <summary>Prepares a query; <paramref name="parameters"/> bind to $name placeholders.</summary>
+    public static SourceRows Open(SqliteConnection connection, string sql, params (string Name, long Value)[] parameters)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        ArgumentNullException.ThrowIfNull(parameters);
+        var db = connection.Handle ?? throw new InvalidOperationException("The SQLite connection is not open.");
+        // Through the raw API too: Microsoft.Data.Sqlite refuses a command without the open transaction's object.
+        bool utf8Database;
+        SqliteException.ThrowExceptionForRC(raw.sqlite3_prepare_v2(db, "PRAGMA encoding", out var pragma), db);
+        using (pragma)
+        {
+            utf8Database = raw.sqlite3_step(pragma) == raw.SQLITE_ROW && raw.sqlite3_column_text(pragma, 0).utf8_to_string() == "UTF-8";
+        }
+
+        var rc = raw.sqlite3_prepare_v2(db, sql, out var statement);
+        SqliteException.ThrowExceptionForRC(rc, db);
+        foreach (var (name, value) in parameters)
+        {
+            var index = raw.sqlite3_bind_parameter_index(statement, name);
+            if (index == 0)
+            {
+                statement.Dispose();
+                throw new ArgumentException($"The query has no parameter {name}.", nameof(parameters));
+            }
+
+            raw.sqlite3_bind_int64(statement, index, value);
+        }
+
+        return new SourceRows(connection, statement, utf8Database);
+    }
+
+    /// <summary>Moves to the next row; false at the end.</summary>
+    public bool Read()
+    {
+        var rc = raw.sqlite3_step(_statement);
+        if (rc == raw.SQLITE_ROW)
+        {
+            return true;
+        }
+
+        if (rc != raw.SQLITE_DONE)
+        {
+            SqliteException.ThrowExceptionForRC(rc, _connection.Handle);
+        }
+
+        return false;
+    }
+
+    /// <summary>The storage class of a value of the current row.</summary>
+    public Target.StorageClass Storage(int ordinal) => raw.sqlite3_column_type(_statement, ordinal) switch
+    {
+        raw.SQLITE_INTEGER => Target.StorageClass.Integer,
+        raw.SQLITE_FLOAT => Target.StorageClass.Real,
+        raw.SQLITE_TEXT => Target.StorageClass.Text,
+        raw.SQLITE_BLOB => Target.StorageClass.Blob,
+        _ => Target.StorageClass.Null,
+    };
+
+    /// <summary>An INTEGER value (or any value converted by SQLite's rules).</summary>
+    public long Int64(int ordinal) => raw.sqlite3_column_int64(_statement, ordinal);
+
+    /// <summary>A REAL value.</summary>
+    public double Double(int ordinal) => raw.sqlite3_column_double(_statement, ordinal);
+
+    /// <summary>A TEXT value as the UTF-8 bytes SQLite holds; valid until the next call on this reader.</summary>
+    /// <remarks>In a UTF-8 database (nearly all) the text's own bytes, unconverted; a UTF-16 database's text is re-encoded.</remarks>
+    public ReadOnlySpan<byte> Utf8(int ordinal) => _utf8Database
+        ? raw.sqlite3_column_blob(_statement, ordinal)
+        : Encoding.UTF8.GetBytes(raw.sqlite3_column_text(_statement, ordinal).utf8_to_string());
+
+    /// <summary>A BLOB value; valid until the next call on this reader.</summary>
+    public ReadOnlySpan<byte> Blob(int ordinal) => raw.sqlite3_column_blob(_statement, ordinal);
+
+    /// <summary>A TEXT value decoded into a scratch buffer, for parsing; valid until the next call.</summary>
+    public ReadOnlySpan<char> Chars(int ordinal)
+    {
+        var bytes = Utf8(ordinal);
+        var needed = Encoding.UTF8.GetMaxCharCount(bytes.Length);
+        if (_chars.Length < needed)
+        {
+            _chars = new char[Math.Max(needed, _chars.Length * 2)];
+        }
+
+        return _chars.AsSpan(0, Encoding.UTF8.GetChars(bytes, _chars));
+    }
+
+    /// <summary>A TEXT value as a string.</summary>
+    public string String(int ordinal) => Encoding.UTF8.GetString(Utf8(ordinal));
+
+    /// <summary>Any value as text, for messages.</summary>
+    public string Describe(int ordinal) => Storage(ordinal) switch
+    {
+        Target.StorageClass.Null => "NULL",
+        Target.StorageClass.Integer => Int64(ordinal).ToString(System.Globalization.CultureInfo.InvariantCulture),
+        Target.StorageClass.Real => Double(ordinal).ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+        Target.StorageClass.Text => String(ordinal),
+        _ => "x'" + Convert.ToHexString(Blob(ordinal)) + "'",
+    };
+
+    /// <inheritdoc />
+    public void Dispose() => _statement.Dispose();
+}
