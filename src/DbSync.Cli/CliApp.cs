@@ -20,9 +20,11 @@ public static class CliApp
     {
         ["sync"] = new("Push pending changes (enabling capture on first use).",
             ["--path", "--connection", "--schema", "--table", "--batch-size", "--lock-timeout", "--busy-timeout", "--log-path", "--keep-days"],
-            ["--resync", "--preserve-case", "--prune-backup", "--json"]),
+            ["--resync", "--preserve-case", "--prune-backup", "--what-if", "--json"]),
         ["enable"] = new("Install change capture in the SQLite file without syncing.", ["--path", "--table", "--lock-timeout"], ["--json"]),
         ["disable"] = new("Remove change capture from the SQLite file.", ["--path", "--lock-timeout"], ["--force", "--purge", "--json"]),
+        ["status"] = new("Show capture, pending changes, lag, last run and whether the target answers.", ["--path", "--connection", "--target-timeout"], ["--detailed", "--json"]),
+        ["test"] = new("Run every preflight check of source and target.", ["--path", "--connection", "--schema", "--table", "--target-timeout"], ["--preserve-case", "--json"]),
         ["log"] = new("Show the run log, newest first.", ["--path", "--last", "--since", "--status"], ["--json"]),
         ["restore-log"] = new("Restore run log entries from the JSON-lines backup.", ["--path", "--backup"], ["--what-if", "--json"]),
         ["demo"] = new("Build a sample database, sync it, change it, sync again.", ["--connection"], ["--json"]),
@@ -77,6 +79,8 @@ public static class CliApp
                 "enable" => await EnableAsync(parsed, stdout, stderr, cancel.Token).ConfigureAwait(false),
                 "disable" => await DisableAsync(parsed, stdout, stderr, cancel.Token).ConfigureAwait(false),
                 "log" => await LogAsync(parsed, stdout, cancel.Token).ConfigureAwait(false),
+                "status" => await StatusAsync(parsed, stdout, cancel.Token).ConfigureAwait(false),
+                "test" => await TestAsync(parsed, stdout, cancel.Token).ConfigureAwait(false),
                 "restore-log" => await RestoreLogAsync(parsed, stdout, stderr, cancel.Token).ConfigureAwait(false),
                 "demo" => await Demo.RunAsync(parsed.Value("--connection") ?? Environment.GetEnvironmentVariable("DBSYNC_CONNECTION"), json, stdout, stderr, cancel.Token).ConfigureAwait(false),
                 _ => throw new InvalidOperationException(parsed.Command),
@@ -118,6 +122,11 @@ public static class CliApp
             throw UsageError("--prune-backup needs --keep-days.");
         }
 
+        if (parsed.Flag("--what-if"))
+        {
+            return await PlanAsync(request, parsed.Flag("--json"), stdout, stderr, cancellationToken).ConfigureAwait(false);
+        }
+
         var result = await new SyncEngine().SyncAsync(request, null, cancellationToken).ConfigureAwait(false);
         if (parsed.Flag("--json"))
         {
@@ -129,6 +138,133 @@ public static class CliApp
         }
 
         return result.Status == SyncStatus.Succeeded ? Success : Partial;
+    }
+
+    private static async Task<int> PlanAsync(SyncRequest request, bool json, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        var plan = await new SyncEngine().PlanAsync(request, cancellationToken).ConfigureAwait(false);
+        if (json)
+        {
+            stdout.WriteLine(new JsonObject
+            {
+                ["status"] = "WhatIf",
+                ["path"] = plan.Path,
+                ["target"] = plan.Target,
+                ["tables"] = new JsonArray(plan.Tables.Select(t => (JsonNode)new JsonObject
+                {
+                    ["order"] = t.Order, ["name"] = t.Name, ["target"] = t.Target, ["mode"] = t.Mode, ["createTarget"] = t.CreateTarget,
+                    ["pendingInserts"] = t.PendingInserts, ["pendingUpdates"] = t.PendingUpdates, ["pendingDeletes"] = t.PendingDeletes,
+                    ["rows"] = t.Rows, ["reason"] = t.Reason,
+                }).ToArray()),
+                ["warnings"] = new JsonArray(plan.Warnings.Select(w => (JsonNode)JsonValue.Create(w)!).ToArray()),
+            }.ToJsonString(JsonOptions));
+            return Success;
+        }
+
+        foreach (var warning in plan.Warnings)
+        {
+            stderr.WriteLine($"warning: {warning}");
+        }
+
+        stdout.WriteLine($"What if: sync {plan.Path} to {plan.Target} (nothing is changed):");
+        foreach (var t in plan.Tables)
+        {
+            var what = t.Mode switch
+            {
+                "Push" => $"push {t.PendingInserts} insert(s), {t.PendingUpdates} update(s), {t.PendingDeletes} delete(s)",
+                "Skipped" => $"skip: {t.Reason}",
+                _ => $"{t.Mode}: copy {t.Rows} row(s){(t.CreateTarget ? ", creating the table" : "")}",
+            };
+            stdout.WriteLine($"  {t.Order,2}. {t.Name,-24} -> {t.Target,-32} {what}");
+        }
+
+        return Success;
+    }
+
+    private static async Task<int> StatusAsync(ParsedArgs parsed, TextWriter stdout, CancellationToken cancellationToken)
+    {
+        var status = await new SyncEngine().GetStatusAsync(new DbSync.Core.Diagnostics.StatusRequest
+        {
+            Path = parsed.Required("--path"),
+            ConnectionString = parsed.Value("--connection") ?? Environment.GetEnvironmentVariable("DBSYNC_CONNECTION"),
+            Detailed = parsed.Flag("--detailed"),
+            TargetTimeout = TimeSpan.FromSeconds(parsed.Int("--target-timeout") ?? 3),
+        }, cancellationToken).ConfigureAwait(false);
+        if (parsed.Flag("--json"))
+        {
+            stdout.WriteLine(new JsonObject
+            {
+                ["status"] = "Succeeded",
+                ["path"] = status.Path,
+                ["nodeId"] = status.NodeId,
+                ["captureEnabled"] = status.CaptureEnabled,
+                ["triggersIntact"] = status.TriggersIntact,
+                ["pendingChanges"] = status.PendingChanges,
+                ["lagSeconds"] = status.Lag is { } lag ? Math.Round(lag.TotalSeconds, 1) : null,
+                ["quarantined"] = status.Quarantined,
+                ["lastRun"] = status.LastRun is null ? null : JsonNode.Parse(status.LastRun.ToJson()),
+                ["targetReachable"] = status.TargetReachable,
+                ["targetError"] = status.TargetError,
+                ["targetErrorId"] = status.TargetErrorId,
+                ["tables"] = new JsonArray(status.Tables.Select(t => (JsonNode)new JsonObject
+                {
+                    ["name"] = t.Name, ["captured"] = t.Captured, ["triggersIntact"] = t.TriggersIntact, ["pendingChanges"] = t.PendingChanges,
+                    ["lagSeconds"] = t.Lag is { } l ? Math.Round(l.TotalSeconds, 1) : null, ["loaded"] = t.Loaded, ["reason"] = t.Reason,
+                }).ToArray()),
+            }.ToJsonString(JsonOptions));
+            return Success;
+        }
+
+        stdout.WriteLine($"{status.Path}: node {status.NodeId ?? "-"}, capture {(status.CaptureEnabled ? status.TriggersIntact ? "enabled" : "enabled, TRIGGERS DAMAGED" : "not enabled")}");
+        stdout.WriteLine($"  pending {status.PendingChanges} row(s){(status.Lag is { } age ? $", oldest {age.TotalSeconds:0} s old" : "")}");
+        stdout.WriteLine(status.LastRun is { } run
+            ? $"  last run {run.StartedAt:yyyy-MM-dd HH:mm:ss}Z {run.Status} +{run.Inserted} ~{run.Updated} -{run.Deleted}{(run.ErrorId is null ? "" : $" {run.ErrorId}")}"
+            : "  no run yet");
+        if (status.TargetReachable is { } reachable)
+        {
+            stdout.WriteLine(reachable ? "  target reachable" : $"  target NOT reachable: {status.TargetErrorId}: {status.TargetError}");
+        }
+
+        foreach (var t in status.Tables)
+        {
+            stdout.WriteLine($"  {t.Name,-24} {(t.Captured ? "captured" : "-"),-9} pending {t.PendingChanges,8} {(t.Loaded ? "loaded" : "")} {t.Reason}");
+        }
+
+        return Success;
+    }
+
+    private static async Task<int> TestAsync(ParsedArgs parsed, TextWriter stdout, CancellationToken cancellationToken)
+    {
+        var checks = await new SyncEngine().TestAsync(new DbSync.Core.Diagnostics.ConnectionTestRequest
+        {
+            Path = parsed.Required("--path"),
+            ConnectionString = parsed.Value("--connection") ?? Environment.GetEnvironmentVariable("DBSYNC_CONNECTION"),
+            Schema = parsed.Value("--schema") ?? "public",
+            Tables = parsed.Values("--table"),
+            PreserveCase = parsed.Flag("--preserve-case"),
+            TargetTimeout = TimeSpan.FromSeconds(parsed.Int("--target-timeout") ?? 5),
+        }, cancellationToken).ConfigureAwait(false);
+        var failed = checks.Any(c => c.Status == DbSync.Core.Diagnostics.CheckStatus.Fail);
+        if (parsed.Flag("--json"))
+        {
+            stdout.WriteLine(new JsonObject
+            {
+                ["status"] = failed ? "Failed" : "Succeeded",
+                ["checks"] = new JsonArray(checks.Select(c => (JsonNode)new JsonObject
+                {
+                    ["name"] = c.Name, ["status"] = c.Status.ToString(), ["message"] = c.Message, ["fix"] = c.Fix, ["target"] = c.Target, ["errorId"] = c.ErrorId,
+                }).ToArray()),
+            }.ToJsonString(JsonOptions));
+        }
+        else
+        {
+            foreach (var c in checks)
+            {
+                stdout.WriteLine($"{c.Status,-8} {c.Name,-26} {c.Message}{(c.Fix is null ? "" : $"{Environment.NewLine}{"",35}fix: {c.Fix}")}");
+            }
+        }
+
+        return failed ? Failed : Success;
     }
 
     private static async Task<int> LogAsync(ParsedArgs parsed, TextWriter stdout, CancellationToken cancellationToken)

@@ -471,7 +471,10 @@ internal static class Inspector
             : (bool)(await ScalarAsync(pg, "SELECT has_database_privilege(current_database(), 'CREATE')", cancellationToken).ConfigureAwait(false))!;
         var dbsyncSchema = (long)(await ScalarAsync(pg, "SELECT count(*) FROM pg_namespace WHERE nspname = 'dbsync'", cancellationToken).ConfigureAwait(false))! > 0;
         var canLog = dbsyncSchema
-            ? (bool)(await ScalarAsync(pg, "SELECT has_schema_privilege('dbsync', 'CREATE') OR has_table_privilege('dbsync.runs', 'INSERT')", cancellationToken).ConfigureAwait(false))!
+            ? (bool)(await ScalarAsync(pg,
+                "SELECT has_schema_privilege('dbsync', 'CREATE') OR (has_schema_privilege('dbsync', 'USAGE') AND EXISTS (" +
+                "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace " +
+                "WHERE n.nspname = 'dbsync' AND c.relname = 'runs' AND has_table_privilege(c.oid, 'INSERT')))", cancellationToken).ConfigureAwait(false))!
             : (bool)(await ScalarAsync(pg, "SELECT has_database_privilege(current_database(), 'CREATE')", cancellationToken).ConfigureAwait(false))!;
         checks.Add(canCreate
             ? Check("Target.CreatePermission", CheckStatus.Pass, $"{builder.Username} may create tables in schema '{schema}'{(schemaExists ? "" : " (the schema will be created)")}.", target: schema)
@@ -531,9 +534,22 @@ internal static class Inspector
                 var key = plan.TargetKeyColumns.Single();
                 var qualified = Identifiers.Quote(schema, plan.TargetName);
                 var sequence = (string?)await ScalarAsync(pg, "SELECT pg_get_serial_sequence($1, $2)", cancellationToken, qualified, key).ConfigureAwait(false);
+                long? readable = null;
                 if (sequence is not null)
                 {
-                    var last = (long?)await ScalarAsync(pg, "SELECT pg_sequence_last_value($1::regclass)", cancellationToken, sequence).ConfigureAwait(false) ?? 0;
+                    try
+                    {
+                        readable = (long?)await ScalarAsync(pg, "SELECT pg_sequence_last_value($1::regclass)", cancellationToken, sequence).ConfigureAwait(false) ?? 0;
+                    }
+                    catch (PostgresException ex) when (ex.SqlState == "42501")
+                    {
+                        checks.Add(Check("Target.Sequences", CheckStatus.Warning, $"Sequence {sequence} of {qualified}.{key} cannot be read by {builder.Username}: {ex.MessageText}.",
+                            $"GRANT SELECT ON SEQUENCE {sequence} TO \"{builder.Username}\";", table.Name, ErrorIds.PermissionDenied));
+                    }
+                }
+
+                if (sequence is not null && readable is { } last)
+                {
                     long sourceMax;
                     using (var sqlite = SourceDatabase.Open(SourceDatabase.Validate(request.Path), busyTimeoutSeconds: 2))
                     {

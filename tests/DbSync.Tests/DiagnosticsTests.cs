@@ -1,0 +1,239 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using DbSync.Core;
+using DbSync.Core.Diagnostics;
+using DbSync.Tests.Infrastructure;
+using Npgsql;
+
+namespace DbSync.Tests;
+
+public sealed class DiagnosticsTests : IDisposable
+{
+    private readonly SyncFixture _fixture = new();
+
+    public void Dispose() => _fixture.Dispose();
+
+    private Task<IReadOnlyList<CheckResult>> TestAsync(string path, string? connection = null, TimeSpan? timeout = null) =>
+        new SyncEngine().TestAsync(new ConnectionTestRequest
+        {
+            Path = path, ConnectionString = connection, Schema = _fixture.Schema, TargetTimeout = timeout ?? TimeSpan.FromSeconds(5),
+        });
+
+    private static CheckResult Only(IReadOnlyList<CheckResult> checks, string name) => Assert.Single(checks, c => c.Name == name);
+
+    [Fact]
+    public async Task A_healthy_source_and_target_pass_every_check()
+    {
+        var path = _fixture.CopyChinook();
+
+        var checks = await TestAsync(path, TestServer.ConnectionString);
+
+        Assert.All(checks.Where(c => c.Name != "Target.Tls"), c => Assert.True(c.Status == CheckStatus.Pass, $"{c.Name}: {c.Message}"));
+        Assert.Contains(checks, c => c.Name == "Target.ServerVersion" && c.Message.Contains("15.", StringComparison.Ordinal));
+        var (code, stdout, _) = await CliTests.RunCliAsync("test", "--path", path, "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema, "--json");
+        Assert.Equal(0, code);
+        Assert.Equal("Succeeded", JsonDocument.Parse(stdout).RootElement.GetProperty("status").GetString());
+        Assert.DoesNotContain(TestServer.Password, stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Source_checks_fail_for_a_missing_file_a_text_file_and_a_locked_file()
+    {
+        var missing = await TestAsync(Path.Combine(_fixture.Directory, "nope.sqlite"));
+        Assert.Equal((CheckStatus.Fail, "DbSync.SourceNotFound"), (Only(missing, "Source.File").Status, Only(missing, "Source.File").ErrorId));
+        Assert.False(File.Exists(Path.Combine(_fixture.Directory, "nope.sqlite")));
+
+        var text = Path.Combine(_fixture.Directory, "notes.txt");
+        File.WriteAllText(text, "hello");
+        Assert.Equal("DbSync.SourceNotSqlite", Only(await TestAsync(text), "Source.File").ErrorId);
+
+        var path = _fixture.CopyChinook();
+        using (var holder = SyncFixture.OpenSqlite(path))
+        {
+            SyncFixture.Execute(holder, "BEGIN EXCLUSIVE");
+            var locked = Only(await TestAsync(path), "Source.Writable");
+            Assert.Equal((CheckStatus.Fail, "DbSync.SourceBusy"), (locked.Status, locked.ErrorId));
+            Assert.NotNull(locked.Fix);
+            SyncFixture.Execute(holder, "ROLLBACK");
+        }
+
+        Assert.Equal(CheckStatus.Pass, Only(await TestAsync(path), "Source.Writable").Status);
+    }
+
+    [Fact]
+    public async Task Source_checks_name_keyless_tables_orphans_long_names_and_misfit_values()
+    {
+        var longName = new string('x', 64);
+        var path = _fixture.CreateDatabase($"""
+            CREATE TABLE parent (id INTEGER PRIMARY KEY);
+            CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent (id), qty INTEGER);
+            CREATE TABLE loose (v TEXT);
+            CREATE TABLE "{longName}" (id INTEGER PRIMARY KEY);
+            INSERT INTO parent VALUES (1);
+            PRAGMA foreign_keys = OFF;
+            INSERT INTO child VALUES (1, 1, 5), (2, 99, 'lots');
+            """);
+
+        var checks = await TestAsync(path);
+
+        var keys = Only(checks, "Source.PrimaryKeys");
+        Assert.Equal(CheckStatus.Warning, keys.Status);
+        Assert.Contains("loose", keys.Message, StringComparison.Ordinal);
+        var orphans = Only(checks, "Source.ForeignKeys");
+        Assert.Equal(CheckStatus.Fail, orphans.Status);
+        Assert.Contains("child rowid 2 -> parent", orphans.Message, StringComparison.Ordinal);
+        var names = Only(checks, "Source.Names");
+        Assert.Equal(CheckStatus.Fail, names.Status);
+        Assert.Contains(longName, names.Message, StringComparison.Ordinal);
+        var values = Only(checks, "Source.ValueTypes");
+        Assert.Equal(CheckStatus.Warning, values.Status);
+        Assert.Contains("child.qty (bigint) holds 1 text value(s)", values.Message, StringComparison.Ordinal);
+
+        // Fixed, each passes.
+        SyncFixture.Execute(path, $"DELETE FROM child WHERE id = 2; DROP TABLE loose; DROP TABLE \"{longName}\";");
+        Assert.All((await TestAsync(path)).Where(c => c.Name.StartsWith("Source.", StringComparison.Ordinal)), c => Assert.Equal(CheckStatus.Pass, c.Status));
+    }
+
+    [Fact]
+    public async Task Target_checks_fail_for_a_wrong_password_a_closed_port_and_a_silent_socket_within_the_timeout()
+    {
+        var path = _fixture.CopyChinook();
+        var wrong = new NpgsqlConnectionStringBuilder(TestServer.ConnectionString) { Password = "nope" }.ConnectionString;
+        var auth = await TestAsync(path, wrong);
+        Assert.Equal(CheckStatus.Pass, Only(auth, "Target.Reachable").Status);
+        Assert.Equal((CheckStatus.Fail, "DbSync.AuthenticationFailed"), (Only(auth, "Target.Authentication").Status, Only(auth, "Target.Authentication").ErrorId));
+
+        int closedPort;
+        using (var probe = new TcpListener(IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            closedPort = ((IPEndPoint)probe.LocalEndpoint).Port;
+        }
+
+        var closed = await TestAsync(path, new NpgsqlConnectionStringBuilder(TestServer.ConnectionString) { Port = closedPort }.ConnectionString);
+        Assert.Equal((CheckStatus.Fail, "DbSync.TargetUnreachable"), (Only(closed, "Target.Reachable").Status, Only(closed, "Target.Reachable").ErrorId));
+
+        using var silent = new TcpListener(IPAddress.Loopback, 0);
+        silent.Start();
+        var clock = Stopwatch.StartNew();
+        var hung = await TestAsync(path, new NpgsqlConnectionStringBuilder(TestServer.ConnectionString) { Port = ((IPEndPoint)silent.LocalEndpoint).Port }.ConnectionString, TimeSpan.FromSeconds(2));
+        Assert.Equal(CheckStatus.Fail, Only(hung, "Target.Reachable").Status);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(8), $"took {clock.Elapsed}");
+        Assert.DoesNotContain(hung.Concat(auth).Concat(closed), c => c.Message.Contains(TestServer.Password, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Target_checks_find_missing_permission_incompatible_types_and_lagging_sequences()
+    {
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT);
+            CREATE TABLE price (id INTEGER PRIMARY KEY, amount TEXT);
+            INSERT INTO item VALUES (1, 'a'), (500, 'b');
+            INSERT INTO price VALUES (1, 'x');
+            """);
+        _fixture.PgExecute($"""
+            CREATE SCHEMA "{_fixture.Schema}";
+            CREATE TABLE "{_fixture.Schema}".item (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, name text);
+            CREATE TABLE "{_fixture.Schema}".price (id bigint PRIMARY KEY, amount integer);
+            """);
+
+        var checks = await TestAsync(path, TestServer.ConnectionString);
+
+        var compatibility = Assert.Single(checks, c => c.Name == "Target.Compatibility" && c.Status == CheckStatus.Fail);
+        Assert.Contains("column 'amount' is TEXT in SQLite (maps to text) but integer", compatibility.Message, StringComparison.Ordinal);
+        var sequence = Only(checks, "Target.Sequences");
+        Assert.Equal(CheckStatus.Warning, sequence.Status);
+        Assert.Contains("setval(", sequence.Fix, StringComparison.Ordinal);
+        Assert.Contains(", 500)", sequence.Fix, StringComparison.Ordinal);
+
+        // A role that may log in but not create anything.
+        var role = "r_" + _fixture.Schema;
+        _fixture.PgExecute($"CREATE ROLE {role} LOGIN PASSWORD 'role-secret'; GRANT USAGE ON SCHEMA \"{_fixture.Schema}\" TO {role};");
+        try
+        {
+            var restricted = new NpgsqlConnectionStringBuilder(TestServer.ConnectionString) { Username = role, Password = "role-secret" }.ConnectionString;
+            var denied = Only(await TestAsync(path, restricted), "Target.CreatePermission");
+            Assert.Equal((CheckStatus.Fail, "DbSync.PermissionDenied"), (denied.Status, denied.ErrorId));
+            Assert.Contains("GRANT CREATE", denied.Fix, StringComparison.Ordinal);
+
+            _fixture.PgExecute($"GRANT CREATE ON SCHEMA \"{_fixture.Schema}\" TO {role}");
+            Assert.Equal(CheckStatus.Pass, Only(await TestAsync(path, restricted), "Target.CreatePermission").Status);
+        }
+        finally
+        {
+            _fixture.PgExecute($"DROP OWNED BY {role}; DROP ROLE {role}");
+        }
+    }
+
+    [Fact]
+    public async Task Status_reports_local_figures_when_the_target_is_down_and_changes_nothing()
+    {
+        var path = _fixture.CopyChinook();
+        SyncFixture.Execute(path, "INSERT INTO Album (AlbumId, Title, ArtistId) VALUES (1000, 'no tracks', 1)");
+        await _fixture.SyncAsync(path, "Artist", "Album");
+        SyncFixture.Execute(path, "UPDATE Artist SET Name = 'x' WHERE ArtistId IN (1, 2, 3); UPDATE Artist SET Name = 'y' WHERE ArtistId = 1; DELETE FROM Album WHERE AlbumId = 1000;");
+        var before = SyncFixture.Hash(path);
+        using var silent = new TcpListener(IPAddress.Loopback, 0);
+        silent.Start();
+        var down = new NpgsqlConnectionStringBuilder(TestServer.ConnectionString) { Port = ((IPEndPoint)silent.LocalEndpoint).Port }.ConnectionString;
+
+        var clock = Stopwatch.StartNew();
+        var status = await new SyncEngine().GetStatusAsync(new StatusRequest { Path = path, ConnectionString = down, Detailed = true, TargetTimeout = TimeSpan.FromSeconds(1) });
+
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"took {clock.Elapsed}");
+        Assert.Equal(before, SyncFixture.Hash(path));
+        Assert.True(status.CaptureEnabled);
+        Assert.True(status.TriggersIntact);
+        Assert.Equal(4, status.PendingChanges);
+        Assert.NotNull(status.Lag);
+        Assert.Equal(false, status.TargetReachable);
+        Assert.Equal("DbSync.TargetUnreachable", status.TargetErrorId);
+        Assert.Equal(SyncStatus.Succeeded.ToString(), status.LastRun!.Status.ToString());
+        Assert.Equal(3, status.Tables.Single(t => t.Name == "Artist").PendingChanges);
+        Assert.Equal(1, status.Tables.Single(t => t.Name == "Album").PendingChanges);
+        Assert.Contains(status.Tables, t => t.Name == "Track" && !t.Captured);
+
+        var wrong = new NpgsqlConnectionStringBuilder(TestServer.ConnectionString) { Password = "wrong" }.ConnectionString;
+        var (code, stdout, _) = await CliTests.RunCliAsync("status", "--path", path, "--connection", wrong, "--json");
+        Assert.Equal(0, code);
+        var json = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal(4, json.GetProperty("pendingChanges").GetInt64());
+        Assert.Equal("DbSync.AuthenticationFailed", json.GetProperty("targetErrorId").GetString());
+
+        // Damaged capture is reported, not repaired, by status.
+        SyncFixture.Execute(path, "DROP TRIGGER _dbsync_1_u");
+        var damaged = await new SyncEngine().GetStatusAsync(new StatusRequest { Path = path, Detailed = true });
+        Assert.False(damaged.TriggersIntact);
+        Assert.False(damaged.Tables.Single(t => t.Name == "Artist").TriggersIntact);
+    }
+
+    [Fact]
+    public async Task What_if_shows_the_plan_per_table_in_order_and_changes_nothing()
+    {
+        var path = _fixture.CopyChinook();
+        SyncFixture.Execute(path, "INSERT INTO Album (AlbumId, Title, ArtistId) VALUES (1000, 'no tracks', 1)");
+        await _fixture.SyncAsync(path, "Artist", "Album");
+        SyncFixture.Execute(path, """
+            INSERT INTO Artist (ArtistId, Name) VALUES (900, 'new');
+            UPDATE Artist SET Name = 'changed' WHERE ArtistId = 1;
+            DELETE FROM Album WHERE AlbumId = 1000;
+            INSERT INTO Artist (ArtistId, Name) VALUES (901, 'gone again'); DELETE FROM Artist WHERE ArtistId = 901;
+            """);
+        var before = SyncFixture.Hash(path);
+
+        var (code, stdout, _) = await CliTests.RunCliAsync("sync", "--path", path, "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema,
+            "--table", "Artist", "--table", "Album", "--table", "Genre", "--what-if", "--json");
+
+        Assert.Equal(0, code);
+        var tables = JsonDocument.Parse(stdout).RootElement.GetProperty("tables").EnumerateArray().ToList();
+        Assert.Equal(["Artist", "Album", "Genre"], tables.Select(t => t.GetProperty("name").GetString()));
+        Assert.Equal((1, 1, 0), (tables[0].GetProperty("pendingInserts").GetInt32(), tables[0].GetProperty("pendingUpdates").GetInt32(), tables[0].GetProperty("pendingDeletes").GetInt32()));
+        Assert.Equal(1, tables[1].GetProperty("pendingDeletes").GetInt32());
+        Assert.Equal(("InitialLoad", 25, true), (tables[2].GetProperty("mode").GetString(), tables[2].GetProperty("rows").GetInt32(), tables[2].GetProperty("createTarget").GetBoolean()));
+        Assert.Equal(before, SyncFixture.Hash(path));
+        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '{_fixture.Schema}' AND relname = 'genre'"));
+        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".artist WHERE artistid = 900"));
+    }
+}
