@@ -1,14 +1,31 @@
-# Placeholder manifest: the compiled cmdlets arrive with the PowerShell module issue. build.ps1 stamps the version.
+# The DbSync module manifest. ModuleVersion is stamped from VersionPrefix (Directory.Build.props) when the module
+# is assembled (src/DbSync.PowerShell/Module.targets); the value here is only a placeholder.
 @{
-    RootModule           = ''
-    ModuleVersion        = '0.1.0'
+    RootModule           = 'DbSync.PowerShell.dll'
+    ModuleVersion        = '0.0.0'
     GUID                 = '6f0f7d1e-3c1b-4f0e-9a55-0c2f3f6b9d21'
     Author               = 'DbSync'
-    Description          = 'Keeps PostgreSQL in step with SQLite files.'
+    CompanyName          = 'DbSync'
+    Copyright            = '(c) DbSync contributors'
+    Description          = 'Keeps PostgreSQL in step with SQLite files: change capture by triggers, one-transaction pushes, a run log, and stable error ids for scheduled jobs.'
     CompatiblePSEditions = @('Core')
     PowerShellVersion    = '7.4'
-    CmdletsToExport      = @()
+    FormatsToProcess     = @('DbSync.format.ps1xml')
+    CmdletsToExport      = @(
+        'Start-DbSync'
+        'Get-DbSyncStatus'
+        'Test-DbSyncConnection'
+        'Enable-DbSync'
+        'Disable-DbSync'
+        'Get-DbSyncLog'
+        'Restore-DbSyncLog'
+    )
     FunctionsToExport    = @()
     VariablesToExport    = @()
     AliasesToExport      = @()
+    PrivateData          = @{
+        PSData = @{
+            Tags = @('SQLite', 'PostgreSQL', 'Sync', 'Replication', 'PSEdition_Core', 'Windows', 'Linux', 'MacOS')
+        }
+    }
 }

@@ -1,0 +1,121 @@
+using System.Management.Automation;
+using DbSync.Core;
+using DbSync.PowerShell.Infrastructure;
+
+namespace DbSync.PowerShell.Commands;
+
+/// <summary>
+/// <para type="synopsis">Removes change capture from SQLite files (dbsync disable).</para>
+/// </summary>
+[Cmdlet(VerbsLifecycle.Disable, "DbSync", DefaultParameterSetName = PathResolver.PathSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
+[OutputType(typeof(CaptureResult))]
+public sealed class DisableDbSyncCommand : PSCmdlet
+{
+    private readonly CoreRunner _runner = new();
+
+    #region Parameters
+
+    /// <summary>The SQLite file(s); wildcards are resolved by the provider.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathResolver.PathSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[] Path { get; set; } = [];
+
+    /// <summary>The SQLite file(s), taken literally.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = PathResolver.LiteralPathSet, ValueFromPipelineByPropertyName = true)]
+    [Alias("PSPath")]
+    [ValidateNotNullOrEmpty]
+    public string[] LiteralPath { get; set; } = [];
+
+    /// <summary>Disable even though changes are pending (they are discarded), and do not ask for confirmation.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    /// <summary>Also remove the run history and the node id: nothing named _dbsync_ stays in the file.</summary>
+    [Parameter]
+    public SwitchParameter Purge { get; set; }
+
+    /// <summary>Seconds to wait while another run holds the file's lock.</summary>
+    [Parameter]
+    [ValidateRange(0, int.MaxValue)]
+    public int LockTimeout { get; set; } = 30;
+
+    #endregion
+
+    #region Overrides
+
+    /// <inheritdoc />
+    protected override void ProcessRecord()
+    {
+        IReadOnlyList<string> files;
+        try
+        {
+            files = PathResolver.Resolve(this, ParameterSetName == PathResolver.LiteralPathSet ? LiteralPath : Path, ParameterSetName == PathResolver.LiteralPathSet);
+        }
+        catch (DbSyncException ex)
+        {
+            ThrowTerminatingError(Errors.From(ex, null));
+            return;
+        }
+
+        var engine = new SyncEngine();
+        foreach (var file in files)
+        {
+            if (!Confirmed(file))
+            {
+                continue;
+            }
+
+            CaptureResult result;
+            try
+            {
+                result = _runner.Run(token => engine.DisableAsync(BuildRequest(file), token));
+            }
+            catch (DbSyncException ex)
+            {
+                ThrowTerminatingError(Errors.From(ex, file));
+                return;
+            }
+
+            foreach (var warning in result.Warnings)
+            {
+                WriteWarning(warning);
+            }
+
+            WriteObject(result);
+        }
+    }
+
+    /// <inheritdoc />
+    protected override void StopProcessing() => _runner.Stop();
+
+    /// <inheritdoc />
+    protected override void EndProcessing() => _runner.Dispose();
+
+    #endregion
+
+    /// <summary>The Core request for one file.</summary>
+    internal DisableRequest BuildRequest(string path) => new()
+    {
+        Path = path,
+        Force = Force.IsPresent,
+        Purge = Purge.IsPresent,
+        LockTimeout = TimeSpan.FromSeconds(LockTimeout),
+    };
+
+    private bool Confirmed(string file)
+    {
+        var action = Purge.IsPresent ? "Remove change capture and the run history" : "Remove change capture";
+        // -Force stands for -Confirm:$false, as with Remove-Item, so an unattended job is never blocked by the
+        // High impact prompt; -WhatIf, and an explicit -Confirm, still win.
+        var whatIf = MyInvocation.BoundParameters.TryGetValue("WhatIf", out var value)
+            ? value is SwitchParameter s && s.IsPresent
+            : LanguagePrimitives.IsTrue(GetVariableValue("WhatIfPreference"));
+        if (Force.IsPresent && !whatIf && !MyInvocation.BoundParameters.ContainsKey("Confirm"))
+        {
+            return true;
+        }
+
+        return ShouldProcess(file, action);
+    }
+}

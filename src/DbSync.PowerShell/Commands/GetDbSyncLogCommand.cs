@@ -1,0 +1,121 @@
+using System.Management.Automation;
+using DbSync.Core;
+using DbSync.Core.Bookkeeping;
+using DbSync.PowerShell.Infrastructure;
+
+namespace DbSync.PowerShell.Commands;
+
+/// <summary>
+/// <para type="synopsis">Reads the run log of SQLite files, newest first (dbsync log). Never writes.</para>
+/// </summary>
+[Cmdlet(VerbsCommon.Get, "DbSyncLog", DefaultParameterSetName = PathResolver.PathSet)]
+[OutputType(typeof(RunLogEntry))]
+public sealed class GetDbSyncLogCommand : PSCmdlet
+{
+    private readonly CoreRunner _runner = new();
+
+    // Stored boxed: a RunStatus field would make PowerShell load DbSync.Core while it reflects over this class
+    // at import, before ModuleInitializer has routed Core into the module's load context.
+    private object? _status;
+    private int? _last;
+    private DateTime? _since;
+
+    #region Parameters
+
+    /// <summary>The SQLite file(s); wildcards are resolved by the provider.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathResolver.PathSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[] Path { get; set; } = [];
+
+    /// <summary>The SQLite file(s), taken literally.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = PathResolver.LiteralPathSet, ValueFromPipelineByPropertyName = true)]
+    [Alias("PSPath")]
+    [ValidateNotNullOrEmpty]
+    public string[] LiteralPath { get; set; } = [];
+
+    /// <summary>Only the newest N runs.</summary>
+    [Parameter]
+    [ValidateRange(1, int.MaxValue)]
+    public int Last
+    {
+        get => _last ?? 0;
+        set => _last = value;
+    }
+
+    /// <summary>Only runs started at or after this instant. A local time (Get-Date) is converted; a date without a kind is UTC, as in the CLI.</summary>
+    [Parameter]
+    public DateTime Since
+    {
+        get => _since ?? default;
+        set => _since = value;
+    }
+
+    /// <summary>Only runs with this status.</summary>
+    [Parameter]
+    public RunStatus Status
+    {
+        get => _status is RunStatus status ? status : default;
+        set => _status = value;
+    }
+
+    #endregion
+
+    #region Overrides
+
+    /// <inheritdoc />
+    protected override void ProcessRecord()
+    {
+        IReadOnlyList<string> files;
+        try
+        {
+            files = PathResolver.Resolve(this, ParameterSetName == PathResolver.LiteralPathSet ? LiteralPath : Path, ParameterSetName == PathResolver.LiteralPathSet);
+        }
+        catch (DbSyncException ex)
+        {
+            ThrowTerminatingError(Errors.From(ex, null));
+            return;
+        }
+
+        var engine = new SyncEngine();
+        foreach (var file in files)
+        {
+            IReadOnlyList<RunLogEntry> entries;
+            try
+            {
+                entries = _runner.Run(token => engine.GetLogAsync(BuildQuery(file), token));
+            }
+            catch (DbSyncException ex)
+            {
+                ThrowTerminatingError(Errors.From(ex, file));
+                return;
+            }
+
+            WriteObject(entries, enumerateCollection: true);
+        }
+    }
+
+    /// <inheritdoc />
+    protected override void StopProcessing() => _runner.Stop();
+
+    /// <inheritdoc />
+    protected override void EndProcessing() => _runner.Dispose();
+
+    #endregion
+
+    /// <summary>The Core query for one file.</summary>
+    internal LogQuery BuildQuery(string path) => new()
+    {
+        Path = path,
+        Last = _last,
+        Since = _since is { } since ? ToUtc(since) : null,
+        Status = _status is RunStatus status ? status : null,
+    };
+
+    private static DateTime ToUtc(DateTime value) => value.Kind switch
+    {
+        DateTimeKind.Local => value.ToUniversalTime(),
+        DateTimeKind.Unspecified => DateTime.SpecifyKind(value, DateTimeKind.Utc),
+        _ => value,
+    };
+}

@@ -1,0 +1,106 @@
+using System.Management.Automation;
+using DbSync.Core;
+using DbSync.Core.Diagnostics;
+using DbSync.PowerShell.Infrastructure;
+
+namespace DbSync.PowerShell.Commands;
+
+/// <summary>
+/// <para type="synopsis">Shows, per SQLite file, whether capture is enabled, what is pending, the last run and whether PostgreSQL answers.</para>
+/// </summary>
+[Cmdlet(VerbsCommon.Get, "DbSyncStatus", DefaultParameterSetName = PathResolver.PathSet)]
+[OutputType(typeof(DatabaseStatus), typeof(TableStatus))]
+public sealed class GetDbSyncStatusCommand : PSCmdlet
+{
+    private readonly CoreRunner _runner = new();
+
+    #region Parameters
+
+    /// <summary>The SQLite file(s); wildcards are resolved by the provider.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathResolver.PathSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[] Path { get; set; } = [];
+
+    /// <summary>The SQLite file(s), taken literally.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = PathResolver.LiteralPathSet, ValueFromPipelineByPropertyName = true)]
+    [Alias("PSPath")]
+    [ValidateNotNullOrEmpty]
+    public string[] LiteralPath { get; set; } = [];
+
+    /// <summary>Npgsql connection string, to check that PostgreSQL answers; default DBSYNC_CONNECTION. Without one, the target is not checked.</summary>
+    [Parameter(Position = 1)]
+    public string? ConnectionString { get; set; }
+
+    /// <summary>User name and password for PostgreSQL; override those of the connection string.</summary>
+    [Parameter]
+    [Credential]
+    public PSCredential? Credential { get; set; }
+
+    /// <summary>Also emit one object per table.</summary>
+    [Parameter]
+    public SwitchParameter Detailed { get; set; }
+
+    /// <summary>Seconds to wait for PostgreSQL to answer.</summary>
+    [Parameter]
+    [ValidateRange(1, 600)]
+    public int TargetTimeout { get; set; } = 3;
+
+    #endregion
+
+    #region Overrides
+
+    /// <inheritdoc />
+    protected override void ProcessRecord()
+    {
+        IReadOnlyList<string> files;
+        try
+        {
+            files = PathResolver.Resolve(this, ParameterSetName == PathResolver.LiteralPathSet ? LiteralPath : Path, ParameterSetName == PathResolver.LiteralPathSet);
+        }
+        catch (DbSyncException ex)
+        {
+            ThrowTerminatingError(Errors.From(ex, null));
+            return;
+        }
+
+        var engine = new SyncEngine();
+        foreach (var file in files)
+        {
+            DatabaseStatus status;
+            try
+            {
+                status = _runner.Run(token => engine.GetStatusAsync(BuildRequest(file), token));
+            }
+            catch (DbSyncException ex)
+            {
+                ThrowTerminatingError(Errors.From(ex, file));
+                return;
+            }
+
+            WriteObject(status);
+            if (Detailed.IsPresent)
+            {
+                WriteObject(status.Tables, enumerateCollection: true);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    protected override void StopProcessing() => _runner.Stop();
+
+    /// <inheritdoc />
+    protected override void EndProcessing() => _runner.Dispose();
+
+    #endregion
+
+    /// <summary>The Core request for one file.</summary>
+    internal StatusRequest BuildRequest(string path) => new()
+    {
+        Path = path,
+        ConnectionString = Connection.FromParameterOrEnvironment(ConnectionString),
+        Credential = Connection.ToNetworkCredential(Credential),
+        Detailed = Detailed.IsPresent,
+        TargetTimeout = TimeSpan.FromSeconds(TargetTimeout),
+    };
+}

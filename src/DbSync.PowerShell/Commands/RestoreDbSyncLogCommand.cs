@@ -1,0 +1,103 @@
+using System.Management.Automation;
+using DbSync.Core;
+using DbSync.Core.Bookkeeping;
+using DbSync.PowerShell.Infrastructure;
+
+namespace DbSync.PowerShell.Commands;
+
+/// <summary>
+/// <para type="synopsis">Restores run log entries into SQLite files from the JSON-lines backup (dbsync restore-log).</para>
+/// </summary>
+[Cmdlet(VerbsData.Restore, "DbSyncLog", DefaultParameterSetName = PathResolver.PathSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType(typeof(RestoreLogResult))]
+public sealed class RestoreDbSyncLogCommand : PSCmdlet
+{
+    private readonly CoreRunner _runner = new();
+
+    #region Parameters
+
+    /// <summary>The SQLite file(s) to restore into; wildcards are resolved by the provider.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathResolver.PathSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[] Path { get; set; } = [];
+
+    /// <summary>The SQLite file(s), taken literally.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = PathResolver.LiteralPathSet, ValueFromPipelineByPropertyName = true)]
+    [Alias("PSPath")]
+    [ValidateNotNullOrEmpty]
+    public string[] LiteralPath { get; set; } = [];
+
+    /// <summary>The backup to read; default the database's own (DBSYNC_LOG_PATH, else FILE-dbsync-log.jsonl).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? BackupPath { get; set; }
+
+    #endregion
+
+    #region Overrides
+
+    /// <inheritdoc />
+    protected override void ProcessRecord()
+    {
+        IReadOnlyList<string> files;
+        try
+        {
+            files = PathResolver.Resolve(this, ParameterSetName == PathResolver.LiteralPathSet ? LiteralPath : Path, ParameterSetName == PathResolver.LiteralPathSet);
+        }
+        catch (DbSyncException ex)
+        {
+            ThrowTerminatingError(Errors.From(ex, null));
+            return;
+        }
+
+        var engine = new SyncEngine();
+        foreach (var file in files)
+        {
+            var proceed = ShouldProcess($"Restore run log entries into '{file}' from {BackupPath ?? "its backup"}.",
+                $"Restore run log entries into '{file}'?", "Restore-DbSyncLog", out var reason);
+            if (!proceed && reason != ShouldProcessReason.WhatIf)
+            {
+                continue;
+            }
+
+            // -WhatIf still reads the backup and reports what would be restored (Core's WhatIf changes nothing).
+            RestoreLogResult result;
+            try
+            {
+                result = _runner.Run(token => engine.RestoreLogAsync(BuildRequest(file, BackupPath is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(BackupPath), whatIf: !proceed), token));
+            }
+            catch (DbSyncException ex)
+            {
+                ThrowTerminatingError(Errors.From(ex, file));
+                return;
+            }
+
+            foreach (var line in result.Invalid)
+            {
+                WriteWarning($"{result.BackupPath} line {line.Line}: {line.Reason}");
+            }
+
+            WriteObject(result);
+        }
+    }
+
+    /// <inheritdoc />
+    protected override void StopProcessing() => _runner.Stop();
+
+    /// <inheritdoc />
+    protected override void EndProcessing() => _runner.Dispose();
+
+    #endregion
+
+    /// <summary>The Core request for one file.</summary>
+    /// <param name="path">The resolved SQLite file.</param>
+    /// <param name="backupPath">-BackupPath resolved against PowerShell's location.</param>
+    /// <param name="whatIf">Only report what would be restored.</param>
+    internal RestoreLogRequest BuildRequest(string path, string? backupPath, bool whatIf) => new()
+    {
+        Path = path,
+        BackupPath = backupPath,
+        WhatIf = whatIf,
+    };
+}

@@ -1,0 +1,243 @@
+using System.Globalization;
+using System.Management.Automation;
+using DbSync.Core;
+using DbSync.Core.Diagnostics;
+using DbSync.PowerShell.Infrastructure;
+
+namespace DbSync.PowerShell.Commands;
+
+/// <summary>
+/// <para type="synopsis">Pushes the pending changes of SQLite files to PostgreSQL, enabling capture on first use.</para>
+/// </summary>
+[Cmdlet(VerbsLifecycle.Start, "DbSync", DefaultParameterSetName = PathResolver.PathSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType(typeof(SyncResult))]
+public sealed class StartDbSyncCommand : PSCmdlet
+{
+    private readonly CoreRunner _runner = new();
+    private int? _keepDays;
+
+    #region Parameters
+
+    /// <summary>The SQLite file(s); wildcards are resolved by the provider.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathResolver.PathSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[] Path { get; set; } = [];
+
+    /// <summary>The SQLite file(s), taken literally (brackets in names are not wildcards).</summary>
+    [Parameter(Mandatory = true, ParameterSetName = PathResolver.LiteralPathSet, ValueFromPipelineByPropertyName = true)]
+    [Alias("PSPath")]
+    [ValidateNotNullOrEmpty]
+    public string[] LiteralPath { get; set; } = [];
+
+    /// <summary>Npgsql connection string; default DBSYNC_CONNECTION. A password in it is never shown.</summary>
+    [Parameter(Position = 1)]
+    public string? ConnectionString { get; set; }
+
+    /// <summary>User name and password for PostgreSQL; override those of the connection string.</summary>
+    [Parameter]
+    [Credential]
+    public PSCredential? Credential { get; set; }
+
+    /// <summary>PostgreSQL schema for the tables; created when missing.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string Schema { get; set; } = "public";
+
+    /// <summary>Sync only matching tables (* and ? match, case-insensitively). Default: every table.</summary>
+    [Parameter]
+    [SupportsWildcards]
+    [ArgumentCompleter(typeof(TableNameCompleter))]
+    [ValidateNotNullOrEmpty]
+    public string[] Table { get; set; } = [];
+
+    /// <summary>Rows per apply statement and per progress step.</summary>
+    [Parameter]
+    [ValidateRange(1, int.MaxValue)]
+    public int BatchSize { get; set; } = 10_000;
+
+    /// <summary>Copy the selected tables again in full, making each target table equal to the SQLite table.</summary>
+    [Parameter]
+    public SwitchParameter Resync { get; set; }
+
+    /// <summary>Create PostgreSQL names exactly as in SQLite instead of lower-casing them.</summary>
+    [Parameter]
+    public SwitchParameter PreserveCase { get; set; }
+
+    /// <summary>Seconds to wait while another run holds the file's lock.</summary>
+    [Parameter]
+    [ValidateRange(0, int.MaxValue)]
+    public int LockTimeout { get; set; } = 30;
+
+    /// <summary>Seconds a statement waits while another program holds a SQLite lock.</summary>
+    [Parameter]
+    [ValidateRange(0, int.MaxValue)]
+    public int BusyTimeout { get; set; } = 30;
+
+    /// <summary>The run log's JSON-lines backup; default DBSYNC_LOG_PATH, else FILE-dbsync-log.jsonl beside the file.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? LogPath { get; set; }
+
+    /// <summary>After a successful run, remove run log entries older than this many days from the database.</summary>
+    [Parameter]
+    [ValidateRange(0, int.MaxValue)]
+    public int KeepDays
+    {
+        get => _keepDays ?? 0;
+        set => _keepDays = value;
+    }
+
+    /// <summary>With -KeepDays, remove those entries from the backup file too.</summary>
+    [Parameter]
+    public SwitchParameter PruneBackup { get; set; }
+
+    #endregion
+
+    #region Overrides
+
+    /// <inheritdoc />
+    protected override void BeginProcessing()
+    {
+        if (PruneBackup.IsPresent && _keepDays is null)
+        {
+            ThrowTerminatingError(Errors.Usage("-PruneBackup needs -KeepDays.", null));
+        }
+    }
+
+    /// <inheritdoc />
+    protected override void ProcessRecord()
+    {
+        IReadOnlyList<string> files;
+        try
+        {
+            files = PathResolver.Resolve(this, ParameterSetName == PathResolver.LiteralPathSet ? LiteralPath : Path, ParameterSetName == PathResolver.LiteralPathSet);
+        }
+        catch (DbSyncException ex)
+        {
+            ThrowTerminatingError(Errors.From(ex, null));
+            return;
+        }
+
+        foreach (var file in files)
+        {
+            SyncOne(file);
+        }
+    }
+
+    /// <inheritdoc />
+    protected override void StopProcessing() => _runner.Stop();
+
+    /// <inheritdoc />
+    protected override void EndProcessing() => _runner.Dispose();
+
+    #endregion
+
+    /// <summary>The Core request for one file: exactly the parameters, nothing decided here.</summary>
+    /// <param name="path">The resolved SQLite file.</param>
+    /// <param name="logPath">-LogPath resolved against PowerShell's location.</param>
+    internal SyncRequest BuildRequest(string path, string? logPath) => new()
+    {
+        Path = path,
+        ConnectionString = Connection.FromParameterOrEnvironment(ConnectionString) ?? "",
+        Credential = Connection.ToNetworkCredential(Credential),
+        Schema = Schema,
+        Tables = Table,
+        BatchSize = BatchSize,
+        Resync = Resync.IsPresent,
+        PreserveCase = PreserveCase.IsPresent,
+        LockTimeout = TimeSpan.FromSeconds(LockTimeout),
+        BusyTimeout = TimeSpan.FromSeconds(BusyTimeout),
+        LogPath = logPath,
+        KeepDays = _keepDays,
+        PruneBackup = PruneBackup.IsPresent,
+    };
+
+    private void SyncOne(string path)
+    {
+        var request = BuildRequest(path, LogPath is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(LogPath));
+        var engine = new SyncEngine();
+        try
+        {
+            if (!ShouldProcess($"Sync '{path}' to PostgreSQL schema '{Schema}'.", $"Sync '{path}' to PostgreSQL schema '{Schema}'?", "Start-DbSync", out var reason))
+            {
+                if (reason == ShouldProcessReason.WhatIf)
+                {
+                    WritePlan(_runner.Run(token => engine.PlanAsync(request, token)));
+                }
+
+                return;
+            }
+
+            WriteVerbose($"Syncing '{path}' to schema '{Schema}'.");
+            var result = RunWithProgress(engine, request, path);
+            foreach (var warning in result.Warnings)
+            {
+                WriteWarning(warning);
+            }
+
+            WriteObject(result);
+            foreach (var table in result.Tables.Where(t => t.Status != SyncStatus.Succeeded))
+            {
+                WriteError(Errors.ForTable(table, path));
+            }
+
+            WriteVerbose(string.Create(CultureInfo.InvariantCulture,
+                $"{result.Status}: {result.Inserted} inserted, {result.Updated} updated, {result.Deleted} deleted in {result.Duration.TotalSeconds:0.00} s (run {result.RunId}) on {result.Target}."));
+        }
+        catch (DbSyncException ex)
+        {
+            ThrowTerminatingError(Errors.From(ex, path));
+        }
+        catch (OperationCanceledException)
+        {
+            ThrowTerminatingError(Errors.Cancelled(path));
+        }
+    }
+
+    private SyncResult RunWithProgress(SyncEngine engine, SyncRequest request, string path)
+    {
+        var record = new ProgressRecord(1, $"Start-DbSync {System.IO.Path.GetFileName(path)}", "Preparing");
+        try
+        {
+            return _runner.Run<SyncResult, SyncProgress>((progress, token) => engine.SyncAsync(request, progress, token), report =>
+            {
+                record.StatusDescription = report.Table.Length == 0
+                    ? report.Phase.ToString()
+                    : string.Create(CultureInfo.CurrentCulture,
+                        $"Table {report.TableIndex}/{report.TableCount} {report.Table}: {report.Phase}, {report.Rows:N0} rows ({report.RowsPerSecond:N0} rows/s)");
+                record.PercentComplete = report.TableCount > 0 ? Math.Clamp((report.TableIndex - 1) * 100 / report.TableCount, 0, 100) : -1;
+                WriteProgress(record);
+            });
+        }
+        finally
+        {
+            record.RecordType = ProgressRecordType.Completed;
+            try
+            {
+                WriteProgress(record);
+            }
+            catch (PipelineStoppedException)
+            {
+                // Stopping: the host clears the progress display itself.
+            }
+        }
+    }
+
+    private void WritePlan(SyncPlan plan)
+    {
+        foreach (var table in plan.Tables.OrderBy(t => t.Order))
+        {
+            var action = table.Reason is not null
+                ? $"skip: {table.Reason}"
+                : string.Create(CultureInfo.InvariantCulture,
+                    $"{table.Mode}{(table.CreateTarget ? " (create target)" : "")}, {table.PendingInserts} insert(s), {table.PendingUpdates} update(s), {table.PendingDeletes} delete(s), {table.Rows} row(s) in the table");
+            ShouldProcess(string.Create(CultureInfo.InvariantCulture, $"{table.Order}. {table.Name} -> {table.Target}: {action}"), "", "Start-DbSync");
+        }
+
+        foreach (var warning in plan.Warnings)
+        {
+            WriteWarning(warning);
+        }
+    }
+}

@@ -1,0 +1,127 @@
+using System.Management.Automation;
+using DbSync.Core;
+using DbSync.Core.Diagnostics;
+using DbSync.PowerShell.Infrastructure;
+
+namespace DbSync.PowerShell.Commands;
+
+/// <summary>
+/// <para type="synopsis">Checks a SQLite file and its PostgreSQL target before a sync: one check object each, or $true/$false with -Quiet.</para>
+/// </summary>
+[Cmdlet(VerbsDiagnostic.Test, "DbSyncConnection", DefaultParameterSetName = PathResolver.PathSet)]
+[OutputType(typeof(CheckResult), typeof(bool))]
+public sealed class TestDbSyncConnectionCommand : PSCmdlet
+{
+    private readonly CoreRunner _runner = new();
+
+    #region Parameters
+
+    /// <summary>The SQLite file(s); wildcards are resolved by the provider.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathResolver.PathSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[] Path { get; set; } = [];
+
+    /// <summary>The SQLite file(s), taken literally.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = PathResolver.LiteralPathSet, ValueFromPipelineByPropertyName = true)]
+    [Alias("PSPath")]
+    [ValidateNotNullOrEmpty]
+    public string[] LiteralPath { get; set; } = [];
+
+    /// <summary>Npgsql connection string; default DBSYNC_CONNECTION. Without one, only the SQLite file is checked.</summary>
+    [Parameter(Position = 1)]
+    public string? ConnectionString { get; set; }
+
+    /// <summary>User name and password for PostgreSQL; override those of the connection string.</summary>
+    [Parameter]
+    [Credential]
+    public PSCredential? Credential { get; set; }
+
+    /// <summary>The PostgreSQL schema a sync would use.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string Schema { get; set; } = "public";
+
+    /// <summary>Check only matching tables (* and ?).</summary>
+    [Parameter]
+    [SupportsWildcards]
+    [ArgumentCompleter(typeof(TableNameCompleter))]
+    [ValidateNotNullOrEmpty]
+    public string[] Table { get; set; } = [];
+
+    /// <summary>Check names as -PreserveCase would create them.</summary>
+    [Parameter]
+    public SwitchParameter PreserveCase { get; set; }
+
+    /// <summary>Seconds to wait for PostgreSQL to answer.</summary>
+    [Parameter]
+    [ValidateRange(1, 600)]
+    public int TargetTimeout { get; set; } = 5;
+
+    /// <summary>Return only $true (no check failed) or $false.</summary>
+    [Parameter]
+    public SwitchParameter Quiet { get; set; }
+
+    #endregion
+
+    #region Overrides
+
+    /// <inheritdoc />
+    protected override void ProcessRecord()
+    {
+        IReadOnlyList<string> files;
+        try
+        {
+            files = PathResolver.Resolve(this, ParameterSetName == PathResolver.LiteralPathSet ? LiteralPath : Path, ParameterSetName == PathResolver.LiteralPathSet);
+        }
+        catch (DbSyncException ex)
+        {
+            ThrowTerminatingError(Errors.From(ex, null));
+            return;
+        }
+
+        var engine = new SyncEngine();
+        foreach (var file in files)
+        {
+            IReadOnlyList<CheckResult> checks;
+            try
+            {
+                checks = _runner.Run(token => engine.TestAsync(BuildRequest(file), token));
+            }
+            catch (DbSyncException ex)
+            {
+                ThrowTerminatingError(Errors.From(ex, file));
+                return;
+            }
+
+            if (Quiet.IsPresent)
+            {
+                WriteObject(checks.All(c => c.Status != CheckStatus.Fail));
+            }
+            else
+            {
+                WriteObject(checks, enumerateCollection: true);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    protected override void StopProcessing() => _runner.Stop();
+
+    /// <inheritdoc />
+    protected override void EndProcessing() => _runner.Dispose();
+
+    #endregion
+
+    /// <summary>The Core request for one file.</summary>
+    internal ConnectionTestRequest BuildRequest(string path) => new()
+    {
+        Path = path,
+        ConnectionString = Connection.FromParameterOrEnvironment(ConnectionString),
+        Credential = Connection.ToNetworkCredential(Credential),
+        Schema = Schema,
+        Tables = Table,
+        PreserveCase = PreserveCase.IsPresent,
+        TargetTimeout = TimeSpan.FromSeconds(TargetTimeout),
+    };
+}

@@ -1,0 +1,70 @@
+# Shared by the Pester tests (tests/*.Tests.ps1); dot-sourced in BeforeAll. Not a test file itself.
+# The module under test is the assembled out/DbSync (build.ps1). PostgreSQL comes from DBSYNC_TEST_PG (build.ps1
+# starts a throwaway server when it is not set). SQLite and PostgreSQL are read through the module's own
+# Microsoft.Data.Sqlite and Npgsql, so the tests need nothing else installed.
+
+$script:RepoRoot = Split-Path $PSScriptRoot -Parent
+$script:ModuleManifest = Join-Path $script:RepoRoot 'out/DbSync/DbSync.psd1'
+$script:Chinook = [System.IO.Path]::GetFullPath((Join-Path $script:RepoRoot '../shared/data/chinook.sqlite'))
+$script:Pg = $env:DBSYNC_TEST_PG
+if (-not (Test-Path $script:ModuleManifest)) { throw "Build the module first: ./build.ps1 (missing $script:ModuleManifest)" }
+if (-not $script:Pg) { throw 'DBSYNC_TEST_PG is not set (build.ps1 -Test sets it)' }
+if (-not (Test-Path $script:Chinook)) { throw "Missing $script:Chinook" }
+Import-Module $script:ModuleManifest -Force -ErrorAction Stop
+
+function Get-PgPassword { ($script:Pg -split ';' | Where-Object { $_ -match '^\s*Password\s*=' }) -replace '^\s*Password\s*=\s*', '' }
+
+function Get-PgWithoutPassword { ($script:Pg -split ';' | Where-Object { $_ -and $_ -notmatch '^\s*Password\s*=' }) -join ';' }
+
+function New-TestSchema { 'p_' + [guid]::NewGuid().ToString('N').Substring(0, 12) }
+
+function Copy-Chinook([string] $Name = 'chinook.sqlite') {
+    $path = Join-Path $TestDrive $Name
+    Copy-Item -LiteralPath $script:Chinook -Destination $path
+    $path
+}
+
+function Get-ModuleType([string] $Assembly, [string] $Type) {
+    # Loaded into the module's load context by the first cmdlet that touched SQLite or PostgreSQL.
+    if (-not ([AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq $Assembly })) {
+        Get-DbSyncStatus -LiteralPath $script:Chinook -ConnectionString $script:Pg | Out-Null
+    }
+    ([AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq $Assembly } | Select-Object -First 1).GetType($Type, $true)
+}
+
+function Invoke-Pg([string] $Sql, [switch] $Scalar) {
+    $connection = [Activator]::CreateInstance((Get-ModuleType 'Npgsql' 'Npgsql.NpgsqlConnection'), $script:Pg)
+    try {
+        $connection.Open()
+        $command = $connection.CreateCommand()
+        $command.CommandText = $Sql
+        if ($Scalar) { $command.ExecuteScalar() } else { $null = $command.ExecuteNonQuery() }
+    }
+    finally { $connection.Dispose() }
+}
+
+function Invoke-Sqlite([string] $Path, [string] $Sql, [switch] $Scalar) {
+    $type = Get-ModuleType 'Microsoft.Data.Sqlite' 'Microsoft.Data.Sqlite.SqliteConnection'
+    $connection = [Activator]::CreateInstance($type, "Data Source=$Path;Pooling=False")
+    try {
+        $connection.Open()
+        $command = $connection.CreateCommand()
+        $command.CommandText = $Sql
+        if ($Scalar) { $command.ExecuteScalar() } else { $null = $command.ExecuteNonQuery() }
+    }
+    finally { $connection.Dispose() }
+}
+
+function Remove-TestSchema([string] $Schema) {
+    if ($Schema) { Invoke-Pg "DROP SCHEMA IF EXISTS `"$Schema`" CASCADE" }
+}
+
+function Get-FileHashText([string] $Path) { (Get-FileHash -LiteralPath $Path -Algorithm SHA256).Hash }
+
+function Invoke-ChildPwsh([string] $Script) {
+    # A separate, non-interactive pwsh: for host output (-WhatIf lines) and for proving nothing prompts.
+    $pwsh = (Get-Process -Id $PID).Path
+    $full = "`$ErrorActionPreference = 'Stop'; Import-Module '$script:ModuleManifest'; $Script"
+    $output = & $pwsh -NoProfile -NonInteractive -Command $full 2>&1 | Out-String
+    [pscustomobject]@{ ExitCode = $LASTEXITCODE; Output = $output }
+}

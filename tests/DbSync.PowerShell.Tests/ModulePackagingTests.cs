@@ -1,0 +1,111 @@
+using System.Reflection;
+using System.Runtime.Loader;
+using System.Text.RegularExpressions;
+using System.Xml.Linq;
+using DbSync.Core;
+using DbSync.Tests.Infrastructure;
+using static DbSync.PowerShell.Tests.CmdletMetadata;
+
+namespace DbSync.PowerShell.Tests;
+
+/// <summary>The folder the dotnet-only assembly step produces: what Import-Module and the Gallery will see.</summary>
+[Collection(AssembledModuleCollection.Name)]
+public sealed class ModulePackagingTests(AssembledModule module)
+{
+    private string Manifest => File.ReadAllText(Path.Combine(module.ModuleDirectory, "DbSync.psd1"));
+
+    [Fact]
+    public void Manifest_has_the_required_fields_and_the_version_from_Directory_Build_props()
+    {
+        var props = XDocument.Load(Path.Combine(TestServer.RepoRoot, "Directory.Build.props"));
+        var versionPrefix = props.Descendants("VersionPrefix").Single().Value;
+        Assert.Equal(versionPrefix, ManifestValue(Manifest, "ModuleVersion"));
+        Assert.Equal("DbSync.PowerShell.dll", ManifestValue(Manifest, "RootModule"));
+        Assert.Equal("7.4", ManifestValue(Manifest, "PowerShellVersion"));
+        Assert.Matches(@"CompatiblePSEditions\s*=\s*@\('Core'\)", Manifest);
+        Assert.Matches(@"FunctionsToExport\s*=\s*@\(\)", Manifest);
+        Assert.Matches(@"VariablesToExport\s*=\s*@\(\)", Manifest);
+        Assert.Matches(@"AliasesToExport\s*=\s*@\(\)", Manifest);
+        Assert.Matches(@"FormatsToProcess\s*=\s*@\('DbSync.format.ps1xml'\)", Manifest);
+        Assert.DoesNotMatch(@"CmdletsToExport\s*=\s*'\*'", Manifest);
+        Assert.DoesNotMatch(@"ScriptsToProcess|RequiredAssemblies", Manifest);
+    }
+
+    [Fact]
+    public void Every_exported_cmdlet_is_a_class_in_the_assembled_assembly()
+    {
+        // Inspect the assembled dll itself, in a throwaway load context (System.Management.Automation and Core
+        // fall back to this test's copies).
+        var context = new AssemblyLoadContext("inspect-assembled-module", isCollectible: true);
+        try
+        {
+            var assembly = context.LoadFromAssemblyPath(Path.Combine(module.ModuleDirectory, "DbSync.PowerShell.dll"));
+            var cmdlets = CmdletTypes(assembly).Select(CmdletName).Order().ToList();
+            Assert.Equal(CmdletMetadataTests.Expected.Keys.Order(), cmdlets);
+            Assert.Equal(cmdlets, ManifestCmdlets(Manifest).Order());
+            Assert.Equal(typeof(SyncEngine).Assembly.GetName().Version, assembly.GetName().Version);
+        }
+        finally
+        {
+            context.Unload();
+        }
+    }
+
+    [Theory]
+    [InlineData("win-x64", "e_sqlite3.dll", new byte[] { 0x4D, 0x5A })] // PE: "MZ"
+    [InlineData("linux-x64", "libe_sqlite3.so", new byte[] { 0x7F, 0x45, 0x4C, 0x46 })] // ELF
+    [InlineData("osx-x64", "libe_sqlite3.dylib", new byte[] { 0xCF, 0xFA, 0xED, 0xFE })] // Mach-O 64-bit
+    [InlineData("osx-arm64", "libe_sqlite3.dylib", new byte[] { 0xCF, 0xFA, 0xED, 0xFE })]
+    public void SQLite_native_library_ships_for_each_platform(string rid, string file, byte[] magic)
+    {
+        var path = Path.Combine(module.ModuleDirectory, "dependencies", "runtimes", rid, "native", file);
+        Assert.True(File.Exists(path), $"{path} is missing");
+        var header = new byte[magic.Length];
+        using (var stream = File.OpenRead(path))
+        {
+            stream.ReadExactly(header);
+        }
+
+        Assert.Equal(magic, header);
+        Assert.True(new FileInfo(path).Length > 500_000, $"{path} is too small to be SQLite");
+    }
+
+    [Fact]
+    public void Only_the_cmdlet_assembly_is_at_the_root_and_every_dependency_is_isolated()
+    {
+        var root = Directory.GetFiles(module.ModuleDirectory, "*.dll").Select(Path.GetFileName).ToList();
+        Assert.Equal(["DbSync.PowerShell.dll"], root);
+        var dependencies = Path.Combine(module.ModuleDirectory, "dependencies");
+        foreach (var name in new[] { "DbSync.Core.dll", "Npgsql.dll", "Microsoft.Data.Sqlite.dll", "SQLitePCLRaw.core.dll", "System.Diagnostics.DiagnosticSource.dll" })
+        {
+            Assert.True(File.Exists(Path.Combine(dependencies, name)), $"dependencies/{name} is missing");
+        }
+
+        Assert.Empty(Directory.GetFiles(module.ModuleDirectory, "System.Management.Automation.dll", SearchOption.AllDirectories));
+        // Npgsql 10 on .NET 8 needs DiagnosticSource 9 or later; PowerShell 7.4 has 8.0. The module must bring its own.
+        var diagnosticSource = AssemblyName.GetAssemblyName(Path.Combine(dependencies, "System.Diagnostics.DiagnosticSource.dll"));
+        Assert.True(diagnosticSource.Version >= new Version(9, 0), $"DiagnosticSource {diagnosticSource.Version}");
+    }
+
+    [Fact]
+    public void Format_file_and_help_are_in_the_module()
+    {
+        var format = XDocument.Load(Path.Combine(module.ModuleDirectory, "DbSync.format.ps1xml"));
+        var typeNames = format.Descendants("TypeName").Select(t => t.Value).ToList();
+        Assert.NotEmpty(typeNames);
+        foreach (var typeName in typeNames)
+        {
+            var type = typeof(SyncEngine).Assembly.GetType(typeName);
+            Assert.True(type is { IsPublic: true, IsSealed: true }, $"format view for {typeName}: no such public sealed type");
+        }
+
+        foreach (var output in new[] { "SyncResult", "CaptureResult", "RunLogEntry", "RestoreLogResult", "DatabaseStatus", "TableStatus", "CheckResult" })
+        {
+            Assert.Contains(typeNames, t => t.EndsWith("." + output, StringComparison.Ordinal));
+        }
+
+        var help = Path.Combine(module.ModuleDirectory, "en-US", "DbSync.PowerShell.dll-Help.xml");
+        Assert.True(File.Exists(help));
+        Assert.Equal(7, Regex.Matches(File.ReadAllText(help), "<command:command ").Count);
+    }
+}

@@ -1,0 +1,134 @@
+using DbSync.Core.Bookkeeping;
+using DbSync.PowerShell.Commands;
+
+namespace DbSync.PowerShell.Tests;
+
+/// <summary>
+/// Each cmdlet maps its parameters onto the Core request, and nothing else. The reference library's stubbed
+/// SwitchParameter always reads as not present and PSCredential cannot be built here, so switches and -Credential
+/// are asserted by the Pester tests, which run the cmdlets in a real pwsh.
+/// </summary>
+public sealed class RequestMappingTests
+{
+    [Fact]
+    public void Start_DbSync_maps_every_value_parameter_onto_SyncRequest()
+    {
+        var cmdlet = new StartDbSyncCommand
+        {
+            ConnectionString = "Host=db;Database=x;Username=u",
+            Schema = "sales",
+            Table = ["Order*", "Customer"],
+            BatchSize = 123,
+            LockTimeout = 7,
+            BusyTimeout = 9,
+            LogPath = "ignored: the resolved path is passed in",
+            KeepDays = 14,
+        };
+        var request = cmdlet.BuildRequest("/data/a.sqlite", "/logs/a.jsonl");
+        Assert.Equal("/data/a.sqlite", request.Path);
+        Assert.Equal("Host=db;Database=x;Username=u", request.ConnectionString);
+        Assert.Null(request.Credential);
+        Assert.Equal("sales", request.Schema);
+        Assert.Equal(["Order*", "Customer"], request.Tables);
+        Assert.Equal(123, request.BatchSize);
+        Assert.Equal(TimeSpan.FromSeconds(7), request.LockTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(9), request.BusyTimeout);
+        Assert.Equal("/logs/a.jsonl", request.LogPath);
+        Assert.Equal(14, request.KeepDays);
+        Assert.False(request.Resync);
+        Assert.False(request.PreserveCase);
+        Assert.False(request.PruneBackup);
+    }
+
+    [Fact]
+    public void Start_DbSync_defaults_are_the_CLI_defaults()
+    {
+        var request = new StartDbSyncCommand { ConnectionString = "Host=db" }.BuildRequest("/data/a.sqlite", null);
+        Assert.Equal("public", request.Schema);
+        Assert.Empty(request.Tables);
+        Assert.Equal(10_000, request.BatchSize);
+        Assert.Equal(TimeSpan.FromSeconds(30), request.LockTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(30), request.BusyTimeout);
+        Assert.Null(request.LogPath);
+        Assert.Null(request.KeepDays);
+    }
+
+    [Fact]
+    public void KeepDays_zero_is_passed_on_and_not_confused_with_absent()
+    {
+        Assert.Equal(0, new StartDbSyncCommand { ConnectionString = "Host=db", KeepDays = 0 }.BuildRequest("/a", null).KeepDays);
+    }
+
+    [Fact]
+    public void Get_DbSyncStatus_maps_onto_StatusRequest()
+    {
+        var request = new GetDbSyncStatusCommand { ConnectionString = "Host=db", TargetTimeout = 4 }.BuildRequest("/data/a.sqlite");
+        Assert.Equal("/data/a.sqlite", request.Path);
+        Assert.Equal("Host=db", request.ConnectionString);
+        Assert.Equal(TimeSpan.FromSeconds(4), request.TargetTimeout);
+        Assert.Null(request.Credential);
+        Assert.False(request.Detailed);
+        Assert.Equal(TimeSpan.FromSeconds(3), new GetDbSyncStatusCommand { ConnectionString = "Host=db" }.BuildRequest("/a").TargetTimeout);
+    }
+
+    [Fact]
+    public void Test_DbSyncConnection_maps_onto_ConnectionTestRequest()
+    {
+        var request = new TestDbSyncConnectionCommand { ConnectionString = "Host=db", Schema = "s1", Table = ["T*"], TargetTimeout = 2 }
+            .BuildRequest("/data/a.sqlite");
+        Assert.Equal("/data/a.sqlite", request.Path);
+        Assert.Equal("Host=db", request.ConnectionString);
+        Assert.Equal("s1", request.Schema);
+        Assert.Equal(["T*"], request.Tables);
+        Assert.Equal(TimeSpan.FromSeconds(2), request.TargetTimeout);
+        Assert.False(request.PreserveCase);
+    }
+
+    [Fact]
+    public void Enable_and_Disable_map_onto_their_requests()
+    {
+        var enable = new EnableDbSyncCommand { Table = ["A", "B?"], LockTimeout = 5 }.BuildRequest("/data/a.sqlite");
+        Assert.Equal("/data/a.sqlite", enable.Path);
+        Assert.Equal(["A", "B?"], enable.Tables);
+        Assert.Equal(TimeSpan.FromSeconds(5), enable.LockTimeout);
+
+        var disable = new DisableDbSyncCommand { LockTimeout = 6 }.BuildRequest("/data/a.sqlite");
+        Assert.Equal("/data/a.sqlite", disable.Path);
+        Assert.Equal(TimeSpan.FromSeconds(6), disable.LockTimeout);
+        Assert.False(disable.Force);
+        Assert.False(disable.Purge);
+    }
+
+    [Fact]
+    public void Get_DbSyncLog_maps_onto_LogQuery_with_UTC_since()
+    {
+        var query = new GetDbSyncLogCommand { Last = 3, Status = RunStatus.Failed, Since = new DateTime(2025, 1, 2, 3, 4, 5, DateTimeKind.Unspecified) }
+            .BuildQuery("/data/a.sqlite");
+        Assert.Equal("/data/a.sqlite", query.Path);
+        Assert.Equal(3, query.Last);
+        Assert.Equal(RunStatus.Failed, query.Status);
+        Assert.Equal(new DateTime(2025, 1, 2, 3, 4, 5, DateTimeKind.Utc), query.Since);
+        Assert.Equal(DateTimeKind.Utc, query.Since!.Value.Kind);
+
+        var local = new DateTime(2025, 6, 1, 12, 0, 0, DateTimeKind.Local);
+        Assert.Equal(local.ToUniversalTime(), new GetDbSyncLogCommand { Since = local }.BuildQuery("/a").Since);
+
+        var none = new GetDbSyncLogCommand().BuildQuery("/a");
+        Assert.Null(none.Last);
+        Assert.Null(none.Since);
+        Assert.Null(none.Status);
+
+        // Running is the enum's default value: setting it must still filter.
+        Assert.Equal(RunStatus.Running, new GetDbSyncLogCommand { Status = RunStatus.Running }.BuildQuery("/a").Status);
+    }
+
+    [Fact]
+    public void Restore_DbSyncLog_maps_onto_RestoreLogRequest()
+    {
+        var request = new RestoreDbSyncLogCommand().BuildRequest("/data/a.sqlite", "/backup/a.jsonl", whatIf: true);
+        Assert.Equal("/data/a.sqlite", request.Path);
+        Assert.Equal("/backup/a.jsonl", request.BackupPath);
+        Assert.True(request.WhatIf);
+        Assert.Null(new RestoreDbSyncLogCommand().BuildRequest("/a", null, whatIf: false).BackupPath);
+    }
+}

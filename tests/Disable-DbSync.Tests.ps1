@@ -1,0 +1,51 @@
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'DbSync.Pester.ps1')
+}
+
+Describe 'Disable-DbSync' {
+    BeforeEach {
+        $db = Copy-Chinook ("disable-" + [guid]::NewGuid().ToString('N').Substring(0, 6) + '.sqlite')
+        Enable-DbSync -LiteralPath $db | Out-Null
+    }
+
+    It 'removes capture when nothing is pending' {
+        $result = Disable-DbSync -LiteralPath $db -Confirm:$false
+        $result.GetType().FullName | Should -Be 'DbSync.Core.CaptureResult'
+        $result.DiscardedChanges | Should -Be 0
+        (Get-DbSyncStatus -LiteralPath $db).CaptureEnabled | Should -BeFalse
+    }
+
+    It 'refuses with DbSync.PendingChanges while changes are pending' {
+        Invoke-Sqlite $db "DELETE FROM PlaylistTrack WHERE PlaylistId = 1"
+        { Disable-DbSync -LiteralPath $db -Confirm:$false } | Should -Throw -ErrorId 'DbSync.PendingChanges,DbSync.PowerShell.Commands.DisableDbSyncCommand'
+        (Get-DbSyncStatus -LiteralPath $db).CaptureEnabled | Should -BeTrue
+    }
+
+    It '-Force discards pending changes and does not prompt in a non-interactive job' {
+        Invoke-Sqlite $db "DELETE FROM PlaylistTrack WHERE PlaylistId = 1"
+        $refused = Invoke-ChildPwsh "try { Disable-DbSync -LiteralPath '$db' -Confirm:`$false } catch { `$_.FullyQualifiedErrorId; exit 1 }"
+        $refused.Output | Should -Match 'DbSync\.PendingChanges,'
+        $refused.ExitCode | Should -Be 1
+        $run = Invoke-ChildPwsh "(Disable-DbSync -LiteralPath '$db' -Force).DiscardedChanges"
+        $run.ExitCode | Should -Be 0
+        $run.Output.Trim() | Should -Be '3290'
+        (Get-DbSyncStatus -LiteralPath $db).CaptureEnabled | Should -BeFalse
+    }
+
+    It 'asks for confirmation (ConfirmImpact High), which a non-interactive job cannot give' {
+        $run = Invoke-ChildPwsh "Disable-DbSync -LiteralPath '$db'"
+        $run.ExitCode | Should -Not -Be 0
+        (Get-DbSyncStatus -LiteralPath $db).CaptureEnabled | Should -BeTrue
+    }
+
+    It '-Purge leaves nothing named _dbsync_ in the file' {
+        Disable-DbSync -LiteralPath $db -Purge -Force | Out-Null
+        Invoke-Sqlite $db "SELECT count(*) FROM sqlite_master WHERE name LIKE '\_dbsync\_%' ESCAPE '\'" -Scalar | Should -Be 0
+    }
+
+    It 'changes nothing with -WhatIf, even with -Force' {
+        $before = Get-FileHashText $db
+        Disable-DbSync -LiteralPath $db -Force -WhatIf | Should -BeNullOrEmpty
+        Get-FileHashText $db | Should -Be $before
+    }
+}

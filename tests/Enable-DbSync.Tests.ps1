@@ -1,0 +1,40 @@
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'DbSync.Pester.ps1')
+}
+
+Describe 'Enable-DbSync' {
+    BeforeEach { $db = Copy-Chinook ("enable-" + [guid]::NewGuid().ToString('N').Substring(0, 6) + '.sqlite') }
+
+    It 'installs capture on every table and emits the capture result' {
+        $result = Enable-DbSync -LiteralPath $db
+        $result.GetType().FullName | Should -Be 'DbSync.Core.CaptureResult'
+        $result.Tables | Should -HaveCount 11
+        $result.NodeId | Should -Not -BeNullOrEmpty
+        (Get-DbSyncStatus -LiteralPath $db).CaptureEnabled | Should -BeTrue
+        Invoke-Sqlite $db "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE '_dbsync_%'" -Scalar | Should -Be 33
+    }
+
+    It 'captures only tables matching -Table and is idempotent' {
+        (Enable-DbSync -LiteralPath $db -Table 'Invoice*').Tables | Sort-Object | Should -Be @('Invoice', 'InvoiceLine')
+        $again = Enable-DbSync -LiteralPath $db -Table 'Invoice*'
+        $again.Tables | Should -HaveCount 2
+    }
+
+    It 'changes nothing with -WhatIf' {
+        $before = Get-FileHashText $db
+        Enable-DbSync -LiteralPath $db -WhatIf | Should -BeNullOrEmpty
+        Get-FileHashText $db | Should -Be $before
+    }
+
+    It 'throws DbSync.TableNotFound when a pattern matches no table' {
+        { Enable-DbSync -LiteralPath $db -Table 'Nope*' } | Should -Throw -ErrorId 'DbSync.TableNotFound,DbSync.PowerShell.Commands.EnableDbSyncCommand'
+    }
+
+    It 'throws DbSync.SourceNotFound for a missing file, with the path as target' {
+        $missing = Join-Path $TestDrive 'missing.sqlite'
+        $err = $null
+        try { Enable-DbSync -LiteralPath $missing } catch { $err = $_ }
+        $err.FullyQualifiedErrorId | Should -BeLike 'DbSync.SourceNotFound,*'
+        $err.TargetObject | Should -Be $missing
+    }
+}

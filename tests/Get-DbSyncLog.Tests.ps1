@@ -1,0 +1,43 @@
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'DbSync.Pester.ps1')
+    $schema = New-TestSchema
+    $db = Copy-Chinook 'log.sqlite'
+    Start-DbSync -LiteralPath $db -ConnectionString $Pg -Schema $schema | Out-Null
+    Invoke-Sqlite $db "INSERT INTO Genre (GenreId, Name) VALUES (1000, 'Pester')"
+    Start-DbSync -LiteralPath $db -ConnectionString $Pg -Schema $schema | Out-Null
+}
+AfterAll { Remove-TestSchema $schema }
+
+Describe 'Get-DbSyncLog' {
+    It 'lists every run, newest first' {
+        $runs = Get-DbSyncLog -LiteralPath $db
+        $runs | Should -HaveCount 2
+        $runs[0].GetType().FullName | Should -Be 'DbSync.Core.Bookkeeping.RunLogEntry'
+        $runs[0].StartedAt | Should -BeGreaterThan $runs[1].StartedAt
+        $runs[0].Inserted | Should -Be 1
+        $runs[1].Inserted | Should -Be 15607
+        $runs[0].Path | Should -Be $db
+    }
+
+    It 'filters with -Last, -Status and -Since' {
+        (Get-DbSyncLog -LiteralPath $db -Last 1).Inserted | Should -Be 1
+        Get-DbSyncLog -LiteralPath $db -Status Succeeded | Should -HaveCount 2
+        Get-DbSyncLog -LiteralPath $db -Status Failed | Should -BeNullOrEmpty
+        Get-DbSyncLog -LiteralPath $db -Since (Get-Date).AddHours(-1) | Should -HaveCount 2
+        Get-DbSyncLog -LiteralPath $db -Since (Get-Date).AddHours(1) | Should -BeNullOrEmpty
+    }
+
+    It 'rejects a status that is not a RunStatus' {
+        { Get-DbSyncLog -LiteralPath $db -Status Bogus } | Should -Throw -ErrorId 'CannotConvertArgumentNoMessage,DbSync.PowerShell.Commands.GetDbSyncLogCommand'
+    }
+
+    It 'never writes to the file' {
+        $before = Get-FileHashText $db
+        Get-DbSyncLog -LiteralPath $db | Out-Null
+        Get-FileHashText $db | Should -Be $before
+    }
+
+    It 'throws DbSync.SourceNotFound for a missing file' {
+        { Get-DbSyncLog -LiteralPath (Join-Path $TestDrive 'nope.sqlite') } | Should -Throw -ErrorId 'DbSync.SourceNotFound,DbSync.PowerShell.Commands.GetDbSyncLogCommand'
+    }
+}

@@ -1,0 +1,58 @@
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'DbSync.Pester.ps1')
+}
+
+Describe 'Get-DbSyncStatus' {
+    BeforeEach {
+        $schema = New-TestSchema
+        $db = Copy-Chinook ("status-" + [guid]::NewGuid().ToString('N').Substring(0, 6) + '.sqlite')
+    }
+    AfterEach { Remove-TestSchema $schema }
+
+    It 'reports a file without capture and changes nothing' {
+        $before = Get-FileHashText $db
+        $status = Get-DbSyncStatus -LiteralPath $db
+        $status.GetType().FullName | Should -Be 'DbSync.Core.Diagnostics.DatabaseStatus'
+        $status.CaptureEnabled | Should -BeFalse
+        $status.TargetReachable | Should -BeNullOrEmpty
+        Get-FileHashText $db | Should -Be $before
+    }
+
+    It 'reports pending changes, the last run and a reachable target' {
+        Start-DbSync -LiteralPath $db -ConnectionString $Pg -Schema $schema | Out-Null
+        Invoke-Sqlite $db "UPDATE Artist SET Name = Name || '!' WHERE ArtistId <= 3"
+        $status = Get-DbSyncStatus -LiteralPath $db -ConnectionString $Pg
+        $status.CaptureEnabled | Should -BeTrue
+        $status.TriggersIntact | Should -BeTrue
+        $status.PendingChanges | Should -Be 3
+        $status.LastRun.Status.ToString() | Should -Be 'Succeeded'
+        $status.TargetReachable | Should -BeTrue
+    }
+
+    It 'reports an unreachable target without failing' {
+        $status = Get-DbSyncStatus -LiteralPath $db -ConnectionString 'Host=127.0.0.1;Port=1;Username=x;Password=Secret-99;Timeout=2' -TargetTimeout 2
+        $status.TargetReachable | Should -BeFalse
+        $status.TargetError | Should -Not -BeNullOrEmpty
+        ($status | Format-List * | Out-String) | Should -Not -Match 'Secret-99'
+    }
+
+    It 'emits one object per table with -Detailed' {
+        Enable-DbSync -LiteralPath $db | Out-Null
+        $all = Get-DbSyncStatus -LiteralPath $db -Detailed
+        $all[0].GetType().Name | Should -Be 'DatabaseStatus'
+        $tables = $all | Where-Object { $_.GetType().Name -eq 'TableStatus' }
+        $tables | Should -HaveCount 11
+        ($tables | Where-Object Name -eq 'Track').Captured | Should -BeTrue
+    }
+
+    It 'feeds Start-DbSync by property name' {
+        Enable-DbSync -LiteralPath $db | Out-Null
+        $result = Get-DbSyncStatus -LiteralPath $db | Start-DbSync -ConnectionString $Pg -Schema $schema -Table Genre
+        $result.Status.ToString() | Should -Be 'Succeeded'
+        $result.Path | Should -Be $db
+    }
+
+    It 'throws DbSync.SourceNotFound for a missing file' {
+        { Get-DbSyncStatus -LiteralPath (Join-Path $TestDrive 'none.sqlite') } | Should -Throw -ErrorId 'DbSync.SourceNotFound,DbSync.PowerShell.Commands.GetDbSyncStatusCommand'
+    }
+}

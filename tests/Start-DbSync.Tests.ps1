@@ -1,0 +1,152 @@
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'DbSync.Pester.ps1')
+}
+
+Describe 'Start-DbSync' {
+    BeforeEach {
+        $schema = New-TestSchema
+        $db = Copy-Chinook ("chinook-" + [guid]::NewGuid().ToString('N').Substring(0, 6) + '.sqlite')
+    }
+    AfterEach {
+        Remove-TestSchema $schema
+    }
+
+    It 'syncs a file and emits the run result with true counts' {
+        $result = Start-DbSync -Path $db -ConnectionString $Pg -Schema $schema
+        $result | Should -HaveCount 1
+        $result.GetType().FullName | Should -Be 'DbSync.Core.SyncResult'
+        $result.Status.ToString() | Should -Be 'Succeeded'
+        $result.Inserted | Should -Be 15607
+        $result.Tables | Should -HaveCount 11
+        Invoke-Pg "SELECT count(*) FROM `"$schema`".track" -Scalar | Should -Be 3503
+    }
+
+    It 'pushes inserts, updates and deletes made after the first run' {
+        Start-DbSync -Path $db -ConnectionString $Pg -Schema $schema | Out-Null
+        Invoke-Sqlite $db "INSERT INTO Genre (GenreId, Name) VALUES (1000, 'Pester'); UPDATE Artist SET Name = 'Changed' WHERE ArtistId = 1; DELETE FROM PlaylistTrack WHERE PlaylistId = 1 AND TrackId = 3402"
+        $result = Start-DbSync -Path $db -ConnectionString $Pg -Schema $schema
+        $result.Status.ToString() | Should -Be 'Succeeded'
+        $result.Inserted | Should -Be 1
+        $result.Updated | Should -Be 1
+        $result.Deleted | Should -Be 1
+        Invoke-Pg "SELECT name FROM `"$schema`".artist WHERE artistid = 1" -Scalar | Should -Be 'Changed'
+    }
+
+    It 'binds files piped from Get-ChildItem literally, even with brackets in the name' {
+        $odd = Copy-Chinook 'shop[1].sqlite'
+        $result = Get-ChildItem -LiteralPath $odd | Start-DbSync -ConnectionString $Pg -Schema $schema
+        $result.Status.ToString() | Should -Be 'Succeeded'
+        $result.Path | Should -Be $odd
+    }
+
+    It 'resolves -Path wildcards through the provider' {
+        $folder = Join-Path $TestDrive ([guid]::NewGuid().ToString('N'))
+        New-Item -ItemType Directory $folder | Out-Null
+        Copy-Item -LiteralPath $db -Destination (Join-Path $folder 'a.sqlite')
+        $results = Start-DbSync -Path (Join-Path $folder '*.sqlite') -ConnectionString $Pg -Schema $schema -Table Genre
+        $results | Should -HaveCount 1
+        $results.Tables.Name | Should -Be 'Genre'
+        Invoke-Pg "SELECT count(*) FROM `"$schema`".genre" -Scalar | Should -Be 25
+    }
+
+    It 'takes the password from -Credential and never shows it' {
+        $password = Get-PgPassword
+        $user = ((Get-PgWithoutPassword) -split ';' | Where-Object { $_ -match '^\s*(Username|User Id|User)\s*=' }) -replace '^[^=]*=\s*', ''
+        $credential = [pscredential]::new($user, (ConvertTo-SecureString $password -AsPlainText -Force))
+        $all = Start-DbSync -Path $db -ConnectionString (Get-PgWithoutPassword) -Credential $credential -Schema $schema -Verbose 4>&1
+        # Types in the module's load context are not resolvable as [type] literals in PowerShell: compare names.
+        ($all | Where-Object { $_.GetType().FullName -eq 'DbSync.Core.SyncResult' }).Status.ToString() | Should -Be 'Succeeded'
+        ($all | Out-String) + ($all | ConvertTo-Json -Depth 4 -WarningAction SilentlyContinue) | Should -Not -Match ([regex]::Escape($password))
+        Get-Content -LiteralPath "$db-dbsync-log.jsonl" -Raw | Should -Not -Match ([regex]::Escape($password))
+    }
+
+    It 'fails with DbSync.AuthenticationFailed for a wrong password, without showing it' {
+        $credential = [pscredential]::new('dbsync', (ConvertTo-SecureString 'Wrong-Secret-4711' -AsPlainText -Force))
+        $caught = $null
+        try { Start-DbSync -Path $db -ConnectionString (Get-PgWithoutPassword) -Credential $credential -Schema $schema -ErrorAction Stop }
+        catch { $caught = $_ }
+        $caught | Should -Not -BeNullOrEmpty
+        $caught.FullyQualifiedErrorId | Should -BeLike 'DbSync.AuthenticationFailed,*'
+        $caught.CategoryInfo.Category | Should -Be 'PermissionDenied'
+        ($caught | Out-String) + $caught.Exception.ToString() | Should -Not -Match 'Wrong-Secret-4711'
+    }
+
+    It 'prints a real plan with -WhatIf and changes nothing' {
+        $before = Get-FileHashText $db
+        $run = Invoke-ChildPwsh "Start-DbSync -LiteralPath '$db' -ConnectionString '$Pg' -Schema '$schema' -WhatIf"
+        $run.ExitCode | Should -Be 0
+        $run.Output | Should -Match 'What if: 1\. Artist -> "[^"]+"\."artist": InitialLoad \(create target\)'
+        $run.Output | Should -Match '11\. PlaylistTrack .*8715 row\(s\)'
+        Get-FileHashText $db | Should -Be $before
+        Invoke-Pg "SELECT count(*) FROM pg_namespace WHERE nspname = '$schema'" -Scalar | Should -Be 0
+        $run.Output | Should -Not -Match ([regex]::Escape((Get-PgPassword)))
+    }
+
+    It 'shows pending inserts, updates and deletes in the -WhatIf plan' {
+        Invoke-Sqlite $db "INSERT INTO Genre (GenreId, Name) VALUES (1001, 'Unused')"
+        Start-DbSync -Path $db -ConnectionString $Pg -Schema $schema | Out-Null
+        Invoke-Sqlite $db "INSERT INTO Genre (GenreId, Name) VALUES (1000, 'Pester'); UPDATE Genre SET Name = 'X' WHERE GenreId = 1; DELETE FROM Genre WHERE GenreId = 1001"
+        $run = Invoke-ChildPwsh "Start-DbSync -LiteralPath '$db' -ConnectionString '$Pg' -Schema '$schema' -Table Genre -WhatIf"
+        $run.Output | Should -Match 'Genre -> .*Push, 1 insert\(s\), 1 update\(s\), 1 delete\(s\)'
+        (Get-DbSyncStatus -LiteralPath $db).PendingChanges | Should -Be 3
+    }
+
+    It 'throws <ErrorId> when <Case>' -ForEach @(
+        @{ Case = 'the file is missing'; ErrorId = 'DbSync.SourceNotFound'; Arguments = { @{ LiteralPath = (Join-Path $TestDrive 'missing.sqlite'); ConnectionString = $Pg } } }
+        @{ Case = 'a wildcard matches nothing'; ErrorId = 'DbSync.SourceNotFound'; Arguments = { @{ Path = (Join-Path $TestDrive 'nothing*.sqlite'); ConnectionString = $Pg } } }
+        @{ Case = 'the file is not SQLite'; ErrorId = 'DbSync.SourceNotSqlite'; Arguments = { $t = Join-Path $TestDrive 'text.sqlite'; 'hello' | Set-Content $t; @{ LiteralPath = $t; ConnectionString = $Pg } } }
+        @{ Case = 'the connection string does not parse'; ErrorId = 'DbSync.InvalidConnectionString'; Arguments = { @{ LiteralPath = $db; ConnectionString = 'Hots=x;Nonsense=1' } } }
+        @{ Case = 'the server does not answer'; ErrorId = 'DbSync.TargetUnreachable'; Arguments = { @{ LiteralPath = $db; ConnectionString = 'Host=127.0.0.1;Port=1;Username=x;Password=y;Timeout=3' } } }
+        @{ Case = 'a -Table pattern matches nothing'; ErrorId = 'DbSync.TableNotFound'; Arguments = { @{ LiteralPath = $db; ConnectionString = $Pg; Table = 'NoSuchTable*' } } }
+        @{ Case = '-PruneBackup comes without -KeepDays'; ErrorId = 'DbSync.UsageError'; Arguments = { @{ LiteralPath = $db; ConnectionString = $Pg; PruneBackup = $true } } }
+    ) {
+        $arguments = & $Arguments
+        { Start-DbSync @arguments -Schema $schema -ErrorAction Stop } | Should -Throw -ErrorId "$ErrorId,DbSync.PowerShell.Commands.StartDbSyncCommand"
+    }
+
+    It 'is a terminating error that try/catch sees even without -ErrorAction Stop, with category and target' {
+        $missing = Join-Path $TestDrive 'gone.sqlite'
+        $caught = $null
+        $output = try { Start-DbSync -LiteralPath $missing -ConnectionString $Pg } catch { $caught = $_ }
+        $caught.FullyQualifiedErrorId | Should -BeLike 'DbSync.SourceNotFound,*'
+        $caught.CategoryInfo.Category | Should -Be 'ObjectNotFound'
+        $caught.TargetObject | Should -Be $missing
+    }
+
+    It 'writes a DbSync.SchemaChanged error per skipped table and reports PartiallySucceeded, never success' {
+        Start-DbSync -Path $db -ConnectionString $Pg -Schema $schema | Out-Null
+        Invoke-Sqlite $db "ALTER TABLE Genre DROP COLUMN Name"
+        $result = Start-DbSync -Path $db -ConnectionString $Pg -Schema $schema -ErrorVariable errors -ErrorAction SilentlyContinue
+        $result.Status.ToString() | Should -Be 'PartiallySucceeded'
+        $errors | Should -HaveCount 1
+        $errors[0].FullyQualifiedErrorId | Should -BeLike 'DbSync.SchemaChanged,*'
+        $errors[0].TargetObject.Name | Should -Be 'Genre'
+        { Start-DbSync -Path $db -ConnectionString $Pg -Schema $schema -ErrorAction Stop } | Should -Throw -ErrorId 'DbSync.SchemaChanged,DbSync.PowerShell.Commands.StartDbSyncCommand'
+    }
+
+    It 'stops cleanly when the pipeline is stopped, and the next run completes the data' {
+        $ps = [powershell]::Create()
+        $null = $ps.AddCommand('Import-Module').AddParameter('Name', $ModuleManifest).AddStatement()
+        $null = $ps.AddCommand('Start-DbSync').AddParameter('LiteralPath', $db).AddParameter('ConnectionString', $Pg).AddParameter('Schema', $schema).AddParameter('BatchSize', 50)
+        $handle = $ps.BeginInvoke()
+        Start-Sleep -Milliseconds 400
+        $ps.Stop()
+        try { $null = $ps.EndInvoke($handle) } catch { }
+        $ps.Dispose()
+
+        $last = Get-DbSyncLog -LiteralPath $db -Last 1
+        if ($last) { $last.Status.ToString() | Should -BeIn @('Cancelled', 'Succeeded') }
+        $result = Start-DbSync -LiteralPath $db -ConnectionString $Pg -Schema $schema
+        $result.Status.ToString() | Should -Be 'Succeeded'
+        Invoke-Pg "SELECT count(*) FROM `"$schema`".playlisttrack" -Scalar | Should -Be 8715
+        (Get-DbSyncStatus -LiteralPath $db).PendingChanges | Should -Be 0
+    }
+
+    It 'takes parameters from a splatted .psd1 settings file' {
+        $settingsPath = Join-Path $TestDrive 'sync.psd1'
+        "@{ LiteralPath = '$db'; Schema = '$schema'; Table = @('Genre', 'MediaType'); BatchSize = 10 }" | Set-Content $settingsPath
+        $settings = Import-PowerShellDataFile $settingsPath
+        $result = Start-DbSync @settings -ConnectionString $Pg
+        $result.Tables.Name | Sort-Object | Should -Be @('Genre', 'MediaType')
+    }
+}
