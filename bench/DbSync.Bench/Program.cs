@@ -74,10 +74,11 @@ internal static class Program
         var load = await new InitialLoadScenario(context).RunAsync(cancellationToken);
         var push = await new PushScenario(context).RunAsync(load, cancellationToken);
         var capture = await new CaptureOverheadScenario(context).RunAsync(cancellationToken);
+        var operations = await new OperationsScenario(context).RunAsync(cancellationToken);
         await context.DropSchemaAsync(InitialLoadScenario.DbSyncSchema, cancellationToken);
 
         var engine = await DescribeEngineAsync(repoRoot, cancellationToken);
-        var report = new BenchReport(options, MachineInfo.Read(), engine, server.Version, server.Origin, started, clock.Elapsed, load, push, capture);
+        var report = new BenchReport(options, MachineInfo.Read(), engine, server.Version, server.Origin, started, clock.Elapsed, load, push, capture, operations);
         ReportWriter.WriteConsole(report, Console.Out);
         ReportWriter.WriteMarkdown(report, outPath);
         context.Log($"Wrote {outPath} and {Path.ChangeExtension(outPath, ".svg")}");

@@ -50,12 +50,13 @@ internal sealed record BenchReport(
     TimeSpan Duration,
     InitialLoadResult Load,
     PushResult Push,
-    CaptureOverheadResult Capture)
+    CaptureOverheadResult Capture,
+    OperationsResult Operations)
 {
     /// <summary>Failed DbSync steps; any makes the exit code non-zero.</summary>
-    public IEnumerable<string> Failures => Load.Failures.Concat(Push.Failures).Concat(Capture.Failures);
+    public IEnumerable<string> Failures => Load.Failures.Concat(Push.Failures).Concat(Capture.Failures).Concat(Operations.Failures);
 
-    public IEnumerable<TargetCheck> Targets => Load.Targets.Concat(Push.Targets).Concat(Capture.Targets);
+    public IEnumerable<TargetCheck> Targets => Load.Targets.Concat(Push.Targets).Concat(Capture.Targets).Concat(Operations.Targets);
 
-    public IEnumerable<ChartBar> Bars => Load.Bars.Concat(Push.Bars).Concat(Capture.Bars);
+    public IEnumerable<ChartBar> Bars => Load.Bars.Concat(Push.Bars).Concat(Capture.Bars).Concat(Operations.Bars);
 }

@@ -278,7 +278,7 @@ public sealed class SyncEngine
                 skipped.Add(new TableSyncResult
                 {
                     Name = table.Name, Target = Identifiers.Quote(schema, Identifiers.ToTargetName(table.Name, request.PreserveCase)),
-                    Status = SyncStatus.Failed, ErrorId = ex.ErrorId, Message = ex.Message,
+                    Status = SyncStatus.Failed, ErrorId = ex.ErrorId, Category = ex.Category, Message = ex.Message,
                 });
             }
         }
@@ -472,7 +472,7 @@ public sealed class SyncEngine
         ArgumentNullException.ThrowIfNull(request);
         var path = SourceDatabase.Validate(request.Path);
         var backup = RunLog.BackupPathFor(path, request.BackupPath)!;
-        using var runLock = await RunLock.AcquireAsync(path, TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+        using var runLock = await RunLock.AcquireAsync(path, request.LockTimeout, cancellationToken).ConfigureAwait(false);
         using var sqlite = SourceDatabase.Open(path);
         try
         {

@@ -112,6 +112,9 @@ public sealed class TableSyncResult
     /// <summary>Why the table was skipped.</summary>
     public string? ErrorId { get; internal set; }
 
+    /// <summary>The kind of failure that skipped the table.</summary>
+    public DbSyncErrorCategory? Category { get; internal set; }
+
     /// <summary>Human-readable reason the table was skipped.</summary>
     public string? Message { get; internal set; }
 }

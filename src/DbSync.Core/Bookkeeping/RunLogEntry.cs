@@ -185,6 +185,9 @@ public sealed class RestoreLogRequest
 
     /// <summary>Report what would be restored and change nothing.</summary>
     public bool WhatIf { get; init; }
+
+    /// <summary>How long to wait while a sync of the same file holds its lock.</summary>
+    public TimeSpan LockTimeout { get; init; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>A backup line that could not be restored.</summary>

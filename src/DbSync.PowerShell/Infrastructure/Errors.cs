@@ -14,8 +14,7 @@ internal static class Errors
     public static ErrorRecord ForTable(TableSyncResult table, string path)
     {
         var errorId = table.ErrorId ?? ErrorIds.Unexpected;
-        // TableSyncResult carries no category; SchemaChanged, the one per-table id today, is a metadata error.
-        var category = errorId == ErrorIds.SchemaChanged ? DbSyncErrorCategory.MetadataError : DbSyncErrorCategory.NotSpecified;
+        var category = table.Category ?? DbSyncErrorCategory.NotSpecified;
         var exception = new DbSyncException(errorId, category, $"{path}: table {table.Name}: {table.Message}", table.Name);
         return new ErrorRecord(exception, errorId, ToErrorCategory(category), table);
     }

@@ -1,0 +1,152 @@
+using System.Diagnostics;
+using System.Text;
+using DbSync.Core;
+using DbSync.Core.Bookkeeping;
+using DbSync.Core.Diagnostics;
+using Microsoft.Data.Sqlite;
+
+namespace DbSync.Bench;
+
+/// <summary>Scenarios 4 and 6: status with many pending changes, and restoring a large run log backup.</summary>
+internal sealed class OperationsScenario(BenchContext context)
+{
+    public async Task<OperationsResult> RunAsync(CancellationToken cancellationToken)
+    {
+        var result = new OperationsResult
+        {
+            PendingChanges = (int)Math.Max(1_000, 1_000_000 * context.Options.Scale),
+            LogEntries = (int)Math.Max(1_000, 100_000 * context.Options.Scale),
+        };
+        try
+        {
+            await MeasureStatusAsync(result, cancellationToken);
+        }
+        catch (Exception ex) when (ex is DbSyncException or SqliteException or InvalidOperationException)
+        {
+            result.Failure = $"status: {ex.Message}";
+        }
+
+        try
+        {
+            await MeasureRestoreAsync(result, cancellationToken);
+        }
+        catch (Exception ex) when (ex is DbSyncException or SqliteException or IOException or InvalidOperationException)
+        {
+            result.Failure = (result.Failure is null ? "" : result.Failure + "; ") + $"restore-log: {ex.Message}";
+        }
+
+        return result;
+    }
+
+    private async Task MeasureStatusAsync(OperationsResult result, CancellationToken cancellationToken)
+    {
+        var path = context.WorkFile("status.sqlite");
+        CreateTable(path);
+        var engine = new SyncEngine();
+        await engine.EnableAsync(new EnableRequest { Path = path }, cancellationToken);
+        context.Log($"Scenario 4: recording {result.PendingChanges:N0} pending changes");
+        using (var connection = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = $"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {result.PendingChanges}) " +
+                "INSERT INTO events SELECT i, 'event ' || i, i * 0.5 FROM n";
+            command.ExecuteNonQuery();
+        }
+
+        context.Log("Scenario 4: Get-DbSyncStatus, local part");
+        var request = new StatusRequest { Path = path, Detailed = true };
+        await engine.GetStatusAsync(request, cancellationToken); // warm: the figure is for a status check, not for JIT
+        for (var i = 0; i < 5; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            var status = await engine.GetStatusAsync(request, cancellationToken);
+            result.StatusSamples.Add(clock.Elapsed);
+            if (status.PendingChanges != result.PendingChanges)
+            {
+                throw new InvalidOperationException($"status reported {status.PendingChanges} pending changes, expected {result.PendingChanges}");
+            }
+        }
+    }
+
+    private async Task MeasureRestoreAsync(OperationsResult result, CancellationToken cancellationToken)
+    {
+        var path = context.WorkFile("restore.sqlite");
+        CreateTable(path);
+        await new SyncEngine().EnableAsync(new EnableRequest { Path = path }, cancellationToken);
+        var backup = context.WorkFile("restore-backup.jsonl");
+        var random = new Random(BenchContext.Seed);
+        var text = new StringBuilder();
+        var start = new DateTime(2024, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+        for (var i = 0; i < result.LogEntries; i++)
+        {
+            var begun = start.AddMinutes(i * 5);
+            text.Append(new RunLogEntry
+            {
+                RunId = new Guid(random.Next(), (short)random.Next(), (short)random.Next(), [.. Enumerable.Range(0, 8).Select(_ => (byte)random.Next(256))]),
+                NodeId = "5d7a9b52-0c8e-4d2f-9a4e-3b1f2c6d7e80",
+                Path = "/var/lib/inventory/node.sqlite",
+                Target = "db.example.org:5432/inventory as sync",
+                StartedAt = begun,
+                FinishedAt = begun.AddSeconds(2),
+                Status = RunStatus.Succeeded,
+                Inserted = random.Next(100),
+                Updated = random.Next(100),
+                Deleted = random.Next(10),
+                DurationMs = 2000,
+                Tables = [new TableLogEntry { Name = "events", Target = "\"public\".\"events\"", Mode = "Push", Status = "Succeeded", Inserted = 1 }],
+            }.ToJson()).Append('\n');
+        }
+
+        await File.WriteAllTextAsync(backup, text.ToString(), cancellationToken);
+        context.Log($"Scenario 6: restoring {result.LogEntries:N0} run log entries");
+        var clock = Stopwatch.StartNew();
+        var restored = await new SyncEngine().RestoreLogAsync(new RestoreLogRequest { Path = path, BackupPath = backup }, cancellationToken);
+        result.Restore = Outcome.Of(restored.Restored.Count, clock.Elapsed);
+        if (restored.Restored.Count != result.LogEntries || restored.Invalid.Count != 0)
+        {
+            throw new InvalidOperationException($"restored {restored.Restored.Count} of {result.LogEntries} entries, {restored.Invalid.Count} invalid");
+        }
+    }
+
+    private static void CreateTable(string path)
+    {
+        using var connection = new SqliteConnection($"Data Source={path};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "CREATE TABLE events (id INTEGER PRIMARY KEY, name TEXT, weight REAL)";
+        command.ExecuteNonQuery();
+    }
+}
+
+/// <summary>Scenarios 4 and 6.</summary>
+internal sealed class OperationsResult
+{
+    public const double StatusGoalMs = 200;
+    public const double RestoreGoalSeconds = 5;
+
+    public int PendingChanges { get; set; }
+
+    public int LogEntries { get; set; }
+
+    public List<TimeSpan> StatusSamples { get; } = [];
+
+    public Outcome Restore { get; set; } = Outcome.Failed("not run");
+
+    public string? Failure { get; set; }
+
+    public double? StatusMedianMs => StatusSamples.Count == 0 ? null : StatusSamples.Order().ElementAt(StatusSamples.Count / 2).TotalMilliseconds;
+
+    public IEnumerable<string> Failures => Failure is null ? [] : [$"DbSync operations: {Failure}"];
+
+    public IEnumerable<TargetCheck> Targets =>
+    [
+        new("4. Status, local part", $"under {StatusGoalMs:0} ms with {PendingChanges:N0} pending changes",
+            StatusMedianMs is { } ms ? $"{ms:0} ms (median of {StatusSamples.Count})" : "not measured", TargetCheck.Judge(StatusMedianMs, ms => ms < StatusGoalMs)),
+        new("6. Restore a run log backup", $"{LogEntries:N0} entries in under {RestoreGoalSeconds:0} s",
+            Restore.Value is { } m ? $"{m.Elapsed.TotalSeconds:0.00} s" : Restore.Failure ?? "not measured",
+            TargetCheck.Judge(Restore.Value?.Elapsed.TotalSeconds, s => s < RestoreGoalSeconds)),
+    ];
+
+    public IEnumerable<ChartBar> Bars => [new("6 log restore", Restore)];
+}
