@@ -3,13 +3,14 @@ using System.Globalization;
 namespace DbSync.Bench;
 
 /// <summary>The command line of the benchmark.</summary>
-internal sealed record BenchOptions(double Scale, bool Quick, string? OutPath, IReadOnlyList<string> Arguments)
+internal sealed record BenchOptions(double Scale, bool Quick, string? OutPath, IReadOnlyList<string> Arguments, bool SkipPgloader = false)
 {
     public const string Usage = """
         usage: dotnet run -c Release --project bench/DbSync.Bench -- [--quick] [--scale F] [--out FILE.md]
 
           --quick      about a tenth of the data (scale 0.1); combines with --scale by multiplication
           --scale F    multiplies the full sizes by F (0 < F <= 10), e.g. 0.005 for a smoke test
+          --no-pgloader  do not run (or install) pgloader; its comparison is reported as not measured
           --out FILE   the Markdown report (default: docs/benchmarks.md in the repository); the chart is
                        written next to it with the extension .svg
 
@@ -23,6 +24,7 @@ internal sealed record BenchOptions(double Scale, bool Quick, string? OutPath, I
         var scale = 1.0;
         var quick = false;
         string? outPath = null;
+        var skipPgloader = false;
         for (var i = 0; i < args.Count; i++)
         {
             switch (args[i])
@@ -41,12 +43,15 @@ internal sealed record BenchOptions(double Scale, bool Quick, string? OutPath, I
                 case "--out":
                     outPath = Next(args, ref i);
                     break;
+                case "--no-pgloader":
+                    skipPgloader = true;
+                    break;
                 default:
                     throw new ArgumentException($"Unknown argument '{args[i]}'.");
             }
         }
 
-        return new BenchOptions(quick ? scale * 0.1 : scale, quick, outPath, args.ToList());
+        return new BenchOptions(quick ? scale * 0.1 : scale, quick, outPath, args.ToList(), skipPgloader);
     }
 
     /// <summary>The command that reproduces this run, as written in the report.</summary>

@@ -118,10 +118,17 @@ internal sealed class InitialLoadScenario(BenchContext context)
             result.RawCopy = Outcome.Failed("not measured: the DbSync load, whose tables are exported, failed");
         }
 
-        context.Log("Scenario 1b: pgloader");
-        var pgloader = new PgloaderRunner(context);
-        result.Pgloader = await pgloader.LoadAsync(pristine, PgloaderDatabase, size, cancellationToken);
-        result.PgloaderVersion = pgloader.Version;
+        if (context.Options.SkipPgloader)
+        {
+            result.Pgloader = Outcome.Failed("skipped (--no-pgloader)");
+        }
+        else
+        {
+            context.Log("Scenario 1b: pgloader");
+            var pgloader = new PgloaderRunner(context);
+            result.Pgloader = await pgloader.LoadAsync(pristine, PgloaderDatabase, size, cancellationToken);
+            result.PgloaderVersion = pgloader.Version;
+        }
 
         context.Log($"Scenario 1: peak memory of DbSync loads in a child process ({result.SmallSize.Total:N0} and {size.Total:N0} rows)");
         await MeasureMemoryAsync(result, pristine, cancellationToken);
