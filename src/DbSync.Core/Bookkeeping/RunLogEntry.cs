@@ -27,6 +27,7 @@ public enum RunStatus
 public sealed class RunLogEntry
 {
     /// <summary>The run's id.</summary>
+    [JsonRequired]
     public Guid RunId { get; set; }
 
     /// <summary>The SQLite file's node id; null when the run failed before the file could be read.</summary>
@@ -39,21 +40,26 @@ public sealed class RunLogEntry
     public string? Target { get; set; }
 
     /// <summary>Start, UTC.</summary>
+    [JsonRequired]
     public DateTime StartedAt { get; set; }
 
     /// <summary>End, UTC; null while running or when abandoned.</summary>
     public DateTime? FinishedAt { get; set; }
 
     /// <summary>How the run ended.</summary>
+    [JsonRequired]
     public RunStatus Status { get; set; }
 
     /// <summary>Rows inserted in PostgreSQL.</summary>
+    [JsonRequired]
     public long Inserted { get; set; }
 
     /// <summary>Rows changed in PostgreSQL.</summary>
+    [JsonRequired]
     public long Updated { get; set; }
 
     /// <summary>Rows deleted in PostgreSQL.</summary>
+    [JsonRequired]
     public long Deleted { get; set; }
 
     /// <summary>Conflicts detected (conflict handling arrives with the conflicts issue; 0 until then).</summary>
