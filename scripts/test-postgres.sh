@@ -5,6 +5,8 @@
 #                                loopback port with scram-sha-256 password authentication, and prints one line:
 #                                an Npgsql connection string for it.
 #   test-postgres.sh stop DIR    stops that cluster and removes DIR.
+#   test-postgres.sh halt DIR    stops the server at once (as a crash would), keeping the cluster.
+#   test-postgres.sh resume DIR  starts a halted server again on the same port.
 #
 # Server binaries come from PATH (initdb, pg_ctl) or else the newest /usr/lib/postgresql/*/bin. PostgreSQL
 # refuses to run as root, so as root every server command runs through `runuser -u postgres`.
@@ -33,7 +35,7 @@ port_in_use() {
 }
 
 cmd=${1:-}; dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || die "usage: test-postgres.sh start|stop DIR"
+[ -n "$cmd" ] && [ -n "$dir" ] || die "usage: test-postgres.sh start|stop|halt|resume DIR"
 
 case "$cmd" in
 start)
@@ -65,6 +67,17 @@ start)
   tail -n 20 "$dir/server.log" >&2 2>/dev/null || true
   die "could not start PostgreSQL on a free port"
   ;;
+halt)
+  bindir=$(find_bindir)
+  as_server_user "$bindir/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || die "could not halt the server in $dir"
+  ;;
+resume)
+  bindir=$(find_bindir)
+  port=$(cat "$dir/port")
+  as_server_user "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=256MB" \
+    start >/dev/null 2>&1 || die "could not resume the server in $dir"
+  ;;
 stop)
   [ -d "$dir/data" ] || exit 0
   bindir=$(find_bindir)
@@ -72,6 +85,6 @@ stop)
   rm -rf "$dir"
   ;;
 *)
-  die "unknown command '$cmd' (start or stop)"
+  die "unknown command '$cmd' (start, stop, halt or resume)"
   ;;
 esac

@@ -37,6 +37,12 @@ public static class TestServer
 
     public static void StopPrivate(string directory) => RunScript("stop", directory);
 
+    /// <summary>Stops a private server at once, as a crash would, keeping its data.</summary>
+    public static void HaltPrivate(string directory) => RunScript("halt", directory);
+
+    /// <summary>Starts a halted private server again on the same port.</summary>
+    public static void ResumePrivate(string directory) => RunScript("resume", directory);
+
     private static string Start()
     {
         var fromEnvironment = Environment.GetEnvironmentVariable("DBSYNC_TEST_PG");

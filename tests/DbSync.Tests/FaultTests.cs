@@ -1,0 +1,270 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.Versioning;
+using DbSync.Core;
+using DbSync.Core.Bookkeeping;
+using DbSync.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace DbSync.Tests;
+
+/// <summary>
+/// What really happens to a sync tool: processes killed mid-run while another program writes, the server going
+/// away, locked, read-only and full disks. Each ends in a clear error or a retry, and the next run completes with
+/// every table identical. DBSYNC_LONG_FAULTS=1 runs the long mode (200 kill points instead of 20).
+/// </summary>
+public sealed class FaultTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly SyncFixture _fixture = new();
+
+    public void Dispose() => _fixture.Dispose();
+
+    private const string StreamSchema = """
+        CREATE TABLE stream (id INTEGER PRIMARY KEY, label TEXT NOT NULL, amount REAL);
+        CREATE TABLE stream_item (stream_id INTEGER NOT NULL REFERENCES stream (id), n INTEGER NOT NULL, note TEXT, PRIMARY KEY (stream_id, n));
+        WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 2000)
+        INSERT INTO stream SELECT i, 'row ' || i, i * 0.5 FROM s;
+        INSERT INTO stream_item SELECT id, 1, 'first' FROM stream WHERE id % 3 = 0;
+        CREATE TABLE bulk (id INTEGER PRIMARY KEY, note TEXT, at DATETIME);
+        WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 40000)
+        INSERT INTO bulk SELECT i, 'note ' || i, datetime('2020-01-01', '+' || i || ' minutes') FROM s;
+        """;
+
+    private int Seed(string name)
+    {
+        var text = Environment.GetEnvironmentVariable("DBSYNC_TEST_SEED");
+        var seed = text is null ? Environment.TickCount & 0x7FFFFFFF : int.Parse(text, CultureInfo.InvariantCulture);
+        output.WriteLine($"{name}: seed {seed} (replay with DBSYNC_TEST_SEED={seed})");
+        return seed;
+    }
+
+    private static Process StartDotnet(string dll, IEnumerable<string> arguments, string? user = null)
+    {
+        var start = new ProcessStartInfo(user is null ? "dotnet" : "runuser") { RedirectStandardOutput = true, RedirectStandardError = true };
+        if (user is not null)
+        {
+            foreach (var arg in new[] { "-u", user, "--", "env", "DOTNET_CLI_HOME=/tmp", "HOME=/tmp", "DOTNET_NOLOGO=1", "dotnet" })
+            {
+                start.ArgumentList.Add(arg);
+            }
+        }
+
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, dll));
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        return Process.Start(start)!;
+    }
+
+    private string[] SyncArgs(string path) => ["sync", "--path", path, "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema, "--json"];
+
+    [Fact]
+    public async Task Kill_minus_9_at_random_points_while_another_process_writes_loses_and_duplicates_nothing()
+    {
+        var path = _fixture.CreateDatabase(StreamSchema);
+        var random = new Random(Seed(nameof(Kill_minus_9_at_random_points_while_another_process_writes_loses_and_duplicates_nothing)));
+        var points = Environment.GetEnvironmentVariable("DBSYNC_LONG_FAULTS") == "1" ? 200 : 20;
+        var stopFile = Path.Combine(_fixture.Directory, "stop-writer");
+        using var writer = StartDotnet("DbSync.TestWriter.dll", [path, random.Next().ToString(CultureInfo.InvariantCulture), stopFile]);
+        var killed = 0;
+        var completed = 0;
+        try
+        {
+            for (var point = 0; point < points; point++)
+            {
+                // Points 0-2 kill the initial load, point 3 lets it complete, later points kill pushes anywhere.
+                var delay = point == 3 ? 120_000 : random.Next(30, point < 3 ? 1800 : 1500);
+                using var sync = StartDotnet("dbsync.dll", SyncArgs(path));
+                var finished = sync.WaitForExit(delay);
+                if (!finished)
+                {
+                    sync.Kill(entireProcessTree: true);
+                    killed++;
+                }
+                else
+                {
+                    completed++;
+                }
+
+                await sync.WaitForExitAsync();
+                if (writer.HasExited)
+                {
+                    Assert.Fail($"the writer died with exit code {writer.ExitCode}: {await writer.StandardOutput.ReadToEndAsync()} {await writer.StandardError.ReadToEndAsync()}");
+                }
+                // A run that was not killed ends in success, whatever state the killed ones left.
+                Assert.True(!finished || sync.ExitCode == 0, $"a run exited {sync.ExitCode}: {await sync.StandardError.ReadToEndAsync()}");
+            }
+        }
+        finally
+        {
+            await File.WriteAllTextAsync(stopFile, "stop");
+            await writer.WaitForExitAsync();
+        }
+
+        var commits = (await writer.StandardOutput.ReadToEndAsync()).Trim();
+        output.WriteLine($"{points} kill points, {killed} runs killed, {completed} completed, the writer committed {commits} transactions");
+        Assert.True(killed >= points / 2 && completed >= 1, $"{killed} of {points} runs killed, {completed} completed: the kill points did not spread over runs");
+        Assert.True(int.Parse(commits, CultureInfo.InvariantCulture) > points, "the writer barely ran");
+
+        var final = await _fixture.SyncAsync(path);
+        Assert.Equal(SyncStatus.Succeeded, final.Status);
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
+    [Fact]
+    public async Task PostgreSQL_stopped_in_the_middle_of_a_run_fails_it_cleanly_and_the_next_run_completes()
+    {
+        var (connection, directory) = TestServer.StartPrivate();
+        try
+        {
+            var path = _fixture.CreateDatabase(StreamSchema);
+            SyncFixture.Execute(path, "WITH RECURSIVE s(i) AS (SELECT 40001 UNION ALL SELECT i + 1 FROM s WHERE i < 300000) INSERT INTO bulk SELECT i, 'more ' || i, '2021-01-01 00:00:00' FROM s;");
+            var request = new SyncRequest { Path = path, ConnectionString = connection, Schema = "faults" };
+            var halted = false;
+            var progress = new SynchronousProgress(p =>
+            {
+                if (!halted && p.Table == "bulk" && p.Rows > 50_000)
+                {
+                    halted = true;
+                    TestServer.HaltPrivate(directory);
+                }
+            });
+
+            var error = await Assert.ThrowsAnyAsync<DbSyncException>(() => new SyncEngine().SyncAsync(request, progress));
+
+            Assert.True(halted, "the server was never stopped mid-run");
+            Assert.Contains(error.ErrorId, new[] { "DbSync.TargetUnreachable", "DbSync.TargetError" });
+            output.WriteLine($"{error.ErrorId}: {error.Message}");
+            TestServer.ResumePrivate(directory);
+
+            var next = await new SyncEngine().SyncAsync(request);
+            Assert.Equal(SyncStatus.Succeeded, next.Status);
+            Assert.Equal(300_000, next.Tables.Single(t => t.Name == "bulk").Inserted);
+            var entries = await new SyncEngine().GetLogAsync(new LogQuery { Path = path });
+            Assert.Equal(["Succeeded", "Failed"], entries.Select(e => e.Status.ToString()));
+        }
+        finally
+        {
+            TestServer.StopPrivate(directory);
+        }
+    }
+
+    [Fact]
+    public async Task A_file_locked_longer_than_the_busy_timeout_is_a_clear_error_and_nothing_is_lost()
+    {
+        var path = _fixture.CreateDatabase(StreamSchema);
+        await _fixture.SyncAsync(path);
+        SyncFixture.Execute(path, "UPDATE stream SET label = 'changed' WHERE id <= 10");
+        var request = new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, BusyTimeout = TimeSpan.FromSeconds(1) };
+
+        using (var holder = SyncFixture.OpenSqlite(path))
+        {
+            SyncFixture.Execute(holder, "BEGIN EXCLUSIVE");
+            var error = await Assert.ThrowsAnyAsync<DbSyncException>(() => new SyncEngine().SyncAsync(request));
+            Assert.Equal("DbSync.SourceBusy", error.ErrorId);
+            SyncFixture.Execute(holder, "ROLLBACK");
+        }
+
+        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".stream WHERE label = 'changed'"));
+        var next = await new SyncEngine().SyncAsync(request);
+        Assert.Equal(10, next.Updated);
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
+    [Fact]
+    [UnsupportedOSPlatform("windows")]
+    public async Task A_read_only_file_is_a_clear_error_for_a_user_who_cannot_write_it()
+    {
+        // Tests run as root, which ignores file modes: the run goes through runuser as an unprivileged user.
+        var path = _fixture.CreateDatabase(StreamSchema);
+        File.SetUnixFileMode(_fixture.Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+            | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute | UnixFileMode.OtherWrite | UnixFileMode.StickyBit);
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        var before = SyncFixture.Hash(path);
+
+        using var sync = StartDotnet("dbsync.dll", SyncArgs(path), user: "nobody");
+        var stdout = await sync.StandardOutput.ReadToEndAsync();
+        var stderr = await sync.StandardError.ReadToEndAsync();
+        await sync.WaitForExitAsync();
+
+        output.WriteLine(stdout + stderr);
+        Assert.Equal(1, sync.ExitCode);
+        Assert.Contains("\"errorId\":\"DbSync.SourceReadOnly\"", stdout, StringComparison.Ordinal);
+        Assert.Equal(before, SyncFixture.Hash(path));
+        Assert.False(_fixture.SchemaExists());
+        Assert.DoesNotContain(TestServer.Password, stdout + stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_full_disk_while_recording_bookkeeping_is_a_clear_error_and_the_next_run_completes()
+    {
+        var mount = Path.Combine(_fixture.Directory, "small-disk");
+        Directory.CreateDirectory(mount);
+        Run("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mount);
+        try
+        {
+            var path = Path.Combine(mount, "node.sqlite");
+            File.Copy(_fixture.CreateDatabase(StreamSchema, "seed.sqlite"), path);
+            var request = new SyncRequest
+            {
+                Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, BusyTimeout = TimeSpan.FromSeconds(2),
+                LogPath = Path.Combine(_fixture.Directory, "log.jsonl"),
+            };
+            await new SyncEngine().SyncAsync(request);
+            SyncFixture.Execute(path, "UPDATE bulk SET note = note || ' changed' WHERE id % 2 = 0");
+            var filler = Path.Combine(mount, "filler");
+            var progress = new SynchronousProgress(p =>
+            {
+                // Once PostgreSQL is being written, the disk under the SQLite file fills up.
+                if (p.Phase == SyncPhase.Applying && !File.Exists(filler))
+                {
+                    using var fill = new FileStream(filler, FileMode.Create);
+                    var block = new byte[64 * 1024];
+                    try
+                    {
+                        while (true)
+                        {
+                            fill.Write(block);
+                            fill.Flush();
+                        }
+                    }
+                    catch (IOException)
+                    {
+                        // Full.
+                    }
+                }
+            });
+
+            var error = await Assert.ThrowsAnyAsync<DbSyncException>(() => new SyncEngine().SyncAsync(request, progress));
+
+            output.WriteLine($"{error.ErrorId}: {error.Message}");
+            Assert.Equal("DbSync.BookkeepingFailed", error.ErrorId);
+            File.Delete(filler);
+            var next = await new SyncEngine().SyncAsync(request);
+            Assert.Equal(SyncStatus.Succeeded, next.Status);
+            TableComparer.AssertIdentical(path, _fixture.Schema);
+        }
+        finally
+        {
+            SqliteCleanup();
+            Run("umount", "-l", mount);
+        }
+    }
+
+    private static void SqliteCleanup() => Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+
+    private static void Run(string file, params string[] arguments)
+    {
+        using var process = Process.Start(new ProcessStartInfo(file, arguments) { RedirectStandardError = true })!;
+        var error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, $"{file} {string.Join(' ', arguments)}: {error}");
+    }
+
+    private sealed class SynchronousProgress(Action<SyncProgress> report) : IProgress<SyncProgress>
+    {
+        public void Report(SyncProgress value) => report(value);
+    }
+}
