@@ -9,23 +9,9 @@ namespace DbSync.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsLifecycle.Disable, "DbSync", DefaultParameterSetName = PathResolver.PathSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
 [OutputType(typeof(CaptureResult))]
-public sealed class DisableDbSyncCommand : PSCmdlet
+public sealed class DisableDbSyncCommand : DbSyncFileCommand
 {
-    private readonly CoreRunner _runner = new();
-
     #region Parameters
-
-    /// <summary>The SQLite file(s); wildcards are resolved by the provider.</summary>
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathResolver.PathSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [SupportsWildcards]
-    [ValidateNotNullOrEmpty]
-    public string[] Path { get; set; } = [];
-
-    /// <summary>The SQLite file(s), taken literally.</summary>
-    [Parameter(Mandatory = true, ParameterSetName = PathResolver.LiteralPathSet, ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath")]
-    [ValidateNotNullOrEmpty]
-    public string[] LiteralPath { get; set; } = [];
 
     /// <summary>Disable even though changes are pending (they are discarded), and do not ask for confirmation.</summary>
     [Parameter]
@@ -47,16 +33,7 @@ public sealed class DisableDbSyncCommand : PSCmdlet
     /// <inheritdoc />
     protected override void ProcessRecord()
     {
-        IReadOnlyList<string> files;
-        try
-        {
-            files = PathResolver.Resolve(this, ParameterSetName == PathResolver.LiteralPathSet ? LiteralPath : Path, ParameterSetName == PathResolver.LiteralPathSet);
-        }
-        catch (DbSyncException ex)
-        {
-            ThrowTerminatingError(Errors.From(ex, null));
-            return;
-        }
+        var files = ResolveFiles();
 
         var engine = new SyncEngine();
         foreach (var file in files)
@@ -66,16 +43,7 @@ public sealed class DisableDbSyncCommand : PSCmdlet
                 continue;
             }
 
-            CaptureResult result;
-            try
-            {
-                result = _runner.Run(token => engine.DisableAsync(BuildRequest(file), token));
-            }
-            catch (DbSyncException ex)
-            {
-                ThrowTerminatingError(Errors.From(ex, file));
-                return;
-            }
+            var result = RunCore(file, token => engine.DisableAsync(BuildRequest(file), token));
 
             foreach (var warning in result.Warnings)
             {
@@ -85,12 +53,6 @@ public sealed class DisableDbSyncCommand : PSCmdlet
             WriteObject(result);
         }
     }
-
-    /// <inheritdoc />
-    protected override void StopProcessing() => _runner.Stop();
-
-    /// <inheritdoc />
-    protected override void EndProcessing() => _runner.Dispose();
 
     #endregion
 

@@ -9,23 +9,9 @@ namespace DbSync.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsLifecycle.Enable, "DbSync", DefaultParameterSetName = PathResolver.PathSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(CaptureResult))]
-public sealed class EnableDbSyncCommand : PSCmdlet
+public sealed class EnableDbSyncCommand : DbSyncFileCommand
 {
-    private readonly CoreRunner _runner = new();
-
     #region Parameters
-
-    /// <summary>The SQLite file(s); wildcards are resolved by the provider.</summary>
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathResolver.PathSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [SupportsWildcards]
-    [ValidateNotNullOrEmpty]
-    public string[] Path { get; set; } = [];
-
-    /// <summary>The SQLite file(s), taken literally.</summary>
-    [Parameter(Mandatory = true, ParameterSetName = PathResolver.LiteralPathSet, ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath")]
-    [ValidateNotNullOrEmpty]
-    public string[] LiteralPath { get; set; } = [];
 
     /// <summary>Capture only matching tables (* and ?). Default: every table.</summary>
     [Parameter]
@@ -46,16 +32,7 @@ public sealed class EnableDbSyncCommand : PSCmdlet
     /// <inheritdoc />
     protected override void ProcessRecord()
     {
-        IReadOnlyList<string> files;
-        try
-        {
-            files = PathResolver.Resolve(this, ParameterSetName == PathResolver.LiteralPathSet ? LiteralPath : Path, ParameterSetName == PathResolver.LiteralPathSet);
-        }
-        catch (DbSyncException ex)
-        {
-            ThrowTerminatingError(Errors.From(ex, null));
-            return;
-        }
+        var files = ResolveFiles();
 
         var engine = new SyncEngine();
         foreach (var file in files)
@@ -65,16 +42,7 @@ public sealed class EnableDbSyncCommand : PSCmdlet
                 continue;
             }
 
-            CaptureResult result;
-            try
-            {
-                result = _runner.Run(token => engine.EnableAsync(BuildRequest(file), token));
-            }
-            catch (DbSyncException ex)
-            {
-                ThrowTerminatingError(Errors.From(ex, file));
-                return;
-            }
+            var result = RunCore(file, token => engine.EnableAsync(BuildRequest(file), token));
 
             foreach (var warning in result.Warnings)
             {
@@ -84,12 +52,6 @@ public sealed class EnableDbSyncCommand : PSCmdlet
             WriteObject(result);
         }
     }
-
-    /// <inheritdoc />
-    protected override void StopProcessing() => _runner.Stop();
-
-    /// <inheritdoc />
-    protected override void EndProcessing() => _runner.Dispose();
 
     #endregion
 

@@ -10,10 +10,8 @@ namespace DbSync.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "DbSyncLog", DefaultParameterSetName = PathResolver.PathSet)]
 [OutputType(typeof(RunLogEntry))]
-public sealed class GetDbSyncLogCommand : PSCmdlet
+public sealed class GetDbSyncLogCommand : DbSyncFileCommand
 {
-    private readonly CoreRunner _runner = new();
-
     // Stored boxed: a RunStatus field would make PowerShell load DbSync.Core while it reflects over this class
     // at import, before ModuleInitializer has routed Core into the module's load context.
     private object? _status;
@@ -21,18 +19,6 @@ public sealed class GetDbSyncLogCommand : PSCmdlet
     private DateTime? _since;
 
     #region Parameters
-
-    /// <summary>The SQLite file(s); wildcards are resolved by the provider.</summary>
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathResolver.PathSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [SupportsWildcards]
-    [ValidateNotNullOrEmpty]
-    public string[] Path { get; set; } = [];
-
-    /// <summary>The SQLite file(s), taken literally.</summary>
-    [Parameter(Mandatory = true, ParameterSetName = PathResolver.LiteralPathSet, ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath")]
-    [ValidateNotNullOrEmpty]
-    public string[] LiteralPath { get; set; } = [];
 
     /// <summary>Only the newest N runs.</summary>
     [Parameter]
@@ -66,40 +52,16 @@ public sealed class GetDbSyncLogCommand : PSCmdlet
     /// <inheritdoc />
     protected override void ProcessRecord()
     {
-        IReadOnlyList<string> files;
-        try
-        {
-            files = PathResolver.Resolve(this, ParameterSetName == PathResolver.LiteralPathSet ? LiteralPath : Path, ParameterSetName == PathResolver.LiteralPathSet);
-        }
-        catch (DbSyncException ex)
-        {
-            ThrowTerminatingError(Errors.From(ex, null));
-            return;
-        }
+        var files = ResolveFiles();
 
         var engine = new SyncEngine();
         foreach (var file in files)
         {
-            IReadOnlyList<RunLogEntry> entries;
-            try
-            {
-                entries = _runner.Run(token => engine.GetLogAsync(BuildQuery(file), token));
-            }
-            catch (DbSyncException ex)
-            {
-                ThrowTerminatingError(Errors.From(ex, file));
-                return;
-            }
+            var entries = RunCore(file, token => engine.GetLogAsync(BuildQuery(file), token));
 
             WriteObject(entries, enumerateCollection: true);
         }
     }
-
-    /// <inheritdoc />
-    protected override void StopProcessing() => _runner.Stop();
-
-    /// <inheritdoc />
-    protected override void EndProcessing() => _runner.Dispose();
 
     #endregion
 

@@ -10,23 +10,9 @@ namespace DbSync.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "DbSyncStatus", DefaultParameterSetName = PathResolver.PathSet)]
 [OutputType(typeof(DatabaseStatus), typeof(TableStatus))]
-public sealed class GetDbSyncStatusCommand : PSCmdlet
+public sealed class GetDbSyncStatusCommand : DbSyncFileCommand
 {
-    private readonly CoreRunner _runner = new();
-
     #region Parameters
-
-    /// <summary>The SQLite file(s); wildcards are resolved by the provider.</summary>
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathResolver.PathSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [SupportsWildcards]
-    [ValidateNotNullOrEmpty]
-    public string[] Path { get; set; } = [];
-
-    /// <summary>The SQLite file(s), taken literally.</summary>
-    [Parameter(Mandatory = true, ParameterSetName = PathResolver.LiteralPathSet, ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath")]
-    [ValidateNotNullOrEmpty]
-    public string[] LiteralPath { get; set; } = [];
 
     /// <summary>Npgsql connection string, to check that PostgreSQL answers; default DBSYNC_CONNECTION. Without one, the target is not checked.</summary>
     [Parameter(Position = 1)]
@@ -53,30 +39,12 @@ public sealed class GetDbSyncStatusCommand : PSCmdlet
     /// <inheritdoc />
     protected override void ProcessRecord()
     {
-        IReadOnlyList<string> files;
-        try
-        {
-            files = PathResolver.Resolve(this, ParameterSetName == PathResolver.LiteralPathSet ? LiteralPath : Path, ParameterSetName == PathResolver.LiteralPathSet);
-        }
-        catch (DbSyncException ex)
-        {
-            ThrowTerminatingError(Errors.From(ex, null));
-            return;
-        }
+        var files = ResolveFiles();
 
         var engine = new SyncEngine();
         foreach (var file in files)
         {
-            DatabaseStatus status;
-            try
-            {
-                status = _runner.Run(token => engine.GetStatusAsync(BuildRequest(file), token));
-            }
-            catch (DbSyncException ex)
-            {
-                ThrowTerminatingError(Errors.From(ex, file));
-                return;
-            }
+            var status = RunCore(file, token => engine.GetStatusAsync(BuildRequest(file), token));
 
             WriteObject(status);
             if (Detailed.IsPresent)
@@ -85,12 +53,6 @@ public sealed class GetDbSyncStatusCommand : PSCmdlet
             }
         }
     }
-
-    /// <inheritdoc />
-    protected override void StopProcessing() => _runner.Stop();
-
-    /// <inheritdoc />
-    protected override void EndProcessing() => _runner.Dispose();
 
     #endregion
 

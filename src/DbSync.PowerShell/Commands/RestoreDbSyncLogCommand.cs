@@ -10,23 +10,9 @@ namespace DbSync.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsData.Restore, "DbSyncLog", DefaultParameterSetName = PathResolver.PathSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(RestoreLogResult))]
-public sealed class RestoreDbSyncLogCommand : PSCmdlet
+public sealed class RestoreDbSyncLogCommand : DbSyncFileCommand
 {
-    private readonly CoreRunner _runner = new();
-
     #region Parameters
-
-    /// <summary>The SQLite file(s) to restore into; wildcards are resolved by the provider.</summary>
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathResolver.PathSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [SupportsWildcards]
-    [ValidateNotNullOrEmpty]
-    public string[] Path { get; set; } = [];
-
-    /// <summary>The SQLite file(s), taken literally.</summary>
-    [Parameter(Mandatory = true, ParameterSetName = PathResolver.LiteralPathSet, ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath")]
-    [ValidateNotNullOrEmpty]
-    public string[] LiteralPath { get; set; } = [];
 
     /// <summary>The backup to read; default the database's own (DBSYNC_LOG_PATH, else FILE-dbsync-log.jsonl).</summary>
     [Parameter]
@@ -40,16 +26,7 @@ public sealed class RestoreDbSyncLogCommand : PSCmdlet
     /// <inheritdoc />
     protected override void ProcessRecord()
     {
-        IReadOnlyList<string> files;
-        try
-        {
-            files = PathResolver.Resolve(this, ParameterSetName == PathResolver.LiteralPathSet ? LiteralPath : Path, ParameterSetName == PathResolver.LiteralPathSet);
-        }
-        catch (DbSyncException ex)
-        {
-            ThrowTerminatingError(Errors.From(ex, null));
-            return;
-        }
+        var files = ResolveFiles();
 
         var engine = new SyncEngine();
         foreach (var file in files)
@@ -62,16 +39,7 @@ public sealed class RestoreDbSyncLogCommand : PSCmdlet
             }
 
             // -WhatIf still reads the backup and reports what would be restored (Core's WhatIf changes nothing).
-            RestoreLogResult result;
-            try
-            {
-                result = _runner.Run(token => engine.RestoreLogAsync(BuildRequest(file, BackupPath is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(BackupPath), whatIf: !proceed), token));
-            }
-            catch (DbSyncException ex)
-            {
-                ThrowTerminatingError(Errors.From(ex, file));
-                return;
-            }
+            var result = RunCore(file, token => engine.RestoreLogAsync(BuildRequest(file, BackupPath is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(BackupPath), whatIf: !proceed), token));
 
             foreach (var line in result.Invalid)
             {
@@ -81,12 +49,6 @@ public sealed class RestoreDbSyncLogCommand : PSCmdlet
             WriteObject(result);
         }
     }
-
-    /// <inheritdoc />
-    protected override void StopProcessing() => _runner.Stop();
-
-    /// <inheritdoc />
-    protected override void EndProcessing() => _runner.Dispose();
 
     #endregion
 

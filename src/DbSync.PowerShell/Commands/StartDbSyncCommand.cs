@@ -11,24 +11,11 @@ namespace DbSync.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsLifecycle.Start, "DbSync", DefaultParameterSetName = PathResolver.PathSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(SyncResult))]
-public sealed class StartDbSyncCommand : PSCmdlet
+public sealed class StartDbSyncCommand : DbSyncFileCommand
 {
-    private readonly CoreRunner _runner = new();
     private int? _keepDays;
 
     #region Parameters
-
-    /// <summary>The SQLite file(s); wildcards are resolved by the provider.</summary>
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathResolver.PathSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [SupportsWildcards]
-    [ValidateNotNullOrEmpty]
-    public string[] Path { get; set; } = [];
-
-    /// <summary>The SQLite file(s), taken literally (brackets in names are not wildcards).</summary>
-    [Parameter(Mandatory = true, ParameterSetName = PathResolver.LiteralPathSet, ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath")]
-    [ValidateNotNullOrEmpty]
-    public string[] LiteralPath { get; set; } = [];
 
     /// <summary>Npgsql connection string; default DBSYNC_CONNECTION. A password in it is never shown.</summary>
     [Parameter(Position = 1)]
@@ -108,28 +95,13 @@ public sealed class StartDbSyncCommand : PSCmdlet
     /// <inheritdoc />
     protected override void ProcessRecord()
     {
-        IReadOnlyList<string> files;
-        try
-        {
-            files = PathResolver.Resolve(this, ParameterSetName == PathResolver.LiteralPathSet ? LiteralPath : Path, ParameterSetName == PathResolver.LiteralPathSet);
-        }
-        catch (DbSyncException ex)
-        {
-            ThrowTerminatingError(Errors.From(ex, null));
-            return;
-        }
+        var files = ResolveFiles();
 
         foreach (var file in files)
         {
             SyncOne(file);
         }
     }
-
-    /// <inheritdoc />
-    protected override void StopProcessing() => _runner.Stop();
-
-    /// <inheritdoc />
-    protected override void EndProcessing() => _runner.Dispose();
 
     #endregion
 
@@ -163,7 +135,7 @@ public sealed class StartDbSyncCommand : PSCmdlet
             {
                 if (reason == ShouldProcessReason.WhatIf)
                 {
-                    WritePlan(_runner.Run(token => engine.PlanAsync(request, token)));
+                    WritePlan(Runner.Run(token => engine.PlanAsync(request, token)));
                 }
 
                 return;
@@ -200,7 +172,7 @@ public sealed class StartDbSyncCommand : PSCmdlet
         var record = new ProgressRecord(1, $"Start-DbSync {System.IO.Path.GetFileName(path)}", "Preparing");
         try
         {
-            return _runner.Run<SyncResult, SyncProgress>((progress, token) => engine.SyncAsync(request, progress, token), report =>
+            return Runner.Run<SyncResult, SyncProgress>((progress, token) => engine.SyncAsync(request, progress, token), report =>
             {
                 record.StatusDescription = report.Table.Length == 0
                     ? report.Phase.ToString()

@@ -10,23 +10,9 @@ namespace DbSync.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Test, "DbSyncConnection", DefaultParameterSetName = PathResolver.PathSet)]
 [OutputType(typeof(CheckResult), typeof(bool))]
-public sealed class TestDbSyncConnectionCommand : PSCmdlet
+public sealed class TestDbSyncConnectionCommand : DbSyncFileCommand
 {
-    private readonly CoreRunner _runner = new();
-
     #region Parameters
-
-    /// <summary>The SQLite file(s); wildcards are resolved by the provider.</summary>
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathResolver.PathSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [SupportsWildcards]
-    [ValidateNotNullOrEmpty]
-    public string[] Path { get; set; } = [];
-
-    /// <summary>The SQLite file(s), taken literally.</summary>
-    [Parameter(Mandatory = true, ParameterSetName = PathResolver.LiteralPathSet, ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath")]
-    [ValidateNotNullOrEmpty]
-    public string[] LiteralPath { get; set; } = [];
 
     /// <summary>Npgsql connection string; default DBSYNC_CONNECTION. Without one, only the SQLite file is checked.</summary>
     [Parameter(Position = 1)]
@@ -69,30 +55,12 @@ public sealed class TestDbSyncConnectionCommand : PSCmdlet
     /// <inheritdoc />
     protected override void ProcessRecord()
     {
-        IReadOnlyList<string> files;
-        try
-        {
-            files = PathResolver.Resolve(this, ParameterSetName == PathResolver.LiteralPathSet ? LiteralPath : Path, ParameterSetName == PathResolver.LiteralPathSet);
-        }
-        catch (DbSyncException ex)
-        {
-            ThrowTerminatingError(Errors.From(ex, null));
-            return;
-        }
+        var files = ResolveFiles();
 
         var engine = new SyncEngine();
         foreach (var file in files)
         {
-            IReadOnlyList<CheckResult> checks;
-            try
-            {
-                checks = _runner.Run(token => engine.TestAsync(BuildRequest(file), token));
-            }
-            catch (DbSyncException ex)
-            {
-                ThrowTerminatingError(Errors.From(ex, file));
-                return;
-            }
+            var checks = RunCore(file, token => engine.TestAsync(BuildRequest(file), token));
 
             if (Quiet.IsPresent)
             {
@@ -104,12 +72,6 @@ public sealed class TestDbSyncConnectionCommand : PSCmdlet
             }
         }
     }
-
-    /// <inheritdoc />
-    protected override void StopProcessing() => _runner.Stop();
-
-    /// <inheritdoc />
-    protected override void EndProcessing() => _runner.Dispose();
 
     #endregion
 
