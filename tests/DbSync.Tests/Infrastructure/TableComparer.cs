@@ -56,25 +56,16 @@ public static class TableComparer
         return list;
     }
 
-    public static List<string> KeyColumns(SqliteConnection sqlite, string table)
+    public static List<string> KeyColumns(SqliteConnection sqlite, string table) => Columns(sqlite, table, keysOnly: true);
+
+    private static List<string> ColumnNames(SqliteConnection sqlite, string table) => Columns(sqlite, table, keysOnly: false);
+
+    private static List<string> Columns(SqliteConnection sqlite, string table, bool keysOnly)
     {
         using var command = sqlite.CreateCommand();
-        command.CommandText = "SELECT name FROM pragma_table_info($t) WHERE pk > 0 ORDER BY pk";
-        command.Parameters.AddWithValue("$t", table);
-        using var reader = command.ExecuteReader();
-        var list = new List<string>();
-        while (reader.Read())
-        {
-            list.Add(reader.GetString(0));
-        }
-
-        return list;
-    }
-
-    private static List<string> ColumnNames(SqliteConnection sqlite, string table)
-    {
-        using var command = sqlite.CreateCommand();
-        command.CommandText = "SELECT name FROM pragma_table_info($t) ORDER BY cid";
+        command.CommandText = keysOnly
+            ? "SELECT name FROM pragma_table_info($t) WHERE pk > 0 ORDER BY pk"
+            : "SELECT name FROM pragma_table_info($t) ORDER BY cid";
         command.Parameters.AddWithValue("$t", table);
         using var reader = command.ExecuteReader();
         var list = new List<string>();
