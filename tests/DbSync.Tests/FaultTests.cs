@@ -111,6 +111,16 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
         var final = await _fixture.SyncAsync(path);
         Assert.Equal(SyncStatus.Succeeded, final.Status);
         TableComparer.AssertIdentical(path, _fixture.Schema);
+        AssertNoPassword(File.ReadAllText(path + "-dbsync-log.jsonl"));
+    }
+
+    /// <summary>No output, message or log of a fault ever carries the password.</summary>
+    private static void AssertNoPassword(params string?[] texts)
+    {
+        foreach (var text in texts)
+        {
+            Assert.DoesNotContain(TestServer.Password, text ?? "", StringComparison.Ordinal);
+        }
     }
 
     [Fact]
@@ -137,6 +147,9 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
             Assert.True(halted, "the server was never stopped mid-run");
             Assert.Contains(error.ErrorId, new[] { "DbSync.TargetUnreachable", "DbSync.TargetError" });
             output.WriteLine($"{error.ErrorId}: {error.Message}");
+            // This server has a password of its own.
+            var password = new Npgsql.NpgsqlConnectionStringBuilder(connection).Password!;
+            Assert.DoesNotContain(password, error.Message + error + File.ReadAllText(path + "-dbsync-log.jsonl"), StringComparison.Ordinal);
             TestServer.ResumePrivate(directory);
 
             var next = await new SyncEngine().SyncAsync(request);
@@ -164,6 +177,7 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
             SyncFixture.Execute(holder, "BEGIN EXCLUSIVE");
             var error = await Assert.ThrowsAnyAsync<DbSyncException>(() => new SyncEngine().SyncAsync(request));
             Assert.Equal("DbSync.SourceBusy", error.ErrorId);
+            AssertNoPassword(error.Message, error.ToString());
             SyncFixture.Execute(holder, "ROLLBACK");
         }
 
@@ -241,6 +255,7 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
 
             output.WriteLine($"{error.ErrorId}: {error.Message}");
             Assert.Equal("DbSync.BookkeepingFailed", error.ErrorId);
+            AssertNoPassword(error.Message, error.ToString(), File.ReadAllText(Path.Combine(_fixture.Directory, "log.jsonl")));
             File.Delete(filler);
             var next = await new SyncEngine().SyncAsync(request);
             Assert.Equal(SyncStatus.Succeeded, next.Status);
