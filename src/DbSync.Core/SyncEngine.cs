@@ -130,6 +130,9 @@ public sealed class SyncEngine
                     : ex switch
                     {
                         SqliteException sqliteError => SourceDatabase.Translate(sqliteError, path),
+                        // The connection string was parsed long ago: an ArgumentException now is a bug, not a bad string.
+                        ArgumentException bug => new DbSyncException(ErrorIds.Unexpected, DbSyncErrorCategory.NotSpecified,
+                            $"{bug.GetType().Name}: {bug.Message}", target, bug),
                         _ => TargetDatabase.Translate(ex, builder),
                     };
                 await FinishLogAsync(sqlite, null, result, failure, warnings, cancellationToken).ConfigureAwait(false);
@@ -263,6 +266,7 @@ public sealed class SyncEngine
         List<(SourceTable Table, RegisteredTable Registry)> captured, SyncResult result, List<string> warnings,
         IProgress<SyncProgress>? progress, CancellationToken cancellationToken)
     {
+        SyncPlanner.CheckNameCollisions(captured.Select(c => c.Table), request.PreserveCase);
         var targets = await TargetDatabase.ReadTablesAsync(pg, null, schema, cancellationToken).ConfigureAwait(false);
         var plans = new List<TablePlan>();
         var skipped = new List<TableSyncResult>();
@@ -416,7 +420,7 @@ public sealed class SyncEngine
     private static async Task AddForeignKeysAsync(NpgsqlConnection pg, NpgsqlTransaction transaction, string schema, List<TablePlan> plans,
         List<string> warnings, CancellationToken cancellationToken)
     {
-        var byName = plans.ToDictionary(p => p.Source.Name, StringComparer.OrdinalIgnoreCase);
+        var byName = plans.ToDictionary(p => p.Source.Name, Identifiers.SqliteNames);
         foreach (var child in plans.Where(p => p.CreateTarget))
         {
             foreach (var fk in child.Source.ForeignKeys)
@@ -579,7 +583,7 @@ public sealed class SyncEngine
             var pendingTables = new List<string>();
             foreach (var entry in registry.Values)
             {
-                var keyCount = entry.KeySignature.Split('\t').Length;
+                var keyCount = entry.KeySignature.Split('\t').Length; // names in it have their tabs escaped
                 var rows = CaptureStore.Scalar<long>(sqlite, transaction, $"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '{entry.LogTable}'") == 0
                     ? 0
                     : CaptureStore.PendingRows(sqlite, transaction, entry, keyCount);

@@ -117,7 +117,7 @@ public static class CaptureStore
     /// <summary>Reads the registry, keyed by table name (case-insensitive, as SQLite names are).</summary>
     public static Dictionary<string, RegisteredTable> ReadRegistry(SqliteConnection connection, SqliteTransaction? transaction)
     {
-        var result = new Dictionary<string, RegisteredTable>(StringComparer.OrdinalIgnoreCase);
+        var result = new Dictionary<string, RegisteredTable>(Identifiers.SqliteNames);
         using var command = Command(connection, transaction,
             "SELECT id, name, key_signature, column_signature, loaded, target_created FROM _dbsync_tables");
         using var reader = command.ExecuteReader();
@@ -139,7 +139,7 @@ public static class CaptureStore
     }
 
     /// <summary>The key signature of a table: its key column names in key order.</summary>
-    public static string KeySignatureOf(SourceTable table) => string.Join("\t", table.KeyColumns.Select(c => c.Name));
+    public static string KeySignatureOf(SourceTable table) => string.Join("\t", table.KeyColumns.Select(c => SourceTable.EscapeSignature(c.Name)));
 
     /// <summary>
     /// Installs capture on a table: registry row, change log and triggers. Idempotent: an installed table with

@@ -24,7 +24,7 @@ internal static class Inspector
         try
         {
             var selected = SyncPlanner.Select(SourceSchemaReader.ReadTables(sqlite), request.Tables);
-            var registry = CaptureStore.IsEnabled(sqlite) ? CaptureStore.ReadRegistry(sqlite, null) : new Dictionary<string, RegisteredTable>(StringComparer.OrdinalIgnoreCase);
+            var registry = CaptureStore.IsEnabled(sqlite) ? CaptureStore.ReadRegistry(sqlite, null) : new Dictionary<string, RegisteredTable>(Identifiers.SqliteNames);
             var warnings = new List<string>();
             var syncable = new List<(SourceTable Table, RegisteredTable Registry)>();
             foreach (var table in selected)
@@ -122,7 +122,7 @@ internal static class Inspector
             {
                 var enabled = CaptureStore.IsEnabled(sqlite);
                 var nodeId = RunLog.TableExists(sqlite, "_dbsync_meta") ? CaptureStore.ReadMeta(sqlite, null, "node_id") : null;
-                var registry = enabled ? CaptureStore.ReadRegistry(sqlite, null) : new Dictionary<string, RegisteredTable>(StringComparer.OrdinalIgnoreCase);
+                var registry = enabled ? CaptureStore.ReadRegistry(sqlite, null) : new Dictionary<string, RegisteredTable>(Identifiers.SqliteNames);
                 var triggers = Triggers(sqlite);
                 var tables = new List<TableStatus>();
                 foreach (var table in SourceSchemaReader.ReadTables(sqlite))

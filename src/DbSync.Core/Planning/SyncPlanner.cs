@@ -69,7 +69,7 @@ public sealed class TablePlan
     {
         for (var i = 0; i < Source.Columns.Count; i++)
         {
-            if (string.Equals(Source.Columns[i].Name, sourceColumn, StringComparison.OrdinalIgnoreCase))
+            if (Identifiers.SqliteNames.Equals(Source.Columns[i].Name, sourceColumn))
             {
                 return i;
             }
@@ -119,9 +119,9 @@ public static class SyncPlanner
     {
         ArgumentNullException.ThrowIfNull(items);
         ArgumentNullException.ThrowIfNull(table);
-        var byName = items.ToDictionary(i => table(i).Name, StringComparer.OrdinalIgnoreCase);
+        var byName = items.ToDictionary(i => table(i).Name, Identifiers.SqliteNames);
         var ordered = new List<T>();
-        var state = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase); // 1 visiting, 2 done
+        var state = new Dictionary<string, int>(Identifiers.SqliteNames); // 1 visiting, 2 done
         void Visit(T item)
         {
             var name = table(item).Name;
@@ -133,7 +133,7 @@ public static class SyncPlanner
             state[name] = 1;
             foreach (var fk in table(item).ForeignKeys.OrderBy(f => f.ParentTable, StringComparer.OrdinalIgnoreCase))
             {
-                if (byName.TryGetValue(fk.ParentTable, out var parent) && !string.Equals(fk.ParentTable, name, StringComparison.OrdinalIgnoreCase))
+                if (byName.TryGetValue(fk.ParentTable, out var parent) && !Identifiers.SqliteNames.Equals(fk.ParentTable, name))
                 {
                     Visit(parent);
                 }
@@ -149,6 +149,40 @@ public static class SyncPlanner
         }
 
         return ordered;
+    }
+
+    /// <summary>
+    /// Refuses tables, or columns of one table, that SQLite keeps apart but whose PostgreSQL names would be the same
+    /// once lower-cased: SQLite folds only ASCII letters, so 'Ä' and 'ä' can both exist there. Without this check
+    /// PostgreSQL would fail mid-run on a duplicate name.
+    /// </summary>
+    /// <exception cref="DbSyncException">SchemaMismatch naming the colliding names.</exception>
+    public static void CheckNameCollisions(IEnumerable<SourceTable> tables, bool preserveCase)
+    {
+        ArgumentNullException.ThrowIfNull(tables);
+        if (preserveCase)
+        {
+            return;
+        }
+
+        var list = tables.ToList();
+        static string Names(IEnumerable<string> names) => string.Join(" and ", names.Select(n => $"'{n}'"));
+        foreach (var group in list.GroupBy(t => Identifiers.ToTargetName(t.Name, false), StringComparer.Ordinal).Where(g => g.Count() > 1))
+        {
+            throw new DbSyncException(ErrorIds.SchemaMismatch, DbSyncErrorCategory.MetadataError,
+                $"Tables {Names(group.Select(t => t.Name))} are different tables in SQLite but would both be '{group.Key}' once lower-cased in PostgreSQL; rename one or use --preserve-case.",
+                group.First().Name);
+        }
+
+        foreach (var table in list)
+        {
+            foreach (var group in table.Columns.GroupBy(c => Identifiers.ToTargetName(c.Name, false), StringComparer.Ordinal).Where(g => g.Count() > 1))
+            {
+                throw new DbSyncException(ErrorIds.SchemaMismatch, DbSyncErrorCategory.MetadataError,
+                    $"Table '{table.Name}': columns {Names(group.Select(c => c.Name))} are different columns in SQLite but would both be '{group.Key}' once lower-cased in PostgreSQL; rename one or use --preserve-case.",
+                    table.Name);
+            }
+        }
     }
 
     /// <summary>
@@ -172,8 +206,8 @@ public static class SyncPlanner
 
         var previous = registry.ColumnSignature.Length == 0
             ? []
-            : registry.ColumnSignature.Split('\n').Select(line => line.Split('\t')[0]).ToList();
-        var lost = previous.Where(p => !source.Columns.Any(c => string.Equals(c.Name, p, StringComparison.OrdinalIgnoreCase))).ToList();
+            : registry.ColumnSignature.Split('\n').Select(line => SourceTable.UnescapeSignature(line.Split('\t')[0])).ToList();
+        var lost = previous.Where(p => !source.Columns.Any(c => Identifiers.SqliteNames.Equals(c.Name, p))).ToList();
         if (lost.Count > 0)
         {
             throw new DbSyncException(ErrorIds.SchemaChanged, DbSyncErrorCategory.MetadataError,
@@ -221,7 +255,7 @@ public static class SyncPlanner
             var target = existing.FindColumn(Identifiers.ToTargetName(column.Name, preserveCase));
             if (target is null)
             {
-                var isNew = registry.Loaded && !previous.Contains(column.Name, StringComparer.OrdinalIgnoreCase);
+                var isNew = registry.Loaded && !previous.Contains(column.Name, Identifiers.SqliteNames);
                 if (!isNew)
                 {
                     throw new DbSyncException(ErrorIds.SchemaMismatch, DbSyncErrorCategory.MetadataError,

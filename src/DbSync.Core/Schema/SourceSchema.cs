@@ -47,7 +47,45 @@ public sealed class SourceTable
     public bool HasKey => KeyColumns.Count > 0;
 
     /// <summary>A text that changes whenever a column is added, dropped, renamed or retyped.</summary>
-    public string ColumnSignature => string.Join("\n", Columns.Select(c => c.Name + "\t" + c.DeclaredType + "\t" + c.KeyPosition));
+    public string ColumnSignature => string.Join("\n", Columns.Select(c => EscapeSignature(c.Name) + "\t" + EscapeSignature(c.DeclaredType) + "\t" + c.KeyPosition));
+
+    /// <summary>
+    /// Escapes the signature separators (tab, newline) a SQLite name may contain, so a name like "a&lt;TAB&gt;b" is one
+    /// field. Names without tab, newline or U+001F, that is every signature already stored, are unchanged.
+    /// </summary>
+    public static string EscapeSignature(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return text.AsSpan().IndexOfAny('\t', '\n', '\u001F') < 0
+            ? text
+            : text.Replace("\u001F", "\u001F\u001F", StringComparison.Ordinal).Replace("\t", "\u001Ft", StringComparison.Ordinal).Replace("\n", "\u001Fn", StringComparison.Ordinal);
+    }
+
+    /// <summary>Reverses <see cref="EscapeSignature"/>.</summary>
+    public static string UnescapeSignature(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if (!text.Contains('\u001F', StringComparison.Ordinal))
+        {
+            return text;
+        }
+
+        var result = new System.Text.StringBuilder(text.Length);
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (text[i] == '\u001F' && i + 1 < text.Length)
+            {
+                i++;
+                result.Append(text[i] switch { 't' => '\t', 'n' => '\n', _ => text[i] });
+            }
+            else
+            {
+                result.Append(text[i]);
+            }
+        }
+
+        return result.ToString();
+    }
 }
 
 /// <summary>Reads table definitions from a SQLite file.</summary>
@@ -64,9 +102,12 @@ public static class SourceSchemaReader
         using (var command = connection.CreateCommand())
         {
             command.Transaction = transaction;
+            // Shadow tables hold an FTS5 or R-Tree table's index in its own format; they belong to the virtual
+            // table, which is named in a warning, and are never synced on their own.
             command.CommandText = """
                 SELECT name, sql FROM sqlite_master
                 WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' AND name NOT LIKE '\_dbsync\_%' ESCAPE '\'
+                  AND name NOT IN (SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'shadow')
                 ORDER BY name
                 """;
             using var reader = command.ExecuteReader();

@@ -146,6 +146,17 @@ public static class PgWriter
                 plan.StagedDeletes++;
             }
 
+            for (var k = 0; k < keyIndex.Length; k++)
+            {
+                // SQLite lets a rowid table hold NULL in a non-INTEGER key column; PostgreSQL keys cannot be NULL, and a
+                // logged NULL key would match no row (a silent loss), so such a row is refused by name.
+                if (reader.Storage(exists ? keyIndex[k] : loggedKeyOrdinals[k]) == StorageClass.Null)
+                {
+                    throw new ValueConversionException(plan.Source.Name, plan.Source.KeyColumns[k].Name, DescribeKey(),
+                        "the primary key column is NULL (SQLite allows it in a table that is not WITHOUT ROWID; a PostgreSQL key cannot be NULL); give the row a key, then sync with --resync");
+                }
+            }
+
             importer.StartRow();
             for (var i = 0; i < writers.Length; i++)
             {

@@ -88,7 +88,7 @@ public static class TableComparer
     private static Dictionary<string, string> ReadPostgres(NpgsqlConnection pg, string schema, string table, List<string> keys, List<string> columns)
     {
         using var command = new NpgsqlCommand(
-            $"SELECT {string.Join(", ", columns.Select(c => "\"" + c.Replace("\"", "\"\"") + "\""))} FROM \"{schema}\".\"{table.Replace("\"", "\"\"")}\"", pg);
+            $"SELECT {string.Join(", ", columns.Select(c => "\"" + c.Replace("\"", "\"\"") + "\""))} FROM \"{schema.Replace("\"", "\"\"")}\".\"{table.Replace("\"", "\"\"")}\"", pg);
         using var reader = command.ExecuteReader();
         return ReadRows(reader, keys, (r, i) => r.IsDBNull(i) ? "null" : CanonicalPostgres(r.GetValue(i)));
     }

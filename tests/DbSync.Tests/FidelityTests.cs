@@ -1,0 +1,221 @@
+using System.Globalization;
+using System.Text;
+using DbSync.Core;
+using DbSync.Tests.Infrastructure;
+
+namespace DbSync.Tests;
+
+/// <summary>
+/// Data fidelity (docs/type-mapping.md): every value PostgreSQL can hold in the mapped type arrives identical, by
+/// an expectation written here independently of DbSync's converter; every other value stops the run by name.
+/// </summary>
+public sealed class FidelityTests : IDisposable
+{
+    private static readonly byte[] _mebibyte = MakeBlob();
+    private readonly SyncFixture _fixture = new();
+
+    public void Dispose() => _fixture.Dispose();
+
+    private static byte[] MakeBlob()
+    {
+        var bytes = new byte[1 << 20];
+        new Random(7).NextBytes(bytes);
+        return bytes;
+    }
+
+    private static DateTime Utc(int y, int mo, int d, int h = 0, int mi = 0, int s = 0, int micros = 0) =>
+        new DateTime(y, mo, d, h, mi, s, DateTimeKind.Unspecified).AddTicks(micros * 10L);
+
+    /// <summary>(declared type, SQL expression stored by SQLite, the value PostgreSQL must return).</summary>
+    private static readonly (string Declared, string Sql, object? Expected)[] _storable =
+    [
+        ("INTEGER", "9223372036854775807", long.MaxValue),
+        ("INTEGER", "-9223372036854775808", long.MinValue),
+        ("INTEGER", "'42'", 42L), // INTEGER affinity stores the text as an integer
+        ("INTEGER", "3.0", 3L),
+        ("INTEGER", "NULL", null),
+        ("REAL", "9e999", double.PositiveInfinity),
+        ("REAL", "-9e999", double.NegativeInfinity),
+        ("REAL", "'NaN'", double.NaN), // SQLite cannot hold a NaN real; as text it is the number NaN
+        ("REAL", "1e308", 1e308),
+        ("REAL", "-1.7976931348623157e308", double.MinValue),
+        ("REAL", "4.9406564584124654e-324", double.Epsilon),
+        ("REAL", "0.1", 0.1),
+        ("REAL", "'1.5e3'", 1500.0),
+        ("REAL", "-0.0", 0.0), // SQLite itself stores an integral real as an integer: -0.0 is 0 in the file
+        ("NUMERIC(12,4)", "12345678.1234", 12345678.1234m),
+        ("NUMERIC(12,4)", "0.99", 0.99m),
+        ("NUMERIC(12,4)", "'12.50'", 12.5m),
+        ("NUMERIC(12,4)", "-0.0001", -0.0001m),
+        ("NUMERIC(12,4)", "99999999", 99999999m),
+        ("NUMERIC", "123456789012345678", 123456789012345678m),
+        ("NUMERIC", "9223372036854775807", 9223372036854775807m),
+        ("NUMERIC", "0.30000000000000004", 0.30000000000000004m),
+        // SQLite's NUMERIC affinity turns an integer text beyond 64 bits into the nearest double; that double arrives.
+        ("NUMERIC", "'12345678901234567890123456789'", 12345678901234568000000000000m),
+        ("TEXT", "''", ""),
+        ("TEXT", "NULL", null),
+        ("TEXT", "'🎉👩‍👩‍👧'", "🎉👩‍👩‍👧"),
+        ("TEXT", "'e' || char(769) || char(776)", "e\u0301\u0308"),
+        ("TEXT", "'A' || char(778)", "A\u030A"),
+        ("TEXT", "'Å'", "Å"),
+        ("TEXT", "42", "42"),
+        ("TEXT", "'  padded  '", "  padded  "),
+        ("TEXT", "'line\r\nbreak\ttab'", "line\r\nbreak\ttab"),
+        ("TEXT", "'\U0010FFFF'", "\U0010FFFF"),
+        ("BLOB", "x''", Array.Empty<byte>()),
+        ("BLOB", "x'00ff00'", new byte[] { 0, 255, 0 }),
+        ("BLOB", "x'" + Convert.ToHexString(_mebibyte) + "'", _mebibyte),
+        ("DATETIME", "'2024-03-01'", Utc(2024, 3, 1)),
+        ("DATETIME", "'2024-03-01 10:11'", Utc(2024, 3, 1, 10, 11)),
+        ("DATETIME", "'2024-03-01T10:11:12.123456'", Utc(2024, 3, 1, 10, 11, 12, 123456)),
+        ("DATETIME", "'2024-03-01 10:11:12.120000000'", Utc(2024, 3, 1, 10, 11, 12, 120000)),
+        ("DATETIME", "'2024-03-01 10:00:00+02:00'", Utc(2024, 3, 1, 8)),
+        ("DATETIME", "'2024-03-01 10:00:00Z'", Utc(2024, 3, 1, 10)),
+        ("DATETIME", "'2024-03-01 10:00:00-0530'", Utc(2024, 3, 1, 15, 30)),
+        ("DATETIME", "'2024-03-01 00:30:00+01'", Utc(2024, 2, 29, 23, 30)),
+        ("DATETIME", "'0001-01-01 00:00:00'", Utc(1, 1, 1)),
+        ("DATETIME", "'9999-12-31 23:59:59.999999'", Utc(9999, 12, 31, 23, 59, 59, 999999)),
+        ("DATETIME", "2460370.5", Utc(2024, 3, 1)), // julianday('2024-03-01')
+        ("DATETIME", "2460370.75", Utc(2024, 3, 1, 6)),
+        ("DATETIME", "1709280000", Utc(2024, 3, 1, 8)), // unixepoch('2024-03-01 08:00:00')
+        ("DATETIME", "0", Utc(1970, 1, 1)),
+        ("DATETIME", "-86400", Utc(1969, 12, 31)),
+        ("TIMESTAMPTZ", "'2024-03-01 10:00:00+02:00'", new DateTime(2024, 3, 1, 8, 0, 0, DateTimeKind.Utc)),
+        ("TIMESTAMPTZ", "'2024-03-01 10:00:00'", new DateTime(2024, 3, 1, 10, 0, 0, DateTimeKind.Utc)),
+        ("TIMESTAMPTZ", "1709280000", new DateTime(2024, 3, 1, 8, 0, 0, DateTimeKind.Utc)),
+        ("DATE", "'2024-02-29'", new DateOnly(2024, 2, 29)),
+        ("DATE", "'2024-02-29 00:00:00'", new DateOnly(2024, 2, 29)),
+        ("DATE", "1709164800", new DateOnly(2024, 2, 29)),
+        ("DATE", "2460369.5", new DateOnly(2024, 2, 29)),
+        ("BOOLEAN", "1", true),
+        ("BOOLEAN", "'f'", false),
+        ("BOOLEAN", "'TRUE'", true),
+        ("", "-0.0", "-0"), // untyped: no affinity, so the real -0.0 is kept, and becomes its text
+        ("", "42", "42"),
+        ("", "'42'", "42"),
+        ("", "1e308", "1E+308"),
+        ("", "0.1", "0.1"),
+    ];
+
+    [Fact]
+    public async Task Every_storable_value_arrives_identical_by_a_canonical_comparison()
+    {
+        var tables = _storable.Select(v => v.Declared).Distinct().Select((d, i) => (Declared: d, Table: "v" + i.ToString(CultureInfo.InvariantCulture))).ToList();
+        var sql = new StringBuilder();
+        foreach (var (declared, table) in tables)
+        {
+            sql.Append(CultureInfo.InvariantCulture, $"CREATE TABLE {table} (id INTEGER PRIMARY KEY, v {declared});\n");
+        }
+
+        for (var i = 0; i < _storable.Length; i++)
+        {
+            var table = tables.Single(t => t.Declared == _storable[i].Declared).Table;
+            sql.Append(CultureInfo.InvariantCulture, $"INSERT INTO {table} VALUES ({i}, {_storable[i].Sql});\n");
+        }
+
+        var path = _fixture.CreateDatabase(sql.ToString());
+        // What SQLite itself holds for the REAL -0.0: positive zero (an integral real is stored as an integer).
+        using (var sqlite = SyncFixture.OpenSqlite(path))
+        using (var command = sqlite.CreateCommand())
+        {
+            command.CommandText = $"SELECT v FROM {tables.Single(t => t.Declared == "REAL").Table} WHERE id = {Array.FindIndex(_storable, v => v is ("REAL", "-0.0", _))}";
+            Assert.Equal(0L, BitConverter.DoubleToInt64Bits((double)command.ExecuteScalar()!));
+        }
+
+        var result = await _fixture.SyncAsync(path);
+        Assert.Equal(SyncStatus.Succeeded, result.Status);
+
+        var differences = new List<string>();
+        using var pg = TestServer.Open();
+        foreach (var (declared, table) in tables)
+        {
+            using var command = new Npgsql.NpgsqlCommand($"SELECT id, v FROM \"{_fixture.Schema}\".{table}", pg);
+            using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                var (_, literal, expected) = _storable[reader.GetInt64(0)];
+                object? actual = reader.IsDBNull(1) ? null
+                    : reader.GetDataTypeName(1) == "date" ? reader.GetFieldValue<DateOnly>(1)
+                    : reader.GetValue(1);
+                if (!Same(expected, actual))
+                {
+                    differences.Add($"{declared} {literal}: expected {Show(expected)}, got {Show(actual)}");
+                }
+            }
+        }
+
+        Assert.True(differences.Count == 0, string.Join("\n", differences));
+        Assert.Equal(_storable.Length, tables.Sum(t => _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".{t.Table}")));
+    }
+
+    private static bool Same(object? expected, object? actual) => (expected, actual) switch
+    {
+        (null, null) => true,
+        (double e, double a) => BitConverter.DoubleToInt64Bits(e) == BitConverter.DoubleToInt64Bits(a),
+        (decimal e, decimal a) => e == a,
+        (long e, long a) => e == a,
+        (string e, string a) => Encoding.UTF8.GetBytes(e).AsSpan().SequenceEqual(Encoding.UTF8.GetBytes(a)),
+        (byte[] e, byte[] a) => e.AsSpan().SequenceEqual(a),
+        (DateTime e, DateTime a) => e.Ticks == a.Ticks && (e.Kind != DateTimeKind.Utc || a.Kind == DateTimeKind.Utc),
+        (DateOnly e, DateOnly a) => e == a,
+        (bool e, bool a) => e == a,
+        _ => false,
+    };
+
+    private static string Show(object? value) => value switch
+    {
+        null => "NULL",
+        double d => d.ToString("R", CultureInfo.InvariantCulture) + $" (bits {BitConverter.DoubleToInt64Bits(d):X16})",
+        byte[] b => $"{b.Length} bytes",
+        DateTime t => t.ToString("O", CultureInfo.InvariantCulture),
+        string s => "'" + s + "' (" + Convert.ToHexString(Encoding.UTF8.GetBytes(s)) + ")",
+        _ => Convert.ToString(value, CultureInfo.InvariantCulture) + " (" + value.GetType().Name + ")",
+    };
+
+    public static TheoryData<string, string, string> NotStorable => new()
+    {
+        { "INTEGER", "'abc'", "is not an integer" },
+        { "INTEGER", "2.5", "2.5" },
+        { "INTEGER", "9223372036854775808", "" }, // SQLite turns it into a double beyond the 64-bit range
+        { "INTEGER", "x'01'", "BLOB" },
+        { "REAL", "'twelve'", "is not a number" },
+        { "REAL", "x'01'", "BLOB" },
+        { "TEXT", "'a' || char(0) || 'b'", "NUL" },
+        { "TEXT", "CAST(x'c328' AS TEXT)", "UTF-8" },
+        { "TEXT", "CAST(x'ff' AS TEXT)", "UTF-8" },
+        { "TEXT", "x'0102'", "BLOB" },
+        { "NUMERIC(6,2)", "0.125", "decimal places" },
+        { "NUMERIC(6,2)", "123456", "does not fit" },
+        { "NUMERIC", "1e300", "" }, // beyond the 28 significant digits DbSync carries
+        { "NUMERIC", "9e999", "Infinity" },
+        { "NUMERIC", "'NaN'", "" },
+        { "DATETIME", "'01/02/2024'", "ISO 8601" },
+        { "DATETIME", "'2024-02-30'", "valid calendar date" },
+        { "DATETIME", "'yesterday'", "ISO 8601" },
+        { "DATETIME", "'2024-03-01 10:00:00.1234567'", "fractional digits" },
+        { "DATETIME", "1e20", "" },
+        { "DATE", "'2024-03-01 10:00:00'", "" },
+        { "BLOB", "'text'", "" },
+        { "BOOLEAN", "2", "neither 0 nor 1" },
+    };
+
+    [Theory]
+    [MemberData(nameof(NotStorable))]
+    public async Task A_value_that_cannot_be_stored_exactly_stops_the_run_by_table_column_and_row(string declared, string sql, string reason)
+    {
+        var path = _fixture.CreateDatabase($"""
+            CREATE TABLE fine (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO fine VALUES (1, 'ok');
+            CREATE TABLE odd (id INTEGER PRIMARY KEY, v {declared}); INSERT INTO odd VALUES (1, 0), (7, {sql});
+            """.Replace("VALUES (1, 0)", declared is "BLOB" ? "VALUES (1, x'00')" : declared is "DATETIME" or "DATE" ? "VALUES (1, '2024-01-01')" : "VALUES (1, 0)", StringComparison.Ordinal));
+
+        var error = await Assert.ThrowsAnyAsync<DbSyncException>(() => _fixture.SyncAsync(path));
+
+        Assert.True(error.ErrorId == "DbSync.ValueNotConvertible", error.ErrorId + ": " + error.Message);
+        Assert.Contains("Table 'odd'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("column 'v'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("(id=7)", error.Message, StringComparison.Ordinal);
+        Assert.Contains(reason, error.Message, StringComparison.Ordinal);
+        Assert.False(_fixture.SchemaExists(), "nothing may be applied");
+    }
+}

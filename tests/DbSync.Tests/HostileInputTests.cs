@@ -1,0 +1,390 @@
+using System.Text.Json;
+using DbSync.Core;
+using DbSync.Tests.Infrastructure;
+using Npgsql;
+
+namespace DbSync.Tests;
+
+/// <summary>
+/// Hostile input (docs/hostile-input.md): every case ends in a clear error with a stable id and nothing half-applied,
+/// or in a correct sync proven row by row.
+/// </summary>
+public sealed class HostileInputTests : IDisposable
+{
+    private readonly SyncFixture _fixture = new();
+
+    public void Dispose() => _fixture.Dispose();
+
+    private static JsonElement Json(string stdout) => JsonDocument.Parse(stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Single()).RootElement;
+
+    private async Task<DbSyncException> SyncFailsAsync(string path, string errorId, params string[] tables)
+    {
+        var error = await Assert.ThrowsAnyAsync<DbSyncException>(() => _fixture.SyncAsync(path, tables));
+        Assert.True(errorId == error.ErrorId, $"expected {errorId}, got {error.ErrorId}: {error.Message}");
+        Assert.False(_fixture.SchemaExists(), "a failed run must leave no target schema");
+        return error;
+    }
+
+    private async Task SyncsIdenticallyAsync(string path, bool lowerCase = true)
+    {
+        var result = await _fixture.SyncAsync(path);
+        Assert.Equal(SyncStatus.Succeeded, result.Status);
+        TableComparer.AssertIdentical(path, _fixture.Schema, lowerCase: lowerCase);
+    }
+
+    private SyncRequest Request(string path, string? schema = null, bool preserveCase = false) => new()
+    {
+        Path = path,
+        ConnectionString = TestServer.ConnectionString,
+        Schema = schema ?? _fixture.Schema,
+        PreserveCase = preserveCase,
+        LockTimeout = TimeSpan.FromSeconds(60),
+    };
+
+    public static TheoryData<string, string> DamagedFiles => new()
+    {
+        { "corrupted-page", "DbSync.SourceCorrupt" },
+        { "header-then-garbage", "DbSync.SourceNotSqlite" },
+        { "header-only", "DbSync.SourceNotSqlite" },
+    };
+
+    [Theory]
+    [MemberData(nameof(DamagedFiles))]
+    public async Task A_damaged_file_fails_with_its_error_id_and_never_an_unexpected_exception(string kind, string errorId)
+    {
+        var path = Path.Combine(_fixture.Directory, kind + ".sqlite");
+        switch (kind)
+        {
+            case "corrupted-page":
+                // Overwrite the b-tree page header of Track's root page and the first bytes of its cells: the page
+                // type becomes invalid, which SQLite reports as SQLITE_CORRUPT when the table is read.
+                File.Copy(SyncFixture.ChinookSource, path);
+                long root, pageSize;
+                using (var sqlite = SyncFixture.OpenSqlite(path))
+                using (var command = sqlite.CreateCommand())
+                {
+                    command.CommandText = "SELECT rootpage FROM sqlite_master WHERE name = 'Track'";
+                    root = (long)command.ExecuteScalar()!;
+                    command.CommandText = "PRAGMA page_size";
+                    pageSize = (long)command.ExecuteScalar()!;
+                }
+
+                using (var stream = new FileStream(path, FileMode.Open, FileAccess.Write))
+                {
+                    stream.Position = (root - 1) * pageSize;
+                    stream.Write(Enumerable.Repeat((byte)0xA7, 64).ToArray());
+                }
+
+                break;
+            case "header-then-garbage":
+                var random = new Random(42);
+                var garbage = new byte[64 * 1024];
+                random.NextBytes(garbage);
+                "SQLite format 3\0"u8.CopyTo(garbage);
+                File.WriteAllBytes(path, garbage);
+                break;
+            case "header-only":
+                File.WriteAllBytes(path, "SQLite format 3\0"u8.ToArray());
+                break;
+        }
+
+        var before = SyncFixture.Hash(path);
+
+        var (code, stdout, stderr) = await CliTests.RunCliAsync("sync", "--path", path, "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema, "--json");
+
+        Assert.True(code == 1, stdout + stderr);
+        Assert.Equal(errorId, Json(stdout).GetProperty("errorId").GetString());
+        Assert.DoesNotContain("DbSync.Unexpected", stdout + stderr, StringComparison.Ordinal);
+        Assert.False(_fixture.SchemaExists());
+        if (kind != "corrupted-page")
+        {
+            Assert.Equal(before, SyncFixture.Hash(path));
+        }
+    }
+
+    public static TheoryData<string> HostileNames => new()
+    {
+        "with space",
+        "with \"double\" quotes",
+        "with 'single' quotes",
+        "[bracketed]",
+        "`backticked`",
+        "semi;colon",
+        "select",
+        "order",
+        "MixedCase",
+        "Ünïcødé 🎉",
+        "e\u0301\u0308 combining",
+        "x\"; DROP TABLE y; --",
+        "x'); DROP TABLE y; --",
+        "$1 ? %s {0}",
+        "back\\slash",
+        "tab\tand\nnewline",
+        new string('n', 63),
+    };
+
+    [Theory]
+    [MemberData(nameof(HostileNames))]
+    public async Task A_hostile_table_and_column_name_syncs_correctly_and_runs_no_sql_of_its_own(string name)
+    {
+        var q = "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+        var path = _fixture.CreateDatabase($"""
+            CREATE TABLE y (id INTEGER PRIMARY KEY, v TEXT);
+            INSERT INTO y VALUES (1, 'survivor');
+            CREATE TABLE {q} ({q} TEXT PRIMARY KEY, "{(name.Length > 60 ? "c" : name.Replace("\"", "\"\"", StringComparison.Ordinal) + " 2")}" INTEGER, y INTEGER REFERENCES y (id));
+            INSERT INTO {q} VALUES ('a', 1, 1), ('b', 2, NULL), ('c', 3, 1);
+            """);
+
+        await SyncsIdenticallyAsync(path);
+        SyncFixture.Execute(path, $"UPDATE {q} SET y = NULL WHERE {q} = 'a'; DELETE FROM {q} WHERE {q} = 'b'; INSERT INTO {q} VALUES ('d', 4, 1);");
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal(SyncStatus.Succeeded, result.Status);
+        Assert.Equal((1L, 1L, 1L), (result.Inserted, result.Updated, result.Deleted));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+        Assert.Equal(1, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".y WHERE v = 'survivor'"));
+        Assert.Equal(2, _fixture.PgScalar($"SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '{_fixture.Schema}' AND c.relkind = 'r'"));
+    }
+
+    [Fact]
+    public async Task A_hostile_schema_name_is_quoted_and_creates_exactly_that_schema()
+    {
+        var schema = _fixture.Schema + "\"; drop schema public; --";
+        var path = _fixture.CreateDatabase("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'a');");
+        try
+        {
+            var result = await new SyncEngine().SyncAsync(Request(path, schema: schema));
+
+            Assert.Equal(SyncStatus.Succeeded, result.Status);
+            TableComparer.AssertIdentical(path, schema);
+            Assert.Equal(1, _fixture.PgScalar("SELECT count(*) FROM pg_namespace WHERE nspname = 'public'"));
+        }
+        finally
+        {
+            _fixture.PgExecute($"DROP SCHEMA IF EXISTS \"{schema.Replace("\"", "\"\"", StringComparison.Ordinal)}\" CASCADE");
+        }
+    }
+
+    [Fact]
+    public async Task A_table_pattern_with_regex_characters_matches_literally()
+    {
+        var path = _fixture.CreateDatabase("CREATE TABLE \"t(1)+\" (id INTEGER PRIMARY KEY); CREATE TABLE t11 (id INTEGER PRIMARY KEY); INSERT INTO \"t(1)+\" VALUES (1);");
+
+        var result = await _fixture.SyncAsync(path, "t(1)+");
+
+        Assert.Equal(["t(1)+"], result.Tables.Select(t => t.Name));
+    }
+
+    [Fact]
+    public async Task A_column_name_longer_than_63_bytes_is_refused_before_anything_is_written()
+    {
+        var longName = new string('c', 64);
+        var path = _fixture.CreateDatabase($"CREATE TABLE t (id INTEGER PRIMARY KEY, \"{longName}\" TEXT);");
+
+        var error = await SyncFailsAsync(path, "DbSync.NameTooLong");
+
+        Assert.Contains(longName, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Ascii_names_that_differ_only_in_case_cannot_exist_in_sqlite()
+    {
+        // SQLite folds ASCII case in names itself, so such a collision never reaches DbSync.
+        var ex = Assert.ThrowsAny<Microsoft.Data.Sqlite.SqliteException>(() => _fixture.CreateDatabase("CREATE TABLE t (id INTEGER PRIMARY KEY, Name TEXT, NAME TEXT);"));
+        Assert.Contains("duplicate column", ex.Message, StringComparison.Ordinal);
+        var path = _fixture.CreateDatabase("CREATE TABLE Thing (id INTEGER PRIMARY KEY);", "second.sqlite");
+        Assert.ThrowsAny<Microsoft.Data.Sqlite.SqliteException>(() => SyncFixture.Execute(path, "CREATE TABLE THING (id INTEGER PRIMARY KEY)"));
+    }
+
+    public static TheoryData<string> NonAsciiCaseCollisions => new()
+    {
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, \"Ä\" TEXT, \"ä\" TEXT); INSERT INTO t VALUES (1, 'upper', 'lower');",
+        "CREATE TABLE \"Äpfel\" (id INTEGER PRIMARY KEY); CREATE TABLE \"äpfel\" (id INTEGER PRIMARY KEY); INSERT INTO \"Äpfel\" VALUES (1);",
+    };
+
+    [Theory]
+    [MemberData(nameof(NonAsciiCaseCollisions))]
+    public async Task Non_ascii_names_that_collide_once_lower_cased_are_a_clear_error_or_sync_with_preserve_case(string sql)
+    {
+        var path = _fixture.CreateDatabase(sql);
+
+        var error = await SyncFailsAsync(path, "DbSync.SchemaMismatch");
+        Assert.Contains("lower-cased", error.Message, StringComparison.Ordinal);
+        Assert.Contains("--preserve-case", error.Message, StringComparison.Ordinal);
+
+        var result = await new SyncEngine().SyncAsync(Request(path, preserveCase: true));
+        Assert.Equal(SyncStatus.Succeeded, result.Status);
+        TableComparer.AssertIdentical(path, _fixture.Schema, lowerCase: false);
+    }
+
+    [Fact]
+    public async Task Composite_text_and_blob_keys_with_odd_characters_sync_and_push_correctly()
+    {
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE tk (k TEXT PRIMARY KEY, v INTEGER);
+            INSERT INTO tk VALUES ('', 1), (' ', 2), ('a''b"c', 3), ('🎉', 4), ('e' || char(769), 5), ('é', 6), ('line
+            break', 7), ('tab	x', 8), ('\', 9), ('%_*?', 10);
+            CREATE TABLE bk (k BLOB PRIMARY KEY, v INTEGER);
+            INSERT INTO bk VALUES (x'', 1), (x'00', 2), (x'0000', 3), (x'ff00ff', 4), (randomblob(300), 5);
+            CREATE TABLE ck (a TEXT NOT NULL, b INTEGER NOT NULL, c BLOB NOT NULL, v TEXT, PRIMARY KEY (a, b, c));
+            INSERT INTO ck VALUES ('x', 1, x'01', 'one'), ('x', 2, x'01', 'two'), ('x', 1, x'02', 'three'), ('', -9223372036854775808, x'', 'min');
+            CREATE TABLE wr (k TEXT PRIMARY KEY, v INTEGER) WITHOUT ROWID;
+            INSERT INTO wr VALUES ('Ä', 1), ('ä', 2), ('A', 3), ('a', 4);
+            """);
+
+        await SyncsIdenticallyAsync(path);
+        SyncFixture.Execute(path, """
+            UPDATE tk SET v = v + 100 WHERE k IN ('', 'a''b"c', 'e' || char(769)); DELETE FROM tk WHERE k = 'é';
+            UPDATE bk SET v = 20 WHERE k = x'00'; DELETE FROM bk WHERE k = x''; UPDATE bk SET k = x'0001' WHERE k = x'0000';
+            UPDATE ck SET v = 'changed' WHERE a = 'x' AND b = 1 AND c = x'02'; UPDATE ck SET b = 3 WHERE b = 2; DELETE FROM ck WHERE a = '';
+            DELETE FROM wr WHERE k = 'a'; UPDATE wr SET v = 30 WHERE k = 'A';
+            """);
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal(SyncStatus.Succeeded, result.Status);
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
+    public static TheoryData<string> NullKeys => new()
+    {
+        "CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT); INSERT INTO t VALUES ('a', 'x'), (NULL, 'y');",
+        "CREATE TABLE t (a TEXT, b INTEGER, v TEXT, PRIMARY KEY (a, b)); INSERT INTO t VALUES ('a', 1, 'x'), ('a', NULL, 'y');",
+    };
+
+    [Theory]
+    [MemberData(nameof(NullKeys))]
+    public async Task A_null_in_a_primary_key_column_is_refused_naming_table_column_and_row(string sql)
+    {
+        // SQLite lets a rowid table hold NULL in a non-INTEGER primary key column (a historical bug it keeps);
+        // PostgreSQL keys cannot be NULL.
+        var path = _fixture.CreateDatabase(sql);
+
+        var error = await SyncFailsAsync(path, "DbSync.ValueNotConvertible");
+
+        Assert.Contains("Table 't'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("NULL", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_null_key_inserted_after_the_first_sync_is_refused_and_nothing_of_that_run_is_applied()
+    {
+        var path = _fixture.CreateDatabase("CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT); INSERT INTO t VALUES ('a', 'x');");
+        await SyncsIdenticallyAsync(path);
+        SyncFixture.Execute(path, "UPDATE t SET v = 'changed' WHERE k = 'a'; INSERT INTO t VALUES (NULL, 'y');");
+
+        var error = await Assert.ThrowsAnyAsync<DbSyncException>(() => _fixture.SyncAsync(path));
+
+        Assert.Equal("DbSync.ValueNotConvertible", error.ErrorId);
+        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".t WHERE v = 'changed'"));
+    }
+
+    [Fact]
+    public async Task A_table_without_primary_key_and_a_virtual_table_are_named_in_warnings_and_the_rest_syncs()
+    {
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE keyed (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO keyed VALUES (1, 'a');
+            CREATE TABLE loose (v TEXT); INSERT INTO loose VALUES ('b');
+            CREATE VIRTUAL TABLE docs USING fts5(body); INSERT INTO docs VALUES ('hello');
+            """);
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal(SyncStatus.Succeeded, result.Status);
+        Assert.Equal(["keyed"], result.Tables.Select(t => t.Name));
+        Assert.Contains(result.Warnings, w => w.Contains("'loose'", StringComparison.Ordinal));
+        Assert.Contains(result.Warnings, w => w.Contains("'docs'", StringComparison.Ordinal));
+        TableComparer.AssertIdentical(path, _fixture.Schema, ["keyed"]);
+    }
+
+    [Fact]
+    public async Task A_role_without_create_permission_gets_PermissionDenied_and_nothing_is_created()
+    {
+        var role = "dbsync_noperm_" + Guid.NewGuid().ToString("N")[..8];
+        var password = "pw-" + Guid.NewGuid().ToString("N");
+        var database = new NpgsqlConnectionStringBuilder(TestServer.ConnectionString).Database ?? "postgres";
+        _fixture.PgExecute($"CREATE ROLE {role} LOGIN PASSWORD '{password}'; REVOKE CREATE ON DATABASE \"{database}\" FROM PUBLIC; REVOKE CREATE ON DATABASE \"{database}\" FROM {role};");
+        try
+        {
+            var path = _fixture.CopyChinook();
+            var connection = new NpgsqlConnectionStringBuilder(TestServer.ConnectionString) { Username = role, Password = password }.ConnectionString;
+
+            var (code, stdout, stderr) = await CliTests.RunCliAsync("sync", "--path", path, "--connection", connection, "--schema", _fixture.Schema, "--table", "Genre", "--json");
+
+            Assert.True(code == 1, stdout + stderr);
+            Assert.Equal("DbSync.PermissionDenied", Json(stdout).GetProperty("errorId").GetString());
+            Assert.False(_fixture.SchemaExists());
+            Assert.DoesNotContain(password, stdout + stderr, StringComparison.Ordinal);
+
+            // A schema that exists but is not the role's: creating the table is refused the same way, and nothing is created in it.
+            _fixture.PgExecute($"CREATE SCHEMA \"{_fixture.Schema}\"; GRANT USAGE ON SCHEMA \"{_fixture.Schema}\" TO {role};");
+            (code, stdout, stderr) = await CliTests.RunCliAsync("sync", "--path", path, "--connection", connection, "--schema", _fixture.Schema, "--table", "Genre", "--json");
+            Assert.True(code == 1, stdout + stderr);
+            Assert.Equal("DbSync.PermissionDenied", Json(stdout).GetProperty("errorId").GetString());
+            Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '{_fixture.Schema}'"));
+        }
+        finally
+        {
+            _fixture.PgExecute($"DROP SCHEMA IF EXISTS \"{_fixture.Schema}\" CASCADE; DROP OWNED BY {role}; DROP ROLE {role}");
+        }
+    }
+
+    [Fact]
+    public async Task A_database_that_does_not_exist_fails_with_TargetDatabaseNotFound()
+    {
+        var path = _fixture.CopyChinook();
+        var before = SyncFixture.Hash(path);
+        var connection = new NpgsqlConnectionStringBuilder(TestServer.ConnectionString) { Database = "no_such_db_" + Guid.NewGuid().ToString("N")[..8] }.ConnectionString;
+
+        var (code, stdout, _) = await CliTests.RunCliAsync("sync", "--path", path, "--connection", connection, "--schema", _fixture.Schema, "--json");
+
+        Assert.Equal(1, code);
+        Assert.Equal("DbSync.TargetDatabaseNotFound", Json(stdout).GetProperty("errorId").GetString());
+        Assert.Equal(before, SyncFixture.Hash(path));
+    }
+
+    public static TheoryData<string, string?> ExistingTargets => new()
+    {
+        // An extra NOT NULL column without a default: every insert would fail, so the run stops first.
+        { "CREATE TABLE {0}.t (id bigint PRIMARY KEY, a text, extra integer NOT NULL)", "DbSync.SchemaMismatch" },
+        // Extra columns PostgreSQL can fill itself are fine.
+        { "CREATE TABLE {0}.t (id bigint PRIMARY KEY, a text, extra integer NOT NULL DEFAULT 7, note text)", null },
+        // A column with a type that cannot hold the values.
+        { "CREATE TABLE {0}.t (id bigint PRIMARY KEY, a bytea)", "DbSync.SchemaMismatch" },
+        // Same name in another case: matched case-insensitively.
+        { "CREATE TABLE {0}.\"T\" (\"ID\" bigint PRIMARY KEY, \"A\" text)", null },
+    };
+
+    [Theory]
+    [MemberData(nameof(ExistingTargets))]
+    public async Task An_existing_target_table_is_matched_or_refused_before_any_data_is_written(string ddl, string? errorId)
+    {
+        var path = _fixture.CreateDatabase("CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT); INSERT INTO t VALUES (1, 'x'), (2, NULL);");
+        _fixture.PgExecute($"CREATE SCHEMA \"{_fixture.Schema}\"; " + string.Format(System.Globalization.CultureInfo.InvariantCulture, ddl, $"\"{_fixture.Schema}\""));
+        var table = ddl.Contains("\"T\"", StringComparison.Ordinal) ? "\"T\"" : "t";
+
+        if (errorId is null)
+        {
+            var result = await _fixture.SyncAsync(path);
+            Assert.Equal(SyncStatus.Succeeded, result.Status);
+            Assert.Equal(2, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".{table}"));
+            return;
+        }
+
+        var error = await Assert.ThrowsAnyAsync<DbSyncException>(() => _fixture.SyncAsync(path));
+        Assert.Equal(errorId, error.ErrorId);
+        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".{table}"));
+    }
+
+    [Fact]
+    public async Task An_orphan_row_fails_with_ForeignKeyViolation_and_nothing_is_applied()
+    {
+        var path = _fixture.CreateDatabase("""
+            PRAGMA foreign_keys = OFF;
+            CREATE TABLE parent (id INTEGER PRIMARY KEY);
+            CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent (id));
+            INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1, 1), (2, 99);
+            """);
+
+        await SyncFailsAsync(path, "DbSync.ForeignKeyViolation");
+    }
+}
