@@ -19,8 +19,8 @@ public static class CliApp
     private static readonly Dictionary<string, CommandSpec> _commands = new(StringComparer.Ordinal)
     {
         ["sync"] = new("Push pending changes (enabling capture on first use).",
-            ["--path", "--connection", "--schema", "--table", "--batch-size", "--lock-timeout", "--busy-timeout", "--log-path", "--keep-days"],
-            ["--resync", "--preserve-case", "--prune-backup", "--what-if", "--json"]),
+            ["--path", "--connection", "--schema", "--table", "--batch-size", "--lock-timeout", "--busy-timeout", "--log-path", "--keep-days", "--interval"],
+            ["--resync", "--preserve-case", "--prune-backup", "--what-if", "--watch", "--json"]),
         ["enable"] = new("Install change capture in the SQLite file without syncing.", ["--path", "--table", "--lock-timeout"], ["--json"]),
         ["disable"] = new("Remove change capture from the SQLite file.", ["--path", "--lock-timeout"], ["--force", "--purge", "--json"]),
         ["status"] = new("Show capture, pending changes, lag, last run and whether the target answers.", ["--path", "--connection", "--target-timeout"], ["--detailed", "--json"]),
@@ -127,6 +127,16 @@ public static class CliApp
             return await PlanAsync(request, parsed.Flag("--json"), stdout, stderr, cancellationToken).ConfigureAwait(false);
         }
 
+        if (parsed.Flag("--watch"))
+        {
+            return await WatchAsync(request, TimeSpan.FromSeconds(parsed.Int("--interval") ?? 30), parsed.Flag("--json"), stdout, stderr, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (parsed.Value("--interval") is not null)
+        {
+            throw UsageError("--interval goes with --watch.");
+        }
+
         var result = await new SyncEngine().SyncAsync(request, null, cancellationToken).ConfigureAwait(false);
         if (parsed.Flag("--json"))
         {
@@ -138,6 +148,62 @@ public static class CliApp
         }
 
         return result.Status == SyncStatus.Succeeded ? Success : Partial;
+    }
+
+    private static async Task<int> WatchAsync(SyncRequest request, TimeSpan interval, bool json, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        if (interval <= TimeSpan.Zero)
+        {
+            throw UsageError("--interval must be at least 1 second.");
+        }
+
+        var gate = new object();
+        var runs = new InlineProgress<DbSync.Core.Watching.WatchRun>(run =>
+        {
+            lock (gate)
+            {
+                if (run.Result is { } result)
+                {
+                    if (json)
+                    {
+                        stdout.WriteLine(ToJson(result).ToJsonString(JsonOptions));
+                    }
+                    else
+                    {
+                        PrintResult(result, stdout, stderr);
+                    }
+                }
+                else if (run.Error is { } error)
+                {
+                    var retry = run.RetryIn?.TotalSeconds ?? 0;
+                    if (json)
+                    {
+                        stdout.WriteLine(new JsonObject
+                        {
+                            ["status"] = "Failed", ["errorId"] = error.ErrorId, ["message"] = error.Message,
+                            ["runId"] = error.RunId?.ToString(), ["retryInSeconds"] = retry,
+                        }.ToJsonString(JsonOptions));
+                    }
+
+                    stderr.WriteLine($"dbsync: {error.ErrorId}: {error.Message} (retrying in {retry:0.#} s)");
+                }
+
+                stdout.Flush();
+            }
+        });
+        if (!json)
+        {
+            stderr.WriteLine($"Watching {request.Path}: syncing on every commit and at least every {interval.TotalSeconds:0} s. Ctrl+C or SIGTERM stops.");
+        }
+
+        await new SyncEngine().WatchAsync(request, new DbSync.Core.Watching.WatchOptions { Interval = interval }, runs, null, cancellationToken).ConfigureAwait(false);
+        // Stopping is how continuous mode ends: a clean stop is a success.
+        return Success;
+    }
+
+    private sealed class InlineProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
     }
 
     private static async Task<int> PlanAsync(SyncRequest request, bool json, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)

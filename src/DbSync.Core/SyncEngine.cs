@@ -522,6 +522,14 @@ public sealed class SyncEngine
         }
     }
 
+    /// <summary>
+    /// Continuous mode: syncs whenever a commit adds changes (and at least every interval), retrying failures with
+    /// backoff, until <paramref name="cancellationToken"/> is cancelled. Every run, or failure, is reported.
+    /// </summary>
+    public Task WatchAsync(SyncRequest request, Watching.WatchOptions options, IProgress<Watching.WatchRun> runs,
+        IProgress<SyncProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Watching.SyncWatcher.WatchAsync(this, request, options, runs, progress, cancellationToken);
+
     /// <summary>The user tables of a SQLite file, for tab completion. Read-only; empty on any error.</summary>
     public static IReadOnlyList<string> ListTables(string path)
     {

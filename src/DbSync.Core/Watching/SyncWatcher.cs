@@ -1,0 +1,134 @@
+using DbSync.Core.Capture;
+using DbSync.Core.Source;
+using Microsoft.Data.Sqlite;
+
+namespace DbSync.Core.Watching;
+
+/// <summary>How continuous mode behaves.</summary>
+public sealed class WatchOptions
+{
+    /// <summary>Run at least this often even when no commit was seen (it also bounds the retry backoff).</summary>
+    public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often the file is checked for a new commit. Small: this is what the latency depends on.</summary>
+    public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>The first wait after a failed run; it doubles up to <see cref="Interval"/>.</summary>
+    public TimeSpan FirstRetryDelay { get; init; } = TimeSpan.FromSeconds(1);
+}
+
+/// <summary>One run of continuous mode: its result, or the failure that ended it.</summary>
+/// <param name="Result">The run's result when it finished.</param>
+/// <param name="Error">The failure when it did not.</param>
+/// <param name="RetryIn">When failed, how long until the next attempt.</param>
+public sealed record WatchRun(SyncResult? Result, DbSyncException? Error, TimeSpan? RetryIn);
+
+/// <summary>
+/// Continuous mode (<c>dbsync sync --watch</c>, <c>Start-DbSync -Continuous</c>): syncs as soon as a commit adds
+/// changes, at least every interval, retries failures with backoff, and stops cleanly when cancelled.
+/// </summary>
+/// <remarks>
+/// A commit is noticed through SQLite's <c>PRAGMA data_version</c>, which changes on a connection whenever another
+/// connection commits: a cheap query, polled every few milliseconds, and exact (no file-system events to miss or
+/// coalesce). A run happens only when a change log is not empty or a table still needs its initial load, so an
+/// idle node writes no run log entries; every run that does happen is logged as usual.
+/// </remarks>
+public static class SyncWatcher
+{
+    /// <summary>Runs until <paramref name="cancellationToken"/> is cancelled; reports every run.</summary>
+    /// <exception cref="DbSyncException">The file cannot be watched at all (missing, not SQLite).</exception>
+    public static async Task WatchAsync(SyncEngine engine, SyncRequest request, WatchOptions options, IProgress<WatchRun> runs,
+        IProgress<SyncProgress>? progress, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(runs);
+        var path = SourceDatabase.Validate(request.Path);
+        using var watch = SourceDatabase.Open(path, busyTimeoutSeconds: 5);
+        var force = true; // the first pass always runs: it enables capture and loads new tables
+        var retry = options.FirstRetryDelay;
+        var lastRun = DateTime.MinValue;
+        long seen = -1;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var version = DataVersion(watch);
+            var due = force || version != seen || DateTime.UtcNow - lastRun >= options.Interval;
+            if (!due)
+            {
+                await Delay(options.PollInterval, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            seen = version;
+            if (!force && !HasWork(watch))
+            {
+                lastRun = DateTime.UtcNow;
+                continue;
+            }
+
+            try
+            {
+                var result = await engine.SyncAsync(request, progress, cancellationToken).ConfigureAwait(false);
+                runs.Report(new WatchRun(result, null, null));
+                retry = options.FirstRetryDelay;
+                force = false;
+                lastRun = DateTime.UtcNow;
+                // Our own bookkeeping commit changed data_version too; what counts is what others commit after it.
+                seen = DataVersion(watch);
+            }
+            catch (DbSyncException ex) when (!cancellationToken.IsCancellationRequested && ex.ErrorId != ErrorIds.UsageError)
+            {
+                runs.Report(new WatchRun(null, ex, retry));
+                await Delay(retry, cancellationToken).ConfigureAwait(false);
+                retry = TimeSpan.FromTicks(Math.Min(retry.Ticks * 2, Math.Max(options.Interval.Ticks, options.FirstRetryDelay.Ticks)));
+                force = true;
+                lastRun = DateTime.UtcNow;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+    }
+
+    private static long DataVersion(SqliteConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA data_version";
+        return (long)command.ExecuteScalar()!;
+    }
+
+    /// <summary>True when a change log has entries or a captured table still needs its initial load.</summary>
+    private static bool HasWork(SqliteConnection connection)
+    {
+        if (!CaptureStore.IsEnabled(connection))
+        {
+            return true;
+        }
+
+        foreach (var table in CaptureStore.ReadRegistry(connection, null).Values)
+        {
+            if (!table.Loaded || CaptureStore.Scalar<long>(connection, null, $"SELECT EXISTS (SELECT 1 FROM {Identifiers.Quote(table.LogTable)})") != 0)
+            {
+                return true;
+            }
+        }
+
+        // A table created since the last run (with a key: keyless ones are never synced) is captured by the next run.
+        var registered = CaptureStore.ReadRegistry(connection, null);
+        return Schema.SourceSchemaReader.ReadTables(connection).Any(t => t.HasKey && !t.IsVirtual && !registered.ContainsKey(t.Name));
+    }
+
+    private static async Task Delay(TimeSpan delay, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping: the loop condition ends the watch.
+        }
+    }
+}

@@ -1,0 +1,130 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using DbSync.Core;
+using DbSync.Core.Bookkeeping;
+using DbSync.Core.Watching;
+using DbSync.Tests.Infrastructure;
+using Npgsql;
+using Xunit.Abstractions;
+
+namespace DbSync.Tests;
+
+public sealed class ContinuousModeTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly SyncFixture _fixture = new();
+
+    public void Dispose() => _fixture.Dispose();
+
+    private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(clock.Elapsed < timeout, $"timed out after {timeout.TotalSeconds} s waiting for {what}");
+            await Task.Delay(20);
+        }
+    }
+
+    private static long Count(string connection, string sql)
+    {
+        using var pg = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connection) { Pooling = false }.ConnectionString);
+        pg.Open();
+        using var command = new NpgsqlCommand(sql, pg);
+        return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
+    public async Task Continuous_mode_pushes_each_commit_survives_a_server_restart_and_stops_cleanly()
+    {
+        var (connection, directory) = TestServer.StartPrivate();
+        try
+        {
+            var path = _fixture.CreateDatabase("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO note VALUES (1, 'first');");
+            var runs = new ConcurrentQueue<WatchRun>();
+            using var stop = new CancellationTokenSource();
+            var request = new SyncRequest { Path = path, ConnectionString = connection, Schema = "live" };
+            var watch = new SyncEngine().WatchAsync(request, new WatchOptions { Interval = TimeSpan.FromSeconds(60), FirstRetryDelay = TimeSpan.FromMilliseconds(200) },
+                new InlineProgress<WatchRun>(runs.Enqueue), null, stop.Token);
+
+            await WaitUntilAsync(() => runs.Any(r => r.Result is not null), TimeSpan.FromSeconds(30), "the initial load");
+            var afterLoad = runs.Count;
+
+            // Idle: no commits, no runs (and no run log entries).
+            await Task.Delay(700);
+            Assert.Equal(afterLoad, runs.Count);
+
+            // A commit by another program is in PostgreSQL shortly after, without waiting for the 60 s interval.
+            SyncFixture.Execute(path, "INSERT INTO note VALUES (2, 'second')");
+            await WaitUntilAsync(() => Count(connection, "SELECT count(*) FROM live.note WHERE id = 2") == 1, TimeSpan.FromSeconds(10), "the second row");
+
+            // The server goes away: runs fail and are retried with backoff; nothing is lost.
+            TestServer.HaltPrivate(directory);
+            SyncFixture.Execute(path, "INSERT INTO note VALUES (3, 'while down'); UPDATE note SET body = 'changed while down' WHERE id = 1;");
+            await WaitUntilAsync(() => runs.Count(r => r.Error is not null) >= 2, TimeSpan.FromSeconds(30), "failed runs while the server is down");
+            Assert.All(runs.Where(r => r.Error is not null), r => Assert.Equal("DbSync.TargetUnreachable", r.Error!.ErrorId));
+            TestServer.ResumePrivate(directory);
+            await WaitUntilAsync(() => Count(connection, "SELECT count(*) FROM live.note WHERE id = 3 OR body = 'changed while down'") == 2,
+                TimeSpan.FromSeconds(30), "the changes made while the server was down");
+
+            await stop.CancelAsync();
+            await watch.WaitAsync(TimeSpan.FromSeconds(30));
+
+            var retries = runs.Where(r => r.RetryIn is not null).Select(r => r.RetryIn!.Value).ToList();
+            output.WriteLine($"{runs.Count} reports, retries after {string.Join(", ", retries.Select(r => r.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)))} s");
+            Assert.True(retries.Count >= 2 && retries[1] > retries[0], "the retry delay did not back off");
+            var log = await new SyncEngine().GetLogAsync(new LogQuery { Path = path });
+            Assert.DoesNotContain(log, e => e.Status == RunStatus.Running);
+            Assert.Equal(runs.Count(r => r.Result is not null), log.Count(e => e.Status == RunStatus.Succeeded));
+        }
+        finally
+        {
+            TestServer.StopPrivate(directory);
+        }
+    }
+
+    [Fact]
+    public async Task The_cli_watch_mode_prints_a_json_line_per_run_and_exits_0_on_sigterm()
+    {
+        var path = _fixture.CreateDatabase("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT);");
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "dbsync.dll"), "sync", "--watch", "--interval", "60", "--path", path,
+            "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema, "--json" })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var lines = new ConcurrentQueue<string>();
+        var reader = Task.Run(async () =>
+        {
+            while (await process.StandardOutput.ReadLineAsync() is { } line)
+            {
+                lines.Enqueue(line);
+            }
+        });
+
+        await WaitUntilAsync(() => lines.Count >= 1, TimeSpan.FromSeconds(30), "the first run");
+        SyncFixture.Execute(path, "INSERT INTO note VALUES (1, 'hello')");
+        await WaitUntilAsync(() => lines.Count >= 2, TimeSpan.FromSeconds(10), "the run for the commit");
+        using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        await process.WaitForExitAsync();
+        await reader;
+
+        Assert.Equal(0, process.ExitCode);
+        var second = System.Text.Json.JsonDocument.Parse(lines.ElementAt(1)).RootElement;
+        Assert.Equal("Succeeded", second.GetProperty("status").GetString());
+        Assert.Equal(1, second.GetProperty("inserted").GetInt64());
+        Assert.Equal(1, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".note"));
+        Assert.DoesNotContain(lines, l => l.Contains(TestServer.Password, StringComparison.Ordinal));
+    }
+
+    private sealed class InlineProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}
