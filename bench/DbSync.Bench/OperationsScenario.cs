@@ -16,6 +16,7 @@ internal sealed class OperationsScenario(BenchContext context)
         {
             PendingChanges = (int)Math.Max(1_000, 1_000_000 * context.Options.Scale),
             LogEntries = (int)Math.Max(1_000, 100_000 * context.Options.Scale),
+            LatencySamplesWanted = (int)Math.Clamp(1_000 * context.Options.Scale, 10, 100),
         };
         try
         {
@@ -24,6 +25,15 @@ internal sealed class OperationsScenario(BenchContext context)
         catch (Exception ex) when (ex is DbSyncException or SqliteException or InvalidOperationException)
         {
             result.Failure = $"status: {ex.Message}";
+        }
+
+        try
+        {
+            await MeasureLatencyAsync(result, cancellationToken);
+        }
+        catch (Exception ex) when (ex is DbSyncException or SqliteException or Npgsql.NpgsqlException or InvalidOperationException or TimeoutException)
+        {
+            result.Failure = (result.Failure is null ? "" : result.Failure + "; ") + $"continuous mode: {ex.Message}";
         }
 
         try
@@ -67,6 +77,83 @@ internal sealed class OperationsScenario(BenchContext context)
                 throw new InvalidOperationException($"status reported {status.PendingChanges} pending changes, expected {result.PendingChanges}");
             }
         }
+    }
+
+    /// <summary>Scenario 5: one-row commits under continuous mode, commit to visible in PostgreSQL.</summary>
+    private async Task MeasureLatencyAsync(OperationsResult result, CancellationToken cancellationToken)
+    {
+        var path = context.WorkFile("live.sqlite");
+        using (var create = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            create.Open();
+            using var command = create.CreateCommand();
+            command.CommandText = "CREATE TABLE pings (id INTEGER PRIMARY KEY, sent TEXT NOT NULL)";
+            command.ExecuteNonQuery();
+        }
+
+        await context.DropSchemaAsync("bench_live", cancellationToken);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var runs = 0;
+        var watch = new SyncEngine().WatchAsync(new SyncRequest { Path = path, ConnectionString = context.ConnectionString, Schema = "bench_live" },
+            new Core.Watching.WatchOptions { Interval = TimeSpan.FromMinutes(5) }, new Inline<Core.Watching.WatchRun>(r =>
+            {
+                if (r.Error is not null)
+                {
+                    throw new InvalidOperationException(r.Error.Message);
+                }
+
+                Interlocked.Increment(ref runs);
+            }), null, stop.Token);
+        var deadline = Stopwatch.StartNew();
+        while (Volatile.Read(ref runs) == 0)
+        {
+            if (deadline.Elapsed > TimeSpan.FromSeconds(60))
+            {
+                throw new TimeoutException("continuous mode did not complete its first run within 60 s");
+            }
+
+            await Task.Delay(10, cancellationToken);
+        }
+
+        context.Log($"Scenario 5: {result.LatencySamplesWanted} one-row commits under continuous mode");
+        await using var pg = new Npgsql.NpgsqlConnection(context.ConnectionString);
+        await pg.OpenAsync(cancellationToken);
+        using var probe = new Npgsql.NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM bench_live.pings WHERE id = $1)", pg);
+        var id = probe.Parameters.Add(new Npgsql.NpgsqlParameter { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint });
+        await probe.PrepareAsync(cancellationToken);
+        using var writer = new SqliteConnection($"Data Source={path};Pooling=False");
+        writer.Open();
+        for (var i = 1; i <= result.LatencySamplesWanted; i++)
+        {
+            using (var insert = writer.CreateCommand())
+            {
+                insert.CommandText = $"INSERT INTO pings VALUES ({i}, datetime('now'))";
+                insert.ExecuteNonQuery();
+            }
+
+            var clock = Stopwatch.StartNew();
+            id.Value = (long)i;
+            while (!(bool)(await probe.ExecuteScalarAsync(cancellationToken))!)
+            {
+                if (clock.Elapsed > TimeSpan.FromSeconds(30))
+                {
+                    throw new TimeoutException($"commit {i} was not visible in PostgreSQL after 30 s");
+                }
+
+                await Task.Delay(1, cancellationToken);
+            }
+
+            result.LatencySamples.Add(clock.Elapsed);
+            await Task.Delay(20, cancellationToken);
+        }
+
+        await stop.CancelAsync();
+        await watch;
+    }
+
+    private sealed class Inline<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
     }
 
     private async Task MeasureRestoreAsync(OperationsResult result, CancellationToken cancellationToken)
@@ -131,6 +218,20 @@ internal sealed class OperationsResult
 
     public List<TimeSpan> StatusSamples { get; } = [];
 
+    public const double LatencyGoalMs = 50;
+
+    public int LatencySamplesWanted { get; set; } = 100;
+
+    public List<TimeSpan> LatencySamples { get; } = [];
+
+    public double? LatencyMedianMs => Percentile(0.5);
+
+    public double? LatencyP99Ms => Percentile(0.99);
+
+    private double? Percentile(double p) => LatencySamples.Count == 0
+        ? null
+        : LatencySamples.Order().ElementAt(Math.Min(LatencySamples.Count - 1, (int)Math.Ceiling(p * LatencySamples.Count) - 1)).TotalMilliseconds;
+
     public Outcome Restore { get; set; } = Outcome.Failed("not run");
 
     public string? Failure { get; set; }
@@ -143,6 +244,9 @@ internal sealed class OperationsResult
     [
         new("4. Status, local part", $"under {StatusGoalMs:0} ms with {PendingChanges:N0} pending changes",
             StatusMedianMs is { } ms ? $"{ms:0} ms (median of {StatusSamples.Count})" : "not measured", TargetCheck.Judge(StatusMedianMs, ms => ms < StatusGoalMs)),
+        new("5. Continuous mode, commit to visible", $"median ≤{LatencyGoalMs:0} ms",
+            LatencyMedianMs is { } median ? $"median {median:0} ms, p99 {LatencyP99Ms:0} ms ({LatencySamples.Count} commits)" : "not measured",
+            TargetCheck.Judge(LatencyMedianMs, ms => ms <= LatencyGoalMs)),
         new("6. Restore a run log backup", $"{LogEntries:N0} entries in under {RestoreGoalSeconds:0} s",
             Restore.Value is { } m ? $"{m.Elapsed.TotalSeconds:0.00} s" : Restore.Failure ?? "not measured",
             TargetCheck.Judge(Restore.Value?.Elapsed.TotalSeconds, s => s < RestoreGoalSeconds)),

@@ -84,6 +84,34 @@ public sealed class ContinuousModeTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task Every_commit_of_a_rapid_stream_arrives_without_waiting_for_the_interval()
+    {
+        // Commits that land while a run is ending must still wake the next run (a bug the benchmark found).
+        var path = _fixture.CreateDatabase("CREATE TABLE tick (id INTEGER PRIMARY KEY);");
+        var runs = new ConcurrentQueue<WatchRun>();
+        using var stop = new CancellationTokenSource();
+        var watch = new SyncEngine().WatchAsync(_fixture.Request(path), new WatchOptions { Interval = TimeSpan.FromMinutes(10) },
+            new InlineProgress<WatchRun>(runs.Enqueue), null, stop.Token);
+        await WaitUntilAsync(() => !runs.IsEmpty, TimeSpan.FromSeconds(30), "the initial load");
+        var random = new Random(7);
+        using (var writer = SyncFixture.OpenSqlite(path))
+        {
+            for (var i = 1; i <= 60; i++)
+            {
+                SyncFixture.Execute(writer, $"INSERT INTO tick VALUES ({i})");
+                var id = i;
+                await WaitUntilAsync(() => _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".tick WHERE id = {id}") == 1,
+                    TimeSpan.FromSeconds(10), $"commit {i}");
+                await Task.Delay(random.Next(0, 15));
+            }
+        }
+
+        await stop.CancelAsync();
+        await watch.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.DoesNotContain(runs, r => r.Error is not null);
+    }
+
+    [Fact]
     public async Task The_cli_watch_mode_prints_a_json_line_per_run_and_exits_0_on_sigterm()
     {
         var path = _fixture.CreateDatabase("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT);");

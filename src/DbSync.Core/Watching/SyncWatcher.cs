@@ -74,8 +74,8 @@ public static class SyncWatcher
                 retry = options.FirstRetryDelay;
                 force = false;
                 lastRun = DateTime.UtcNow;
-                // Our own bookkeeping commit changed data_version too; what counts is what others commit after it.
-                seen = DataVersion(watch);
+                // `seen` stays the version read before the run: a commit that lands while the run ends must still
+                // wake the next pass. The run's own bookkeeping commit wakes it too, and finds nothing pending.
             }
             catch (DbSyncException ex) when (!cancellationToken.IsCancellationRequested && ex.ErrorId != ErrorIds.UsageError)
             {
