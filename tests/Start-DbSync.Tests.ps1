@@ -142,6 +142,29 @@ Describe 'Start-DbSync' {
         (Get-DbSyncStatus -LiteralPath $db).PendingChanges | Should -Be 0
     }
 
+    It 'keeps syncing every commit with -Continuous until the pipeline is stopped' {
+        $ps = [powershell]::Create()
+        $null = $ps.AddScript('param($Module, $Db, $Pg, $Schema) Import-Module $Module; Start-DbSync -LiteralPath $Db -ConnectionString $Pg -Schema $Schema -Continuous -Interval 600')
+        $null = $ps.AddArgument($ModuleManifest).AddArgument($db).AddArgument($Pg).AddArgument($schema)
+        $output = [System.Management.Automation.PSDataCollection[psobject]]::new()
+        $handle = $ps.BeginInvoke([System.Management.Automation.PSDataCollection[psobject]]::new(), $output)
+        $deadline = [DateTime]::UtcNow.AddSeconds(60)
+        while ($output.Count -lt 1 -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
+        $output.Count | Should -Be 1
+
+        Invoke-Sqlite $db "INSERT INTO Genre (GenreId, Name) VALUES (1001, 'Live')"
+        $deadline = [DateTime]::UtcNow.AddSeconds(20)
+        while ($output.Count -lt 2 -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
+        $ps.Stop()
+        try { $null = $ps.EndInvoke($handle) } catch { }
+        $ps.Dispose()
+
+        $output.Count | Should -Be 2
+        $output[1].Inserted | Should -Be 1
+        Invoke-Pg "SELECT count(*) FROM `"$schema`".genre WHERE genreid = 1001" -Scalar | Should -Be 1
+        (Get-DbSyncLog -LiteralPath $db | Where-Object { $_.Status.ToString() -eq 'Running' }) | Should -BeNullOrEmpty
+    }
+
     It 'takes parameters from a splatted .psd1 settings file' {
         $settingsPath = Join-Path $TestDrive 'sync.psd1'
         "@{ LiteralPath = '$db'; Schema = '$schema'; Table = @('Genre', 'MediaType'); BatchSize = 10 }" | Set-Content $settingsPath

@@ -14,7 +14,7 @@ public sealed class CmdletMetadataTests
     public static readonly Dictionary<string, string[]> Expected = new()
     {
         ["Start-DbSync"] = ["Path", "LiteralPath", "ConnectionString", "Credential", "Schema", "Table", "BatchSize", "Resync", "PreserveCase",
-            "LockTimeout", "BusyTimeout", "LogPath", "KeepDays", "PruneBackup"],
+            "LockTimeout", "BusyTimeout", "LogPath", "KeepDays", "PruneBackup", "Continuous", "Interval"],
         ["Get-DbSyncStatus"] = ["Path", "LiteralPath", "ConnectionString", "Credential", "Detailed", "TargetTimeout"],
         ["Test-DbSyncConnection"] = ["Path", "LiteralPath", "ConnectionString", "Credential", "Schema", "Table", "PreserveCase", "TargetTimeout", "Quiet"],
         ["Enable-DbSync"] = ["Path", "LiteralPath", "Table", "LockTimeout"],
@@ -79,7 +79,7 @@ public sealed class CmdletMetadataTests
             Assert.True(parameter.CanRead && parameter.CanWrite);
         }
 
-        foreach (var name in new[] { "Resync", "PreserveCase", "PruneBackup", "Detailed", "Quiet", "Force", "Purge" })
+        foreach (var name in new[] { "Resync", "PreserveCase", "PruneBackup", "Continuous", "Detailed", "Quiet", "Force", "Purge" })
         {
             if (parameters.SingleOrDefault(p => p.Name == name) is { } flag)
             {

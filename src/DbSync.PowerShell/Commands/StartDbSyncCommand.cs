@@ -79,6 +79,15 @@ public sealed class StartDbSyncCommand : DbSyncFileCommand
     [Parameter]
     public SwitchParameter PruneBackup { get; set; }
 
+    /// <summary>Keep running: sync on every commit to the file and at least every -Interval seconds, until Ctrl+C.</summary>
+    [Parameter]
+    public SwitchParameter Continuous { get; set; }
+
+    /// <summary>With -Continuous, the most seconds between runs; it also caps the wait before retrying a failed run.</summary>
+    [Parameter]
+    [ValidateRange(1, 86_400)]
+    public int Interval { get; set; } = 30;
+
     #endregion
 
     #region Overrides
@@ -96,6 +105,11 @@ public sealed class StartDbSyncCommand : DbSyncFileCommand
     protected override void ProcessRecord()
     {
         var files = ResolveFiles();
+
+        if (Continuous.IsPresent && files.Count > 1)
+        {
+            throw Terminating(Errors.Usage($"-Continuous watches one file, and {files.Count} match; start one Start-DbSync -Continuous per file (for example as separate jobs).", null));
+        }
 
         foreach (var file in files)
         {
@@ -141,6 +155,12 @@ public sealed class StartDbSyncCommand : DbSyncFileCommand
                 return;
             }
 
+            if (Continuous.IsPresent)
+            {
+                Watch(engine, request, path);
+                return;
+            }
+
             WriteVerbose($"Syncing '{path}' to schema '{Schema}'.");
             var result = RunWithProgress(engine, request, path);
             foreach (var warning in result.Warnings)
@@ -165,6 +185,38 @@ public sealed class StartDbSyncCommand : DbSyncFileCommand
         {
             ThrowTerminatingError(Errors.Cancelled(path));
         }
+    }
+
+    /// <summary>Continuous mode: a result object per run, a non-terminating error per failed run (it is retried), until Ctrl+C.</summary>
+    private void Watch(SyncEngine engine, SyncRequest request, string path)
+    {
+        WriteVerbose($"Watching '{path}': syncing on every commit and at least every {Interval} s. Ctrl+C stops.");
+        var options = new DbSync.Core.Watching.WatchOptions { Interval = TimeSpan.FromSeconds(Interval) };
+        Runner.Run<bool, DbSync.Core.Watching.WatchRun>(async (runs, token) =>
+        {
+            await engine.WatchAsync(request, options, runs, null, token).ConfigureAwait(false);
+            return true;
+        }, run =>
+        {
+            if (run.Result is { } result)
+            {
+                foreach (var warning in result.Warnings)
+                {
+                    WriteWarning(warning);
+                }
+
+                WriteObject(result);
+                foreach (var table in result.Tables.Where(t => t.Status != SyncStatus.Succeeded))
+                {
+                    WriteError(Errors.ForTable(table, path));
+                }
+            }
+            else if (run.Error is { } error)
+            {
+                WriteError(Errors.From(error, path));
+                WriteVerbose(string.Create(CultureInfo.InvariantCulture, $"Retrying in {run.RetryIn?.TotalSeconds:0.#} s."));
+            }
+        });
     }
 
     private SyncResult RunWithProgress(SyncEngine engine, SyncRequest request, string path)
