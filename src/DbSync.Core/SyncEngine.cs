@@ -64,6 +64,7 @@ public sealed class SyncEngine
             {
                 path = SourceDatabase.Validate(request.Path);
                 builder = TargetDatabase.ParseConnectionString(request.ConnectionString, request.Credential);
+                builder.Pooling = request.ReuseConnection;
                 if (!HasKey(request.ConnectionString, "Command Timeout", "CommandTimeout"))
                 {
                     // Loading a large table takes longer than Npgsql's 30 s default; a timeout the user sets is honoured.

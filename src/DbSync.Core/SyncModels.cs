@@ -54,6 +54,17 @@ public sealed class SyncRequest
 
     /// <summary>With <see cref="KeepDays"/>, also remove them from the backup file.</summary>
     public bool PruneBackup { get; init; }
+
+    /// <summary>Keep the PostgreSQL connection for the next run (continuous mode): a new one costs a SCRAM handshake.</summary>
+    internal bool ReuseConnection { get; init; }
+
+    /// <summary>A copy that keeps its PostgreSQL connection between runs.</summary>
+    internal SyncRequest WithReusedConnection() => new()
+    {
+        Path = Path, ConnectionString = ConnectionString, Credential = Credential, Schema = Schema, Tables = Tables, BatchSize = BatchSize,
+        Resync = Resync, PreserveCase = PreserveCase, LockTimeout = LockTimeout, BusyTimeout = BusyTimeout, LogPath = LogPath,
+        KeepDays = KeepDays, PruneBackup = PruneBackup, ReuseConnection = true,
+    };
 }
 
 /// <summary>Enables capture without syncing. Mirrors <c>dbsync enable</c>.</summary>

@@ -94,9 +94,14 @@ public static class TargetDatabase
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
             // Staging tables are TEMP tables, held in this session's local buffers (8 MB by default); a push of a
             // few hundred thousand rows then spills to disk. The setting only counts before the first temp table.
-            using (var command = new NpgsqlCommand("SET temp_buffers = '256MB'", connection))
+            try
             {
+                using var command = new NpgsqlCommand("SET temp_buffers = '256MB'", connection);
                 await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (PostgresException ex) when (ex.SqlState is "22023" or "55P02" or "42501")
+            {
+                // A reused (pooled) session that already had temp tables keeps its setting; that only costs speed.
             }
 
             return connection;

@@ -45,6 +45,7 @@ public static class SyncWatcher
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(runs);
         var path = SourceDatabase.Validate(request.Path);
+        request = request.WithReusedConnection();
         using var watch = SourceDatabase.Open(path, busyTimeoutSeconds: 5);
         var force = true; // the first pass always runs: it enables capture and loads new tables
         var retry = options.FirstRetryDelay;
