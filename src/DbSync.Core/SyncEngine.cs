@@ -152,7 +152,9 @@ public sealed class SyncEngine
             }
 
             result.FinishedAt = DateTime.UtcNow;
-            await FinishLogAsync(sqlite, pg, result, null, warnings, cancellationToken).ConfigureAwait(false);
+            // PostgreSQL has committed: the run is a success, and a cancellation arriving now must not turn it into
+            // "cancelled, nothing applied". Bookkeeping finishes whatever the token says.
+            await FinishLogAsync(sqlite, pg, result, null, warnings, CancellationToken.None).ConfigureAwait(false);
             if (request.KeepDays is { } days)
             {
                 var cutoff = DateTime.UtcNow.AddDays(-days);
@@ -394,7 +396,8 @@ public sealed class SyncEngine
             }
 
             cancellationToken.ThrowIfCancellationRequested();
-            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            // Not cancellable: a cancel racing the COMMIT could not tell whether it happened.
+            await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
         }
 
         // PostgreSQL has committed: from here on a failure must not be reported as "nothing applied".

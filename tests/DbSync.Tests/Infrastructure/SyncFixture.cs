@@ -95,6 +95,9 @@ public sealed class SyncFixture : IDisposable
 
     public void Dispose()
     {
+        // Every test's files (SQLite databases with their run log, JSON-lines backups, reports) are scanned for the
+        // test server's password before they go: finding it fails the test that wrote it.
+        var leaks = LeakedPassword();
         try
         {
             PgExecute($"DROP SCHEMA IF EXISTS \"{Schema}\" CASCADE");
@@ -111,5 +114,34 @@ public sealed class SyncFixture : IDisposable
         catch (IOException)
         {
         }
+
+        Assert.True(leaks.Count == 0, "The test server's password appears in: " + string.Join(", ", leaks));
+    }
+
+    private List<string> LeakedPassword()
+    {
+        var leaks = new List<string>();
+        var password = System.Text.Encoding.UTF8.GetBytes(TestServer.Password);
+        if (password.Length == 0 || !System.IO.Directory.Exists(Directory))
+        {
+            return leaks;
+        }
+
+        foreach (var file in System.IO.Directory.EnumerateFiles(Directory, "*", SearchOption.AllDirectories))
+        {
+            try
+            {
+                if (File.ReadAllBytes(file).AsSpan().IndexOf(password) >= 0)
+                {
+                    leaks.Add(file);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // A file another process still holds (or a mount point) is not a leak.
+            }
+        }
+
+        return leaks;
     }
 }
