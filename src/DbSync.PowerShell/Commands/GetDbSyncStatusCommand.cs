@@ -10,18 +10,9 @@ namespace DbSync.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "DbSyncStatus", DefaultParameterSetName = PathResolver.PathSet)]
 [OutputType(typeof(DatabaseStatus), typeof(TableStatus))]
-public sealed class GetDbSyncStatusCommand : DbSyncFileCommand
+public sealed class GetDbSyncStatusCommand : DbSyncTargetCommand
 {
     #region Parameters
-
-    /// <summary>Npgsql connection string, to check that PostgreSQL answers; default DBSYNC_CONNECTION. Without one, the target is not checked.</summary>
-    [Parameter(Position = 1)]
-    public string? ConnectionString { get; set; }
-
-    /// <summary>User name and password for PostgreSQL; override those of the connection string.</summary>
-    [Parameter]
-    [Credential]
-    public PSCredential? Credential { get; set; }
 
     /// <summary>Also emit one object per table.</summary>
     [Parameter]
@@ -60,8 +51,8 @@ public sealed class GetDbSyncStatusCommand : DbSyncFileCommand
     internal StatusRequest BuildRequest(string path) => new()
     {
         Path = path,
-        ConnectionString = Connection.FromParameterOrEnvironment(ConnectionString),
-        Credential = Connection.ToNetworkCredential(Credential),
+        ConnectionString = EffectiveConnectionString,
+        Credential = EffectiveCredential,
         Detailed = Detailed.IsPresent,
         TargetTimeout = TimeSpan.FromSeconds(TargetTimeout),
     };

@@ -11,20 +11,11 @@ namespace DbSync.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsLifecycle.Start, "DbSync", DefaultParameterSetName = PathResolver.PathSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(SyncResult))]
-public sealed class StartDbSyncCommand : DbSyncFileCommand
+public sealed class StartDbSyncCommand : DbSyncTargetCommand
 {
     private int? _keepDays;
 
     #region Parameters
-
-    /// <summary>Npgsql connection string; default DBSYNC_CONNECTION. A password in it is never shown.</summary>
-    [Parameter(Position = 1)]
-    public string? ConnectionString { get; set; }
-
-    /// <summary>User name and password for PostgreSQL; override those of the connection string.</summary>
-    [Parameter]
-    [Credential]
-    public PSCredential? Credential { get; set; }
 
     /// <summary>PostgreSQL schema for the tables; created when missing.</summary>
     [Parameter]
@@ -125,8 +116,8 @@ public sealed class StartDbSyncCommand : DbSyncFileCommand
     internal SyncRequest BuildRequest(string path, string? logPath) => new()
     {
         Path = path,
-        ConnectionString = Connection.FromParameterOrEnvironment(ConnectionString) ?? "",
-        Credential = Connection.ToNetworkCredential(Credential),
+        ConnectionString = EffectiveConnectionString ?? "",
+        Credential = EffectiveCredential,
         Schema = Schema,
         Tables = Table,
         BatchSize = BatchSize,

@@ -10,18 +10,9 @@ namespace DbSync.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Test, "DbSyncConnection", DefaultParameterSetName = PathResolver.PathSet)]
 [OutputType(typeof(CheckResult), typeof(bool))]
-public sealed class TestDbSyncConnectionCommand : DbSyncFileCommand
+public sealed class TestDbSyncConnectionCommand : DbSyncTargetCommand
 {
     #region Parameters
-
-    /// <summary>Npgsql connection string; default DBSYNC_CONNECTION. Without one, only the SQLite file is checked.</summary>
-    [Parameter(Position = 1)]
-    public string? ConnectionString { get; set; }
-
-    /// <summary>User name and password for PostgreSQL; override those of the connection string.</summary>
-    [Parameter]
-    [Credential]
-    public PSCredential? Credential { get; set; }
 
     /// <summary>The PostgreSQL schema a sync would use.</summary>
     [Parameter]
@@ -79,8 +70,8 @@ public sealed class TestDbSyncConnectionCommand : DbSyncFileCommand
     internal ConnectionTestRequest BuildRequest(string path) => new()
     {
         Path = path,
-        ConnectionString = Connection.FromParameterOrEnvironment(ConnectionString),
-        Credential = Connection.ToNetworkCredential(Credential),
+        ConnectionString = EffectiveConnectionString,
+        Credential = EffectiveCredential,
         Schema = Schema,
         Tables = Table,
         PreserveCase = PreserveCase.IsPresent,

@@ -1,0 +1,24 @@
+using System.Management.Automation;
+using System.Net;
+
+namespace DbSync.PowerShell.Infrastructure;
+
+/// <summary>A DbSync cmdlet that talks to PostgreSQL: -ConnectionString and -Credential, as Start-DbSync,
+/// Get-DbSyncStatus and Test-DbSyncConnection take them.</summary>
+public abstract class DbSyncTargetCommand : DbSyncFileCommand
+{
+    /// <summary>Npgsql connection string; default DBSYNC_CONNECTION. A password in it is never shown.</summary>
+    [Parameter(Position = 1)]
+    public string? ConnectionString { get; set; }
+
+    /// <summary>User name and password for PostgreSQL; override those of the connection string.</summary>
+    [Parameter]
+    [Credential]
+    public PSCredential? Credential { get; set; }
+
+    /// <summary>-ConnectionString, else DBSYNC_CONNECTION, else null.</summary>
+    internal string? EffectiveConnectionString => Connection.FromParameterOrEnvironment(ConnectionString);
+
+    /// <summary>-Credential as the user name and password Core applies over the connection string's.</summary>
+    internal NetworkCredential? EffectiveCredential => Connection.ToNetworkCredential(Credential);
+}
