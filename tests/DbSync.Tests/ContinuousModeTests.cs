@@ -150,9 +150,4 @@ public sealed class ContinuousModeTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(1, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".note"));
         Assert.DoesNotContain(lines, l => l.Contains(TestServer.Password, StringComparison.Ordinal));
     }
-
-    private sealed class InlineProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
 }

@@ -126,7 +126,7 @@ public sealed class CrashAndConcurrencyTests(ITestOutputHelper output) : IDispos
     {
         var path = _fixture.CopyChinook();
         using var cancel = new CancellationTokenSource();
-        var progress = new SynchronousProgress(p =>
+        var progress = new InlineProgress<SyncProgress>(p =>
         {
             if (p.Table == "Track" && p.Rows > 0)
             {
@@ -220,10 +220,5 @@ public sealed class CrashAndConcurrencyTests(ITestOutputHelper output) : IDispos
             "INSERT INTO bulk SELECT max(id) + 1, 1, 'new', 1.5, '2024-01-01 00:00:00' FROM bulk;";
         bulk.ExecuteNonQuery();
         transaction.Commit();
-    }
-
-    private sealed class SynchronousProgress(Action<SyncProgress> report) : IProgress<SyncProgress>
-    {
-        public void Report(SyncProgress value) => report(value);
     }
 }

@@ -133,7 +133,7 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
             SyncFixture.Execute(path, "WITH RECURSIVE s(i) AS (SELECT 40001 UNION ALL SELECT i + 1 FROM s WHERE i < 300000) INSERT INTO bulk SELECT i, 'more ' || i, '2021-01-01 00:00:00' FROM s;");
             var request = new SyncRequest { Path = path, ConnectionString = connection, Schema = "faults" };
             var halted = false;
-            var progress = new SynchronousProgress(p =>
+            var progress = new InlineProgress<SyncProgress>(p =>
             {
                 if (!halted && p.Table == "bulk" && p.Rows > 50_000)
                 {
@@ -229,7 +229,7 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
             await new SyncEngine().SyncAsync(request);
             SyncFixture.Execute(path, "UPDATE bulk SET note = note || ' changed' WHERE id % 2 = 0");
             var filler = Path.Combine(mount, "filler");
-            var progress = new SynchronousProgress(p =>
+            var progress = new InlineProgress<SyncProgress>(p =>
             {
                 // Once PostgreSQL is being written, the disk under the SQLite file fills up.
                 if (p.Phase == SyncPhase.Applying && !File.Exists(filler))
@@ -276,10 +276,5 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
         var error = process.StandardError.ReadToEnd();
         process.WaitForExit();
         Assert.True(process.ExitCode == 0, $"{file} {string.Join(' ', arguments)}: {error}");
-    }
-
-    private sealed class SynchronousProgress(Action<SyncProgress> report) : IProgress<SyncProgress>
-    {
-        public void Report(SyncProgress value) => report(value);
     }
 }

@@ -96,7 +96,7 @@ public sealed class RunLogTests : IDisposable
         SyncFixture.Execute(path, "UPDATE Artist SET Name = Name || ' (remastered)' WHERE ArtistId <= 10");
         using var blocker = SyncFixture.OpenSqlite(path);
         var locked = false;
-        var progress = new SynchronousProgress(p =>
+        var progress = new InlineProgress<SyncProgress>(p =>
         {
             // Once rows are being applied in PostgreSQL, another program takes the file's write lock and keeps it.
             if (p.Phase == SyncPhase.Applying && !locked)
@@ -233,10 +233,5 @@ public sealed class RunLogTests : IDisposable
         }
 
         Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM dbsync.runs WHERE runs::text LIKE '%{TestServer.Password}%'"));
-    }
-
-    private sealed class SynchronousProgress(Action<SyncProgress> report) : IProgress<SyncProgress>
-    {
-        public void Report(SyncProgress value) => report(value);
     }
 }

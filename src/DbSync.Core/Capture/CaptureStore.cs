@@ -25,6 +25,13 @@ public sealed class RegisteredTable
     /// <summary>True when DbSync created the target table (its identity sequence is then DbSync's to advance).</summary>
     public bool TargetCreated { get; set; }
 
+    /// <summary>A table as it would be registered, for read-only planning of a table capture has not reached yet.</summary>
+    public static RegisteredTable Unregistered(SourceTable table)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        return new RegisteredTable { Name = table.Name, KeySignature = CaptureStore.KeySignatureOf(table), ColumnSignature = "" };
+    }
+
     /// <summary>The change log table's name.</summary>
     public string LogTable => "_dbsync_log_" + Id.ToString(CultureInfo.InvariantCulture);
 

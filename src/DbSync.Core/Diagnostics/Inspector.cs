@@ -37,7 +37,7 @@ internal static class Inspector
 
                 syncable.Add((table, registry.TryGetValue(table.Name, out var known)
                     ? known
-                    : new RegisteredTable { Name = table.Name, KeySignature = CaptureStore.KeySignatureOf(table), ColumnSignature = "" }));
+                    : RegisteredTable.Unregistered(table)));
             }
 
             var targets = await TargetDatabase.ReadTablesAsync(pg, null, schema, cancellationToken).ConfigureAwait(false);
@@ -494,7 +494,7 @@ internal static class Inspector
         var compatible = 0;
         foreach (var table in tables)
         {
-            var registered = new RegisteredTable { Name = table.Name, KeySignature = CaptureStore.KeySignatureOf(table), ColumnSignature = "" };
+            var registered = RegisteredTable.Unregistered(table);
             TablePlan plan;
             try
             {
