@@ -401,24 +401,36 @@ public sealed class SyncEngine
         }
 
         // PostgreSQL has committed: from here on a failure must not be reported as "nothing applied".
-        try
+        for (var attempt = 1; ; attempt++)
         {
-            using var write = sqlite.BeginTransaction(deferred: false);
-            foreach (var plan in plans)
+            var clock = Stopwatch.StartNew();
+            try
             {
-                CaptureStore.MarkSynced(sqlite, write, plan.Registry, plan.Snapshot, plan.Source.ColumnSignature);
+                using var write = sqlite.BeginTransaction(deferred: false);
+                foreach (var plan in plans)
+                {
+                    CaptureStore.MarkSynced(sqlite, write, plan.Registry, plan.Snapshot, plan.Source.ColumnSignature);
+                }
+
+                write.Commit();
+                result.Status = skipped.Count > 0 ? SyncStatus.PartiallySucceeded : SyncStatus.Succeeded;
+                break;
             }
-
-            write.Commit();
-            result.Status = skipped.Count > 0 ? SyncStatus.PartiallySucceeded : SyncStatus.Succeeded;
+            catch (SqliteException ex) when ((ex.SqliteErrorCode & 0xFF) is SQLitePCL.raw.SQLITE_BUSY or SQLitePCL.raw.SQLITE_LOCKED
+                && attempt < 5 && clock.Elapsed < TimeSpan.FromSeconds(sqlite.DefaultTimeout))
+            {
+                // SQLite answers BUSY at once, without waiting out the busy timeout, when waiting could deadlock
+                // with another writer; its documented remedy is to run the transaction again. A lock held past the
+                // busy timeout is not retried: that is a real failure.
+                Thread.Sleep(100 * attempt);
+            }
+            catch (SqliteException ex)
+            {
+                throw new DbSyncException(ErrorIds.BookkeepingFailed, DbSyncErrorCategory.WriteError,
+                    $"The changes were committed to PostgreSQL but could not be marked synced in '{sqlite.DataSource}' ({ex.Message}). They stay pending; the next run applies them again, which changes nothing.",
+                    sqlite.DataSource, ex);
+            }
         }
-        catch (SqliteException ex)
-        {
-            throw new DbSyncException(ErrorIds.BookkeepingFailed, DbSyncErrorCategory.WriteError,
-                $"The changes were committed to PostgreSQL but could not be marked synced in '{sqlite.DataSource}' ({ex.Message}). They stay pending; the next run applies them again, which changes nothing.",
-                sqlite.DataSource, ex);
-        }
-
     }
 
     private static async Task AddForeignKeysAsync(NpgsqlConnection pg, NpgsqlTransaction transaction, string schema, List<TablePlan> plans,
