@@ -104,6 +104,10 @@ public static class ErrorIds
     public const string ForeignKeyViolation = "DbSync.ForeignKeyViolation";
     /// <summary>Changes are pending and the operation would discard them (disable without --force).</summary>
     public const string PendingChanges = "DbSync.PendingChanges";
+    /// <summary>Another SQLite file (a copy) already syncs under this file's node id; run reset-node on the copy.</summary>
+    public const string DuplicateNodeId = "DbSync.DuplicateNodeId";
+    /// <summary>The Newest policy names a column that a synced table does not have.</summary>
+    public const string NewestColumnMissing = "DbSync.NewestColumnMissing";
     /// <summary>PostgreSQL committed but the SQLite bookkeeping could not be written; the next run re-applies harmlessly.</summary>
     public const string BookkeepingFailed = "DbSync.BookkeepingFailed";
     /// <summary>The SQLite file was made by a newer DbSync whose bookkeeping this version cannot read.</summary>

@@ -546,6 +546,38 @@ public sealed class SyncEngine
         IProgress<SyncProgress>? progress = null, CancellationToken cancellationToken = default) =>
         Watching.SyncWatcher.WatchAsync(this, request, options, runs, progress, cancellationToken);
 
+    /// <summary>Conflict records from <c>dbsync.conflicts</c> in PostgreSQL, newest first. Changes nothing.</summary>
+    public Task<IReadOnlyList<ConflictRecord>> GetConflictsAsync(ConflictQuery query, CancellationToken cancellationToken = default) =>
+        Conflicts.ConflictStore.QueryAsync(query ?? throw new ArgumentNullException(nameof(query)), cancellationToken);
+
+    /// <summary>Rows held back in the SQLite file (poison rows and conflicts left by the Fail policy). Changes nothing.</summary>
+    public Task<IReadOnlyList<QuarantinedRow>> GetQuarantineAsync(QuarantineQuery query, CancellationToken cancellationToken = default) =>
+        Conflicts.HeldRows.QueryAsync(query ?? throw new ArgumentNullException(nameof(query)), cancellationToken);
+
+    /// <summary>
+    /// Tries the held rows again now: a sync of the tables that hold rows (within <see cref="SyncRequest.Tables"/>).
+    /// Returns null when no row is held.
+    /// </summary>
+    public async Task<SyncResult?> RetryQuarantineAsync(SyncRequest request, IProgress<SyncProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var held = await GetQuarantineAsync(new QuarantineQuery { Path = request.Path, Tables = request.Tables }, cancellationToken).ConfigureAwait(false);
+        if (held.Count == 0)
+        {
+            return null;
+        }
+
+        var tables = held.Select(h => h.Table).Distinct(Identifiers.SqliteNames).ToList();
+        return await SyncAsync(request.ForTables(tables), progress, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Gives a copied file an identity of its own: a new node id, its held rows forgotten (they are retried from the
+    /// pending changes anyway), and every table copied in full on the next run.
+    /// </summary>
+    public Task<ResetNodeResult> ResetNodeAsync(ResetNodeRequest request, CancellationToken cancellationToken = default) =>
+        Conflicts.NodeIdentity.ResetAsync(request ?? throw new ArgumentNullException(nameof(request)), cancellationToken);
+
     /// <summary>The user tables of a SQLite file, for tab completion. Read-only; empty on any error.</summary>
     public static IReadOnlyList<string> ListTables(string path)
     {

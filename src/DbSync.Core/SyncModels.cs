@@ -5,7 +5,10 @@ public enum SyncStatus
 {
     /// <summary>Every selected table is in step.</summary>
     Succeeded,
-    /// <summary>Some tables were synced, others skipped with an error (see each table's result).</summary>
+    /// <summary>
+    /// Some tables were synced, others skipped with an error (see each table's result), or some rows were quarantined
+    /// or left as unresolved conflicts; everything else committed.
+    /// </summary>
     PartiallySucceeded,
     /// <summary>Nothing was applied to PostgreSQL, or it was applied but could not be recorded.</summary>
     Failed,
@@ -55,6 +58,18 @@ public sealed class SyncRequest
     /// <summary>With <see cref="KeepDays"/>, also remove them from the backup file.</summary>
     public bool PruneBackup { get; init; }
 
+    /// <summary>What to do when a target row was changed by another writer since this node last synced it.</summary>
+    public ConflictPolicy ConflictPolicy { get; init; } = ConflictPolicy.SourceWins;
+
+    /// <summary>With <see cref="ConflictPolicy.Newest"/>: the timestamp (or any ordered) column that says which version is newer.</summary>
+    public string? NewestColumn { get; init; }
+
+    /// <summary>
+    /// Table name patterns whose rows each node owns: their target tables get a <c>dbsync_node</c> column holding the
+    /// node id, first in the primary key, so nodes whose keys overlap never touch each other's rows.
+    /// </summary>
+    public IReadOnlyList<string> NodePartitioned { get; init; } = [];
+
     /// <summary>Keep the PostgreSQL connection for the next run (continuous mode): a new one costs a SCRAM handshake.</summary>
     internal bool ReuseConnection { get; init; }
 
@@ -63,7 +78,17 @@ public sealed class SyncRequest
     {
         Path = Path, ConnectionString = ConnectionString, Credential = Credential, Schema = Schema, Tables = Tables, BatchSize = BatchSize,
         Resync = Resync, PreserveCase = PreserveCase, LockTimeout = LockTimeout, BusyTimeout = BusyTimeout, LogPath = LogPath,
-        KeepDays = KeepDays, PruneBackup = PruneBackup, ReuseConnection = true,
+        KeepDays = KeepDays, PruneBackup = PruneBackup, ConflictPolicy = ConflictPolicy, NewestColumn = NewestColumn,
+        NodePartitioned = NodePartitioned, ReuseConnection = true,
+    };
+
+    /// <summary>The same request for other tables.</summary>
+    internal SyncRequest ForTables(IReadOnlyList<string> tables) => new()
+    {
+        Path = Path, ConnectionString = ConnectionString, Credential = Credential, Schema = Schema, Tables = tables, BatchSize = BatchSize,
+        Resync = Resync, PreserveCase = PreserveCase, LockTimeout = LockTimeout, BusyTimeout = BusyTimeout, LogPath = LogPath,
+        KeepDays = KeepDays, PruneBackup = PruneBackup, ConflictPolicy = ConflictPolicy, NewestColumn = NewestColumn,
+        NodePartitioned = NodePartitioned, ReuseConnection = ReuseConnection,
     };
 }
 
@@ -113,6 +138,18 @@ public sealed class TableSyncResult
 
     /// <summary>Rows deleted from PostgreSQL.</summary>
     public long Deleted { get; internal set; }
+
+    /// <summary>Conflicts detected: target rows another writer changed since this node last synced them.</summary>
+    public long Conflicts { get; internal set; }
+
+    /// <summary>Conflicts resolved by the policy (all but those left pending by <see cref="ConflictPolicy.Fail"/>).</summary>
+    public long ConflictsResolved { get; internal set; }
+
+    /// <summary>Rows PostgreSQL would not accept (or DbSync could not convert), left pending with their reason.</summary>
+    public long Quarantined { get; internal set; }
+
+    /// <summary>The target table carries a <c>dbsync_node</c> column: each node owns its rows.</summary>
+    public bool NodePartitioned { get; internal set; }
 
     /// <summary>Initial load, full copy or incremental push.</summary>
     public string Mode { get; internal set; } = "Push";
@@ -172,14 +209,14 @@ public sealed class SyncResult
     /// <summary>Things the user should know that did not stop the run (tables without a key, skipped foreign keys).</summary>
     public IReadOnlyList<string> Warnings { get; internal set; } = [];
 
-    /// <summary>Conflicts detected (conflict handling arrives with the conflicts issue).</summary>
-    public long Conflicts => 0;
+    /// <summary>Conflicts detected, all tables.</summary>
+    public long Conflicts => Tables.Sum(t => t.Conflicts);
 
-    /// <summary>Conflicts resolved by policy.</summary>
-    public long ConflictsResolved => 0;
+    /// <summary>Conflicts resolved by policy, all tables.</summary>
+    public long ConflictsResolved => Tables.Sum(t => t.ConflictsResolved);
 
-    /// <summary>Rows quarantined (poison rows arrive with the conflicts issue).</summary>
-    public long Quarantined => 0;
+    /// <summary>Rows quarantined in this run, all tables: they stay pending and are tried again on every run.</summary>
+    public long Quarantined => Tables.Sum(t => t.Quarantined);
 
     /// <summary>Where the run's log entry was written.</summary>
     public Bookkeeping.RunLogOutcome Log { get; } = new();

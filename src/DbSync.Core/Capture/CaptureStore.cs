@@ -33,6 +33,10 @@ public sealed class RegisteredTable
     }
 
     /// <summary>The change log table's name.</summary>
+    /// <summary>Number of key columns (names in the signature have their tabs escaped).</summary>
+    public int KeyCount => KeySignature.Split('\t').Length;
+
+    /// <summary>The change log's table name.</summary>
     public string LogTable => "_dbsync_log_" + Id.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>The names of the three capture triggers.</summary>
@@ -53,7 +57,7 @@ public sealed class RegisteredTable
 public static class CaptureStore
 {
     /// <summary>The version of DbSync's own tables that this build writes. Older files are upgraded in place.</summary>
-    public const int SchemaVersion = 1;
+    public const int SchemaVersion = 2;
 
     /// <summary>Change kinds stored in the log's <c>op</c> column.</summary>
     public const int OpInsert = 1, OpUpdate = 2, OpDelete = 3;
@@ -79,6 +83,8 @@ public static class CaptureStore
                 enabled_at TEXT NOT NULL);
             """);
         Execute(connection, transaction, Bookkeeping.RunLog.CreateTableSql);
+        // Version 2: rows held back (poison rows, conflicts left pending).
+        Execute(connection, transaction, Conflicts.HeldRows.CreateTableSql);
 
         var version = ReadMeta(connection, transaction, "schema_version");
         var current = version is null ? 0 : int.Parse(version, CultureInfo.InvariantCulture);
@@ -113,7 +119,7 @@ public static class CaptureStore
         return command.ExecuteScalar() as string;
     }
 
-    private static void WriteMeta(SqliteConnection connection, SqliteTransaction transaction, string key, string value)
+    internal static void WriteMeta(SqliteConnection connection, SqliteTransaction transaction, string key, string value)
     {
         using var command = Command(connection, transaction, "INSERT OR REPLACE INTO _dbsync_meta (key, value) VALUES ($k, $v)");
         command.Parameters.AddWithValue("$k", key);

@@ -82,6 +82,17 @@ public sealed class TablePlan
 /// <summary>Selects tables, matches them to the target and orders them by foreign keys.</summary>
 public static class SyncPlanner
 {
+    /// <summary>True when the name matches any pattern (<c>*</c>, <c>?</c>, case-insensitive).</summary>
+    public static bool Matches(string name, IReadOnlyList<string> patterns)
+    {
+        ArgumentNullException.ThrowIfNull(patterns);
+        return patterns.Any(p => PatternRegex(p).IsMatch(name));
+    }
+
+    private static Regex PatternRegex(string pattern) =>
+        new("^" + Regex.Escape(pattern).Replace("\\*", ".*", StringComparison.Ordinal).Replace("\\?", ".", StringComparison.Ordinal) + "$",
+            RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.Singleline);
+
     /// <summary>Selects the tables matching any pattern (<c>*</c>, <c>?</c>, case-insensitive); all when none.</summary>
     /// <exception cref="DbSyncException">TableNotFound when a pattern matches nothing.</exception>
     public static IReadOnlyList<SourceTable> Select(IReadOnlyList<SourceTable> tables, IReadOnlyList<string> patterns)
@@ -96,8 +107,7 @@ public static class SyncPlanner
         var selected = new List<SourceTable>();
         foreach (var pattern in patterns)
         {
-            var regex = new Regex("^" + Regex.Escape(pattern).Replace("\\*", ".*", StringComparison.Ordinal).Replace("\\?", ".", StringComparison.Ordinal) + "$",
-                RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.Singleline);
+            var regex = PatternRegex(pattern);
             var matches = tables.Where(t => regex.IsMatch(t.Name)).ToList();
             if (matches.Count == 0)
             {

@@ -1,0 +1,141 @@
+using System.Collections.Concurrent;
+using System.Text;
+using DbSync.Core.Planning;
+using DbSync.Core.Source;
+using DbSync.Core.Target;
+using Npgsql;
+
+namespace DbSync.Core.Conflicts;
+
+/// <summary>
+/// DbSync's tables in PostgreSQL's <c>dbsync</c> schema that conflict detection needs: <c>nodes</c> (who synced last
+/// under each node id), <c>node_txns</c> (the transaction ids of each node's runs: a target row whose <c>xmin</c> is
+/// not among them was last written by someone else) and <c>conflicts</c> (both versions of every conflicting row).
+/// </summary>
+public static class ConflictStore
+{
+    private static readonly ConcurrentDictionary<string, bool> Ensured = new(StringComparer.Ordinal);
+
+    private const string CreateSql = """
+        CREATE SCHEMA IF NOT EXISTS dbsync;
+        CREATE TABLE IF NOT EXISTS dbsync.nodes (
+            node_id text PRIMARY KEY, last_run uuid, host text, path text, last_seen timestamptz);
+        CREATE TABLE IF NOT EXISTS dbsync.node_txns (
+            node_id text NOT NULL, xid bigint NOT NULL, at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (node_id, xid));
+        CREATE TABLE IF NOT EXISTS dbsync.conflicts (
+            id bigserial PRIMARY KEY, run_id uuid NOT NULL, node_id text NOT NULL, at timestamptz NOT NULL DEFAULT now(),
+            table_name text NOT NULL, target_table text NOT NULL, key jsonb NOT NULL, kind text NOT NULL, policy text NOT NULL,
+            winner text NOT NULL, source_row jsonb, target_row jsonb);
+        CREATE INDEX IF NOT EXISTS conflicts_node_at ON dbsync.conflicts (node_id, at);
+        """;
+
+    /// <summary>
+    /// Creates the tables once per process and database, in a transaction of its own under an advisory lock, so that
+    /// fifty nodes starting together do not race on CREATE.
+    /// </summary>
+    internal static async Task EnsureTablesAsync(NpgsqlConnection pg, CancellationToken cancellationToken)
+    {
+        var key = pg.Host + ":" + pg.Port + "/" + pg.Database;
+        if (Ensured.ContainsKey(key))
+        {
+            return;
+        }
+
+        var transaction = await pg.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (transaction.ConfigureAwait(false))
+        {
+            await PgWriter.ExecuteAsync(pg, transaction, "SELECT pg_advisory_xact_lock(7346277010)", cancellationToken).ConfigureAwait(false);
+            await PgWriter.ExecuteAsync(pg, transaction, CreateSql, cancellationToken).ConfigureAwait(false);
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        Ensured[key] = true;
+    }
+
+    /// <summary>Reads conflict records, newest first.</summary>
+    public static async Task<IReadOnlyList<ConflictRecord>> QueryAsync(ConflictQuery query, CancellationToken cancellationToken)
+    {
+        if (query.Last < 1)
+        {
+            throw new DbSyncException(ErrorIds.UsageError, DbSyncErrorCategory.InvalidArgument, $"--last must be at least 1 (got {query.Last}).");
+        }
+
+        var nodeId = query.NodeId;
+        if (query.Path is not null)
+        {
+            var path = SourceDatabase.Validate(query.Path);
+            using var sqlite = SourceDatabase.Open(path);
+            nodeId = Bookkeeping.RunLog.TableExists(sqlite, "_dbsync_meta") ? Capture.CaptureStore.ReadMeta(sqlite, null, "node_id") : null;
+            if (nodeId is null)
+            {
+                return [];
+            }
+        }
+
+        var builder = TargetDatabase.ParseConnectionString(query.ConnectionString, query.Credential);
+        try
+        {
+            var pg = await TargetDatabase.OpenAsync(builder, cancellationToken).ConfigureAwait(false);
+            await using var pgScope = pg.ConfigureAwait(false);
+            using (var exists = new NpgsqlCommand("SELECT to_regclass('dbsync.conflicts') IS NOT NULL", pg))
+            {
+                if (!(bool)(await exists.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!)
+                {
+                    return [];
+                }
+            }
+
+            var sql = new StringBuilder("""
+                SELECT id, run_id, node_id, at, table_name, target_table, key::text, kind, policy, winner, source_row::text, target_row::text
+                FROM dbsync.conflicts WHERE true
+                """);
+            using var command = new NpgsqlCommand { Connection = pg };
+            if (nodeId is not null)
+            {
+                command.Parameters.AddWithValue("node", nodeId);
+                sql.Append(" AND node_id = @node");
+            }
+
+            if (query.RunId is { } run)
+            {
+                command.Parameters.AddWithValue("run", run);
+                sql.Append(" AND run_id = @run");
+            }
+
+            if (query.Since is { } since)
+            {
+                command.Parameters.AddWithValue("since", DateTime.SpecifyKind(since.ToUniversalTime(), DateTimeKind.Utc));
+                sql.Append(" AND at >= @since");
+            }
+
+            // Table patterns are applied here rather than in SQL: the same wildcard rules as everywhere else.
+            sql.Append(" ORDER BY id DESC");
+            command.CommandText = sql.ToString();
+            var records = new List<ConflictRecord>();
+            using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (records.Count < query.Last && await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var table = reader.GetString(4);
+                if (query.Tables.Count > 0 && !SyncPlanner.Matches(table, query.Tables))
+                {
+                    continue;
+                }
+
+                records.Add(new ConflictRecord
+                {
+                    Id = reader.GetInt64(0), RunId = reader.GetGuid(1), NodeId = reader.GetString(2),
+                    At = DateTime.SpecifyKind(reader.GetDateTime(3), DateTimeKind.Utc), Table = table, Target = reader.GetString(5),
+                    Key = reader.GetString(6), Kind = Enum.Parse<ConflictKind>(reader.GetString(7)), Policy = Enum.Parse<ConflictPolicy>(reader.GetString(8)),
+                    Winner = reader.GetString(9), SourceRow = reader.IsDBNull(10) ? null : reader.GetString(10),
+                    TargetRow = reader.IsDBNull(11) ? null : reader.GetString(11),
+                });
+            }
+
+            return records;
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+        {
+            throw TargetDatabase.Translate(ex, builder);
+        }
+    }
+}

@@ -1,0 +1,159 @@
+using System.Globalization;
+using DbSync.Core.Bookkeeping;
+using DbSync.Core.Capture;
+using DbSync.Core.Source;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace DbSync.Core.Conflicts;
+
+/// <summary>
+/// A node's identity across copies. PostgreSQL keeps, per node id, the last run that committed (<c>dbsync.nodes</c>);
+/// the file keeps its own run history. A file whose history does not contain the run PostgreSQL last saw under its
+/// node id is not the file that made that run: it is a copy (or the original, after a copy ran), and it is refused
+/// until <c>reset-node</c> gives it an identity of its own. A file that was only moved keeps its history and passes.
+/// </summary>
+public static class NodeIdentity
+{
+    /// <summary>Meta key of the last run this file saw committed in PostgreSQL.</summary>
+    internal const string LastRunKey = "last_run";
+
+    /// <summary>
+    /// Inside the run's PostgreSQL transaction: refuses a duplicate node id, then records this run as the node's
+    /// latest. Locks the node's row, so two files with one id cannot pass at the same time.
+    /// </summary>
+    /// <exception cref="DbSyncException">DuplicateNodeId.</exception>
+    internal static async Task ClaimAsync(NpgsqlConnection pg, NpgsqlTransaction transaction, SqliteConnection sqlite, string nodeId, Guid runId,
+        string path, CancellationToken cancellationToken)
+    {
+        Guid? lastRun = null;
+        string? host = null, lastPath = null;
+        DateTime? lastSeen = null;
+        using (var command = new NpgsqlCommand("SELECT last_run, host, path, last_seen FROM dbsync.nodes WHERE node_id = $1 FOR UPDATE", pg, transaction))
+        {
+            command.Parameters.AddWithValue(nodeId);
+            using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                lastRun = reader.IsDBNull(0) ? null : reader.GetGuid(0);
+                host = reader.IsDBNull(1) ? null : reader.GetString(1);
+                lastPath = reader.IsDBNull(2) ? null : reader.GetString(2);
+                lastSeen = reader.IsDBNull(3) ? null : reader.GetDateTime(3);
+            }
+        }
+
+        if (lastRun is { } seen && !Knows(sqlite, null, seen))
+        {
+            throw new DbSyncException(ErrorIds.DuplicateNodeId, DbSyncErrorCategory.InvalidOperation,
+                $"Node id {nodeId} of '{path}' is already used by another SQLite file: PostgreSQL last synced it from '{lastPath}' on host '{host}' " +
+                $"(run {seen} at {lastSeen?.ToString("u", CultureInfo.InvariantCulture)}), a run this file did not make: one of the two files is a copy of the other. " +
+                $"Run 'dbsync reset-node --path <the copy> --connection ...' (Reset-DbSyncNode) on the copy to give it an identity of its own; with a connection it also releases the id for the other file. Nothing was written.",
+                path);
+        }
+
+        using var claim = new NpgsqlCommand("""
+            INSERT INTO dbsync.nodes (node_id, last_run, host, path, last_seen) VALUES ($1, $2, $3, $4, now())
+            ON CONFLICT (node_id) DO UPDATE SET last_run = EXCLUDED.last_run, host = EXCLUDED.host, path = EXCLUDED.path, last_seen = EXCLUDED.last_seen;
+            INSERT INTO dbsync.node_txns (node_id, xid) VALUES ($1, txid_current() % 4294967296) ON CONFLICT DO NOTHING
+            """, pg, transaction);
+        claim.Parameters.AddWithValue(nodeId);
+        claim.Parameters.AddWithValue(runId);
+        claim.Parameters.AddWithValue(Environment.MachineName);
+        claim.Parameters.AddWithValue(path);
+        await claim.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<bool> ReleaseAsync(NpgsqlConnection pg, SqliteConnection sqlite, SqliteTransaction transaction, string nodeId,
+        CancellationToken cancellationToken)
+    {
+        using var read = new NpgsqlCommand("SELECT last_run FROM dbsync.nodes WHERE node_id = $1 AND to_regclass('dbsync.nodes') IS NOT NULL", pg);
+        read.Parameters.AddWithValue(nodeId);
+        object? last;
+        try
+        {
+            last = await read.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UndefinedTable)
+        {
+            return false;
+        }
+
+        if (last is not Guid run || !Knows(sqlite, transaction, run))
+        {
+            return false;
+        }
+
+        using var release = new NpgsqlCommand("DELETE FROM dbsync.nodes WHERE node_id = $1 AND last_run = $2", pg);
+        release.Parameters.AddWithValue(nodeId);
+        release.Parameters.AddWithValue(run);
+        return await release.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
+    }
+
+    /// <summary>True when the file made the run: it is the last committed run it recorded, or in its run history.</summary>
+    private static bool Knows(SqliteConnection sqlite, SqliteTransaction? transaction, Guid runId)
+    {
+        if (CaptureStore.ReadMeta(sqlite, transaction, LastRunKey) is { } last && Guid.TryParse(last, out var recorded) && recorded == runId)
+        {
+            return true;
+        }
+
+        using var command = CaptureStore.Command(sqlite, transaction, "SELECT count(*) FROM _dbsync_runs WHERE run_id = $id");
+        command.Parameters.AddWithValue("$id", runId.ToString());
+        return (long)command.ExecuteScalar()! > 0;
+    }
+
+    /// <summary>After PostgreSQL committed: remembers the run in the file (in the transaction that marks changes synced).</summary>
+    internal static void RecordCommitted(SqliteConnection sqlite, SqliteTransaction transaction, Guid runId) =>
+        CaptureStore.WriteMeta(sqlite, transaction, LastRunKey, runId.ToString());
+
+    /// <summary>Gives the file a new node id; every table is copied in full on its next run.</summary>
+    public static async Task<ResetNodeResult> ResetAsync(ResetNodeRequest request, CancellationToken cancellationToken)
+    {
+        var path = SourceDatabase.Validate(request.Path);
+        using var runLock = await RunLock.AcquireAsync(path, request.LockTimeout, cancellationToken).ConfigureAwait(false);
+        using var sqlite = SourceDatabase.Open(path);
+        try
+        {
+            using var transaction = sqlite.BeginTransaction(deferred: false);
+            if (!RunLog.TableExists(sqlite, "_dbsync_meta"))
+            {
+                throw new DbSyncException(ErrorIds.UsageError, DbSyncErrorCategory.InvalidOperation,
+                    $"'{path}' has no DbSync identity to reset: capture was never enabled on it.", path);
+            }
+
+            var previous = CaptureStore.ReadMeta(sqlite, transaction, "node_id");
+            CaptureStore.EnsureBookkeeping(sqlite, transaction);
+            var nodeId = Guid.NewGuid().ToString();
+            CaptureStore.WriteMeta(sqlite, transaction, "node_id", nodeId);
+            CaptureStore.Execute(sqlite, transaction, $"DELETE FROM _dbsync_meta WHERE key = '{LastRunKey}'");
+            CaptureStore.Execute(sqlite, transaction, "UPDATE _dbsync_tables SET loaded = 0");
+            HeldRows.Clear(sqlite, transaction);
+            var tables = CaptureStore.ReadRegistry(sqlite, transaction).Values.Select(r => r.Name).OrderBy(n => n, StringComparer.Ordinal).ToList();
+            var released = false;
+            if (request.ConnectionString is not null && previous is not null)
+            {
+                // Before committing the new id: if PostgreSQL is wrong, nothing changes and the error says why.
+                var builder = Target.TargetDatabase.ParseConnectionString(request.ConnectionString, request.Credential);
+                try
+                {
+                    var pg = await Target.TargetDatabase.OpenAsync(builder, cancellationToken).ConfigureAwait(false);
+                    await using (pg.ConfigureAwait(false))
+                    {
+                        released = await ReleaseAsync(pg, sqlite, transaction, previous, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+                catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+                {
+                    throw Target.TargetDatabase.Translate(ex, builder);
+                }
+            }
+
+            transaction.Commit();
+            return new ResetNodeResult { Path = path, PreviousNodeId = previous, NodeId = nodeId, Tables = tables, Released = released };
+        }
+        catch (SqliteException ex)
+        {
+            throw SourceDatabase.Translate(ex, path);
+        }
+    }
+}
