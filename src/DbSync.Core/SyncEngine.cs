@@ -265,40 +265,120 @@ public sealed class SyncEngine
         }
     }
 
+    /// <summary>
+    /// Runs the apply phase until it commits: once fast (foreign keys deferred, no savepoints); when PostgreSQL rejects a
+    /// row's values, or a value cannot be converted for a straight COPY, once more in careful mode (see
+    /// <see cref="ApplyContext.Careful"/>), which holds such rows back; a deadlock or serialization failure is tried
+    /// again from the start, up to five times. Every attempt starts from a rolled-back transaction.
+    /// </summary>
     private static async Task RunAsync(SyncRequest request, string schema, SqliteConnection sqlite, NpgsqlConnection pg,
         List<(SourceTable Table, RegisteredTable Registry)> captured, SyncResult result, List<string> warnings,
         IProgress<SyncProgress>? progress, CancellationToken cancellationToken)
     {
         SyncPlanner.CheckNameCollisions(captured.Select(c => c.Table), request.PreserveCase);
-        var targets = await TargetDatabase.ReadTablesAsync(pg, null, schema, cancellationToken).ConfigureAwait(false);
-        var plans = new List<TablePlan>();
-        var skipped = new List<TableSyncResult>();
-        foreach (var (table, registry) in SyncPlanner.ParentsFirst(captured, c => c.Table))
+        CheckNewestColumn(request, captured);
+        await Conflicts.ConflictStore.EnsureTablesAsync(pg, cancellationToken).ConfigureAwait(false);
+        var careful = false;
+        for (var attempt = 1; ; attempt++)
         {
+            var attemptWarnings = new List<string>(warnings);
             try
             {
-                plans.Add(SyncPlanner.Plan(table, registry, schema, targets, request.PreserveCase, request.Resync));
+                var applied = await ApplyAsync(request, schema, sqlite, pg, captured, result, attemptWarnings, careful, progress, cancellationToken).ConfigureAwait(false);
+                warnings.Clear();
+                warnings.AddRange(attemptWarnings);
+                RecordSynced(sqlite, result, applied);
+                return;
             }
-            catch (DbSyncException ex) when (ex.ErrorId == ErrorIds.SchemaChanged)
+            catch (Exception ex) when (!careful && Applier.IsRowProblem(ex) && !cancellationToken.IsCancellationRequested)
             {
-                // One table whose source shape changed stops alone; the others go on.
-                skipped.Add(new TableSyncResult
-                {
-                    Name = table.Name, Target = Identifiers.Quote(schema, Identifiers.ToTargetName(table.Name, request.PreserveCase)),
-                    Status = SyncStatus.Failed, ErrorId = ex.ErrorId, Category = ex.Category, Message = ex.Message,
-                });
+                careful = true;
+            }
+            catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure
+                && attempt < 5 && !cancellationToken.IsCancellationRequested)
+            {
+                // Ordered keys and per-table locks make these rare; when one happens anyway, nothing was applied.
+                await Task.Delay(Random.Shared.Next(50, 200) * attempt, cancellationToken).ConfigureAwait(false);
             }
         }
+    }
 
-        result.Tables = plans.Select(p => p.Result).Concat(skipped).ToList();
-        var count = plans.Count;
-        void Report(TablePlan plan, SyncPhase phase, long rows, Stopwatch clock) =>
-            progress?.Report(new SyncProgress(plan.Source.Name, phase, rows, plans.IndexOf(plan) + 1, count, clock.Elapsed));
+    private static void CheckNewestColumn(SyncRequest request, List<(SourceTable Table, RegisteredTable Registry)> captured)
+    {
+        if (request.ConflictPolicy != ConflictPolicy.Newest)
+        {
+            if (request.NewestColumn is not null)
+            {
+                throw new DbSyncException(ErrorIds.UsageError, DbSyncErrorCategory.InvalidArgument,
+                    $"--newest-column '{request.NewestColumn}' is only used with the Newest conflict policy (the policy is {request.ConflictPolicy}).");
+            }
 
+            return;
+        }
+
+        if (string.IsNullOrWhiteSpace(request.NewestColumn))
+        {
+            throw new DbSyncException(ErrorIds.UsageError, DbSyncErrorCategory.InvalidArgument,
+                "The Newest conflict policy needs --newest-column: the timestamp column that says which version of a row is newer.");
+        }
+
+        var lacking = captured.Where(c => !c.Table.Columns.Any(col => Identifiers.SqliteNames.Equals(col.Name, request.NewestColumn))).Select(c => c.Table.Name).ToList();
+        if (lacking.Count > 0)
+        {
+            throw new DbSyncException(ErrorIds.NewestColumnMissing, DbSyncErrorCategory.InvalidArgument,
+                $"The Newest conflict policy compares column '{request.NewestColumn}', which table(s) {string.Join(", ", lacking.Select(l => $"'{l}'"))} do not have; sync those tables with another policy (--table). Nothing was written.",
+                lacking[0]);
+        }
+    }
+
+    /// <summary>What one committed attempt leaves for the SQLite side.</summary>
+    private sealed record Applied(List<TablePlan> Plans, List<TableSyncResult> Skipped, Dictionary<TablePlan, List<TargetWinsRow>> TargetWins);
+
+    private static async Task<Applied> ApplyAsync(SyncRequest request, string schema, SqliteConnection sqlite, NpgsqlConnection pg,
+        List<(SourceTable Table, RegisteredTable Registry)> captured, SyncResult result, List<string> warnings, bool careful,
+        IProgress<SyncProgress>? progress, CancellationToken cancellationToken)
+    {
+        CaptureStore.Execute(sqlite, null, Conflicts.HeldRows.RunTableSql);
         var transaction = await pg.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using (transaction.ConfigureAwait(false))
         {
-            await PgWriter.ExecuteAsync(pg, transaction, "SET CONSTRAINTS ALL DEFERRED", cancellationToken).ConfigureAwait(false);
+            // Runs into the same tables take turns, table by table in one global order, so nodes never deadlock each
+            // other; a run of a node id also locks that node's row (a copy with the same id waits, then is refused).
+            var lockNames = captured.Select(c => schema + "." + Identifiers.ToTargetName(c.Table.Name, request.PreserveCase).ToLowerInvariant())
+                .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
+            using (var locks = new NpgsqlCommand("SELECT count(pg_advisory_xact_lock(hashtextextended(n, 7346277010))) FROM unnest($1::text[]) AS n", pg, transaction))
+            {
+                locks.Parameters.AddWithValue(lockNames);
+                await locks.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            await Conflicts.NodeIdentity.ClaimAsync(pg, transaction, sqlite, result.NodeId, result.RunId, result.Path, cancellationToken).ConfigureAwait(false);
+            var targets = await TargetDatabase.ReadTablesAsync(pg, transaction, schema, cancellationToken).ConfigureAwait(false);
+            var plans = new List<TablePlan>();
+            var skipped = new List<TableSyncResult>();
+            foreach (var (table, registry) in SyncPlanner.ParentsFirst(captured, c => c.Table))
+            {
+                try
+                {
+                    plans.Add(SyncPlanner.Plan(table, registry, schema, targets, request.PreserveCase, request.Resync));
+                }
+                catch (DbSyncException ex) when (ex.ErrorId == ErrorIds.SchemaChanged)
+                {
+                    // One table whose source shape changed stops alone; the others go on.
+                    skipped.Add(new TableSyncResult
+                    {
+                        Name = table.Name, Target = Identifiers.Quote(schema, Identifiers.ToTargetName(table.Name, request.PreserveCase)),
+                        Status = SyncStatus.Failed, ErrorId = ex.ErrorId, Category = ex.Category, Message = ex.Message,
+                    });
+                }
+            }
+
+            result.Tables = plans.Select(p => p.Result).Concat(skipped).ToList();
+            var count = plans.Count;
+            void Report(TablePlan plan, SyncPhase phase, long rows, Stopwatch clock) =>
+                progress?.Report(new SyncProgress(plan.Source.Name, phase, rows, plans.IndexOf(plan) + 1, count, clock.Elapsed));
+
+            await PgWriter.ExecuteAsync(pg, transaction, careful ? "SET CONSTRAINTS ALL IMMEDIATE" : "SET CONSTRAINTS ALL DEFERRED", cancellationToken).ConfigureAwait(false);
             if (plans.Any(p => p.CreateTarget))
             {
                 await PgWriter.EnsureSchemaAsync(pg, transaction, schema, cancellationToken).ConfigureAwait(false);
@@ -317,14 +397,20 @@ public sealed class SyncEngine
                     plan.Mode = LoadMode.CopyDirect;
                 }
 
+                var initialLoad = plan.CreateTarget || plan.Mode == LoadMode.CopyDirect;
+                if (plan.Mode == LoadMode.CopyDirect && careful)
+                {
+                    // A straight COPY cannot leave one row out: in careful mode every row goes through staging.
+                    plan.Mode = LoadMode.CopyUpsert;
+                }
+
                 if (plan.Mode != LoadMode.CopyDirect)
                 {
                     await PgWriter.CreateStagingAsync(pg, transaction, schema, plan, cancellationToken).ConfigureAwait(false);
                 }
 
-                plan.Result.Mode = plan.Mode switch
+                plan.Result.Mode = initialLoad ? "InitialLoad" : plan.Mode switch
                 {
-                    LoadMode.CopyDirect => "InitialLoad",
                     LoadMode.CopyUpsert => request.Resync ? "Resync" : "FullCopy",
                     _ => "Push",
                 };
@@ -344,16 +430,19 @@ public sealed class SyncEngine
                 {
                     var clock = Stopwatch.StartNew();
                     var full = plan.Mode != LoadMode.Push;
+                    var staged = plan.Mode != LoadMode.CopyDirect;
                     var phase = full ? SyncPhase.Copying : SyncPhase.Staging;
                     Report(plan, phase, 0, clock);
                     using var reader = full
-                        ? SourceRows.Open(sqlite, CaptureStore.FullQuery(plan.Source))
+                        ? SourceRows.Open(sqlite, CaptureStore.FullQuery(plan.Source, withKeyLiterals: staged))
                         : SourceRows.Open(sqlite, CaptureStore.PendingQuery(plan.Registry, plan.Source), ("$s", plan.Snapshot));
                     var columns = plan.Source.Columns.Count;
-                    var keys = Enumerable.Range(columns, plan.Source.KeyColumns.Count).ToList();
-                    var rows = await PgWriter.CopyAsync(pg, schema, plan, reader, staging: plan.Mode != LoadMode.CopyDirect,
-                        existsOrdinal: full ? -1 : columns + keys.Count + 1, loggedKeyOrdinals: keys,
-                        r => Report(plan, phase, r, clock), cancellationToken).ConfigureAwait(false);
+                    var keyCount = plan.Source.KeyColumns.Count;
+                    var layout = full
+                        ? staged ? new PgWriter.SourceLayout(-1, [], -1, -1, columns) : PgWriter.SourceLayout.Direct
+                        : new PgWriter.SourceLayout(columns + keyCount + 1, Enumerable.Range(columns, keyCount).ToList(), columns + keyCount,
+                            columns + keyCount + 2, columns + keyCount + 3);
+                    var rows = await PgWriter.CopyAsync(pg, schema, plan, reader, staged, layout, r => Report(plan, phase, r, clock), cancellationToken).ConfigureAwait(false);
                     if (plan.Mode == LoadMode.CopyDirect)
                     {
                         plan.Result.Inserted = rows;
@@ -372,12 +461,29 @@ public sealed class SyncEngine
                 await PgWriter.AddPrimaryKeyAsync(pg, transaction, schema, plan, cancellationToken).ConfigureAwait(false);
             }
 
+            if (careful)
+            {
+                // Checked row by row from the start, so that an orphan is held back rather than failing the commit.
+                await AddForeignKeysAsync(pg, transaction, schema, plans, warnings, cancellationToken).ConfigureAwait(false);
+            }
+
+            var context = new ApplyContext
+            {
+                Pg = pg, Transaction = transaction, Schema = schema, NodeId = result.NodeId, RunId = result.RunId, Policy = request.ConflictPolicy,
+                NewestColumn = request.NewestColumn, BatchSize = request.BatchSize, Careful = careful,
+            };
             foreach (var plan in plans.Where(p => p.Mode != LoadMode.CopyDirect))
             {
                 var clock = Stopwatch.StartNew();
                 await PgWriter.PrepareStagingAsync(pg, transaction, plan, request.BatchSize, cancellationToken).ConfigureAwait(false);
-                await PgWriter.ApplyUpsertsAsync(pg, transaction, schema, plan, request.BatchSize,
-                    r => Report(plan, SyncPhase.Applying, r, clock), cancellationToken).ConfigureAwait(false);
+                if (!request.Resync)
+                {
+                    await Applier.ClassifyAsync(context, plan, cancellationToken).ConfigureAwait(false);
+                    await Applier.ResolveAsync(context, plan, cancellationToken).ConfigureAwait(false);
+                    await Applier.TouchAsync(context, plan, cancellationToken).ConfigureAwait(false);
+                }
+
+                await Applier.UpsertAsync(context, plan, r => Report(plan, SyncPhase.Applying, r, clock), cancellationToken).ConfigureAwait(false);
                 if (plan.DeleteMissing)
                 {
                     await PgWriter.DeleteMissingAsync(pg, transaction, schema, plan, cancellationToken).ConfigureAwait(false);
@@ -386,20 +492,38 @@ public sealed class SyncEngine
 
             foreach (var plan in Enumerable.Reverse(plans).Where(p => p.Mode == LoadMode.Push && p.StagedDeletes > 0))
             {
-                await PgWriter.ApplyDeletesAsync(pg, transaction, schema, plan, request.BatchSize, cancellationToken).ConfigureAwait(false);
+                await Applier.DeleteAsync(context, plan, cancellationToken).ConfigureAwait(false);
             }
 
-            await AddForeignKeysAsync(pg, transaction, schema, plans, warnings, cancellationToken).ConfigureAwait(false);
+            if (!careful)
+            {
+                await AddForeignKeysAsync(pg, transaction, schema, plans, warnings, cancellationToken).ConfigureAwait(false);
+            }
+
             foreach (var plan in plans.Where(p => p.Registry.TargetCreated))
             {
                 await PgWriter.AdvanceSequenceAsync(pg, transaction, schema, plan, cancellationToken).ConfigureAwait(false);
             }
 
+            var targetWins = new Dictionary<TablePlan, List<TargetWinsRow>>();
+            foreach (var plan in plans.Where(p => p.Mode != LoadMode.CopyDirect))
+            {
+                targetWins[plan] = await Applier.CollectAsync(context, plan, sqlite, cancellationToken).ConfigureAwait(false);
+            }
+
             cancellationToken.ThrowIfCancellationRequested();
             // Not cancellable: a cancel racing the COMMIT could not tell whether it happened.
             await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+            return new Applied(plans, skipped, targetWins);
         }
+    }
 
+    /// <summary>
+    /// After PostgreSQL committed: sets the rows the target won to its version (uncaptured), records held rows, and
+    /// forgets the synced changes, in one SQLite transaction, retried when SQLite refuses it at once as BUSY.
+    /// </summary>
+    private static void RecordSynced(SqliteConnection sqlite, SyncResult result, Applied applied)
+    {
         // PostgreSQL has committed: from here on a failure must not be reported as "nothing applied".
         for (var attempt = 1; ; attempt++)
         {
@@ -407,14 +531,26 @@ public sealed class SyncEngine
             try
             {
                 using var write = sqlite.BeginTransaction(deferred: false);
-                foreach (var plan in plans)
+                foreach (var plan in applied.Plans)
                 {
+                    if (applied.TargetWins.TryGetValue(plan, out var rows) && rows.Count > 0)
+                    {
+                        LocalWriter.Apply(sqlite, write, plan, rows);
+                    }
+
+                    if (plan.Mode != LoadMode.CopyDirect)
+                    {
+                        Conflicts.HeldRows.Record(sqlite, write, plan.Registry, plan.Snapshot);
+                    }
+
                     CaptureStore.MarkSynced(sqlite, write, plan.Registry, plan.Snapshot, plan.Source.ColumnSignature);
                 }
 
+                Conflicts.NodeIdentity.RecordCommitted(sqlite, write, result.RunId);
                 write.Commit();
-                result.Status = skipped.Count > 0 ? SyncStatus.PartiallySucceeded : SyncStatus.Succeeded;
-                break;
+                var held = applied.Plans.Any(p => p.Result.Quarantined > 0 || p.Result.Conflicts > p.Result.ConflictsResolved);
+                result.Status = applied.Skipped.Count > 0 || held ? SyncStatus.PartiallySucceeded : SyncStatus.Succeeded;
+                return;
             }
             catch (SqliteException ex) when ((ex.SqliteErrorCode & 0xFF) is SQLitePCL.raw.SQLITE_BUSY or SQLitePCL.raw.SQLITE_LOCKED
                 && attempt < 5 && clock.Elapsed < TimeSpan.FromSeconds(sqlite.DefaultTimeout))

@@ -202,20 +202,37 @@ public sealed class FidelityTests : IDisposable
 
     [Theory]
     [MemberData(nameof(NotStorable))]
-    public async Task A_value_that_cannot_be_stored_exactly_stops_the_run_by_table_column_and_row(string declared, string sql, string reason)
+    public async Task A_value_that_cannot_be_stored_exactly_is_quarantined_by_table_column_and_row_and_heals_once_fixed(string declared, string sql, string reason)
     {
+        var good = declared is "BLOB" ? "x'00'" : declared is "DATETIME" or "DATE" ? "'2024-01-01'" : "0";
         var path = _fixture.CreateDatabase($"""
             CREATE TABLE fine (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO fine VALUES (1, 'ok');
-            CREATE TABLE odd (id INTEGER PRIMARY KEY, v {declared}); INSERT INTO odd VALUES (1, 0), (7, {sql});
-            """.Replace("VALUES (1, 0)", declared is "BLOB" ? "VALUES (1, x'00')" : declared is "DATETIME" or "DATE" ? "VALUES (1, '2024-01-01')" : "VALUES (1, 0)", StringComparison.Ordinal));
+            CREATE TABLE odd (id INTEGER PRIMARY KEY, v {declared}); INSERT INTO odd VALUES (1, {good}), (7, {sql}), (8, {good});
+            """);
 
-        var error = await Assert.ThrowsAnyAsync<DbSyncException>(() => _fixture.SyncAsync(path));
+        var result = await _fixture.SyncAsync(path);
 
-        Assert.True(error.ErrorId == "DbSync.ValueNotConvertible", error.ErrorId + ": " + error.Message);
-        Assert.Contains("Table 'odd'", error.Message, StringComparison.Ordinal);
-        Assert.Contains("column 'v'", error.Message, StringComparison.Ordinal);
-        Assert.Contains("(id=7)", error.Message, StringComparison.Ordinal);
-        Assert.Contains(reason, error.Message, StringComparison.Ordinal);
-        Assert.False(_fixture.SchemaExists(), "nothing may be applied");
+        // The rest of the table and of the run commits; the row is held back with the reason, and stays pending.
+        Assert.Equal(SyncStatus.PartiallySucceeded, result.Status);
+        Assert.Equal(1, result.Quarantined);
+        Assert.Equal(1, result.Tables.Single(t => t.Name == "odd").Quarantined);
+        Assert.Equal(1, _fixture.PgScalar($"SELECT count(*) FROM {_fixture.Schema}.fine"));
+        Assert.Equal(2, _fixture.PgScalar($"SELECT count(*) FROM {_fixture.Schema}.odd WHERE id IN (1, 8)"));
+        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM {_fixture.Schema}.odd WHERE id = 7"));
+        var held = Assert.Single(await new SyncEngine().GetQuarantineAsync(new QuarantineQuery { Path = path }));
+        Assert.Equal(("odd", "(id=7)", HeldKind.Quarantined), (held.Table, held.Key, held.Kind));
+        Assert.Contains("Table 'odd'", held.Reason, StringComparison.Ordinal);
+        Assert.Contains("column 'v'", held.Reason, StringComparison.Ordinal);
+        Assert.Contains(reason, held.Reason, StringComparison.Ordinal);
+
+        // Tried again on the next run, still held; fixing the data heals it.
+        var again = await _fixture.SyncAsync(path);
+        Assert.Equal((SyncStatus.PartiallySucceeded, 1L), (again.Status, again.Quarantined));
+        Assert.Equal(2, Assert.Single(await new SyncEngine().GetQuarantineAsync(new QuarantineQuery { Path = path })).Attempts);
+        SyncFixture.Execute(path, $"UPDATE odd SET v = {good} WHERE id = 7");
+        var healed = await _fixture.SyncAsync(path);
+        Assert.Equal((SyncStatus.Succeeded, 0L, 1L), (healed.Status, healed.Quarantined, healed.Inserted));
+        Assert.Equal(3, _fixture.PgScalar($"SELECT count(*) FROM {_fixture.Schema}.odd"));
+        Assert.Empty(await new SyncEngine().GetQuarantineAsync(new QuarantineQuery { Path = path }));
     }
 }

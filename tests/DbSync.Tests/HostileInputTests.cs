@@ -253,29 +253,37 @@ public sealed class HostileInputTests : IDisposable
 
     [Theory]
     [MemberData(nameof(NullKeys))]
-    public async Task A_null_in_a_primary_key_column_is_refused_naming_table_column_and_row(string sql)
+    public async Task A_null_in_a_primary_key_column_is_held_back_naming_table_column_and_row(string sql)
     {
         // SQLite lets a rowid table hold NULL in a non-INTEGER primary key column (a historical bug it keeps);
         // PostgreSQL keys cannot be NULL.
         var path = _fixture.CreateDatabase(sql);
 
-        var error = await SyncFailsAsync(path, "DbSync.ValueNotConvertible");
+        var result = await _fixture.SyncAsync(path);
 
-        Assert.Contains("Table 't'", error.Message, StringComparison.Ordinal);
-        Assert.Contains("NULL", error.Message, StringComparison.Ordinal);
+        Assert.Equal((SyncStatus.PartiallySucceeded, 1L), (result.Status, result.Quarantined));
+        var held = Assert.Single(await new SyncEngine().GetQuarantineAsync(new QuarantineQuery { Path = path }));
+        Assert.Contains("Table 't'", held.Reason, StringComparison.Ordinal);
+        Assert.Contains("NULL", held.Reason, StringComparison.Ordinal);
+        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".t WHERE {(sql.Contains("(a TEXT", StringComparison.Ordinal) ? "a" : "k")} IS NULL"));
     }
 
     [Fact]
-    public async Task A_null_key_inserted_after_the_first_sync_is_refused_and_nothing_of_that_run_is_applied()
+    public async Task A_null_key_inserted_after_the_first_sync_is_held_back_and_stays_pending_while_the_rest_commits()
     {
         var path = _fixture.CreateDatabase("CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT); INSERT INTO t VALUES ('a', 'x');");
         await SyncsIdenticallyAsync(path);
         SyncFixture.Execute(path, "UPDATE t SET v = 'changed' WHERE k = 'a'; INSERT INTO t VALUES (NULL, 'y');");
 
-        var error = await Assert.ThrowsAnyAsync<DbSyncException>(() => _fixture.SyncAsync(path));
+        var result = await _fixture.SyncAsync(path);
 
-        Assert.Equal("DbSync.ValueNotConvertible", error.ErrorId);
-        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".t WHERE v = 'changed'"));
+        Assert.Equal((SyncStatus.PartiallySucceeded, 1L, 1L), (result.Status, result.Quarantined, result.Updated));
+        Assert.Equal(1, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".t WHERE v = 'changed'"));
+        Assert.Equal("(k=NULL)", Assert.Single(await new SyncEngine().GetQuarantineAsync(new QuarantineQuery { Path = path })).Key);
+        // Giving the row a key heals it.
+        SyncFixture.Execute(path, "UPDATE t SET k = 'b' WHERE k IS NULL");
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        TableComparer.AssertIdentical(path, _fixture.Schema);
     }
 
     [Fact]
@@ -376,15 +384,24 @@ public sealed class HostileInputTests : IDisposable
     }
 
     [Fact]
-    public async Task An_orphan_row_fails_with_ForeignKeyViolation_and_nothing_is_applied()
+    public async Task An_orphan_row_is_held_back_with_postgresql_s_foreign_key_error_and_heals_when_its_parent_arrives()
     {
         var path = _fixture.CreateDatabase("""
             PRAGMA foreign_keys = OFF;
             CREATE TABLE parent (id INTEGER PRIMARY KEY);
             CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent (id));
-            INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1, 1), (2, 99);
+            INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1, 1), (2, 99), (3, 1);
             """);
 
-        await SyncFailsAsync(path, "DbSync.ForeignKeyViolation");
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal((SyncStatus.PartiallySucceeded, 1L, 3L), (result.Status, result.Quarantined, result.Inserted));
+        var held = Assert.Single(await new SyncEngine().GetQuarantineAsync(new QuarantineQuery { Path = path }));
+        Assert.Equal(("child", "(id=2)"), (held.Table, held.Key));
+        Assert.Contains("23503", held.Reason, StringComparison.Ordinal);
+        Assert.Equal(1, _fixture.PgScalar($"SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND conrelid = '\"{_fixture.Schema}\".child'::regclass"));
+        SyncFixture.Execute(path, "INSERT INTO parent VALUES (99)");
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        TableComparer.AssertIdentical(path, _fixture.Schema);
     }
 }

@@ -55,21 +55,22 @@ public sealed class RunLogTests : IDisposable
     [Fact]
     public async Task A_failed_run_is_logged_with_its_error_and_reaches_postgresql_on_a_later_run()
     {
-        var path = _fixture.CreateDatabase("CREATE TABLE p (id INTEGER PRIMARY KEY, amount NUMERIC(4,1)); INSERT INTO p VALUES (1, 0.25);");
+        var path = _fixture.CreateDatabase("CREATE TABLE p (id INTEGER PRIMARY KEY, amount NUMERIC(4,1)); INSERT INTO p VALUES (1, 0.5);");
+        _fixture.PgExecute($"CREATE SCHEMA \"{_fixture.Schema}\"; CREATE TABLE \"{_fixture.Schema}\".p (id bigint PRIMARY KEY)");
 
         var error = await Assert.ThrowsAnyAsync<DbSyncException>(() => _fixture.SyncAsync(path));
 
         var failed = Assert.Single(await LogAsync(path));
-        Assert.Equal((error.RunId, RunStatus.Failed, "DbSync.ValueNotConvertible"), ((Guid?)failed.RunId, failed.Status, failed.ErrorId));
+        Assert.Equal((error.RunId, RunStatus.Failed, "DbSync.SchemaMismatch"), ((Guid?)failed.RunId, failed.Status, failed.ErrorId));
         Assert.Contains("'amount'", failed.Message, StringComparison.Ordinal);
         Assert.Equal("Failed", BackupLines(path)[^1].GetProperty("status").GetString());
 
-        SyncFixture.Execute(path, "UPDATE p SET amount = 0.5");
+        _fixture.PgExecute($"ALTER TABLE \"{_fixture.Schema}\".p ADD COLUMN amount numeric(4,1)");
         var ok = await _fixture.SyncAsync(path);
 
         Assert.True(ok.Log.Postgres);
         Assert.Equal(2, _fixture.PgScalar($"SELECT count(*) FROM dbsync.runs WHERE run_id IN ('{failed.RunId}', '{ok.RunId}')"));
-        Assert.Equal(1, _fixture.PgScalar($"SELECT count(*) FROM dbsync.runs WHERE run_id = '{failed.RunId}' AND error_id = 'DbSync.ValueNotConvertible'"));
+        Assert.Equal(1, _fixture.PgScalar($"SELECT count(*) FROM dbsync.runs WHERE run_id = '{failed.RunId}' AND error_id = 'DbSync.SchemaMismatch'"));
     }
 
     [Fact]

@@ -194,22 +194,23 @@ public sealed class SchemaAndCaptureTests : IDisposable
     }
 
     [Fact]
-    public async Task A_value_the_target_type_would_alter_fails_the_run_naming_table_column_and_row()
+    public async Task A_value_the_target_type_would_alter_is_held_back_naming_table_column_and_row_while_the_rest_commits()
     {
         var path = _fixture.CreateDatabase("""
             CREATE TABLE good (id INTEGER PRIMARY KEY); INSERT INTO good VALUES (1);
             CREATE TABLE price (id INTEGER PRIMARY KEY, amount NUMERIC(6,2)); INSERT INTO price VALUES (1, 1.5), (2, 0.125);
             """);
 
-        var error = await Assert.ThrowsAnyAsync<DbSyncException>(() => _fixture.SyncAsync(path));
+        var result = await _fixture.SyncAsync(path);
 
-        Assert.Equal("DbSync.ValueNotConvertible", error.ErrorId);
-        Assert.Contains("'price'", error.Message, StringComparison.Ordinal);
-        Assert.Contains("'amount'", error.Message, StringComparison.Ordinal);
-        Assert.Contains("(id=2)", error.Message, StringComparison.Ordinal);
-        Assert.NotNull(error.RunId);
-        Assert.False(_fixture.SchemaExists());
-        // The failed run is in the history, and the next run starts from scratch again.
+        Assert.Equal((SyncStatus.PartiallySucceeded, 1L), (result.Status, result.Quarantined));
+        var held = Assert.Single(await new SyncEngine().GetQuarantineAsync(new QuarantineQuery { Path = path }));
+        Assert.Contains("'price'", held.Reason, StringComparison.Ordinal);
+        Assert.Contains("'amount'", held.Reason, StringComparison.Ordinal);
+        Assert.Equal("(id=2)", held.Key);
+        Assert.Equal(1, _fixture.PgScalar($"SELECT count(*) FROM {_fixture.Schema}.good"));
+        Assert.Equal(1, _fixture.PgScalar($"SELECT count(*) FROM {_fixture.Schema}.price"));
+        // Fixing the value heals it on the next run.
         SyncFixture.Execute(path, "UPDATE price SET amount = 0.13 WHERE id = 2");
         Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
         TableComparer.AssertIdentical(path, _fixture.Schema);

@@ -273,7 +273,9 @@ public static class CaptureStore
     /// <summary>
     /// The query for a table's pending changes up to a sequence number (parameter <c>$s</c>), one row per changed
     /// key: the row as it is now (all columns, in table order), then the key as logged, then the first change's
-    /// kind, then 1 when the row still exists. A row that no longer exists is a delete, whatever happened before.
+    /// kind, then 1 when the row still exists, then the first change's sequence number, then the logged key as SQL
+    /// literals (<c>quote()</c>, comma-separated: exact storage classes, to address the row again later). A row that
+    /// no longer exists is a delete, whatever happened before.
     /// </summary>
     public static string PendingQuery(RegisteredTable registered, SourceTable table)
     {
@@ -281,27 +283,44 @@ public static class CaptureStore
         ArgumentNullException.ThrowIfNull(table);
         var keys = Enumerable.Range(1, table.KeyColumns.Count).Select(i => "k" + i.ToString(CultureInfo.InvariantCulture)).ToList();
         var columns = string.Join(", ", table.Columns.Select(c => "t." + Identifiers.Quote(c.Name)));
-        var join = string.Join(" AND ", table.KeyColumns.Select((c, i) => $"t.{Identifiers.Quote(c.Name)} = g.{keys[i]}"));
+        // A key column that can hold NULL (SQLite allows it outside an INTEGER PRIMARY KEY or NOT NULL) is matched with
+        // IS, so that a row with a NULL key is found, and held back by name, rather than taken for deleted.
+        var rowidAlias = table.KeyColumns.Count == 1 && string.Equals(table.KeyColumns[0].DeclaredType, "INTEGER", StringComparison.OrdinalIgnoreCase);
+        var join = string.Join(" AND ", table.KeyColumns.Select((c, i) => $"t.{Identifiers.Quote(c.Name)} {(rowidAlias || c.NotNull ? "=" : "IS")} g.{keys[i]}"));
+        var nullable = table.KeyColumns.Where((c, i) => !(rowidAlias || c.NotNull)).Any();
+        var exists = nullable
+            ? $"({string.Join(" OR ", table.KeyColumns.Select(c => $"t.{Identifiers.Quote(c.Name)} IS NOT NULL"))} OR EXISTS (SELECT 1 FROM {Identifiers.Quote(table.Name)} AS x WHERE {string.Join(" AND ", table.KeyColumns.Select((c, i) => $"x.{Identifiers.Quote(c.Name)} IS g.{keys[i]}"))}))"
+            : $"t.{Identifiers.Quote(table.KeyColumns[0].Name)} IS NOT NULL";
         // min(seq) makes SQLite take the bare column op from the earliest change of each key.
         return $"""
-            SELECT {columns}, {string.Join(", ", keys.Select(k => "g." + k))}, g.op AS _dbsync_op, t.{Identifiers.Quote(table.KeyColumns[0].Name)} IS NOT NULL AS _dbsync_exists
+            SELECT {columns}, {string.Join(", ", keys.Select(k => "g." + k))}, g.op AS _dbsync_op, {exists} AS _dbsync_exists,
+                g.first_seq, {string.Join(" || ',' || ", keys.Select(k => $"quote(g.{k})"))}
             FROM (SELECT {string.Join(", ", keys)}, op, min(seq) AS first_seq FROM {Identifiers.Quote(registered.LogTable)} WHERE seq <= $s GROUP BY {string.Join(", ", keys)}) AS g
             LEFT JOIN {Identifiers.Quote(table.Name)} AS t ON {join}
             """;
     }
 
-    /// <summary>The query reading a whole table, columns in table order.</summary>
-    public static string FullQuery(SourceTable table)
+    /// <summary>
+    /// The query reading a whole table, columns in table order; with <paramref name="withKeyLiterals"/>, then the key as
+    /// SQL literals, as in <see cref="PendingQuery"/>.
+    /// </summary>
+    public static string FullQuery(SourceTable table, bool withKeyLiterals = false)
     {
         ArgumentNullException.ThrowIfNull(table);
-        return $"SELECT {string.Join(", ", table.Columns.Select(c => Identifiers.Quote(c.Name)))} FROM {Identifiers.Quote(table.Name)}";
+        var literals = withKeyLiterals ? ", " + string.Join(" || ',' || ", table.KeyColumns.Select(c => $"quote({Identifiers.Quote(c.Name)})")) : "";
+        return $"SELECT {string.Join(", ", table.Columns.Select(c => Identifiers.Quote(c.Name)))}{literals} FROM {Identifiers.Quote(table.Name)}";
     }
 
-    /// <summary>Forgets changes up to a sequence number: they are in PostgreSQL. Later changes stay pending.</summary>
+    /// <summary>
+    /// Forgets changes up to a sequence number: they are in PostgreSQL. Later changes stay pending, and so do the
+    /// first entries of this run's held rows (<c>temp._dbsync_run_held</c>).
+    /// </summary>
     public static void MarkSynced(SqliteConnection connection, SqliteTransaction transaction, RegisteredTable registered, long upTo, string columnSignature)
     {
         ArgumentNullException.ThrowIfNull(registered);
-        using (var delete = Command(connection, transaction, $"DELETE FROM {Identifiers.Quote(registered.LogTable)} WHERE seq <= $s"))
+        var id = registered.Id.ToString(CultureInfo.InvariantCulture);
+        using (var delete = Command(connection, transaction,
+            $"DELETE FROM {Identifiers.Quote(registered.LogTable)} WHERE seq <= $s AND seq NOT IN (SELECT seq FROM temp._dbsync_run_held WHERE table_id = {id} AND seq IS NOT NULL)"))
         {
             delete.Parameters.AddWithValue("$s", upTo);
             delete.ExecuteNonQuery();

@@ -52,14 +52,14 @@ public static class NodeIdentity
         }
 
         using var claim = new NpgsqlCommand("""
-            INSERT INTO dbsync.nodes (node_id, last_run, host, path, last_seen) VALUES ($1, $2, $3, $4, now())
+            INSERT INTO dbsync.nodes (node_id, last_run, host, path, last_seen) VALUES (@node, @run, @host, @path, now())
             ON CONFLICT (node_id) DO UPDATE SET last_run = EXCLUDED.last_run, host = EXCLUDED.host, path = EXCLUDED.path, last_seen = EXCLUDED.last_seen;
-            INSERT INTO dbsync.node_txns (node_id, xid) VALUES ($1, txid_current() % 4294967296) ON CONFLICT DO NOTHING
+            INSERT INTO dbsync.node_txns (node_id, xid) VALUES (@node, txid_current() % 4294967296) ON CONFLICT DO NOTHING
             """, pg, transaction);
-        claim.Parameters.AddWithValue(nodeId);
-        claim.Parameters.AddWithValue(runId);
-        claim.Parameters.AddWithValue(Environment.MachineName);
-        claim.Parameters.AddWithValue(path);
+        claim.Parameters.AddWithValue("node", nodeId);
+        claim.Parameters.AddWithValue("run", runId);
+        claim.Parameters.AddWithValue("host", Environment.MachineName);
+        claim.Parameters.AddWithValue("path", path);
         await claim.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 

@@ -11,8 +11,8 @@ namespace DbSync.Core.Target;
 /// <summary>Writes to PostgreSQL: creates and alters tables, streams rows by binary COPY, applies staged changes set-based.</summary>
 public static class PgWriter
 {
-    private const string RowNumber = "_dbsync_n";
-    private const string Gone = "_dbsync_gone";
+    private const string RowNumber = Staging.RowNumber;
+    private const string Gone = Staging.Gone;
 
     /// <summary>Creates the schema when missing.</summary>
     public static Task EnsureSchemaAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string schema, CancellationToken cancellationToken) =>
@@ -78,37 +78,56 @@ public static class PgWriter
             cancellationToken);
     }
 
-    /// <summary>Creates the run's staging table for a plan: the target's synced columns, a row number and a deleted flag.</summary>
+    /// <summary>
+    /// Creates the run's staging table for a plan: the target's synced columns, then the row number, the deleted flag,
+    /// the first change's kind and sequence number, the key as SQLite literals, why the row could not be converted (or
+    /// null) with its key as text, and the columns the conflict check and the resolution fill in.
+    /// </summary>
     public static Task CreateStagingAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string schema, TablePlan plan, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(plan);
         var columns = string.Join(", ", plan.TargetColumns.Select(Identifiers.Quote));
         return ExecuteAsync(connection, transaction,
-            $"CREATE TEMP TABLE {Identifiers.Quote(plan.StagingTable)} ON COMMIT DROP AS SELECT {columns}, 0::bigint AS {RowNumber}, false AS {Gone} " +
+            $"CREATE TEMP TABLE {Identifiers.Quote(plan.StagingTable)} ON COMMIT DROP AS SELECT {columns}, " +
+            $"0::bigint AS {RowNumber}, false AS {Gone}, 0::smallint AS {Staging.Op}, 0::bigint AS {Staging.Seq}, ''::text AS {Staging.Literals}, " +
+            $"''::text AS {Staging.Bad}, ''::text AS {Staging.KeyText}, ''::text AS {Staging.Conflict}, ''::text AS {Staging.Winner}, " +
+            $"NULL::jsonb AS {Staging.TargetImage}, false AS {Staging.Newer}, false AS {Staging.Touch}, false AS {Staging.Skip}, ''::text AS {Staging.Held} " +
             $"FROM {Identifiers.Quote(schema, plan.TargetName)} WITH NO DATA",
             cancellationToken);
     }
 
+    /// <summary>Where the bookkeeping columns of a staged row come from in the SQLite reader (-1: absent).</summary>
+    /// <param name="Exists">1 when the row still exists (a push), else it is a delete.</param>
+    /// <param name="LoggedKeys">The key as logged (for deletes).</param>
+    /// <param name="Op">The first change's kind.</param>
+    /// <param name="Seq">The first change's sequence number.</param>
+    /// <param name="Literals">The key as SQLite literals.</param>
+    public sealed record SourceLayout(int Exists, IReadOnlyList<int> LoggedKeys, int Op, int Seq, int Literals)
+    {
+        /// <summary>A whole table read straight into the target.</summary>
+        public static SourceLayout Direct { get; } = new(-1, [], -1, -1, -1);
+    }
+
     /// <summary>
-    /// Streams rows from a SQLite reader into a binary COPY. With <paramref name="staging"/> the rows go to the
-    /// staging table with a row number; a row whose existence column (<paramref name="existsOrdinal"/>) is 0 is a
-    /// delete, written as its logged key (<paramref name="loggedKeyOrdinals"/>) with the other columns NULL.
+    /// Streams rows from a SQLite reader into a binary COPY: into the staging table with a row number and the
+    /// <paramref name="layout"/>'s bookkeeping columns (<paramref name="staging"/>), or straight into the target. A
+    /// staged row with a value that cannot be converted (docs/type-mapping.md) is staged with the reason and not
+    /// applied: it is quarantined. Straight into the target, such a value throws <see cref="ValueConversionException"/>.
     /// </summary>
     /// <returns>Rows written.</returns>
     public static async Task<long> CopyAsync(NpgsqlConnection connection, string schema, TablePlan plan, SourceRows reader, bool staging,
-        int existsOrdinal, IReadOnlyList<int> loggedKeyOrdinals, Action<long> progress, CancellationToken cancellationToken)
+        SourceLayout layout, Action<long> progress, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentNullException.ThrowIfNull(reader);
-        ArgumentNullException.ThrowIfNull(loggedKeyOrdinals);
+        ArgumentNullException.ThrowIfNull(layout);
         ArgumentNullException.ThrowIfNull(progress);
         var table = staging ? Identifiers.Quote(plan.StagingTable) : Identifiers.Quote(schema, plan.TargetName);
         var columns = plan.TargetColumns.Select(Identifiers.Quote).ToList();
         if (staging)
         {
-            columns.Add(RowNumber);
-            columns.Add(Gone);
+            columns.AddRange([RowNumber, Gone, Staging.Op, Staging.Seq, Staging.Literals, Staging.Bad, Staging.KeyText]);
         }
 
         var writers = plan.Source.Columns.Select((c, i) => new ValueWriter(plan.Source.Name, c.Name, plan.TargetTypes[i])).ToArray();
@@ -119,6 +138,8 @@ public static class PgWriter
             isKey[k] = true;
         }
 
+        var existsOrdinal = layout.Exists;
+        var loggedKeyOrdinals = layout.LoggedKeys;
         string DescribeKey()
         {
             var parts = new StringBuilder("(");
@@ -146,23 +167,39 @@ public static class PgWriter
                 plan.StagedDeletes++;
             }
 
-            for (var k = 0; k < keyIndex.Length; k++)
+            string? bad = null;
+            for (var k = 0; k < keyIndex.Length && exists; k++)
             {
-                // SQLite lets a rowid table hold NULL in a non-INTEGER key column; PostgreSQL keys cannot be NULL, and a
-                // logged NULL key would match no row (a silent loss), so such a row is refused by name.
-                if (reader.Storage(exists ? keyIndex[k] : loggedKeyOrdinals[k]) == StorageClass.Null)
+                // SQLite lets a rowid table hold NULL in a non-INTEGER key column; PostgreSQL keys cannot be NULL, so such
+                // a row is refused by name. (A delete of a NULL key has nothing to delete: PostgreSQL never had it.)
+                if (reader.Storage(keyIndex[k]) == StorageClass.Null)
                 {
-                    throw new ValueConversionException(plan.Source.Name, plan.Source.KeyColumns[k].Name, DescribeKey(),
-                        "the primary key column is NULL (SQLite allows it in a table that is not WITHOUT ROWID; a PostgreSQL key cannot be NULL); give the row a key, then sync with --resync");
+                    var problem = new ValueConversionException(plan.Source.Name, plan.Source.KeyColumns[k].Name, DescribeKey(),
+                        "the primary key column is NULL (SQLite allows it in a table that is not WITHOUT ROWID; a PostgreSQL key cannot be NULL); give the row a key");
+                    bad = staging ? problem.Message : throw problem;
+                    break;
                 }
             }
 
             importer.StartRow();
             for (var i = 0; i < writers.Length; i++)
             {
-                if (exists)
+                if (bad is not null)
                 {
-                    writers[i].Write(reader, i, importer, describeKey);
+                    importer.WriteNull();
+                }
+                else if (exists)
+                {
+                    try
+                    {
+                        writers[i].Write(reader, i, importer, describeKey);
+                    }
+                    catch (ValueConversionException ex) when (staging)
+                    {
+                        // The writer throws before writing the field: the row is completed with NULLs and never applied.
+                        bad = ex.Message;
+                        importer.WriteNull();
+                    }
                 }
                 else if (isKey[i])
                 {
@@ -179,6 +216,36 @@ public static class PgWriter
             {
                 importer.Write(rows, NpgsqlDbType.Bigint);
                 importer.Write(!exists, NpgsqlDbType.Boolean);
+                importer.Write(layout.Op >= 0 ? (short)reader.Int64(layout.Op) : (short)0, NpgsqlDbType.Smallint);
+                if (layout.Seq >= 0)
+                {
+                    importer.Write(reader.Int64(layout.Seq), NpgsqlDbType.Bigint);
+                }
+                else
+                {
+                    importer.WriteNull();
+                }
+
+                if (layout.Literals >= 0 && reader.Storage(layout.Literals) == StorageClass.Text)
+                {
+                    importer.Write(reader.String(layout.Literals), NpgsqlDbType.Text);
+                }
+                else
+                {
+                    importer.WriteNull();
+                }
+
+                if (bad is null)
+                {
+                    importer.WriteNull();
+                    importer.WriteNull();
+                }
+                else
+                {
+                    plan.Result.Quarantined++;
+                    importer.Write(bad, NpgsqlDbType.Text);
+                    importer.Write(DescribeKey(), NpgsqlDbType.Text);
+                }
             }
 
             if ((rows & 0x1FFF) == 0)

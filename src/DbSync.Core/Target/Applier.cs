@@ -1,0 +1,364 @@
+using System.Globalization;
+using System.Text;
+using DbSync.Core.Planning;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace DbSync.Core.Target;
+
+/// <summary>What a run's apply phase needs to know besides the plan.</summary>
+internal sealed class ApplyContext
+{
+    public required NpgsqlConnection Pg { get; init; }
+    public required NpgsqlTransaction Transaction { get; init; }
+    public required string Schema { get; init; }
+    public required string NodeId { get; init; }
+    public required Guid RunId { get; init; }
+    public required ConflictPolicy Policy { get; init; }
+    public string? NewestColumn { get; init; }
+    public required int BatchSize { get; init; }
+
+    /// <summary>
+    /// Careful mode, after a run hit a row PostgreSQL rejected: constraints are checked immediately, each batch is
+    /// first tried under a savepoint that is always rolled back, and a failing batch is split until the culprit rows
+    /// are found and held back. The rows are then written outside any savepoint, so that their <c>xmin</c> is the
+    /// run's own transaction id, which is what conflict detection recognises as this node's.
+    /// </summary>
+    public required bool Careful { get; init; }
+}
+
+/// <summary>A conflict the target won: the SQLite row is set to the target's version after PostgreSQL commits.</summary>
+/// <param name="Literals">The SQLite key as literals.</param>
+/// <param name="Kind">What both sides did.</param>
+/// <param name="Values">The target row's values for every source column, as SQLite values; null when the target deleted it.</param>
+internal sealed record TargetWinsRow(string Literals, ConflictKind Kind, object?[]? Values);
+
+/// <summary>
+/// Applies a staged table: detects conflicts (target rows whose <c>xmin</c> is not one of this node's transactions),
+/// resolves them by policy and records them, then upserts and deletes, holding back rows PostgreSQL rejects.
+/// </summary>
+internal static class Applier
+{
+    private static string Q(string name) => Identifiers.Quote(name);
+
+    private static string TargetTable(ApplyContext context, TablePlan plan) => Identifiers.Quote(context.Schema, plan.TargetName);
+
+    private static string Match(TablePlan plan, string t, string s) =>
+        string.Join(" AND ", plan.TargetKeyColumns.Select(k => $"{t}.{Q(k)} = {s}.{Q(k)}"));
+
+    private static List<string> ValueColumns(TablePlan plan)
+    {
+        var keys = plan.TargetKeyColumns.ToHashSet(StringComparer.Ordinal);
+        return plan.TargetColumns.Where(c => !keys.Contains(c)).ToList();
+    }
+
+    private static string Same(TablePlan plan, string t, string s)
+    {
+        var values = ValueColumns(plan);
+        return values.Count == 0
+            ? "true"
+            : $"({string.Join(", ", values.Select(v => $"{t}.{Q(v)}"))}) IS NOT DISTINCT FROM ({string.Join(", ", values.Select(v => $"{s}.{Q(v)}"))})";
+    }
+
+    /// <summary>
+    /// Marks the staged rows that conflict. A target row that exists and was last written by another writer conflicts
+    /// unless it already holds the staged values (then it is only adopted); a row this node changed but that is gone
+    /// from the target conflicts too. Existing rows are locked in batch order so no one changes them until the commit.
+    /// </summary>
+    public static async Task ClassifyAsync(ApplyContext context, TablePlan plan, CancellationToken cancellationToken)
+    {
+        var staging = Q(plan.StagingTable);
+        var target = TargetTable(context, plan);
+        var newer = "false";
+        if (context.Policy == ConflictPolicy.Newest)
+        {
+            var column = Q(plan.TargetColumns[plan.IndexOf(context.NewestColumn!)]);
+            newer = $"s.{column} IS NOT NULL AND (t.{column} IS NULL OR s.{column} >= t.{column})";
+        }
+
+        var found = $"""
+            WITH cur AS (
+                SELECT s.{Staging.RowNumber} AS n, t.xmin::text::bigint AS x
+                FROM {staging} AS s JOIN {target} AS t ON {Match(plan, "t", "s")}
+                WHERE s.{Staging.RowNumber} > $1 AND s.{Staging.RowNumber} <= $2 AND s.{Staging.Bad} IS NULL
+                ORDER BY s.{Staging.RowNumber}
+                FOR NO KEY UPDATE OF t)
+            UPDATE {staging} AS s SET
+                {Staging.Conflict} = CASE WHEN s.{Staging.Gone} AND s.{Staging.Op} = 1 THEN NULL
+                    WHEN s.{Staging.Gone} THEN 'DeletedLocally'
+                    WHEN NOT ({Same(plan, "t", "s")}) THEN 'Changed' END,
+                {Staging.Skip} = s.{Staging.Gone} AND s.{Staging.Op} = 1,
+                {Staging.Touch} = NOT s.{Staging.Gone} AND ({Same(plan, "t", "s")}),
+                {Staging.TargetImage} = to_jsonb(t),
+                {Staging.Newer} = {newer}
+            FROM cur, {target} AS t
+            WHERE s.{Staging.RowNumber} = cur.n AND {Match(plan, "t", "s")}
+                AND NOT EXISTS (SELECT 1 FROM dbsync.node_txns AS x WHERE x.node_id = $3 AND x.xid = cur.x)
+            """;
+        var missing = $"""
+            UPDATE {staging} AS s SET {Staging.Conflict} = 'DeletedInTarget'
+            WHERE s.{Staging.RowNumber} > $1 AND s.{Staging.RowNumber} <= $2 AND s.{Staging.Bad} IS NULL
+                AND NOT s.{Staging.Gone} AND s.{Staging.Op} IN (2, 3)
+                AND NOT EXISTS (SELECT 1 FROM {target} AS t WHERE {Match(plan, "t", "s")})
+            """;
+        for (long from = 0; from < plan.StagedRows; from += context.BatchSize)
+        {
+            await ExecuteAsync(context, found, cancellationToken, from, from + context.BatchSize, context.NodeId).ConfigureAwait(false);
+            if (plan.Mode == LoadMode.Push)
+            {
+                await ExecuteAsync(context, missing, cancellationToken, from, from + context.BatchSize).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Applies the policy to the conflicts, records every conflict in dbsync.conflicts and counts them.</summary>
+    public static async Task ResolveAsync(ApplyContext context, TablePlan plan, CancellationToken cancellationToken)
+    {
+        var staging = Q(plan.StagingTable);
+        var winner = context.Policy switch
+        {
+            ConflictPolicy.SourceWins => "'Source'",
+            ConflictPolicy.TargetWins => "'Target'",
+            ConflictPolicy.Fail => "'None'",
+            _ => $"CASE WHEN {Staging.Conflict} = 'Changed' AND NOT {Staging.Newer} THEN 'Target' ELSE 'Source' END",
+        };
+        await ExecuteAsync(context, $"""
+            UPDATE {staging} SET {Staging.Winner} = {winner} WHERE {Staging.Conflict} IS NOT NULL;
+            UPDATE {staging} SET {Staging.Skip} = true, {Staging.Touch} = {Staging.Conflict} <> 'DeletedInTarget' WHERE {Staging.Winner} = 'Target';
+            UPDATE {staging} SET {Staging.Skip} = true,
+                {Staging.Held} = 'conflict (' || {Staging.Conflict} || '): the row was changed in PostgreSQL by another writer since this node last synced it; the Fail policy leaves it pending (see dbsync conflicts)'
+                WHERE {Staging.Winner} = 'None'
+            """, cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(context, $"""
+            INSERT INTO dbsync.conflicts (run_id, node_id, table_name, target_table, key, kind, policy, winner, source_row, target_row)
+            SELECT $1, $2, $3, $4, (SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(to_jsonb(s)) AS e WHERE e.key = ANY($5)),
+                s.{Staging.Conflict}, $6, s.{Staging.Winner},
+                CASE WHEN s.{Staging.Gone} THEN NULL ELSE to_jsonb(s) - $7::text[] END, s.{Staging.TargetImage}
+            FROM {staging} AS s WHERE s.{Staging.Conflict} IS NOT NULL ORDER BY s.{Staging.RowNumber}
+            """, cancellationToken, context.RunId, context.NodeId, plan.Source.Name, plan.Result.Target, plan.TargetKeyColumns.ToArray(),
+            context.Policy.ToString(), Staging.All).ConfigureAwait(false);
+
+        using var count = new NpgsqlCommand(
+            $"SELECT count(*) FILTER (WHERE {Staging.Conflict} IS NOT NULL), count(*) FILTER (WHERE {Staging.Winner} IN ('Source', 'Target')) FROM {staging}",
+            context.Pg, context.Transaction);
+        using var reader = await count.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        plan.Result.Conflicts = reader.GetInt64(0);
+        plan.Result.ConflictsResolved = reader.GetInt64(1);
+    }
+
+    /// <summary>Rewrites target rows that this node now agrees with, so that they count as its own from now on.</summary>
+    public static Task TouchAsync(ApplyContext context, TablePlan plan, CancellationToken cancellationToken)
+    {
+        var key = Q(plan.TargetKeyColumns.First());
+        return ExecuteAsync(context, $"""
+            UPDATE {TargetTable(context, plan)} AS t SET {key} = t.{key} FROM {Q(plan.StagingTable)} AS s
+            WHERE {Match(plan, "t", "s")} AND s.{Staging.Touch}
+            """, cancellationToken);
+    }
+
+    /// <summary>Upserts the staged rows that exist and are to be applied, in batches; rows whose values are already there are not touched.</summary>
+    public static async Task UpsertAsync(ApplyContext context, TablePlan plan, Action<long> progress, CancellationToken cancellationToken)
+    {
+        var all = plan.TargetColumns.Select(Q).ToList();
+        var keys = plan.TargetKeyColumns.Select(Q).ToList();
+        var values = ValueColumns(plan).Select(Q).ToList();
+        var onConflict = values.Count == 0
+            ? "DO NOTHING"
+            : $"DO UPDATE SET {string.Join(", ", values.Select(v => $"{v} = EXCLUDED.{v}"))} " +
+              $"WHERE ({string.Join(", ", values.Select(v => "t." + v))}) IS DISTINCT FROM ({string.Join(", ", values.Select(v => "EXCLUDED." + v))})";
+        var sql = $"""
+            WITH x AS (
+                INSERT INTO {TargetTable(context, plan)} AS t ({string.Join(", ", all)})
+                SELECT {string.Join(", ", all)} FROM {Q(plan.StagingTable)}
+                WHERE NOT {Staging.Gone} AND {Staging.Bad} IS NULL AND {Staging.Skip} IS NOT TRUE
+                    AND {Staging.RowNumber} > $1 AND {Staging.RowNumber} <= $2
+                ON CONFLICT ({string.Join(", ", keys)}) {onConflict}
+                RETURNING t.xmax = 0 AS inserted)
+            SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM x
+            """;
+        async Task Apply(long from, long to, bool real)
+        {
+            using var command = new NpgsqlCommand(sql, context.Pg, context.Transaction);
+            command.Parameters.AddWithValue(from);
+            command.Parameters.AddWithValue(to);
+            using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            if (real)
+            {
+                plan.Result.Inserted += reader.GetInt64(0);
+                plan.Result.Updated += reader.GetInt64(1);
+            }
+        }
+
+        for (long from = 0; from < plan.StagedRows; from += context.BatchSize)
+        {
+            await GuardedAsync(context, plan, from, Math.Min(from + context.BatchSize, plan.StagedRows), Apply, cancellationToken).ConfigureAwait(false);
+            progress(Math.Min(from + context.BatchSize, plan.StagedRows));
+        }
+    }
+
+    /// <summary>Deletes the staged rows that no longer exist in SQLite, in batches.</summary>
+    public static async Task DeleteAsync(ApplyContext context, TablePlan plan, CancellationToken cancellationToken)
+    {
+        var sql = $"""
+            WITH x AS (
+                DELETE FROM {TargetTable(context, plan)} AS t USING {Q(plan.StagingTable)} AS s
+                WHERE s.{Staging.Gone} AND s.{Staging.Bad} IS NULL AND s.{Staging.Skip} IS NOT TRUE
+                    AND s.{Staging.RowNumber} > $1 AND s.{Staging.RowNumber} <= $2 AND {Match(plan, "t", "s")}
+                RETURNING 1)
+            SELECT count(*) FROM x
+            """;
+        async Task Apply(long from, long to, bool real)
+        {
+            using var command = new NpgsqlCommand(sql, context.Pg, context.Transaction);
+            command.Parameters.AddWithValue(from);
+            command.Parameters.AddWithValue(to);
+            var deleted = (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+            if (real)
+            {
+                plan.Result.Deleted += deleted;
+            }
+        }
+
+        for (long from = 0; from < plan.StagedRows; from += context.BatchSize)
+        {
+            await GuardedAsync(context, plan, from, Math.Min(from + context.BatchSize, plan.StagedRows), Apply, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>True for errors that one row's values cause (data exceptions, constraint violations): the row is held back.</summary>
+    public static bool IsRowProblem(Exception ex) =>
+        ex is ValueConversionException || (ex is PostgresException pg && (pg.SqlState.StartsWith("22", StringComparison.Ordinal) || pg.SqlState.StartsWith("23", StringComparison.Ordinal)));
+
+    /// <summary>
+    /// Applies the rows numbered (from, to]. Outside careful mode, straight away. In careful mode, first as a trial under
+    /// a savepoint that is always rolled back; a range that fails is split in two until single rows, which are held
+    /// back with PostgreSQL's message; a range that passes is then applied for real.
+    /// </summary>
+    private static async Task GuardedAsync(ApplyContext context, TablePlan plan, long from, long to, Func<long, long, bool, Task> apply,
+        CancellationToken cancellationToken)
+    {
+        if (!context.Careful)
+        {
+            await apply(from, to, true).ConfigureAwait(false);
+            return;
+        }
+
+        PostgresException? failure = null;
+        await ExecuteAsync(context, "SAVEPOINT dbsync_trial", cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await apply(from, to, false).ConfigureAwait(false);
+        }
+        catch (PostgresException ex) when (IsRowProblem(ex))
+        {
+            failure = ex;
+        }
+
+        await ExecuteAsync(context, "ROLLBACK TO SAVEPOINT dbsync_trial; RELEASE SAVEPOINT dbsync_trial", cancellationToken).ConfigureAwait(false);
+        if (failure is null)
+        {
+            await apply(from, to, true).ConfigureAwait(false);
+        }
+        else if (to - from == 1)
+        {
+            var reason = $"PostgreSQL rejected the row: {failure.SqlState}: {failure.MessageText}" + (failure.Detail is { Length: > 0 } detail ? " " + detail : "");
+            await ExecuteAsync(context, $"UPDATE {Q(plan.StagingTable)} SET {Staging.Skip} = true, {Staging.Held} = $1 WHERE {Staging.RowNumber} = $2",
+                cancellationToken, reason, to).ConfigureAwait(false);
+            plan.Result.Quarantined++;
+        }
+        else
+        {
+            var middle = from + ((to - from) / 2);
+            await GuardedAsync(context, plan, from, middle, apply, cancellationToken).ConfigureAwait(false);
+            await GuardedAsync(context, plan, middle, to, apply, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Before the commit: copies the table's held rows into the SQLite connection's <c>temp._dbsync_run_held</c>
+    /// (streamed, so memory does not grow with their number), and returns the conflicts the target won.
+    /// </summary>
+    public static async Task<List<TargetWinsRow>> CollectAsync(ApplyContext context, TablePlan plan, SqliteConnection sqlite, CancellationToken cancellationToken)
+    {
+        var staging = Q(plan.StagingTable);
+        var keyText = string.Join(", ", plan.TargetKeyColumns.Select(k => $"{Q(k)}::text"));
+        using (var insert = Capture.CaptureStore.Command(sqlite, null,
+            "INSERT INTO temp._dbsync_run_held (table_id, seq, lit, key, kind, reason) VALUES ($t, $s, $l, $k, $kind, $r)"))
+        {
+            var pTable = insert.Parameters.Add("$t", SqliteType.Integer);
+            var pSeq = insert.Parameters.Add("$s", SqliteType.Integer);
+            var pLit = insert.Parameters.Add("$l", SqliteType.Text);
+            var pKey = insert.Parameters.Add("$k", SqliteType.Text);
+            var pKind = insert.Parameters.Add("$kind", SqliteType.Text);
+            var pReason = insert.Parameters.Add("$r", SqliteType.Text);
+            using var command = new NpgsqlCommand($"""
+                SELECT {Staging.Seq}, {Staging.Literals}, {Staging.KeyText}, CASE WHEN {Staging.Winner} = 'None' THEN 'Conflict' ELSE 'Quarantined' END,
+                    coalesce({Staging.Bad}, {Staging.Held}), {keyText}
+                FROM {staging} WHERE {Staging.Bad} IS NOT NULL OR {Staging.Held} IS NOT NULL ORDER BY {Staging.RowNumber}
+                """, context.Pg, context.Transaction);
+            using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                pTable.Value = plan.Registry.Id;
+                pSeq.Value = reader.IsDBNull(0) ? DBNull.Value : reader.GetInt64(0);
+                pLit.Value = reader.IsDBNull(1) ? DBNull.Value : reader.GetString(1);
+                pKey.Value = reader.IsDBNull(2) ? DescribeKey(plan, reader, 5) : reader.GetString(2);
+                pKind.Value = reader.GetString(3);
+                pReason.Value = reader.GetString(4);
+                insert.ExecuteNonQuery();
+            }
+        }
+
+        var rows = new List<TargetWinsRow>();
+        var columns = string.Join(", ", plan.TargetColumns.Select((c, i) => ReverseValue.SelectText("t." + Q(c), plan.TargetTypes[i])));
+        using (var command = new NpgsqlCommand($"""
+            SELECT s.{Staging.Literals}, s.{Staging.Conflict}, t.{Q(plan.TargetKeyColumns.First())} IS NOT NULL, {columns}
+            FROM {staging} AS s LEFT JOIN {TargetTable(context, plan)} AS t ON {Match(plan, "t", "s")}
+            WHERE s.{Staging.Winner} = 'Target' AND s.{Staging.Literals} IS NOT NULL ORDER BY s.{Staging.RowNumber}
+            """, context.Pg, context.Transaction))
+        {
+            using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                object?[]? values = null;
+                if (reader.GetBoolean(2))
+                {
+                    values = new object?[plan.TargetColumns.Count];
+                    for (var i = 0; i < values.Length; i++)
+                    {
+                        values[i] = reader.IsDBNull(3 + i) ? null : ReverseValue.FromText(reader.GetString(3 + i), plan.TargetTypes[i]);
+                    }
+                }
+
+                rows.Add(new TargetWinsRow(reader.GetString(0), Enum.Parse<ConflictKind>(reader.GetString(1)), values));
+            }
+        }
+
+        return rows;
+    }
+
+    private static string DescribeKey(TablePlan plan, NpgsqlDataReader reader, int first)
+    {
+        var text = new StringBuilder("(");
+        for (var i = 0; i < plan.Source.KeyColumns.Count; i++)
+        {
+            text.Append(i == 0 ? "" : ", ").Append(plan.Source.KeyColumns[i].Name).Append('=')
+                .Append(reader.IsDBNull(first + i) ? "NULL" : reader.GetString(first + i));
+        }
+
+        return text.Append(')').ToString();
+    }
+
+    private static async Task ExecuteAsync(ApplyContext context, string sql, CancellationToken cancellationToken, params object[] parameters)
+    {
+        using var command = new NpgsqlCommand(sql, context.Pg, context.Transaction);
+        foreach (var parameter in parameters)
+        {
+            command.Parameters.AddWithValue(parameter);
+        }
+
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+}
