@@ -62,13 +62,13 @@ public sealed class RunLogEntry
     [JsonRequired]
     public long Deleted { get; set; }
 
-    /// <summary>Conflicts detected (conflict handling arrives with the conflicts issue; 0 until then).</summary>
+    /// <summary>Conflicts detected.</summary>
     public long Conflicts { get; set; }
 
     /// <summary>Conflicts resolved by policy.</summary>
     public long ConflictsResolved { get; set; }
 
-    /// <summary>Rows quarantined (poison rows; 0 until that issue).</summary>
+    /// <summary>Rows held back in this run (poison rows).</summary>
     public long Quarantined { get; set; }
 
     /// <summary>Wall time in milliseconds.</summary>
@@ -120,11 +120,15 @@ public sealed class RunLogEntry
             Inserted = applied ? result.Inserted : 0,
             Updated = applied ? result.Updated : 0,
             Deleted = applied ? result.Deleted : 0,
+            Conflicts = applied ? result.Conflicts : 0,
+            ConflictsResolved = applied ? result.ConflictsResolved : 0,
+            Quarantined = applied ? result.Quarantined : 0,
             DurationMs = (long)result.Duration.TotalMilliseconds,
             Tables = result.Tables.Select(t => new TableLogEntry
             {
                 Name = t.Name, Target = t.Target, Mode = t.Mode, Status = t.Status.ToString(),
                 Inserted = applied ? t.Inserted : 0, Updated = applied ? t.Updated : 0, Deleted = applied ? t.Deleted : 0,
+                Conflicts = applied ? t.Conflicts : 0, ConflictsResolved = applied ? t.ConflictsResolved : 0, Quarantined = applied ? t.Quarantined : 0,
                 ErrorId = t.ErrorId, Message = t.Message,
             }).ToList(),
             ErrorId = failure?.ErrorId,
@@ -156,6 +160,15 @@ public sealed class TableLogEntry
 
     /// <summary>Rows deleted.</summary>
     public long Deleted { get; set; }
+
+    /// <summary>Conflicts met in this table.</summary>
+    public long Conflicts { get; set; }
+
+    /// <summary>Conflicts resolved by policy in this table.</summary>
+    public long ConflictsResolved { get; set; }
+
+    /// <summary>Rows of this table held back in this run.</summary>
+    public long Quarantined { get; set; }
 
     /// <summary>Why the table was skipped.</summary>
     public string? ErrorId { get; set; }

@@ -114,13 +114,13 @@ public static class NodeIdentity
         using var sqlite = SourceDatabase.Open(path);
         try
         {
-            using var transaction = sqlite.BeginTransaction(deferred: false);
             if (!RunLog.TableExists(sqlite, "_dbsync_meta"))
             {
                 throw new DbSyncException(ErrorIds.UsageError, DbSyncErrorCategory.InvalidOperation,
                     $"'{path}' has no DbSync identity to reset: capture was never enabled on it.", path);
             }
 
+            using var transaction = sqlite.BeginTransaction(deferred: false);
             var previous = CaptureStore.ReadMeta(sqlite, transaction, "node_id");
             CaptureStore.EnsureBookkeeping(sqlite, transaction);
             var nodeId = Guid.NewGuid().ToString();

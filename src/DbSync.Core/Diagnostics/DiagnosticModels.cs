@@ -93,7 +93,7 @@ public sealed class DatabaseStatus
     /// <summary>Age of the oldest pending change; null when nothing is pending.</summary>
     public TimeSpan? Lag { get; init; }
 
-    /// <summary>Rows quarantined (poison rows arrive with the conflicts issue; 0 until then).</summary>
+    /// <summary>Rows held back: poison rows and conflicts left pending by the Fail policy (see dbsync quarantine).</summary>
     public long Quarantined { get; init; }
 
     /// <summary>The newest run in the run log.</summary>
@@ -126,6 +126,9 @@ public sealed class TableStatus
 
     /// <summary>Distinct rows waiting.</summary>
     public long PendingChanges { get; init; }
+
+    /// <summary>Rows of this table held back (poison rows, conflicts left by the Fail policy).</summary>
+    public long Quarantined { get; init; }
 
     /// <summary>Age of its oldest pending change.</summary>
     public TimeSpan? Lag { get; init; }

@@ -124,6 +124,7 @@ internal static class Inspector
                 var nodeId = RunLog.TableExists(sqlite, "_dbsync_meta") ? CaptureStore.ReadMeta(sqlite, null, "node_id") : null;
                 var registry = enabled ? CaptureStore.ReadRegistry(sqlite, null) : new Dictionary<string, RegisteredTable>(Identifiers.SqliteNames);
                 var triggers = Triggers(sqlite);
+                var held = Conflicts.HeldRows.CountByTable(sqlite, null);
                 var tables = new List<TableStatus>();
                 foreach (var table in SourceSchemaReader.ReadTables(sqlite))
                 {
@@ -140,6 +141,7 @@ internal static class Inspector
                     tables.Add(new TableStatus
                     {
                         Name = table.Name, Captured = true, TriggersIntact = intact, PendingChanges = pending, Loaded = registered.Loaded,
+                        Quarantined = held.GetValueOrDefault(registered.Id),
                         Lag = pending > 0 ? OldestChangeAge(sqlite, registered) : null,
                         Reason = intact ? null : "capture triggers are missing or altered; the next sync re-creates them and copies the table in full",
                     });
@@ -150,6 +152,7 @@ internal static class Inspector
                 {
                     Path = path, NodeId = nodeId, CaptureEnabled = enabled, TriggersIntact = captured.All(t => t.TriggersIntact),
                     PendingChanges = captured.Sum(t => t.PendingChanges),
+                    Quarantined = captured.Sum(t => t.Quarantined),
                     Lag = captured.Where(t => t.Lag is not null).Select(t => t.Lag).Max(),
                     LastRun = RunLog.Query(sqlite, new LogQuery { Path = path, Last = 1 }, noRunActive).FirstOrDefault(),
                     Tables = request.Detailed ? tables : [],
@@ -169,7 +172,7 @@ internal static class Inspector
         return new DatabaseStatus
         {
             Path = status.Path, NodeId = status.NodeId, CaptureEnabled = status.CaptureEnabled, TriggersIntact = status.TriggersIntact,
-            PendingChanges = status.PendingChanges, Lag = status.Lag, LastRun = status.LastRun, Tables = status.Tables,
+            PendingChanges = status.PendingChanges, Quarantined = status.Quarantined, Lag = status.Lag, LastRun = status.LastRun, Tables = status.Tables,
             TargetReachable = reachable, TargetError = targetError, TargetErrorId = targetErrorId,
         };
     }

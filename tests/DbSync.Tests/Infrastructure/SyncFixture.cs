@@ -81,6 +81,13 @@ public sealed class SyncFixture : IDisposable
         return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
+    public string? PgText(string sql)
+    {
+        using var connection = TestServer.Open();
+        using var command = new NpgsqlCommand(sql, connection);
+        return command.ExecuteScalar() is string text ? text : null;
+    }
+
     public void PgExecute(string sql)
     {
         using var connection = TestServer.Open();

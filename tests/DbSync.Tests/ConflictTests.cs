@@ -1,0 +1,233 @@
+using DbSync.Core;
+using DbSync.Core.Bookkeeping;
+using DbSync.Core.Diagnostics;
+using DbSync.Tests.Infrastructure;
+using Microsoft.Data.Sqlite;
+
+namespace DbSync.Tests;
+
+/// <summary>
+/// Conflicts: a target row that another writer (a direct PostgreSQL writer here) changed, inserted or deleted since
+/// this node last synced it, under each policy, with the losing version kept in dbsync.conflicts.
+/// </summary>
+public sealed class ConflictTests : IDisposable
+{
+    private readonly SyncFixture _fixture = new();
+    private readonly SyncEngine _engine = new();
+
+    public void Dispose() => _fixture.Dispose();
+
+    private string Table => $"\"{_fixture.Schema}\".item";
+
+    private async Task<string> SyncedItemsAsync()
+    {
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT, updated_at TEXT);
+            INSERT INTO item VALUES (1, 'one', '2024-01-01 00:00:00'), (2, 'two', '2024-01-01 00:00:00'), (3, 'three', '2024-01-01 00:00:00');
+            """);
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        return path;
+    }
+
+    private Task<SyncResult> SyncAsync(string path, ConflictPolicy policy, string? newest = null) => _engine.SyncAsync(new SyncRequest
+    {
+        Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, ConflictPolicy = policy, NewestColumn = newest,
+    });
+
+    private static string? Local(string path, string sql)
+    {
+        using var connection = SyncFixture.OpenSqlite(path);
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return command.ExecuteScalar() is { } value and not DBNull ? Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) : null;
+    }
+
+    private async Task<long> PendingAsync(string path) => (await _engine.GetStatusAsync(new StatusRequest { Path = path })).PendingChanges;
+
+    [Theory]
+    [InlineData(ConflictPolicy.SourceWins, "local")]
+    [InlineData(ConflictPolicy.TargetWins, "pg")]
+    [InlineData(ConflictPolicy.Newest, "pg")]
+    [InlineData(ConflictPolicy.Fail, "pg")]
+    public async Task An_update_conflicting_with_a_direct_postgresql_update_is_resolved_by_policy_and_recorded(ConflictPolicy policy, string expected)
+    {
+        var path = await SyncedItemsAsync();
+        _fixture.PgExecute($"UPDATE {Table} SET name = 'pg', updated_at = '2024-01-03 00:00:00' WHERE id = 1");
+        SyncFixture.Execute(path, "UPDATE item SET name = 'local', updated_at = '2024-01-02 00:00:00' WHERE id = 1; UPDATE item SET name = 'TWO' WHERE id = 2;");
+
+        var result = await SyncAsync(path, policy, policy == ConflictPolicy.Newest ? "updated_at" : null);
+
+        Assert.Equal(1, result.Conflicts);
+        Assert.Equal(policy == ConflictPolicy.Fail ? 0 : 1, result.ConflictsResolved);
+        Assert.Equal(policy == ConflictPolicy.Fail ? SyncStatus.PartiallySucceeded : SyncStatus.Succeeded, result.Status);
+        Assert.Equal(expected, _fixture.PgText($"SELECT name FROM {Table} WHERE id = 1"));
+        Assert.Equal("TWO", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 2")); // no conflict: applied whatever the policy
+        var record = Assert.Single(await _engine.GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path }));
+        Assert.Equal((ConflictKind.Changed, policy, result.RunId, "item"), (record.Kind, record.Policy, record.RunId, record.Table));
+        Assert.Equal(policy switch { ConflictPolicy.SourceWins => "Source", ConflictPolicy.Fail => "None", _ => "Target" }, record.Winner);
+        Assert.Contains("\"local\"", record.SourceRow, StringComparison.Ordinal);
+        Assert.Contains("\"pg\"", record.TargetRow, StringComparison.Ordinal);
+        Assert.Contains("\"id\": 1", record.Key, StringComparison.Ordinal);
+
+        var log = (await _engine.GetLogAsync(new LogQuery { Path = path, Last = 1 })).Single();
+        Assert.Equal((1L, result.ConflictsResolved), (log.Conflicts, log.ConflictsResolved));
+        if (policy == ConflictPolicy.Fail)
+        {
+            // Left pending and listed; the next run meets the same conflict again.
+            Assert.Equal("local", Local(path, "SELECT name FROM item WHERE id = 1"));
+            var held = Assert.Single(await _engine.GetQuarantineAsync(new QuarantineQuery { Path = path }));
+            Assert.Equal((HeldKind.Conflict, "(id=1)"), (held.Kind, held.Key));
+            Assert.Equal(1, (await _engine.GetStatusAsync(new StatusRequest { Path = path })).Quarantined);
+            Assert.Equal(1, await PendingAsync(path));
+            Assert.Equal(1, (await SyncAsync(path, policy)).Conflicts);
+            // Settled by hand with another policy.
+            Assert.Equal((1L, 1L), ((await SyncAsync(path, ConflictPolicy.SourceWins)) is var settled ? (settled.Conflicts, settled.ConflictsResolved) : default));
+            Assert.Equal("local", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 1"));
+            Assert.Empty(await _engine.GetQuarantineAsync(new QuarantineQuery { Path = path }));
+        }
+        else
+        {
+            // Both sides agree, nothing is pending, and the row is this node's again: a later change is no conflict.
+            Assert.Equal(expected, Local(path, "SELECT name FROM item WHERE id = 1"));
+            Assert.Equal(0, await PendingAsync(path));
+            SyncFixture.Execute(path, "UPDATE item SET name = 'later' WHERE id = 1");
+            var later = await SyncAsync(path, policy, policy == ConflictPolicy.Newest ? "updated_at" : null);
+            Assert.Equal((0L, 1L), (later.Conflicts, later.Updated));
+            Assert.Equal("later", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 1"));
+        }
+    }
+
+    [Fact]
+    public async Task Newest_keeps_the_source_row_when_its_timestamp_is_later()
+    {
+        var path = await SyncedItemsAsync();
+        _fixture.PgExecute($"UPDATE {Table} SET name = 'pg', updated_at = '2024-01-02 00:00:00' WHERE id = 1");
+        SyncFixture.Execute(path, "UPDATE item SET name = 'local', updated_at = '2024-01-05 00:00:00' WHERE id = 1");
+
+        var result = await SyncAsync(path, ConflictPolicy.Newest, "updated_at");
+
+        Assert.Equal((1L, 1L), (result.Conflicts, result.ConflictsResolved));
+        Assert.Equal("local", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 1"));
+    }
+
+    [Fact]
+    public async Task Newest_without_its_column_is_refused_before_anything_is_written()
+    {
+        var path = await SyncedItemsAsync();
+        SyncFixture.Execute(path, "UPDATE item SET name = 'local' WHERE id = 1");
+
+        var missing = await Assert.ThrowsAsync<DbSyncException>(() => SyncAsync(path, ConflictPolicy.Newest, "modified"));
+        var unnamed = await Assert.ThrowsAsync<DbSyncException>(() => SyncAsync(path, ConflictPolicy.Newest));
+
+        Assert.Equal("DbSync.NewestColumnMissing", missing.ErrorId);
+        Assert.Contains("'item'", missing.Message, StringComparison.Ordinal);
+        Assert.Equal("DbSync.UsageError", unnamed.ErrorId);
+        Assert.Equal("one", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 1"));
+        Assert.Equal(1, await PendingAsync(path));
+    }
+
+    [Theory]
+    [InlineData(ConflictPolicy.SourceWins)]
+    [InlineData(ConflictPolicy.TargetWins)]
+    public async Task A_local_delete_of_a_row_changed_in_postgresql_and_a_local_update_of_a_row_deleted_there_are_conflicts(ConflictPolicy policy)
+    {
+        var path = await SyncedItemsAsync();
+        _fixture.PgExecute($"UPDATE {Table} SET name = 'pg3' WHERE id = 3; DELETE FROM {Table} WHERE id = 2");
+        SyncFixture.Execute(path, "DELETE FROM item WHERE id = 3; UPDATE item SET name = 'local2' WHERE id = 2;");
+
+        var result = await SyncAsync(path, policy);
+
+        Assert.Equal((2L, 2L), (result.Conflicts, result.ConflictsResolved));
+        var kinds = (await _engine.GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path }))
+            .Select(c => c.Kind).Order().ToList();
+        Assert.Equal([ConflictKind.DeletedInTarget, ConflictKind.DeletedLocally], kinds);
+        if (policy == ConflictPolicy.SourceWins)
+        {
+            Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM {Table} WHERE id = 3"));
+            Assert.Equal("local2", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 2"));
+        }
+        else
+        {
+            // The target's side: row 3 comes back locally with PostgreSQL's values, row 2 goes; nothing is captured.
+            Assert.Equal("pg3", Local(path, "SELECT name FROM item WHERE id = 3"));
+            Assert.Null(Local(path, "SELECT name FROM item WHERE id = 2"));
+            Assert.Equal(0, await PendingAsync(path));
+            TableComparer.AssertIdentical(path, _fixture.Schema);
+        }
+    }
+
+    [Fact]
+    public async Task Changes_of_this_node_alone_are_never_conflicts_and_a_row_inserted_in_both_places_with_the_same_values_is_none()
+    {
+        var path = _fixture.CopyChinook();
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        SyncFixture.Execute(path, "UPDATE Track SET Milliseconds = Milliseconds + 1 WHERE TrackId <= 500; DELETE FROM InvoiceLine WHERE InvoiceLineId <= 100; INSERT INTO Genre VALUES (26, 'Polka');");
+        _fixture.PgExecute($"INSERT INTO \"{_fixture.Schema}\".genre VALUES (26, 'Polka')");
+
+        var result = await _fixture.SyncAsync(path);
+        SyncFixture.Execute(path, "UPDATE Genre SET Name = 'Polka!' WHERE GenreId = 26");
+        var after = await _fixture.SyncAsync(path);
+
+        Assert.Equal((SyncStatus.Succeeded, 0L, 500L, 100L), (result.Status, result.Conflicts, result.Updated, result.Deleted));
+        Assert.Equal((0L, 1L), (after.Conflicts, after.Updated));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
+    [Fact]
+    public async Task A_row_postgresql_rejects_is_quarantined_with_its_message_while_its_batch_commits_and_retry_heals_it()
+    {
+        var path = await SyncedItemsAsync();
+        _fixture.PgExecute($"ALTER TABLE {Table} ADD CONSTRAINT short_name CHECK (length(name) < 10)");
+        SyncFixture.Execute(path, "UPDATE item SET name = 'much too long a name' WHERE id = 2; UPDATE item SET name = 'uno' WHERE id = 1; INSERT INTO item VALUES (4, 'four', NULL);");
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal((SyncStatus.PartiallySucceeded, 1L, 1L, 1L), (result.Status, result.Quarantined, result.Updated, result.Inserted));
+        Assert.Equal("uno", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 1"));
+        var held = Assert.Single(await _engine.GetQuarantineAsync(new QuarantineQuery { Path = path }));
+        Assert.Equal((HeldKind.Quarantined, "(id=2)"), (held.Kind, held.Key));
+        Assert.Contains("23514", held.Reason, StringComparison.Ordinal);
+        Assert.Contains("short_name", held.Reason, StringComparison.Ordinal);
+        Assert.Equal((1L, 1L), ((await _engine.GetStatusAsync(new StatusRequest { Path = path })) is var status ? (status.Quarantined, status.PendingChanges) : default));
+        Assert.Equal(1, (await _engine.GetLogAsync(new LogQuery { Path = path, Last = 1 })).Single().Quarantined);
+
+        // Fixing the target heals it: retry syncs just the tables holding rows.
+        _fixture.PgExecute($"ALTER TABLE {Table} DROP CONSTRAINT short_name");
+        var retried = await _engine.RetryQuarantineAsync(_fixture.Request(path));
+        Assert.NotNull(retried);
+        Assert.Equal((SyncStatus.Succeeded, 0L, 1L), (retried.Status, retried.Quarantined, retried.Updated));
+        Assert.Empty(await _engine.GetQuarantineAsync(new QuarantineQuery { Path = path }));
+        Assert.Null(await _engine.RetryQuarantineAsync(_fixture.Request(path)));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
+    [Fact]
+    public async Task A_copied_file_is_refused_as_a_duplicate_node_until_reset_node_gives_the_copy_its_own_identity()
+    {
+        var original = await SyncedItemsAsync();
+        var copy = Path.Combine(_fixture.Directory, "copy.sqlite");
+        File.Copy(original, copy);
+        SyncFixture.Execute(copy, "INSERT INTO item VALUES (10, 'copy', NULL)");
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(copy)).Status); // the copy runs first and takes the id
+        SyncFixture.Execute(original, "INSERT INTO item VALUES (11, 'original', NULL)");
+
+        var refused = await Assert.ThrowsAsync<DbSyncException>(() => _fixture.SyncAsync(original));
+
+        Assert.Equal("DbSync.DuplicateNodeId", refused.ErrorId);
+        Assert.Contains("reset-node", refused.Message, StringComparison.Ordinal);
+        Assert.Contains(copy, refused.Message, StringComparison.Ordinal);
+        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM {Table} WHERE id = 11"));
+
+        var reset = await _engine.ResetNodeAsync(new ResetNodeRequest { Path = copy, ConnectionString = TestServer.ConnectionString });
+        Assert.True(reset.Released);
+        Assert.NotEqual(reset.PreviousNodeId, reset.NodeId);
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(original)).Status);
+        var copyRun = await _fixture.SyncAsync(copy);
+        Assert.Equal(SyncStatus.Succeeded, copyRun.Status);
+        Assert.Equal(reset.NodeId, copyRun.NodeId);
+        Assert.Equal(["FullCopy"], copyRun.Tables.Select(t => t.Mode));
+        Assert.Equal(1, _fixture.PgScalar($"SELECT count(*) FROM {Table} WHERE id = 11"));
+        var bare = _fixture.CreateDatabase("CREATE TABLE x (id INTEGER PRIMARY KEY)", "bare.sqlite");
+        Assert.Equal("DbSync.UsageError", (await Assert.ThrowsAsync<DbSyncException>(() => _engine.ResetNodeAsync(new ResetNodeRequest { Path = bare }))).ErrorId);
+    }
+}
