@@ -277,6 +277,11 @@ public sealed class SyncEngine
     {
         SyncPlanner.CheckNameCollisions(captured.Select(c => c.Table), request.PreserveCase);
         CheckNewestColumn(request, captured);
+        foreach (var pattern in request.NodePartitioned.Where(p => !captured.Any(c => SyncPlanner.Matches(c.Table.Name, [p]))))
+        {
+            throw new DbSyncException(ErrorIds.TableNotFound, DbSyncErrorCategory.ObjectNotFound,
+                $"--node-partitioned '{pattern}' matches no synced table. Tables: {string.Join(", ", captured.Select(c => c.Table.Name))}.", pattern);
+        }
         await Conflicts.ConflictStore.EnsureTablesAsync(pg, cancellationToken).ConfigureAwait(false);
         var careful = false;
         for (var attempt = 1; ; attempt++)
@@ -360,7 +365,11 @@ public sealed class SyncEngine
             {
                 try
                 {
-                    plans.Add(SyncPlanner.Plan(table, registry, schema, targets, request.PreserveCase, request.Resync));
+                    var plan = SyncPlanner.Plan(table, registry, schema, targets, request.PreserveCase, request.Resync,
+                        request.NodePartitioned.Count > 0 && SyncPlanner.Matches(table.Name, request.NodePartitioned));
+                    plan.NodeId = result.NodeId;
+                    plan.Result.NodePartitioned = plan.NodeColumn is not null;
+                    plans.Add(plan);
                 }
                 catch (DbSyncException ex) when (ex.ErrorId == ErrorIds.SchemaChanged)
                 {
@@ -392,7 +401,7 @@ public sealed class SyncEngine
                 }
 
                 await PgWriter.AddColumnsAsync(pg, transaction, schema, plan, cancellationToken).ConfigureAwait(false);
-                if (plan.Mode == LoadMode.CopyUpsert && !request.Resync && !await PgWriter.HasRowsAsync(pg, transaction, schema, plan.TargetName, cancellationToken).ConfigureAwait(false))
+                if (plan.Mode == LoadMode.CopyUpsert && !request.Resync && !await PgWriter.HasRowsAsync(pg, transaction, schema, plan, cancellationToken).ConfigureAwait(false))
                 {
                     plan.Mode = LoadMode.CopyDirect;
                 }
@@ -593,9 +602,22 @@ public sealed class SyncEngine
                     continue;
                 }
 
-                await PgWriter.AddForeignKeyAsync(pg, transaction, schema, child,
-                    fk.Columns.Select(c => child.TargetColumns[child.IndexOf(c)]).ToList(), parent,
-                    parentColumns.Select(c => parent.TargetColumns[parent.IndexOf(c)]).ToList(), cancellationToken).ConfigureAwait(false);
+                if ((child.NodeColumn is null) != (parent.NodeColumn is null))
+                {
+                    warnings.Add($"{what} was not created in PostgreSQL: only one of the two tables is node-partitioned.");
+                    continue;
+                }
+
+                var childColumns = fk.Columns.Select(c => child.TargetColumns[child.IndexOf(c)]).ToList();
+                var referenced = parentColumns.Select(c => parent.TargetColumns[parent.IndexOf(c)]).ToList();
+                if (child.NodeColumn is not null)
+                {
+                    // Both partitioned: a node's rows reference that node's parents.
+                    childColumns.Insert(0, child.NodeColumn);
+                    referenced.Insert(0, parent.NodeColumn!);
+                }
+
+                await PgWriter.AddForeignKeyAsync(pg, transaction, schema, child, childColumns, parent, referenced, cancellationToken).ConfigureAwait(false);
             }
         }
     }

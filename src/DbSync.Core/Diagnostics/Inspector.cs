@@ -47,7 +47,9 @@ internal static class Inspector
                 TablePlan plan;
                 try
                 {
-                    plan = SyncPlanner.Plan(table, registered, schema, targets, request.PreserveCase, request.Resync);
+                    plan = SyncPlanner.Plan(table, registered, schema, targets, request.PreserveCase, request.Resync,
+                        request.NodePartitioned.Count > 0 && SyncPlanner.Matches(table.Name, request.NodePartitioned));
+                    plan.NodeId = (RunLog.TableExists(sqlite, "_dbsync_meta") ? CaptureStore.ReadMeta(sqlite, null, "node_id") : null) ?? "";
                 }
                 catch (DbSyncException ex) when (ex.ErrorId == ErrorIds.SchemaChanged)
                 {
@@ -56,7 +58,7 @@ internal static class Inspector
                 }
 
                 var mode = plan.Mode;
-                if (mode == LoadMode.CopyUpsert && !request.Resync && !await PgWriter.HasRowsAsync(pg, null, schema, plan.TargetName, cancellationToken).ConfigureAwait(false))
+                if (mode == LoadMode.CopyUpsert && !request.Resync && !await PgWriter.HasRowsAsync(pg, null, schema, plan, cancellationToken).ConfigureAwait(false))
                 {
                     mode = LoadMode.CopyDirect;
                 }

@@ -61,6 +61,20 @@ public sealed class TablePlan
     /// <summary>The per-table result being filled in.</summary>
     public required TableSyncResult Result { get; init; }
 
+    /// <summary>The target column that holds the node id, first in the key, for a node-partitioned table; else null.</summary>
+    public string? NodeColumn { get; init; }
+
+    /// <summary>The node id written to <see cref="NodeColumn"/>; set by the engine.</summary>
+    public string NodeId { get; set; } = "";
+
+    /// <summary>For a node-partitioned table, the SQL condition that keeps to this node's rows (<c> AND alias.dbsync_node = 'id'</c>); else empty.</summary>
+    public string NodeFilter(string alias) =>
+        NodeColumn is null ? "" : $" AND {alias}.{Identifiers.Quote(NodeColumn)} = '{NodeId.Replace("'", "''", StringComparison.Ordinal)}'";
+
+    /// <summary>The target's key columns, quoted, the node column first for a node-partitioned table.</summary>
+    public IEnumerable<string> QuotedTargetKey =>
+        (NodeColumn is null ? TargetKeyColumns : TargetKeyColumns.Prepend(NodeColumn)).Select(Identifiers.Quote);
+
     /// <summary>Target names of the key columns, in key order.</summary>
     public IEnumerable<string> TargetKeyColumns => Source.KeyColumns.Select(k => TargetColumns[IndexOf(k.Name)]);
 
@@ -82,6 +96,9 @@ public sealed class TablePlan
 /// <summary>Selects tables, matches them to the target and orders them by foreign keys.</summary>
 public static class SyncPlanner
 {
+    /// <summary>The target column a node-partitioned table gets: the node id, first in the primary key.</summary>
+    public const string NodeColumnName = "dbsync_node";
+
     /// <summary>True when the name matches any pattern (<c>*</c>, <c>?</c>, case-insensitive).</summary>
     public static bool Matches(string name, IReadOnlyList<string> patterns)
     {
@@ -201,7 +218,7 @@ public static class SyncPlanner
     /// changed its key since capture began (the caller skips that table).
     /// </summary>
     public static TablePlan Plan(SourceTable source, RegisteredTable registry, string schema, IReadOnlyDictionary<string, TargetTable> targets,
-        bool preserveCase, bool resync)
+        bool preserveCase, bool resync, bool nodePartitioned = false)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(registry);
@@ -246,11 +263,18 @@ public static class SyncPlanner
                 CheckLength(column, $"Table '{source.Name}', column '{source.Columns[i].Name}'", source.Name);
             }
 
+            if (nodePartitioned && columns.Contains(NodeColumnName, StringComparer.OrdinalIgnoreCase))
+            {
+                throw new DbSyncException(ErrorIds.SchemaMismatch, DbSyncErrorCategory.MetadataError,
+                    $"Table '{source.Name}' has a column named '{NodeColumnName}', the column --node-partitioned adds; rename it to partition the table by node.",
+                    source.Name);
+            }
+
             registry.TargetCreated = true;
             return new TablePlan
             {
                 Source = source, Registry = registry, TargetName = targetName, TargetColumns = columns, TargetTypes = mapped,
-                CreateTarget = true, Mode = LoadMode.CopyDirect,
+                CreateTarget = true, Mode = LoadMode.CopyDirect, NodeColumn = nodePartitioned ? NodeColumnName : null,
                 Result = new TableSyncResult { Name = source.Name, Target = Identifiers.Quote(schema, targetName) },
             };
         }
@@ -293,6 +317,22 @@ public static class SyncPlanner
         }
 
         var keyTargets = source.KeyColumns.Select(k => targetColumns[IndexOfColumn(source, k)]).ToHashSet(StringComparer.Ordinal);
+        // A target table keyed by the node column and the source key is node-partitioned, whether or not this run asked.
+        var nodeColumn = existing.FindColumn(NodeColumnName) is { } found && !source.Columns.Any(c => Identifiers.SqliteNames.Equals(c.Name, NodeColumnName))
+            && existing.UniqueKeys.Any(u => u.Count == keyTargets.Count + 1 && u.Contains(found.Name) && keyTargets.All(u.Contains))
+            ? found.Name
+            : null;
+        if (nodeColumn is not null)
+        {
+            keyTargets.Add(nodeColumn);
+        }
+        else if (nodePartitioned)
+        {
+            throw new DbSyncException(ErrorIds.SchemaMismatch, DbSyncErrorCategory.MetadataError,
+                $"Table '{source.Name}' is to be node-partitioned, but PostgreSQL table {exactResult.Target} already exists without a '{NodeColumnName}' column in its primary key; DbSync does not rekey an existing table. Drop or rename it, or sync the table without --node-partitioned.",
+                source.Name);
+        }
+
         if (!existing.UniqueKeys.Any(u => u.Count == keyTargets.Count && u.All(keyTargets.Contains)))
         {
             throw new DbSyncException(ErrorIds.SchemaMismatch, DbSyncErrorCategory.MetadataError,
@@ -300,7 +340,7 @@ public static class SyncPlanner
                 source.Name);
         }
 
-        var unfilled = existing.Columns.Where(c => c.NotNull && !c.HasDefault && !targetColumns.Contains(c.Name, StringComparer.Ordinal)).ToList();
+        var unfilled = existing.Columns.Where(c => c.NotNull && !c.HasDefault && !targetColumns.Contains(c.Name, StringComparer.Ordinal) && c.Name != nodeColumn).ToList();
         if (unfilled.Count > 0)
         {
             throw new DbSyncException(ErrorIds.SchemaMismatch, DbSyncErrorCategory.MetadataError,
@@ -312,7 +352,7 @@ public static class SyncPlanner
         return new TablePlan
         {
             Source = source, Registry = registry, TargetName = existing.Name, TargetColumns = targetColumns, TargetTypes = targetTypes,
-            AddColumns = added, Mode = mode, DeleteMissing = resync, Result = exactResult,
+            AddColumns = added, Mode = mode, DeleteMissing = resync, Result = exactResult, NodeColumn = nodeColumn,
         };
     }
 

@@ -44,7 +44,7 @@ internal static class Applier
     private static string TargetTable(ApplyContext context, TablePlan plan) => Identifiers.Quote(context.Schema, plan.TargetName);
 
     private static string Match(TablePlan plan, string t, string s) =>
-        string.Join(" AND ", plan.TargetKeyColumns.Select(k => $"{t}.{Q(k)} = {s}.{Q(k)}"));
+        string.Join(" AND ", plan.TargetKeyColumns.Select(k => $"{t}.{Q(k)} = {s}.{Q(k)}")) + plan.NodeFilter(t);
 
     private static List<string> ValueColumns(TablePlan plan)
     {
@@ -161,16 +161,18 @@ internal static class Applier
     public static async Task UpsertAsync(ApplyContext context, TablePlan plan, Action<long> progress, CancellationToken cancellationToken)
     {
         var all = plan.TargetColumns.Select(Q).ToList();
-        var keys = plan.TargetKeyColumns.Select(Q).ToList();
+        var keys = plan.QuotedTargetKey.ToList();
         var values = ValueColumns(plan).Select(Q).ToList();
+        var insertColumns = plan.NodeColumn is null ? all : all.Prepend(Q(plan.NodeColumn)).ToList();
+        var selectColumns = plan.NodeColumn is null ? all : all.Prepend($"'{plan.NodeId.Replace("'", "''", StringComparison.Ordinal)}'").ToList();
         var onConflict = values.Count == 0
             ? "DO NOTHING"
             : $"DO UPDATE SET {string.Join(", ", values.Select(v => $"{v} = EXCLUDED.{v}"))} " +
               $"WHERE ({string.Join(", ", values.Select(v => "t." + v))}) IS DISTINCT FROM ({string.Join(", ", values.Select(v => "EXCLUDED." + v))})";
         var sql = $"""
             WITH x AS (
-                INSERT INTO {TargetTable(context, plan)} AS t ({string.Join(", ", all)})
-                SELECT {string.Join(", ", all)} FROM {Q(plan.StagingTable)}
+                INSERT INTO {TargetTable(context, plan)} AS t ({string.Join(", ", insertColumns)})
+                SELECT {string.Join(", ", selectColumns)} FROM {Q(plan.StagingTable)}
                 WHERE NOT {Staging.Gone} AND {Staging.Bad} IS NULL AND {Staging.Skip} IS NOT TRUE
                     AND {Staging.RowNumber} > $1 AND {Staging.RowNumber} <= $2
                 ON CONFLICT ({string.Join(", ", keys)}) {onConflict}

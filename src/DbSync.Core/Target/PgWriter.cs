@@ -26,7 +26,7 @@ public static class PgWriter
     public static Task CreateTableAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string schema, TablePlan plan, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(plan);
-        var identity = plan.Source.KeyColumns.Count == 1 && plan.TargetTypes[plan.IndexOf(plan.Source.KeyColumns[0].Name)].Kind == PgKind.Int64;
+        var identity = plan.NodeColumn is null && plan.Source.KeyColumns.Count == 1 && plan.TargetTypes[plan.IndexOf(plan.Source.KeyColumns[0].Name)].Kind == PgKind.Int64;
         var columns = plan.Source.Columns.Select((c, i) =>
         {
             var sql = Identifiers.Quote(plan.TargetColumns[i]) + " " + plan.TargetTypes[i].SqlName;
@@ -37,6 +37,11 @@ public static class PgWriter
 
             return c.NotNull || c.KeyPosition > 0 ? sql + " NOT NULL" : sql;
         });
+        if (plan.NodeColumn is not null)
+        {
+            columns = columns.Prepend($"{Identifiers.Quote(plan.NodeColumn)} text NOT NULL");
+        }
+
         return ExecuteAsync(connection, transaction,
             $"CREATE TABLE {Identifiers.Quote(schema, plan.TargetName)} ({string.Join(", ", columns)})", cancellationToken);
     }
@@ -46,7 +51,7 @@ public static class PgWriter
     {
         ArgumentNullException.ThrowIfNull(plan);
         return ExecuteAsync(connection, transaction,
-            $"ALTER TABLE {Identifiers.Quote(schema, plan.TargetName)} ADD PRIMARY KEY ({string.Join(", ", plan.TargetKeyColumns.Select(Identifiers.Quote))})",
+            $"ALTER TABLE {Identifiers.Quote(schema, plan.TargetName)} ADD PRIMARY KEY ({string.Join(", ", plan.QuotedTargetKey)})",
             cancellationToken);
     }
 
@@ -129,6 +134,12 @@ public static class PgWriter
         {
             columns.AddRange([RowNumber, Gone, Staging.Op, Staging.Seq, Staging.Literals, Staging.Bad, Staging.KeyText]);
         }
+        else if (plan.NodeColumn is not null)
+        {
+            columns.Insert(0, Identifiers.Quote(plan.NodeColumn));
+        }
+
+        var nodeId = !staging && plan.NodeColumn is not null ? plan.NodeId : null;
 
         var writers = plan.Source.Columns.Select((c, i) => new ValueWriter(plan.Source.Name, c.Name, plan.TargetTypes[i])).ToArray();
         var keyIndex = plan.Source.KeyColumns.Select(k => plan.IndexOf(k.Name)).ToArray();
@@ -182,6 +193,11 @@ public static class PgWriter
             }
 
             importer.StartRow();
+            if (nodeId is not null)
+            {
+                importer.Write(nodeId, NpgsqlDbType.Text);
+            }
+
             for (var i = 0; i < writers.Length; i++)
             {
                 if (bad is not null)
@@ -340,7 +356,7 @@ public static class PgWriter
         var sql = $"""
             WITH x AS (
                 DELETE FROM {Identifiers.Quote(schema, plan.TargetName)} AS t
-                WHERE NOT EXISTS (SELECT 1 FROM {Identifiers.Quote(plan.StagingTable)} AS s WHERE {string.Join(" AND ", keys.Select(k => $"s.{k} = t.{k}"))})
+                WHERE NOT EXISTS (SELECT 1 FROM {Identifiers.Quote(plan.StagingTable)} AS s WHERE {string.Join(" AND ", keys.Select(k => $"s.{k} = t.{k}"))}){plan.NodeFilter("t")}
                 RETURNING 1)
             SELECT count(*) FROM x
             """;
@@ -352,7 +368,7 @@ public static class PgWriter
     public static async Task AdvanceSequenceAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string schema, TablePlan plan, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(plan);
-        if (plan.Source.KeyColumns.Count != 1 || plan.TargetTypes[plan.IndexOf(plan.Source.KeyColumns[0].Name)].Kind is not (PgKind.Int16 or PgKind.Int32 or PgKind.Int64))
+        if (plan.NodeColumn is not null || plan.Source.KeyColumns.Count != 1 || plan.TargetTypes[plan.IndexOf(plan.Source.KeyColumns[0].Name)].Kind is not (PgKind.Int16 or PgKind.Int32 or PgKind.Int64))
         {
             return;
         }
@@ -371,9 +387,10 @@ public static class PgWriter
     }
 
     /// <summary>True when the table has at least one row.</summary>
-    public static async Task<bool> HasRowsAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string schema, string table, CancellationToken cancellationToken)
+    public static async Task<bool> HasRowsAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string schema, TablePlan plan, CancellationToken cancellationToken)
     {
-        using var command = new NpgsqlCommand($"SELECT EXISTS (SELECT 1 FROM {Identifiers.Quote(schema, table)})", connection, transaction);
+        ArgumentNullException.ThrowIfNull(plan);
+        using var command = new NpgsqlCommand($"SELECT EXISTS (SELECT 1 FROM {Identifiers.Quote(schema, plan.TargetName)} AS t WHERE true{plan.NodeFilter("t")})", connection, transaction);
         return (bool)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
     }
 

@@ -1,0 +1,92 @@
+using System.Globalization;
+using System.Text.Json;
+using DbSync.Core;
+using DbSync.Tests.Infrastructure;
+
+namespace DbSync.Tests;
+
+/// <summary>
+/// Many nodes, one target: fifty SQLite files syncing into the same PostgreSQL tables at the same time, a shared table
+/// (the same key from two nodes is the same row) and a node-partitioned one (every node counts from 1).
+/// </summary>
+public sealed class FleetTests : IDisposable
+{
+    private const int Nodes = 50;
+    private const int SharedRows = 20;
+    private readonly SyncFixture _fixture = new();
+
+    public void Dispose() => _fixture.Dispose();
+
+    private SyncRequest Request(string path) => new()
+    {
+        Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, NodePartitioned = ["reading"],
+        LockTimeout = TimeSpan.FromMinutes(2),
+    };
+
+    private Task<SyncResult[]> SyncAllAsync(IEnumerable<string> paths) =>
+        Task.WhenAll(paths.Select(p => Task.Run(() => new SyncEngine().SyncAsync(Request(p)))));
+
+    [Fact]
+    public async Task Fifty_nodes_sync_at_once_with_every_row_present_conflicts_counted_and_no_update_lost()
+    {
+        var paths = Enumerable.Range(1, Nodes).Select(n => _fixture.CreateDatabase($"""
+            CREATE TABLE site (id INTEGER PRIMARY KEY, name TEXT, counter INTEGER);
+            WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < {SharedRows}) INSERT INTO site SELECT i, 'site ' || i, 0 FROM r;
+            CREATE TABLE reading (id INTEGER PRIMARY KEY, value REAL, node INTEGER);
+            WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 50) INSERT INTO reading SELECT i, i * 0.5, {n} FROM r;
+            """, $"node{n}.sqlite")).ToList();
+
+        // Round 1: every node's first sync at once; the first creates the tables, the others find them.
+        var first = await SyncAllAsync(paths);
+
+        Assert.All(first, r => Assert.Equal(SyncStatus.Succeeded, r.Status));
+        Assert.Equal(Nodes, first.Select(r => r.NodeId).Distinct().Count());
+        Assert.All(first, r => Assert.True(r.Tables.Single(t => t.Name == "reading").NodePartitioned));
+        Assert.Equal(0, first.Sum(r => r.Conflicts)); // identical shared rows are no conflict
+        Assert.Equal(SharedRows, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".site"));
+        Assert.Equal(Nodes * 50, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".reading"));
+
+        // Round 2: every node changes a shared row (two or three nodes per row), adds and deletes its own readings.
+        for (var n = 1; n <= Nodes; n++)
+        {
+            SyncFixture.Execute(paths[n - 1], $"""
+                UPDATE site SET counter = {n} WHERE id = {((n - 1) % SharedRows) + 1};
+                WITH RECURSIVE r(i) AS (SELECT 51 UNION ALL SELECT i + 1 FROM r WHERE i < 60) INSERT INTO reading SELECT i, i * 0.25, {n} FROM r;
+                DELETE FROM reading WHERE id = 1;
+                """);
+        }
+
+        var second = await SyncAllAsync(paths);
+
+        Assert.All(second, r => Assert.Equal(SyncStatus.Succeeded, r.Status));
+        Assert.Equal(Nodes * 59, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".reading"));
+        foreach (var (path, result) in paths.Zip(first))
+        {
+            // Every node's own rows are there, exactly, under its node id.
+            var node = result.NodeId;
+            var number = int.Parse(Path.GetFileNameWithoutExtension(path)[4..], CultureInfo.InvariantCulture);
+            Assert.Equal(59, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".reading WHERE dbsync_node = '{node}' AND node = {number}"));
+            Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".reading WHERE dbsync_node = '{node}' AND id = 1"));
+        }
+
+        // Every shared row was changed by two or three nodes: all but the first to apply (or all) met a conflict.
+        var conflicts = second.Sum(r => r.Conflicts);
+        Assert.Equal(conflicts, second.Sum(r => r.ConflictsResolved));
+        Assert.InRange(conflicts, Nodes - SharedRows, Nodes);
+        var target = $"\"{_fixture.Schema}\".\"site\"";
+        Assert.Equal(conflicts, _fixture.PgScalar($"SELECT count(*) FROM dbsync.conflicts WHERE target_table = '{target}'"));
+
+        // No update is lost: each row ends with one of its writers' values, and every other writer's value was
+        // overwritten knowingly, kept as the losing version of a conflict.
+        for (var id = 1; id <= SharedRows; id++)
+        {
+            var writers = Enumerable.Range(1, Nodes).Where(n => ((n - 1) % SharedRows) + 1 == id).Select(n => (long)n).ToHashSet();
+            var final = _fixture.PgScalar($"SELECT counter FROM {target} WHERE id = {id}");
+            Assert.Contains(final, writers);
+            var overwritten = _fixture.PgText(
+                $"SELECT coalesce(string_agg(target_row->>'counter', ','), '') FROM dbsync.conflicts WHERE target_table = '{target}' AND (key->>'id')::int = {id}")!
+                .Split(',', StringSplitOptions.RemoveEmptyEntries).Select(long.Parse).ToHashSet();
+            Assert.Subset(overwritten, writers.Except([final]).ToHashSet());
+        }
+    }
+}
