@@ -16,9 +16,12 @@ public static class CliApp
     /// <summary>Options that may be given more than once; their values add up.</summary>
     private static readonly HashSet<string> _repeatable = new(StringComparer.Ordinal) { "--table", "--node-partitioned" };
 
-    /// <summary>quarantine options that only a retry (a sync) uses.</summary>
+    /// <summary>
+    /// quarantine options that only a retry (a sync) uses. --connection is not among them: scripts pass it to every
+    /// command, as they may set DBSYNC_CONNECTION, and listing simply does not need it.
+    /// </summary>
     private static readonly string[] _retryOptions =
-        ["--connection", "--schema", "--batch-size", "--lock-timeout", "--busy-timeout", "--log-path", "--conflict-policy", "--newest-column", "--node-partitioned", "--preserve-case"];
+        ["--schema", "--batch-size", "--lock-timeout", "--busy-timeout", "--log-path", "--conflict-policy", "--newest-column", "--node-partitioned", "--preserve-case"];
 
     /// <summary>JSON as scripts read it: one line, quotes and non-ASCII text unescaped.</summary>
     internal static readonly JsonSerializerOptions JsonOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
