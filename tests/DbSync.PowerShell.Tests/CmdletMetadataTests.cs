@@ -14,7 +14,7 @@ public sealed class CmdletMetadataTests
     public static readonly Dictionary<string, string[]> Expected = new()
     {
         ["Start-DbSync"] = ["Path", "LiteralPath", "ConnectionString", "Credential", "Schema", "Table", "BatchSize", "Resync", "PreserveCase",
-            "LockTimeout", "BusyTimeout", "LogPath", "KeepDays", "PruneBackup", "Continuous", "Interval"],
+            "LockTimeout", "BusyTimeout", "LogPath", "KeepDays", "PruneBackup", "ConflictPolicy", "NewestColumn", "NodePartitioned", "Continuous", "Interval"],
         ["Get-DbSyncStatus"] = ["Path", "LiteralPath", "ConnectionString", "Credential", "Detailed", "TargetTimeout"],
         ["Test-DbSyncConnection"] = ["Path", "LiteralPath", "ConnectionString", "Credential", "Schema", "Table", "PreserveCase", "TargetTimeout", "Quiet"],
         ["Enable-DbSync"] = ["Path", "LiteralPath", "Table", "LockTimeout"],
@@ -166,6 +166,7 @@ public sealed class CmdletMetadataTests
     {
         Assert.Equal(typeof(RunStatus), TypeOf("Get-DbSyncLog").GetProperty("Status")!.PropertyType);
         Assert.Equal(typeof(DateTime), TypeOf("Get-DbSyncLog").GetProperty("Since")!.PropertyType);
+        Assert.Equal(typeof(ConflictPolicy), TypeOf("Start-DbSync").GetProperty("ConflictPolicy")!.PropertyType);
         var batch = TypeOf("Start-DbSync").GetProperty("BatchSize")!;
         Assert.Equal(1, Attribute(batch, "ValidateRangeAttribute")!.ConstructorArguments[0].Value);
         foreach (var (cmdlet, names) in Expected)
@@ -176,6 +177,18 @@ public sealed class CmdletMetadataTests
                 Assert.Equal(typeof(int), property.PropertyType);
                 Assert.NotNull(Attribute(property, "ValidateRangeAttribute"));
             }
+        }
+    }
+
+    [Fact]
+    public void NodePartitioned_takes_wildcards_and_completes_table_names()
+    {
+        foreach (var cmdlet in new[] { "Start-DbSync" })
+        {
+            var property = TypeOf(cmdlet).GetProperty("NodePartitioned")!;
+            Assert.Equal(typeof(string[]), property.PropertyType);
+            Assert.NotNull(Attribute(property, "SupportsWildcardsAttribute"));
+            Assert.Equal(typeof(TableNameCompleter), Attribute(property, "ArgumentCompleterAttribute")!.ConstructorArguments[0].Value);
         }
     }
 

@@ -1,3 +1,4 @@
+using DbSync.Core;
 using DbSync.Core.Bookkeeping;
 using DbSync.PowerShell.Commands;
 
@@ -23,6 +24,9 @@ public sealed class RequestMappingTests
             BusyTimeout = 9,
             LogPath = "ignored: the resolved path is passed in",
             KeepDays = 14,
+            ConflictPolicy = ConflictPolicy.Newest,
+            NewestColumn = "UpdatedAt",
+            NodePartitioned = ["Basket*", "Order"],
         };
         var request = cmdlet.BuildRequest("/data/a.sqlite", "/logs/a.jsonl");
         Assert.Equal("/data/a.sqlite", request.Path);
@@ -35,6 +39,9 @@ public sealed class RequestMappingTests
         Assert.Equal(TimeSpan.FromSeconds(9), request.BusyTimeout);
         Assert.Equal("/logs/a.jsonl", request.LogPath);
         Assert.Equal(14, request.KeepDays);
+        Assert.Equal(ConflictPolicy.Newest, request.ConflictPolicy);
+        Assert.Equal("UpdatedAt", request.NewestColumn);
+        Assert.Equal(["Basket*", "Order"], request.NodePartitioned);
         Assert.False(request.Resync);
         Assert.False(request.PreserveCase);
         Assert.False(request.PruneBackup);
@@ -51,6 +58,9 @@ public sealed class RequestMappingTests
         Assert.Equal(TimeSpan.FromSeconds(30), request.BusyTimeout);
         Assert.Null(request.LogPath);
         Assert.Null(request.KeepDays);
+        Assert.Equal(ConflictPolicy.SourceWins, request.ConflictPolicy);
+        Assert.Null(request.NewestColumn);
+        Assert.Empty(request.NodePartitioned);
     }
 
     [Fact]
@@ -130,5 +140,14 @@ public sealed class RequestMappingTests
         Assert.Equal("/backup/a.jsonl", request.BackupPath);
         Assert.True(request.WhatIf);
         Assert.Null(new RestoreDbSyncLogCommand().BuildRequest("/a", null, whatIf: false).BackupPath);
+    }
+
+    [Fact]
+    public void Conflict_policy_rules_are_the_CLI_rules()
+    {
+        Assert.Null(DbSync.PowerShell.Infrastructure.ConflictOptions.Check(ConflictPolicy.SourceWins, null));
+        Assert.Null(DbSync.PowerShell.Infrastructure.ConflictOptions.Check(ConflictPolicy.Newest, "UpdatedAt"));
+        Assert.Contains("-NewestColumn", DbSync.PowerShell.Infrastructure.ConflictOptions.Check(ConflictPolicy.Newest, null), StringComparison.Ordinal);
+        Assert.Contains("-ConflictPolicy Newest", DbSync.PowerShell.Infrastructure.ConflictOptions.Check(ConflictPolicy.Fail, "UpdatedAt"), StringComparison.Ordinal);
     }
 }
