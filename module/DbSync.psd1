@@ -19,6 +19,9 @@
         'Disable-DbSync'
         'Get-DbSyncLog'
         'Restore-DbSyncLog'
+        'Get-DbSyncConflict'
+        'Get-DbSyncQuarantine'
+        'Reset-DbSyncNode'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

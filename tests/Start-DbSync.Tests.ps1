@@ -99,9 +99,22 @@ Describe 'Start-DbSync' {
         @{ Case = 'the server does not answer'; ErrorId = 'DbSync.TargetUnreachable'; Arguments = { @{ LiteralPath = $db; ConnectionString = 'Host=127.0.0.1;Port=1;Username=x;Password=y;Timeout=3' } } }
         @{ Case = 'a -Table pattern matches nothing'; ErrorId = 'DbSync.TableNotFound'; Arguments = { @{ LiteralPath = $db; ConnectionString = $Pg; Table = 'NoSuchTable*' } } }
         @{ Case = '-PruneBackup comes without -KeepDays'; ErrorId = 'DbSync.UsageError'; Arguments = { @{ LiteralPath = $db; ConnectionString = $Pg; PruneBackup = $true } } }
+        @{ Case = '-ConflictPolicy Newest comes without -NewestColumn'; ErrorId = 'DbSync.UsageError'; Arguments = { @{ LiteralPath = $db; ConnectionString = $Pg; ConflictPolicy = 'Newest' } } }
+        @{ Case = '-NewestColumn comes without -ConflictPolicy Newest'; ErrorId = 'DbSync.UsageError'; Arguments = { @{ LiteralPath = $db; ConnectionString = $Pg; ConflictPolicy = 'Fail'; NewestColumn = 'Name' } } }
     ) {
         $arguments = & $Arguments
         { Start-DbSync @arguments -Schema $schema -ErrorAction Stop } | Should -Throw -ErrorId "$ErrorId,DbSync.PowerShell.Commands.StartDbSyncCommand"
+    }
+
+    It 'binds -ConflictPolicy case-insensitively, completes its values, and refuses an unknown one' {
+        $before = Get-FileHashText $db
+        $run = Invoke-ChildPwsh "Start-DbSync -LiteralPath '$db' -ConnectionString '$Pg' -Schema '$schema' -Table Genre -ConflictPolicy newest -NewestColumn Name -NodePartitioned Gen*, Art* -WhatIf"
+        $run.ExitCode | Should -Be 0
+        $run.Output | Should -Match 'What if: 1\. Genre -> '
+        Get-FileHashText $db | Should -Be $before
+        { Start-DbSync -LiteralPath $db -ConnectionString $Pg -ConflictPolicy Sometimes } | Should -Throw -ErrorId 'CannotConvertArgumentNoMessage,DbSync.PowerShell.Commands.StartDbSyncCommand'
+        $completions = (TabExpansion2 -inputScript 'Start-DbSync -ConflictPolicy ' -cursorColumn 'Start-DbSync -ConflictPolicy '.Length).CompletionMatches.CompletionText
+        $completions | Sort-Object | Should -Be @('Fail', 'Newest', 'SourceWins', 'TargetWins')
     }
 
     It 'is a terminating error that try/catch sees even without -ErrorAction Stop, with category and target' {

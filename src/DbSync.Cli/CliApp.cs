@@ -13,13 +13,24 @@ public static class CliApp
     /// <summary>Exit codes (docs/cli.md).</summary>
     public const int Success = 0, Failed = 1, Usage = 2, Partial = 3, Locked = 4, Cancelled = 130;
 
+    /// <summary>Options that may be given more than once; their values add up.</summary>
+    private static readonly HashSet<string> _repeatable = new(StringComparer.Ordinal) { "--table", "--node-partitioned" };
+
+    /// <summary>
+    /// quarantine options that only a retry (a sync) uses. --connection is not among them: scripts pass it to every
+    /// command, as they may set DBSYNC_CONNECTION, and listing simply does not need it.
+    /// </summary>
+    private static readonly string[] _retryOptions =
+        ["--schema", "--batch-size", "--lock-timeout", "--busy-timeout", "--log-path", "--conflict-policy", "--newest-column", "--node-partitioned", "--preserve-case"];
+
     /// <summary>JSON as scripts read it: one line, quotes and non-ASCII text unescaped.</summary>
     internal static readonly JsonSerializerOptions JsonOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private static readonly Dictionary<string, CommandSpec> _commands = new(StringComparer.Ordinal)
     {
         ["sync"] = new("Push pending changes (enabling capture on first use).",
-            ["--path", "--connection", "--schema", "--table", "--batch-size", "--lock-timeout", "--busy-timeout", "--log-path", "--keep-days", "--interval"],
+            ["--path", "--connection", "--schema", "--table", "--batch-size", "--lock-timeout", "--busy-timeout", "--log-path", "--keep-days", "--interval",
+                "--conflict-policy", "--newest-column", "--node-partitioned"],
             ["--resync", "--preserve-case", "--prune-backup", "--what-if", "--watch", "--json"]),
         ["enable"] = new("Install change capture in the SQLite file without syncing.", ["--path", "--table", "--lock-timeout"], ["--json"]),
         ["disable"] = new("Remove change capture from the SQLite file.", ["--path", "--lock-timeout"], ["--force", "--purge", "--json"]),
@@ -27,6 +38,13 @@ public static class CliApp
         ["test"] = new("Run every preflight check of source and target.", ["--path", "--connection", "--schema", "--table", "--target-timeout"], ["--preserve-case", "--json"]),
         ["log"] = new("Show the run log, newest first.", ["--path", "--last", "--since", "--status"], ["--json"]),
         ["restore-log"] = new("Restore run log entries from the JSON-lines backup.", ["--path", "--backup"], ["--what-if", "--json"]),
+        ["conflicts"] = new("Show the conflicts recorded in PostgreSQL, newest first.",
+            ["--connection", "--path", "--node", "--table", "--run", "--since", "--last"], ["--json"]),
+        ["quarantine"] = new("List the rows held back in the file; with --retry, try them again first.",
+            ["--path", "--table", "--connection", "--schema", "--batch-size", "--lock-timeout", "--busy-timeout", "--log-path",
+                "--conflict-policy", "--newest-column", "--node-partitioned"],
+            ["--retry", "--preserve-case", "--json"]),
+        ["reset-node"] = new("Give a copied SQLite file a node id of its own.", ["--path", "--connection", "--lock-timeout"], ["--json"]),
         ["demo"] = new("Build a sample database, sync it, change it, sync again.", ["--connection"], ["--json"]),
     };
 
@@ -82,6 +100,9 @@ public static class CliApp
                 "status" => await StatusAsync(parsed, stdout, cancel.Token).ConfigureAwait(false),
                 "test" => await TestAsync(parsed, stdout, cancel.Token).ConfigureAwait(false),
                 "restore-log" => await RestoreLogAsync(parsed, stdout, stderr, cancel.Token).ConfigureAwait(false),
+                "conflicts" => await ConflictsAsync(parsed, stdout, cancel.Token).ConfigureAwait(false),
+                "quarantine" => await QuarantineAsync(parsed, stdout, stderr, cancel.Token).ConfigureAwait(false),
+                "reset-node" => await ResetNodeAsync(parsed, stdout, cancel.Token).ConfigureAwait(false),
                 "demo" => await Demo.RunAsync(parsed.Value("--connection") ?? Environment.GetEnvironmentVariable("DBSYNC_CONNECTION"), json, stdout, stderr, cancel.Token).ConfigureAwait(false),
                 _ => throw new InvalidOperationException(parsed.Command),
             };
@@ -102,21 +123,7 @@ public static class CliApp
 
     private static async Task<int> SyncAsync(ParsedArgs parsed, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
-        var request = new SyncRequest
-        {
-            Path = parsed.Required("--path"),
-            ConnectionString = parsed.Value("--connection") ?? Environment.GetEnvironmentVariable("DBSYNC_CONNECTION") ?? "",
-            Schema = parsed.Value("--schema") ?? "public",
-            Tables = parsed.Values("--table"),
-            BatchSize = parsed.Int("--batch-size") ?? 10_000,
-            Resync = parsed.Flag("--resync"),
-            PreserveCase = parsed.Flag("--preserve-case"),
-            LockTimeout = TimeSpan.FromSeconds(parsed.Int("--lock-timeout") ?? 30),
-            BusyTimeout = TimeSpan.FromSeconds(parsed.Int("--busy-timeout") ?? 30),
-            LogPath = parsed.Value("--log-path"),
-            KeepDays = parsed.Int("--keep-days"),
-            PruneBackup = parsed.Flag("--prune-backup"),
-        };
+        var request = BuildSyncRequest(parsed);
         if (request.PruneBackup && request.KeepDays is null)
         {
             throw UsageError("--prune-backup needs --keep-days.");
@@ -148,6 +155,41 @@ public static class CliApp
         }
 
         return result.Status == SyncStatus.Succeeded ? Success : Partial;
+    }
+
+    /// <summary>The sync options as a request (sync, and quarantine --retry); options a command does not take read as their defaults.</summary>
+    private static SyncRequest BuildSyncRequest(ParsedArgs parsed)
+    {
+        var policy = parsed.Enum<ConflictPolicy>("--conflict-policy") ?? ConflictPolicy.SourceWins;
+        var newestColumn = parsed.Value("--newest-column");
+        if (policy == ConflictPolicy.Newest && newestColumn is null)
+        {
+            throw UsageError("--conflict-policy Newest needs --newest-column (the column that says which version is newer).");
+        }
+
+        if (policy != ConflictPolicy.Newest && newestColumn is not null)
+        {
+            throw UsageError("--newest-column goes with --conflict-policy Newest.");
+        }
+
+        return new SyncRequest
+        {
+            Path = parsed.Required("--path"),
+            ConnectionString = parsed.Value("--connection") ?? Environment.GetEnvironmentVariable("DBSYNC_CONNECTION") ?? "",
+            Schema = parsed.Value("--schema") ?? "public",
+            Tables = parsed.Values("--table"),
+            BatchSize = parsed.Int("--batch-size") ?? 10_000,
+            Resync = parsed.Flag("--resync"),
+            PreserveCase = parsed.Flag("--preserve-case"),
+            LockTimeout = TimeSpan.FromSeconds(parsed.Int("--lock-timeout") ?? 30),
+            BusyTimeout = TimeSpan.FromSeconds(parsed.Int("--busy-timeout") ?? 30),
+            LogPath = parsed.Value("--log-path"),
+            KeepDays = parsed.Int("--keep-days"),
+            PruneBackup = parsed.Flag("--prune-backup"),
+            ConflictPolicy = policy,
+            NewestColumn = newestColumn,
+            NodePartitioned = parsed.Values("--node-partitioned"),
+        };
     }
 
     private static async Task<int> WatchAsync(SyncRequest request, TimeSpan interval, bool json, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
@@ -335,14 +377,7 @@ public static class CliApp
 
     private static async Task<int> LogAsync(ParsedArgs parsed, TextWriter stdout, CancellationToken cancellationToken)
     {
-        DateTime? since = null;
-        if (parsed.Value("--since") is { } text)
-        {
-            since = DateTime.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var value)
-                ? value
-                : throw UsageError($"--since needs an ISO 8601 date or date-time, not '{text}'.");
-        }
-
+        var since = parsed.Time("--since");
         RunStatus? status = null;
         if (parsed.Value("--status") is { } statusText)
         {
@@ -402,6 +437,162 @@ public static class CliApp
 
         return Success;
     }
+
+    private static async Task<int> ConflictsAsync(ParsedArgs parsed, TextWriter stdout, CancellationToken cancellationToken)
+    {
+        var path = parsed.Value("--path");
+        var node = parsed.Value("--node");
+        if (path is not null && node is not null)
+        {
+            throw UsageError("Give --path or --node, not both: --path reads the node id from the file.");
+        }
+
+        Guid? runId = null;
+        if (parsed.Value("--run") is { } runText)
+        {
+            runId = Guid.TryParse(runText, out var run) ? run : throw UsageError($"--run needs a run id (a GUID), not '{runText}'.");
+        }
+
+        var conflicts = await new SyncEngine().GetConflictsAsync(new ConflictQuery
+        {
+            ConnectionString = parsed.Value("--connection") ?? Environment.GetEnvironmentVariable("DBSYNC_CONNECTION") ?? "",
+            Path = path,
+            NodeId = node,
+            Tables = parsed.Values("--table"),
+            RunId = runId,
+            Since = parsed.Time("--since"),
+            Last = parsed.Int("--last") ?? 100,
+        }, cancellationToken).ConfigureAwait(false);
+        if (parsed.Flag("--json"))
+        {
+            stdout.WriteLine(new JsonObject
+            {
+                ["status"] = "Succeeded",
+                ["conflicts"] = new JsonArray(conflicts.Select(c => (JsonNode)new JsonObject
+                {
+                    ["id"] = c.Id,
+                    ["runId"] = c.RunId.ToString(),
+                    ["nodeId"] = c.NodeId,
+                    ["at"] = c.At.ToString("O", CultureInfo.InvariantCulture),
+                    ["table"] = c.Table,
+                    ["target"] = c.Target,
+                    ["key"] = JsonNode.Parse(c.Key),
+                    ["kind"] = c.Kind.ToString(),
+                    ["policy"] = c.Policy.ToString(),
+                    ["winner"] = c.Winner,
+                    ["sourceRow"] = c.SourceRow is null ? null : JsonNode.Parse(c.SourceRow),
+                    ["targetRow"] = c.TargetRow is null ? null : JsonNode.Parse(c.TargetRow),
+                }).ToArray()),
+            }.ToJsonString(JsonOptions));
+            return Success;
+        }
+
+        stdout.WriteLine($"{"At (UTC)",-20} {"Table",-24} {"Kind",-15} {"Policy",-10} {"Winner",-6} {"Node",-36} Key");
+        foreach (var c in conflicts)
+        {
+            stdout.WriteLine($"{c.At.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),-20} {c.Table,-24} {c.Kind,-15} {c.Policy,-10} {c.Winner,-6} {c.NodeId,-36} {c.Key}");
+        }
+
+        return Success;
+    }
+
+    private static async Task<int> QuarantineAsync(ParsedArgs parsed, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        var retry = parsed.Flag("--retry");
+        if (!retry && _retryOptions.FirstOrDefault(o => parsed.Value(o) is not null || parsed.Flag(o)) is { } retryOnly)
+        {
+            throw UsageError($"{retryOnly} goes with --retry.");
+        }
+
+        var path = parsed.Required("--path");
+        var engine = new SyncEngine();
+        SyncResult? retried = null;
+        if (retry)
+        {
+            retried = await engine.RetryQuarantineAsync(BuildSyncRequest(parsed), null, cancellationToken).ConfigureAwait(false);
+        }
+
+        var rows = await engine.GetQuarantineAsync(new QuarantineQuery { Path = path, Tables = parsed.Values("--table") }, cancellationToken).ConfigureAwait(false);
+        var code = retried is null || retried.Status == SyncStatus.Succeeded ? Success : Partial;
+        if (parsed.Flag("--json"))
+        {
+            stdout.WriteLine(new JsonObject
+            {
+                ["status"] = retried?.Status.ToString() ?? "Succeeded",
+                ["path"] = retried?.Path ?? System.IO.Path.GetFullPath(path),
+                ["retried"] = retried is null ? null : ToJson(retried),
+                ["rows"] = new JsonArray(rows.Select(r => (JsonNode)new JsonObject
+                {
+                    ["table"] = r.Table,
+                    ["key"] = r.Key,
+                    ["kind"] = r.Kind.ToString(),
+                    ["reason"] = r.Reason,
+                    ["firstAt"] = r.FirstAt.ToString("O", CultureInfo.InvariantCulture),
+                    ["lastAt"] = r.LastAt.ToString("O", CultureInfo.InvariantCulture),
+                    ["attempts"] = r.Attempts,
+                }).ToArray()),
+            }.ToJsonString(JsonOptions));
+            return code;
+        }
+
+        if (retried is not null)
+        {
+            PrintResult(retried, stdout, stderr);
+        }
+        else if (retry)
+        {
+            stdout.WriteLine("No row is held: nothing to retry.");
+        }
+
+        if (rows.Count == 0)
+        {
+            stdout.WriteLine($"No row is held in {path}.");
+            return code;
+        }
+
+        stdout.WriteLine($"{rows.Count} row(s) held in {path}; they stay pending and every sync tries them again:");
+        stdout.WriteLine($"{"Table",-24} {"Kind",-11} {"Attempts",8}  {"First held (UTC)",-19}  {"Last tried (UTC)",-19}  Key: reason");
+        foreach (var r in rows)
+        {
+            stdout.WriteLine($"{r.Table,-24} {r.Kind,-11} {r.Attempts,8}  {r.FirstAt.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),-19}  {r.LastAt.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),-19}  {r.Key}: {r.Reason}");
+        }
+
+        return code;
+    }
+
+    private static async Task<int> ResetNodeAsync(ParsedArgs parsed, TextWriter stdout, CancellationToken cancellationToken)
+    {
+        var result = await new SyncEngine().ResetNodeAsync(new ResetNodeRequest
+        {
+            Path = parsed.Required("--path"),
+            ConnectionString = parsed.Value("--connection") ?? NullIfEmpty(Environment.GetEnvironmentVariable("DBSYNC_CONNECTION")),
+            LockTimeout = TimeSpan.FromSeconds(parsed.Int("--lock-timeout") ?? 30),
+        }, cancellationToken).ConfigureAwait(false);
+        if (parsed.Flag("--json"))
+        {
+            stdout.WriteLine(new JsonObject
+            {
+                ["status"] = "Succeeded",
+                ["path"] = result.Path,
+                ["previousNodeId"] = result.PreviousNodeId,
+                ["nodeId"] = result.NodeId,
+                ["released"] = result.Released,
+                ["tables"] = new JsonArray(result.Tables.Select(t => (JsonNode)JsonValue.Create(t)!).ToArray()),
+            }.ToJsonString(JsonOptions));
+            return Success;
+        }
+
+        stdout.WriteLine($"{result.Path}: node {result.PreviousNodeId ?? "-"} -> {result.NodeId}.");
+        if (result.Released)
+        {
+            stdout.WriteLine($"  {result.PreviousNodeId} was released in PostgreSQL: the file it was copied from syncs under it again.");
+        }
+
+        stdout.WriteLine($"  {result.Tables.Count} table(s) will be copied in full on the next sync{(result.Tables.Count > 0 ? ": " + string.Join(", ", result.Tables) : "")}.");
+        return Success;
+    }
+
+    private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 
     private static async Task<int> EnableAsync(ParsedArgs parsed, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
@@ -494,6 +685,10 @@ public static class CliApp
                 ["inserted"] = t.Inserted,
                 ["updated"] = t.Updated,
                 ["deleted"] = t.Deleted,
+                ["conflicts"] = t.Conflicts,
+                ["conflictsResolved"] = t.ConflictsResolved,
+                ["quarantined"] = t.Quarantined,
+                ["nodePartitioned"] = t.NodePartitioned,
                 ["errorId"] = t.ErrorId,
                 ["message"] = t.Message,
             }).ToArray()),
@@ -508,10 +703,15 @@ public static class CliApp
             stderr.WriteLine($"warning: {warning}");
         }
 
-        stdout.WriteLine($"{result.Status}: {result.Inserted} inserted, {result.Updated} updated, {result.Deleted} deleted in {result.Duration.TotalSeconds:0.00} s (run {result.RunId})");
+        var held = (result.Conflicts > 0 ? $", {result.Conflicts} conflict(s) ({result.ConflictsResolved} resolved)" : "")
+            + (result.Quarantined > 0 ? $", {result.Quarantined} quarantined" : "");
+        stdout.WriteLine($"{result.Status}: {result.Inserted} inserted, {result.Updated} updated, {result.Deleted} deleted{held} in {result.Duration.TotalSeconds:0.00} s (run {result.RunId})");
         foreach (var table in result.Tables)
         {
-            var line = $"  {table.Name,-24} -> {table.Target,-32} {table.Mode,-11} +{table.Inserted} ~{table.Updated} -{table.Deleted}";
+            var line = $"  {table.Name,-24} -> {table.Target,-32} {table.Mode,-11} +{table.Inserted} ~{table.Updated} -{table.Deleted}"
+                + (table.Conflicts > 0 ? $" conflicts {table.Conflicts} ({table.ConflictsResolved} resolved)" : "")
+                + (table.Quarantined > 0 ? $" quarantined {table.Quarantined}" : "")
+                + (table.NodePartitioned ? " node-partitioned" : "");
             stdout.WriteLine(table.Status == SyncStatus.Succeeded ? line : $"{line}  {table.ErrorId}: {table.Message}");
         }
     }
@@ -577,7 +777,7 @@ public static class CliApp
                     parsed.Options[arg] = list = [];
                 }
 
-                if (list.Count > 0 && arg != "--table")
+                if (list.Count > 0 && !_repeatable.Contains(arg))
                 {
                     throw UsageError($"Option {arg} is given more than once.");
                 }
@@ -624,6 +824,36 @@ public static class CliApp
         public IReadOnlyList<string> Values(string name) => Options.TryGetValue(name, out var list) ? list : [];
 
         public string Required(string name) => Value(name) ?? throw UsageError($"Option {name} is required for '{Command}'.");
+
+        /// <summary>An enum option by member name, case-insensitively (numbers and comma lists are not names).</summary>
+        public T? Enum<T>(string name)
+            where T : struct, System.Enum
+        {
+            var text = Value(name);
+            if (text is null)
+            {
+                return null;
+            }
+
+            var names = System.Enum.GetNames<T>();
+            return names.FirstOrDefault(n => string.Equals(n, text, StringComparison.OrdinalIgnoreCase)) is { } match
+                ? System.Enum.Parse<T>(match)
+                : throw UsageError($"Option {name} must be one of {string.Join(", ", names)}, not '{text}'.");
+        }
+
+        /// <summary>An ISO 8601 date or date-time option, as UTC (UTC unless it carries an offset).</summary>
+        public DateTime? Time(string name)
+        {
+            var text = Value(name);
+            if (text is null)
+            {
+                return null;
+            }
+
+            return DateTime.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var value)
+                ? value
+                : throw UsageError($"{name} needs an ISO 8601 date or date-time, not '{text}'.");
+        }
 
         public int? Int(string name)
         {

@@ -14,23 +14,34 @@ public sealed class CmdletMetadataTests
     public static readonly Dictionary<string, string[]> Expected = new()
     {
         ["Start-DbSync"] = ["Path", "LiteralPath", "ConnectionString", "Credential", "Schema", "Table", "BatchSize", "Resync", "PreserveCase",
-            "LockTimeout", "BusyTimeout", "LogPath", "KeepDays", "PruneBackup", "Continuous", "Interval"],
+            "LockTimeout", "BusyTimeout", "LogPath", "KeepDays", "PruneBackup", "ConflictPolicy", "NewestColumn", "NodePartitioned", "Continuous", "Interval"],
         ["Get-DbSyncStatus"] = ["Path", "LiteralPath", "ConnectionString", "Credential", "Detailed", "TargetTimeout"],
         ["Test-DbSyncConnection"] = ["Path", "LiteralPath", "ConnectionString", "Credential", "Schema", "Table", "PreserveCase", "TargetTimeout", "Quiet"],
         ["Enable-DbSync"] = ["Path", "LiteralPath", "Table", "LockTimeout"],
         ["Disable-DbSync"] = ["Path", "LiteralPath", "Force", "Purge", "LockTimeout"],
         ["Get-DbSyncLog"] = ["Path", "LiteralPath", "Last", "Since", "Status"],
         ["Restore-DbSyncLog"] = ["Path", "LiteralPath", "BackupPath"],
+        ["Get-DbSyncConflict"] = ["Path", "LiteralPath", "NodeId", "ConnectionString", "Credential", "Table", "RunId", "Since", "Last"],
+        ["Get-DbSyncQuarantine"] = ["Path", "LiteralPath", "ConnectionString", "Credential", "Table", "Retry", "Schema", "BatchSize", "PreserveCase",
+            "LockTimeout", "BusyTimeout", "LogPath", "ConflictPolicy", "NewestColumn", "NodePartitioned"],
+        ["Reset-DbSyncNode"] = ["Path", "LiteralPath", "ConnectionString", "Credential", "LockTimeout", "Force"],
     };
 
-    private static readonly string[] _changesDatabases = ["Start-DbSync", "Enable-DbSync", "Disable-DbSync", "Restore-DbSyncLog"];
+    // Get-DbSyncQuarantine changes both databases with -Retry (a sync), and only then asks ShouldProcess.
+    private static readonly string[] _changesDatabases = ["Start-DbSync", "Enable-DbSync", "Disable-DbSync", "Restore-DbSyncLog", "Get-DbSyncQuarantine", "Reset-DbSyncNode"];
+
+    /// <summary>Cmdlets that change a file's identity or remove capture: they ask first.</summary>
+    private static readonly string[] _highImpact = ["Disable-DbSync", "Reset-DbSyncNode"];
+
+    /// <summary>Cmdlets whose -Path is optional (they can work without a file).</summary>
+    private static readonly string[] _pathOptional = ["Get-DbSyncConflict"];
 
     public static TheoryData<string> Cmdlets() => new(Expected.Keys);
 
     private static Type TypeOf(string cmdlet) => CmdletTypes(ModuleAssembly).Single(t => CmdletName(t) == cmdlet);
 
     [Fact]
-    public void The_assembly_has_exactly_the_seven_cmdlets_and_the_manifest_exports_the_same()
+    public void The_assembly_has_exactly_the_documented_cmdlets_and_the_manifest_exports_the_same()
     {
         var names = CmdletTypes(ModuleAssembly).Select(CmdletName).Order().ToList();
         Assert.Equal(Expected.Keys.Order(), names);
@@ -79,7 +90,7 @@ public sealed class CmdletMetadataTests
             Assert.True(parameter.CanRead && parameter.CanWrite);
         }
 
-        foreach (var name in new[] { "Resync", "PreserveCase", "PruneBackup", "Continuous", "Detailed", "Quiet", "Force", "Purge" })
+        foreach (var name in new[] { "Resync", "PreserveCase", "PruneBackup", "Continuous", "Detailed", "Quiet", "Force", "Purge", "Retry" })
         {
             if (parameters.SingleOrDefault(p => p.Name == name) is { } flag)
             {
@@ -98,7 +109,7 @@ public sealed class CmdletMetadataTests
         var path = type.GetProperty("Path")!;
         var pathParameter = Assert.Single(Attributes(path, "ParameterAttribute"));
         Assert.Equal(typeof(string[]), path.PropertyType);
-        Assert.True(Named<bool>(pathParameter, "Mandatory"));
+        Assert.Equal(!_pathOptional.Contains(cmdlet), Named<bool>(pathParameter, "Mandatory"));
         Assert.Equal(0, Named<int>(pathParameter, "Position"));
         Assert.Equal("Path", Named<string>(pathParameter, "ParameterSetName"));
         Assert.True(Named<bool>(pathParameter, "ValueFromPipeline"));
@@ -116,8 +127,8 @@ public sealed class CmdletMetadataTests
         var aliases = ((IEnumerable<CustomAttributeTypedArgument>)alias.ConstructorArguments[0].Value!).Select(a => (string)a.Value!);
         Assert.Contains("PSPath", aliases);
 
-        // Every other parameter belongs to both sets.
-        foreach (var other in Parameters(type).Where(p => p.Name is not "Path" and not "LiteralPath"))
+        // Every other parameter belongs to every set, except the alternatives to a file (-NodeId).
+        foreach (var other in Parameters(type).Where(p => p.Name is not "Path" and not "LiteralPath" and not "NodeId"))
         {
             Assert.Null(Named<string>(Assert.Single(Attributes(other, "ParameterAttribute")), "ParameterSetName"));
         }
@@ -158,7 +169,7 @@ public sealed class CmdletMetadataTests
         var attribute = Attribute(TypeOf(cmdlet), "CmdletAttribute")!;
         Assert.Equal(_changesDatabases.Contains(cmdlet), Named<bool>(attribute, "SupportsShouldProcess"));
         var impact = attribute.NamedArguments.Where(a => a.MemberName == "ConfirmImpact").Select(a => (ConfirmImpact)(int)a.TypedValue.Value!).FirstOrDefault(ConfirmImpact.Medium);
-        Assert.Equal(cmdlet == "Disable-DbSync" ? ConfirmImpact.High : ConfirmImpact.Medium, impact);
+        Assert.Equal(_highImpact.Contains(cmdlet) ? ConfirmImpact.High : ConfirmImpact.Medium, impact);
     }
 
     [Fact]
@@ -166,6 +177,10 @@ public sealed class CmdletMetadataTests
     {
         Assert.Equal(typeof(RunStatus), TypeOf("Get-DbSyncLog").GetProperty("Status")!.PropertyType);
         Assert.Equal(typeof(DateTime), TypeOf("Get-DbSyncLog").GetProperty("Since")!.PropertyType);
+        Assert.Equal(typeof(DateTime), TypeOf("Get-DbSyncConflict").GetProperty("Since")!.PropertyType);
+        Assert.Equal(typeof(Guid), TypeOf("Get-DbSyncConflict").GetProperty("RunId")!.PropertyType);
+        Assert.Equal(typeof(ConflictPolicy), TypeOf("Start-DbSync").GetProperty("ConflictPolicy")!.PropertyType);
+        Assert.Equal(typeof(ConflictPolicy), TypeOf("Get-DbSyncQuarantine").GetProperty("ConflictPolicy")!.PropertyType);
         var batch = TypeOf("Start-DbSync").GetProperty("BatchSize")!;
         Assert.Equal(1, Attribute(batch, "ValidateRangeAttribute")!.ConstructorArguments[0].Value);
         foreach (var (cmdlet, names) in Expected)
@@ -176,6 +191,31 @@ public sealed class CmdletMetadataTests
                 Assert.Equal(typeof(int), property.PropertyType);
                 Assert.NotNull(Attribute(property, "ValidateRangeAttribute"));
             }
+        }
+    }
+
+    [Fact]
+    public void Get_DbSyncConflict_takes_a_file_or_a_node_id_or_neither()
+    {
+        var type = TypeOf("Get-DbSyncConflict");
+        var node = Assert.Single(Attributes(type.GetProperty("NodeId")!, "ParameterAttribute"));
+        Assert.Equal("NodeId", Named<string>(node, "ParameterSetName"));
+        Assert.True(Named<bool>(node, "Mandatory"));
+        // A sync result or run log entry piped in binds its run.
+        Assert.True(Named<bool>(Assert.Single(Attributes(type.GetProperty("RunId")!, "ParameterAttribute")), "ValueFromPipelineByPropertyName"));
+        Assert.Equal(1, Named<int>(Assert.Single(Attributes(type.GetProperty("ConnectionString")!, "ParameterAttribute")), "Position"));
+        Assert.Equal(100, new DbSync.PowerShell.Commands.GetDbSyncConflictCommand().Last);
+    }
+
+    [Fact]
+    public void NodePartitioned_takes_wildcards_and_completes_table_names()
+    {
+        foreach (var cmdlet in new[] { "Start-DbSync", "Get-DbSyncQuarantine" })
+        {
+            var property = TypeOf(cmdlet).GetProperty("NodePartitioned")!;
+            Assert.Equal(typeof(string[]), property.PropertyType);
+            Assert.NotNull(Attribute(property, "SupportsWildcardsAttribute"));
+            Assert.Equal(typeof(TableNameCompleter), Attribute(property, "ArgumentCompleterAttribute")!.ConstructorArguments[0].Value);
         }
     }
 

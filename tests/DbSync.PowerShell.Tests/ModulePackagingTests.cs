@@ -99,13 +99,13 @@ public sealed class ModulePackagingTests(AssembledModule module)
             Assert.True(type is { IsPublic: true, IsSealed: true }, $"format view for {typeName}: no such public sealed type");
         }
 
-        foreach (var output in new[] { "SyncResult", "CaptureResult", "RunLogEntry", "RestoreLogResult", "DatabaseStatus", "TableStatus", "CheckResult" })
+        foreach (var output in new[] { "SyncResult", "CaptureResult", "RunLogEntry", "RestoreLogResult", "DatabaseStatus", "TableStatus", "CheckResult", "ConflictRecord", "QuarantinedRow", "ResetNodeResult" })
         {
             Assert.Contains(typeNames, t => t.EndsWith("." + output, StringComparison.Ordinal));
         }
 
         var help = Path.Combine(module.ModuleDirectory, "en-US", "DbSync.PowerShell.dll-Help.xml");
         Assert.True(File.Exists(help));
-        Assert.Equal(7, Regex.Matches(File.ReadAllText(help), "<command:command ").Count);
+        Assert.Equal(CmdletMetadataTests.Expected.Count, Regex.Matches(File.ReadAllText(help), "<command:command ").Count);
     }
 }

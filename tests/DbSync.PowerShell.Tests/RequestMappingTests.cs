@@ -1,3 +1,4 @@
+using DbSync.Core;
 using DbSync.Core.Bookkeeping;
 using DbSync.PowerShell.Commands;
 
@@ -23,6 +24,9 @@ public sealed class RequestMappingTests
             BusyTimeout = 9,
             LogPath = "ignored: the resolved path is passed in",
             KeepDays = 14,
+            ConflictPolicy = ConflictPolicy.Newest,
+            NewestColumn = "UpdatedAt",
+            NodePartitioned = ["Basket*", "Order"],
         };
         var request = cmdlet.BuildRequest("/data/a.sqlite", "/logs/a.jsonl");
         Assert.Equal("/data/a.sqlite", request.Path);
@@ -35,6 +39,9 @@ public sealed class RequestMappingTests
         Assert.Equal(TimeSpan.FromSeconds(9), request.BusyTimeout);
         Assert.Equal("/logs/a.jsonl", request.LogPath);
         Assert.Equal(14, request.KeepDays);
+        Assert.Equal(ConflictPolicy.Newest, request.ConflictPolicy);
+        Assert.Equal("UpdatedAt", request.NewestColumn);
+        Assert.Equal(["Basket*", "Order"], request.NodePartitioned);
         Assert.False(request.Resync);
         Assert.False(request.PreserveCase);
         Assert.False(request.PruneBackup);
@@ -51,6 +58,9 @@ public sealed class RequestMappingTests
         Assert.Equal(TimeSpan.FromSeconds(30), request.BusyTimeout);
         Assert.Null(request.LogPath);
         Assert.Null(request.KeepDays);
+        Assert.Equal(ConflictPolicy.SourceWins, request.ConflictPolicy);
+        Assert.Null(request.NewestColumn);
+        Assert.Empty(request.NodePartitioned);
     }
 
     [Fact]
@@ -130,5 +140,101 @@ public sealed class RequestMappingTests
         Assert.Equal("/backup/a.jsonl", request.BackupPath);
         Assert.True(request.WhatIf);
         Assert.Null(new RestoreDbSyncLogCommand().BuildRequest("/a", null, whatIf: false).BackupPath);
+    }
+
+    [Fact]
+    public void Get_DbSyncConflict_maps_onto_ConflictQuery()
+    {
+        var run = Guid.NewGuid();
+        var cmdlet = new GetDbSyncConflictCommand
+        {
+            ConnectionString = "Host=db",
+            Table = ["Order*"],
+            RunId = run,
+            Since = new DateTime(2025, 1, 2, 3, 4, 5, DateTimeKind.Unspecified),
+            Last = 7,
+        };
+        var query = cmdlet.BuildQuery("/data/a.sqlite");
+        Assert.Equal("/data/a.sqlite", query.Path);
+        Assert.Null(query.NodeId);
+        Assert.Equal("Host=db", query.ConnectionString);
+        Assert.Null(query.Credential);
+        Assert.Equal(["Order*"], query.Tables);
+        Assert.Equal(run, query.RunId);
+        Assert.Equal(new DateTime(2025, 1, 2, 3, 4, 5, DateTimeKind.Utc), query.Since);
+        Assert.Equal(DateTimeKind.Utc, query.Since!.Value.Kind);
+        Assert.Equal(7, query.Last);
+
+        var byNode = new GetDbSyncConflictCommand { ConnectionString = "Host=db", NodeId = "node-1" }.BuildQuery(null);
+        Assert.Null(byNode.Path);
+        Assert.Equal("node-1", byNode.NodeId);
+        Assert.Null(byNode.RunId);
+        Assert.Null(byNode.Since);
+        Assert.Empty(byNode.Tables);
+        Assert.Equal(100, byNode.Last);
+
+        var everyNode = new GetDbSyncConflictCommand { ConnectionString = "Host=db" }.BuildQuery(null);
+        Assert.Null(everyNode.Path);
+        Assert.Null(everyNode.NodeId);
+    }
+
+    [Fact]
+    public void Get_DbSyncQuarantine_maps_onto_QuarantineQuery_and_its_retry_onto_SyncRequest()
+    {
+        var cmdlet = new GetDbSyncQuarantineCommand
+        {
+            ConnectionString = "Host=db",
+            Table = ["Track"],
+            Schema = "music",
+            BatchSize = 50,
+            LockTimeout = 3,
+            BusyTimeout = 4,
+            ConflictPolicy = ConflictPolicy.Fail,
+            NodePartitioned = ["Play*"],
+        };
+        var query = cmdlet.BuildQuery("/data/a.sqlite");
+        Assert.Equal("/data/a.sqlite", query.Path);
+        Assert.Equal(["Track"], query.Tables);
+
+        var retry = cmdlet.BuildRetryRequest("/data/a.sqlite", "/logs/a.jsonl");
+        Assert.Equal("/data/a.sqlite", retry.Path);
+        Assert.Equal("Host=db", retry.ConnectionString);
+        Assert.Equal(["Track"], retry.Tables);
+        Assert.Equal("music", retry.Schema);
+        Assert.Equal(50, retry.BatchSize);
+        Assert.Equal(TimeSpan.FromSeconds(3), retry.LockTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(4), retry.BusyTimeout);
+        Assert.Equal("/logs/a.jsonl", retry.LogPath);
+        Assert.Equal(ConflictPolicy.Fail, retry.ConflictPolicy);
+        Assert.Null(retry.NewestColumn);
+        Assert.Equal(["Play*"], retry.NodePartitioned);
+        Assert.False(retry.Resync);
+        Assert.Null(retry.KeepDays);
+
+        var defaults = new GetDbSyncQuarantineCommand { ConnectionString = "Host=db" }.BuildRetryRequest("/a", null);
+        Assert.Equal("public", defaults.Schema);
+        Assert.Equal(10_000, defaults.BatchSize);
+        Assert.Equal(ConflictPolicy.SourceWins, defaults.ConflictPolicy);
+        Assert.Empty(defaults.Tables);
+    }
+
+    [Fact]
+    public void Reset_DbSyncNode_maps_onto_ResetNodeRequest()
+    {
+        var request = new ResetDbSyncNodeCommand { ConnectionString = "Host=db", LockTimeout = 8 }.BuildRequest("/data/a.sqlite");
+        Assert.Equal("/data/a.sqlite", request.Path);
+        Assert.Equal("Host=db", request.ConnectionString);
+        Assert.Null(request.Credential);
+        Assert.Equal(TimeSpan.FromSeconds(8), request.LockTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(30), new ResetDbSyncNodeCommand().BuildRequest("/a").LockTimeout);
+    }
+
+    [Fact]
+    public void Conflict_policy_rules_are_the_CLI_rules()
+    {
+        Assert.Null(DbSync.PowerShell.Infrastructure.ConflictOptions.Check(ConflictPolicy.SourceWins, null));
+        Assert.Null(DbSync.PowerShell.Infrastructure.ConflictOptions.Check(ConflictPolicy.Newest, "UpdatedAt"));
+        Assert.Contains("-NewestColumn", DbSync.PowerShell.Infrastructure.ConflictOptions.Check(ConflictPolicy.Newest, null), StringComparison.Ordinal);
+        Assert.Contains("-ConflictPolicy Newest", DbSync.PowerShell.Infrastructure.ConflictOptions.Check(ConflictPolicy.Fail, "UpdatedAt"), StringComparison.Ordinal);
     }
 }

@@ -70,14 +70,7 @@ public sealed class GetDbSyncLogCommand : DbSyncFileCommand
     {
         Path = path,
         Last = _last,
-        Since = _since is { } since ? ToUtc(since) : null,
+        Since = _since is { } since ? Times.ToUtc(since) : null,
         Status = _status is RunStatus status ? status : null,
-    };
-
-    private static DateTime ToUtc(DateTime value) => value.Kind switch
-    {
-        DateTimeKind.Local => value.ToUniversalTime(),
-        DateTimeKind.Unspecified => DateTime.SpecifyKind(value, DateTimeKind.Utc),
-        _ => value,
     };
 }

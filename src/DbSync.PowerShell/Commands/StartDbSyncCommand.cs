@@ -15,6 +15,10 @@ public sealed class StartDbSyncCommand : DbSyncTargetCommand
 {
     private int? _keepDays;
 
+    // Stored boxed: a ConflictPolicy field would make PowerShell load DbSync.Core while it reflects over this class
+    // at import, before ModuleInitializer has routed Core into the module's load context.
+    private object? _conflictPolicy;
+
     #region Parameters
 
     /// <summary>PostgreSQL schema for the tables; created when missing.</summary>
@@ -70,6 +74,26 @@ public sealed class StartDbSyncCommand : DbSyncTargetCommand
     [Parameter]
     public SwitchParameter PruneBackup { get; set; }
 
+    /// <summary>What to do with a target row another writer changed since this node last synced it: SourceWins (default), TargetWins, Newest or Fail.</summary>
+    [Parameter]
+    public ConflictPolicy ConflictPolicy
+    {
+        get => _conflictPolicy is ConflictPolicy policy ? policy : ConflictPolicy.SourceWins;
+        set => _conflictPolicy = value;
+    }
+
+    /// <summary>With -ConflictPolicy Newest: the column (a timestamp, or anything ordered) whose larger value wins.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? NewestColumn { get; set; }
+
+    /// <summary>Tables (* and ?) whose rows each node owns: the target table gets a dbsync_node column, first in its primary key.</summary>
+    [Parameter]
+    [SupportsWildcards]
+    [ArgumentCompleter(typeof(TableNameCompleter))]
+    [ValidateNotNullOrEmpty]
+    public string[] NodePartitioned { get; set; } = [];
+
     /// <summary>Keep running: sync on every commit to the file and at least every -Interval seconds, until Ctrl+C.</summary>
     [Parameter]
     public SwitchParameter Continuous { get; set; }
@@ -89,6 +113,11 @@ public sealed class StartDbSyncCommand : DbSyncTargetCommand
         if (PruneBackup.IsPresent && _keepDays is null)
         {
             ThrowTerminatingError(Errors.Usage("-PruneBackup needs -KeepDays.", null));
+        }
+
+        if (ConflictOptions.Check(ConflictPolicy, NewestColumn) is { } conflictError)
+        {
+            ThrowTerminatingError(Errors.Usage(conflictError, null));
         }
     }
 
@@ -128,6 +157,9 @@ public sealed class StartDbSyncCommand : DbSyncTargetCommand
         LogPath = logPath,
         KeepDays = _keepDays,
         PruneBackup = PruneBackup.IsPresent,
+        ConflictPolicy = ConflictPolicy,
+        NewestColumn = NewestColumn,
+        NodePartitioned = NodePartitioned,
     };
 
     private void SyncOne(string path)

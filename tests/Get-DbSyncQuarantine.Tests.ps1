@@ -1,0 +1,53 @@
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'DbSync.Pester.ps1')
+}
+
+# Which rows get held, and what a retry does with them, is the engine's business (xunit); here: binding and errors.
+Describe 'Get-DbSyncQuarantine' {
+    BeforeEach {
+        $db = Copy-Chinook ("quarantine-" + [guid]::NewGuid().ToString('N').Substring(0, 6) + '.sqlite')
+    }
+
+    It 'lists nothing for a fresh file and never writes to it' {
+        $before = Get-FileHashText $db
+        Get-DbSyncQuarantine -LiteralPath $db | Should -BeNullOrEmpty
+        Get-DbSyncQuarantine -LiteralPath $db -Table 'Tr*' -ConnectionString 'Host=127.0.0.1;Port=1' | Should -BeNullOrEmpty
+        Get-ChildItem -LiteralPath $db | Get-DbSyncQuarantine | Should -BeNullOrEmpty
+        Get-FileHashText $db | Should -Be $before
+    }
+
+    It 'retries nothing when nothing is held, without asking PostgreSQL' {
+        $before = Get-FileHashText $db
+        Get-DbSyncQuarantine -LiteralPath $db -Retry -ConnectionString 'Host=127.0.0.1;Port=1;Timeout=1' -ConflictPolicy fail -Schema s -ErrorAction Stop | Should -BeNullOrEmpty
+        Get-FileHashText $db | Should -Be $before
+    }
+
+    It 'refuses -<Parameter> without -Retry' -ForEach @(
+        @{ Parameter = 'Schema'; Value = 'sales' }
+        @{ Parameter = 'ConflictPolicy'; Value = 'TargetWins' }
+        @{ Parameter = 'NodePartitioned'; Value = 'Basket*' }
+        @{ Parameter = 'BatchSize'; Value = 10 }
+        @{ Parameter = 'PreserveCase'; Value = $true }
+    ) {
+        $arguments = @{ LiteralPath = $db; $Parameter = $Value }
+        { Get-DbSyncQuarantine @arguments } | Should -Throw -ErrorId 'DbSync.UsageError,DbSync.PowerShell.Commands.GetDbSyncQuarantineCommand'
+    }
+
+    It 'applies the conflict policy rules of Start-DbSync to -Retry' {
+        { Get-DbSyncQuarantine -LiteralPath $db -Retry -ConflictPolicy Newest } | Should -Throw -ErrorId 'DbSync.UsageError,DbSync.PowerShell.Commands.GetDbSyncQuarantineCommand'
+        { Get-DbSyncQuarantine -LiteralPath $db -Retry -NewestColumn UpdatedAt } | Should -Throw -ErrorId 'DbSync.UsageError,DbSync.PowerShell.Commands.GetDbSyncQuarantineCommand'
+        { Get-DbSyncQuarantine -LiteralPath $db -Retry -ConflictPolicy Sometimes } | Should -Throw -ErrorId 'CannotConvertArgumentNoMessage,DbSync.PowerShell.Commands.GetDbSyncQuarantineCommand'
+    }
+
+    It 'throws DbSync.SourceNotFound for a missing file' {
+        { Get-DbSyncQuarantine -LiteralPath (Join-Path $TestDrive 'nope.sqlite') } | Should -Throw -ErrorId 'DbSync.SourceNotFound,DbSync.PowerShell.Commands.GetDbSyncQuarantineCommand'
+    }
+
+    It 'has help with a synopsis, every parameter and examples' {
+        $help = Get-Help Get-DbSyncQuarantine -Full
+        $help.Synopsis | Should -Not -BeNullOrEmpty
+        $help.parameters.parameter.name | Should -Contain 'Retry'
+        $help.parameters.parameter.name | Should -Contain 'ConflictPolicy'
+        @($help.examples.example).Count | Should -BeGreaterOrEqual 2
+    }
+}

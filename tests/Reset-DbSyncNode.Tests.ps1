@@ -1,0 +1,59 @@
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'DbSync.Pester.ps1')
+}
+
+Describe 'Reset-DbSyncNode' {
+    BeforeEach {
+        $db = Copy-Chinook ("reset-" + [guid]::NewGuid().ToString('N').Substring(0, 6) + '.sqlite')
+        $node = (Enable-DbSync -LiteralPath $db -Table Genre, Artist).NodeId
+    }
+
+    It 'gives the file a new node id, which Get-DbSyncStatus then shows' {
+        $result = Reset-DbSyncNode -LiteralPath $db -Force
+        $result.GetType().FullName | Should -Be 'DbSync.Core.ResetNodeResult'
+        $result.Path | Should -Be $db
+        $result.PreviousNodeId | Should -Be $node
+        $result.NodeId | Should -Not -Be $node
+        $result.Released | Should -BeFalse
+        $result.Tables | Should -Be @('Artist', 'Genre')
+        (Get-DbSyncStatus -LiteralPath $db).NodeId | Should -Be $result.NodeId
+    }
+
+    It 'takes an optional connection and releases nothing for a node PostgreSQL never saw' {
+        $result = Reset-DbSyncNode -LiteralPath $db -ConnectionString $Pg -Confirm:$false
+        $result.Released | Should -BeFalse
+        $result.NodeId | Should -Not -Be $node
+    }
+
+    It 'asks for confirmation (ConfirmImpact High), which a non-interactive job cannot give' {
+        $run = Invoke-ChildPwsh "Reset-DbSyncNode -LiteralPath '$db'"
+        $run.ExitCode | Should -Not -Be 0
+        (Get-DbSyncStatus -LiteralPath $db).NodeId | Should -Be $node
+    }
+
+    It 'does not prompt with -Force in a non-interactive job' {
+        $run = Invoke-ChildPwsh "(Reset-DbSyncNode -LiteralPath '$db' -Force).PreviousNodeId"
+        $run.ExitCode | Should -Be 0
+        $run.Output.Trim() | Should -Be $node
+    }
+
+    It 'changes nothing with -WhatIf, even with -Force' {
+        $before = Get-FileHashText $db
+        Reset-DbSyncNode -LiteralPath $db -Force -WhatIf | Should -BeNullOrEmpty
+        Get-FileHashText $db | Should -Be $before
+    }
+
+    It 'refuses a file on which capture was never enabled with DbSync.UsageError' {
+        $fresh = Copy-Chinook ("fresh-" + [guid]::NewGuid().ToString('N').Substring(0, 6) + '.sqlite')
+        $before = Get-FileHashText $fresh
+        { Reset-DbSyncNode -LiteralPath $fresh -Force } | Should -Throw -ErrorId 'DbSync.UsageError,DbSync.PowerShell.Commands.ResetDbSyncNodeCommand'
+        Get-FileHashText $fresh | Should -Be $before
+    }
+
+    It 'has help with a synopsis, every parameter and examples' {
+        $help = Get-Help Reset-DbSyncNode -Full
+        $help.Synopsis | Should -Not -BeNullOrEmpty
+        $help.parameters.parameter.name | Should -Contain 'Force'
+        @($help.examples.example).Count | Should -BeGreaterOrEqual 2
+    }
+}
