@@ -96,7 +96,7 @@ public sealed class SyncEngine
                 var failure = ex as DbSyncException;
                 RunLog.TryAppendBackup(backupPath, new RunLogEntry
                 {
-                    RunId = runId, Path = TryFullPath(request.Path), Target = target, StartedAt = started, FinishedAt = DateTime.UtcNow,
+                    RunId = runId, Path = TryFullPath(request.Path) is { } full ? Secrets.Redact(full) : null, Target = target, StartedAt = started, FinishedAt = DateTime.UtcNow,
                     Status = failure is null ? RunStatus.Cancelled : RunStatus.Failed,
                     ErrorId = failure?.ErrorId ?? ErrorIds.Cancelled, Message = failure?.Message ?? "The run was cancelled.",
                 });

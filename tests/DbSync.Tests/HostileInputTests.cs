@@ -404,4 +404,19 @@ public sealed class HostileInputTests : IDisposable
         Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
         TableComparer.AssertIdentical(path, _fixture.Schema);
     }
+
+    [Fact]
+    public async Task A_connection_string_given_as_the_path_is_not_found_and_its_password_is_never_repeated()
+    {
+        var misplaced = "Host=db.example.org;Username=sync;Password=Sekr1t-in-path;Database=inventory";
+        var cwd = System.IO.Directory.GetFiles(Environment.CurrentDirectory).Length;
+
+        var error = await Assert.ThrowsAsync<DbSyncException>(() => new SyncEngine().SyncAsync(new SyncRequest { Path = misplaced, ConnectionString = TestServer.ConnectionString }));
+
+        Assert.Equal("DbSync.SourceNotFound", error.ErrorId);
+        Assert.DoesNotContain("Sekr1t", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("Sekr1t", error.Target ?? "", StringComparison.Ordinal);
+        Assert.Contains("Password=***", error.Message, StringComparison.Ordinal);
+        Assert.Equal(cwd, System.IO.Directory.GetFiles(Environment.CurrentDirectory).Length); // no backup named after it
+    }
 }

@@ -72,7 +72,10 @@ public static class RunLog
             return Path.GetFullPath(configured);
         }
 
-        return string.IsNullOrWhiteSpace(databasePath) ? null : Path.GetFullPath(databasePath) + "-dbsync-log.jsonl";
+        // A path carrying a password is a connection string given as the path: no backup is named after it.
+        return string.IsNullOrWhiteSpace(databasePath) || Secrets.Redact(databasePath) != databasePath
+            ? null
+            : Path.GetFullPath(databasePath) + "-dbsync-log.jsonl";
     }
 
     /// <summary>Appends entries to the backup and flushes them to disk.</summary>

@@ -17,16 +17,18 @@ public static class SourceDatabase
         }
 
         var full = Path.GetFullPath(path);
+        // A connection string passed where the path belongs must not have its password repeated in the error.
+        var shown = Secrets.Redact(full);
         if (Directory.Exists(full))
         {
             throw new DbSyncException(ErrorIds.SourceNotAFile, DbSyncErrorCategory.InvalidArgument,
-                $"'{full}' is a directory, not a SQLite database file.", full);
+                $"'{shown}' is a directory, not a SQLite database file.", shown);
         }
 
         if (!File.Exists(full))
         {
             throw new DbSyncException(ErrorIds.SourceNotFound, DbSyncErrorCategory.ObjectNotFound,
-                $"The SQLite database '{full}' does not exist.", full);
+                $"The SQLite database '{shown}' does not exist.", shown);
         }
 
         Span<byte> head = stackalloc byte[16];

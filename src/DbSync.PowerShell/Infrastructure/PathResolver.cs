@@ -52,7 +52,7 @@ internal static class PathResolver
                 }
 
                 throw new DbSyncException(ErrorIds.SourceNotFound, DbSyncErrorCategory.ObjectNotFound,
-                    $"No file matches '{path}'.", path);
+                    $"No file matches '{Secrets.Redact(path)}'.", Secrets.Redact(path));
             }
 
             CheckFileSystem(provider, path);
@@ -74,7 +74,7 @@ internal static class PathResolver
         if (!string.Equals(provider.Name, "FileSystem", StringComparison.OrdinalIgnoreCase))
         {
             throw new DbSyncException(ErrorIds.SourceNotAFile, DbSyncErrorCategory.InvalidArgument,
-                $"'{path}' is on the {provider.Name} provider; DbSync needs a SQLite file on the file system.", path);
+                $"'{Secrets.Redact(path)}' is on the {provider.Name} provider; DbSync needs a SQLite file on the file system.", Secrets.Redact(path));
         }
     }
 }
