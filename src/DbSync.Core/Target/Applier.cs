@@ -65,7 +65,8 @@ internal static class Applier
     /// unless it already holds the staged values (then it is only adopted); a row this node changed but that is gone
     /// from the target conflicts too. Existing rows are locked in batch order so no one changes them until the commit.
     /// </summary>
-    public static async Task ClassifyAsync(ApplyContext context, TablePlan plan, CancellationToken cancellationToken)
+    /// <returns>The number of rows marked (conflicts, and rows to adopt or leave alone); 0 means nothing to resolve.</returns>
+    public static async Task<long> ClassifyAsync(ApplyContext context, TablePlan plan, CancellationToken cancellationToken)
     {
         var staging = Q(plan.StagingTable);
         var target = TargetTable(context, plan);
@@ -101,14 +102,17 @@ internal static class Applier
                 AND NOT s.{Staging.Gone} AND s.{Staging.Op} IN (2, 3)
                 AND NOT EXISTS (SELECT 1 FROM {target} AS t WHERE {Match(plan, "t", "s")})
             """;
+        long marked = 0;
         for (long from = 0; from < plan.StagedRows; from += context.BatchSize)
         {
-            await ExecuteAsync(context, found, cancellationToken, from, from + context.BatchSize, context.NodeId).ConfigureAwait(false);
+            marked += await ExecuteAsync(context, found, cancellationToken, from, from + context.BatchSize, context.NodeId).ConfigureAwait(false);
             if (plan.Mode == LoadMode.Push)
             {
-                await ExecuteAsync(context, missing, cancellationToken, from, from + context.BatchSize).ConfigureAwait(false);
+                marked += await ExecuteAsync(context, missing, cancellationToken, from, from + context.BatchSize).ConfigureAwait(false);
             }
         }
+
+        return marked;
     }
 
     /// <summary>Applies the policy to the conflicts, records every conflict in dbsync.conflicts and counts them.</summary>
@@ -286,6 +290,13 @@ internal static class Applier
     {
         var staging = Q(plan.StagingTable);
         var keyText = string.Join(", ", plan.TargetKeyColumns.Select(k => $"{Q(k)}::text"));
+        var rows = new List<TargetWinsRow>();
+        var unresolved = plan.Result.Conflicts - plan.Result.ConflictsResolved;
+        if (plan.Result.Quarantined == 0 && unresolved == 0 && (plan.Result.Conflicts == 0 || context.Policy is ConflictPolicy.SourceWins or ConflictPolicy.Fail))
+        {
+            return rows;
+        }
+
         using (var insert = Capture.CaptureStore.Command(sqlite, null,
             "INSERT INTO temp._dbsync_run_held (table_id, seq, lit, key, kind, reason) VALUES ($t, $s, $l, $k, $kind, $r)"))
         {
@@ -313,7 +324,6 @@ internal static class Applier
             }
         }
 
-        var rows = new List<TargetWinsRow>();
         var columns = string.Join(", ", plan.TargetColumns.Select((c, i) => ReverseValue.SelectText("t." + Q(c), plan.TargetTypes[i])));
         using (var command = new NpgsqlCommand($"""
             SELECT s.{Staging.Literals}, s.{Staging.Conflict}, t.{Q(plan.TargetKeyColumns.First())} IS NOT NULL, {columns}
@@ -353,7 +363,7 @@ internal static class Applier
         return text.Append(')').ToString();
     }
 
-    private static async Task ExecuteAsync(ApplyContext context, string sql, CancellationToken cancellationToken, params object[] parameters)
+    private static async Task<int> ExecuteAsync(ApplyContext context, string sql, CancellationToken cancellationToken, params object[] parameters)
     {
         using var command = new NpgsqlCommand(sql, context.Pg, context.Transaction);
         foreach (var parameter in parameters)
@@ -361,6 +371,6 @@ internal static class Applier
             command.Parameters.AddWithValue(parameter);
         }
 
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 }
