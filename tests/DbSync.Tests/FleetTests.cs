@@ -89,4 +89,36 @@ public sealed class FleetTests : IDisposable
             Assert.Subset(overwritten, writers.Except([final]).ToHashSet());
         }
     }
+
+    [Fact]
+    public async Task A_run_chosen_as_a_deadlock_victim_is_run_again_and_counts_the_other_writer_s_changes_as_conflicts()
+    {
+        var path = _fixture.CreateDatabase("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO item VALUES (1, 'a'), (2, 'b'), (3, 'c');");
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        SyncFixture.Execute(path, "UPDATE item SET name = 'local1' WHERE id = 1; UPDATE item SET name = 'local2' WHERE id = 2;");
+        var table = $"\"{_fixture.Schema}\".item";
+
+        // Another writer locks row 2, the run locks row 1 and waits for row 2, the writer then wants row 1: a deadlock,
+        // which PostgreSQL breaks by failing the run (the writer's own deadlock check is set to wait far longer).
+        await using var writer = TestServer.Open();
+        await using var transaction = await writer.BeginTransactionAsync();
+        await new Npgsql.NpgsqlCommand($"SET LOCAL deadlock_timeout = '60s'; UPDATE {table} SET name = 'other2' WHERE id = 2", writer, transaction).ExecuteNonQueryAsync();
+        var sync = Task.Run(() => _fixture.SyncAsync(path));
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (_fixture.PgScalar($"SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = '{table}'::regclass") +
+               _fixture.PgScalar("SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'") == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the run never waited for the writer's row lock");
+            await Task.Delay(50);
+        }
+
+        await new Npgsql.NpgsqlCommand($"UPDATE {table} SET name = 'other1' WHERE id = 1", writer, transaction).ExecuteNonQueryAsync();
+        await transaction.CommitAsync();
+        var result = await sync;
+
+        // Run again after the writer committed: both of its changes are now conflicts, resolved for the source.
+        Assert.Equal((SyncStatus.Succeeded, 2L, 2L, 2L), (result.Status, result.Conflicts, result.ConflictsResolved, result.Updated));
+        Assert.Equal("local1", _fixture.PgText($"SELECT name FROM {table} WHERE id = 1"));
+        Assert.Equal("local2", _fixture.PgText($"SELECT name FROM {table} WHERE id = 2"));
+    }
 }
