@@ -317,6 +317,7 @@ public static class CliApp
                 ["tables"] = new JsonArray(status.Tables.Select(t => (JsonNode)new JsonObject
                 {
                     ["name"] = t.Name, ["captured"] = t.Captured, ["triggersIntact"] = t.TriggersIntact, ["pendingChanges"] = t.PendingChanges,
+                    ["quarantined"] = t.Quarantined,
                     ["lagSeconds"] = t.Lag is { } l ? Math.Round(l.TotalSeconds, 1) : null, ["loaded"] = t.Loaded, ["reason"] = t.Reason,
                 }).ToArray()),
             }.ToJsonString(JsonOptions));
@@ -324,7 +325,7 @@ public static class CliApp
         }
 
         stdout.WriteLine($"{status.Path}: node {status.NodeId ?? "-"}, capture {(status.CaptureEnabled ? status.TriggersIntact ? "enabled" : "enabled, TRIGGERS DAMAGED" : "not enabled")}");
-        stdout.WriteLine($"  pending {status.PendingChanges} row(s){(status.Lag is { } age ? $", oldest {age.TotalSeconds:0} s old" : "")}");
+        stdout.WriteLine($"  pending {status.PendingChanges} row(s){(status.Lag is { } age ? $", oldest {age.TotalSeconds:0} s old" : "")}{(status.Quarantined > 0 ? $", {status.Quarantined} held back (dbsync quarantine)" : "")}");
         stdout.WriteLine(status.LastRun is { } run
             ? $"  last run {run.StartedAt:yyyy-MM-dd HH:mm:ss}Z {run.Status} +{run.Inserted} ~{run.Updated} -{run.Deleted}{(run.ErrorId is null ? "" : $" {run.ErrorId}")}"
             : "  no run yet");
