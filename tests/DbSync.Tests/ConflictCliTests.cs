@@ -242,4 +242,45 @@ public sealed class ConflictCliTests : IDisposable
             Assert.Contains(text, stdout, StringComparison.Ordinal);
         }
     }
+
+    [Fact]
+    public async Task A_conflict_left_by_Fail_is_listed_by_quarantine_and_conflicts_and_settled_by_a_retry_under_TargetWins()
+    {
+        var path = _fixture.CreateDatabase("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO item VALUES (1, 'one'), (2, 'two');");
+        string[] common = ["--path", path, "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema];
+        Assert.Equal(0, (await RunCliAsync(["sync", .. common, "--json"])).Code);
+        _fixture.PgExecute($"UPDATE \"{_fixture.Schema}\".item SET name = 'pg' WHERE id = 1");
+        SyncFixture.Execute(path, "UPDATE item SET name = 'local' WHERE id = 1; UPDATE item SET name = 'TWO' WHERE id = 2;");
+
+        var (code, stdout, stderr) = await RunCliAsync(["sync", .. common, "--conflict-policy", "fail", "--json"]);
+
+        Assert.True(code == 3, stdout + stderr);
+        var run = Json(stdout);
+        Assert.Equal(("PartiallySucceeded", 1, 0, 1), (run.GetProperty("status").GetString(), run.GetProperty("conflicts").GetInt32(),
+            run.GetProperty("conflictsResolved").GetInt32(), run.GetProperty("updated").GetInt32()));
+
+        (code, stdout, stderr) = await RunCliAsync("quarantine", "--path", path, "--json");
+        Assert.True(code == 0, stdout + stderr);
+        var held = Assert.Single(Json(stdout).GetProperty("rows").EnumerateArray());
+        Assert.Equal(("item", "(id=1)", "Conflict"), (held.GetProperty("table").GetString(), held.GetProperty("key").GetString(), held.GetProperty("kind").GetString()));
+
+        (code, stdout, stderr) = await RunCliAsync("conflicts", "--connection", TestServer.ConnectionString, "--path", path, "--json");
+        Assert.True(code == 0, stdout + stderr);
+        var conflict = Assert.Single(Json(stdout).GetProperty("conflicts").EnumerateArray());
+        Assert.Equal(("Changed", "Fail", "None"), (conflict.GetProperty("kind").GetString(), conflict.GetProperty("policy").GetString(), conflict.GetProperty("winner").GetString()));
+        Assert.Equal(("local", "pg"), (conflict.GetProperty("sourceRow").GetProperty("name").GetString(), conflict.GetProperty("targetRow").GetProperty("name").GetString()));
+        Assert.Equal(1, conflict.GetProperty("key").GetProperty("id").GetInt32());
+
+        (code, stdout, stderr) = await RunCliAsync(["quarantine", .. common, "--retry", "--conflict-policy", "TargetWins", "--json"]);
+        Assert.True(code == 0, stdout + stderr);
+        var retry = Json(stdout);
+        Assert.Equal("Succeeded", retry.GetProperty("status").GetString());
+        Assert.Equal(1, retry.GetProperty("retried").GetProperty("conflictsResolved").GetInt32());
+        Assert.Equal(0, retry.GetProperty("rows").GetArrayLength());
+        using var sqlite = SyncFixture.OpenSqlite(path);
+        using var read = sqlite.CreateCommand();
+        read.CommandText = "SELECT name FROM item WHERE id = 1";
+        Assert.Equal("pg", read.ExecuteScalar());
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
 }
