@@ -123,6 +123,61 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
         AssertNoPassword(File.ReadAllText(path + "-dbsync-log.jsonl"));
     }
 
+    [Theory]
+    [InlineData("DELETE")]
+    [InlineData("WAL")]
+    public async Task Runs_get_the_write_lock_from_a_process_that_commits_back_to_back(string journalMode)
+    {
+        // The writer holds its write lock from its first statement to its commit and takes it again microseconds
+        // later. Each of a run's write transactions (installing capture, marking changes synced) must win a gap well
+        // within the busy timeout: SQLite's own busy handler, trying every 100 ms, often did not within 30 s.
+        var path = _fixture.CreateDatabase($"PRAGMA journal_mode = {journalMode};" + StreamSchema);
+        SyncRequest Request() => new()
+        {
+            Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, BusyTimeout = TimeSpan.FromSeconds(2),
+        };
+        Assert.Equal(SyncStatus.Succeeded, (await new SyncEngine().SyncAsync(Request())).Status);
+        var stopFile = Path.Combine(_fixture.Directory, "stop-writer");
+        var seed = Seed(nameof(Runs_get_the_write_lock_from_a_process_that_commits_back_to_back));
+        using var writer = StartDotnet("DbSync.TestWriter.dll", [path, seed.ToString(CultureInfo.InvariantCulture), stopFile]);
+        var failures = new List<string>();
+        var runs = 0;
+        long pushed = 0;
+        try
+        {
+            await Task.Delay(1000); // the writer is running
+            var clock = Stopwatch.StartNew();
+            while (runs < 8 && clock.Elapsed < TimeSpan.FromSeconds(12))
+            {
+                runs++;
+                var started = clock.Elapsed;
+                try
+                {
+                    var result = await new SyncEngine().SyncAsync(Request());
+                    pushed += result.Inserted + result.Updated + result.Deleted;
+                    Assert.Equal(SyncStatus.Succeeded, result.Status);
+                }
+                catch (DbSyncException ex)
+                {
+                    failures.Add($"run {runs}: {ex.ErrorId} after {(clock.Elapsed - started).TotalSeconds:0.0} s: {ex.Message}");
+                }
+            }
+
+            Assert.False(writer.HasExited, "the writer died");
+        }
+        finally
+        {
+            await File.WriteAllTextAsync(stopFile, "stop");
+            await writer.WaitForExitAsync();
+        }
+
+        output.WriteLine($"{journalMode}: {runs} runs pushed {pushed} rows while the writer committed {(await writer.StandardOutput.ReadToEndAsync()).Trim()} transactions");
+        Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures));
+        Assert.True(pushed > 0, "no run pushed the writer's changes");
+        Assert.Equal(SyncStatus.Succeeded, (await new SyncEngine().SyncAsync(Request())).Status);
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
     /// <summary>No output, message or log of a fault ever carries the password.</summary>
     private static void AssertNoPassword(params string?[] texts)
     {

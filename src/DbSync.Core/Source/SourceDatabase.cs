@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
 using Microsoft.Data.Sqlite;
 
 namespace DbSync.Core.Source;
@@ -65,6 +67,11 @@ public static class SourceDatabase
     }
 
     /// <summary>Opens a read-write connection to an existing file. The busy timeout applies to every statement.</summary>
+    /// <remarks>
+    /// While the file is locked, SQLite retries every few milliseconds for the whole busy timeout (see
+    /// <see cref="PollWhileBusy"/>): its own busy handler backs off to one try every 100 ms, which a program committing
+    /// small transactions back to back almost never leaves the lock free for, so a write starved for the whole timeout.
+    /// </remarks>
     public static SqliteConnection Open(string fullPath, int busyTimeoutSeconds = 30)
     {
         var builder = new SqliteConnectionStringBuilder
@@ -79,9 +86,11 @@ public static class SourceDatabase
         {
             connection.Open();
             using var command = connection.CreateCommand();
-            // Microsoft.Data.Sqlite retries SQLITE_BUSY up to the command timeout; the pragma makes SQLite itself wait too.
+            // Microsoft.Data.Sqlite retries SQLITE_BUSY up to the command timeout; the pragma makes SQLite itself wait too
+            // (with its own busy handler, which PollWhileBusy then replaces by a finer one).
             command.CommandText = $"PRAGMA busy_timeout = {busyTimeoutSeconds * 1000}; SELECT count(*) FROM sqlite_master;";
             command.ExecuteScalar();
+            PollWhileBusy(connection, busyTimeoutSeconds);
             return connection;
         }
         catch (SqliteException ex)
@@ -94,6 +103,77 @@ public static class SourceDatabase
             connection.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Replaces SQLite's default busy handler on the connection with one that tries again every millisecond until
+    /// the statement has waited the busy timeout.
+    /// </summary>
+    /// <remarks>
+    /// In rollback-journal mode a writer holds its RESERVED lock from its first write to its commit and takes it again
+    /// microseconds after; SQLite's own handler, sleeping 1, 2, 5 ... then 100 ms between tries, wins that race rarely
+    /// enough that DbSync's write transactions (installing capture, marking changes synced, the run log) failed as
+    /// "locked longer than the busy timeout" although no lock was ever held for more than a few milliseconds. Kept as
+    /// it was where the native library is not the e_sqlite3 that SQLitePCLRaw runs on (another provider, or no
+    /// export): PRAGMA busy_timeout already set the default handler.
+    /// </remarks>
+    private static void PollWhileBusy(SqliteConnection connection, int busyTimeoutSeconds)
+    {
+        if (busyTimeoutSeconds <= 0 || SQLitePCL.raw.GetNativeLibraryName() != "e_sqlite3")
+        {
+            return;
+        }
+
+        try
+        {
+            var rc = NativeMethods.sqlite3_busy_handler(connection.Handle!.DangerousGetHandle(), BusyHandler, (nint)(busyTimeoutSeconds * 1000L));
+            if (rc != SQLitePCL.raw.SQLITE_OK)
+            {
+                SqliteException.ThrowExceptionForRC(rc, connection.Handle);
+            }
+        }
+        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
+        {
+            // The default handler stays.
+        }
+    }
+
+    /// <summary>The handler's delegate, kept alive for the process since SQLite holds a pointer to it.</summary>
+    private static readonly NativeMethods.BusyCallback BusyHandler = OnBusy;
+
+    /// <summary>How long the statement now waiting on this thread has slept for locks so far.</summary>
+    [ThreadStatic]
+    private static long t_waited;
+
+    /// <summary>
+    /// SQLite's busy callback: <paramref name="count"/> is 0 on a statement's first wait. Like SQLite's own handler it
+    /// counts only the time slept, so a statement that waits again after long work (a commit) gets the full timeout.
+    /// </summary>
+    private static int OnBusy(nint timeoutMilliseconds, int count)
+    {
+        if (count <= 0)
+        {
+            t_waited = 0;
+        }
+
+        if (TimeSpan.FromTicks(t_waited).TotalMilliseconds >= timeoutMilliseconds)
+        {
+            return 0;
+        }
+
+        var before = Stopwatch.GetTimestamp();
+        Thread.Sleep(1);
+        t_waited += Stopwatch.GetElapsedTime(before).Ticks;
+        return 1;
+    }
+
+    private static class NativeMethods
+    {
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate int BusyCallback(nint argument, int count);
+
+        [DllImport("e_sqlite3", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int sqlite3_busy_handler(nint db, BusyCallback callback, nint argument);
     }
 
     /// <summary>Turns a SQLite failure into a DbSyncException with a stable id.</summary>
