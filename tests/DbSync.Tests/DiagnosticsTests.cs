@@ -168,6 +168,45 @@ public sealed class DiagnosticsTests : IDisposable
     }
 
     [Fact]
+    public async Task Status_counts_pending_rows_exactly_whatever_the_logged_keys_are()
+    {
+        var path = _fixture.CreateDatabase("CREATE TABLE t (k PRIMARY KEY, v)");
+        await new SyncEngine().EnableAsync(new EnableRequest { Path = path });
+        var engine = new SyncEngine();
+        // Written straight into the change log: any SQLite value can be a key, in any order, any number of times.
+        var steps = new[]
+        {
+            // Ascending, over several of the chunks status reads the log in, then a gap in seq.
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 150000) INSERT INTO _dbsync_log_1 (op, k1) SELECT 1, i FROM n",
+            "DELETE FROM _dbsync_log_1 WHERE seq BETWEEN 70000 AND 140000",
+            // Repeats and keys below the highest, in scrambled order; negative keys and the extremes.
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) INSERT INTO _dbsync_log_1 (op, k1) SELECT 2, (i * 7919) % 200003 - 1000 FROM n",
+            "INSERT INTO _dbsync_log_1 (op, k1) VALUES (3, -9223372036854775808), (3, 9223372036854775807), (2, 0), (2, -9223372036854775808), (1, NULL), (1, NULL)",
+            // Values count(DISTINCT) compares by SQLite's rules: 5.0 is 5, '7' is not 7, and so on.
+            "INSERT INTO _dbsync_log_1 (op, k1) VALUES (2, 5.0), (2, 2.5), (2, 1e300)",
+            "INSERT INTO _dbsync_log_1 (op, k1) VALUES (2, '7'), (2, '7'), (2, ''), (2, '1,2')",
+            "INSERT INTO _dbsync_log_1 (op, k1) VALUES (2, x'07'), (2, x'')",
+        };
+        foreach (var step in steps)
+        {
+            SyncFixture.Execute(path, step);
+            long expected;
+            using (var sqlite = SyncFixture.OpenSqlite(path))
+            using (var command = sqlite.CreateCommand())
+            {
+                command.CommandText = "SELECT count(DISTINCT k1) FROM _dbsync_log_1";
+                expected = (long)command.ExecuteScalar()!;
+            }
+
+            var before = SyncFixture.Hash(path);
+            var status = await engine.GetStatusAsync(new StatusRequest { Path = path, Detailed = true });
+            Assert.True(expected == status.PendingChanges, $"after {step}: {status.PendingChanges}, expected {expected}");
+            Assert.Equal(expected, status.Tables.Single(t => t.Name == "t").PendingChanges);
+            Assert.Equal(before, SyncFixture.Hash(path));
+        }
+    }
+
+    [Fact]
     public async Task Status_reports_local_figures_when_the_target_is_down_and_changes_nothing()
     {
         var path = _fixture.CopyChinook();
