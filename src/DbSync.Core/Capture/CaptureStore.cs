@@ -398,6 +398,7 @@ public static class CaptureStore
             }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private void Add(long value)
         {
             var last = _runs.Count - 1;
@@ -421,6 +422,7 @@ public static class CaptureStore
 
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private bool InRuns(long value)
         {
             var runs = CollectionsMarshal.AsSpan(_runs);
