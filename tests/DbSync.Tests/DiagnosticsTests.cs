@@ -182,6 +182,9 @@ public sealed class DiagnosticsTests : IDisposable
             // Repeats and keys below the highest, in scrambled order; negative keys and the extremes.
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) INSERT INTO _dbsync_log_1 (op, k1) SELECT 2, (i * 7919) % 200003 - 1000 FROM n",
             "INSERT INTO _dbsync_log_1 (op, k1) VALUES (3, -9223372036854775808), (3, 9223372036854775807), (2, 0), (2, -9223372036854775808), (1, NULL), (1, NULL)",
+            // The ends of seq's range (later rows then get random seqs).
+            "INSERT INTO _dbsync_log_1 (seq, op, k1) VALUES (-9223372036854775808, 1, 424242), (9223372036854775807, 1, 434343)",
+            "INSERT INTO _dbsync_log_1 (op, k1) VALUES (1, 454545), (1, 454545), (1, 464646)",
             // Values count(DISTINCT) compares by SQLite's rules: 5.0 is 5, '7' is not 7, and so on.
             "INSERT INTO _dbsync_log_1 (op, k1) VALUES (2, 5.0), (2, 2.5), (2, 1e300)",
             "INSERT INTO _dbsync_log_1 (op, k1) VALUES (2, '7'), (2, '7'), (2, ''), (2, '1,2')",

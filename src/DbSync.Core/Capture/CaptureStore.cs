@@ -308,8 +308,8 @@ public static class CaptureStore
     /// </remarks>
     private static long? DistinctIntegerKeys(SqliteConnection connection, SqliteTransaction? transaction, string log)
     {
-        using var next = Command(connection, transaction, $"SELECT min(seq) FROM {log} WHERE seq > $after");
-        var after = next.Parameters.AddWithValue("$after", long.MinValue);
+        using var next = Command(connection, transaction, $"SELECT min(seq) FROM {log} WHERE seq >= $from");
+        var from = next.Parameters.AddWithValue("$from", long.MinValue);
         var sql = $"SELECT group_concat(CASE WHEN k1 >= '' THEN '?' ELSE k1 END) FROM {log} WHERE seq BETWEEN $first AND $last";
         var keys = new DistinctIntegers();
         // Each chunk starts at the first row after the last chunk's range, so gaps in seq cost nothing.
@@ -330,7 +330,7 @@ public static class CaptureStore
                 break;
             }
 
-            after.Value = last;
+            from.Value = last + 1;
         }
 
         return keys.Count;
@@ -419,7 +419,6 @@ public static class CaptureStore
             {
                 Count++;
             }
-
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
