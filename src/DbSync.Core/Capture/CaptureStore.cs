@@ -304,36 +304,156 @@ public static class CaptureStore
     /// SQLite hands over each chunk of keys, in log order, as one text (group_concat): a key that is TEXT or BLOB
     /// (both sort after every number, so <c>k1 &gt;= ''</c> is true for them alone) becomes '?', a REAL prints with a
     /// '.' or as Inf, and either stops the parse. One string per chunk instead of a step per row is what makes this
-    /// cheaper than count(DISTINCT).
+    /// cheaper than count(DISTINCT). A long log is read in two halves at once when a second connection can read the
+    /// same snapshot (<see cref="SecondReader"/>).
     /// </remarks>
     private static long? DistinctIntegerKeys(SqliteConnection connection, SqliteTransaction? transaction, string log)
     {
-        using var next = Command(connection, transaction, $"SELECT min(seq) FROM {log} WHERE seq >= $from");
-        var from = next.Parameters.AddWithValue("$from", long.MinValue);
+        long low, high;
+        // Two subqueries: SQLite seeks to either end of the rowid only for a lone min() or max().
+        using (var range = Command(connection, transaction, $"SELECT (SELECT min(seq) FROM {log}), (SELECT max(seq) FROM {log})"))
+        using (var reader = range.ExecuteReader())
+        {
+            reader.Read();
+            if (reader.IsDBNull(0))
+            {
+                return 0;
+            }
+
+            (low, high) = (reader.GetInt64(0), reader.GetInt64(1));
+        }
+
+        var span = unchecked((ulong)(high - low));
+        if (span < 2 * KeyChunk || SecondReader(connection, transaction) is not var (second, secondTransaction))
+        {
+            return ReadKeys(connection, transaction, log, low, high, MaxKeysHeld, CancellationToken.None)?.Count;
+        }
+
+        using (second)
+        using (secondTransaction)
+        using (var stop = new CancellationTokenSource())
+        {
+            var middle = unchecked(low + (long)(span / 2));
+            // A thread of its own, not one of the pool's: this one blocks until it is done.
+            var upper = Task.Factory.StartNew(() => ReadKeys(second, secondTransaction, log, middle + 1, high, MaxKeysHeld / 2, stop.Token),
+                CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            DistinctIntegers? lower = null;
+            try
+            {
+                lower = ReadKeys(connection, transaction, log, low, middle, MaxKeysHeld / 2, stop.Token);
+            }
+            finally
+            {
+                if (lower is null)
+                {
+                    stop.Cancel();
+                }
+
+                // The second connection must be done before it is closed, whatever happened here.
+                ((IAsyncResult)upper).AsyncWaitHandle.WaitOne();
+            }
+
+            var higher = upper.GetAwaiter().GetResult();
+            return lower is null || higher is null ? null : DistinctIntegers.UnionCount(lower, higher);
+        }
+    }
+
+    /// <summary>Counts the keys of the log rows with seq from <paramref name="from"/> to <paramref name="to"/>, chunk by chunk.</summary>
+    private static DistinctIntegers? ReadKeys(SqliteConnection connection, SqliteTransaction? transaction, string log, long from, long to, int maxHeld,
+        CancellationToken stop)
+    {
+        using var next = Command(connection, transaction, $"SELECT min(seq) FROM {log} WHERE seq BETWEEN $from AND $to");
+        var start = next.Parameters.AddWithValue("$from", from);
+        next.Parameters.AddWithValue("$to", to);
         var sql = $"SELECT group_concat(CASE WHEN k1 >= '' THEN '?' ELSE k1 END) FROM {log} WHERE seq BETWEEN $first AND $last";
         var keys = new DistinctIntegers();
         // Each chunk starts at the first row after the last chunk's range, so gaps in seq cost nothing.
         while (next.ExecuteScalar() is long first)
         {
-            var last = first > long.MaxValue - (KeyChunk - 1) ? long.MaxValue : first + (KeyChunk - 1);
+            var last = unchecked((ulong)(to - first)) < KeyChunk - 1 ? to : first + (KeyChunk - 1);
             using (var chunk = Source.SourceRows.Open(connection, sql, ("$first", first), ("$last", last)))
             {
                 chunk.Read();
-                if ((chunk.Storage(0) != Target.StorageClass.Null && !keys.AddAll(chunk.Utf8(0))) || keys.Held > MaxKeysHeld)
+                if ((chunk.Storage(0) != Target.StorageClass.Null && !keys.AddAll(chunk.Utf8(0))) || keys.Held > maxHeld || stop.IsCancellationRequested)
                 {
                     return null;
                 }
             }
 
-            if (last == long.MaxValue)
+            if (last == to)
             {
                 break;
             }
 
-            from.Value = last + 1;
+            start.Value = last + 1;
         }
 
-        return keys.Count;
+        return keys;
+    }
+
+    /// <summary>
+    /// A second, read-only connection in a read transaction on exactly the snapshot <paramref name="connection"/>
+    /// reads, or null when that cannot be had at once. Only for a query_only connection (status), whose transaction
+    /// cannot hold changes of its own that the second connection would not see.
+    /// </summary>
+    /// <remarks>
+    /// In WAL mode the second connection opens the first one's snapshot (sqlite3_snapshot_open). With a rollback
+    /// journal the first connection's read lock (SHARED) keeps any writer from committing, so whatever the second
+    /// connection reads is what the first one would; it does not wait for its own lock, which a writer already waiting
+    /// to commit withholds.
+    /// </remarks>
+    private static (SqliteConnection, SqliteTransaction)? SecondReader(SqliteConnection connection, SqliteTransaction? transaction)
+    {
+        var path = SQLitePCL.raw.sqlite3_db_filename(connection.Handle, "main").utf8_to_string();
+        if (Environment.ProcessorCount < 2 || string.IsNullOrEmpty(path) || Scalar<long>(connection, transaction, "PRAGMA query_only") != 1)
+        {
+            return null;
+        }
+
+        SQLitePCL.sqlite3_snapshot? snapshot = null;
+        var wal = string.Equals(Scalar<string>(connection, transaction, "PRAGMA journal_mode"), "wal", StringComparison.OrdinalIgnoreCase);
+        if (wal && SQLitePCL.raw.sqlite3_snapshot_get(connection.Handle, "main", out snapshot) != SQLitePCL.raw.SQLITE_OK)
+        {
+            snapshot?.Dispose();
+            return null;
+        }
+
+        var second = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = false, DefaultTimeout = 1,
+        }.ToString());
+        SqliteTransaction? secondTransaction = null;
+        try
+        {
+            second.Open();
+            // Reads through SQLite's own API, which does not wait: a lock not granted at once means a writer is about to
+            // commit (and waits for this status), so the count goes on alone. The first read lets the connection see the
+            // WAL, without which it cannot open a snapshot; the second takes the read lock for the transaction.
+            const string read = "SELECT count(*) FROM sqlite_master";
+            if (SQLitePCL.raw.sqlite3_exec(second.Handle, read) == SQLitePCL.raw.SQLITE_OK)
+            {
+                secondTransaction = second.BeginTransaction(deferred: true);
+                if ((!wal || SQLitePCL.raw.sqlite3_snapshot_open(second.Handle, "main", snapshot) == SQLitePCL.raw.SQLITE_OK)
+                    && SQLitePCL.raw.sqlite3_exec(second.Handle, read) == SQLitePCL.raw.SQLITE_OK)
+                {
+                    return (second, secondTransaction);
+                }
+            }
+
+            secondTransaction?.Dispose();
+            second.Dispose();
+            return null;
+        }
+        catch (SqliteException)
+        {
+            secondTransaction?.Dispose();
+            second.Dispose();
+            return null;
+        }
+        finally
+        {
+            snapshot?.Dispose();
+        }
     }
 
     /// <summary>
@@ -419,6 +539,37 @@ public static class CaptureStore
             {
                 Count++;
             }
+        }
+
+        /// <summary>How many distinct numbers two counts saw together: both counts less those both saw.</summary>
+        /// <remarks>Each side's numbers are its runs and its set, which never overlap, so the common ones are four disjoint parts.</remarks>
+        public static long UnionCount(DistinctIntegers a, DistinctIntegers b)
+        {
+            long common = 0;
+            var (i, j) = (0, 0);
+            while (i < a._runs.Count && j < b._runs.Count)
+            {
+                var (x, y) = (a._runs[i], b._runs[j]);
+                var (low, high) = (Math.Max(x.Low, y.Low), Math.Min(x.High, y.High));
+                if (low <= high)
+                {
+                    common += high - low + 1;
+                }
+
+                if (x.High < y.High)
+                {
+                    i++;
+                }
+                else
+                {
+                    j++;
+                }
+            }
+
+            common += b._others.Count(a.InRuns) + a._others.Count(b.InRuns);
+            var (smaller, larger) = a._others.Count <= b._others.Count ? (a._others, b._others) : (b._others, a._others);
+            common += smaller.Count(larger.Contains);
+            return a.Count + b.Count - common;
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
