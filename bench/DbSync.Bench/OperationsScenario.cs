@@ -50,28 +50,40 @@ internal sealed class OperationsScenario(BenchContext context)
 
     private async Task MeasureStatusAsync(OperationsResult result, CancellationToken cancellationToken)
     {
-        var path = context.WorkFile("status.sqlite");
+        await MeasureStatusAsync(result, "status.sqlite", scrambled: false, result.StatusSamples, cancellationToken);
+        await MeasureStatusAsync(result, "status-scrambled.sqlite", scrambled: true, result.ScrambledStatusSamples, cancellationToken);
+    }
+
+    /// <summary>
+    /// Status on a file whose log holds one insert per row: keys ascending as logged, or (scrambled) inserted in a
+    /// fixed scrambled order, so that every key reaches the log out of order (a multiplicative permutation).
+    /// </summary>
+    private async Task MeasureStatusAsync(OperationsResult result, string name, bool scrambled, List<TimeSpan> samples, CancellationToken cancellationToken)
+    {
+        var path = context.WorkFile(name);
         CreateTable(path);
         var engine = new SyncEngine();
         await engine.EnableAsync(new EnableRequest { Path = path }, cancellationToken);
-        context.Log($"Scenario 4: recording {result.PendingChanges:N0} pending changes");
+        context.Log($"Scenario 4: recording {result.PendingChanges:N0} pending changes{(scrambled ? ", keys in scrambled order" : "")}");
         using (var connection = new SqliteConnection($"Data Source={path};Pooling=False"))
         {
             connection.Open();
             using var command = connection.CreateCommand();
+            // 7919 is prime, so coprime with any count not a multiple of it: i * 7919 mod n visits every key once.
+            var key = scrambled && result.PendingChanges % OperationsResult.ScramblePrime != 0 ? $"(i * {OperationsResult.ScramblePrime}) % {result.PendingChanges} + 1" : "i";
             command.CommandText = $"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {result.PendingChanges}) " +
-                "INSERT INTO events SELECT i, 'event ' || i, i * 0.5 FROM n";
+                $"INSERT INTO events SELECT {key}, 'event ' || i, i * 0.5 FROM n";
             command.ExecuteNonQuery();
         }
 
-        context.Log("Scenario 4: Get-DbSyncStatus, local part");
+        context.Log($"Scenario 4: Get-DbSyncStatus, local part{(scrambled ? ", keys in scrambled order" : "")}");
         var request = new StatusRequest { Path = path, Detailed = true };
         await engine.GetStatusAsync(request, cancellationToken); // warm: the figure is for a status check, not for JIT
         for (var i = 0; i < 5; i++)
         {
             var clock = Stopwatch.StartNew();
             var status = await engine.GetStatusAsync(request, cancellationToken);
-            result.StatusSamples.Add(clock.Elapsed);
+            samples.Add(clock.Elapsed);
             if (status.PendingChanges != result.PendingChanges)
             {
                 throw new InvalidOperationException($"status reported {status.PendingChanges} pending changes, expected {result.PendingChanges}");
@@ -218,6 +230,11 @@ internal sealed class OperationsResult
 
     public List<TimeSpan> StatusSamples { get; } = [];
 
+    /// <summary>The same status check on a log whose keys come in scrambled order: not a target, the case the ascending log does not show.</summary>
+    public List<TimeSpan> ScrambledStatusSamples { get; } = [];
+
+    public const int ScramblePrime = 7919;
+
     public const double LatencyGoalMs = 50;
 
     public int LatencySamplesWanted { get; set; } = 100;
@@ -236,7 +253,11 @@ internal sealed class OperationsResult
 
     public string? Failure { get; set; }
 
-    public double? StatusMedianMs => StatusSamples.Count == 0 ? null : StatusSamples.Order().ElementAt(StatusSamples.Count / 2).TotalMilliseconds;
+    public double? StatusMedianMs => Median(StatusSamples);
+
+    public double? ScrambledStatusMedianMs => Median(ScrambledStatusSamples);
+
+    private static double? Median(List<TimeSpan> samples) => samples.Count == 0 ? null : samples.Order().ElementAt(samples.Count / 2).TotalMilliseconds;
 
     public IEnumerable<string> Failures => Failure is null ? [] : [$"DbSync operations: {Failure}"];
 

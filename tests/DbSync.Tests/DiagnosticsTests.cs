@@ -167,6 +167,120 @@ public sealed class DiagnosticsTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData("delete")]
+    [InlineData("wal")]
+    public async Task Status_counts_pending_rows_exactly_whatever_the_logged_keys_are(string journalMode)
+    {
+        var path = _fixture.CreateDatabase($"PRAGMA journal_mode = {journalMode}; CREATE TABLE t (k PRIMARY KEY, v)");
+        await new SyncEngine().EnableAsync(new EnableRequest { Path = path });
+        // Kept open, this connection keeps the WAL from being checkpointed away when the others close: status then
+        // reads a snapshot in it, which a second connection can share.
+        using var keeper = journalMode == "wal" ? SyncFixture.OpenSqlite(path) : null;
+        if (keeper is not null)
+        {
+            SyncFixture.Execute(keeper, "SELECT count(*) FROM sqlite_master"); // a connection that never read has no hold on the WAL
+        }
+
+        var engine = new SyncEngine();
+        // Written straight into the change log: any SQLite value can be a key, in any order, any number of times.
+        var steps = new[]
+        {
+            // A long log is read in two halves at once (split at the middle seq, 100,000 here), each half's keys kept
+            // as ascending runs and a set of the others: here both halves have both, and they overlap in every way.
+            """
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40000)
+            INSERT INTO _dbsync_log_1 (seq, op, k1)
+                SELECT i, 1, i FROM n UNION ALL SELECT i + 40000, 1, i + 40000 FROM n WHERE i <= 20000
+                UNION ALL SELECT i + 60000, 2, (i * 7919) % 251003 - 1000 FROM n
+                UNION ALL SELECT i + 100000, 1, i + 30000 FROM n UNION ALL SELECT i + 140000, 1, i + 70000 FROM n WHERE i <= 20000
+                UNION ALL SELECT i + 160000, 2, (i * 104729) % 251003 - 1000 FROM n
+            """,
+            "DELETE FROM _dbsync_log_1",
+            // Ascending, over several of the chunks status reads the log in, then a gap in seq.
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 150000) INSERT INTO _dbsync_log_1 (op, k1) SELECT 1, i FROM n",
+            "DELETE FROM _dbsync_log_1 WHERE seq BETWEEN 70000 AND 140000",
+            // Repeats and keys below the highest, in scrambled order; negative keys and the extremes.
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) INSERT INTO _dbsync_log_1 (op, k1) SELECT 2, (i * 7919) % 200003 - 1000 FROM n",
+            "INSERT INTO _dbsync_log_1 (op, k1) VALUES (3, -9223372036854775808), (3, 9223372036854775807), (2, 0), (2, -9223372036854775808), (1, NULL), (1, NULL)",
+            // The ends of seq's range (later rows then get random seqs).
+            "INSERT INTO _dbsync_log_1 (seq, op, k1) VALUES (-9223372036854775808, 1, 424242), (9223372036854775807, 1, 434343)",
+            "INSERT INTO _dbsync_log_1 (op, k1) VALUES (1, 454545), (1, 454545), (1, 464646)",
+            // Values count(DISTINCT) compares by SQLite's rules: 5.0 is 5, '7' is not 7, and so on.
+            "INSERT INTO _dbsync_log_1 (op, k1) VALUES (2, 5.0), (2, 2.5), (2, 1e300)",
+            "INSERT INTO _dbsync_log_1 (op, k1) VALUES (2, '7'), (2, '7'), (2, ''), (2, '1,2')",
+            "INSERT INTO _dbsync_log_1 (op, k1) VALUES (2, x'07'), (2, x'')",
+        };
+        foreach (var step in steps)
+        {
+            SyncFixture.Execute(path, step);
+            long expected;
+            using (var sqlite = SyncFixture.OpenSqlite(path))
+            using (var command = sqlite.CreateCommand())
+            {
+                command.CommandText = "SELECT count(DISTINCT k1) FROM _dbsync_log_1";
+                expected = (long)command.ExecuteScalar()!;
+            }
+
+            var before = SyncFixture.Hash(path);
+            var status = await engine.GetStatusAsync(new StatusRequest { Path = path, Detailed = true });
+            Assert.True(expected == status.PendingChanges, $"after {step}: {status.PendingChanges}, expected {expected}");
+            Assert.Equal(expected, status.Tables.Single(t => t.Name == "t").PendingChanges);
+            Assert.Equal(before, SyncFixture.Hash(path));
+        }
+    }
+
+    [Theory]
+    [InlineData("delete")]
+    [InlineData("wal")]
+    public async Task Status_counts_one_snapshot_of_the_log_while_a_writer_commits(string journalMode)
+    {
+        const int rows = 150_000;
+        var path = _fixture.CreateDatabase($"PRAGMA journal_mode = {journalMode}; CREATE TABLE t (k INTEGER PRIMARY KEY, v)");
+        await new SyncEngine().EnableAsync(new EnableRequest { Path = path });
+        // Keys 1..rows, except that the first and last rows (status reads them in different halves) hold 1,000,000
+        // and 5 and swap them at every commit: every snapshot has the same distinct keys, a count mixing two would not.
+        SyncFixture.Execute(path, $"""
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows}) INSERT INTO _dbsync_log_1 (op, k1) SELECT 1, i FROM n;
+            UPDATE _dbsync_log_1 SET k1 = CASE seq WHEN 1 THEN 1000000 ELSE 5 END WHERE seq IN (1, {rows});
+            """);
+        long expected;
+        using (var sqlite = SyncFixture.OpenSqlite(path))
+        using (var command = sqlite.CreateCommand())
+        {
+            command.CommandText = "SELECT count(DISTINCT k1) FROM _dbsync_log_1";
+            expected = (long)command.ExecuteScalar()!;
+        }
+
+        using var stop = new CancellationTokenSource();
+        var commits = 0;
+        var writer = Task.Run(() =>
+        {
+            using var sqlite = SyncFixture.OpenSqlite(path);
+            while (!stop.IsCancellationRequested)
+            {
+                SyncFixture.Execute(sqlite, $"UPDATE _dbsync_log_1 SET k1 = CASE k1 WHEN 5 THEN 1000000 ELSE 5 END WHERE seq IN (1, {rows})");
+                Interlocked.Increment(ref commits);
+                Thread.Sleep(1); // a busy application, not one that keeps readers of a rollback journal out for good
+            }
+        });
+        try
+        {
+            var engine = new SyncEngine();
+            for (var i = 0; i < 10; i++)
+            {
+                Assert.Equal(expected, (await engine.GetStatusAsync(new StatusRequest { Path = path })).PendingChanges);
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await writer;
+        }
+
+        Assert.True(commits > 0);
+    }
+
     [Fact]
     public async Task Status_reports_local_figures_when_the_target_is_down_and_changes_nothing()
     {

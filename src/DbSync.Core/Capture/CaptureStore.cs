@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using DbSync.Core.Schema;
 using Microsoft.Data.Sqlite;
 
@@ -260,14 +262,340 @@ public static class CaptureStore
     }
 
     /// <summary>Distinct rows waiting to be pushed for one table.</summary>
+    /// <remarks>
+    /// Reads inside <paramref name="transaction"/>, or inside a read transaction of its own when it is null, so the
+    /// count is of one snapshot of the log. Changes nothing.
+    /// </remarks>
     public static long PendingRows(SqliteConnection connection, SqliteTransaction? transaction, RegisteredTable registered, int keyCount)
     {
+        ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(registered);
+        using var own = transaction is null ? connection.BeginTransaction(deferred: true) : null;
+        var read = transaction ?? own;
+        var log = Identifiers.Quote(registered.LogTable);
+        if (keyCount == 1 && DistinctIntegerKeys(connection, read, log) is { } integers)
+        {
+            return integers;
+        }
+
         var keys = string.Join(", ", Enumerable.Range(1, keyCount).Select(i => "k" + i.ToString(CultureInfo.InvariantCulture)));
         // count(DISTINCT) is about a fifth faster than grouping when the key is one column.
-        return Scalar<long>(connection, transaction, keyCount == 1
-            ? $"SELECT count(DISTINCT k1) FROM {Identifiers.Quote(registered.LogTable)}"
-            : $"SELECT count(*) FROM (SELECT 1 FROM {Identifiers.Quote(registered.LogTable)} GROUP BY {keys})");
+        return Scalar<long>(connection, read, keyCount == 1
+            ? $"SELECT count(DISTINCT k1) FROM {log}"
+            : $"SELECT count(*) FROM (SELECT 1 FROM {log} GROUP BY {keys})");
+    }
+
+    /// <summary>Log rows read per statement by <see cref="DistinctIntegerKeys"/>, which bounds the text held at once.</summary>
+    private const int KeyChunk = 65_536;
+
+    /// <summary>
+    /// Past this many keys held one by one (out of order, about 20 bytes each), <see cref="DistinctIntegerKeys"/>
+    /// gives up for SQLite's count(DISTINCT), which spills to disk instead of holding them in memory.
+    /// </summary>
+    private const int MaxKeysHeld = 2_000_000;
+
+    /// <summary>
+    /// count(DISTINCT k1) of a one-column-key log whose keys are all integers (or NULL, which count(DISTINCT) skips
+    /// too), counted here instead of in SQLite's temporary b-tree, which is slow to fill and spills to disk. Null when a
+    /// key is anything else (REAL, TEXT, BLOB) or too many are out of order, which the caller then counts with SQL.
+    /// Must run inside a transaction: the log is read in several statements.
+    /// </summary>
+    /// <remarks>
+    /// SQLite hands over each chunk of keys, in log order, as one text (group_concat): a key that is TEXT or BLOB
+    /// (both sort after every number, so <c>k1 &gt;= ''</c> is true for them alone) becomes '?', a REAL prints with a
+    /// '.' or as Inf, and either stops the parse. One string per chunk instead of a step per row is what makes this
+    /// cheaper than count(DISTINCT). A long log is read in two halves at once when a second connection can read the
+    /// same snapshot (<see cref="SecondReader"/>).
+    /// </remarks>
+    private static long? DistinctIntegerKeys(SqliteConnection connection, SqliteTransaction? transaction, string log)
+    {
+        long low, high;
+        // Two subqueries: SQLite seeks to either end of the rowid only for a lone min() or max().
+        using (var range = Command(connection, transaction, $"SELECT (SELECT min(seq) FROM {log}), (SELECT max(seq) FROM {log})"))
+        using (var reader = range.ExecuteReader())
+        {
+            reader.Read();
+            if (reader.IsDBNull(0))
+            {
+                return 0;
+            }
+
+            (low, high) = (reader.GetInt64(0), reader.GetInt64(1));
+        }
+
+        var span = unchecked((ulong)(high - low));
+        if (span < 2 * KeyChunk || SecondReader(connection, transaction) is not var (second, secondTransaction))
+        {
+            return ReadKeys(connection, transaction, log, low, high, MaxKeysHeld, CancellationToken.None)?.Count;
+        }
+
+        using (second)
+        using (secondTransaction)
+        using (var stop = new CancellationTokenSource())
+        {
+            var middle = unchecked(low + (long)(span / 2));
+            // A thread of its own, not one of the pool's: this one blocks until it is done.
+            var upper = Task.Factory.StartNew(() => ReadKeys(second, secondTransaction, log, middle + 1, high, MaxKeysHeld / 2, stop.Token),
+                CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            DistinctIntegers? lower = null;
+            try
+            {
+                lower = ReadKeys(connection, transaction, log, low, middle, MaxKeysHeld / 2, stop.Token);
+            }
+            finally
+            {
+                if (lower is null)
+                {
+                    stop.Cancel();
+                }
+
+                // The second connection must be done before it is closed, whatever happened here.
+                ((IAsyncResult)upper).AsyncWaitHandle.WaitOne();
+            }
+
+            var higher = upper.GetAwaiter().GetResult();
+            return lower is null || higher is null ? null : DistinctIntegers.UnionCount(lower, higher);
+        }
+    }
+
+    /// <summary>Counts the keys of the log rows with seq from <paramref name="from"/> to <paramref name="to"/>, chunk by chunk.</summary>
+    private static DistinctIntegers? ReadKeys(SqliteConnection connection, SqliteTransaction? transaction, string log, long from, long to, int maxHeld,
+        CancellationToken stop)
+    {
+        using var next = Command(connection, transaction, $"SELECT min(seq) FROM {log} WHERE seq BETWEEN $from AND $to");
+        var start = next.Parameters.AddWithValue("$from", from);
+        next.Parameters.AddWithValue("$to", to);
+        var sql = $"SELECT group_concat(CASE WHEN k1 >= '' THEN '?' ELSE k1 END) FROM {log} WHERE seq BETWEEN $first AND $last";
+        var keys = new DistinctIntegers();
+        // Each chunk starts at the first row after the last chunk's range, so gaps in seq cost nothing.
+        while (next.ExecuteScalar() is long first)
+        {
+            var last = unchecked((ulong)(to - first)) < KeyChunk - 1 ? to : first + (KeyChunk - 1);
+            using (var chunk = Source.SourceRows.Open(connection, sql, ("$first", first), ("$last", last)))
+            {
+                chunk.Read();
+                if ((chunk.Storage(0) != Target.StorageClass.Null && !keys.AddAll(chunk.Utf8(0))) || keys.Held > maxHeld || stop.IsCancellationRequested)
+                {
+                    return null;
+                }
+            }
+
+            if (last == to)
+            {
+                break;
+            }
+
+            start.Value = last + 1;
+        }
+
+        return keys;
+    }
+
+    /// <summary>
+    /// A second, read-only connection in a read transaction on exactly the snapshot <paramref name="connection"/>
+    /// reads, or null when that cannot be had at once. Only for a query_only connection (status), whose transaction
+    /// cannot hold changes of its own that the second connection would not see.
+    /// </summary>
+    /// <remarks>
+    /// In WAL mode the second connection opens the first one's snapshot (sqlite3_snapshot_open). With a rollback
+    /// journal the first connection's read lock (SHARED) keeps any writer from committing, so whatever the second
+    /// connection reads is what the first one would; it does not wait for its own lock, which a writer already waiting
+    /// to commit withholds.
+    /// </remarks>
+    private static (SqliteConnection, SqliteTransaction)? SecondReader(SqliteConnection connection, SqliteTransaction? transaction)
+    {
+        var path = SQLitePCL.raw.sqlite3_db_filename(connection.Handle, "main").utf8_to_string();
+        if (Environment.ProcessorCount < 2 || string.IsNullOrEmpty(path) || Scalar<long>(connection, transaction, "PRAGMA query_only") != 1)
+        {
+            return null;
+        }
+
+        SQLitePCL.sqlite3_snapshot? snapshot = null;
+        var wal = string.Equals(Scalar<string>(connection, transaction, "PRAGMA journal_mode"), "wal", StringComparison.OrdinalIgnoreCase);
+        if (wal && SQLitePCL.raw.sqlite3_snapshot_get(connection.Handle, "main", out snapshot) != SQLitePCL.raw.SQLITE_OK)
+        {
+            snapshot?.Dispose();
+            return null;
+        }
+
+        var second = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = false, DefaultTimeout = 1,
+        }.ToString());
+        SqliteTransaction? secondTransaction = null;
+        try
+        {
+            second.Open();
+            // Reads through SQLite's own API, which does not wait: a lock not granted at once means a writer is about to
+            // commit (and waits for this status), so the count goes on alone. The first read lets the connection see the
+            // WAL, without which it cannot open a snapshot; the second takes the read lock for the transaction.
+            const string read = "SELECT count(*) FROM sqlite_master";
+            if (SQLitePCL.raw.sqlite3_exec(second.Handle, read) == SQLitePCL.raw.SQLITE_OK)
+            {
+                secondTransaction = second.BeginTransaction(deferred: true);
+                if ((!wal || SQLitePCL.raw.sqlite3_snapshot_open(second.Handle, "main", snapshot) == SQLitePCL.raw.SQLITE_OK)
+                    && SQLitePCL.raw.sqlite3_exec(second.Handle, read) == SQLitePCL.raw.SQLITE_OK)
+                {
+                    return (second, secondTransaction);
+                }
+            }
+
+            secondTransaction?.Dispose();
+            second.Dispose();
+            return null;
+        }
+        catch (SqliteException)
+        {
+            secondTransaction?.Dispose();
+            second.Dispose();
+            return null;
+        }
+        finally
+        {
+            snapshot?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// An exact count of distinct 64-bit integers, cheap when they come mostly in ascending order, as the log of a
+    /// table filled under an increasing key does: every number above all seen so far extends or adds a run
+    /// (ascending, disjoint ranges); only numbers at or below the highest seen are looked up in the runs and, when not
+    /// there, kept in a hash set. Runs and set never overlap, so the count is runs' sizes plus the set's.
+    /// </summary>
+    private sealed class DistinctIntegers
+    {
+        private readonly List<(long Low, long High)> _runs = [];
+        private readonly HashSet<long> _others = [];
+
+        public long Count { get; private set; }
+
+        /// <summary>Runs and single numbers kept, about 20 bytes each.</summary>
+        public int Held => _runs.Count + _others.Count;
+
+        /// <summary>Adds comma-separated decimal integers; false at anything else (the numbers before it are added).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs a few times per process: no time to tier up
+        public bool AddAll(ReadOnlySpan<byte> text)
+        {
+            var i = 0;
+            while (true)
+            {
+                var negative = i < text.Length && text[i] == (byte)'-';
+                if (negative)
+                {
+                    i++;
+                }
+
+                var start = i;
+                ulong magnitude = 0;
+                while (i < text.Length && (uint)(text[i] - '0') <= 9)
+                {
+                    if (magnitude > (ulong.MaxValue - 9) / 10)
+                    {
+                        return false;
+                    }
+
+                    magnitude = magnitude * 10 + (uint)(text[i] - '0');
+                    i++;
+                }
+
+                if (i == start || magnitude > (negative ? 1UL << 63 : long.MaxValue))
+                {
+                    return false;
+                }
+
+                Add(negative ? (long)(0UL - magnitude) : (long)magnitude);
+                if (i == text.Length)
+                {
+                    return true;
+                }
+
+                if (text[i] != (byte)',')
+                {
+                    return false;
+                }
+
+                i++;
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void Add(long value)
+        {
+            var last = _runs.Count - 1;
+            if (last < 0 || value > _runs[last].High)
+            {
+                if (last >= 0 && value == _runs[last].High + 1)
+                {
+                    _runs[last] = (_runs[last].Low, value);
+                }
+                else
+                {
+                    _runs.Add((value, value));
+                }
+
+                Count++;
+            }
+            else if (!InRuns(value) && _others.Add(value))
+            {
+                Count++;
+            }
+        }
+
+        /// <summary>How many distinct numbers two counts saw together: both counts less those both saw.</summary>
+        /// <remarks>Each side's numbers are its runs and its set, which never overlap, so the common ones are four disjoint parts.</remarks>
+        public static long UnionCount(DistinctIntegers a, DistinctIntegers b)
+        {
+            long common = 0;
+            var (i, j) = (0, 0);
+            while (i < a._runs.Count && j < b._runs.Count)
+            {
+                var (x, y) = (a._runs[i], b._runs[j]);
+                var (low, high) = (Math.Max(x.Low, y.Low), Math.Min(x.High, y.High));
+                if (low <= high)
+                {
+                    common += high - low + 1;
+                }
+
+                if (x.High < y.High)
+                {
+                    i++;
+                }
+                else
+                {
+                    j++;
+                }
+            }
+
+            common += b._others.Count(a.InRuns) + a._others.Count(b.InRuns);
+            var (smaller, larger) = a._others.Count <= b._others.Count ? (a._others, b._others) : (b._others, a._others);
+            common += smaller.Count(larger.Contains);
+            return a.Count + b.Count - common;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private bool InRuns(long value)
+        {
+            var runs = CollectionsMarshal.AsSpan(_runs);
+            int low = 0, high = runs.Length - 1;
+            while (low <= high)
+            {
+                var middle = (low + high) >>> 1;
+                if (value < runs[middle].Low)
+                {
+                    high = middle - 1;
+                }
+                else if (value > runs[middle].High)
+                {
+                    low = middle + 1;
+                }
+                else
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
     }
 
     /// <summary>

@@ -122,6 +122,8 @@ internal static class Inspector
         {
             try
             {
+                // Status only reads; SQLite refuses any write on this connection.
+                CaptureStore.Execute(sqlite, null, "PRAGMA query_only = 1");
                 var enabled = CaptureStore.IsEnabled(sqlite);
                 var nodeId = RunLog.TableExists(sqlite, "_dbsync_meta") ? CaptureStore.ReadMeta(sqlite, null, "node_id") : null;
                 var registry = enabled ? CaptureStore.ReadRegistry(sqlite, null) : new Dictionary<string, RegisteredTable>(Identifiers.SqliteNames);
@@ -138,13 +140,20 @@ internal static class Inspector
                     }
 
                     var intact = CaptureStore.TriggerSql(registered, table).All(t => triggers.TryGetValue(t.Name, out var sql) && sql == t.Sql);
-                    var logExists = RunLog.TableExists(sqlite, registered.LogTable);
-                    var pending = logExists ? CaptureStore.PendingRows(sqlite, null, registered, table.KeyColumns.Count) : 0;
+                    long pending = 0;
+                    TimeSpan? lag = null;
+                    if (RunLog.TableExists(sqlite, registered.LogTable))
+                    {
+                        // One snapshot for the count and the age of the oldest change, even while a sync marks changes synced.
+                        using var read = sqlite.BeginTransaction(deferred: true);
+                        pending = CaptureStore.PendingRows(sqlite, read, registered, table.KeyColumns.Count);
+                        lag = pending > 0 ? OldestChangeAge(sqlite, read, registered) : null;
+                    }
+
                     tables.Add(new TableStatus
                     {
                         Name = table.Name, Captured = true, TriggersIntact = intact, PendingChanges = pending, Loaded = registered.Loaded,
-                        Quarantined = held.GetValueOrDefault(registered.Id),
-                        Lag = pending > 0 ? OldestChangeAge(sqlite, registered) : null,
+                        Quarantined = held.GetValueOrDefault(registered.Id), Lag = lag,
                         Reason = intact ? null : "capture triggers are missing or altered; the next sync re-creates them and copies the table in full",
                     });
                 }
@@ -205,9 +214,9 @@ internal static class Inspector
         }
     }
 
-    private static TimeSpan? OldestChangeAge(SqliteConnection sqlite, RegisteredTable registered)
+    private static TimeSpan? OldestChangeAge(SqliteConnection sqlite, SqliteTransaction transaction, RegisteredTable registered)
     {
-        using var command = CaptureStore.Command(sqlite, null, $"SELECT at FROM {Identifiers.Quote(registered.LogTable)} ORDER BY seq LIMIT 1");
+        using var command = CaptureStore.Command(sqlite, transaction, $"SELECT at FROM {Identifiers.Quote(registered.LogTable)} ORDER BY seq LIMIT 1");
         return command.ExecuteScalar() is string at && DateTime.TryParse(at, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var when)
             ? DateTime.UtcNow - when
             : null;
