@@ -157,6 +157,10 @@ public sealed class DiagnosticsTests : IDisposable
             var denied = Only(await TestAsync(path, restricted), "Target.CreatePermission");
             Assert.Equal((CheckStatus.Fail, "DbSync.PermissionDenied"), (denied.Status, denied.ErrorId));
             Assert.Contains("GRANT CREATE", denied.Fix, StringComparison.Ordinal);
+            // Nor DbSync's own tables, which every sync needs (node identity, conflicts, run log).
+            var own = Only(await TestAsync(path, restricted), "Target.DbSyncSchema");
+            Assert.Equal((CheckStatus.Fail, "DbSync.PermissionDenied"), (own.Status, own.ErrorId));
+            Assert.Contains("CREATE SCHEMA dbsync", own.Fix, StringComparison.Ordinal);
 
             _fixture.PgExecute($"GRANT CREATE ON SCHEMA \"{_fixture.Schema}\" TO {role}");
             Assert.Equal(CheckStatus.Pass, Only(await TestAsync(path, restricted), "Target.CreatePermission").Status);

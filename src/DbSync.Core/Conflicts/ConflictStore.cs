@@ -41,6 +41,17 @@ public static class ConflictStore
             return;
         }
 
+        // A role that may use the tables but not create them (an administrator created them) needs no DDL at all.
+        using (var exists = new NpgsqlCommand(
+            "SELECT to_regclass('dbsync.nodes') IS NOT NULL AND to_regclass('dbsync.node_txns') IS NOT NULL AND to_regclass('dbsync.conflicts') IS NOT NULL", pg))
+        {
+            if ((bool)(await exists.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!)
+            {
+                Ensured[key] = true;
+                return;
+            }
+        }
+
         var transaction = await pg.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using (transaction.ConfigureAwait(false))
         {

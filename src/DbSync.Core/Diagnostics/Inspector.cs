@@ -486,18 +486,19 @@ internal static class Inspector
         var dbsyncSchema = (long)(await ScalarAsync(pg, "SELECT count(*) FROM pg_namespace WHERE nspname = 'dbsync'", cancellationToken).ConfigureAwait(false))! > 0;
         var canLog = dbsyncSchema
             ? (bool)(await ScalarAsync(pg,
-                "SELECT has_schema_privilege('dbsync', 'CREATE') OR (has_schema_privilege('dbsync', 'USAGE') AND EXISTS (" +
-                "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace " +
-                "WHERE n.nspname = 'dbsync' AND c.relname = 'runs' AND has_table_privilege(c.oid, 'INSERT')))", cancellationToken).ConfigureAwait(false))!
+                "SELECT has_schema_privilege('dbsync', 'CREATE') OR (has_schema_privilege('dbsync', 'USAGE') AND (" +
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace " +
+                "WHERE n.nspname = 'dbsync' AND c.relname IN ('runs', 'nodes', 'node_txns', 'conflicts') " +
+                "AND has_table_privilege(c.oid, 'SELECT, INSERT, UPDATE')) = 4)", cancellationToken).ConfigureAwait(false))!
             : (bool)(await ScalarAsync(pg, "SELECT has_database_privilege(current_database(), 'CREATE')", cancellationToken).ConfigureAwait(false))!;
         checks.Add(canCreate
             ? Check("Target.CreatePermission", CheckStatus.Pass, $"{builder.Username} may create tables in schema '{schema}'{(schemaExists ? "" : " (the schema will be created)")}.", target: schema)
             : Check("Target.CreatePermission", CheckStatus.Fail, $"{builder.Username} may not create {(schemaExists ? $"tables in schema '{schema}'" : $"schema '{schema}'")}.",
                 schemaExists ? $"GRANT CREATE ON SCHEMA \"{schema}\" TO \"{builder.Username}\";" : $"GRANT CREATE ON DATABASE \"{pg.Database}\" TO \"{builder.Username}\"; or create the schema first.", schema, ErrorIds.PermissionDenied));
         checks.Add(canLog
-            ? Check("Target.RunLogPermission", CheckStatus.Pass, "Run log entries can be written to dbsync.runs.")
-            : Check("Target.RunLogPermission", CheckStatus.Warning, $"{builder.Username} cannot create or write dbsync.runs; runs are then logged in the file and its backup only.",
-                $"CREATE SCHEMA dbsync AUTHORIZATION \"{builder.Username}\";", "dbsync", ErrorIds.PermissionDenied));
+            ? Check("Target.DbSyncSchema", CheckStatus.Pass, "DbSync's own tables in schema dbsync (runs, nodes, node_txns, conflicts) can be created or written.")
+            : Check("Target.DbSyncSchema", CheckStatus.Fail, $"{builder.Username} can neither create nor write DbSync's own tables in schema dbsync (runs, nodes, node_txns, conflicts), which every sync needs for node identity and conflict detection.",
+                $"CREATE SCHEMA dbsync AUTHORIZATION \"{builder.Username}\"; (or let an administrator create the tables and grant SELECT, INSERT, UPDATE on them)", "dbsync", ErrorIds.PermissionDenied));
 
         if (tables is null)
         {
