@@ -283,7 +283,8 @@ public sealed class SyncEngine
                 $"--node-partitioned '{pattern}' matches no synced table. Tables: {string.Join(", ", captured.Select(c => c.Table.Name))}.", pattern);
         }
         await Conflicts.ConflictStore.EnsureTablesAsync(pg, cancellationToken).ConfigureAwait(false);
-        var careful = false;
+        // While a row PostgreSQL rejected is held, the fast attempt would only fail on it again.
+        var careful = Conflicts.HeldRows.AnyRejected(sqlite);
         for (var attempt = 1; ; attempt++)
         {
             var attemptWarnings = new List<string>(warnings);

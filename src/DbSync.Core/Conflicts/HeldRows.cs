@@ -85,6 +85,14 @@ public static class HeldRows
         return rows;
     }
 
+    /// <summary>The start of the reason of a row PostgreSQL rejected (as opposed to a value DbSync could not convert).</summary>
+    internal const string RejectedPrefix = "PostgreSQL rejected the row";
+
+    /// <summary>True when a row PostgreSQL rejected is still held: the next run then starts in careful mode at once.</summary>
+    internal static bool AnyRejected(SqliteConnection sqlite) =>
+        RunLog.TableExists(sqlite, "_dbsync_held") &&
+        CaptureStore.Scalar<long>(sqlite, null, $"SELECT EXISTS (SELECT 1 FROM _dbsync_held WHERE reason LIKE '{RejectedPrefix}%')") != 0;
+
     /// <summary>Rows held per table id (for status).</summary>
     internal static Dictionary<long, long> CountByTable(SqliteConnection sqlite, SqliteTransaction? transaction)
     {
