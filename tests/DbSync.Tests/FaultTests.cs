@@ -118,7 +118,10 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
         Assert.True(int.Parse(commits, CultureInfo.InvariantCulture) > points, "the writer barely ran");
 
         var final = await _fixture.SyncAsync(path);
-        Assert.Equal(SyncStatus.Succeeded, final.Status);
+        var held = await new SyncEngine().GetQuarantineAsync(new QuarantineQuery { Path = path });
+        Assert.True(final.Status == SyncStatus.Succeeded,
+            $"{final.Status}: {string.Join("; ", final.Tables.Select(t => $"{t.Name} {t.Status} {t.ErrorId} {t.Message} conflicts {t.Conflicts}/{t.ConflictsResolved} held {t.Quarantined}"))}; " +
+            $"held: {string.Join("; ", held.Select(h => $"{h.Table} {h.Key} {h.Kind} {h.Reason}"))}");
         TableComparer.AssertIdentical(path, _fixture.Schema);
         AssertNoPassword(File.ReadAllText(path + "-dbsync-log.jsonl"));
     }
