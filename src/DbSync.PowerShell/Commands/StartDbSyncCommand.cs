@@ -11,55 +11,15 @@ namespace DbSync.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsLifecycle.Start, "DbSync", DefaultParameterSetName = PathResolver.PathSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(SyncResult))]
-public sealed class StartDbSyncCommand : DbSyncTargetCommand
+public sealed class StartDbSyncCommand : DbSyncSyncCommand
 {
     private int? _keepDays;
 
-    // Stored boxed: a ConflictPolicy field would make PowerShell load DbSync.Core while it reflects over this class
-    // at import, before ModuleInitializer has routed Core into the module's load context.
-    private object? _conflictPolicy;
-
     #region Parameters
-
-    /// <summary>PostgreSQL schema for the tables; created when missing.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string Schema { get; set; } = "public";
-
-    /// <summary>Sync only matching tables (* and ? match, case-insensitively). Default: every table.</summary>
-    [Parameter]
-    [SupportsWildcards]
-    [ArgumentCompleter(typeof(TableNameCompleter))]
-    [ValidateNotNullOrEmpty]
-    public string[] Table { get; set; } = [];
-
-    /// <summary>Rows per apply statement and per progress step.</summary>
-    [Parameter]
-    [ValidateRange(1, int.MaxValue)]
-    public int BatchSize { get; set; } = 10_000;
 
     /// <summary>Copy the selected tables again in full, making each target table equal to the SQLite table.</summary>
     [Parameter]
     public SwitchParameter Resync { get; set; }
-
-    /// <summary>Create PostgreSQL names exactly as in SQLite instead of lower-casing them.</summary>
-    [Parameter]
-    public SwitchParameter PreserveCase { get; set; }
-
-    /// <summary>Seconds to wait while another run holds the file's lock.</summary>
-    [Parameter]
-    [ValidateRange(0, int.MaxValue)]
-    public int LockTimeout { get; set; } = 30;
-
-    /// <summary>Seconds a statement waits while another program holds a SQLite lock.</summary>
-    [Parameter]
-    [ValidateRange(0, int.MaxValue)]
-    public int BusyTimeout { get; set; } = 30;
-
-    /// <summary>The run log's JSON-lines backup; default DBSYNC_LOG_PATH, else FILE-dbsync-log.jsonl beside the file.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? LogPath { get; set; }
 
     /// <summary>After a successful run, remove run log entries older than this many days from the database.</summary>
     [Parameter]
@@ -73,26 +33,6 @@ public sealed class StartDbSyncCommand : DbSyncTargetCommand
     /// <summary>With -KeepDays, remove those entries from the backup file too.</summary>
     [Parameter]
     public SwitchParameter PruneBackup { get; set; }
-
-    /// <summary>What to do with a target row another writer changed since this node last synced it: SourceWins (default), TargetWins, Newest or Fail.</summary>
-    [Parameter]
-    public ConflictPolicy ConflictPolicy
-    {
-        get => _conflictPolicy is ConflictPolicy policy ? policy : ConflictPolicy.SourceWins;
-        set => _conflictPolicy = value;
-    }
-
-    /// <summary>With -ConflictPolicy Newest: the column (a timestamp, or anything ordered) whose larger value wins.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? NewestColumn { get; set; }
-
-    /// <summary>Tables (* and ?) whose rows each node owns: the target table gets a dbsync_node column, first in its primary key.</summary>
-    [Parameter]
-    [SupportsWildcards]
-    [ArgumentCompleter(typeof(TableNameCompleter))]
-    [ValidateNotNullOrEmpty]
-    public string[] NodePartitioned { get; set; } = [];
 
     /// <summary>Keep running: sync on every commit to the file and at least every -Interval seconds, until Ctrl+C.</summary>
     [Parameter]
@@ -115,10 +55,7 @@ public sealed class StartDbSyncCommand : DbSyncTargetCommand
             ThrowTerminatingError(Errors.Usage("-PruneBackup needs -KeepDays.", null));
         }
 
-        if (ConflictOptions.Check(ConflictPolicy, NewestColumn) is { } conflictError)
-        {
-            ThrowTerminatingError(Errors.Usage(conflictError, null));
-        }
+        CheckConflictOptions();
     }
 
     /// <inheritdoc />
@@ -142,29 +79,12 @@ public sealed class StartDbSyncCommand : DbSyncTargetCommand
     /// <summary>The Core request for one file: exactly the parameters, nothing decided here.</summary>
     /// <param name="path">The resolved SQLite file.</param>
     /// <param name="logPath">-LogPath resolved against PowerShell's location.</param>
-    internal SyncRequest BuildRequest(string path, string? logPath) => new()
-    {
-        Path = path,
-        ConnectionString = EffectiveConnectionString ?? "",
-        Credential = EffectiveCredential,
-        Schema = Schema,
-        Tables = Table,
-        BatchSize = BatchSize,
-        Resync = Resync.IsPresent,
-        PreserveCase = PreserveCase.IsPresent,
-        LockTimeout = TimeSpan.FromSeconds(LockTimeout),
-        BusyTimeout = TimeSpan.FromSeconds(BusyTimeout),
-        LogPath = logPath,
-        KeepDays = _keepDays,
-        PruneBackup = PruneBackup.IsPresent,
-        ConflictPolicy = ConflictPolicy,
-        NewestColumn = NewestColumn,
-        NodePartitioned = NodePartitioned,
-    };
+    internal SyncRequest BuildRequest(string path, string? logPath) =>
+        BuildSyncRequest(path, logPath, Resync.IsPresent, _keepDays, PruneBackup.IsPresent);
 
     private void SyncOne(string path)
     {
-        var request = BuildRequest(path, LogPath is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(LogPath));
+        var request = BuildRequest(path, ResolvedLogPath);
         var engine = new SyncEngine();
         try
         {
@@ -186,16 +106,7 @@ public sealed class StartDbSyncCommand : DbSyncTargetCommand
 
             WriteVerbose($"Syncing '{path}' to schema '{Schema}'.");
             var result = RunWithProgress(engine, request, path);
-            foreach (var warning in result.Warnings)
-            {
-                WriteWarning(warning);
-            }
-
-            WriteObject(result);
-            foreach (var table in result.Tables.Where(t => t.Status != SyncStatus.Succeeded))
-            {
-                WriteError(Errors.ForTable(table, path));
-            }
+            WriteRun(result, path);
 
             WriteVerbose(string.Create(CultureInfo.InvariantCulture,
                 $"{result.Status}: {result.Inserted} inserted, {result.Updated} updated, {result.Deleted} deleted in {result.Duration.TotalSeconds:0.00} s (run {result.RunId}) on {result.Target}."));
@@ -223,16 +134,7 @@ public sealed class StartDbSyncCommand : DbSyncTargetCommand
         {
             if (run.Result is { } result)
             {
-                foreach (var warning in result.Warnings)
-                {
-                    WriteWarning(warning);
-                }
-
-                WriteObject(result);
-                foreach (var table in result.Tables.Where(t => t.Status != SyncStatus.Succeeded))
-                {
-                    WriteError(Errors.ForTable(table, path));
-                }
+                WriteRun(result, path);
             }
             else if (run.Error is { } error)
             {
