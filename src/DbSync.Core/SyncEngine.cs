@@ -800,10 +800,9 @@ public sealed class SyncEngine
             var pendingTables = new List<string>();
             foreach (var entry in registry.Values)
             {
-                var keyCount = entry.KeySignature.Split('\t').Length; // names in it have their tabs escaped
                 var rows = CaptureStore.Scalar<long>(sqlite, transaction, $"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '{entry.LogTable}'") == 0
                     ? 0
-                    : CaptureStore.PendingRows(sqlite, transaction, entry, keyCount);
+                    : CaptureStore.PendingRows(sqlite, transaction, entry, entry.KeyCount);
                 if (rows > 0)
                 {
                     pending += rows;

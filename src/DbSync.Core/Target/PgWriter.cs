@@ -287,67 +287,6 @@ public static class PgWriter
 
     }
 
-    /// <summary>
-    /// Upserts the staged rows that still exist, in batches. Rows whose values are already there are not touched,
-    /// so a replayed run reports and writes nothing for them.
-    /// </summary>
-    public static async Task ApplyUpsertsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string schema, TablePlan plan, int batchSize,
-        Action<long> progress, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(plan);
-        ArgumentNullException.ThrowIfNull(progress);
-        var target = Identifiers.Quote(schema, plan.TargetName);
-        var all = plan.TargetColumns.Select(Identifiers.Quote).ToList();
-        var keys = plan.TargetKeyColumns.Select(Identifiers.Quote).ToList();
-        var values = all.Where(c => !keys.Contains(c)).ToList();
-        var onConflict = values.Count == 0
-            ? "DO NOTHING"
-            : $"DO UPDATE SET {string.Join(", ", values.Select(v => $"{v} = EXCLUDED.{v}"))} " +
-              $"WHERE ({string.Join(", ", values.Select(v => "t." + v))}) IS DISTINCT FROM ({string.Join(", ", values.Select(v => "EXCLUDED." + v))})";
-        var sql = $"""
-            WITH x AS (
-                INSERT INTO {target} AS t ({string.Join(", ", all)})
-                SELECT {string.Join(", ", all)} FROM {Identifiers.Quote(plan.StagingTable)}
-                WHERE NOT {Gone} AND {RowNumber} > $1 AND {RowNumber} <= $2
-                ON CONFLICT ({string.Join(", ", keys)}) {onConflict}
-                RETURNING t.xmax = 0 AS inserted)
-            SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM x
-            """;
-        for (long from = 0; from < plan.StagedRows; from += batchSize)
-        {
-            using var command = new NpgsqlCommand(sql, connection, transaction);
-            command.Parameters.AddWithValue(from);
-            command.Parameters.AddWithValue(from + batchSize);
-            using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-            plan.Result.Inserted += reader.GetInt64(0);
-            plan.Result.Updated += reader.GetInt64(1);
-            progress(Math.Min(from + batchSize, plan.StagedRows));
-        }
-    }
-
-    /// <summary>Deletes the staged rows that no longer exist in SQLite, in batches.</summary>
-    public static async Task ApplyDeletesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string schema, TablePlan plan, int batchSize,
-        CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(plan);
-        var keys = plan.TargetKeyColumns.Select(Identifiers.Quote).ToList();
-        var sql = $"""
-            WITH x AS (
-                DELETE FROM {Identifiers.Quote(schema, plan.TargetName)} AS t USING {Identifiers.Quote(plan.StagingTable)} AS s
-                WHERE s.{Gone} AND s.{RowNumber} > $1 AND s.{RowNumber} <= $2 AND {string.Join(" AND ", keys.Select(k => $"t.{k} = s.{k}"))}
-                RETURNING 1)
-            SELECT count(*) FROM x
-            """;
-        for (long from = 0; from < plan.StagedRows; from += batchSize)
-        {
-            using var command = new NpgsqlCommand(sql, connection, transaction);
-            command.Parameters.AddWithValue(from);
-            command.Parameters.AddWithValue(from + batchSize);
-            plan.Result.Deleted += (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
-        }
-    }
-
     /// <summary>Resync: deletes target rows whose key is not among the staged (complete) source rows.</summary>
     public static async Task DeleteMissingAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string schema, TablePlan plan, CancellationToken cancellationToken)
     {
