@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text;
 using DbSync.Core.Planning;
 using DbSync.Core.Source;
@@ -14,8 +13,6 @@ namespace DbSync.Core.Conflicts;
 /// </summary>
 public static class ConflictStore
 {
-    private static readonly ConcurrentDictionary<string, bool> Ensured = new(StringComparer.Ordinal);
-
     private const string CreateSql = """
         CREATE SCHEMA IF NOT EXISTS dbsync;
         CREATE TABLE IF NOT EXISTS dbsync.nodes (
@@ -30,24 +27,18 @@ public static class ConflictStore
         """;
 
     /// <summary>
-    /// Creates the tables once per process and database, in a transaction of its own under an advisory lock, so that
-    /// fifty nodes starting together do not race on CREATE.
+    /// Creates the tables when they are missing, in a transaction of its own under an advisory lock, so that fifty nodes
+    /// starting together do not race on CREATE. Nothing is remembered between runs: a long-lived process (continuous
+    /// mode, a PowerShell session) may meet a server that was restored, rebuilt or replaced on the same address.
     /// </summary>
     internal static async Task EnsureTablesAsync(NpgsqlConnection pg, CancellationToken cancellationToken)
     {
-        var key = pg.Host + ":" + pg.Port + "/" + pg.Database;
-        if (Ensured.ContainsKey(key))
-        {
-            return;
-        }
-
         // A role that may use the tables but not create them (an administrator created them) needs no DDL at all.
         using (var exists = new NpgsqlCommand(
             "SELECT to_regclass('dbsync.nodes') IS NOT NULL AND to_regclass('dbsync.node_txns') IS NOT NULL AND to_regclass('dbsync.conflicts') IS NOT NULL", pg))
         {
             if ((bool)(await exists.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!)
             {
-                Ensured[key] = true;
                 return;
             }
         }
@@ -59,8 +50,6 @@ public static class ConflictStore
             await PgWriter.ExecuteAsync(pg, transaction, CreateSql, cancellationToken).ConfigureAwait(false);
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
-
-        Ensured[key] = true;
     }
 
     /// <summary>Reads conflict records, newest first.</summary>
