@@ -4,7 +4,6 @@ using DbSync.Core.Planning;
 using DbSync.Core.Schema;
 using DbSync.Core.Source;
 using Npgsql;
-using NpgsqlTypes;
 
 namespace DbSync.Core.Target;
 
@@ -118,10 +117,11 @@ public static class PgWriter
     /// <paramref name="layout"/>'s bookkeeping columns (<paramref name="staging"/>), or straight into the target. A
     /// staged row with a value that cannot be converted (docs/type-mapping.md) is staged with the reason and not
     /// applied: it is quarantined. Straight into the target, such a value throws <see cref="ValueConversionException"/>.
+    /// Staged rows are numbered from firstRow + 1, so that a second COPY into the same staging table continues the numbering.
     /// </summary>
     /// <returns>Rows written.</returns>
     public static async Task<long> CopyAsync(NpgsqlConnection connection, string schema, TablePlan plan, SourceRows reader, bool staging,
-        SourceLayout layout, Action<long> progress, CancellationToken cancellationToken)
+        SourceLayout layout, Action<long> progress, CancellationToken cancellationToken, long firstRow = 0)
     {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(plan);
@@ -166,114 +166,160 @@ public static class PgWriter
         // One delegate for the whole copy: passing the local function per value would allocate a delegate each time.
         Func<string> describeKey = DescribeKey;
         long rows = 0;
-        using var importer = await connection.BeginBinaryImportAsync(
+        var fields = columns.Count;
+        var stream = await connection.BeginRawBinaryCopyAsync(
             $"COPY {table} ({string.Join(", ", columns)}) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false);
-        // The row loop uses the synchronous writer calls: they only touch the network when Npgsql's buffer is full,
-        // and awaiting a ValueTask per field costs more than the rare blocking flush.
-        while (reader.Read())
+        await using (stream.ConfigureAwait(false))
         {
-            var exists = existsOrdinal < 0 || reader.Int64(existsOrdinal) != 0;
-            if (!exists)
+            try
             {
-                plan.StagedDeletes++;
-            }
-
-            string? bad = null;
-            for (var k = 0; k < keyIndex.Length && exists; k++)
-            {
-                // SQLite lets a rowid table hold NULL in a non-INTEGER key column; PostgreSQL keys cannot be NULL, so such
-                // a row is refused by name. (A delete of a NULL key has nothing to delete: PostgreSQL never had it.)
-                if (reader.Storage(keyIndex[k]) == StorageClass.Null)
+                var importer = new CopyWriter(stream);
+                // Synchronous writes: the buffer goes to the socket only when 64 KiB are full, and awaiting per row
+                // would cost more than the rare blocking write.
+                while (reader.Read())
                 {
-                    var problem = new ValueConversionException(plan.Source.Name, plan.Source.KeyColumns[k].Name, DescribeKey(),
-                        "the primary key column is NULL (SQLite allows it in a table that is not WITHOUT ROWID; a PostgreSQL key cannot be NULL); give the row a key");
-                    bad = staging ? problem.Message : throw problem;
-                    break;
-                }
-            }
-
-            importer.StartRow();
-            if (nodeId is not null)
-            {
-                importer.Write(nodeId, NpgsqlDbType.Text);
-            }
-
-            for (var i = 0; i < writers.Length; i++)
-            {
-                if (bad is not null)
-                {
-                    importer.WriteNull();
-                }
-                else if (exists)
-                {
-                    try
+                    var exists = existsOrdinal < 0 || reader.Int64(existsOrdinal) != 0;
+                    if (!exists)
                     {
-                        writers[i].Write(reader, i, importer, describeKey);
+                        plan.StagedDeletes++;
                     }
-                    catch (ValueConversionException ex) when (staging)
+
+                    string? bad = null;
+                    for (var k = 0; k < keyIndex.Length && exists; k++)
                     {
-                        // The writer throws before writing the field: the row is completed with NULLs and never applied.
-                        bad = ex.Message;
-                        importer.WriteNull();
+                        // SQLite lets a rowid table hold NULL in a non-INTEGER key column; PostgreSQL keys cannot be NULL, so such
+                        // a row is refused by name. (A delete of a NULL key has nothing to delete: PostgreSQL never had it.)
+                        if (reader.Storage(keyIndex[k]) == StorageClass.Null)
+                        {
+                            var problem = new ValueConversionException(plan.Source.Name, plan.Source.KeyColumns[k].Name, DescribeKey(),
+                                "the primary key column is NULL (SQLite allows it in a table that is not WITHOUT ROWID; a PostgreSQL key cannot be NULL); give the row a key");
+                            bad = staging ? problem.Message : throw problem;
+                            break;
+                        }
+                    }
+
+                    importer.StartRow(fields);
+                    if (nodeId is not null)
+                    {
+                        importer.WriteText(nodeId);
+                    }
+
+                    for (var i = 0; i < writers.Length; i++)
+                    {
+                        if (bad is not null)
+                        {
+                            importer.WriteNull();
+                        }
+                        else if (exists)
+                        {
+                            try
+                            {
+                                writers[i].Write(reader, i, importer, describeKey);
+                            }
+                            catch (ValueConversionException ex) when (staging)
+                            {
+                                // The writer throws before writing the field: the row is completed with NULLs and never applied.
+                                bad = ex.Message;
+                                importer.WriteNull();
+                            }
+                        }
+                        else if (isKey[i])
+                        {
+                            writers[i].Write(reader, loggedKeyOrdinals[Array.IndexOf(keyIndex, i)], importer, describeKey);
+                        }
+                        else
+                        {
+                            importer.WriteNull();
+                        }
+                    }
+
+                    rows++;
+                    if (staging)
+                    {
+                        importer.WriteInt64(firstRow + rows);
+                        importer.WriteBoolean(!exists);
+                        importer.WriteInt16(layout.Op >= 0 ? (short)reader.Int64(layout.Op) : (short)0);
+                        if (layout.Seq >= 0)
+                        {
+                            importer.WriteInt64(reader.Int64(layout.Seq));
+                        }
+                        else
+                        {
+                            importer.WriteNull();
+                        }
+
+                        if (layout.Literals >= 0 && reader.Storage(layout.Literals) == StorageClass.Text)
+                        {
+                            WriteLiterals(importer, reader.Utf8(layout.Literals), reader, layout.Literals);
+                        }
+                        else
+                        {
+                            importer.WriteNull();
+                        }
+
+                        if (bad is null)
+                        {
+                            importer.WriteNull();
+                            importer.WriteNull();
+                        }
+                        else
+                        {
+                            plan.Result.Quarantined++;
+                            importer.WriteText(bad);
+                            importer.WriteText(DescribeKey());
+                        }
+                    }
+
+                    if ((rows & 0x1FFF) == 0)
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                        progress(rows);
                     }
                 }
-                else if (isKey[i])
-                {
-                    writers[i].Write(reader, loggedKeyOrdinals[Array.IndexOf(keyIndex, i)], importer, describeKey);
-                }
-                else
-                {
-                    importer.WriteNull();
-                }
+
+                importer.Finish();
             }
-
-            rows++;
-            if (staging)
+            catch
             {
-                importer.Write(rows, NpgsqlDbType.Bigint);
-                importer.Write(!exists, NpgsqlDbType.Boolean);
-                importer.Write(layout.Op >= 0 ? (short)reader.Int64(layout.Op) : (short)0, NpgsqlDbType.Smallint);
-                if (layout.Seq >= 0)
-                {
-                    importer.Write(reader.Int64(layout.Seq), NpgsqlDbType.Bigint);
-                }
-                else
-                {
-                    importer.WriteNull();
-                }
-
-                if (layout.Literals >= 0 && reader.Storage(layout.Literals) == StorageClass.Text)
-                {
-                    importer.Write(reader.String(layout.Literals), NpgsqlDbType.Text);
-                }
-                else
-                {
-                    importer.WriteNull();
-                }
-
-                if (bad is null)
-                {
-                    importer.WriteNull();
-                    importer.WriteNull();
-                }
-                else
-                {
-                    plan.Result.Quarantined++;
-                    importer.Write(bad, NpgsqlDbType.Text);
-                    importer.Write(DescribeKey(), NpgsqlDbType.Text);
-                }
-            }
-
-            if ((rows & 0x1FFF) == 0)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                progress(rows);
+                CancelQuietly(stream);
+                throw;
             }
         }
 
-        await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
         progress(rows);
         return rows;
+    }
+
+    /// <summary>
+    /// Disposing a raw COPY stream ends the COPY as complete: after a failure it is cancelled instead, so that no
+    /// partial row is taken. A connection already broken cannot be cancelled on; the original failure is what counts.
+    /// </summary>
+    private static void CancelQuietly(NpgsqlRawCopyStream stream)
+    {
+        try
+        {
+            stream.Cancel();
+        }
+        catch (Exception ex) when (ex is NpgsqlException or IOException or InvalidOperationException or ObjectDisposedException)
+        {
+            // The connection is gone or the COPY already ended: nothing more to undo here.
+        }
+    }
+
+    /// <summary>
+    /// The key as SQLite literals, sent as the bytes SQLite made when they are valid UTF-8 without NUL (always, but for
+    /// a key that is itself invalid text, whose row is held back by name); otherwise decoded as before.
+    /// </summary>
+    private static void WriteLiterals(CopyWriter importer, ReadOnlySpan<byte> utf8, SourceRows reader, int ordinal)
+    {
+        if (utf8.IndexOf((byte)0) < 0 && System.Text.Unicode.Utf8.IsValid(utf8))
+        {
+            importer.WriteBytes(utf8);
+        }
+        else
+        {
+            importer.WriteText(reader.String(ordinal));
+        }
     }
 
     /// <summary>Indexes a staging table larger than one batch, so each batched apply statement finds its rows fast.</summary>

@@ -2,8 +2,6 @@ using System.Globalization;
 using DbSync.Core.Schema;
 using System.Text.Unicode;
 using DbSync.Core.Source;
-using Npgsql;
-using NpgsqlTypes;
 
 namespace DbSync.Core.Target;
 
@@ -61,7 +59,6 @@ public sealed class ValueWriter
     private readonly string _column;
     private readonly PgType _type;
     private readonly decimal _numericLimit;
-    private byte[] _scratch = new byte[256];
 
     /// <summary>Creates a writer for one target column.</summary>
     public ValueWriter(string table, string column, PgType type)
@@ -79,7 +76,7 @@ public sealed class ValueWriter
     /// <param name="ordinal">The column's ordinal in the reader.</param>
     /// <param name="writer">The COPY in progress.</param>
     /// <param name="describeKey">Produces the row's key text for an error message; only called on failure.</param>
-    public void Write(SourceRows reader, int ordinal, NpgsqlBinaryImporter writer, Func<string> describeKey)
+    public void Write(SourceRows reader, int ordinal, CopyWriter writer, Func<string> describeKey)
     {
         ArgumentNullException.ThrowIfNull(reader);
         ArgumentNullException.ThrowIfNull(writer);
@@ -101,15 +98,15 @@ public sealed class ValueWriter
                 {
                     if (_type.Kind == PgKind.Int64)
                     {
-                        writer.Write(integer, NpgsqlDbType.Bigint);
+                        writer.WriteInt64(integer);
                     }
                     else if (_type.Kind == PgKind.Int32 && integer is >= int.MinValue and <= int.MaxValue)
                     {
-                        writer.Write((int)integer, NpgsqlDbType.Integer);
+                        writer.WriteInt32((int)integer);
                     }
                     else if (_type.Kind == PgKind.Int16 && integer is >= short.MinValue and <= short.MaxValue)
                     {
-                        writer.Write((short)integer, NpgsqlDbType.Smallint);
+                        writer.WriteInt16((short)integer);
                     }
                     else
                     {
@@ -124,11 +121,11 @@ public sealed class ValueWriter
                 {
                     if (_type.Kind == PgKind.Float8)
                     {
-                        writer.Write(real, NpgsqlDbType.Double);
+                        writer.WriteFloat8(real);
                     }
                     else if ((double)(float)real == real || double.IsNaN(real))
                     {
-                        writer.Write((float)real, NpgsqlDbType.Real);
+                        writer.WriteFloat4((float)real);
                     }
                     else
                     {
@@ -140,7 +137,7 @@ public sealed class ValueWriter
             case PgKind.Numeric:
                 if (ToDecimal(reader, ordinal, storage, out var number, ref failure))
                 {
-                    writer.Write(number, NpgsqlDbType.Numeric);
+                    writer.WriteNumeric(number);
                 }
 
                 break;
@@ -151,19 +148,19 @@ public sealed class ValueWriter
                     var utf8 = reader.Utf8(ordinal);
                     if (CheckText(utf8, ref failure))
                     {
-                        writer.Write(Scratch(utf8), NpgsqlDbType.Text);
+                        writer.WriteBytes(utf8);
                     }
                 }
                 else if (ToText(reader, ordinal, storage, out var text, ref failure))
                 {
-                    writer.Write(text, NpgsqlDbType.Text);
+                    writer.WriteText(text);
                 }
 
                 break;
             case PgKind.Bytea:
                 if (storage == StorageClass.Blob)
                 {
-                    writer.Write(Scratch(reader.Blob(ordinal)), NpgsqlDbType.Bytea);
+                    writer.WriteBytes(reader.Blob(ordinal));
                 }
                 else
                 {
@@ -174,7 +171,7 @@ public sealed class ValueWriter
             case PgKind.Boolean:
                 if (ToBoolean(reader, ordinal, storage, out var flag, ref failure))
                 {
-                    writer.Write(flag, NpgsqlDbType.Boolean);
+                    writer.WriteBoolean(flag);
                 }
 
                 break;
@@ -183,7 +180,7 @@ public sealed class ValueWriter
                 {
                     if (day.TimeOfDay == TimeSpan.Zero)
                     {
-                        writer.Write(DateOnly.FromDateTime(day), NpgsqlDbType.Date);
+                        writer.WriteDate(DateOnly.FromDateTime(day));
                     }
                     else
                     {
@@ -195,14 +192,14 @@ public sealed class ValueWriter
             case PgKind.Timestamp:
                 if (ToDateTime(reader, ordinal, storage, out var moment, ref failure))
                 {
-                    writer.Write(DateTime.SpecifyKind(moment, DateTimeKind.Unspecified), NpgsqlDbType.Timestamp);
+                    writer.WriteTimestamp(moment);
                 }
 
                 break;
             case PgKind.TimestampTz:
                 if (ToDateTime(reader, ordinal, storage, out var instant, ref failure))
                 {
-                    writer.Write(DateTime.SpecifyKind(instant, DateTimeKind.Utc), NpgsqlDbType.TimestampTz);
+                    writer.WriteTimestamp(instant);
                 }
 
                 break;
@@ -384,18 +381,6 @@ public sealed class ValueWriter
         }
 
         return true;
-    }
-
-    /// <summary>Copies bytes into this column's scratch buffer; the COPY writer consumes them before the next value.</summary>
-    private ReadOnlyMemory<byte> Scratch(ReadOnlySpan<byte> bytes)
-    {
-        if (_scratch.Length < bytes.Length)
-        {
-            _scratch = new byte[Math.Max(bytes.Length, _scratch.Length * 2)];
-        }
-
-        bytes.CopyTo(_scratch);
-        return new ReadOnlyMemory<byte>(_scratch, 0, bytes.Length);
     }
 
     private bool ToText(SourceRows reader, int ordinal, StorageClass storage, out string value, ref string? failure)
