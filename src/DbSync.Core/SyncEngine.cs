@@ -446,12 +446,9 @@ public sealed class SyncEngine
                     using var reader = full
                         ? SourceRows.Open(sqlite, CaptureStore.FullQuery(plan.Source, withKeyLiterals: staged))
                         : SourceRows.Open(sqlite, CaptureStore.PendingQuery(plan.Registry, plan.Source), ("$s", plan.Snapshot));
-                    var columns = plan.Source.Columns.Count;
-                    var keyCount = plan.Source.KeyColumns.Count;
                     var layout = full
-                        ? staged ? new PgWriter.SourceLayout(-1, [], -1, -1, columns) : PgWriter.SourceLayout.Direct
-                        : new PgWriter.SourceLayout(columns + keyCount + 1, Enumerable.Range(columns, keyCount).ToList(), columns + keyCount,
-                            columns + keyCount + 2, columns + keyCount + 3);
+                        ? staged ? new PgWriter.SourceLayout(-1, [], -1, -1, plan.Source.Columns.Count) : PgWriter.SourceLayout.Direct
+                        : PushLayout(plan);
                     var rows = await PgWriter.CopyAsync(pg, schema, plan, reader, staged, layout, r => Report(plan, phase, r, clock), cancellationToken).ConfigureAwait(false);
                     if (plan.Mode == LoadMode.CopyDirect)
                     {
@@ -460,6 +457,16 @@ public sealed class SyncEngine
                     else
                     {
                         plan.StagedRows = rows;
+                    }
+
+                    if (plan.Mode == LoadMode.CopyUpsert && !request.Resync)
+                    {
+                        // A whole table copied over rows PostgreSQL already has (a column was added, or a first load
+                        // committed there but not recorded here before a crash) brings every row that exists; the rows
+                        // deleted since are only in the change log, and are staged as deletes after them.
+                        using var deletes = SourceRows.Open(sqlite, CaptureStore.PendingDeletesQuery(plan.Registry, plan.Source), ("$s", plan.Snapshot));
+                        plan.StagedRows += await PgWriter.CopyAsync(pg, schema, plan, deletes, staging: true, PushLayout(plan), r => Report(plan, phase, rows + r, clock),
+                            cancellationToken, firstRow: rows).ConfigureAwait(false);
                     }
                 }
 
@@ -502,7 +509,7 @@ public sealed class SyncEngine
                 }
             }
 
-            foreach (var plan in Enumerable.Reverse(plans).Where(p => p.Mode == LoadMode.Push && p.StagedDeletes > 0))
+            foreach (var plan in Enumerable.Reverse(plans).Where(p => p.Mode != LoadMode.CopyDirect && p.StagedDeletes > 0))
             {
                 await Applier.DeleteAsync(context, plan, cancellationToken).ConfigureAwait(false);
             }
@@ -528,6 +535,15 @@ public sealed class SyncEngine
             await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
             return new Applied(plans, skipped, targetWins);
         }
+    }
+
+    /// <summary>Where <see cref="CaptureStore.PendingQuery"/> puts the bookkeeping columns after the table's own.</summary>
+    private static PgWriter.SourceLayout PushLayout(TablePlan plan)
+    {
+        var columns = plan.Source.Columns.Count;
+        var keyCount = plan.Source.KeyColumns.Count;
+        return new PgWriter.SourceLayout(columns + keyCount + 1, Enumerable.Range(columns, keyCount).ToList(), columns + keyCount,
+            columns + keyCount + 2, columns + keyCount + 3);
     }
 
     /// <summary>

@@ -96,6 +96,48 @@ public sealed class SchemaAndCaptureTests : IDisposable
     }
 
     [Fact]
+    public async Task Rows_deleted_while_a_table_waits_to_be_copied_again_are_deleted_in_postgresql_too()
+    {
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE parent (id INTEGER PRIMARY KEY, a TEXT);
+            CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent (id), v TEXT);
+            INSERT INTO parent VALUES (1, 'x'), (2, 'y'), (3, 'z');
+            INSERT INTO child VALUES (10, 1, 'a'), (20, 2, 'b'), (30, 3, 'c');
+            """);
+        await _fixture.SyncAsync(path);
+
+        // The added column makes both tables be copied whole; the copy brings the rows that exist, and the deleted
+        // ones, known only to the change log, must not stay behind in PostgreSQL.
+        SyncFixture.Execute(path, """
+            ALTER TABLE parent ADD COLUMN b INTEGER; ALTER TABLE child ADD COLUMN w INTEGER;
+            DELETE FROM child WHERE id = 20; DELETE FROM parent WHERE id = 2; UPDATE child SET v = 'c2' WHERE id = 30;
+            """);
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal(SyncStatus.Succeeded, result.Status);
+        Assert.Equal(["FullCopy", "FullCopy"], result.Tables.Select(t => t.Mode));
+        Assert.Equal(2, result.Deleted);
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
+    [Fact]
+    public async Task A_first_load_committed_in_postgresql_but_not_recorded_in_the_file_is_completed_with_the_deletes_since()
+    {
+        var path = _fixture.CreateDatabase("CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT); INSERT INTO t VALUES (1, 'x'), (2, 'y'), (3, 'z');");
+        await _fixture.SyncAsync(path);
+        // The state a kill between PostgreSQL's commit and the file's bookkeeping leaves after a first load (the
+        // kill test reaches it at random): the rows are in PostgreSQL, the file does not know they were loaded.
+        SyncFixture.Execute(path, "UPDATE _dbsync_tables SET loaded = 0; DELETE FROM t WHERE id = 2; UPDATE t SET a = 'z2' WHERE id = 3;");
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal(SyncStatus.Succeeded, result.Status);
+        Assert.Equal(("FullCopy", 1L, 1L), (result.Tables.Single().Mode, result.Deleted, result.Updated));
+        Assert.Equal(0, result.Tables.Single().Conflicts);
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
+    [Fact]
     public async Task A_table_created_in_sqlite_later_is_captured_created_and_loaded_on_the_next_run()
     {
         var path = _fixture.CreateDatabase("CREATE TABLE first (id INTEGER PRIMARY KEY, a TEXT); INSERT INTO first VALUES (1, 'x');");

@@ -629,6 +629,13 @@ public static class CaptureStore
     }
 
     /// <summary>
+    /// <see cref="PendingQuery"/> narrowed to the keys whose row no longer exists: the deletes among the pending
+    /// changes, same columns, same <c>$s</c>.
+    /// </summary>
+    public static string PendingDeletesQuery(RegisteredTable registered, SourceTable table) =>
+        $"SELECT * FROM ({PendingQuery(registered, table)}) WHERE _dbsync_exists = 0";
+
+    /// <summary>
     /// The query reading a whole table, columns in table order; with <paramref name="withKeyLiterals"/>, then the key as
     /// SQL literals, as in <see cref="PendingQuery"/>.
     /// </summary>
