@@ -125,6 +125,7 @@ internal sealed class InitialLoadScenario(BenchContext context)
         else
         {
             context.Log("Scenario 1b: pgloader");
+            await context.Server.QuiesceAsync(cancellationToken);
             var pgloader = new PgloaderRunner(context);
             result.Pgloader = await pgloader.LoadAsync(pristine, PgloaderDatabase, size, cancellationToken);
             result.PgloaderVersion = pgloader.Version;
@@ -138,6 +139,7 @@ internal sealed class InitialLoadScenario(BenchContext context)
     private async Task<Outcome> DbSyncLoadAsync(string path, InventorySize size, CancellationToken cancellationToken)
     {
         await context.DropSchemaAsync(DbSyncSchema, cancellationToken);
+        await context.Server.QuiesceAsync(cancellationToken);
         var clock = Stopwatch.StartNew();
         try
         {
@@ -181,6 +183,7 @@ internal sealed class InitialLoadScenario(BenchContext context)
         }
 
         var constraints = await Pg.ConstraintStatementsAsync(connection, DbSyncSchema, foreignKeysOnly: false, cancellationToken);
+        await context.Server.QuiesceAsync(cancellationToken, DbSyncSchema);
         var clock = Stopwatch.StartNew();
         await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
         {

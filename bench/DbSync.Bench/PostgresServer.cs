@@ -74,6 +74,50 @@ internal sealed class PostgresServer : IAsyncDisposable
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Before a timed part: vacuums and analyzes the tables a previous part loaded (<paramref name="schemas"/>), waits
+    /// for autovacuum workers to finish and forces a checkpoint, so that no background work left by one part (the
+    /// autovacuum of a freshly loaded table, the checkpoint writing its pages) runs during the next one's timing.
+    /// </summary>
+    public async Task QuiesceAsync(CancellationToken cancellationToken, params string[] schemas)
+    {
+        await using var connection = Open();
+        foreach (var schema in schemas)
+        {
+            var tables = new List<string>();
+            await using (var list = new NpgsqlCommand("SELECT format('%I.%I', schemaname, tablename) FROM pg_tables WHERE schemaname = $1", connection))
+            {
+                list.Parameters.AddWithValue(schema);
+                await using var reader = await list.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    tables.Add(reader.GetString(0));
+                }
+            }
+
+            foreach (var table in tables)
+            {
+                await Pg.ExecuteAsync(connection, $"VACUUM (ANALYZE) {table}", cancellationToken);
+            }
+        }
+
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while (DateTime.UtcNow < deadline
+            && await Pg.ScalarAsync<long>(connection, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'", cancellationToken) > 0)
+        {
+            await Task.Delay(250, cancellationToken);
+        }
+
+        try
+        {
+            await Pg.ExecuteAsync(connection, "CHECKPOINT", cancellationToken);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+        {
+            // A server given by DBSYNC_TEST_PG to a role that may not checkpoint: its checkpoints run on their own schedule.
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         NpgsqlConnection.ClearAllPools();

@@ -92,6 +92,7 @@ internal sealed class PushScenario(BenchContext context)
         var changes = MakeChanges(load.LoadedPath, load.Size, result);
         result.ApplyTime = clock.Elapsed;
 
+        await context.Server.QuiesceAsync(cancellationToken, load.Schema, BaselineSchema);
         context.Log("Scenario 2: DbSync push");
         result.DbSync = await PushAsync(load.LoadedPath, load.Schema, result, cancellationToken);
         if (!result.DbSync.Succeeded)
@@ -100,6 +101,7 @@ internal sealed class PushScenario(BenchContext context)
         }
 
         context.Log("Scenario 2: row-at-a-time baseline");
+        await context.Server.QuiesceAsync(cancellationToken);
         result.RowAtATime = await RowAtATimeAsync(load.LoadedPath, changes, cancellationToken);
         if (result.DbSync.Succeeded)
         {
