@@ -384,6 +384,28 @@ public sealed class HostileInputTests : IDisposable
     }
 
     [Fact]
+    public async Task A_text_key_with_a_nul_character_is_held_by_name_and_heals_when_the_key_is_changed()
+    {
+        // PostgreSQL text cannot hold NUL: the refusal's own message and key text (sent to PostgreSQL with the held
+        // row) failed the whole run, and so did the delete of the old key once the key was fixed.
+        var path = _fixture.CreateDatabase("CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT); INSERT INTO t VALUES ('a' || char(0) || 'b', 'x'), ('ok', 'y');");
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal((SyncStatus.PartiallySucceeded, 1L, 1L), (result.Status, result.Quarantined, result.Inserted));
+        var held = Assert.Single(await new SyncEngine().GetQuarantineAsync(new QuarantineQuery { Path = path }));
+        Assert.Equal(("t", "(k=a\\0b)"), (held.Table, held.Key));
+        Assert.Contains("NUL", held.Reason, StringComparison.Ordinal);
+
+        SyncFixture.Execute(path, "UPDATE t SET k = 'ab' WHERE k = 'a' || char(0) || 'b'");
+        var healed = await _fixture.SyncAsync(path);
+
+        Assert.Equal((SyncStatus.Succeeded, 1L, 0L), (healed.Status, healed.Inserted, healed.Conflicts));
+        Assert.Empty(await new SyncEngine().GetQuarantineAsync(new QuarantineQuery { Path = path }));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
+    [Fact]
     public async Task An_orphan_row_is_held_back_with_postgresql_s_foreign_key_error_and_heals_when_its_parent_arrives()
     {
         var path = _fixture.CreateDatabase("""

@@ -225,7 +225,15 @@ public static class PgWriter
                         }
                         else if (isKey[i])
                         {
-                            writers[i].Write(reader, loggedKeyOrdinals[Array.IndexOf(keyIndex, i)], importer, describeKey);
+                            try
+                            {
+                                writers[i].Write(reader, loggedKeyOrdinals[Array.IndexOf(keyIndex, i)], importer, describeKey);
+                            }
+                            catch (ValueConversionException) when (staging)
+                            {
+                                // A deleted row whose key PostgreSQL cannot hold was never there: a NULL key deletes nothing.
+                                importer.WriteNull();
+                            }
                         }
                         else
                         {
@@ -265,8 +273,9 @@ public static class PgWriter
                         else
                         {
                             plan.Result.Quarantined++;
-                            importer.WriteText(bad);
-                            importer.WriteText(DescribeKey());
+                            // PostgreSQL text cannot hold NUL, which a refused value or key may contain: shown as \0.
+                            importer.WriteText(bad.Replace("\0", "\\0", StringComparison.Ordinal));
+                            importer.WriteText(DescribeKey().Replace("\0", "\\0", StringComparison.Ordinal));
                         }
                     }
 
