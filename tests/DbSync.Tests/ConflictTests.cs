@@ -156,6 +156,54 @@ public sealed class ConflictTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(ConflictPolicy.SourceWins)]
+    [InlineData(ConflictPolicy.TargetWins)]
+    [InlineData(ConflictPolicy.Newest)]
+    [InlineData(ConflictPolicy.Fail)]
+    public async Task A_primary_key_changed_in_sqlite_moves_the_row_under_every_policy_and_is_no_conflict(ConflictPolicy policy)
+    {
+        // The new key is a new row for PostgreSQL. Logged as an update, it was taken for a row deleted there: a
+        // conflict, which TargetWins "resolved" by deleting the row in SQLite too.
+        var path = await SyncedItemsAsync();
+        SyncFixture.Execute(path, "UPDATE item SET id = 100, updated_at = '2024-02-01 00:00:00' WHERE id = 1");
+
+        var result = await SyncAsync(path, policy, policy == ConflictPolicy.Newest ? "updated_at" : null);
+
+        Assert.Equal((SyncStatus.Succeeded, 0L, 1L, 1L), (result.Status, result.Conflicts, result.Inserted, result.Deleted));
+        Assert.Equal("one", Local(path, "SELECT name FROM item WHERE id = 100"));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
+    [Fact]
+    public async Task A_file_captured_by_the_previous_update_trigger_is_upgraded_in_place_without_copying_its_tables_again()
+    {
+        var path = await SyncedItemsAsync();
+        // Put back the update trigger DbSync 0.1 installed: the new key of a key change logged as an update (op 2).
+        using (var connection = SyncFixture.OpenSqlite(path))
+        using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND substr(name, -2) = '_u'";
+            using var reader = command.ExecuteReader();
+            Assert.True(reader.Read());
+            var (name, sql) = (reader.GetString(0), reader.GetString(1));
+            Assert.False(reader.Read());
+            var legacy = System.Text.RegularExpressions.Regex.Replace(sql, @"VALUES \(CASE WHEN .* THEN 1 ELSE 2 END, ", "VALUES (2, ");
+            Assert.NotEqual(sql, legacy);
+            reader.Close();
+            SyncFixture.Execute(connection, $"DROP TRIGGER \"{name}\"; {legacy}");
+        }
+
+        SyncFixture.Execute(path, "UPDATE item SET name = 'uno' WHERE id = 1");
+        var result = await _fixture.SyncAsync(path);
+        SyncFixture.Execute(path, "UPDATE item SET id = 200 WHERE id = 2");
+        var moved = await SyncAsync(path, ConflictPolicy.TargetWins);
+
+        Assert.Equal(("Push", 1L), (result.Tables.Single().Mode, result.Updated));
+        Assert.Equal((SyncStatus.Succeeded, 0L, 1L, 1L), (moved.Status, moved.Conflicts, moved.Inserted, moved.Deleted));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
     [Fact]
     public async Task Changes_of_this_node_alone_are_never_conflicts_and_a_row_inserted_in_both_places_with_the_same_values_is_none()
     {
