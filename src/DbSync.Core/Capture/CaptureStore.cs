@@ -208,8 +208,7 @@ public static class CaptureStore
         }
 
         // Triggers that differ only by being an older DbSync's (same names, every change captured) are upgraded, not repaired.
-        var upgraded = expected.Select((e, i) => i == 1 ? LegacyUpdateTriggerSql(registered, table) : e.Sql)
-            .Zip(expected, (sql, e) => actual.TryGetValue(e.Name, out var found) && found == sql).All(same => same);
+        var upgraded = TriggerSql(registered, table, asInVersion01: true).All(e => actual.TryGetValue(e.Name, out var sql) && sql == e.Sql);
         var repaired = existing is not null && existing.Loaded && !upgraded;
         if (repaired)
         {
@@ -223,7 +222,12 @@ public static class CaptureStore
     }
 
     /// <summary>The exact CREATE TRIGGER statements for a table, as sqlite_master stores them.</summary>
-    public static IReadOnlyList<(string Name, string Sql)> TriggerSql(RegisteredTable registered, SourceTable table)
+    /// <remarks>
+    /// With <paramref name="asInVersion01"/>, the statements DbSync 0.1 installed: its update trigger logged a key
+    /// change's new key as an update. It captured every change all the same, so such triggers are replaced in place,
+    /// without copying the table again.
+    /// </remarks>
+    public static IReadOnlyList<(string Name, string Sql)> TriggerSql(RegisteredTable registered, SourceTable table, bool asInVersion01 = false)
     {
         ArgumentNullException.ThrowIfNull(registered);
         ArgumentNullException.ThrowIfNull(table);
@@ -238,23 +242,9 @@ public static class CaptureStore
             (names[0], $"CREATE TRIGGER {Identifiers.Quote(names[0])} AFTER INSERT ON {target} BEGIN INSERT INTO {log} (op, {keyList}) VALUES ({OpInsert}, {Values("NEW")}); END"),
             // A key change is the old key deleted and the new key inserted: for PostgreSQL the new key is a new row, not
             // an update of one that should be there (which, missing, would be a conflict).
-            (names[1], $"CREATE TRIGGER {Identifiers.Quote(names[1])} AFTER UPDATE ON {target} BEGIN INSERT INTO {log} (op, {keyList}) SELECT {OpDelete}, {Values("OLD")} WHERE {keyChanged}; INSERT INTO {log} (op, {keyList}) VALUES (CASE WHEN {keyChanged} THEN {OpInsert} ELSE {OpUpdate} END, {Values("NEW")}); END"),
+            (names[1], $"CREATE TRIGGER {Identifiers.Quote(names[1])} AFTER UPDATE ON {target} BEGIN INSERT INTO {log} (op, {keyList}) SELECT {OpDelete}, {Values("OLD")} WHERE {keyChanged}; INSERT INTO {log} (op, {keyList}) VALUES ({(asInVersion01 ? OpUpdate.ToString(CultureInfo.InvariantCulture) : $"CASE WHEN {keyChanged} THEN {OpInsert} ELSE {OpUpdate} END")}, {Values("NEW")}); END"),
             (names[2], $"CREATE TRIGGER {Identifiers.Quote(names[2])} AFTER DELETE ON {target} BEGIN INSERT INTO {log} (op, {keyList}) VALUES ({OpDelete}, {Values("OLD")}); END"),
         ];
-    }
-
-    /// <summary>
-    /// The update trigger DbSync 0.1 files carry: it logged a key change's new key as an update. It captured every
-    /// change all the same, so it is replaced in place, without copying the table again.
-    /// </summary>
-    private static string LegacyUpdateTriggerSql(RegisteredTable registered, SourceTable table)
-    {
-        var name = Identifiers.Quote(registered.TriggerNames.ElementAt(1));
-        var log = Identifiers.Quote(registered.LogTable);
-        var keyList = string.Join(", ", Enumerable.Range(1, table.KeyColumns.Count).Select(i => "k" + i.ToString(CultureInfo.InvariantCulture)));
-        string Values(string row) => string.Join(", ", table.KeyColumns.Select(c => row + "." + Identifiers.Quote(c.Name)));
-        var keyChanged = string.Join(" OR ", table.KeyColumns.Select(c => $"OLD.{Identifiers.Quote(c.Name)} IS NOT NEW.{Identifiers.Quote(c.Name)}"));
-        return $"CREATE TRIGGER {name} AFTER UPDATE ON {Identifiers.Quote(table.Name)} BEGIN INSERT INTO {log} (op, {keyList}) SELECT {OpDelete}, {Values("OLD")} WHERE {keyChanged}; INSERT INTO {log} (op, {keyList}) VALUES ({OpUpdate}, {Values("NEW")}); END";
     }
 
     /// <summary>Removes capture from one table: its triggers, change log and registry row.</summary>
