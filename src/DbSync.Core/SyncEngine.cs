@@ -429,11 +429,12 @@ public sealed class SyncEngine
             // One read transaction: every table is read from the same committed state of the file, so foreign keys
             // hold in what PostgreSQL receives. Writers can still commit meanwhile in WAL mode; in rollback-journal
             // mode they wait (up to their busy timeout) until the rows are streamed.
-            using (var read = sqlite.BeginTransaction(deferred: true))
+            // On a read-only connection of its own, without SQLite's per-value mutex (see SnapshotReader).
+            using (var read = SnapshotReader.Begin(sqlite.DataSource, sqlite.DefaultTimeout))
             {
                 foreach (var plan in plans)
                 {
-                    plan.Snapshot = CaptureStore.MaxSequence(sqlite, read, plan.Registry);
+                    plan.Snapshot = read.Scalar(CaptureStore.MaxSequenceSql(plan.Registry));
                 }
 
                 foreach (var plan in plans)
@@ -444,8 +445,8 @@ public sealed class SyncEngine
                     var phase = full ? SyncPhase.Copying : SyncPhase.Staging;
                     Report(plan, phase, 0, clock);
                     using var reader = full
-                        ? SourceRows.Open(sqlite, CaptureStore.FullQuery(plan.Source, withKeyLiterals: staged))
-                        : SourceRows.Open(sqlite, CaptureStore.PendingQuery(plan.Registry, plan.Source), ("$s", plan.Snapshot));
+                        ? SourceRows.Open(read.Handle, CaptureStore.FullQuery(plan.Source, withKeyLiterals: staged))
+                        : SourceRows.Open(read.Handle, CaptureStore.PendingQuery(plan.Registry, plan.Source), ("$s", plan.Snapshot));
                     var layout = full
                         ? staged ? new PgWriter.SourceLayout(-1, [], -1, -1, plan.Source.Columns.Count) : PgWriter.SourceLayout.Direct
                         : PushLayout(plan);
@@ -464,7 +465,7 @@ public sealed class SyncEngine
                         // A whole table copied over rows PostgreSQL already has (a column was added, or a first load
                         // committed there but not recorded here before a crash) brings every row that exists; the rows
                         // deleted since are only in the change log, and are staged as deletes after them.
-                        using var deletes = SourceRows.Open(sqlite, CaptureStore.PendingDeletesQuery(plan.Registry, plan.Source), ("$s", plan.Snapshot));
+                        using var deletes = SourceRows.Open(read.Handle, CaptureStore.PendingDeletesQuery(plan.Registry, plan.Source), ("$s", plan.Snapshot));
                         plan.StagedRows += await PgWriter.CopyAsync(pg, schema, plan, deletes, staging: true, PushLayout(plan), r => Report(plan, phase, rows + r, clock),
                             cancellationToken, firstRow: rows).ConfigureAwait(false);
                     }

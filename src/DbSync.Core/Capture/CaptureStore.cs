@@ -263,10 +263,14 @@ public static class CaptureStore
     }
 
     /// <summary>The highest change sequence number of a table's log, 0 when empty.</summary>
-    public static long MaxSequence(SqliteConnection connection, SqliteTransaction? transaction, RegisteredTable registered)
+    public static long MaxSequence(SqliteConnection connection, SqliteTransaction? transaction, RegisteredTable registered) =>
+        Scalar<long>(connection, transaction, MaxSequenceSql(registered));
+
+    /// <summary>The query behind <see cref="MaxSequence"/>.</summary>
+    public static string MaxSequenceSql(RegisteredTable registered)
     {
         ArgumentNullException.ThrowIfNull(registered);
-        return Scalar<long>(connection, transaction, $"SELECT coalesce(max(seq), 0) FROM {Identifiers.Quote(registered.LogTable)}");
+        return $"SELECT coalesce(max(seq), 0) FROM {Identifiers.Quote(registered.LogTable)}";
     }
 
     /// <summary>Distinct rows waiting to be pushed for one table.</summary>

@@ -69,7 +69,7 @@ public static class SourceDatabase
     /// <summary>Opens a read-write connection to an existing file. The busy timeout applies to every statement.</summary>
     /// <remarks>
     /// While the file is locked, SQLite retries every few milliseconds for the whole busy timeout (see
-    /// <see cref="PollWhileBusy"/>): its own busy handler backs off to one try every 100 ms, which a program committing
+    /// <see cref="PollWhileBusy(SqliteConnection, int)"/>): its own busy handler backs off to one try every 100 ms, which a program committing
     /// small transactions back to back almost never leaves the lock free for, so a write starved for the whole timeout.
     /// </remarks>
     public static SqliteConnection Open(string fullPath, int busyTimeoutSeconds = 30)
@@ -117,7 +117,10 @@ public static class SourceDatabase
     /// it was where the native library is not the e_sqlite3 that SQLitePCLRaw runs on (another provider, or no
     /// export): PRAGMA busy_timeout already set the default handler.
     /// </remarks>
-    private static void PollWhileBusy(SqliteConnection connection, int busyTimeoutSeconds)
+    private static void PollWhileBusy(SqliteConnection connection, int busyTimeoutSeconds) => PollWhileBusy(connection.Handle!, busyTimeoutSeconds);
+
+    /// <summary>The same for a raw connection (a <see cref="SnapshotReader"/>'s).</summary>
+    internal static void PollWhileBusy(SQLitePCL.sqlite3 db, int busyTimeoutSeconds)
     {
         if (busyTimeoutSeconds <= 0 || SQLitePCL.raw.GetNativeLibraryName() != "e_sqlite3")
         {
@@ -126,10 +129,10 @@ public static class SourceDatabase
 
         try
         {
-            var rc = NativeMethods.sqlite3_busy_handler(connection.Handle!.DangerousGetHandle(), BusyHandler, (nint)(busyTimeoutSeconds * 1000L));
+            var rc = NativeMethods.sqlite3_busy_handler(db.DangerousGetHandle(), BusyHandler, (nint)(busyTimeoutSeconds * 1000L));
             if (rc != SQLitePCL.raw.SQLITE_OK)
             {
-                SqliteException.ThrowExceptionForRC(rc, connection.Handle);
+                SqliteException.ThrowExceptionForRC(rc, db);
             }
         }
         catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)

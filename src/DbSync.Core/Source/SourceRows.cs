@@ -13,15 +13,15 @@ namespace DbSync.Core.Source;
 /// </summary>
 public sealed class SourceRows : IDisposable
 {
-    private readonly SqliteConnection _connection;
+    private readonly sqlite3 _db;
     private readonly sqlite3_stmt _statement;
     private readonly nint _handle;
     private readonly bool _utf8Database;
     private char[] _chars = new char[256];
 
-    private SourceRows(SqliteConnection connection, sqlite3_stmt statement, bool utf8Database)
+    private SourceRows(sqlite3 db, sqlite3_stmt statement, bool utf8Database)
     {
-        _connection = connection;
+        _db = db;
         _statement = statement;
         // The statement's pointer, valid until Dispose: this reader owns the statement and is used by one thread.
         _handle = statement.DangerousGetHandle();
@@ -36,9 +36,15 @@ public sealed class SourceRows : IDisposable
     public static SourceRows Open(SqliteConnection connection, string sql, params (string Name, long Value)[] parameters)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        ArgumentNullException.ThrowIfNull(parameters);
-        var db = connection.Handle ?? throw new InvalidOperationException("The SQLite connection is not open.");
         // Through the raw API too: Microsoft.Data.Sqlite refuses a command without the open transaction's object.
+        return Open(connection.Handle ?? throw new InvalidOperationException("The SQLite connection is not open."), sql, parameters);
+    }
+
+    /// <summary>Prepares a query on a raw connection (such as a <see cref="SnapshotReader"/>'s).</summary>
+    public static SourceRows Open(sqlite3 db, string sql, params (string Name, long Value)[] parameters)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        ArgumentNullException.ThrowIfNull(parameters);
         bool utf8Database;
         SqliteException.ThrowExceptionForRC(raw.sqlite3_prepare_v2(db, "PRAGMA encoding", out var pragma), db);
         using (pragma)
@@ -60,7 +66,7 @@ public sealed class SourceRows : IDisposable
             raw.sqlite3_bind_int64(statement, index, value);
         }
 
-        return new SourceRows(connection, statement, utf8Database);
+        return new SourceRows(db, statement, utf8Database);
     }
 
     /// <summary>Moves to the next row; false at the end.</summary>
@@ -74,7 +80,7 @@ public sealed class SourceRows : IDisposable
 
         if (rc != raw.SQLITE_DONE)
         {
-            SqliteException.ThrowExceptionForRC(rc, _connection.Handle);
+            SqliteException.ThrowExceptionForRC(rc, _db);
         }
 
         return false;
