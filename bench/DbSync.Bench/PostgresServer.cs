@@ -76,8 +76,9 @@ internal sealed class PostgresServer : IAsyncDisposable
 
     /// <summary>
     /// Before a timed part: vacuums and analyzes the tables a previous part loaded (<paramref name="schemas"/>), waits
-    /// for autovacuum workers to finish and forces a checkpoint, so that no background work left by one part (the
-    /// autovacuum of a freshly loaded table, the checkpoint writing its pages) runs during the next one's timing.
+    /// for autovacuum workers to finish, forces a checkpoint and flushes written files to disk, so that no background
+    /// work left by one part (the autovacuum of a freshly loaded table, the checkpoint writing its pages, the kernel
+    /// writing back a generated file) runs during the next one's timing.
     /// </summary>
     public async Task QuiesceAsync(CancellationToken cancellationToken, params string[] schemas)
     {
@@ -99,6 +100,13 @@ internal sealed class PostgresServer : IAsyncDisposable
             {
                 await Pg.ExecuteAsync(connection, $"VACUUM (ANALYZE) {table}", cancellationToken);
             }
+        }
+
+        // Files the previous part wrote (a generated database, its copy) still being written back to disk would slow
+        // whatever runs next; sync(1) waits for that.
+        if (ProcessRunner.IsOnPath("sync"))
+        {
+            await ProcessRunner.RunAsync("sync", [], TimeSpan.FromMinutes(2), cancellationToken);
         }
 
         var deadline = DateTime.UtcNow.AddMinutes(2);

@@ -110,6 +110,8 @@ internal static class ReportWriter
         Line($"| pgloader {load.PgloaderVersion} (same file, into a database of its own) | {Figures(load.Pgloader)} | {Versus(load.PgloaderFactor, f => $"DbSync is {f:0.0}× faster", "goal: ≥5× faster", f => f >= InitialLoadResult.PgloaderFactorGoal)} |");
         Line($"| PostgreSQL binary `COPY FROM` of the same rows, then the same keys | {Figures(load.RawCopy)} | {Versus(load.RawCopyFactor, f => $"DbSync takes {f:0.00}× its time", "goal: within 2×", f => f <= InitialLoadResult.RawCopyFactorGoal)} |");
         Line($"");
+        Line($"DbSync's load and the raw COPY are the medians of {load.DbSyncSamples.Count} and {load.RawCopySamples.Count} timed runs; pgloader ran once (its time includes its own start-up; DbSync's first sample includes the .NET JIT warming up in this process, the others do not). All samples (s): DbSync {Samples(load.DbSyncSamples)}; raw COPY {Samples(load.RawCopySamples)}.");
+        Line($"");
         Line($"Peak memory of a DbSync initial load, measured in a process of its own (`DbSync.Bench --child-load`: one `SyncAsync`, then its peak resident set, VmHWM from /proc/self/status):");
         Line($"");
         Line($"| Database | Rows | Peak RSS | Load time |");
