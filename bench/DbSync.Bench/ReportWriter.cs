@@ -152,7 +152,7 @@ internal static class ReportWriter
 
         Line($"## 3. Capture overhead");
         Line($"");
-        Line($"The application's side of capture: {capture.Rows:N0} inserts, then {capture.Rows:N0} updates of every row, in transactions of {capture.BatchSize:N0} rows with one prepared statement, into the `hosts` table without capture and into an identical file with capture enabled (`SyncEngine.EnableAsync`). Both use SQLite's defaults: journal_mode={capture.JournalMode} (rollback journal), synchronous={capture.Synchronous}. {capture.Repetitions} repetitions, interleaved; the median is reported.");
+        Line($"The application's side of capture: {capture.Rows:N0} inserts, then {capture.Rows:N0} updates of every row, in transactions of {capture.BatchSize:N0} rows with one prepared statement, into the `hosts` table without capture and into an identical file with capture enabled (`SyncEngine.EnableAsync`). Both use SQLite's defaults: journal_mode={capture.JournalMode} (rollback journal), synchronous={capture.Synchronous}. {capture.Repetitions} repetitions, interleaved (each writes both files back to back, alternating which goes first); the times shown are medians, the ratio is the median of the per-repetition ratios, so that a slow moment of the disk (synchronous=FULL flushes every commit) falls on both sides of one ratio.");
         Line($"");
         Line($"| Operation | Without capture | With capture | Ratio | Against the target |");
         Line($"| --- | ---: | ---: | ---: | --- |");
