@@ -65,19 +65,6 @@ public sealed class DisableDbSyncCommand : DbSyncFileCommand
         LockTimeout = TimeSpan.FromSeconds(LockTimeout),
     };
 
-    private bool Confirmed(string file)
-    {
-        var action = Purge.IsPresent ? "Remove change capture and the run history" : "Remove change capture";
-        // -Force stands for -Confirm:$false, as with Remove-Item, so an unattended job is never blocked by the
-        // High impact prompt; -WhatIf, and an explicit -Confirm, still win.
-        var whatIf = MyInvocation.BoundParameters.TryGetValue("WhatIf", out var value)
-            ? value is SwitchParameter s && s.IsPresent
-            : LanguagePrimitives.IsTrue(GetVariableValue("WhatIfPreference"));
-        if (Force.IsPresent && !whatIf && !MyInvocation.BoundParameters.ContainsKey("Confirm"))
-        {
-            return true;
-        }
-
-        return ShouldProcess(file, action);
-    }
+    private bool Confirmed(string file) => ShouldProcessUnlessForced(
+        file, Purge.IsPresent ? "Remove change capture and the run history" : "Remove change capture", Force.IsPresent);
 }

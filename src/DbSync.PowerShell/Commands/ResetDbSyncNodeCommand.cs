@@ -56,19 +56,6 @@ public sealed class ResetDbSyncNodeCommand : DbSyncTargetCommand
         Credential = EffectiveCredential,
     };
 
-    private bool Confirmed(string file)
-    {
-        const string action = "Give the file a new node id (every table is copied in full on its next sync)";
-        // As Disable-DbSync: -Force stands for -Confirm:$false, so an unattended job is never blocked by the High
-        // impact prompt; -WhatIf, and an explicit -Confirm, still win.
-        var whatIf = MyInvocation.BoundParameters.TryGetValue("WhatIf", out var value)
-            ? value is SwitchParameter s && s.IsPresent
-            : LanguagePrimitives.IsTrue(GetVariableValue("WhatIfPreference"));
-        if (Force.IsPresent && !whatIf && !MyInvocation.BoundParameters.ContainsKey("Confirm"))
-        {
-            return true;
-        }
-
-        return ShouldProcess(file, action);
-    }
+    private bool Confirmed(string file) =>
+        ShouldProcessUnlessForced(file, "Give the file a new node id (every table is copied in full on its next sync)", Force.IsPresent);
 }

@@ -13,6 +13,23 @@ public abstract class DbSyncCommand : PSCmdlet
 {
     internal CoreRunner Runner { get; } = new();
 
+    /// <summary>
+    /// ShouldProcess for a High-impact cmdlet with a -Force switch: -Force stands for -Confirm:$false, as with
+    /// Remove-Item, so an unattended job is never blocked by the prompt; -WhatIf, and an explicit -Confirm, still win.
+    /// </summary>
+    protected bool ShouldProcessUnlessForced(string target, string action, bool force)
+    {
+        var whatIf = MyInvocation.BoundParameters.TryGetValue("WhatIf", out var value)
+            ? value is SwitchParameter s && s.IsPresent
+            : LanguagePrimitives.IsTrue(GetVariableValue("WhatIfPreference"));
+        if (force && !whatIf && !MyInvocation.BoundParameters.ContainsKey("Confirm"))
+        {
+            return true;
+        }
+
+        return ShouldProcess(target, action);
+    }
+
     /// <summary>The files <paramref name="paths"/> name; a path that resolves to nothing is a terminating error.</summary>
     protected IReadOnlyList<string> ResolveFiles(string[] paths, bool literal)
     {
