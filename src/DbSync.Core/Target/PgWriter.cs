@@ -273,9 +273,8 @@ public static class PgWriter
                         else
                         {
                             plan.Result.Quarantined++;
-                            // PostgreSQL text cannot hold NUL, which a refused value or key may contain: shown as \0.
-                            importer.WriteText(bad.Replace("\0", "\\0", StringComparison.Ordinal));
-                            importer.WriteText(DescribeKey().Replace("\0", "\\0", StringComparison.Ordinal));
+                            importer.WriteText(ShowNul(bad));
+                            importer.WriteText(ShowNul(DescribeKey()));
                         }
                     }
 
@@ -298,6 +297,9 @@ public static class PgWriter
         progress(rows);
         return rows;
     }
+
+    /// <summary>PostgreSQL text cannot hold NUL, which a refused value or key may contain: it is shown as \0.</summary>
+    private static string ShowNul(string text) => text.Replace("\0", "\\0", StringComparison.Ordinal);
 
     /// <summary>
     /// Disposing a raw COPY stream ends the COPY as complete: after a failure it is cancelled instead, so that no
