@@ -77,39 +77,52 @@ internal static class Applier
             newer = $"s.{column} IS NOT NULL AND (t.{column} IS NULL OR s.{column} >= t.{column})";
         }
 
-        var found = $"""
+        // One statement a batch, one probe of the target a row: the join locks the existing rows and works out, for
+        // the ones another writer wrote last, everything the conflict needs (the target image only for those); the
+        // staged changes to rows the target lacks are the ones the join did not find.
+        var missing = plan.Mode == LoadMode.Push
+            ? $"""
+                UPDATE {staging} AS s SET {Staging.Conflict} = 'DeletedInTarget'
+                WHERE s.{Staging.RowNumber} > $1 AND s.{Staging.RowNumber} <= $2 AND s.{Staging.Bad} IS NULL
+                    AND NOT s.{Staging.Gone} AND s.{Staging.Op} IN (2, 3)
+                    AND s.{Staging.RowNumber} NOT IN (SELECT n FROM cur)
+                RETURNING 1
+                """
+            : "SELECT 1 WHERE false";
+        var sql = $"""
             WITH cur AS (
-                SELECT s.{Staging.RowNumber} AS n, t.xmin::text::bigint AS x
+                SELECT s.{Staging.RowNumber} AS n,
+                    CASE WHEN NOT EXISTS (SELECT 1 FROM dbsync.node_txns AS x WHERE x.node_id = $3 AND x.xid = t.xmin::text::bigint)
+                        THEN to_jsonb(t) END AS image,
+                    {Same(plan, "t", "s")} AS same,
+                    {newer} AS newer
                 FROM {staging} AS s JOIN {target} AS t ON {Match(plan, "t", "s")}
                 WHERE s.{Staging.RowNumber} > $1 AND s.{Staging.RowNumber} <= $2 AND s.{Staging.Bad} IS NULL
                 ORDER BY s.{Staging.RowNumber}
-                FOR NO KEY UPDATE OF t)
-            UPDATE {staging} AS s SET
-                {Staging.Conflict} = CASE WHEN s.{Staging.Gone} AND s.{Staging.Op} = 1 THEN NULL
-                    WHEN s.{Staging.Gone} THEN 'DeletedLocally'
-                    WHEN NOT ({Same(plan, "t", "s")}) THEN 'Changed' END,
-                {Staging.Skip} = s.{Staging.Gone} AND s.{Staging.Op} = 1,
-                {Staging.Touch} = NOT s.{Staging.Gone} AND ({Same(plan, "t", "s")}),
-                {Staging.TargetImage} = to_jsonb(t),
-                {Staging.Newer} = {newer}
-            FROM cur, {target} AS t
-            WHERE s.{Staging.RowNumber} = cur.n AND {Match(plan, "t", "s")}
-                AND NOT EXISTS (SELECT 1 FROM dbsync.node_txns AS x WHERE x.node_id = $3 AND x.xid = cur.x)
-            """;
-        var missing = $"""
-            UPDATE {staging} AS s SET {Staging.Conflict} = 'DeletedInTarget'
-            WHERE s.{Staging.RowNumber} > $1 AND s.{Staging.RowNumber} <= $2 AND s.{Staging.Bad} IS NULL
-                AND NOT s.{Staging.Gone} AND s.{Staging.Op} IN (2, 3)
-                AND NOT EXISTS (SELECT 1 FROM {target} AS t WHERE {Match(plan, "t", "s")})
+                FOR NO KEY UPDATE OF t),
+            found AS (
+                UPDATE {staging} AS s SET
+                    {Staging.Conflict} = CASE WHEN s.{Staging.Gone} AND s.{Staging.Op} = 1 THEN NULL
+                        WHEN s.{Staging.Gone} THEN 'DeletedLocally'
+                        WHEN NOT cur.same THEN 'Changed' END,
+                    {Staging.Skip} = s.{Staging.Gone} AND s.{Staging.Op} = 1,
+                    {Staging.Touch} = NOT s.{Staging.Gone} AND cur.same,
+                    {Staging.TargetImage} = cur.image,
+                    {Staging.Newer} = cur.newer
+                FROM cur
+                WHERE s.{Staging.RowNumber} = cur.n AND cur.image IS NOT NULL AND s.{Staging.RowNumber} > $1 AND s.{Staging.RowNumber} <= $2
+                RETURNING 1),
+            missing AS ({missing})
+            SELECT (SELECT count(*) FROM found) + (SELECT count(*) FROM missing)
             """;
         long marked = 0;
         for (long from = 0; from < plan.StagedRows; from += context.BatchSize)
         {
-            marked += await ExecuteAsync(context, found, cancellationToken, from, from + context.BatchSize, context.NodeId).ConfigureAwait(false);
-            if (plan.Mode == LoadMode.Push)
-            {
-                marked += await ExecuteAsync(context, missing, cancellationToken, from, from + context.BatchSize).ConfigureAwait(false);
-            }
+            using var command = new NpgsqlCommand(sql, context.Pg, context.Transaction);
+            command.Parameters.AddWithValue(from);
+            command.Parameters.AddWithValue(from + context.BatchSize);
+            command.Parameters.AddWithValue(context.NodeId);
+            marked += (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
         }
 
         return marked;
