@@ -32,6 +32,15 @@ internal sealed class PushResult
 
     public List<string> Failures { get; } = [];
 
+    /// <summary>DbSync's push by phase, from its progress reports: where each phase began, in order, then the end.</summary>
+    public List<(string Phase, TimeSpan Time)> Phases { get; } = [];
+
+    /// <summary>The row-at-a-time baseline's COMMIT alone: PostgreSQL checking the deferred foreign keys.</summary>
+    public TimeSpan? BaselineCommit { get; set; }
+
+    /// <summary>The foreign-key checks the changes queue: each inserted certificate, and each updated one whose keys changed, references a host and a domain.</summary>
+    public long ForeignKeyChecks { get; set; }
+
     public double? BaselineFactor =>
         DbSync.Value is { } d && RowAtATime.Value is { } b && d.Elapsed > TimeSpan.Zero ? b.Elapsed / d.Elapsed : null;
 
@@ -99,10 +108,15 @@ internal sealed class PushScenario(BenchContext context)
         {
             result.Failures.Add($"DbSync incremental push: {result.DbSync.Failure}");
         }
+        else
+        {
+            context.Log("  by phase: " + string.Join(", ", result.Phases.SkipLast(1).Select((p, i) =>
+                string.Create(CultureInfo.InvariantCulture, $"{p.Phase} {(result.Phases[i + 1].Time - (i == 0 ? TimeSpan.Zero : p.Time)).TotalSeconds:0.00} s"))));
+        }
 
         context.Log("Scenario 2: row-at-a-time baseline");
         await context.Server.QuiesceAsync(cancellationToken);
-        result.RowAtATime = await RowAtATimeAsync(load.LoadedPath, changes, cancellationToken);
+        result.RowAtATime = await RowAtATimeAsync(load.LoadedPath, changes, result, cancellationToken);
         if (result.DbSync.Succeeded)
         {
             result.Verification = await CompareAsync(load.Schema, cancellationToken);
@@ -197,13 +211,29 @@ internal sealed class PushScenario(BenchContext context)
             }
         }
 
+        // PostgreSQL checks both foreign keys of each new certificate, and of an updated one each key that changed.
+        counts.ForeignKeyChecks = 2L * inserts[Inventory.Certificates];
+        using var keys = connection.CreateCommand();
+        keys.Transaction = transaction;
+        keys.CommandText = $"SELECT host_id, domain_id FROM {Inventory.Certificates.Name} WHERE id = $id";
+        var keyId = keys.Parameters.Add("$id", SqliteType.Integer);
         foreach (var table in Inventory.Tables)
         {
             using var update = Inventory.UpdateCommand(connection, transaction, table);
             for (var i = 0; i < updates[table]; i++)
             {
                 var id = Untaken(table);
-                Inventory.Bind(update, values.Row(table, id));
+                var row = values.Row(table, id);
+                if (table == Inventory.Certificates)
+                {
+                    keyId.Value = id;
+                    using var old = keys.ExecuteReader();
+                    old.Read();
+                    counts.ForeignKeyChecks += (old.GetInt64(0) != Convert.ToInt64(row[1], CultureInfo.InvariantCulture) ? 1 : 0)
+                        + (old.GetInt64(1) != Convert.ToInt64(row[2], CultureInfo.InvariantCulture) ? 1 : 0);
+                }
+
+                Inventory.Bind(update, row);
                 update.ExecuteNonQuery();
                 changes.Add(new Change(table, id, ChangeKind.Update));
             }
@@ -229,11 +259,13 @@ internal sealed class PushScenario(BenchContext context)
     private async Task<Outcome> PushAsync(string path, string schema, PushResult expected, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
+        var phases = new PhaseClock(clock, expected.Phases);
         try
         {
             var sync = await new SyncEngine().SyncAsync(new SyncRequest { Path = path, ConnectionString = context.ConnectionString, Schema = schema },
-                null, cancellationToken);
+                phases, cancellationToken);
             var elapsed = clock.Elapsed;
+            expected.Phases.Add(("end", elapsed));
             if (sync.Status != SyncStatus.Succeeded || sync.Inserted != expected.Inserts || sync.Updated != expected.Updates || sync.Deleted != expected.Deletes)
             {
                 return Outcome.Failed(string.Create(CultureInfo.InvariantCulture,
@@ -252,7 +284,7 @@ internal sealed class PushScenario(BenchContext context)
     /// The naive way, done fairly: prepared statements, one PostgreSQL transaction, foreign keys deferred like
     /// DbSync's. Each change reads its row from SQLite by key and sends one upsert, or sends one delete.
     /// </summary>
-    private async Task<Outcome> RowAtATimeAsync(string path, List<Change> changes, CancellationToken cancellationToken)
+    private async Task<Outcome> RowAtATimeAsync(string path, List<Change> changes, PushResult result, CancellationToken cancellationToken)
     {
         using var sqlite = Inventory.Open(path);
         await using var pg = context.Server.Open();
@@ -275,7 +307,9 @@ internal sealed class PushScenario(BenchContext context)
                 }
             }
 
+            var commit = Stopwatch.StartNew();
             await transaction.CommitAsync(cancellationToken);
+            result.BaselineCommit = commit.Elapsed;
         }
         finally
         {
@@ -306,6 +340,19 @@ internal sealed class PushScenario(BenchContext context)
         }
 
         return differences.Count == 0 ? "equal" : string.Join(", ", differences);
+    }
+
+    /// <summary>Notes when each phase of a run first reports, on the reporting thread.</summary>
+    private sealed class PhaseClock(Stopwatch clock, List<(string Phase, TimeSpan Time)> phases) : IProgress<SyncProgress>
+    {
+        public void Report(SyncProgress value)
+        {
+            var name = value.Phase.ToString();
+            if (phases.Count == 0 || phases[^1].Phase != name)
+            {
+                phases.Add((name, clock.Elapsed));
+            }
+        }
     }
 
     /// <summary>One table's prepared statements for the row-at-a-time baseline.</summary>

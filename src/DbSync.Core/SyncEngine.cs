@@ -63,6 +63,7 @@ public sealed class SyncEngine
             try
             {
                 path = SourceDatabase.Validate(request.Path);
+                progress?.Report(new SyncProgress("", SyncPhase.Preparing, 0, 0, 0, TimeSpan.Zero));
                 builder = TargetDatabase.ParseConnectionString(request.ConnectionString, request.Credential);
                 builder.Pooling = request.ReuseConnection;
                 if (!HasKey(request.ConnectionString, "Command Timeout", "CommandTimeout"))
@@ -293,6 +294,7 @@ public sealed class SyncEngine
                 var applied = await ApplyAsync(request, schema, sqlite, pg, captured, result, attemptWarnings, careful, progress, cancellationToken).ConfigureAwait(false);
                 warnings.Clear();
                 warnings.AddRange(attemptWarnings);
+                progress?.Report(new SyncProgress("", SyncPhase.Recording, 0, 0, applied.Plans.Count, TimeSpan.Zero));
                 RecordSynced(sqlite, result, applied);
                 return;
             }
@@ -532,6 +534,7 @@ public sealed class SyncEngine
             }
 
             cancellationToken.ThrowIfCancellationRequested();
+            progress?.Report(new SyncProgress("", SyncPhase.Committing, plans.Sum(p => p.Result.Inserted + p.Result.Updated + p.Result.Deleted), 0, count, TimeSpan.Zero));
             // Not cancellable: a cancel racing the COMMIT could not tell whether it happened.
             await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
             return new Applied(plans, skipped, targetWins);

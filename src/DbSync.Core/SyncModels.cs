@@ -225,7 +225,7 @@ public sealed class SyncResult
 /// <summary>Phases reported through <see cref="SyncProgress"/>.</summary>
 public enum SyncPhase
 {
-    /// <summary>Checking the source, the target and the schemas.</summary>
+    /// <summary>Checking the source, the target and the schemas (reported once for the run, table empty).</summary>
     Preparing,
     /// <summary>Copying a whole table.</summary>
     Copying,
@@ -233,8 +233,13 @@ public enum SyncPhase
     Staging,
     /// <summary>Applying staged changes in PostgreSQL.</summary>
     Applying,
-    /// <summary>Marking changes synced in SQLite.</summary>
+    /// <summary>Marking changes synced in SQLite (reported once for the run, table empty).</summary>
     Recording,
+    /// <summary>
+    /// PostgreSQL committing the run's transaction, which is when it checks the deferred foreign keys of every row
+    /// written (reported once for the run, table empty; rows: the rows written).
+    /// </summary>
+    Committing,
 }
 
 /// <summary>Progress of a run, reported per table and every few thousand rows.</summary>

@@ -39,6 +39,32 @@ public sealed class ChinookSyncTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task Progress_reports_the_run_phases_in_order_with_the_commit_and_the_bookkeeping_last()
+    {
+        var path = _fixture.CopyChinook();
+        var load = new List<SyncProgress>();
+        var loaded = await new SyncEngine().SyncAsync(_fixture.Request(path), new InlineProgress<SyncProgress>(load.Add));
+
+        Assert.Equal(SyncStatus.Succeeded, loaded.Status);
+        Assert.Equal((SyncPhase.Preparing, ""), (load[0].Phase, load[0].Table));
+        Assert.Equal([SyncPhase.Committing, SyncPhase.Recording], load.TakeLast(2).Select(p => p.Phase));
+        Assert.All(load.TakeLast(2), p => Assert.Equal("", p.Table));
+        Assert.Equal(loaded.Inserted, load[^2].Rows);
+        Assert.Contains(load, p => p is { Table: "Track", Phase: SyncPhase.Copying });
+
+        SyncFixture.Execute(path, "UPDATE Track SET Name = Name || '!' WHERE TrackId <= 5; DELETE FROM PlaylistTrack WHERE TrackId = 1; INSERT INTO Genre (Name) VALUES ('Polka')");
+        var push = new List<SyncProgress>();
+        var pushed = await new SyncEngine().SyncAsync(_fixture.Request(path), new InlineProgress<SyncProgress>(push.Add));
+
+        Assert.Equal(SyncStatus.Succeeded, pushed.Status);
+        var phases = push.Select(p => p.Phase).Distinct().ToList();
+        Assert.Equal([SyncPhase.Preparing, SyncPhase.Staging, SyncPhase.Applying, SyncPhase.Committing, SyncPhase.Recording], phases);
+        Assert.Equal(pushed.Inserted + pushed.Updated + pushed.Deleted, push[^2].Rows);
+        Assert.Equal(5 + 1, pushed.Updated + pushed.Inserted);
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
+    [Fact]
     public async Task Random_changes_after_initial_load_make_every_table_identical()
     {
         var path = _fixture.CopyChinook();
