@@ -283,7 +283,12 @@ public sealed class SyncEngine
             throw new DbSyncException(ErrorIds.TableNotFound, DbSyncErrorCategory.ObjectNotFound,
                 $"--node-partitioned '{pattern}' matches no synced table. Tables: {string.Join(", ", captured.Select(c => c.Table.Name))}.", pattern);
         }
-        await Conflicts.ConflictStore.EnsureTablesAsync(pg, cancellationToken).ConfigureAwait(false);
+        var snapshotsMissing = await Conflicts.ConflictStore.EnsureTablesAsync(pg, cancellationToken).ConfigureAwait(false);
+        if (snapshotsMissing is not null)
+        {
+            warnings.Add(snapshotsMissing);
+        }
+
         // While a row PostgreSQL rejected is held, the fast attempt would only fail on it again.
         var careful = Conflicts.HeldRows.AnyRejected(sqlite);
         for (var attempt = 1; ; attempt++)
@@ -291,7 +296,8 @@ public sealed class SyncEngine
             var attemptWarnings = new List<string>(warnings);
             try
             {
-                var applied = await ApplyAsync(request, schema, sqlite, pg, captured, result, attemptWarnings, careful, progress, cancellationToken).ConfigureAwait(false);
+                var applied = await ApplyAsync(request, schema, sqlite, pg, captured, result, attemptWarnings, careful, snapshotsMissing is null, progress, cancellationToken)
+                    .ConfigureAwait(false);
                 warnings.Clear();
                 warnings.AddRange(attemptWarnings);
                 progress?.Report(new SyncProgress("", SyncPhase.Recording, 0, 0, applied.Plans.Count, TimeSpan.Zero));
@@ -343,7 +349,7 @@ public sealed class SyncEngine
     private sealed record Applied(List<TablePlan> Plans, List<TableSyncResult> Skipped, Dictionary<TablePlan, List<TargetWinsRow>> TargetWins);
 
     private static async Task<Applied> ApplyAsync(SyncRequest request, string schema, SqliteConnection sqlite, NpgsqlConnection pg,
-        List<(SourceTable Table, RegisteredTable Registry)> captured, SyncResult result, List<string> warnings, bool careful,
+        List<(SourceTable Table, RegisteredTable Registry)> captured, SyncResult result, List<string> warnings, bool careful, bool snapshots,
         IProgress<SyncProgress>? progress, CancellationToken cancellationToken)
     {
         CaptureStore.Execute(sqlite, null, Conflicts.HeldRows.RunTableSql);
@@ -360,7 +366,8 @@ public sealed class SyncEngine
                 await locks.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            await Conflicts.NodeIdentity.ClaimAsync(pg, transaction, sqlite, result.NodeId, result.RunId, result.Path, cancellationToken).ConfigureAwait(false);
+            var unrecorded = await Conflicts.NodeIdentity.ClaimAsync(pg, transaction, sqlite, result.NodeId, result.RunId, result.Path, snapshots, cancellationToken)
+                .ConfigureAwait(false);
             var targets = await TargetDatabase.ReadTablesAsync(pg, transaction, schema, cancellationToken).ConfigureAwait(false);
             var plans = new List<TablePlan>();
             var skipped = new List<TableSyncResult>();
@@ -437,6 +444,19 @@ public sealed class SyncEngine
                 foreach (var plan in plans)
                 {
                     plan.Snapshot = read.Scalar(CaptureStore.MaxSequenceSql(plan.Registry));
+                    // Changes an unrecorded run already committed count as applied only while the log provably still
+                    // holds that run's last change: sequence numbers are reused once the log's newest entries are gone.
+                    if (unrecorded.TryGetValue(plan.Registry.Id, out var through) && through > 0 && through <= plan.Snapshot
+                        && read.Scalar(CaptureStore.HoldsSequenceSql(plan.Registry, through)) == 1)
+                    {
+                        plan.AppliedThrough = through;
+                    }
+                }
+
+                if (snapshots)
+                {
+                    await Conflicts.NodeIdentity.RecordSnapshotsAsync(pg, transaction, result.NodeId, plans.Select(p => (p.Registry.Id, p.Snapshot)), cancellationToken)
+                        .ConfigureAwait(false);
                 }
 
                 foreach (var plan in plans)
@@ -448,7 +468,7 @@ public sealed class SyncEngine
                     Report(plan, phase, 0, clock);
                     using var reader = full
                         ? SourceRows.Open(read.Handle, CaptureStore.FullQuery(plan.Source, withKeyLiterals: staged))
-                        : SourceRows.Open(read.Handle, CaptureStore.PendingQuery(plan.Registry, plan.Source), ("$s", plan.Snapshot));
+                        : SourceRows.Open(read.Handle, CaptureStore.PendingQuery(plan.Registry, plan.Source), ("$s", plan.Snapshot), ("$a", plan.AppliedThrough));
                     var layout = full
                         ? staged ? new PgWriter.SourceLayout(-1, [], -1, -1, plan.Source.Columns.Count) : PgWriter.SourceLayout.Direct
                         : PushLayout(plan);
@@ -467,7 +487,7 @@ public sealed class SyncEngine
                         // A whole table copied over rows PostgreSQL already has (a column was added, or a first load
                         // committed there but not recorded here before a crash) brings every row that exists; the rows
                         // deleted since are only in the change log, and are staged as deletes after them.
-                        using var deletes = SourceRows.Open(read.Handle, CaptureStore.PendingDeletesQuery(plan.Registry, plan.Source), ("$s", plan.Snapshot));
+                        using var deletes = SourceRows.Open(read.Handle, CaptureStore.PendingDeletesQuery(plan.Registry, plan.Source), ("$s", plan.Snapshot), ("$a", plan.AppliedThrough));
                         plan.StagedRows += await PgWriter.CopyAsync(pg, schema, plan, deletes, staging: true, PushLayout(plan), r => Report(plan, phase, rows + r, clock),
                             cancellationToken, firstRow: rows).ConfigureAwait(false);
                     }

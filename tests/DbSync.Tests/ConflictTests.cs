@@ -3,6 +3,7 @@ using DbSync.Core.Bookkeeping;
 using DbSync.Core.Diagnostics;
 using DbSync.Tests.Infrastructure;
 using Microsoft.Data.Sqlite;
+using Npgsql;
 
 namespace DbSync.Tests;
 
@@ -277,5 +278,123 @@ public sealed class ConflictTests : IDisposable
         Assert.Equal(1, _fixture.PgScalar($"SELECT count(*) FROM {Table} WHERE id = 11"));
         var bare = _fixture.CreateDatabase("CREATE TABLE x (id INTEGER PRIMARY KEY)", "bare.sqlite");
         Assert.Equal("DbSync.UsageError", (await Assert.ThrowsAsync<DbSyncException>(() => _engine.ResetNodeAsync(new ResetNodeRequest { Path = bare }))).ErrorId);
+    }
+
+    [Fact]
+    public async Task After_a_run_whose_commit_the_file_never_recorded_its_own_deletes_are_no_conflict_and_another_writers_still_are()
+    {
+        // TargetWins is where a false DeletedInTarget costs most: it would delete the row in SQLite too.
+        var path = await SyncedItemsAsync();
+        SyncFixture.Execute(path, "DELETE FROM item WHERE id = 2; UPDATE item SET name = 'local' WHERE id = 3;");
+        using (var blocker = SyncFixture.OpenSqlite(path))
+        {
+            var locked = false;
+            var progress = new InlineProgress<SyncProgress>(p =>
+            {
+                // PostgreSQL is about to commit: another program takes the file's write lock, so the run cannot record it.
+                if (p.Phase == SyncPhase.Committing && !locked)
+                {
+                    SyncFixture.Execute(blocker, "BEGIN EXCLUSIVE");
+                    locked = true;
+                }
+            });
+            var request = new SyncRequest
+            {
+                Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, ConflictPolicy = ConflictPolicy.TargetWins,
+                BusyTimeout = TimeSpan.FromSeconds(1),
+            };
+            var error = await Assert.ThrowsAnyAsync<DbSyncException>(() => _engine.SyncAsync(request, progress));
+            SyncFixture.Execute(blocker, "COMMIT");
+            Assert.Equal("DbSync.BookkeepingFailed", error.ErrorId);
+        }
+
+        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM {Table} WHERE id = 2"));
+        Assert.Equal("local", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 3"));
+        // The file gets row 2 back; another writer deletes row 3, which the unrecorded run had written.
+        SyncFixture.Execute(path, "INSERT INTO item VALUES (2, 'again', '2024-01-05 00:00:00'); UPDATE item SET name = 'local 2' WHERE id = 3;");
+        _fixture.PgExecute($"DELETE FROM {Table} WHERE id = 3");
+
+        var result = await SyncAsync(path, ConflictPolicy.TargetWins);
+
+        Assert.Equal((SyncStatus.Succeeded, 1L, 1L), (result.Status, result.Conflicts, result.ConflictsResolved));
+        var record = Assert.Single(await _engine.GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path }));
+        Assert.Equal(ConflictKind.DeletedInTarget, record.Kind);
+        Assert.Contains("\"id\": 3", record.Key, StringComparison.Ordinal);
+        Assert.Equal("again", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 2"));
+        Assert.Equal("again", Local(path, "SELECT name FROM item WHERE id = 2"));
+        Assert.Null(Local(path, "SELECT name FROM item WHERE id = 3"));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+        Assert.Equal(0, await PendingAsync(path));
+
+        // Recorded now: the next run finds nothing to do and no conflict.
+        var next = await SyncAsync(path, ConflictPolicy.TargetWins);
+        Assert.Equal((SyncStatus.Succeeded, 0L, 0L, 0L, 0L), (next.Status, next.Inserted, next.Updated, next.Deleted, next.Conflicts));
+    }
+
+    [Fact]
+    public async Task Tables_an_older_version_made_get_the_snapshots_column_and_a_role_that_may_not_add_it_gets_a_warning()
+    {
+        // In a database of its own: the dbsync tables there are changed under the runs' feet.
+        var database = "dbsync_upgrade_" + Guid.NewGuid().ToString("N")[..8];
+        var role = "dbsync_user_" + Guid.NewGuid().ToString("N")[..8];
+        var password = "pw-" + Guid.NewGuid().ToString("N");
+        _fixture.PgExecute($"CREATE DATABASE {database}");
+        var admin = new NpgsqlConnectionStringBuilder(TestServer.ConnectionString) { Database = database, Pooling = false }.ConnectionString;
+        void Admin(string sql)
+        {
+            using var connection = new NpgsqlConnection(admin);
+            connection.Open();
+            using var command = new NpgsqlCommand(sql, connection);
+            command.ExecuteNonQuery();
+        }
+
+        bool HasSnapshots()
+        {
+            using var connection = new NpgsqlConnection(admin);
+            connection.Open();
+            using var command = new NpgsqlCommand("SELECT count(*) FROM pg_attribute WHERE attrelid = 'dbsync.nodes'::regclass AND attname = 'snapshots' AND NOT attisdropped", connection);
+            return (long)command.ExecuteScalar()! == 1;
+        }
+
+        try
+        {
+            var path = await SyncedItemsAsync();
+            var request = new SyncRequest { Path = path, ConnectionString = admin, Schema = _fixture.Schema };
+            Assert.Equal(SyncStatus.Succeeded, (await _engine.SyncAsync(request)).Status);
+            Assert.True(HasSnapshots());
+
+            // The layout of 0.1, owned by an administrator; the role may use the tables but not alter them.
+            Admin($"""
+                ALTER TABLE dbsync.nodes DROP COLUMN snapshots;
+                CREATE ROLE {role} LOGIN PASSWORD '{password}';
+                GRANT USAGE ON SCHEMA dbsync TO {role};
+                GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA dbsync TO {role};
+                GRANT USAGE ON ALL SEQUENCES IN SCHEMA dbsync TO {role};
+                GRANT USAGE, CREATE ON SCHEMA "{_fixture.Schema}" TO {role};
+                GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "{_fixture.Schema}" TO {role};
+                GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA "{_fixture.Schema}" TO {role};
+                """);
+            SyncFixture.Execute(path, "UPDATE item SET name = 'as the role' WHERE id = 1");
+            var asRole = new NpgsqlConnectionStringBuilder(admin) { Username = role, Password = password }.ConnectionString;
+
+            var result = await _engine.SyncAsync(new SyncRequest { Path = path, ConnectionString = asRole, Schema = _fixture.Schema });
+
+            Assert.Equal(SyncStatus.Succeeded, result.Status);
+            Assert.Equal(1, result.Updated);
+            Assert.Contains(result.Warnings, w => w.Contains("ALTER TABLE dbsync.nodes ADD COLUMN snapshots jsonb", StringComparison.Ordinal));
+            Assert.False(HasSnapshots());
+
+            // The owner's next run adds it.
+            SyncFixture.Execute(path, "UPDATE item SET name = 'as the owner' WHERE id = 1");
+            result = await _engine.SyncAsync(request);
+            Assert.Equal((SyncStatus.Succeeded, 1L), (result.Status, result.Updated));
+            Assert.DoesNotContain(result.Warnings, w => w.Contains("snapshots", StringComparison.Ordinal));
+            Assert.True(HasSnapshots());
+        }
+        finally
+        {
+            _fixture.PgExecute($"DROP DATABASE IF EXISTS {database} WITH (FORCE)");
+            _fixture.PgExecute($"DROP ROLE IF EXISTS {role}");
+        }
     }
 }

@@ -266,6 +266,13 @@ public static class CaptureStore
     public static long MaxSequence(SqliteConnection connection, SqliteTransaction? transaction, RegisteredTable registered) =>
         Scalar<long>(connection, transaction, MaxSequenceSql(registered));
 
+    /// <summary>1 when the change log still holds the change with sequence number <paramref name="sequence"/>, else 0.</summary>
+    public static string HoldsSequenceSql(RegisteredTable registered, long sequence)
+    {
+        ArgumentNullException.ThrowIfNull(registered);
+        return string.Create(CultureInfo.InvariantCulture, $"SELECT count(*) FROM {Identifiers.Quote(registered.LogTable)} WHERE seq = {sequence}");
+    }
+
     /// <summary>The query behind <see cref="MaxSequence"/>.</summary>
     public static string MaxSequenceSql(RegisteredTable registered)
     {
@@ -631,11 +638,15 @@ public static class CaptureStore
         var exists = nullable
             ? $"({string.Join(" OR ", table.KeyColumns.Select(c => $"t.{Identifiers.Quote(c.Name)} IS NOT NULL"))} OR EXISTS (SELECT 1 FROM {Identifiers.Quote(table.Name)} AS x WHERE {string.Join(" AND ", table.KeyColumns.Select((c, i) => $"x.{Identifiers.Quote(c.Name)} IS g.{keys[i]}"))}))"
             : $"t.{Identifiers.Quote(table.KeyColumns[0].Name)} IS NOT NULL";
-        // min(seq) makes SQLite take the bare column op from the earliest change of each key.
+        // The op is the kind of the first change PostgreSQL does not have: the first after $a (what an unrecorded run
+        // already committed there, else 0), or, when every change is at or before $a, the first of all. seq * 4 + op
+        // orders by seq and carries op (1 to 3) along, since SQLite takes a bare column from min()'s row only when the
+        // query has a single min().
         return $"""
             SELECT {columns}, {string.Join(", ", keys.Select(k => "g." + k))}, g.op AS _dbsync_op, {exists} AS _dbsync_exists,
                 g.first_seq, {string.Join(" || ',' || ", keys.Select(k => $"quote(g.{k})"))}
-            FROM (SELECT {string.Join(", ", keys)}, op, min(seq) AS first_seq FROM {Identifiers.Quote(registered.LogTable)} WHERE seq <= $s GROUP BY {string.Join(", ", keys)}) AS g
+            FROM (SELECT {string.Join(", ", keys)}, coalesce(min(CASE WHEN seq > $a THEN seq * 4 + op END), min(seq * 4 + op)) % 4 AS op, min(seq) AS first_seq
+                FROM {Identifiers.Quote(registered.LogTable)} WHERE seq <= $s GROUP BY {string.Join(", ", keys)}) AS g
             LEFT JOIN {Identifiers.Quote(table.Name)} AS t ON {join}
             """;
     }

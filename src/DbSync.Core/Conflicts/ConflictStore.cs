@@ -16,7 +16,8 @@ public static class ConflictStore
     private const string CreateSql = """
         CREATE SCHEMA IF NOT EXISTS dbsync;
         CREATE TABLE IF NOT EXISTS dbsync.nodes (
-            node_id text PRIMARY KEY, last_run uuid, host text, path text, last_seen timestamptz);
+            node_id text PRIMARY KEY, last_run uuid, host text, path text, last_seen timestamptz, snapshots jsonb);
+        ALTER TABLE dbsync.nodes ADD COLUMN IF NOT EXISTS snapshots jsonb;
         CREATE TABLE IF NOT EXISTS dbsync.node_txns (
             node_id text NOT NULL, xid bigint NOT NULL, at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (node_id, xid));
         CREATE TABLE IF NOT EXISTS dbsync.conflicts (
@@ -27,29 +28,55 @@ public static class ConflictStore
         """;
 
     /// <summary>
-    /// Creates the tables when they are missing, in a transaction of its own under an advisory lock, so that fifty nodes
-    /// starting together do not race on CREATE. Nothing is remembered between runs: a long-lived process (continuous
-    /// mode, a PowerShell session) may meet a server that was restored, rebuilt or replaced on the same address.
+    /// Creates the tables when they are missing, and adds <c>nodes.snapshots</c> to tables an older DbSync created, in a
+    /// transaction of its own under an advisory lock, so that fifty nodes starting together do not race on CREATE.
+    /// Nothing is remembered between runs: a long-lived process (continuous mode, a PowerShell session) may meet a
+    /// server that was restored, rebuilt or replaced on the same address.
     /// </summary>
-    internal static async Task EnsureTablesAsync(NpgsqlConnection pg, CancellationToken cancellationToken)
+    /// <returns>
+    /// Null, or why <c>nodes.snapshots</c> is missing: the tables exist but this role may not add the column. The run
+    /// goes on without it (see <see cref="NodeIdentity.ClaimAsync"/>).
+    /// </returns>
+    internal static async Task<string?> EnsureTablesAsync(NpgsqlConnection pg, CancellationToken cancellationToken)
     {
         // A role that may use the tables but not create them (an administrator created them) needs no DDL at all.
         using (var exists = new NpgsqlCommand(
-            "SELECT to_regclass('dbsync.nodes') IS NOT NULL AND to_regclass('dbsync.node_txns') IS NOT NULL AND to_regclass('dbsync.conflicts') IS NOT NULL", pg))
+            "SELECT to_regclass('dbsync.nodes') IS NOT NULL AND to_regclass('dbsync.node_txns') IS NOT NULL AND to_regclass('dbsync.conflicts') IS NOT NULL " +
+            "AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('dbsync.nodes') AND attname = 'snapshots' AND NOT attisdropped)", pg))
         {
             if ((bool)(await exists.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!)
             {
-                return;
+                return null;
             }
         }
 
+        PostgresException? denied = null;
         var transaction = await pg.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using (transaction.ConfigureAwait(false))
         {
             await PgWriter.ExecuteAsync(pg, transaction, "SELECT pg_advisory_xact_lock(7346277010)", cancellationToken).ConfigureAwait(false);
-            await PgWriter.ExecuteAsync(pg, transaction, CreateSql, cancellationToken).ConfigureAwait(false);
-            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await PgWriter.ExecuteAsync(pg, transaction, CreateSql, cancellationToken).ConfigureAwait(false);
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return null;
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+            {
+                denied = ex;
+            }
         }
+
+        using var tables = new NpgsqlCommand(
+            "SELECT to_regclass('dbsync.nodes') IS NOT NULL AND to_regclass('dbsync.node_txns') IS NOT NULL AND to_regclass('dbsync.conflicts') IS NOT NULL", pg);
+        if (!(bool)(await tables.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(denied);
+        }
+
+        return $"dbsync.nodes lacks the column 'snapshots' (an older DbSync created it) and this role may not add it ({denied.MessageText}); " +
+            "its owner can run: ALTER TABLE dbsync.nodes ADD COLUMN snapshots jsonb. Until then, the run after one whose PostgreSQL commit was not " +
+            "recorded in the file may report rows that run deleted as DeletedInTarget conflicts.";
     }
 
     /// <summary>Reads conflict records, newest first.</summary>

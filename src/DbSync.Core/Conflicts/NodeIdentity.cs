@@ -20,16 +20,23 @@ public static class NodeIdentity
 
     /// <summary>
     /// Inside the run's PostgreSQL transaction: refuses a duplicate node id, then records this run as the node's
-    /// latest. Locks the node's row, so two files with one id cannot pass at the same time.
+    /// latest. Locks the node's row, so two files with one id cannot pass at the same time. <c>snapshots</c> says
+    /// whether <c>dbsync.nodes</c> has its <c>snapshots</c> column.
     /// </summary>
+    /// <returns>
+    /// When the node's last committed run is one this file started but never recorded as committed (it was killed, or
+    /// the file could not be written, after PostgreSQL committed): how far that run read each table's change log, by
+    /// table id (see <see cref="RecordSnapshotsAsync"/>). Otherwise empty.
+    /// </returns>
     /// <exception cref="DbSyncException">DuplicateNodeId.</exception>
-    internal static async Task ClaimAsync(NpgsqlConnection pg, NpgsqlTransaction transaction, SqliteConnection sqlite, string nodeId, Guid runId,
-        string path, CancellationToken cancellationToken)
+    internal static async Task<IReadOnlyDictionary<long, long>> ClaimAsync(NpgsqlConnection pg, NpgsqlTransaction transaction, SqliteConnection sqlite,
+        string nodeId, Guid runId, string path, bool snapshots, CancellationToken cancellationToken)
     {
         Guid? lastRun = null;
-        string? host = null, lastPath = null;
+        string? host = null, lastPath = null, lastSnapshots = null;
         DateTime? lastSeen = null;
-        using (var command = new NpgsqlCommand("SELECT last_run, host, path, last_seen FROM dbsync.nodes WHERE node_id = $1 FOR UPDATE", pg, transaction))
+        using (var command = new NpgsqlCommand(
+            $"SELECT last_run, host, path, last_seen, {(snapshots ? "snapshots::text" : "NULL::text")} FROM dbsync.nodes WHERE node_id = $1 FOR UPDATE", pg, transaction))
         {
             command.Parameters.AddWithValue(nodeId);
             using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -39,6 +46,7 @@ public static class NodeIdentity
                 host = reader.IsDBNull(1) ? null : reader.GetString(1);
                 lastPath = reader.IsDBNull(2) ? null : reader.GetString(2);
                 lastSeen = reader.IsDBNull(3) ? null : reader.GetDateTime(3);
+                lastSnapshots = reader.IsDBNull(4) ? null : reader.GetString(4);
             }
         }
 
@@ -61,6 +69,50 @@ public static class NodeIdentity
         claim.Parameters.AddWithValue("host", Environment.MachineName);
         claim.Parameters.AddWithValue("path", path);
         await claim.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+
+        var unrecorded = lastRun is { } previous && lastSnapshots is not null
+            && !(CaptureStore.ReadMeta(sqlite, null, LastRunKey) is { } recorded && Guid.TryParse(recorded, out var last) && last == previous);
+        return unrecorded ? ParseSnapshots(lastSnapshots!) : new Dictionary<long, long>();
+    }
+
+    /// <summary>
+    /// Inside the run's PostgreSQL transaction, once the run's read of the file began: how far it reads each table's
+    /// change log (the largest sequence number), by table id. Committed with the run's changes, so that when the file
+    /// cannot record the commit, the next run knows which of the changes it finds pending PostgreSQL already has.
+    /// </summary>
+    internal static async Task RecordSnapshotsAsync(NpgsqlConnection pg, NpgsqlTransaction transaction, string nodeId, IEnumerable<(long TableId, long Sequence)> snapshots,
+        CancellationToken cancellationToken)
+    {
+        var json = System.Text.Json.JsonSerializer.Serialize(snapshots.ToDictionary(s => s.TableId.ToString(CultureInfo.InvariantCulture), s => s.Sequence));
+        using var command = new NpgsqlCommand("UPDATE dbsync.nodes SET snapshots = $2::jsonb WHERE node_id = $1", pg, transaction);
+        command.Parameters.AddWithValue(nodeId);
+        command.Parameters.AddWithValue(json);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static Dictionary<long, long> ParseSnapshots(string json)
+    {
+        var parsed = new Dictionary<long, long>();
+        try
+        {
+            using var document = System.Text.Json.JsonDocument.Parse(json);
+            if (document.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object)
+            {
+                foreach (var property in document.RootElement.EnumerateObject())
+                {
+                    if (long.TryParse(property.Name, NumberStyles.None, CultureInfo.InvariantCulture, out var id) && property.Value.TryGetInt64(out var sequence))
+                    {
+                        parsed[id] = sequence;
+                    }
+                }
+            }
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            // Not written by DbSync: nothing is known, and the run treats every pending change as not yet applied.
+        }
+
+        return parsed;
     }
 
     private static async Task<bool> ReleaseAsync(NpgsqlConnection pg, SqliteConnection sqlite, SqliteTransaction transaction, string nodeId,

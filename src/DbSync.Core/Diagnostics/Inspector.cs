@@ -99,6 +99,7 @@ internal static class Inspector
             FROM ({CaptureStore.PendingQuery(registered, table)})
             """);
         command.Parameters.AddWithValue("$s", long.MaxValue);
+        command.Parameters.AddWithValue("$a", 0L);
         using var reader = command.ExecuteReader();
         reader.Read();
         return (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));

@@ -49,6 +49,12 @@ public sealed class TablePlan
     /// <summary>Highest change sequence read in this run's snapshot.</summary>
     public long Snapshot { get; set; }
 
+    /// <summary>
+    /// The sequence number through which PostgreSQL already has this table's pending changes: a run committed them there
+    /// but the file never recorded it (see <see cref="Conflicts.NodeIdentity.ClaimAsync"/>). 0 when there was no such run.
+    /// </summary>
+    public long AppliedThrough { get; set; }
+
     /// <summary>Rows written to the staging table.</summary>
     public long StagedRows { get; set; }
 
