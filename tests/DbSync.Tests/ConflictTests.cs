@@ -376,6 +376,10 @@ public sealed class ConflictTests : IDisposable
                 """);
             SyncFixture.Execute(path, "UPDATE item SET name = 'as the role' WHERE id = 1");
             var asRole = new NpgsqlConnectionStringBuilder(admin) { Username = role, Password = password }.ConnectionString;
+            var check = (await _engine.TestAsync(new ConnectionTestRequest { Path = path, ConnectionString = asRole, Schema = _fixture.Schema }))
+                .Single(c => c.Name == "Target.DbSyncSchema");
+            Assert.Equal(CheckStatus.Warning, check.Status);
+            Assert.StartsWith("ALTER TABLE dbsync.nodes ADD COLUMN snapshots jsonb", check.Fix, StringComparison.Ordinal);
 
             var result = await _engine.SyncAsync(new SyncRequest { Path = path, ConnectionString = asRole, Schema = _fixture.Schema });
 
@@ -390,6 +394,8 @@ public sealed class ConflictTests : IDisposable
             Assert.Equal((SyncStatus.Succeeded, 1L), (result.Status, result.Updated));
             Assert.DoesNotContain(result.Warnings, w => w.Contains("snapshots", StringComparison.Ordinal));
             Assert.True(HasSnapshots());
+            Assert.Equal(CheckStatus.Pass, (await _engine.TestAsync(new ConnectionTestRequest { Path = path, ConnectionString = asRole, Schema = _fixture.Schema }))
+                .Single(c => c.Name == "Target.DbSyncSchema").Status);
         }
         finally
         {

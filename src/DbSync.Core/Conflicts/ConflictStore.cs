@@ -27,6 +27,9 @@ public static class ConflictStore
         CREATE INDEX IF NOT EXISTS conflicts_node_at ON dbsync.conflicts (node_id, at);
         """;
 
+    private const string TablesExist =
+        "to_regclass('dbsync.nodes') IS NOT NULL AND to_regclass('dbsync.node_txns') IS NOT NULL AND to_regclass('dbsync.conflicts') IS NOT NULL";
+
     /// <summary>
     /// Creates the tables when they are missing, and adds <c>nodes.snapshots</c> to tables an older DbSync created, in a
     /// transaction of its own under an advisory lock, so that fifty nodes starting together do not race on CREATE.
@@ -41,8 +44,7 @@ public static class ConflictStore
     {
         // A role that may use the tables but not create them (an administrator created them) needs no DDL at all.
         using (var exists = new NpgsqlCommand(
-            "SELECT to_regclass('dbsync.nodes') IS NOT NULL AND to_regclass('dbsync.node_txns') IS NOT NULL AND to_regclass('dbsync.conflicts') IS NOT NULL " +
-            "AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('dbsync.nodes') AND attname = 'snapshots' AND NOT attisdropped)", pg))
+            $"SELECT {TablesExist} AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('dbsync.nodes') AND attname = 'snapshots' AND NOT attisdropped)", pg))
         {
             if ((bool)(await exists.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!)
             {
@@ -67,8 +69,7 @@ public static class ConflictStore
             }
         }
 
-        using var tables = new NpgsqlCommand(
-            "SELECT to_regclass('dbsync.nodes') IS NOT NULL AND to_regclass('dbsync.node_txns') IS NOT NULL AND to_regclass('dbsync.conflicts') IS NOT NULL", pg);
+        using var tables = new NpgsqlCommand($"SELECT {TablesExist}", pg);
         if (!(bool)(await tables.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!)
         {
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(denied);

@@ -496,7 +496,16 @@ internal static class Inspector
             ? Check("Target.CreatePermission", CheckStatus.Pass, $"{builder.Username} may create tables in schema '{schema}'{(schemaExists ? "" : " (the schema will be created)")}.", target: schema)
             : Check("Target.CreatePermission", CheckStatus.Fail, $"{builder.Username} may not create {(schemaExists ? $"tables in schema '{schema}'" : $"schema '{schema}'")}.",
                 schemaExists ? $"GRANT CREATE ON SCHEMA \"{schema}\" TO \"{builder.Username}\";" : $"GRANT CREATE ON DATABASE \"{pg.Database}\" TO \"{builder.Username}\"; or create the schema first.", schema, ErrorIds.PermissionDenied));
-        checks.Add(canLog
+        // dbsync.nodes from an older DbSync lacks 'snapshots', which a run adds unless the role does not own the table.
+        var lacksSnapshots = canLog && (bool)(await ScalarAsync(pg,
+            "SELECT coalesce(to_regclass('dbsync.nodes') IS NOT NULL " +
+            "AND NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('dbsync.nodes') AND attname = 'snapshots' AND NOT attisdropped) " +
+            "AND NOT pg_has_role((SELECT relowner FROM pg_class WHERE oid = to_regclass('dbsync.nodes')), 'USAGE'), false)", cancellationToken).ConfigureAwait(false))!;
+        checks.Add(lacksSnapshots
+            ? Check("Target.DbSyncSchema", CheckStatus.Warning,
+                $"dbsync.nodes was created by an older DbSync and lacks the column 'snapshots', which {builder.Username} may not add: syncs work, with a warning, but the run after one whose PostgreSQL commit the file never recorded may report rows that run deleted as DeletedInTarget conflicts.",
+                "ALTER TABLE dbsync.nodes ADD COLUMN snapshots jsonb; (as the table's owner)", "dbsync")
+            : canLog
             ? Check("Target.DbSyncSchema", CheckStatus.Pass, "DbSync's own tables in schema dbsync (runs, nodes, node_txns, conflicts) can be created or written.")
             : Check("Target.DbSyncSchema", CheckStatus.Fail, $"{builder.Username} can neither create nor write DbSync's own tables in schema dbsync (runs, nodes, node_txns, conflicts), which every sync needs for node identity and conflict detection.",
                 $"CREATE SCHEMA dbsync AUTHORIZATION \"{builder.Username}\"; (or let an administrator create the tables and grant SELECT, INSERT, UPDATE on them)", "dbsync", ErrorIds.PermissionDenied));
