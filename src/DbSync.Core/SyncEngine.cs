@@ -526,9 +526,12 @@ public sealed class SyncEngine
                 }
 
                 await Applier.UpsertAsync(context, plan, r => Report(plan, SyncPhase.Applying, r, clock), cancellationToken).ConfigureAwait(false);
-                if (plan.DeleteMissing)
+                if (plan.DeleteMissing || plan.Mode == LoadMode.CopyUpsert)
                 {
-                    await PgWriter.DeleteMissingAsync(pg, transaction, schema, plan, cancellationToken).ConfigureAwait(false);
+                    if (await PgWriter.DeleteMissingAsync(pg, transaction, schema, plan, onlyOwn: !plan.DeleteMissing, careful, cancellationToken).ConfigureAwait(false) is { } left)
+                    {
+                        warnings.Add(left);
+                    }
                 }
             }
 

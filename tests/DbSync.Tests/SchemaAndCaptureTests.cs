@@ -121,6 +121,61 @@ public sealed class SchemaAndCaptureTests : IDisposable
     }
 
     [Fact]
+    public async Task Rows_deleted_while_the_triggers_were_dropped_are_deleted_in_postgresql_when_this_node_wrote_them_last()
+    {
+        var path = _fixture.CreateDatabase("CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT); INSERT INTO t VALUES (1, 'x'), (2, 'y'), (3, 'z'), (4, 'w');");
+        await _fixture.SyncAsync(path);
+        // Another writer adds a row of its own in PostgreSQL and changes row 4; then a migration tool drops the
+        // triggers, and rows change in SQLite with no log to say so.
+        _fixture.PgExecute($"INSERT INTO \"{_fixture.Schema}\".t VALUES (100, 'theirs'); UPDATE \"{_fixture.Schema}\".t SET a = 'w2' WHERE id = 4");
+        SyncFixture.Execute(path, """
+            DROP TRIGGER _dbsync_1_i; DROP TRIGGER _dbsync_1_u; DROP TRIGGER _dbsync_1_d;
+            DELETE FROM t WHERE id IN (2, 4); UPDATE t SET a = 'z2' WHERE id = 3; INSERT INTO t VALUES (5, 'v');
+            """);
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal((SyncStatus.Succeeded, "FullCopy"), (result.Status, result.Tables.Single().Mode));
+        Assert.Contains(result.Warnings, w => w.Contains("missing or altered", StringComparison.Ordinal));
+        // Row 2 was this node's: gone. Row 4 was last written by the other writer, row 100 is its own: both stay.
+        Assert.Equal(1, result.Deleted);
+        Assert.Equal("1:x 3:z2 4:w2 5:v 100:theirs",
+            _fixture.PgText($"SELECT string_agg(id || ':' || a, ' ' ORDER BY id) FROM \"{_fixture.Schema}\".t"));
+
+        // Captured again from now on.
+        SyncFixture.Execute(path, "DELETE FROM t WHERE id = 5");
+        Assert.Equal(1, (await _fixture.SyncAsync(path)).Deleted);
+    }
+
+    [Fact]
+    public async Task A_row_deleted_while_the_triggers_were_dropped_that_postgresql_still_needs_is_left_with_a_warning()
+    {
+        // With foreign keys off (SQLite's default), the child still points at the deleted parent.
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE parent (id INTEGER PRIMARY KEY, a TEXT);
+            CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent (id));
+            INSERT INTO parent VALUES (1, 'x'), (2, 'y'); INSERT INTO child VALUES (10, 2);
+            """);
+        await _fixture.SyncAsync(path);
+        long id;
+        using (var sqlite = SyncFixture.OpenSqlite(path))
+        using (var command = sqlite.CreateCommand())
+        {
+            command.CommandText = "SELECT id FROM _dbsync_tables WHERE name = 'parent'";
+            id = (long)command.ExecuteScalar()!;
+        }
+
+        SyncFixture.Execute(path, $"PRAGMA foreign_keys = OFF; DROP TRIGGER _dbsync_{id}_d; DELETE FROM parent WHERE id = 2; UPDATE parent SET a = 'x2' WHERE id = 1;");
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal(SyncStatus.Succeeded, result.Status);
+        Assert.Contains(result.Warnings, w => w.Contains("Table parent: rows gone from SQLite were left in PostgreSQL", StringComparison.Ordinal));
+        Assert.Equal("1:x2 2:y", _fixture.PgText($"SELECT string_agg(id || ':' || a, ' ' ORDER BY id) FROM \"{_fixture.Schema}\".parent"));
+        Assert.Equal(0, result.Deleted);
+    }
+
+    [Fact]
     public async Task A_first_load_committed_in_postgresql_but_not_recorded_in_the_file_is_completed_with_the_deletes_since()
     {
         var path = _fixture.CreateDatabase("CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT); INSERT INTO t VALUES (1, 'x'), (2, 'y'), (3, 'z');");

@@ -344,20 +344,54 @@ public static class PgWriter
 
     }
 
-    /// <summary>Resync: deletes target rows whose key is not among the staged (complete) source rows.</summary>
-    public static async Task DeleteMissingAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string schema, TablePlan plan, CancellationToken cancellationToken)
+    /// <summary>
+    /// After a whole table was staged: deletes the target rows whose key is not among the staged source rows. A resync
+    /// deletes every such row; a full copy (<paramref name="onlyOwn"/>: the table's triggers were missing, a column was
+    /// added, or a first load went unrecorded) deletes only those this node wrote last (their <c>xmin</c> is one of its
+    /// transactions), which the file had and no longer has, whatever deleted them while no trigger logged it. Rows
+    /// another writer wrote last may be another node's and stay.
+    /// </summary>
+    /// <returns>Null, or why the rows were left (a foreign key still needs them; careful mode only).</returns>
+    public static async Task<string?> DeleteMissingAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string schema, TablePlan plan,
+        bool onlyOwn, bool careful, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(plan);
         var keys = plan.TargetKeyColumns.Select(Identifiers.Quote).ToList();
+        var own = onlyOwn ? " AND EXISTS (SELECT 1 FROM dbsync.node_txns AS x WHERE x.node_id = $1 AND x.xid = t.xmin::text::bigint)" : "";
         var sql = $"""
             WITH x AS (
                 DELETE FROM {Identifiers.Quote(schema, plan.TargetName)} AS t
-                WHERE NOT EXISTS (SELECT 1 FROM {Identifiers.Quote(plan.StagingTable)} AS s WHERE {string.Join(" AND ", keys.Select(k => $"s.{k} = t.{k}"))}){plan.NodeFilter("t")}
+                WHERE NOT EXISTS (SELECT 1 FROM {Identifiers.Quote(plan.StagingTable)} AS s WHERE {string.Join(" AND ", keys.Select(k => $"s.{k} = t.{k}"))}){own}{plan.NodeFilter("t")}
                 RETURNING 1)
             SELECT count(*) FROM x
             """;
-        using var command = new NpgsqlCommand(sql, connection, transaction);
-        plan.Result.Deleted += (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+        if (careful)
+        {
+            await ExecuteAsync(connection, transaction, "SAVEPOINT dbsync_missing", cancellationToken).ConfigureAwait(false);
+        }
+
+        try
+        {
+            using var command = new NpgsqlCommand(sql, connection, transaction);
+            if (onlyOwn)
+            {
+                command.Parameters.AddWithValue(plan.NodeId);
+            }
+
+            plan.Result.Deleted += (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+        }
+        catch (PostgresException ex) when (careful && ex.SqlState.StartsWith("23", StringComparison.Ordinal))
+        {
+            await ExecuteAsync(connection, transaction, "ROLLBACK TO SAVEPOINT dbsync_missing", cancellationToken).ConfigureAwait(false);
+            return $"Table {plan.Source.Name}: rows gone from SQLite were left in PostgreSQL, which still needs them ({ex.MessageText}); fix the rows that reference them, then run with --resync.";
+        }
+
+        if (careful)
+        {
+            await ExecuteAsync(connection, transaction, "RELEASE SAVEPOINT dbsync_missing", cancellationToken).ConfigureAwait(false);
+        }
+
+        return null;
     }
 
     /// <summary>Moves a created table's identity sequence past its largest key (never backwards).</summary>
