@@ -253,6 +253,17 @@ public sealed record SyncProgress(string Table, SyncPhase Phase, long Rows, int 
 {
     /// <summary>Rows per second in this phase.</summary>
     public double RowsPerSecond => Elapsed.TotalSeconds > 0 ? Rows / Elapsed.TotalSeconds : 0;
+
+    /// <summary>
+    /// How far the run is, 0 to 100, by tables begun (every table is done by the commit); -1 while preparing, when the
+    /// number of tables is not known yet.
+    /// </summary>
+    public int PercentComplete => Phase switch
+    {
+        SyncPhase.Preparing => -1,
+        SyncPhase.Committing or SyncPhase.Recording => 100,
+        _ => TableCount > 0 ? Math.Clamp((TableIndex - 1) * 100 / TableCount, 0, 100) : -1,
+    };
 }
 
 /// <summary>The outcome of enable or disable.</summary>

@@ -50,6 +50,9 @@ public sealed class ChinookSyncTests(ITestOutputHelper output) : IDisposable
         Assert.Equal([SyncPhase.Committing, SyncPhase.Recording], load.TakeLast(2).Select(p => p.Phase));
         Assert.All(load.TakeLast(2), p => Assert.Equal("", p.Table));
         Assert.Equal(loaded.Inserted, load[^2].Rows);
+        Assert.Equal([-1, 100, 100], new[] { load[0], load[^2], load[^1] }.Select(p => p.PercentComplete));
+        Assert.True(load.Select(p => p.PercentComplete).Skip(1).SkipLast(2).Zip(load.Skip(2).SkipLast(2), (a, b) => a <= b.PercentComplete).All(x => x),
+            "the percentage went down while tables were copied");
         Assert.Contains(load, p => p is { Table: "Track", Phase: SyncPhase.Copying });
 
         SyncFixture.Execute(path, "UPDATE Track SET Name = Name || '!' WHERE TrackId <= 5; DELETE FROM PlaylistTrack WHERE TrackId = 1; INSERT INTO Genre (Name) VALUES ('Polka')");

@@ -155,7 +155,7 @@ public sealed class StartDbSyncCommand : DbSyncSyncCommand
                     ? report.Phase.ToString()
                     : string.Create(CultureInfo.CurrentCulture,
                         $"Table {report.TableIndex}/{report.TableCount} {report.Table}: {report.Phase}, {report.Rows:N0} rows ({report.RowsPerSecond:N0} rows/s)");
-                record.PercentComplete = report.TableCount > 0 ? Math.Clamp((report.TableIndex - 1) * 100 / report.TableCount, 0, 100) : -1;
+                record.PercentComplete = report.PercentComplete;
                 WriteProgress(record);
             });
         }
