@@ -286,25 +286,16 @@ public sealed class ConflictTests : IDisposable
         // TargetWins is where a false DeletedInTarget costs most: it would delete the row in SQLite too.
         var path = await SyncedItemsAsync();
         SyncFixture.Execute(path, "DELETE FROM item WHERE id = 2; UPDATE item SET name = 'local' WHERE id = 3;");
-        using (var blocker = SyncFixture.OpenSqlite(path))
+        using (var locker = new FileLocker(path, SyncPhase.Committing))
         {
-            var locked = false;
-            var progress = new InlineProgress<SyncProgress>(p =>
-            {
-                // PostgreSQL is about to commit: another program takes the file's write lock, so the run cannot record it.
-                if (p.Phase == SyncPhase.Committing && !locked)
-                {
-                    SyncFixture.Execute(blocker, "BEGIN EXCLUSIVE");
-                    locked = true;
-                }
-            });
+            // PostgreSQL is about to commit: another program takes the file's write lock, so the run cannot record it.
             var request = new SyncRequest
             {
                 Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, ConflictPolicy = ConflictPolicy.TargetWins,
                 BusyTimeout = TimeSpan.FromSeconds(1),
             };
-            var error = await Assert.ThrowsAnyAsync<DbSyncException>(() => _engine.SyncAsync(request, progress));
-            SyncFixture.Execute(blocker, "COMMIT");
+            var error = await Assert.ThrowsAnyAsync<DbSyncException>(() => _engine.SyncAsync(request, locker.Progress));
+            locker.Release();
             Assert.Equal("DbSync.BookkeepingFailed", error.ErrorId);
         }
 

@@ -95,24 +95,15 @@ public sealed class RunLogTests : IDisposable
         var path = _fixture.CopyChinook();
         await _fixture.SyncAsync(path, "Artist");
         SyncFixture.Execute(path, "UPDATE Artist SET Name = Name || ' (remastered)' WHERE ArtistId <= 10");
-        using var blocker = SyncFixture.OpenSqlite(path);
-        var locked = false;
-        var progress = new InlineProgress<SyncProgress>(p =>
-        {
-            // Once rows are being applied in PostgreSQL, another program takes the file's write lock and keeps it.
-            if (p.Phase == SyncPhase.Applying && !locked)
-            {
-                SyncFixture.Execute(blocker, "BEGIN EXCLUSIVE");
-                locked = true;
-            }
-        });
+        // Once rows are being applied in PostgreSQL, another program takes the file's write lock and keeps it.
+        using var locker = new FileLocker(path, SyncPhase.Applying);
         var request = new SyncRequest
         {
             Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, Tables = ["Artist"], BusyTimeout = TimeSpan.FromSeconds(1),
         };
 
-        var error = await Assert.ThrowsAnyAsync<DbSyncException>(() => new SyncEngine().SyncAsync(request, progress));
-        SyncFixture.Execute(blocker, "COMMIT");
+        var error = await Assert.ThrowsAnyAsync<DbSyncException>(() => new SyncEngine().SyncAsync(request, locker.Progress));
+        locker.Release();
 
         Assert.Equal("DbSync.BookkeepingFailed", error.ErrorId);
         Assert.Equal(10, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".artist WHERE name LIKE '% (remastered)'"));
