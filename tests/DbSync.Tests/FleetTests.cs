@@ -121,4 +121,50 @@ public sealed class FleetTests : IDisposable
         Assert.Equal("local1", _fixture.PgText($"SELECT name FROM {table} WHERE id = 1"));
         Assert.Equal("local2", _fixture.PgText($"SELECT name FROM {table} WHERE id = 2"));
     }
+
+    [Fact]
+    public async Task A_full_copy_or_a_resync_of_one_node_deletes_only_its_own_rows_that_it_no_longer_has()
+    {
+        var paths = Enumerable.Range(1, 2).Select(n => _fixture.CreateDatabase($"""
+            CREATE TABLE site (id INTEGER PRIMARY KEY, name TEXT);
+            INSERT INTO site VALUES ({n}, 'site of node {n}'), ({n + 10}, 'other site of node {n}');
+            CREATE TABLE reading (id INTEGER PRIMARY KEY, value REAL);
+            INSERT INTO reading VALUES (1, {n}.5), (2, {n}.25), (3, {n}.125);
+            """, $"pair{n}.sqlite")).ToList();
+        foreach (var path in paths)
+        {
+            Assert.Equal(SyncStatus.Succeeded, (await new SyncEngine().SyncAsync(Request(path))).Status);
+        }
+
+        string Rows(string table) => _fixture.PgText($"SELECT string_agg(k, ' ' ORDER BY k) FROM (SELECT {(table == "reading" ? "dbsync_node || ':' || id" : "id::text")} AS k, * FROM \"{_fixture.Schema}\".{table}) AS x") ?? "";
+        var node1 = (await new SyncEngine().SyncAsync(Request(paths[0]))).NodeId;
+        var before = (Site: Rows("site"), Reading: Rows("reading"));
+
+        // Node 1 loses rows with no log (its triggers dropped), then is copied whole: only what it wrote itself goes.
+        long id;
+        using (var sqlite = SyncFixture.OpenSqlite(paths[0]))
+        using (var command = sqlite.CreateCommand())
+        {
+            command.CommandText = "SELECT id FROM _dbsync_tables WHERE name = 'reading'";
+            id = (long)command.ExecuteScalar()!;
+        }
+
+        SyncFixture.Execute(paths[0], $"DROP TRIGGER _dbsync_{id}_d; DELETE FROM reading WHERE id = 2; ALTER TABLE site ADD COLUMN note TEXT; DELETE FROM site WHERE id = 11;");
+        var copied = await new SyncEngine().SyncAsync(Request(paths[0]));
+
+        Assert.Equal(SyncStatus.Succeeded, copied.Status);
+        Assert.Equal(["FullCopy", "FullCopy"], copied.Tables.Select(t => t.Mode));
+        Assert.Equal(before.Reading.Replace($"{node1}:2 ", "", StringComparison.Ordinal), Rows("reading"));
+        Assert.Equal("1 12 2", Rows("site")); // site 11 was logged as deleted; node 2's sites stay
+
+        // A resync of node 1 makes its own rows equal to its file and leaves node 2's alone.
+        SyncFixture.Execute(paths[0], "DELETE FROM reading WHERE id = 3; DELETE FROM site WHERE id = 1;");
+        var resync = await new SyncEngine().SyncAsync(new SyncRequest
+        {
+            Path = paths[0], ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, NodePartitioned = ["reading"], Resync = true, Tables = ["reading"],
+        });
+        Assert.Equal(SyncStatus.Succeeded, resync.Status);
+        Assert.Equal(3 + 1, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".reading"));
+        Assert.Equal(3, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".reading WHERE dbsync_node <> '{node1}'"));
+    }
 }

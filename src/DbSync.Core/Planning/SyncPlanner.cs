@@ -77,6 +77,13 @@ public sealed class TablePlan
     public string NodeFilter(string alias) =>
         NodeColumn is null ? "" : $" AND {alias}.{Identifiers.Quote(NodeColumn)} = '{NodeId.Replace("'", "''", StringComparison.Ordinal)}'";
 
+    /// <summary>
+    /// The SQL condition that a target row (<paramref name="target"/>) has a staged row's (<paramref name="staged"/>)
+    /// key columns; for a node-partitioned table, add <see cref="NodeFilter"/> where only this node's rows count.
+    /// </summary>
+    public string KeyMatch(string target, string staged) =>
+        string.Join(" AND ", TargetKeyColumns.Select(Identifiers.Quote).Select(k => $"{target}.{k} = {staged}.{k}"));
+
     /// <summary>The target's key columns, quoted, the node column first for a node-partitioned table.</summary>
     public IEnumerable<string> QuotedTargetKey =>
         (NodeColumn is null ? TargetKeyColumns : TargetKeyColumns.Prepend(NodeColumn)).Select(Identifiers.Quote);

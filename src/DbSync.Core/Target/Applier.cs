@@ -43,8 +43,7 @@ internal static class Applier
 
     private static string TargetTable(ApplyContext context, TablePlan plan) => Identifiers.Quote(context.Schema, plan.TargetName);
 
-    private static string Match(TablePlan plan, string t, string s) =>
-        string.Join(" AND ", plan.TargetKeyColumns.Select(k => $"{t}.{Q(k)} = {s}.{Q(k)}")) + plan.NodeFilter(t);
+    private static string Match(TablePlan plan, string t, string s) => plan.KeyMatch(t, s) + plan.NodeFilter(t);
 
     private static List<string> ValueColumns(TablePlan plan)
     {

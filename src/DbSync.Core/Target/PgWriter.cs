@@ -356,12 +356,11 @@ public static class PgWriter
         bool onlyOwn, bool careful, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(plan);
-        var keys = plan.TargetKeyColumns.Select(Identifiers.Quote).ToList();
         var own = onlyOwn ? " AND EXISTS (SELECT 1 FROM dbsync.node_txns AS x WHERE x.node_id = $1 AND x.xid = t.xmin::text::bigint)" : "";
         var sql = $"""
             WITH x AS (
                 DELETE FROM {Identifiers.Quote(schema, plan.TargetName)} AS t
-                WHERE NOT EXISTS (SELECT 1 FROM {Identifiers.Quote(plan.StagingTable)} AS s WHERE {string.Join(" AND ", keys.Select(k => $"s.{k} = t.{k}"))}){own}{plan.NodeFilter("t")}
+                WHERE NOT EXISTS (SELECT 1 FROM {Identifiers.Quote(plan.StagingTable)} AS s WHERE {plan.KeyMatch("t", "s")}){own}{plan.NodeFilter("t")}
                 RETURNING 1)
             SELECT count(*) FROM x
             """;
