@@ -308,6 +308,17 @@ public sealed class SyncEngine
             {
                 careful = true;
             }
+            catch (InsertRaceException ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                // Rare (the window is one table's apply); a writer that keeps winning the race on every attempt fails the run.
+                if (attempt >= 5)
+                {
+                    throw new DbSyncException(ErrorIds.TargetError, DbSyncErrorCategory.WriteError,
+                        $"{ex.Message} It happened on {attempt} attempts in a row; nothing was applied. Run again when that writer is quiet.", ex.Table, ex);
+                }
+
+                await Task.Delay(Random.Shared.Next(20, 100) * attempt, cancellationToken).ConfigureAwait(false);
+            }
             catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure
                 && attempt < 5 && !cancellationToken.IsCancellationRequested)
             {

@@ -394,4 +394,37 @@ public sealed class ConflictTests : IDisposable
             _fixture.PgExecute($"DROP ROLE IF EXISTS {role}");
         }
     }
+
+    [Fact]
+    public async Task A_row_another_writer_inserts_while_the_run_applies_the_same_key_is_a_conflict_not_overwritten()
+    {
+        var path = await SyncedItemsAsync();
+        SyncFixture.Execute(path, "INSERT INTO item VALUES (4, 'four', '2024-01-02 00:00:00'), (5, 'five', '2024-01-02 00:00:00');");
+        var raced = false;
+        // One row a batch: once key 4 is written, another writer inserts key 5, which the run was about to insert. The
+        // classification could not lock a row that did not exist yet.
+        var progress = new InlineProgress<SyncProgress>(p =>
+        {
+            if (p is { Table: "item", Phase: SyncPhase.Applying, Rows: 1 } && !raced)
+            {
+                _fixture.PgExecute($"INSERT INTO {Table} VALUES (5, 'pg', '2024-01-03 00:00:00')");
+                raced = true;
+            }
+        });
+
+        var result = await _engine.SyncAsync(new SyncRequest
+        {
+            Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, ConflictPolicy = ConflictPolicy.TargetWins, BatchSize = 1,
+        }, progress);
+
+        Assert.True(raced);
+        Assert.Equal((SyncStatus.Succeeded, 1L, 1L, 1L), (result.Status, result.Inserted, result.Conflicts, result.ConflictsResolved));
+        var record = Assert.Single(await _engine.GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path }));
+        Assert.Equal(ConflictKind.Changed, record.Kind);
+        Assert.Contains("\"id\": 5", record.Key, StringComparison.Ordinal);
+        Assert.Equal("pg", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 5"));
+        Assert.Equal("pg", Local(path, "SELECT name FROM item WHERE id = 5"));
+        Assert.Equal("four", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 4"));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
 }

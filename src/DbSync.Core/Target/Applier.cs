@@ -107,7 +107,8 @@ internal static class Applier
                     {Staging.Skip} = s.{Staging.Gone} AND s.{Staging.Op} = 1,
                     {Staging.Touch} = NOT s.{Staging.Gone} AND cur.same,
                     {Staging.TargetImage} = cur.image,
-                    {Staging.Newer} = cur.newer
+                    {Staging.Newer} = cur.newer,
+                    {Staging.Found} = true
                 FROM cur
                 WHERE s.{Staging.RowNumber} = cur.n AND cur.image IS NOT NULL AND s.{Staging.RowNumber} > $1 AND s.{Staging.RowNumber} <= $2
                 RETURNING 1),
@@ -173,7 +174,13 @@ internal static class Applier
             """, cancellationToken);
     }
 
-    /// <summary>Upserts the staged rows that exist and are to be applied, in batches; rows whose values are already there are not touched.</summary>
+    /// <summary>
+    /// Upserts the staged rows that exist and are to be applied, in batches; rows whose values are already there are not
+    /// touched. In a push, the rows the classification did not find in the target are inserted only if they are still
+    /// absent: a row another writer inserted under the same key since the classification (which could not lock a row
+    /// that was not there) makes the run start again, and the new classification sees it as the conflict it is.
+    /// </summary>
+    /// <exception cref="InsertRaceException">Another writer inserted a key this push was inserting.</exception>
     public static async Task UpsertAsync(ApplyContext context, TablePlan plan, Action<long> progress, CancellationToken cancellationToken)
     {
         var all = plan.TargetColumns.Select(Q).ToList();
@@ -185,27 +192,66 @@ internal static class Applier
             ? "DO NOTHING"
             : $"DO UPDATE SET {string.Join(", ", values.Select(v => $"{v} = EXCLUDED.{v}"))} " +
               $"WHERE ({string.Join(", ", values.Select(v => "t." + v))}) IS DISTINCT FROM ({string.Join(", ", values.Select(v => "EXCLUDED." + v))})";
+        var applied = $"NOT {Staging.Gone} AND {Staging.Bad} IS NULL AND {Staging.Skip} IS NOT TRUE AND {Staging.RowNumber} > $1 AND {Staging.RowNumber} <= $2";
+        // Push: the rows found in the target (and locked) by the classification, or else the ones to insert.
+        var push = plan.Mode == LoadMode.Push;
+        var found = $"({Staging.Op} IN (2, 3) AND {Staging.Conflict} IS DISTINCT FROM 'DeletedInTarget' OR {Staging.Found} IS TRUE)";
         var sql = $"""
             WITH x AS (
                 INSERT INTO {TargetTable(context, plan)} AS t ({string.Join(", ", insertColumns)})
                 SELECT {string.Join(", ", selectColumns)} FROM {Q(plan.StagingTable)}
-                WHERE NOT {Staging.Gone} AND {Staging.Bad} IS NULL AND {Staging.Skip} IS NOT TRUE
-                    AND {Staging.RowNumber} > $1 AND {Staging.RowNumber} <= $2
+                WHERE {applied}{(push ? $" AND {found}" : "")}
                 ON CONFLICT ({string.Join(", ", keys)}) {onConflict}
                 RETURNING t.xmax = 0 AS inserted)
             SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM x
             """;
+        // A key this node wrote itself may be there (a run that PostgreSQL committed but the file never recorded): it
+        // is rewritten. Only a row another writer wrote goes unwritten, and is counted as raced.
+        var insert = $"""
+            WITH x AS (
+                INSERT INTO {TargetTable(context, plan)} AS t ({string.Join(", ", insertColumns)})
+                SELECT {string.Join(", ", selectColumns)} FROM {Q(plan.StagingTable)}
+                WHERE {applied} AND NOT {found}
+                ON CONFLICT ({string.Join(", ", keys)}) DO UPDATE SET {string.Join(", ", (values.Count == 0 ? keys : values).Select(v => $"{v} = EXCLUDED.{v}"))}
+                    WHERE EXISTS (SELECT 1 FROM dbsync.node_txns AS n WHERE n.node_id = $3 AND n.xid = t.xmin::text::bigint)
+                RETURNING t.xmax = 0 AS inserted)
+            SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
+                (SELECT count(*) FROM {Q(plan.StagingTable)} WHERE {applied} AND NOT {found}) FROM x
+            """;
         async Task Apply(long from, long to, bool real)
         {
-            using var command = new NpgsqlCommand(sql, context.Pg, context.Transaction);
-            command.Parameters.AddWithValue(from);
-            command.Parameters.AddWithValue(to);
-            using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-            if (real)
+            using (var command = new NpgsqlCommand(sql, context.Pg, context.Transaction))
             {
-                plan.Result.Inserted += reader.GetInt64(0);
-                plan.Result.Updated += reader.GetInt64(1);
+                command.Parameters.AddWithValue(from);
+                command.Parameters.AddWithValue(to);
+                using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                if (real)
+                {
+                    plan.Result.Inserted += reader.GetInt64(0);
+                    plan.Result.Updated += reader.GetInt64(1);
+                }
+            }
+
+            if (push)
+            {
+                using var command = new NpgsqlCommand(insert, context.Pg, context.Transaction);
+                command.Parameters.AddWithValue(from);
+                command.Parameters.AddWithValue(to);
+                command.Parameters.AddWithValue(context.NodeId);
+                using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                var (inserted, rewritten, expected) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
+                if (inserted + rewritten < expected)
+                {
+                    throw new InsertRaceException(plan.Source.Name, expected - inserted - rewritten);
+                }
+
+                if (real)
+                {
+                    plan.Result.Inserted += inserted;
+                    plan.Result.Updated += rewritten;
+                }
             }
         }
 
@@ -385,4 +431,14 @@ internal static class Applier
 
         return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
+}
+
+/// <summary>
+/// Another writer inserted, between a push's classification and its insert, a row under a key the push was inserting:
+/// the run is started again (nothing of this attempt is committed), and the new classification sees the row.
+/// </summary>
+internal sealed class InsertRaceException(string table, long rows)
+    : Exception($"{rows} row(s) of table {table} were inserted in PostgreSQL by another writer while this run was applying the same keys.")
+{
+    public string Table { get; } = table;
 }

@@ -32,6 +32,12 @@ internal static class Staging
     /// <summary>Why the row is held back (PostgreSQL's error, or the conflict left by the Fail policy).</summary>
     public const string Held = "_dbsync_held";
 
+    /// <summary>
+    /// Push: the classification found the row in the target, last written by another writer (rows whose first change
+    /// is an update or delete are expected to be there anyway; a row first inserted is then written as an update).
+    /// </summary>
+    public const string Found = "_dbsync_found";
+
     /// <summary>Every bookkeeping column, to strip them from a row image.</summary>
-    public static readonly string[] All = [RowNumber, Gone, Op, Seq, Literals, Bad, KeyText, Conflict, Winner, TargetImage, Newer, Touch, Skip, Held];
+    public static readonly string[] All = [RowNumber, Gone, Op, Seq, Literals, Bad, KeyText, Conflict, Winner, TargetImage, Newer, Touch, Skip, Held, Found];
 }
