@@ -107,8 +107,7 @@ internal static class Applier
                     {Staging.Skip} = s.{Staging.Gone} AND s.{Staging.Op} = 1,
                     {Staging.Touch} = NOT s.{Staging.Gone} AND cur.same,
                     {Staging.TargetImage} = cur.image,
-                    {Staging.Newer} = cur.newer,
-                    {Staging.Found} = true
+                    {Staging.Newer} = cur.newer
                 FROM cur
                 WHERE s.{Staging.RowNumber} = cur.n AND cur.image IS NOT NULL AND s.{Staging.RowNumber} > $1 AND s.{Staging.RowNumber} <= $2
                 RETURNING 1),
@@ -193,9 +192,10 @@ internal static class Applier
             : $"DO UPDATE SET {string.Join(", ", values.Select(v => $"{v} = EXCLUDED.{v}"))} " +
               $"WHERE ({string.Join(", ", values.Select(v => "t." + v))}) IS DISTINCT FROM ({string.Join(", ", values.Select(v => "EXCLUDED." + v))})";
         var applied = $"NOT {Staging.Gone} AND {Staging.Bad} IS NULL AND {Staging.Skip} IS NOT TRUE AND {Staging.RowNumber} > $1 AND {Staging.RowNumber} <= $2";
-        // Push: the rows found in the target (and locked) by the classification, or else the ones to insert.
+        // Push: the rows found in the target (and locked) by the classification: those whose first change is an update
+        // or a delete, unless found missing, and those another writer wrote (their image was taken); else, to insert.
         var push = plan.Mode == LoadMode.Push;
-        var found = $"({Staging.Op} IN (2, 3) AND {Staging.Conflict} IS DISTINCT FROM 'DeletedInTarget' OR {Staging.Found} IS TRUE)";
+        var found = $"({Staging.Op} IN (2, 3) AND {Staging.Conflict} IS DISTINCT FROM 'DeletedInTarget' OR {Staging.TargetImage} IS NOT NULL)";
         var sql = $"""
             WITH x AS (
                 INSERT INTO {TargetTable(context, plan)} AS t ({string.Join(", ", insertColumns)})

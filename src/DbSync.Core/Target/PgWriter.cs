@@ -95,7 +95,7 @@ public static class PgWriter
             $"CREATE TEMP TABLE {Identifiers.Quote(plan.StagingTable)} ON COMMIT DROP AS SELECT {columns}, " +
             $"0::bigint AS {RowNumber}, false AS {Gone}, 0::smallint AS {Staging.Op}, 0::bigint AS {Staging.Seq}, ''::text AS {Staging.Literals}, " +
             $"''::text AS {Staging.Bad}, ''::text AS {Staging.KeyText}, ''::text AS {Staging.Conflict}, ''::text AS {Staging.Winner}, " +
-            $"NULL::jsonb AS {Staging.TargetImage}, false AS {Staging.Newer}, false AS {Staging.Touch}, false AS {Staging.Skip}, ''::text AS {Staging.Held}, false AS {Staging.Found} " +
+            $"NULL::jsonb AS {Staging.TargetImage}, false AS {Staging.Newer}, false AS {Staging.Touch}, false AS {Staging.Skip}, ''::text AS {Staging.Held} " +
             $"FROM {Identifiers.Quote(schema, plan.TargetName)} WITH NO DATA",
             cancellationToken);
     }

@@ -21,7 +21,7 @@ internal static class Staging
     public const string Conflict = "_dbsync_conflict";
     /// <summary>Source, Target or None once the policy decided.</summary>
     public const string Winner = "_dbsync_winner";
-    /// <summary>The target row as it was, for a conflict.</summary>
+    /// <summary>The target row as it was, for a conflict: set for every row the classification found written by another writer.</summary>
     public const string TargetImage = "_dbsync_target";
     /// <summary>Newest policy: the source row's column is at least the target's.</summary>
     public const string Newer = "_dbsync_newer";
@@ -32,12 +32,6 @@ internal static class Staging
     /// <summary>Why the row is held back (PostgreSQL's error, or the conflict left by the Fail policy).</summary>
     public const string Held = "_dbsync_held";
 
-    /// <summary>
-    /// Push: the classification found the row in the target, last written by another writer (rows whose first change
-    /// is an update or delete are expected to be there anyway; a row first inserted is then written as an update).
-    /// </summary>
-    public const string Found = "_dbsync_found";
-
     /// <summary>Every bookkeeping column, to strip them from a row image.</summary>
-    public static readonly string[] All = [RowNumber, Gone, Op, Seq, Literals, Bad, KeyText, Conflict, Winner, TargetImage, Newer, Touch, Skip, Held, Found];
+    public static readonly string[] All = [RowNumber, Gone, Op, Seq, Literals, Bad, KeyText, Conflict, Winner, TargetImage, Newer, Touch, Skip, Held];
 }
