@@ -30,6 +30,17 @@ public static class ConflictStore
     private const string TablesExist =
         "to_regclass('dbsync.nodes') IS NOT NULL AND to_regclass('dbsync.node_txns') IS NOT NULL AND to_regclass('dbsync.conflicts') IS NOT NULL";
 
+    /// <summary>SQL: whether <c>dbsync.nodes</c> has the <c>snapshots</c> column (an older DbSync's lacks it).</summary>
+    internal const string NodesHaveSnapshots =
+        "EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('dbsync.nodes') AND attname = 'snapshots' AND NOT attisdropped)";
+
+    /// <summary>
+    /// SQL: the target row <paramref name="alias"/> was last written by the node whose id is the parameter
+    /// <paramref name="nodeParameter"/>: its <c>xmin</c> is one of that node's transactions.
+    /// </summary>
+    internal static string WrittenByNode(string alias, string nodeParameter) =>
+        $"EXISTS (SELECT 1 FROM dbsync.node_txns AS x WHERE x.node_id = {nodeParameter} AND x.xid = {alias}.xmin::text::bigint)";
+
     /// <summary>
     /// Creates the tables when they are missing, and adds <c>nodes.snapshots</c> to tables an older DbSync created, in a
     /// transaction of its own under an advisory lock, so that fifty nodes starting together do not race on CREATE.
@@ -44,7 +55,7 @@ public static class ConflictStore
     {
         // A role that may use the tables but not create them (an administrator created them) needs no DDL at all.
         using (var exists = new NpgsqlCommand(
-            $"SELECT {TablesExist} AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('dbsync.nodes') AND attname = 'snapshots' AND NOT attisdropped)", pg))
+            $"SELECT {TablesExist} AND {NodesHaveSnapshots}", pg))
         {
             if ((bool)(await exists.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!)
             {

@@ -499,7 +499,7 @@ internal static class Inspector
         // dbsync.nodes from an older DbSync lacks 'snapshots', which a run adds unless the role does not own the table.
         var lacksSnapshots = canLog && (bool)(await ScalarAsync(pg,
             "SELECT coalesce(to_regclass('dbsync.nodes') IS NOT NULL " +
-            "AND NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('dbsync.nodes') AND attname = 'snapshots' AND NOT attisdropped) " +
+            $"AND NOT {Conflicts.ConflictStore.NodesHaveSnapshots} " +
             "AND NOT pg_has_role((SELECT relowner FROM pg_class WHERE oid = to_regclass('dbsync.nodes')), 'USAGE'), false)", cancellationToken).ConfigureAwait(false))!;
         checks.Add(lacksSnapshots
             ? Check("Target.DbSyncSchema", CheckStatus.Warning,

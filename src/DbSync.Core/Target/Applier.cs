@@ -91,8 +91,7 @@ internal static class Applier
         var sql = $"""
             WITH cur AS (
                 SELECT s.{Staging.RowNumber} AS n,
-                    CASE WHEN NOT EXISTS (SELECT 1 FROM dbsync.node_txns AS x WHERE x.node_id = $3 AND x.xid = t.xmin::text::bigint)
-                        THEN to_jsonb(t) END AS image,
+                    CASE WHEN NOT {Conflicts.ConflictStore.WrittenByNode("t", "$3")} THEN to_jsonb(t) END AS image,
                     {Same(plan, "t", "s")} AS same,
                     {newer} AS newer
                 FROM {staging} AS s JOIN {target} AS t ON {Match(plan, "t", "s")}
@@ -196,28 +195,22 @@ internal static class Applier
         // or a delete, unless found missing, and those another writer wrote (their image was taken); else, to insert.
         var push = plan.Mode == LoadMode.Push;
         var found = $"({Staging.Op} IN (2, 3) AND {Staging.Conflict} IS DISTINCT FROM 'DeletedInTarget' OR {Staging.TargetImage} IS NOT NULL)";
-        var sql = $"""
+        // The staged rows matching `where`, upserted; counts of rows inserted and rows updated, then `more`.
+        string Upsert(string where, string onConflictAction, string more = "") => $"""
             WITH x AS (
                 INSERT INTO {TargetTable(context, plan)} AS t ({string.Join(", ", insertColumns)})
                 SELECT {string.Join(", ", selectColumns)} FROM {Q(plan.StagingTable)}
-                WHERE {applied}{(push ? $" AND {found}" : "")}
-                ON CONFLICT ({string.Join(", ", keys)}) {onConflict}
+                WHERE {where}
+                ON CONFLICT ({string.Join(", ", keys)}) {onConflictAction}
                 RETURNING t.xmax = 0 AS inserted)
-            SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM x
+            SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted){more} FROM x
             """;
+        var sql = Upsert(applied + (push ? $" AND {found}" : ""), onConflict);
         // A key this node wrote itself may be there (a run that PostgreSQL committed but the file never recorded): it
         // is rewritten. Only a row another writer wrote goes unwritten, and is counted as raced.
-        var insert = $"""
-            WITH x AS (
-                INSERT INTO {TargetTable(context, plan)} AS t ({string.Join(", ", insertColumns)})
-                SELECT {string.Join(", ", selectColumns)} FROM {Q(plan.StagingTable)}
-                WHERE {applied} AND NOT {found}
-                ON CONFLICT ({string.Join(", ", keys)}) DO UPDATE SET {string.Join(", ", (values.Count == 0 ? keys : values).Select(v => $"{v} = EXCLUDED.{v}"))}
-                    WHERE EXISTS (SELECT 1 FROM dbsync.node_txns AS n WHERE n.node_id = $3 AND n.xid = t.xmin::text::bigint)
-                RETURNING t.xmax = 0 AS inserted)
-            SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
-                (SELECT count(*) FROM {Q(plan.StagingTable)} WHERE {applied} AND NOT {found}) FROM x
-            """;
+        var insert = Upsert($"{applied} AND NOT {found}",
+            $"DO UPDATE SET {string.Join(", ", (values.Count == 0 ? keys : values).Select(v => $"{v} = EXCLUDED.{v}"))} WHERE {Conflicts.ConflictStore.WrittenByNode("t", "$3")}",
+            $", (SELECT count(*) FROM {Q(plan.StagingTable)} WHERE {applied} AND NOT {found})");
         async Task Apply(long from, long to, bool real)
         {
             using (var command = new NpgsqlCommand(sql, context.Pg, context.Transaction))

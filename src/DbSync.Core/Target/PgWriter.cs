@@ -356,7 +356,7 @@ public static class PgWriter
         bool onlyOwn, bool careful, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(plan);
-        var own = onlyOwn ? " AND EXISTS (SELECT 1 FROM dbsync.node_txns AS x WHERE x.node_id = $1 AND x.xid = t.xmin::text::bigint)" : "";
+        var own = onlyOwn ? " AND " + Conflicts.ConflictStore.WrittenByNode("t", "$1") : "";
         var sql = $"""
             WITH x AS (
                 DELETE FROM {Identifiers.Quote(schema, plan.TargetName)} AS t
