@@ -523,6 +523,10 @@ public sealed class SyncEngine
                 Pg = pg, Transaction = transaction, Schema = schema, NodeId = result.NodeId, RunId = result.RunId, Policy = request.ConflictPolicy,
                 NewestColumn = request.NewestColumn, BatchSize = request.BatchSize, Careful = careful,
             };
+            // A push's foreign keys are checked once per key after the writes, rather than by PostgreSQL row by row, when
+            // nothing else needs the triggers; careful mode needs PostgreSQL's own immediate checks to find the rows.
+            var batched = careful ? null : await BatchedForeignKeys.TryBeginAsync(pg, transaction, schema, plans, cancellationToken).ConfigureAwait(false);
+            result.ForeignKeysBatched = batched is not null;
             foreach (var plan in plans.Where(p => p.Mode != LoadMode.CopyDirect))
             {
                 var clock = Stopwatch.StartNew();
@@ -549,6 +553,11 @@ public sealed class SyncEngine
             foreach (var plan in Enumerable.Reverse(plans).Where(p => p.Mode != LoadMode.CopyDirect && p.StagedDeletes > 0))
             {
                 await Applier.DeleteAsync(context, plan, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (batched is not null)
+            {
+                await batched.CheckAndEndAsync(pg, transaction, cancellationToken).ConfigureAwait(false);
             }
 
             if (!careful)

@@ -191,6 +191,9 @@ public sealed class SyncResult
     /// <summary>When the run finished (UTC).</summary>
     public DateTime FinishedAt { get; internal set; }
 
+    /// <summary>The push's foreign keys were checked by DbSync once per key rather than by PostgreSQL's triggers row by row.</summary>
+    internal bool ForeignKeysBatched { get; set; }
+
     /// <summary>Wall time of the run.</summary>
     public TimeSpan Duration => FinishedAt - StartedAt;
 

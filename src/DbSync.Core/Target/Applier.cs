@@ -286,7 +286,7 @@ internal static class Applier
 
     /// <summary>True for errors that one row's values cause (data exceptions, constraint violations): the row is held back.</summary>
     public static bool IsRowProblem(Exception ex) =>
-        ex is ValueConversionException || (ex is PostgresException pg && (pg.SqlState.StartsWith("22", StringComparison.Ordinal) || pg.SqlState.StartsWith("23", StringComparison.Ordinal)));
+        ex is ValueConversionException or ForeignKeyCheckException || (ex is PostgresException pg && (pg.SqlState.StartsWith("22", StringComparison.Ordinal) || pg.SqlState.StartsWith("23", StringComparison.Ordinal)));
 
     /// <summary>
     /// Applies the rows numbered (from, to]. Outside careful mode, straight away. In careful mode, first as a trial under
