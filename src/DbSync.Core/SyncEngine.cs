@@ -557,6 +557,7 @@ public sealed class SyncEngine
 
             if (batched is not null)
             {
+                progress?.Report(new SyncProgress("", SyncPhase.Checking, batched.Count, 0, count, TimeSpan.Zero));
                 await batched.CheckAndEndAsync(pg, transaction, cancellationToken).ConfigureAwait(false);
             }
 

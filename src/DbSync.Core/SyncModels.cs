@@ -239,10 +239,15 @@ public enum SyncPhase
     /// <summary>Marking changes synced in SQLite (reported once for the run, table empty).</summary>
     Recording,
     /// <summary>
-    /// PostgreSQL committing the run's transaction, which is when it checks the deferred foreign keys of every row
-    /// written (reported once for the run, table empty; rows: the rows written).
+    /// PostgreSQL committing the run's transaction, which is when it checks the deferred foreign keys of the rows
+    /// written, unless the push checked them itself (reported once for the run, table empty; rows: the rows written).
     /// </summary>
     Committing,
+    /// <summary>
+    /// A push checking its foreign keys itself, one statement per key, after its last write (docs/capture.md; reported
+    /// once for the run, table empty; rows: the number of foreign-key checks).
+    /// </summary>
+    Checking,
 }
 
 /// <summary>Progress of a run, reported per table and every few thousand rows.</summary>
@@ -264,7 +269,7 @@ public sealed record SyncProgress(string Table, SyncPhase Phase, long Rows, int 
     public int PercentComplete => Phase switch
     {
         SyncPhase.Preparing => -1,
-        SyncPhase.Committing or SyncPhase.Recording => 100,
+        SyncPhase.Checking or SyncPhase.Committing or SyncPhase.Recording => 100,
         _ => TableCount > 0 ? Math.Clamp((TableIndex - 1) * 100 / TableCount, 0, 100) : -1,
     };
 }

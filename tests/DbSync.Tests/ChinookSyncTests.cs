@@ -61,7 +61,10 @@ public sealed class ChinookSyncTests(ITestOutputHelper output) : IDisposable
 
         Assert.Equal(SyncStatus.Succeeded, pushed.Status);
         var phases = push.Select(p => p.Phase).Distinct().ToList();
-        Assert.Equal([SyncPhase.Preparing, SyncPhase.Staging, SyncPhase.Applying, SyncPhase.Committing, SyncPhase.Recording], phases);
+        // Chinook's foreign keys, checked by the push itself once per key after the writes.
+        Assert.True(pushed.ForeignKeysBatched);
+        Assert.Equal([SyncPhase.Preparing, SyncPhase.Staging, SyncPhase.Applying, SyncPhase.Checking, SyncPhase.Committing, SyncPhase.Recording], phases);
+        Assert.Equal(100, push.Single(p => p.Phase == SyncPhase.Checking).PercentComplete);
         Assert.Equal(pushed.Inserted + pushed.Updated + pushed.Deleted, push[^2].Rows);
         Assert.Equal(5 + 1, pushed.Updated + pushed.Inserted);
         TableComparer.AssertIdentical(path, _fixture.Schema);

@@ -27,6 +27,9 @@ internal sealed class BatchedForeignKeys
 
     private BatchedForeignKeys(List<string> checks) => _checks = checks;
 
+    /// <summary>How many statements <see cref="CheckAndEndAsync"/> runs: one per foreign key and direction that the run's writes touch.</summary>
+    public int Count => _checks.Count;
+
     private sealed record ForeignKey(string Name, uint Child, string ChildTable, string[] ChildColumns, uint Parent, string ParentTable,
         string[] ParentColumns, char OnDelete, char Match);
 
