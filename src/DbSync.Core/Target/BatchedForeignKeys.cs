@@ -151,6 +151,13 @@ internal sealed class BatchedForeignKeys
             }
         }
 
+        if (checks.Count == 0)
+        {
+            // No check the triggers would queue (no foreign key, or only ones referring to tables the run does not
+            // delete from): nothing to take over.
+            return null;
+        }
+
         // Refused (42501) to a role that is neither a superuser nor granted the setting: PostgreSQL checks then.
         await PgWriter.ExecuteAsync(pg, transaction, "SAVEPOINT dbsync_replica", cancellationToken).ConfigureAwait(false);
         try
