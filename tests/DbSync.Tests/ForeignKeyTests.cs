@@ -1,4 +1,5 @@
 using DbSync.Core;
+using DbSync.Core.Diagnostics;
 using DbSync.Tests.Infrastructure;
 using Npgsql;
 
@@ -203,6 +204,23 @@ public sealed class ForeignKeyTests : IDisposable
             var held = await new SyncEngine().GetQuarantineAsync(new QuarantineQuery { Path = path });
             Assert.Equal(["child (id=15)", "parent (id=2)"], held.Select(h => $"{h.Table} {h.Key}").Order(StringComparer.Ordinal));
             Assert.Equal("1 2 3 4", _fixture.PgText($"SELECT string_agg(id::text, ' ' ORDER BY id) FROM {Parent}"));
+
+            // The preflight check says so, with the grant that lets the role's pushes check the keys themselves.
+            var test = new ConnectionTestRequest { Path = path, ConnectionString = request.ConnectionString, Schema = _fixture.Schema };
+            var check = (await new SyncEngine().TestAsync(test)).Single(c => c.Name == "Target.ForeignKeyChecks");
+            Assert.Equal((CheckStatus.Warning, "child"), (check.Status, check.Target));
+            Assert.StartsWith("GRANT SET ON PARAMETER session_replication_role TO", check.Fix, StringComparison.Ordinal);
+            _fixture.PgExecute(check.Fix!.Replace("(as a superuser)", "", StringComparison.Ordinal));
+            Assert.Equal(CheckStatus.Pass, (await new SyncEngine().TestAsync(test)).Single(c => c.Name == "Target.ForeignKeyChecks").Status);
+
+            // Healed (a run while rows are held is careful, with PostgreSQL's checks), then a push of the granted role.
+            SyncFixture.Execute(path, "UPDATE child SET parent_id = 4 WHERE id = 15; DELETE FROM child WHERE id = 12;");
+            Assert.Equal(SyncStatus.Succeeded, (await new SyncEngine().SyncAsync(request)).Status);
+            SyncFixture.Execute(path, "INSERT INTO child VALUES (16, 4, 'e');");
+            var granted = await new SyncEngine().SyncAsync(request);
+            Assert.True(granted.ForeignKeysBatched);
+            Assert.Equal((SyncStatus.Succeeded, 1L), (granted.Status, granted.Inserted));
+            TableComparer.AssertIdentical(path, _fixture.Schema);
         }
         finally
         {

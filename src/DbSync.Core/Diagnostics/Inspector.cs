@@ -510,6 +510,21 @@ internal static class Inspector
             : Check("Target.DbSyncSchema", CheckStatus.Fail, $"{builder.Username} can neither create nor write DbSync's own tables in schema dbsync (runs, nodes, node_txns, conflicts), which every sync needs for node identity and conflict detection.",
                 $"CREATE SCHEMA dbsync AUTHORIZATION \"{builder.Username}\"; (or let an administrator create the tables and grant SELECT, INSERT, UPDATE on them)", "dbsync", ErrorIds.PermissionDenied));
 
+        // A push checks its foreign keys once per key only when the role may set session_replication_role (docs/capture.md).
+        var withKeys = tables?.Where(t => t.ForeignKeys.Count > 0).Select(t => t.Name).ToList() ?? [];
+        var mayBatch = (bool)(await ScalarAsync(pg, "SELECT rolsuper" + (version.Major >= 15 ? " OR has_parameter_privilege('session_replication_role', 'SET')" : "") +
+            " FROM pg_roles WHERE rolname = current_user", cancellationToken).ConfigureAwait(false))!;
+        checks.Add(mayBatch || withKeys.Count == 0
+            ? Check("Target.ForeignKeyChecks", CheckStatus.Pass, mayBatch
+                ? "Pushes may check foreign keys themselves, one statement per key (the role may set session_replication_role)."
+                : "No synced table has a foreign key.")
+            : Check("Target.ForeignKeyChecks", CheckStatus.Warning,
+                $"{builder.Username} may not set session_replication_role, so pushes into tables with foreign keys ({string.Join(", ", withKeys)}) leave the checks to PostgreSQL's triggers, one query per row at the COMMIT (about 14 µs a row): correct, but slower for large pushes.",
+                version.Major >= 15
+                    ? $"GRANT SET ON PARAMETER session_replication_role TO \"{builder.Username}\"; (as a superuser)"
+                    : "Only a superuser may set it before PostgreSQL 15; nothing to do unless large pushes are too slow.",
+                withKeys[0]));
+
         if (tables is null)
         {
             return;
