@@ -55,59 +55,60 @@ internal sealed class BatchedForeignKeys
 
         var names = written.Select(p => Identifiers.Quote(schema, p.TargetName)).ToArray();
         var oids = new Dictionary<uint, TablePlan>();
-        using (var command = new NpgsqlCommand($"""
-            SELECT u.rel::oid,
-                -- a trigger the setting would silence, other than a foreign key's own; a rule; a table that is not plain
-                EXISTS (SELECT 1 FROM pg_trigger AS t LEFT JOIN pg_constraint AS c ON c.oid = t.tgconstraint
-                    WHERE t.tgrelid = u.rel AND NOT (t.tgisinternal AND c.contype = 'f' AND t.tgenabled = 'O'
-                        OR NOT t.tgisinternal AND t.tgenabled IN ('A', 'D')))
-                OR EXISTS (SELECT 1 FROM pg_rewrite AS r WHERE r.ev_class = u.rel AND r.rulename <> '_RETURN' AND r.ev_enabled IN ('O', 'R'))
-                OR EXISTS (SELECT 1 FROM pg_class AS k WHERE k.oid = u.rel AND (k.relkind <> 'r' OR k.relispartition OR k.relhassubclass))
-            FROM unnest($1::regclass[]) WITH ORDINALITY AS u (rel, i) ORDER BY u.i
-            """, pg, transaction))
+        var keys = new List<ForeignKey>();
+        // One round trip: small pushes (continuous mode) pay little for the question.
+        using (var batch = new NpgsqlBatch(pg, transaction)
         {
-            command.Parameters.AddWithValue(names);
-            using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            BatchCommands =
+            {
+                new("""
+                    SELECT u.rel::oid,
+                        -- a trigger the setting would silence, other than a foreign key's own; a rule; a table that is not plain
+                        EXISTS (SELECT 1 FROM pg_trigger AS t LEFT JOIN pg_constraint AS c ON c.oid = t.tgconstraint
+                            WHERE t.tgrelid = u.rel AND NOT (t.tgisinternal AND c.contype = 'f' AND t.tgenabled = 'O'
+                                OR NOT t.tgisinternal AND t.tgenabled IN ('A', 'D')))
+                        OR EXISTS (SELECT 1 FROM pg_rewrite AS r WHERE r.ev_class = u.rel AND r.rulename <> '_RETURN' AND r.ev_enabled IN ('O', 'R'))
+                        OR EXISTS (SELECT 1 FROM pg_class AS k WHERE k.oid = u.rel AND (k.relkind <> 'r' OR k.relispartition OR k.relhassubclass))
+                    FROM unnest($1::regclass[]) WITH ORDINALITY AS u (rel, i) ORDER BY u.i
+                    """) { Parameters = { new() { Value = names } } },
+                new("""
+                    SELECT c.conname, c.conrelid, cn.nspname, cc.relname,
+                        ARRAY(SELECT a.attname FROM unnest(c.conkey) WITH ORDINALITY AS k (n, i) JOIN pg_attribute AS a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.i),
+                        c.confrelid, pn.nspname, pc.relname,
+                        ARRAY(SELECT a.attname FROM unnest(c.confkey) WITH ORDINALITY AS k (n, i) JOIN pg_attribute AS a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.i),
+                        c.confdeltype, c.confmatchtype,
+                        cc.relkind = 'r' AND NOT cc.relispartition AND NOT cc.relhassubclass
+                    FROM pg_constraint AS c
+                        JOIN pg_class AS cc ON cc.oid = c.conrelid JOIN pg_namespace AS cn ON cn.oid = cc.relnamespace
+                        JOIN pg_class AS pc ON pc.oid = c.confrelid JOIN pg_namespace AS pn ON pn.oid = pc.relnamespace
+                    WHERE c.contype = 'f' AND (c.conrelid = ANY($1::regclass[]) OR c.confrelid = ANY($1::regclass[]))
+                    ORDER BY c.oid
+                    """) { Parameters = { new() { Value = names } } },
+            },
+        })
+        {
+            using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            var blocked = false;
             var i = 0;
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                if (reader.GetBoolean(1))
-                {
-                    return null;
-                }
-
+                blocked |= reader.GetBoolean(1);
                 oids[reader.GetFieldValue<uint>(0)] = written[i++];
             }
-        }
 
-        var keys = new List<ForeignKey>();
-        using (var command = new NpgsqlCommand("""
-            SELECT c.conname, c.conrelid, cn.nspname, cc.relname,
-                ARRAY(SELECT a.attname FROM unnest(c.conkey) WITH ORDINALITY AS k (n, i) JOIN pg_attribute AS a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.i),
-                c.confrelid, pn.nspname, pc.relname,
-                ARRAY(SELECT a.attname FROM unnest(c.confkey) WITH ORDINALITY AS k (n, i) JOIN pg_attribute AS a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.i),
-                c.confdeltype, c.confmatchtype,
-                cc.relkind = 'r' AND NOT cc.relispartition AND NOT cc.relhassubclass
-            FROM pg_constraint AS c
-                JOIN pg_class AS cc ON cc.oid = c.conrelid JOIN pg_namespace AS cn ON cn.oid = cc.relnamespace
-                JOIN pg_class AS pc ON pc.oid = c.confrelid JOIN pg_namespace AS pn ON pn.oid = pc.relnamespace
-            WHERE c.contype = 'f' AND (c.conrelid = ANY($1::regclass[]) OR c.confrelid = ANY($1::regclass[]))
-            ORDER BY c.oid
-            """, pg, transaction))
-        {
-            command.Parameters.AddWithValue(names);
-            using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                if (!reader.GetBoolean(11))
-                {
-                    return null;
-                }
-
+                blocked |= !reader.GetBoolean(11);
                 keys.Add(new ForeignKey(reader.GetString(0),
                     reader.GetFieldValue<uint>(1), Identifiers.Quote(reader.GetString(2), reader.GetString(3)), reader.GetFieldValue<string[]>(4),
                     reader.GetFieldValue<uint>(5), Identifiers.Quote(reader.GetString(6), reader.GetString(7)), reader.GetFieldValue<string[]>(8),
                     reader.GetChar(9), reader.GetChar(10)));
+            }
+
+            if (blocked)
+            {
+                return null;
             }
         }
 
@@ -159,10 +160,10 @@ internal sealed class BatchedForeignKeys
         }
 
         // Refused (42501) to a role that is neither a superuser nor granted the setting: PostgreSQL checks then.
-        await PgWriter.ExecuteAsync(pg, transaction, "SAVEPOINT dbsync_replica", cancellationToken).ConfigureAwait(false);
         try
         {
-            await PgWriter.ExecuteAsync(pg, transaction, "SET LOCAL session_replication_role = replica", cancellationToken).ConfigureAwait(false);
+            await PgWriter.ExecuteAsync(pg, transaction, "SAVEPOINT dbsync_replica; SET LOCAL session_replication_role = replica; RELEASE SAVEPOINT dbsync_replica",
+                cancellationToken).ConfigureAwait(false);
         }
         catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.InsufficientPrivilege)
         {
@@ -170,7 +171,6 @@ internal sealed class BatchedForeignKeys
             return null;
         }
 
-        await PgWriter.ExecuteAsync(pg, transaction, "RELEASE SAVEPOINT dbsync_replica", cancellationToken).ConfigureAwait(false);
         return new BatchedForeignKeys(checks);
     }
 
