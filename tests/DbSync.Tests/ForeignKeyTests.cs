@@ -174,9 +174,35 @@ public sealed class ForeignKeyTests : IDisposable
     }
 
     [Fact]
-    public async Task A_role_that_may_not_silence_the_triggers_gets_postgresql_s_own_checks_with_the_same_outcome()
+    public async Task A_role_that_may_not_read_a_table_referring_to_a_synced_one_gets_postgresql_s_own_checks()
     {
         var path = await SyncedFamilyAsync();
+        var (role, connectionString) = CreateRole();
+        try
+        {
+            // The role may set the parameter, but not read invoice, which PostgreSQL's own check reads as its owner.
+            _fixture.PgExecute($"""
+                GRANT SET ON PARAMETER session_replication_role TO {role};
+                CREATE TABLE "{_fixture.Schema}".invoice (id int PRIMARY KEY, parent_id bigint REFERENCES {Parent} (id));
+                INSERT INTO "{_fixture.Schema}".invoice VALUES (1, 3);
+                """);
+            SyncFixture.Execute(path, "DELETE FROM child WHERE id IN (10, 11); DELETE FROM parent WHERE id = 1;");
+
+            var result = await new SyncEngine().SyncAsync(new SyncRequest { Path = path, Schema = _fixture.Schema, ConnectionString = connectionString });
+
+            Assert.Equal((SyncStatus.Succeeded, 3L), (result.Status, result.Deleted));
+            Assert.False(result.ForeignKeysBatched);
+            TableComparer.AssertIdentical(path, _fixture.Schema);
+        }
+        finally
+        {
+            _fixture.PgExecute($"DROP OWNED BY {role}; DROP ROLE IF EXISTS {role}");
+        }
+    }
+
+    /// <summary>A login role that may use the dbsync tables and the test's schema, and nothing more.</summary>
+    private (string Role, string ConnectionString) CreateRole()
+    {
         var role = "dbsync_fk_" + Guid.NewGuid().ToString("N")[..8];
         var password = "pw-" + Guid.NewGuid().ToString("N");
         _fixture.PgExecute($"""
@@ -188,14 +214,18 @@ public sealed class ForeignKeyTests : IDisposable
             GRANT SELECT, INSERT, UPDATE, DELETE, REFERENCES ON ALL TABLES IN SCHEMA "{_fixture.Schema}" TO {role};
             GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA "{_fixture.Schema}" TO {role};
             """);
+        return (role, new NpgsqlConnectionStringBuilder(TestServer.ConnectionString) { Username = role, Password = password, Pooling = false }.ConnectionString);
+    }
+
+    [Fact]
+    public async Task A_role_that_may_not_silence_the_triggers_gets_postgresql_s_own_checks_with_the_same_outcome()
+    {
+        var path = await SyncedFamilyAsync();
+        var (role, connectionString) = CreateRole();
         try
         {
             SyncFixture.Execute(path, "PRAGMA foreign_keys = OFF; INSERT INTO parent VALUES (4, 'four'); INSERT INTO child VALUES (14, 4, 'd'), (15, 98, 'orphan'); DELETE FROM parent WHERE id = 2;");
-            var request = new SyncRequest
-            {
-                Path = path, Schema = _fixture.Schema,
-                ConnectionString = new NpgsqlConnectionStringBuilder(TestServer.ConnectionString) { Username = role, Password = password, Pooling = false }.ConnectionString,
-            };
+            var request = new SyncRequest { Path = path, Schema = _fixture.Schema, ConnectionString = connectionString };
 
             var result = await new SyncEngine().SyncAsync(request);
 

@@ -16,7 +16,8 @@ namespace DbSync.Core.Target;
 /// </list>
 /// A violation rolls the run back, and the next attempt is the careful one (PostgreSQL's own checks, immediate, which
 /// hold the offending rows back). The checks are only taken over when nothing else depends on the triggers: every table
-/// the run writes has no trigger or rule of its own that the setting would silence, no key that refers to a table the
+/// the run writes has no trigger or rule of its own that the setting would silence, the role may read both tables of
+/// every key involved (no row security) and lock the parent's rows, no key that refers to a table the
 /// run deletes from changes other rows (CASCADE, SET NULL, SET DEFAULT), and the role may change the setting (a
 /// superuser, or <c>GRANT SET ON PARAMETER session_replication_role</c> on PostgreSQL 15 and later). Otherwise
 /// PostgreSQL checks as before.
@@ -78,6 +79,10 @@ internal sealed class BatchedForeignKeys
                         ARRAY(SELECT a.attname FROM unnest(c.confkey) WITH ORDINALITY AS k (n, i) JOIN pg_attribute AS a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.i),
                         c.confdeltype, c.confmatchtype,
                         cc.relkind = 'r' AND NOT cc.relispartition AND NOT cc.relhassubclass
+                            -- PostgreSQL's check runs as the owner, past row security; DbSync's as the role, which must
+                            -- see every row of both tables and lock the parent's (UPDATE on a column)
+                            AND NOT cc.relrowsecurity AND NOT pc.relrowsecurity AND has_table_privilege(c.conrelid, 'SELECT')
+                            AND has_table_privilege(c.confrelid, 'SELECT') AND has_any_column_privilege(c.confrelid, 'UPDATE')
                     FROM pg_constraint AS c
                         JOIN pg_class AS cc ON cc.oid = c.conrelid JOIN pg_namespace AS cn ON cn.oid = cc.relnamespace
                         JOIN pg_class AS pc ON pc.oid = c.confrelid JOIN pg_namespace AS pn ON pn.oid = pc.relnamespace
