@@ -173,18 +173,24 @@ public sealed class ForeignKeyTests : IDisposable
         Assert.Equal(1, _fixture.PgScalar($"SELECT count(*) FROM {Child} AS c JOIN {Parent} AS p ON p.id = c.parent_id WHERE c.id = 14"));
     }
 
-    [Fact]
-    public async Task A_role_that_may_not_read_a_table_referring_to_a_synced_one_gets_postgresql_s_own_checks()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_role_that_may_not_read_a_table_referring_to_a_synced_one_gets_postgresql_s_own_checks(bool inAnotherSchema)
     {
         var path = await SyncedFamilyAsync();
         var (role, connectionString) = CreateRole();
+        // The role may set the parameter, but not read invoice (no SELECT, or SELECT in a schema it may not use), which
+        // PostgreSQL's own check reads as its owner.
+        var schema = inAnotherSchema ? _fixture.Schema + "_private" : _fixture.Schema;
         try
         {
-            // The role may set the parameter, but not read invoice, which PostgreSQL's own check reads as its owner.
             _fixture.PgExecute($"""
                 GRANT SET ON PARAMETER session_replication_role TO {role};
-                CREATE TABLE "{_fixture.Schema}".invoice (id int PRIMARY KEY, parent_id bigint REFERENCES {Parent} (id));
-                INSERT INTO "{_fixture.Schema}".invoice VALUES (1, 3);
+                CREATE SCHEMA IF NOT EXISTS "{schema}";
+                CREATE TABLE "{schema}".invoice (id int PRIMARY KEY, parent_id bigint REFERENCES {Parent} (id));
+                INSERT INTO "{schema}".invoice VALUES (1, 3);
+                {(inAnotherSchema ? $"GRANT SELECT, UPDATE ON \"{schema}\".invoice TO {role};" : "")}
                 """);
             SyncFixture.Execute(path, "DELETE FROM child WHERE id IN (10, 11); DELETE FROM parent WHERE id = 1;");
 
@@ -197,6 +203,10 @@ public sealed class ForeignKeyTests : IDisposable
         finally
         {
             _fixture.PgExecute($"DROP OWNED BY {role}; DROP ROLE IF EXISTS {role}");
+            if (inAnotherSchema)
+            {
+                _fixture.PgExecute($"DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
+            }
         }
     }
 

@@ -81,8 +81,10 @@ internal sealed class BatchedForeignKeys
                         cc.relkind = 'r' AND NOT cc.relispartition AND NOT cc.relhassubclass
                             -- PostgreSQL's check runs as the owner, past row security; DbSync's as the role, which must
                             -- see every row of both tables and lock the parent's (UPDATE on a column)
-                            AND NOT cc.relrowsecurity AND NOT pc.relrowsecurity AND has_table_privilege(c.conrelid, 'SELECT')
-                            AND has_table_privilege(c.confrelid, 'SELECT') AND has_any_column_privilege(c.confrelid, 'UPDATE')
+                            AND NOT cc.relrowsecurity AND NOT pc.relrowsecurity
+                            AND has_schema_privilege(cn.oid, 'USAGE') AND has_table_privilege(c.conrelid, 'SELECT')
+                            AND has_schema_privilege(pn.oid, 'USAGE') AND has_table_privilege(c.confrelid, 'SELECT')
+                            AND has_any_column_privilege(c.confrelid, 'UPDATE')
                     FROM pg_constraint AS c
                         JOIN pg_class AS cc ON cc.oid = c.conrelid JOIN pg_namespace AS cn ON cn.oid = cc.relnamespace
                         JOIN pg_class AS pc ON pc.oid = c.confrelid JOIN pg_namespace AS pn ON pn.oid = pc.relnamespace
