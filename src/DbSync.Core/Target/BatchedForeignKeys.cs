@@ -57,11 +57,14 @@ internal sealed class BatchedForeignKeys
         var names = written.Select(p => Identifiers.Quote(schema, p.TargetName)).ToArray();
         var oids = new Dictionary<uint, TablePlan>();
         var keys = new List<ForeignKey>();
-        // One round trip: small pushes (continuous mode) pay little for the question.
+        // One round trip: small pushes (continuous mode) pay little for the question. The lock the writes would take
+        // anyway, taken first, keeps the answer true until the commit: adding a trigger, a rule or a foreign key to a
+        // written table, or disabling one, waits for it.
         using (var batch = new NpgsqlBatch(pg, transaction)
         {
             BatchCommands =
             {
+                new($"LOCK TABLE {string.Join(", ", names)} IN ROW EXCLUSIVE MODE"),
                 new("""
                     SELECT u.rel::oid,
                         -- a trigger the setting would silence, other than a foreign key's own; a rule; a table that is not plain
