@@ -50,7 +50,9 @@ public static class NodeIdentity
             }
         }
 
-        if (lastRun is { } seen && !Knows(sqlite, null, seen))
+        // Whether the file recorded the node's last committed run; if not, that run was this file's unrecorded one, or another file's.
+        var recordedLast = lastRun is { } committed && RecordedLast(sqlite, null, committed);
+        if (lastRun is { } seen && !recordedLast && !InRunLog(sqlite, null, seen))
         {
             throw new DbSyncException(ErrorIds.DuplicateNodeId, DbSyncErrorCategory.InvalidOperation,
                 $"Node id {nodeId} of '{path}' is already used by another SQLite file: PostgreSQL last synced it from '{lastPath}' on host '{host}' " +
@@ -70,9 +72,7 @@ public static class NodeIdentity
         claim.Parameters.AddWithValue("path", path);
         await claim.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
 
-        var unrecorded = lastRun is { } previous && lastSnapshots is not null
-            && !(CaptureStore.ReadMeta(sqlite, null, LastRunKey) is { } recorded && Guid.TryParse(recorded, out var last) && last == previous);
-        return unrecorded ? ParseSnapshots(lastSnapshots!) : new Dictionary<long, long>();
+        return lastRun is not null && !recordedLast && lastSnapshots is not null ? ParseSnapshots(lastSnapshots) : new Dictionary<long, long>();
     }
 
     /// <summary>
@@ -142,13 +142,15 @@ public static class NodeIdentity
     }
 
     /// <summary>True when the file made the run: it is the last committed run it recorded, or in its run history.</summary>
-    private static bool Knows(SqliteConnection sqlite, SqliteTransaction? transaction, Guid runId)
-    {
-        if (CaptureStore.ReadMeta(sqlite, transaction, LastRunKey) is { } last && Guid.TryParse(last, out var recorded) && recorded == runId)
-        {
-            return true;
-        }
+    /// <summary>The file recorded <paramref name="runId"/> as the last run PostgreSQL committed for it.</summary>
+    private static bool RecordedLast(SqliteConnection sqlite, SqliteTransaction? transaction, Guid runId) =>
+        CaptureStore.ReadMeta(sqlite, transaction, LastRunKey) is { } last && Guid.TryParse(last, out var recorded) && recorded == runId;
 
+    private static bool Knows(SqliteConnection sqlite, SqliteTransaction? transaction, Guid runId) =>
+        RecordedLast(sqlite, transaction, runId) || InRunLog(sqlite, transaction, runId);
+
+    private static bool InRunLog(SqliteConnection sqlite, SqliteTransaction? transaction, Guid runId)
+    {
         using var command = CaptureStore.Command(sqlite, transaction, "SELECT count(*) FROM _dbsync_runs WHERE run_id = $id");
         command.Parameters.AddWithValue("$id", runId.ToString());
         return (long)command.ExecuteScalar()! > 0;
