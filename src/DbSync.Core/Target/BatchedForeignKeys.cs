@@ -24,9 +24,9 @@ namespace DbSync.Core.Target;
 /// </summary>
 internal sealed class BatchedForeignKeys
 {
-    private readonly List<string> _checks;
+    private readonly List<(string Sql, string What)> _checks;
 
-    private BatchedForeignKeys(List<string> checks) => _checks = checks;
+    private BatchedForeignKeys(List<(string Sql, string What)> checks) => _checks = checks;
 
     /// <summary>How many statements <see cref="CheckAndEndAsync"/> runs: one per foreign key and direction that the run's writes touch.</summary>
     public int Count => _checks.Count;
@@ -122,7 +122,7 @@ internal sealed class BatchedForeignKeys
             }
         }
 
-        var checks = new List<string>();
+        var checks = new List<(string Sql, string What)>();
         foreach (var key in keys)
         {
             if (key.Match != 's' && key.ChildColumns.Length > 1)
@@ -190,14 +190,12 @@ internal sealed class BatchedForeignKeys
     /// <exception cref="ForeignKeyCheckException">A row the run wrote lacks its parent, or a row it deleted is still referenced.</exception>
     public async Task CheckAndEndAsync(NpgsqlConnection pg, NpgsqlTransaction transaction, CancellationToken cancellationToken)
     {
-        foreach (var check in _checks)
+        foreach (var (sql, what) in _checks)
         {
-            using var command = new NpgsqlCommand(check, pg, transaction);
-            using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-            if (reader.GetInt64(0) > 0)
+            using var command = new NpgsqlCommand(sql, pg, transaction);
+            if ((long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))! is var rows and > 0)
             {
-                throw new ForeignKeyCheckException(reader.GetInt64(0), reader.GetString(1));
+                throw new ForeignKeyCheckException(rows, what);
             }
         }
 
@@ -209,36 +207,30 @@ internal sealed class BatchedForeignKeys
     private static string Equal(string left, IReadOnlyList<string> leftColumns, string right, IReadOnlyList<string> rightColumns) =>
         string.Join(" AND ", leftColumns.Select((c, i) => $"{left}.{Identifiers.Quote(c)} = {right}.{Identifiers.Quote(rightColumns[i])}"));
 
-    private static string Literal(string text) => "'" + text.Replace("'", "''", StringComparison.Ordinal) + "'";
-
     /// <summary>
     /// The distinct references the run wrote (rows with a null in the key refer to nothing, MATCH SIMPLE), less those
     /// whose parent exists; the parents found are locked as PostgreSQL's own check locks them.
     /// </summary>
-    private static string ChildCheck(ForeignKey key, TablePlan child)
+    private static (string Sql, string What) ChildCheck(ForeignKey key, TablePlan child)
     {
         var refs = Columns("s", key.ChildColumns);
-        var describe = $"table {child.Source.Name}: row(s) refer to missing rows of {key.ParentTable} (foreign key {key.Name})";
-        return $"""
+        return ($"""
             WITH r AS MATERIALIZED (
                 SELECT DISTINCT {refs} FROM {Identifiers.Quote(child.StagingTable)} AS s
                 WHERE NOT s.{Staging.Gone} AND {AppliedRow} AND {string.Join(" AND ", key.ChildColumns.Select(c => $"s.{Identifiers.Quote(c)} IS NOT NULL"))})
             SELECT (SELECT count(*) FROM r) - (SELECT count(*) FROM (
-                SELECT 1 FROM {key.ParentTable} AS p JOIN r AS s ON {Equal("p", key.ParentColumns, "s", key.ChildColumns)} FOR KEY SHARE OF p) AS found),
-                {Literal(describe)}
-            """;
+                SELECT 1 FROM {key.ParentTable} AS p JOIN r AS s ON {Equal("p", key.ParentColumns, "s", key.ChildColumns)} FOR KEY SHARE OF p) AS found)
+            """,
+            $"table {child.Source.Name}: row(s) refer to missing rows of {key.ParentTable} (foreign key {key.Name})");
     }
 
     /// <summary>The rows the run deleted that a row of the child table still refers to.</summary>
-    private static string ParentCheck(ForeignKey key, TablePlan parent)
-    {
-        var describe = $"table {parent.Source.Name}: deleted row(s) are still referenced from {key.ChildTable} (foreign key {key.Name})";
-        return $"""
-            SELECT count(*), {Literal(describe)} FROM {Identifiers.Quote(parent.StagingTable)} AS s
-            WHERE s.{Staging.Gone} AND {AppliedRow}
-                AND EXISTS (SELECT 1 FROM {key.ChildTable} AS c WHERE {Equal("c", key.ChildColumns, "s", key.ParentColumns)})
-            """;
-    }
+    private static (string Sql, string What) ParentCheck(ForeignKey key, TablePlan parent) => ($"""
+        SELECT count(*) FROM {Identifiers.Quote(parent.StagingTable)} AS s
+        WHERE s.{Staging.Gone} AND {AppliedRow}
+            AND EXISTS (SELECT 1 FROM {key.ChildTable} AS c WHERE {Equal("c", key.ChildColumns, "s", key.ParentColumns)})
+        """,
+        $"table {parent.Source.Name}: deleted row(s) are still referenced from {key.ChildTable} (foreign key {key.Name})");
 }
 
 /// <summary>A push's own foreign-key check failed: the run is tried again with PostgreSQL checking row by row, which holds the rows back.</summary>
