@@ -427,4 +427,54 @@ public sealed class ConflictTests : IDisposable
         Assert.Equal("four", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 4"));
         TableComparer.AssertIdentical(path, _fixture.Schema);
     }
+
+    [Theory]
+    [InlineData(ConflictPolicy.SourceWins)]
+    [InlineData(ConflictPolicy.TargetWins)]
+    public async Task Conflicts_are_found_in_batches_whose_updates_were_all_this_nodes_and_in_batches_with_one_that_was_not(ConflictPolicy policy)
+    {
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT, updated_at TEXT);
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 12) INSERT INTO item SELECT i, 'item ' || i, '2024-01-01' FROM n;
+            """);
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        // Three rows a batch, in key order. Batch 1: two updates of this node's rows (applied at once), and a local
+        // delete of a row another writer changed. Batch 2: an update of this node's row, an update of a row another
+        // writer changed, an update that leaves the values as they were. Batch 3: an update of a row another writer
+        // deleted, and a delete of this node's row. Batch 4: an update of this node's row (applied at once), an insert
+        // under a key another writer inserted with other values, and a plain insert.
+        _fixture.PgExecute($"""
+            UPDATE {Table} SET name = 'pg' WHERE id IN (3, 5);
+            DELETE FROM {Table} WHERE id = 9;
+            INSERT INTO {Table} VALUES (13, 'pg', '2024-01-03');
+            """);
+        SyncFixture.Execute(path, """
+            UPDATE item SET name = 'local' WHERE id IN (1, 2, 4, 5, 7, 9, 12);
+            UPDATE item SET name = name WHERE id = 6;
+            DELETE FROM item WHERE id IN (3, 10);
+            INSERT INTO item VALUES (13, 'local', '2024-01-02'), (14, 'local', '2024-01-02');
+            """);
+
+        var result = await _engine.SyncAsync(new SyncRequest
+        {
+            Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, ConflictPolicy = policy, BatchSize = 3,
+        });
+
+        var conflicts = await _engine.GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path });
+        Assert.Equal(
+            ["3 DeletedLocally", "5 Changed", "9 DeletedInTarget", "13 Changed"],
+            conflicts.Select(c => (Id: System.Text.Json.JsonDocument.Parse(c.Key).RootElement.GetProperty("id").GetInt64(), c.Kind)).Order().Select(c => $"{c.Id} {c.Kind}"));
+        // Source wins: 1 2 4 5 7 12 13 updated, 9 and 14 inserted, 3 and 10 deleted. Target wins: 1 2 4 7 12, 14, 10.
+        Assert.Equal(policy == ConflictPolicy.SourceWins ? (SyncStatus.Succeeded, 4L, 4L, 7L, 2L, 2L) : (SyncStatus.Succeeded, 4L, 4L, 5L, 1L, 1L),
+            (result.Status, result.Conflicts, result.ConflictsResolved, result.Updated, result.Inserted, result.Deleted));
+        Assert.Equal(policy == ConflictPolicy.SourceWins ? "local" : "pg", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 13"));
+        Assert.Equal(0, await PendingAsync(path));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+
+        // Every row is this node's again: a later change to each is no conflict.
+        SyncFixture.Execute(path, "UPDATE item SET name = 'later'");
+        var later = await _engine.SyncAsync(new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, BatchSize = 3 });
+        Assert.Equal((0L, 12L), (later.Conflicts, later.Updated));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
 }

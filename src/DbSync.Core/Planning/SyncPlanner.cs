@@ -61,6 +61,12 @@ public sealed class TablePlan
     /// <summary>Staged rows that are deletes.</summary>
     public long StagedDeletes { get; set; }
 
+    /// <summary>
+    /// A push's batches (by the row number before their first) whose pending updates the classification already applied:
+    /// every row they update was this node's, so nothing of theirs can conflict (see <c>Applier.ClassifyAsync</c>).
+    /// </summary>
+    internal HashSet<long> UpdatedBatches { get; } = [];
+
     /// <summary>Name of this run's staging table, when one is used.</summary>
     public string StagingTable => "_dbsync_stage_" + Registry.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
 

@@ -63,6 +63,7 @@ internal static class Applier
     /// Marks the staged rows that conflict. A target row that exists and was last written by another writer conflicts
     /// unless it already holds the staged values (then it is only adopted); a row this node changed but that is gone
     /// from the target conflicts too. Existing rows are locked in batch order so no one changes them until the commit.
+    /// A push applies its updates of this node's rows here, first (see <see cref="TablePlan.UpdatedBatches"/>).
     /// </summary>
     /// <returns>The number of rows marked (conflicts, and rows to adopt or leave alone); 0 means nothing to resolve.</returns>
     public static async Task<long> ClassifyAsync(ApplyContext context, TablePlan plan, CancellationToken cancellationToken)
@@ -76,47 +77,90 @@ internal static class Applier
             newer = $"s.{column} IS NOT NULL AND (t.{column} IS NULL OR s.{column} >= t.{column})";
         }
 
+        // A push first updates, in one statement a batch, the rows it updates that are this node's and whose values
+        // differ: that takes the lock the classification would take, and spares those rows a probe of their own. When
+        // it updated every one, only the batch's other rows (inserts, deletes) are classified; else the whole batch is,
+        // and the rows just updated are found as this node's. Not in careful mode, whose writes are tried under
+        // savepoints first (a row written in a savepoint would carry the savepoint's transaction id).
+        var push = plan.Mode == LoadMode.Push;
+        var values = ValueColumns(plan);
+        var optimistic = push && !context.Careful && values.Count > 0;
+        var batch = $"s.{Staging.RowNumber} > $1 AND s.{Staging.RowNumber} <= $2";
+        var updates = $"s.{Staging.Bad} IS NULL AND NOT s.{Staging.Gone} AND s.{Staging.Op} IN (2, 3)";
+        var update = $"""
+            WITH u AS (
+                UPDATE {target} AS t SET {string.Join(", ", values.Select(v => $"{Q(v)} = s.{Q(v)}"))}
+                FROM {staging} AS s
+                WHERE {batch} AND {updates} AND {Match(plan, "t", "s")}
+                    AND {Conflicts.ConflictStore.WrittenByNode("t", "$3")} AND NOT {Same(plan, "t", "s")}
+                RETURNING 1)
+            SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM {staging} AS s WHERE {batch} AND {updates})
+            """;
+
         // One statement a batch, one probe of the target a row: the join locks the existing rows and works out, for
         // the ones another writer wrote last, everything the conflict needs (the target image only for those); the
-        // staged changes to rows the target lacks are the ones the join did not find.
-        var missing = plan.Mode == LoadMode.Push
-            ? $"""
-                UPDATE {staging} AS s SET {Staging.Conflict} = 'DeletedInTarget'
-                WHERE s.{Staging.RowNumber} > $1 AND s.{Staging.RowNumber} <= $2 AND s.{Staging.Bad} IS NULL
-                    AND NOT s.{Staging.Gone} AND s.{Staging.Op} IN (2, 3)
-                    AND s.{Staging.RowNumber} NOT IN (SELECT n FROM cur)
-                RETURNING 1
-                """
-            : "SELECT 1 WHERE false";
-        var sql = $"""
-            WITH cur AS (
-                SELECT s.{Staging.RowNumber} AS n,
-                    CASE WHEN NOT {Conflicts.ConflictStore.WrittenByNode("t", "$3")} THEN to_jsonb(t) END AS image,
-                    {Same(plan, "t", "s")} AS same,
-                    {newer} AS newer
-                FROM {staging} AS s JOIN {target} AS t ON {Match(plan, "t", "s")}
-                WHERE s.{Staging.RowNumber} > $1 AND s.{Staging.RowNumber} <= $2 AND s.{Staging.Bad} IS NULL
-                ORDER BY s.{Staging.RowNumber}
-                FOR NO KEY UPDATE OF t),
-            found AS (
-                UPDATE {staging} AS s SET
-                    {Staging.Conflict} = CASE WHEN s.{Staging.Gone} AND s.{Staging.Op} = 1 THEN NULL
-                        WHEN s.{Staging.Gone} THEN 'DeletedLocally'
-                        WHEN NOT cur.same THEN 'Changed' END,
-                    {Staging.Skip} = s.{Staging.Gone} AND s.{Staging.Op} = 1,
-                    {Staging.Touch} = NOT s.{Staging.Gone} AND cur.same,
-                    {Staging.TargetImage} = cur.image,
-                    {Staging.Newer} = cur.newer
-                FROM cur
-                WHERE s.{Staging.RowNumber} = cur.n AND cur.image IS NOT NULL AND s.{Staging.RowNumber} > $1 AND s.{Staging.RowNumber} <= $2
-                RETURNING 1),
-            missing AS ({missing})
-            SELECT (SELECT count(*) FROM found) + (SELECT count(*) FROM missing)
-            """;
+        // staged changes to rows the target lacks are the ones the join did not find. With `others`, the batch's
+        // updates are left out: all were found and updated.
+        string Classify(bool others)
+        {
+            var missing = push && !others
+                ? $"""
+                    UPDATE {staging} AS s SET {Staging.Conflict} = 'DeletedInTarget'
+                    WHERE {batch} AND {updates} AND s.{Staging.RowNumber} NOT IN (SELECT n FROM cur)
+                    RETURNING 1
+                    """
+                : "SELECT 1 WHERE false";
+            return $"""
+                WITH cur AS (
+                    SELECT s.{Staging.RowNumber} AS n,
+                        CASE WHEN NOT {Conflicts.ConflictStore.WrittenByNode("t", "$3")} THEN to_jsonb(t) END AS image,
+                        {Same(plan, "t", "s")} AS same,
+                        {newer} AS newer
+                    FROM {staging} AS s JOIN {target} AS t ON {Match(plan, "t", "s")}
+                    WHERE {batch} AND s.{Staging.Bad} IS NULL{(others ? $" AND NOT ({updates})" : "")}
+                    ORDER BY s.{Staging.RowNumber}
+                    FOR NO KEY UPDATE OF t),
+                found AS (
+                    UPDATE {staging} AS s SET
+                        {Staging.Conflict} = CASE WHEN s.{Staging.Gone} AND s.{Staging.Op} = 1 THEN NULL
+                            WHEN s.{Staging.Gone} THEN 'DeletedLocally'
+                            WHEN NOT cur.same THEN 'Changed' END,
+                        {Staging.Skip} = s.{Staging.Gone} AND s.{Staging.Op} = 1,
+                        {Staging.Touch} = NOT s.{Staging.Gone} AND cur.same,
+                        {Staging.TargetImage} = cur.image,
+                        {Staging.Newer} = cur.newer
+                    FROM cur
+                    WHERE s.{Staging.RowNumber} = cur.n AND cur.image IS NOT NULL AND {batch}
+                    RETURNING 1),
+                missing AS ({missing})
+                SELECT (SELECT count(*) FROM found) + (SELECT count(*) FROM missing)
+                """;
+        }
+
+        var all = Classify(others: false);
+        var others = Classify(others: true);
         long marked = 0;
         for (long from = 0; from < plan.StagedRows; from += context.BatchSize)
         {
-            using var command = new NpgsqlCommand(sql, context.Pg, context.Transaction);
+            var classify = all;
+            if (optimistic)
+            {
+                using var first = new NpgsqlCommand(update, context.Pg, context.Transaction);
+                first.Parameters.AddWithValue(from);
+                first.Parameters.AddWithValue(from + context.BatchSize);
+                first.Parameters.AddWithValue(context.NodeId);
+                using var reader = await first.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                var (updated, expected) = (reader.GetInt64(0), reader.GetInt64(1));
+                plan.Result.Updated += updated;
+                if (updated == expected)
+                {
+                    plan.UpdatedBatches.Add(from);
+                    classify = others;
+                }
+            }
+
+            using var command = new NpgsqlCommand(classify, context.Pg, context.Transaction);
             command.Parameters.AddWithValue(from);
             command.Parameters.AddWithValue(from + context.BatchSize);
             command.Parameters.AddWithValue(context.NodeId);
@@ -206,6 +250,8 @@ internal static class Applier
             SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted){more} FROM x
             """;
         var sql = Upsert(applied + (push ? $" AND {found}" : ""), onConflict);
+        // A batch whose updates the classification applied has left only the rows it found another writer's.
+        var rest = Upsert($"{applied} AND {Staging.TargetImage} IS NOT NULL AND {Staging.Op} NOT IN (2, 3)", onConflict);
         // A key this node wrote itself may be there (a run that PostgreSQL committed but the file never recorded): it
         // is rewritten. Only a row another writer wrote goes unwritten, and is counted as raced.
         var insert = Upsert($"{applied} AND NOT {found}",
@@ -213,7 +259,7 @@ internal static class Applier
             $", (SELECT count(*) FROM {Q(plan.StagingTable)} WHERE {applied} AND NOT {found})");
         async Task Apply(long from, long to, bool real)
         {
-            using (var command = new NpgsqlCommand(sql, context.Pg, context.Transaction))
+            using (var command = new NpgsqlCommand(plan.UpdatedBatches.Contains(from) ? rest : sql, context.Pg, context.Transaction))
             {
                 command.Parameters.AddWithValue(from);
                 command.Parameters.AddWithValue(to);
