@@ -76,6 +76,19 @@ internal sealed class PgloaderRunner(BenchContext context)
 
         context.Log("pgloader is missing: apt-get install -y pgloader");
         var install = await ProcessRunner.RunAsync("apt-get", ["install", "-y", "pgloader"], TimeSpan.FromMinutes(5), cancellationToken);
+        if (install.ExitCode != 0)
+        {
+            // A fresh machine has no package lists yet ("Unable to locate package"): fetch them and try once more.
+            context.Log("apt-get install failed; apt-get update, then again");
+            var update = await ProcessRunner.RunAsync("apt-get", ["update"], TimeSpan.FromMinutes(5), cancellationToken);
+            if (update.ExitCode != 0)
+            {
+                return $"failed: pgloader is not installed, apt-get install -y pgloader failed ({install.Describe()}) and so did apt-get update: {update.Describe()}";
+            }
+
+            install = await ProcessRunner.RunAsync("apt-get", ["install", "-y", "pgloader"], TimeSpan.FromMinutes(5), cancellationToken);
+        }
+
         return install.ExitCode == 0 && ProcessRunner.IsOnPath("pgloader")
             ? null
             : $"failed: pgloader is not installed and apt-get install -y pgloader failed: {install.Describe()}";
