@@ -5,8 +5,11 @@ using Microsoft.Data.Sqlite;
 namespace DbSync.Bench;
 
 /// <summary>The machine the figures were measured on, from /proc and the runtime.</summary>
-internal sealed record MachineInfo(string Cpu, int Cores, long MemoryBytes, string OperatingSystem, string Runtime, string SqliteVersion)
+internal sealed record MachineInfo(string Cpu, int Cores, long MemoryBytes, string OperatingSystem, string Runtime, string SqliteVersion,
+    bool Virtual, double FreshPageMicroseconds, double MappedPageMicroseconds)
 {
+    private const int PageSize = 4096;
+    private const int ProbePages = 16_384;
     public static MachineInfo Read()
     {
         var cpuinfo = ReadLines("/proc/cpuinfo");
@@ -17,8 +20,71 @@ internal sealed record MachineInfo(string Cpu, int Cores, long MemoryBytes, stri
         var os = ReadLines("/etc/os-release").FirstOrDefault(l => l.StartsWith("PRETTY_NAME=", StringComparison.Ordinal))?["PRETTY_NAME=".Length..].Trim('"')
             ?? RuntimeInformation.OSDescription;
         var kernel = ReadLines("/proc/sys/kernel/osrelease").FirstOrDefault();
+        var flags = cpuinfo.FirstOrDefault(l => l.StartsWith("flags", StringComparison.Ordinal))?.Split(':', 2)[1].Split(' ', StringSplitOptions.RemoveEmptyEntries) ?? [];
         return new MachineInfo(cpu, cores > 0 ? cores : Environment.ProcessorCount, memory,
-            kernel is null ? os : $"{os}, Linux {kernel}", RuntimeInformation.FrameworkDescription, ReadSqliteVersion());
+            kernel is null ? os : $"{os}, Linux {kernel}", RuntimeInformation.FrameworkDescription, ReadSqliteVersion(),
+            flags.Contains("hypervisor"), TimeFreshPages(), TimeMappedPages());
+    }
+
+    /// <summary>
+    /// The first write to each page of newly allocated memory, in µs a page: a page fault that the kernel (and, in a
+    /// virtual machine, the hypervisor) must serve. PostgreSQL's backends and buffers pay it too.
+    /// </summary>
+    private static unsafe double TimeFreshPages()
+    {
+        var memory = (byte*)NativeMemory.Alloc((nuint)ProbePages * PageSize);
+        try
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            for (var i = 0; i < ProbePages; i++)
+            {
+                memory[(long)i * PageSize] = 1;
+            }
+
+            return clock.Elapsed.TotalMicroseconds / ProbePages;
+        }
+        finally
+        {
+            NativeMemory.Free(memory);
+        }
+    }
+
+    /// <summary>
+    /// The first read of each page of a file already in memory through a new mapping, in µs a page: the fault each
+    /// PostgreSQL backend takes the first time it touches a page of the shared buffers.
+    /// </summary>
+    private static unsafe double TimeMappedPages()
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllBytes(path, new byte[ProbePages * PageSize]);
+            using var file = System.IO.MemoryMappedFiles.MemoryMappedFile.CreateFromFile(path, FileMode.Open);
+            using var view = file.CreateViewAccessor();
+            byte* pointer = null;
+            view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
+            try
+            {
+                var sum = 0;
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                for (var i = 0; i < ProbePages; i++)
+                {
+                    sum += pointer[(long)i * PageSize];
+                }
+
+                var elapsed = clock.Elapsed.TotalMicroseconds;
+                GC.KeepAlive(sum);
+                return elapsed / ProbePages;
+            }
+            finally
+            {
+                view.SafeMemoryMappedViewHandle.ReleasePointer();
+            }
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     public string Memory => string.Create(CultureInfo.InvariantCulture, $"{MemoryBytes / (1024.0 * 1024 * 1024):0.0} GiB");

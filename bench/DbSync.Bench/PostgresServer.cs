@@ -13,13 +13,17 @@ internal sealed class PostgresServer : IAsyncDisposable
     private readonly string? _script;
     private readonly string? _clusterDir;
 
-    private PostgresServer(string connectionString, string? script, string? clusterDir, string version)
+    private PostgresServer(string connectionString, string? script, string? clusterDir, string version, string? ownDatabase = null)
     {
         ConnectionString = connectionString;
         _script = script;
         _clusterDir = clusterDir;
         Version = version;
+        _ownDatabase = ownDatabase;
     }
+
+    /// <summary>The database the benchmark created on a given server for its run, dropped at the end; null when it works in the given one.</summary>
+    private readonly string? _ownDatabase;
 
     public string ConnectionString { get; }
 
@@ -28,7 +32,7 @@ internal sealed class PostgresServer : IAsyncDisposable
 
     /// <summary>How the server was obtained, for the report.</summary>
     public string Origin => _clusterDir is null
-        ? $"given by {EnvironmentVariable}"
+        ? $"given by {EnvironmentVariable}{(_ownDatabase is null ? "" : ", in a database of the run's own")}"
         : "throwaway cluster from scripts/test-postgres.sh (fsync=off, synchronous_commit=off, full_page_writes=off, shared_buffers=256MB)";
 
     public static async Task<PostgresServer> StartAsync(string repoRoot, string workDir, CancellationToken cancellationToken)
@@ -36,7 +40,21 @@ internal sealed class PostgresServer : IAsyncDisposable
         var given = Environment.GetEnvironmentVariable(EnvironmentVariable);
         if (!string.IsNullOrWhiteSpace(given))
         {
-            return new PostgresServer(given, null, null, await ReadVersionAsync(given, cancellationToken));
+            // A database of its own when the role may create one: nothing of the run lands in the given database, and
+            // no other session there keeps the push scenario from copying its database.
+            var own = $"dbsync_bench_{Environment.ProcessId}";
+            try
+            {
+                await using var connection = new NpgsqlConnection(given);
+                await connection.OpenAsync(cancellationToken);
+                await Pg.ExecuteAsync(connection, $"CREATE DATABASE {own}", cancellationToken);
+                var ownConnection = new NpgsqlConnectionStringBuilder(given) { Database = own }.ConnectionString;
+                return new PostgresServer(ownConnection, null, null, await ReadVersionAsync(ownConnection, cancellationToken), own);
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+            {
+                return new PostgresServer(given, null, null, await ReadVersionAsync(given, cancellationToken));
+            }
         }
 
         var script = Path.Combine(repoRoot, "scripts", "test-postgres.sh");
@@ -126,9 +144,52 @@ internal sealed class PostgresServer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Copies the benchmark's database, as it is now, into a new database <paramref name="name"/> (replacing one left
+    /// by an interrupted run); returns its connection string, or why it could not (the role may not create databases,
+    /// or another session is connected to the database, which CREATE DATABASE … TEMPLATE refuses).
+    /// </summary>
+    public async Task<(string? ConnectionString, string? Failure)> CopyDatabaseAsync(string name, CancellationToken cancellationToken)
+    {
+        var source = new NpgsqlConnectionStringBuilder(ConnectionString);
+        var target = new NpgsqlConnectionStringBuilder(ConnectionString) { Database = name };
+        // The copy is made from another database: the source must have no session, this program's pooled ones included.
+        var maintenance = new NpgsqlConnectionStringBuilder(ConnectionString) { Database = source.Database == "postgres" ? "template1" : "postgres" };
+        NpgsqlConnection.ClearAllPools();
+        try
+        {
+            await using var connection = new NpgsqlConnection(maintenance.ConnectionString);
+            await connection.OpenAsync(cancellationToken);
+            await Pg.ExecuteAsync(connection, $"DROP DATABASE IF EXISTS {Quote(name)} WITH (FORCE)", cancellationToken);
+            await Pg.ExecuteAsync(connection, $"CREATE DATABASE {Quote(name)} TEMPLATE {Quote(source.Database ?? "postgres")} STRATEGY FILE_COPY", cancellationToken);
+            return (target.ConnectionString, null);
+        }
+        catch (PostgresException ex)
+        {
+            return (null, $"could not copy database {source.Database} into {name}: {ex.SqlState}: {ex.MessageText}");
+        }
+    }
+
+    /// <summary>Drops a database <see cref="CopyDatabaseAsync"/> made, closing this program's sessions to it first.</summary>
+    public async Task DropDatabaseAsync(string name)
+    {
+        NpgsqlConnection.ClearAllPools();
+        await ExecuteAsync($"DROP DATABASE IF EXISTS {Quote(name)} WITH (FORCE)", CancellationToken.None);
+    }
+
+    private static string Quote(string name) => "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+
     public async ValueTask DisposeAsync()
     {
         NpgsqlConnection.ClearAllPools();
+        if (_ownDatabase is not null)
+        {
+            var given = Environment.GetEnvironmentVariable(EnvironmentVariable)!;
+            await using var connection = new NpgsqlConnection(given);
+            await connection.OpenAsync();
+            await Pg.ExecuteAsync(connection, $"DROP DATABASE IF EXISTS {_ownDatabase} WITH (FORCE)", CancellationToken.None);
+        }
+
         if (_script is not null && _clusterDir is not null)
         {
             await StopAsync(_script, _clusterDir);
