@@ -477,4 +477,45 @@ public sealed class ConflictTests : IDisposable
         Assert.Equal((0L, 12L), (later.Conflicts, later.Updated));
         TableComparer.AssertIdentical(path, _fixture.Schema);
     }
+
+    [Fact]
+    public async Task A_row_another_writer_changes_while_the_push_waits_to_update_it_is_a_conflict_not_overwritten()
+    {
+        var path = await SyncedItemsAsync();
+        SyncFixture.Execute(path, "UPDATE item SET name = 'local' WHERE id IN (1, 2, 3)");
+        // Another writer holds row 2: the push's UPDATE of this node's rows waits for it, then finds the row it committed,
+        // last written by someone else, and leaves it to the classification.
+        using var other = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(TestServer.ConnectionString) { Pooling = false }.ConnectionString);
+        other.Open();
+        using var transaction = other.BeginTransaction();
+        string xid;
+        using (var update = new NpgsqlCommand($"UPDATE {Table} SET name = 'pg' WHERE id = 2; SELECT pg_current_xact_id()::text", other, transaction))
+        {
+            xid = (string)update.ExecuteScalar()!;
+        }
+
+        var push = _engine.SyncAsync(new SyncRequest
+        {
+            Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, ConflictPolicy = ConflictPolicy.TargetWins,
+        });
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (_fixture.PgScalar($"SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid' AND transactionid::text = '{xid}'") == 0
+            && DateTime.UtcNow < deadline && !push.IsCompleted)
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.False(push.IsCompleted);
+        transaction.Commit();
+        var result = await push;
+
+        Assert.Equal((SyncStatus.Succeeded, 1L, 1L, 2L), (result.Status, result.Conflicts, result.ConflictsResolved, result.Updated));
+        var record = Assert.Single(await _engine.GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path }));
+        Assert.Equal(ConflictKind.Changed, record.Kind);
+        Assert.Contains("\"id\": 2", record.Key, StringComparison.Ordinal);
+        Assert.Equal("pg", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 2"));
+        Assert.Equal("pg", Local(path, "SELECT name FROM item WHERE id = 2"));
+        Assert.Equal("local", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 1"));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
 }
