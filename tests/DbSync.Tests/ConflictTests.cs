@@ -43,6 +43,16 @@ public sealed class ConflictTests : IDisposable
         return command.ExecuteScalar() is { } value and not DBNull ? Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) : null;
     }
 
+    /// <summary>The one conflict recorded is a Changed one on row <paramref name="id"/>, which the target won: both sides hold its 'pg' version.</summary>
+    private async Task AssertTargetWonAsync(string path, int id)
+    {
+        var record = Assert.Single(await _engine.GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path }));
+        Assert.Equal(ConflictKind.Changed, record.Kind);
+        Assert.Contains($"\"id\": {id}", record.Key, StringComparison.Ordinal);
+        Assert.Equal("pg", _fixture.PgText($"SELECT name FROM {Table} WHERE id = {id}"));
+        Assert.Equal("pg", Local(path, $"SELECT name FROM item WHERE id = {id}"));
+    }
+
     private async Task<long> PendingAsync(string path) => (await _engine.GetStatusAsync(new StatusRequest { Path = path })).PendingChanges;
 
     [Theory]
@@ -419,11 +429,7 @@ public sealed class ConflictTests : IDisposable
 
         Assert.True(raced);
         Assert.Equal((SyncStatus.Succeeded, 1L, 1L, 1L), (result.Status, result.Inserted, result.Conflicts, result.ConflictsResolved));
-        var record = Assert.Single(await _engine.GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path }));
-        Assert.Equal(ConflictKind.Changed, record.Kind);
-        Assert.Contains("\"id\": 5", record.Key, StringComparison.Ordinal);
-        Assert.Equal("pg", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 5"));
-        Assert.Equal("pg", Local(path, "SELECT name FROM item WHERE id = 5"));
+        await AssertTargetWonAsync(path, 5);
         Assert.Equal("four", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 4"));
         TableComparer.AssertIdentical(path, _fixture.Schema);
     }
@@ -510,11 +516,7 @@ public sealed class ConflictTests : IDisposable
         var result = await push;
 
         Assert.Equal((SyncStatus.Succeeded, 1L, 1L, 2L), (result.Status, result.Conflicts, result.ConflictsResolved, result.Updated));
-        var record = Assert.Single(await _engine.GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path }));
-        Assert.Equal(ConflictKind.Changed, record.Kind);
-        Assert.Contains("\"id\": 2", record.Key, StringComparison.Ordinal);
-        Assert.Equal("pg", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 2"));
-        Assert.Equal("pg", Local(path, "SELECT name FROM item WHERE id = 2"));
+        await AssertTargetWonAsync(path, 2);
         Assert.Equal("local", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 1"));
         TableComparer.AssertIdentical(path, _fixture.Schema);
     }
