@@ -140,9 +140,10 @@ internal sealed class PushScenario(BenchContext context)
             try
             {
                 var connectionString = copy.ConnectionString ?? context.ConnectionString;
+                var which = copy.ConnectionString is null ? "" : $" ({repetition} of {Repetitions})";
                 File.Copy(pristine, load.LoadedPath, overwrite: true);
                 await context.Server.QuiesceAsync(cancellationToken);
-                context.Log($"Scenario 2: DbSync push ({repetition} of {Repetitions})");
+                context.Log($"Scenario 2: DbSync push{which}");
                 var phases = new List<(string Phase, TimeSpan Time)>();
                 var pushed = await PushAsync(load.LoadedPath, load.Schema, connectionString, result, phases, cancellationToken);
                 if (!pushed.Succeeded)
@@ -154,7 +155,7 @@ internal sealed class PushScenario(BenchContext context)
 
                 context.Log("  by phase: " + string.Join(", ", phases.SkipLast(1).Select((p, i) =>
                     string.Create(CultureInfo.InvariantCulture, $"{p.Phase} {(phases[i + 1].Time - (i == 0 ? TimeSpan.Zero : p.Time)).TotalSeconds:0.00} s"))));
-                context.Log($"Scenario 2: row-at-a-time baseline ({repetition} of {Repetitions})");
+                context.Log($"Scenario 2: row-at-a-time baseline{which}");
                 await context.Server.QuiesceAsync(cancellationToken);
                 var (baseline, commit) = await RowAtATimeAsync(load.LoadedPath, connectionString, changes, cancellationToken);
                 var verification = await CompareAsync(connectionString, load.Schema, cancellationToken);
