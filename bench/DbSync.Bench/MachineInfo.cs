@@ -50,40 +50,43 @@ internal sealed record MachineInfo(string Cpu, int Cores, long MemoryBytes, stri
     }
 
     /// <summary>
-    /// The first read of each page of a file already in memory through a new mapping, in µs a page: the fault each
-    /// PostgreSQL backend takes the first time it touches a page of the shared buffers.
+    /// The first read of each page of shared memory already written, through a new mapping, in µs a page: what a new
+    /// PostgreSQL backend pays the first time it touches each page of the shared buffers.
     /// </summary>
     private static unsafe double TimeMappedPages()
     {
-        var path = Path.GetTempFileName();
+        using var shared = System.IO.MemoryMappedFiles.MemoryMappedFile.CreateNew(null, (long)ProbePages * PageSize);
+        using (var writer = shared.CreateViewAccessor())
+        {
+            byte* pointer = null;
+            writer.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
+            for (var i = 0; i < ProbePages; i++)
+            {
+                pointer[(long)i * PageSize] = 1;
+            }
+
+            writer.SafeMemoryMappedViewHandle.ReleasePointer();
+        }
+
+        using var reader = shared.CreateViewAccessor();
+        byte* view = null;
+        reader.SafeMemoryMappedViewHandle.AcquirePointer(ref view);
         try
         {
-            File.WriteAllBytes(path, new byte[ProbePages * PageSize]);
-            using var file = System.IO.MemoryMappedFiles.MemoryMappedFile.CreateFromFile(path, FileMode.Open);
-            using var view = file.CreateViewAccessor();
-            byte* pointer = null;
-            view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
-            try
+            var sum = 0;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            for (var i = 0; i < ProbePages; i++)
             {
-                var sum = 0;
-                var clock = System.Diagnostics.Stopwatch.StartNew();
-                for (var i = 0; i < ProbePages; i++)
-                {
-                    sum += pointer[(long)i * PageSize];
-                }
+                sum += view[(long)i * PageSize];
+            }
 
-                var elapsed = clock.Elapsed.TotalMicroseconds;
-                GC.KeepAlive(sum);
-                return elapsed / ProbePages;
-            }
-            finally
-            {
-                view.SafeMemoryMappedViewHandle.ReleasePointer();
-            }
+            var elapsed = clock.Elapsed.TotalMicroseconds;
+            GC.KeepAlive(sum);
+            return elapsed / ProbePages;
         }
         finally
         {
-            File.Delete(path);
+            reader.SafeMemoryMappedViewHandle.ReleasePointer();
         }
     }
 
