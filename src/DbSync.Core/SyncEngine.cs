@@ -533,7 +533,7 @@ public sealed class SyncEngine
                 await PgWriter.PrepareStagingAsync(pg, transaction, plan, request.BatchSize, cancellationToken).ConfigureAwait(false);
                 if (!request.Resync)
                 {
-                    if (await Applier.ClassifyAsync(context, plan, cancellationToken).ConfigureAwait(false) > 0)
+                    if (await Applier.ClassifyAsync(context, plan, r => Report(plan, SyncPhase.Applying, r, clock), cancellationToken).ConfigureAwait(false) > 0)
                     {
                         await Applier.ResolveAsync(context, plan, cancellationToken).ConfigureAwait(false);
                         await Applier.TouchAsync(context, plan, cancellationToken).ConfigureAwait(false);

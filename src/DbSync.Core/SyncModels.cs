@@ -234,7 +234,10 @@ public enum SyncPhase
     Copying,
     /// <summary>Sending a table's pending changes.</summary>
     Staging,
-    /// <summary>Applying staged changes in PostgreSQL.</summary>
+    /// <summary>
+    /// Applying staged changes in PostgreSQL, reported after each batch (rows: the table's rows inserted and updated so
+    /// far; its deletes come after every table's inserts and updates, with no report of their own).
+    /// </summary>
     Applying,
     /// <summary>Marking changes synced in SQLite (reported once for the run, table empty).</summary>
     Recording,

@@ -71,6 +71,31 @@ public sealed class ChinookSyncTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task A_push_reports_each_batch_it_applies_with_the_rows_written_so_far()
+    {
+        var path = _fixture.CopyChinook();
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        SyncFixture.Execute(path, """
+            UPDATE Track SET Name = Name || '!' WHERE TrackId <= 7;
+            INSERT INTO Track (Name, MediaTypeId, Milliseconds, UnitPrice) VALUES ('a', 1, 1, 0.99), ('b', 1, 1, 0.99), ('c', 1, 1, 0.99);
+            """);
+        var progress = new List<SyncProgress>();
+
+        var pushed = await new SyncEngine().SyncAsync(new SyncRequest
+        {
+            Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, BatchSize = 2,
+        }, new InlineProgress<SyncProgress>(progress.Add));
+
+        // Two rows a batch: the updates are reported as they are made (2, 4, 6, 7), then the inserts; never backwards.
+        var rows = progress.Where(p => p is { Table: "Track", Phase: SyncPhase.Applying }).Select(p => p.Rows).ToList();
+        Assert.Equal((7L, 3L), (pushed.Updated, pushed.Inserted));
+        Assert.Equal(rows.Order(), rows);
+        Assert.Equal(10, rows[^1]);
+        Assert.Subset(rows.ToHashSet(), new HashSet<long> { 2, 4, 6, 7 });
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
+    [Fact]
     public async Task Random_changes_after_initial_load_make_every_table_identical()
     {
         var path = _fixture.CopyChinook();

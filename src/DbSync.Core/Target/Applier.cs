@@ -66,7 +66,11 @@ internal static class Applier
     /// A push applies its updates of this node's rows here, first (see <see cref="TablePlan.UpdatedBatches"/>).
     /// </summary>
     /// <returns>The number of rows marked (conflicts, and rows to adopt or leave alone); 0 means nothing to resolve.</returns>
-    public static async Task<long> ClassifyAsync(ApplyContext context, TablePlan plan, CancellationToken cancellationToken)
+    /// <param name="context">The run's apply context.</param>
+    /// <param name="plan">The table.</param>
+    /// <param name="progress">Called after each batch whose updates were made here, with the rows inserted and updated so far.</param>
+    /// <param name="cancellationToken">Cancels the run.</param>
+    public static async Task<long> ClassifyAsync(ApplyContext context, TablePlan plan, Action<long> progress, CancellationToken cancellationToken)
     {
         var staging = Q(plan.StagingTable);
         var target = TargetTable(context, plan);
@@ -158,6 +162,8 @@ internal static class Applier
                     plan.UpdatedBatches.Add(from);
                     classify = others;
                 }
+
+                progress(plan.Result.Inserted + plan.Result.Updated);
             }
 
             using var command = new NpgsqlCommand(classify, context.Pg, context.Transaction);
@@ -297,7 +303,7 @@ internal static class Applier
         for (long from = 0; from < plan.StagedRows; from += context.BatchSize)
         {
             await GuardedAsync(context, plan, from, Math.Min(from + context.BatchSize, plan.StagedRows), Apply, cancellationToken).ConfigureAwait(false);
-            progress(Math.Min(from + context.BatchSize, plan.StagedRows));
+            progress(plan.Result.Inserted + plan.Result.Updated);
         }
     }
 
