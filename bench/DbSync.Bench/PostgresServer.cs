@@ -1,3 +1,4 @@
+using DbSync.Core;
 using Npgsql;
 
 namespace DbSync.Bench;
@@ -47,7 +48,7 @@ internal sealed class PostgresServer : IAsyncDisposable
             {
                 await using var connection = new NpgsqlConnection(given);
                 await connection.OpenAsync(cancellationToken);
-                await Pg.ExecuteAsync(connection, $"CREATE DATABASE {own}", cancellationToken);
+                await Pg.ExecuteAsync(connection, $"CREATE DATABASE {Identifiers.Quote(own)}", cancellationToken);
                 var ownConnection = new NpgsqlConnectionStringBuilder(given) { Database = own }.ConnectionString;
                 return new PostgresServer(ownConnection, null, null, await ReadVersionAsync(ownConnection, cancellationToken), own);
             }
@@ -160,8 +161,9 @@ internal sealed class PostgresServer : IAsyncDisposable
         {
             await using var connection = new NpgsqlConnection(maintenance.ConnectionString);
             await connection.OpenAsync(cancellationToken);
-            await Pg.ExecuteAsync(connection, $"DROP DATABASE IF EXISTS {Quote(name)} WITH (FORCE)", cancellationToken);
-            await Pg.ExecuteAsync(connection, $"CREATE DATABASE {Quote(name)} TEMPLATE {Quote(source.Database ?? "postgres")} STRATEGY FILE_COPY", cancellationToken);
+            await DropAsync(connection, name, cancellationToken);
+            await Pg.ExecuteAsync(connection, $"CREATE DATABASE {Identifiers.Quote(name)} TEMPLATE {Identifiers.Quote(source.Database ?? "postgres")} STRATEGY FILE_COPY",
+                cancellationToken);
             return (target.ConnectionString, null);
         }
         catch (PostgresException ex)
@@ -174,10 +176,13 @@ internal sealed class PostgresServer : IAsyncDisposable
     public async Task DropDatabaseAsync(string name)
     {
         NpgsqlConnection.ClearAllPools();
-        await ExecuteAsync($"DROP DATABASE IF EXISTS {Quote(name)} WITH (FORCE)", CancellationToken.None);
+        await using var connection = Open();
+        await DropAsync(connection, name, CancellationToken.None);
     }
 
-    private static string Quote(string name) => "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+    /// <summary>Drops a database, ending any session still connected to it; from a connection to another database.</summary>
+    private static Task DropAsync(NpgsqlConnection connection, string name, CancellationToken cancellationToken) =>
+        Pg.ExecuteAsync(connection, $"DROP DATABASE IF EXISTS {Identifiers.Quote(name)} WITH (FORCE)", cancellationToken);
 
     public async ValueTask DisposeAsync()
     {
@@ -187,7 +192,7 @@ internal sealed class PostgresServer : IAsyncDisposable
             var given = Environment.GetEnvironmentVariable(EnvironmentVariable)!;
             await using var connection = new NpgsqlConnection(given);
             await connection.OpenAsync();
-            await Pg.ExecuteAsync(connection, $"DROP DATABASE IF EXISTS {_ownDatabase} WITH (FORCE)", CancellationToken.None);
+            await DropAsync(connection, _ownDatabase, CancellationToken.None);
         }
 
         if (_script is not null && _clusterDir is not null)
