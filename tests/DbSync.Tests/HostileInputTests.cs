@@ -146,6 +146,68 @@ public sealed class HostileInputTests : IDisposable
         Assert.Equal(2, _fixture.PgScalar($"SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '{_fixture.Schema}' AND c.relkind = 'r'"));
     }
 
+    /// <summary>
+    /// Column names that are the aliases DbSync's statements give tables, subqueries and their columns: PostgreSQL
+    /// resolves a bare name to a column before a table alias, so a whole-row reference written as the bare alias broke
+    /// every push of a table with a column named t.
+    /// </summary>
+    private static readonly string[] AliasNames =
+        ["t", "s", "k", "c", "x", "n", "a", "v", "u", "r", "p", "m", "h", "g", "e", "pn", "pc", "cn", "cc", "mx", "seq", "op", "same", "newer",
+         "image", "inserted", "found", "missing", "cur", "first_seq", "key", "value"];
+
+    [Theory]
+    [InlineData(ConflictPolicy.SourceWins)]
+    [InlineData(ConflictPolicy.TargetWins)]
+    [InlineData(ConflictPolicy.Newest)]
+    [InlineData(ConflictPolicy.Fail)]
+    public async Task Columns_named_like_the_aliases_of_dbsync_s_own_statements_load_push_and_resolve_conflicts(ConflictPolicy policy)
+    {
+        var columns = string.Join(", ", AliasNames.Select(n => $"\"{n}\" TEXT"));
+        var values = string.Join(", ", AliasNames.Select(n => $"'{n}'"));
+        var path = _fixture.CreateDatabase($"""
+            CREATE TABLE w (id INTEGER PRIMARY KEY, {columns}, at TEXT);
+            INSERT INTO w VALUES (1, {values}, '2024-01-01'), (2, {values}, '2024-01-01'), (3, {values}, '2024-01-01');
+            """);
+        await SyncsIdenticallyAsync(path);
+        var engine = new SyncEngine();
+        var request = new SyncRequest
+        {
+            Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, ConflictPolicy = policy,
+            NewestColumn = policy == ConflictPolicy.Newest ? "at" : null,
+        };
+
+        _fixture.PgExecute($"UPDATE \"{_fixture.Schema}\".w SET t = 'pg', s = 'pg', at = '2024-01-03' WHERE id = 1");
+        SyncFixture.Execute(path, $"""
+            UPDATE w SET t = 'local', s = 'local', at = '2024-01-02' WHERE id = 1;
+            UPDATE w SET t = 'two', "value" = 'two' WHERE id = 2;
+            DELETE FROM w WHERE id = 3;
+            INSERT INTO w VALUES (4, {values}, '2024-01-02');
+            """);
+        var result = await engine.SyncAsync(request);
+
+        var fail = policy == ConflictPolicy.Fail;
+        Assert.Equal((fail ? SyncStatus.PartiallySucceeded : SyncStatus.Succeeded, 1L, policy == ConflictPolicy.SourceWins ? 2L : 1L, 1L, 1L),
+            (result.Status, result.Inserted, result.Updated, result.Deleted, result.Conflicts));
+        var record = Assert.Single(await engine.GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path }));
+        using (var source = JsonDocument.Parse(record.SourceRow!))
+        using (var target = JsonDocument.Parse(record.TargetRow!))
+        using (var key = JsonDocument.Parse(record.Key))
+        {
+            Assert.Equal(("local", "local", "pg", "pg", 1), (source.RootElement.GetProperty("t").GetString(), source.RootElement.GetProperty("s").GetString(),
+                target.RootElement.GetProperty("t").GetString(), target.RootElement.GetProperty("s").GetString(), key.RootElement.GetProperty("id").GetInt32()));
+            Assert.Equal("k", target.RootElement.GetProperty("k").GetString());
+        }
+
+        var winner = policy == ConflictPolicy.SourceWins ? "local" : "pg";
+        Assert.Equal(winner, _fixture.PgText($"SELECT t FROM \"{_fixture.Schema}\".w WHERE id = 1"));
+        Assert.Equal("two|two|0|4", _fixture.PgText($"SELECT (SELECT t || '|' || \"value\" FROM \"{_fixture.Schema}\".w WHERE id = 2) || '|' || " +
+            $"(SELECT count(*) FROM \"{_fixture.Schema}\".w WHERE id = 3) || '|' || (SELECT max(id) FROM \"{_fixture.Schema}\".w)"));
+        if (!fail)
+        {
+            TableComparer.AssertIdentical(path, _fixture.Schema);
+        }
+    }
+
     [Fact]
     public async Task A_hostile_schema_name_is_quoted_and_creates_exactly_that_schema()
     {

@@ -117,7 +117,7 @@ internal static class Applier
             return $"""
                 WITH cur AS (
                     SELECT s.{Staging.RowNumber} AS n,
-                        CASE WHEN NOT {Conflicts.ConflictStore.WrittenByNode("t", "$3")} THEN to_jsonb(t) END AS image,
+                        CASE WHEN NOT {Conflicts.ConflictStore.WrittenByNode("t", "$3")} THEN to_jsonb(t.*) END AS image,
                         {Same(plan, "t", "s")} AS same,
                         {newer} AS newer
                     FROM {staging} AS s JOIN {target} AS t ON {Match(plan, "t", "s")}
@@ -196,9 +196,9 @@ internal static class Applier
             """, cancellationToken).ConfigureAwait(false);
         await ExecuteAsync(context, $"""
             INSERT INTO dbsync.conflicts (run_id, node_id, table_name, target_table, key, kind, policy, winner, source_row, target_row)
-            SELECT $1, $2, $3, $4, (SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(to_jsonb(s)) AS e WHERE e.key = ANY($5)),
+            SELECT $1, $2, $3, $4, (SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(to_jsonb(s.*)) AS e WHERE e.key = ANY($5)),
                 s.{Staging.Conflict}, $6, s.{Staging.Winner},
-                CASE WHEN s.{Staging.Gone} THEN NULL ELSE to_jsonb(s) - $7::text[] END, s.{Staging.TargetImage}
+                CASE WHEN s.{Staging.Gone} THEN NULL ELSE to_jsonb(s.*) - $7::text[] END, s.{Staging.TargetImage}
             FROM {staging} AS s WHERE s.{Staging.Conflict} IS NOT NULL ORDER BY s.{Staging.RowNumber}
             """, cancellationToken, context.RunId, context.NodeId, plan.Source.Name, plan.Result.Target, plan.TargetKeyColumns.ToArray(),
             context.Policy.ToString(), Staging.All).ConfigureAwait(false);
