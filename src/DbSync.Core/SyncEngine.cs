@@ -183,10 +183,18 @@ public sealed class SyncEngine
     private static string TargetSchemaName(string? requested, bool preserveCase)
     {
         var schema = Identifiers.ToTargetName((requested ?? "").Trim(), preserveCase);
-        return schema.Length > 0 && Identifiers.FitsPostgres(schema)
-            ? schema
-            : throw new DbSyncException(ErrorIds.UsageError, DbSyncErrorCategory.InvalidArgument,
+        if (schema.Length == 0 || !Identifiers.FitsPostgres(schema))
+        {
+            throw new DbSyncException(ErrorIds.UsageError, DbSyncErrorCategory.InvalidArgument,
                 $"The schema name '{requested}' is empty or longer than {Identifiers.PostgresMaxBytes} bytes.");
+        }
+
+        // A table synced into DbSync's own schema could overwrite its bookkeeping (a SQLite table named node_txns would
+        // make every node's rows look like another writer's); PostgreSQL's own schemas are not for user tables either.
+        return schema is "dbsync" or "information_schema" || schema.StartsWith("pg_", StringComparison.Ordinal)
+            ? throw new DbSyncException(ErrorIds.UsageError, DbSyncErrorCategory.InvalidArgument,
+                $"The schema name '{requested}' is reserved: {(schema == "dbsync" ? "DbSync keeps its own tables (runs, nodes, node_txns, conflicts) there" : "it belongs to PostgreSQL")}. Choose another schema for the synced tables.")
+            : schema;
     }
 
     /// <summary>What a sync would do, per table, in order; changes neither database (PowerShell's -WhatIf).</summary>

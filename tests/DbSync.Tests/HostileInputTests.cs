@@ -227,6 +227,34 @@ public sealed class HostileInputTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData("dbsync")]
+    [InlineData("DbSync")]
+    [InlineData("pg_catalog")]
+    [InlineData("information_schema")]
+    public async Task A_reserved_schema_is_refused_before_anything_is_written(string schema)
+    {
+        // A SQLite table named node_txns synced into schema dbsync replaced DbSync's record of every node's transactions.
+        var path = _fixture.CreateDatabase("CREATE TABLE node_txns (node_id TEXT, xid INTEGER, PRIMARY KEY (node_id, xid)); INSERT INTO node_txns VALUES ('x', 1);");
+        var engine = new SyncEngine();
+
+        foreach (var attempt in new Func<Task>[]
+        {
+            () => engine.SyncAsync(Request(path, schema: schema)),
+            () => engine.SyncAsync(new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = schema, Resync = true }),
+            () => engine.PlanAsync(Request(path, schema: schema)),
+        })
+        {
+            var error = await Assert.ThrowsAnyAsync<DbSyncException>(attempt);
+            Assert.Equal(ErrorIds.UsageError, error.ErrorId);
+            Assert.Contains($"'{schema}' is reserved", error.Message, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(0, _fixture.PgScalar("SELECT count(*) FROM pg_namespace WHERE nspname = 'dbsync' AND EXISTS (SELECT 1 FROM pg_class WHERE relname = 'node_txns' AND relnamespace = pg_namespace.oid AND relnatts = 2)"));
+        var (code, stdout, _) = await CliTests.RunCliAsync("sync", "--path", path, "--connection", TestServer.ConnectionString, "--schema", schema, "--json");
+        Assert.Equal((2, "DbSync.UsageError"), (code, Json(stdout).GetProperty("errorId").GetString()));
+    }
+
     [Fact]
     public async Task A_table_pattern_with_regex_characters_matches_literally()
     {

@@ -13,7 +13,7 @@ public abstract class DbSyncSyncCommand : DbSyncTargetCommand
     // classes at import, before ModuleInitializer has routed Core into the module's load context.
     private object? _conflictPolicy;
 
-    /// <summary>PostgreSQL schema for the tables; created when missing.</summary>
+    /// <summary>PostgreSQL schema for the tables; created when missing. dbsync, information_schema and pg_ names are refused.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string Schema { get; set; } = "public";
