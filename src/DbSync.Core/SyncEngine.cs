@@ -309,7 +309,7 @@ public sealed class SyncEngine
                 warnings.Clear();
                 warnings.AddRange(attemptWarnings);
                 progress?.Report(new SyncProgress("", SyncPhase.Recording, 0, 0, applied.Plans.Count, TimeSpan.Zero));
-                RecordSynced(sqlite, result, applied);
+                RecordSynced(sqlite, result, applied, request.Tables);
                 return;
             }
             catch (Exception ex) when (!careful && Applier.IsRowProblem(ex) && !cancellationToken.IsCancellationRequested)
@@ -604,9 +604,10 @@ public sealed class SyncEngine
 
     /// <summary>
     /// After PostgreSQL committed: sets the rows the target won to its version (uncaptured), records held rows, and
-    /// forgets the synced changes, in one SQLite transaction, retried when SQLite refuses it at once as BUSY.
+    /// forgets the synced changes, in one SQLite transaction, retried when SQLite refuses it at once as BUSY. It also
+    /// counts the change-log entries left pending in the selected tables (<see cref="SyncResult.ChangeLogEntriesLeft"/>).
     /// </summary>
-    private static void RecordSynced(SqliteConnection sqlite, SyncResult result, Applied applied)
+    private static void RecordSynced(SqliteConnection sqlite, SyncResult result, Applied applied, IReadOnlyList<string> tables)
     {
         // PostgreSQL has committed: from here on a failure must not be reported as "nothing applied".
         for (var attempt = 1; ; attempt++)
@@ -631,6 +632,8 @@ public sealed class SyncEngine
                 }
 
                 Conflicts.NodeIdentity.RecordCommitted(sqlite, write, result.RunId);
+                // Of the tables this run read, only the entries it saw: one committed since is new work, not left.
+                result.ChangeLogEntriesLeft = CaptureStore.CountLogEntries(sqlite, write, tables, applied.Plans.ToDictionary(p => p.Registry.Id, p => p.Snapshot));
                 write.Commit();
                 var held = applied.Plans.Any(p => p.Result.Quarantined > 0 || p.Result.Conflicts > p.Result.ConflictsResolved);
                 result.Status = applied.Skipped.Count > 0 || held ? SyncStatus.PartiallySucceeded : SyncStatus.Succeeded;

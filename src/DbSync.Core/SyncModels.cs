@@ -194,6 +194,12 @@ public sealed class SyncResult
     /// <summary>The push's foreign keys were checked by DbSync once per key rather than by PostgreSQL's triggers row by row.</summary>
     internal bool ForeignKeysBatched { get; set; }
 
+    /// <summary>
+    /// The change-log entries of the selected tables that the run saw and left pending (held rows, tables skipped),
+    /// counted in the transaction that forgot the synced ones: continuous mode waits for more entries than these.
+    /// </summary>
+    internal long ChangeLogEntriesLeft { get; set; }
+
     /// <summary>Wall time of the run.</summary>
     public TimeSpan Duration => FinishedAt - StartedAt;
 

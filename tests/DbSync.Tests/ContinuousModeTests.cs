@@ -112,6 +112,66 @@ public sealed class ContinuousModeTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task A_held_row_and_an_unselected_table_s_changes_do_not_start_run_after_run_and_new_commits_still_do()
+    {
+        // A held row stays pending, and each run's own commit (its run log entry, the row's attempt count) woke the
+        // watcher, which found the log not empty: about 24 runs a second, each logged, for as long as the row was held.
+        var path = _fixture.CreateDatabase("""
+            PRAGMA foreign_keys = OFF;
+            CREATE TABLE parent (id INTEGER PRIMARY KEY);
+            CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent (id));
+            CREATE TABLE other (id INTEGER PRIMARY KEY);
+            INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1, 1), (2, 99);
+            """);
+        Assert.Equal(SyncStatus.PartiallySucceeded, (await _fixture.SyncAsync(path, "parent", "child")).Status);
+        SyncFixture.Execute(path, "INSERT INTO other VALUES (1)");
+        var runs = new ConcurrentQueue<WatchRun>();
+        using var stop = new CancellationTokenSource();
+        var request = new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, Tables = ["parent", "child"] };
+        var watch = new SyncEngine().WatchAsync(request, new WatchOptions { Interval = TimeSpan.FromMinutes(10) },
+            new InlineProgress<WatchRun>(runs.Enqueue), null, stop.Token);
+        await WaitUntilAsync(() => !runs.IsEmpty, TimeSpan.FromSeconds(30), "the first run");
+        await Task.Delay(1500);
+
+        Assert.Single(runs);
+        SyncFixture.Execute(path, "INSERT INTO child VALUES (3, 1)");
+        await WaitUntilAsync(() => _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".child WHERE id = 3") == 1, TimeSpan.FromSeconds(10), "the new row");
+        await Task.Delay(1500);
+        await stop.CancelAsync();
+        await watch.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(2, runs.Count);
+        Assert.All(runs, r => Assert.Equal((SyncStatus.PartiallySucceeded, 1L), (r.Result!.Status, r.Result.Quarantined)));
+        Assert.Equal(3, (await new SyncEngine().GetLogAsync(new LogQuery { Path = path })).Count);
+        Assert.Equal(3, Assert.Single(await new SyncEngine().GetQuarantineAsync(new QuarantineQuery { Path = path })).Attempts);
+        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM pg_tables WHERE schemaname = '{_fixture.Schema}' AND tablename = 'other'"));
+    }
+
+    [Fact]
+    public async Task A_held_row_is_tried_again_each_interval_and_syncs_once_its_parent_arrives()
+    {
+        var path = _fixture.CreateDatabase("""
+            PRAGMA foreign_keys = OFF;
+            CREATE TABLE parent (id INTEGER PRIMARY KEY);
+            CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent (id));
+            INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1, 1), (2, 99);
+            """);
+        var runs = new ConcurrentQueue<WatchRun>();
+        using var stop = new CancellationTokenSource();
+        var watch = new SyncEngine().WatchAsync(_fixture.Request(path), new WatchOptions { Interval = TimeSpan.FromSeconds(1) },
+            new InlineProgress<WatchRun>(runs.Enqueue), null, stop.Token);
+        await WaitUntilAsync(() => runs.Count >= 3, TimeSpan.FromSeconds(30), "two retries of the held row");
+        Assert.All(runs, r => Assert.Equal(1L, r.Result!.Quarantined));
+
+        // Another node (here a direct writer) inserts the parent: the next retry finds it.
+        _fixture.PgExecute($"INSERT INTO \"{_fixture.Schema}\".parent VALUES (99)");
+        await WaitUntilAsync(() => _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".child WHERE id = 2") == 1, TimeSpan.FromSeconds(15), "the held row");
+        await stop.CancelAsync();
+        await watch.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Empty(await new SyncEngine().GetQuarantineAsync(new QuarantineQuery { Path = path }));
+    }
+
+    [Fact]
     public async Task The_cli_watch_mode_prints_a_json_line_per_run_and_exits_0_on_sigterm()
     {
         var path = _fixture.CreateDatabase("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT);");

@@ -694,6 +694,21 @@ public static class CaptureStore
         registered.ColumnSignature = columnSignature;
     }
 
+    /// <summary>
+    /// The entries in the change logs of the registered tables matching <paramref name="tables"/> (every table when
+    /// empty); of a table in <paramref name="upTo"/>, only those up to that sequence number.
+    /// </summary>
+    internal static long CountLogEntries(SqliteConnection connection, SqliteTransaction? transaction, IReadOnlyList<string> tables,
+        IReadOnlyDictionary<long, long>? upTo = null)
+    {
+        var logs = ReadRegistry(connection, transaction).Values
+            .Where(t => tables.Count == 0 || Planning.SyncPlanner.Matches(t.Name, tables))
+            .Select(t => $"(SELECT count(*) FROM {Identifiers.Quote(t.LogTable)}" +
+                (upTo is not null && upTo.TryGetValue(t.Id, out var seq) ? $" WHERE seq <= {seq.ToString(CultureInfo.InvariantCulture)})" : ")"))
+            .ToList();
+        return logs.Count == 0 ? 0 : Scalar<long>(connection, transaction, "SELECT " + string.Join(" + ", logs));
+    }
+
     /// <summary>Creates a command bound to a transaction.</summary>
     public static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql)
     {

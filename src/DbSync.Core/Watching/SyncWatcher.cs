@@ -30,8 +30,9 @@ public sealed record WatchRun(SyncResult? Result, DbSyncException? Error, TimeSp
 /// <remarks>
 /// A commit is noticed through SQLite's <c>PRAGMA data_version</c>, which changes on a connection whenever another
 /// connection commits: a cheap query, polled every few milliseconds, and exact (no file-system events to miss or
-/// coalesce). A run happens only when a change log is not empty or a table still needs its initial load, so an
-/// idle node writes no run log entries; every run that does happen is logged as usual.
+/// coalesce). A run happens only when a change log holds more entries than the last run left pending (rows it held,
+/// tables it skipped: those are tried again each interval) or a table still needs its initial load, so an idle node
+/// writes no run log entries; every run that does happen is logged as usual.
 /// </remarks>
 public static class SyncWatcher
 {
@@ -51,10 +52,12 @@ public static class SyncWatcher
         var retry = options.FirstRetryDelay;
         var lastRun = DateTime.MinValue;
         long seen = -1;
+        long left = 0; // the change-log entries the last run left pending (held rows, skipped tables)
         while (!cancellationToken.IsCancellationRequested)
         {
             var version = DataVersion(watch);
-            var due = force || version != seen || DateTime.UtcNow - lastRun >= options.Interval;
+            var timer = DateTime.UtcNow - lastRun >= options.Interval;
+            var due = force || version != seen || timer;
             if (!due)
             {
                 await Delay(options.PollInterval, cancellationToken).ConfigureAwait(false);
@@ -62,7 +65,10 @@ public static class SyncWatcher
             }
 
             seen = version;
-            if (!force && !HasWork(watch))
+            // A commit is work when it added change-log entries beyond those the last run left; those wait for the
+            // interval, which tries them again. Else every run's own commit (its run log entry, its held rows) would
+            // start another run at once, for ever.
+            if (!force && !HasWork(watch, request.Tables, timer ? 0 : left))
             {
                 lastRun = DateTime.UtcNow;
                 continue;
@@ -71,12 +77,13 @@ public static class SyncWatcher
             try
             {
                 var result = await engine.SyncAsync(request, progress, cancellationToken).ConfigureAwait(false);
+                left = result.ChangeLogEntriesLeft;
                 runs.Report(new WatchRun(result, null, null));
                 retry = options.FirstRetryDelay;
                 force = false;
                 lastRun = DateTime.UtcNow;
                 // `seen` stays the version read before the run: a commit that lands while the run ends must still
-                // wake the next pass. The run's own bookkeeping commit wakes it too, and finds nothing pending.
+                // wake the next pass. The run's own bookkeeping commit wakes it too, and finds no more entries than it left.
             }
             catch (DbSyncException ex) when (!cancellationToken.IsCancellationRequested && ex.ErrorId != ErrorIds.UsageError)
             {
@@ -100,25 +107,26 @@ public static class SyncWatcher
         return (long)command.ExecuteScalar()!;
     }
 
-    /// <summary>True when a change log has entries or a captured table still needs its initial load.</summary>
-    private static bool HasWork(SqliteConnection connection)
+    /// <summary>
+    /// True when the selected tables' change logs hold more than <paramref name="left"/> entries, or a selected table
+    /// still needs its initial load or is not captured yet.
+    /// </summary>
+    private static bool HasWork(SqliteConnection connection, IReadOnlyList<string> tables, long left)
     {
         if (!CaptureStore.IsEnabled(connection))
         {
             return true;
         }
 
-        foreach (var table in CaptureStore.ReadRegistry(connection, null).Values)
+        bool Selected(string name) => tables.Count == 0 || Planning.SyncPlanner.Matches(name, tables);
+        var registered = CaptureStore.ReadRegistry(connection, null);
+        if (registered.Values.Any(t => !t.Loaded && Selected(t.Name)) || CaptureStore.CountLogEntries(connection, null, tables) > left)
         {
-            if (!table.Loaded || CaptureStore.Scalar<long>(connection, null, $"SELECT EXISTS (SELECT 1 FROM {Identifiers.Quote(table.LogTable)})") != 0)
-            {
-                return true;
-            }
+            return true;
         }
 
         // A table created since the last run (with a key: keyless ones are never synced) is captured by the next run.
-        var registered = CaptureStore.ReadRegistry(connection, null);
-        return Schema.SourceSchemaReader.ReadTables(connection).Any(t => t.HasKey && !t.IsVirtual && !registered.ContainsKey(t.Name));
+        return Schema.SourceSchemaReader.ReadTables(connection).Any(t => t.HasKey && !t.IsVirtual && !registered.ContainsKey(t.Name) && Selected(t.Name));
     }
 
     private static async Task Delay(TimeSpan delay, CancellationToken cancellationToken)
