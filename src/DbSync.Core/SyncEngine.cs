@@ -647,7 +647,7 @@ public sealed class SyncEngine
                 // busy timeout is not retried: that is a real failure.
                 Thread.Sleep(100 * attempt);
             }
-            catch (SqliteException ex)
+            catch (Exception ex) when (ex is SqliteException or InvalidOperationException or FormatException or OverflowException)
             {
                 throw new DbSyncException(ErrorIds.BookkeepingFailed, DbSyncErrorCategory.WriteError,
                     $"The changes were committed to PostgreSQL but could not be marked synced in '{sqlite.DataSource}' ({ex.Message}). They stay pending; the next run applies them again, which changes nothing.",

@@ -56,6 +56,29 @@ public sealed class ConflictTests : IDisposable
     private async Task<long> PendingAsync(string path) => (await _engine.GetStatusAsync(new StatusRequest { Path = path })).PendingChanges;
 
     [Theory]
+    [InlineData("'NaN'", "NaN", "text")]
+    [InlineData("'Infinity'", "Infinity", "real")]
+    [InlineData("'-Infinity'", "-Infinity", "real")]
+    public async Task A_target_row_with_a_nan_or_infinite_real_that_wins_is_written_to_sqlite_and_stays_in_postgresql(string pgValue, string expected, string storage)
+    {
+        // SQLite has no NaN real: writing the target's version failed after PostgreSQL had committed, as an
+        // unexpected error, and the next run then pushed the local version over the one that won.
+        var path = _fixture.CreateDatabase("CREATE TABLE m (id INTEGER PRIMARY KEY, r REAL, note TEXT); INSERT INTO m VALUES (1, 1.5, 'orig');");
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        _fixture.PgExecute($"UPDATE \"{_fixture.Schema}\".m SET r = {pgValue}, note = 'pg' WHERE id = 1");
+        SyncFixture.Execute(path, "UPDATE m SET note = 'local' WHERE id = 1");
+
+        var result = await SyncAsync(path, ConflictPolicy.TargetWins);
+        var again = await SyncAsync(path, ConflictPolicy.TargetWins);
+
+        Assert.Equal((SyncStatus.Succeeded, 1L, 1L), (result.Status, result.Conflicts, result.ConflictsResolved));
+        Assert.Equal((SyncStatus.Succeeded, 0L, 0L), (again.Status, again.Updated, again.Conflicts));
+        Assert.Equal($"{expected}|pg", _fixture.PgText($"SELECT r::text || '|' || note FROM \"{_fixture.Schema}\".m WHERE id = 1"));
+        Assert.Equal($"{storage}|{expected}|pg", Local(path, "SELECT typeof(r) || '|' || CASE WHEN typeof(r) = 'real' THEN CASE WHEN r > 0 THEN 'Infinity' ELSE '-Infinity' END ELSE r END || '|' || note FROM m WHERE id = 1"));
+        Assert.Equal(0, await PendingAsync(path));
+    }
+
+    [Theory]
     [InlineData(ConflictPolicy.SourceWins, "local")]
     [InlineData(ConflictPolicy.TargetWins, "pg")]
     [InlineData(ConflictPolicy.Newest, "pg")]

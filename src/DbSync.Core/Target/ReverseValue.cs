@@ -4,9 +4,9 @@ using DbSync.Core.Schema;
 namespace DbSync.Core.Target;
 
 /// <summary>
-/// Turns a PostgreSQL value back into a SQLite value, for a conflict the target won: integers and reals as such,
-/// numerics as an integer or real when that is exact and as text otherwise, booleans as 0/1, bytea as a blob, dates
-/// and timestamps as ISO text (<c>YYYY-MM-DD HH:MM:SS[.fff]</c>, timestamps with time zone in UTC).
+/// Turns a PostgreSQL value back into a SQLite value, for a conflict the target won: integers and reals as such (a NaN
+/// real as the text 'NaN'), numerics as an integer or real when that is exact and as text otherwise, booleans as 0/1,
+/// bytea as a blob, dates and timestamps as ISO text (<c>YYYY-MM-DD HH:MM:SS[.fff]</c>, timestamps with time zone in UTC).
 /// </summary>
 internal static class ReverseValue
 {
@@ -37,7 +37,8 @@ internal static class ReverseValue
                 {
                     "Infinity" => double.PositiveInfinity,
                     "-Infinity" => double.NegativeInfinity,
-                    "NaN" => double.NaN,
+                    // SQLite has no NaN real (it would store NULL): the text 'NaN', which is what a push reads as NaN.
+                    "NaN" => "NaN",
                     _ => double.Parse(text, CultureInfo.InvariantCulture),
                 };
             case PgKind.Numeric:
