@@ -385,7 +385,7 @@ public sealed class SyncEngine
                 await locks.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            var unrecorded = await Conflicts.NodeIdentity.ClaimAsync(pg, transaction, sqlite, result.NodeId, result.RunId, result.Path, snapshots, cancellationToken)
+            var (unrecorded, unrecordedRun) = await Conflicts.NodeIdentity.ClaimAsync(pg, transaction, sqlite, result.NodeId, result.RunId, result.Path, snapshots, cancellationToken)
                 .ConfigureAwait(false);
             var targets = await TargetDatabase.ReadTablesAsync(pg, transaction, schema, cancellationToken).ConfigureAwait(false);
             var plans = new List<TablePlan>();
@@ -541,6 +541,11 @@ public sealed class SyncEngine
                 await PgWriter.PrepareStagingAsync(pg, transaction, plan, request.BatchSize, cancellationToken).ConfigureAwait(false);
                 if (!request.Resync)
                 {
+                    if (plan.AppliedThrough > 0 && plan.Mode == LoadMode.Push && unrecordedRun is { } run)
+                    {
+                        await Applier.RecoverTargetWinsAsync(context, plan, run, cancellationToken).ConfigureAwait(false);
+                    }
+
                     if (await Applier.ClassifyAsync(context, plan, r => Report(plan, SyncPhase.Applying, r, clock), cancellationToken).ConfigureAwait(false) > 0)
                     {
                         await Applier.ResolveAsync(context, plan, cancellationToken).ConfigureAwait(false);
@@ -599,7 +604,7 @@ public sealed class SyncEngine
         var columns = plan.Source.Columns.Count;
         var keyCount = plan.Source.KeyColumns.Count;
         return new PgWriter.SourceLayout(columns + keyCount + 1, Enumerable.Range(columns, keyCount).ToList(), columns + keyCount,
-            columns + keyCount + 2, columns + keyCount + 3);
+            columns + keyCount + 2, columns + keyCount + 3, columns + keyCount + 4);
     }
 
     /// <summary>

@@ -356,6 +356,42 @@ public sealed class ConflictTests : IDisposable
     }
 
     [Fact]
+    public async Task After_a_run_whose_commit_the_file_never_recorded_the_rows_the_target_won_are_not_pushed_over_it_but_written_here()
+    {
+        // The unrecorded run made the rows the target won this node's in PostgreSQL; pushed again, the local versions
+        // went over the ones that won, with no conflict seen.
+        var path = await SyncedItemsAsync();
+        _fixture.PgExecute($"UPDATE {Table} SET name = 'pg' WHERE id IN (1, 2, 3)");
+        SyncFixture.Execute(path, "UPDATE item SET name = 'local' WHERE id IN (1, 3); DELETE FROM item WHERE id = 2;");
+        using (var locker = new FileLocker(path, SyncPhase.Committing))
+        {
+            var request = new SyncRequest
+            {
+                Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, ConflictPolicy = ConflictPolicy.TargetWins,
+                BusyTimeout = TimeSpan.FromSeconds(1),
+            };
+            var error = await Assert.ThrowsAnyAsync<DbSyncException>(() => _engine.SyncAsync(request, locker.Progress));
+            locker.Release();
+            Assert.Equal("DbSync.BookkeepingFailed", error.ErrorId);
+        }
+
+        Assert.Equal(3, _fixture.PgScalar($"SELECT count(*) FROM {Table} WHERE name = 'pg'"));
+        // Row 3 changes here again after that run: that change is new, and goes to PostgreSQL as any other would.
+        SyncFixture.Execute(path, "UPDATE item SET name = 'later' WHERE id = 3");
+
+        var result = await SyncAsync(path, ConflictPolicy.TargetWins);
+
+        Assert.Equal((SyncStatus.Succeeded, 0L, 1L, 0L, 0L), (result.Status, result.Inserted, result.Updated, result.Deleted, result.Conflicts));
+        Assert.Equal("pg|pg|later", _fixture.PgText($"SELECT string_agg(name, '|' ORDER BY id) FROM {Table}"));
+        Assert.Equal("pg|pg|later", Local(path, "SELECT group_concat(name, '|') FROM (SELECT name FROM item ORDER BY id)"));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+        Assert.Equal(0, await PendingAsync(path));
+        Assert.Equal(3, (await _engine.GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path })).Count);
+        var next = await SyncAsync(path, ConflictPolicy.TargetWins);
+        Assert.Equal((SyncStatus.Succeeded, 0L, 0L, 0L, 0L), (next.Status, next.Inserted, next.Updated, next.Deleted, next.Conflicts));
+    }
+
+    [Fact]
     public async Task Tables_an_older_version_made_get_the_snapshots_column_and_a_role_that_may_not_add_it_gets_a_warning()
     {
         // In a database of its own: the dbsync tables there are changed under the runs' feet.

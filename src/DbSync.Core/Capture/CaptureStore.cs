@@ -644,8 +644,9 @@ public static class CaptureStore
         // query has a single min().
         return $"""
             SELECT {columns}, {string.Join(", ", keys.Select(k => "g." + k))}, g.op AS _dbsync_op, {exists} AS _dbsync_exists,
-                g.first_seq, {string.Join(" || ',' || ", keys.Select(k => $"quote(g.{k})"))}
-            FROM (SELECT {string.Join(", ", keys)}, coalesce(min(CASE WHEN seq > $a THEN seq * 4 + op END), min(seq * 4 + op)) % 4 AS op, min(seq) AS first_seq
+                g.first_seq, {string.Join(" || ',' || ", keys.Select(k => $"quote(g.{k})"))}, g.last_seq
+            FROM (SELECT {string.Join(", ", keys)}, coalesce(min(CASE WHEN seq > $a THEN seq * 4 + op END), min(seq * 4 + op)) % 4 AS op, min(seq) AS first_seq,
+                    max(seq) AS last_seq
                 FROM {Identifiers.Quote(registered.LogTable)} WHERE seq <= $s GROUP BY {string.Join(", ", keys)}) AS g
             LEFT JOIN {Identifiers.Quote(table.Name)} AS t ON {join}
             """;

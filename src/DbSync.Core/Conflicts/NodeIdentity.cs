@@ -26,10 +26,10 @@ public static class NodeIdentity
     /// <returns>
     /// When the node's last committed run is one this file started but never recorded as committed (it was killed, or
     /// the file could not be written, after PostgreSQL committed): how far that run read each table's change log, by
-    /// table id (see <see cref="RecordSnapshotsAsync"/>). Otherwise empty.
+    /// table id (see <see cref="RecordSnapshotsAsync"/>), and that run's id. Otherwise empty, and null.
     /// </returns>
     /// <exception cref="DbSyncException">DuplicateNodeId.</exception>
-    internal static async Task<IReadOnlyDictionary<long, long>> ClaimAsync(NpgsqlConnection pg, NpgsqlTransaction transaction, SqliteConnection sqlite,
+    internal static async Task<(IReadOnlyDictionary<long, long> Snapshots, Guid? Run)> ClaimAsync(NpgsqlConnection pg, NpgsqlTransaction transaction, SqliteConnection sqlite,
         string nodeId, Guid runId, string path, bool snapshots, CancellationToken cancellationToken)
     {
         Guid? lastRun = null;
@@ -72,7 +72,7 @@ public static class NodeIdentity
         claim.Parameters.AddWithValue("path", path);
         await claim.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
 
-        return lastRun is not null && !recordedLast && lastSnapshots is not null ? ParseSnapshots(lastSnapshots) : new Dictionary<long, long>();
+        return lastRun is not null && !recordedLast && lastSnapshots is not null ? (ParseSnapshots(lastSnapshots), lastRun) : (new Dictionary<long, long>(), null);
     }
 
     /// <summary>

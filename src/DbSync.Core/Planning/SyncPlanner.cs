@@ -55,6 +55,9 @@ public sealed class TablePlan
     /// </summary>
     public long AppliedThrough { get; set; }
 
+    /// <summary>Rows an unrecorded run gave the target, marked not to be pushed again (see <c>Applier.RecoverTargetWinsAsync</c>).</summary>
+    public long Recovered { get; set; }
+
     /// <summary>Rows written to the staging table.</summary>
     public long StagedRows { get; set; }
 

@@ -90,7 +90,7 @@ internal static class Applier
         var values = ValueColumns(plan);
         var optimistic = push && !context.Careful && values.Count > 0;
         var batch = $"s.{Staging.RowNumber} > $1 AND s.{Staging.RowNumber} <= $2";
-        var updates = $"s.{Staging.Bad} IS NULL AND NOT s.{Staging.Gone} AND s.{Staging.Op} IN (2, 3)";
+        var updates = $"s.{Staging.Bad} IS NULL AND NOT s.{Staging.Gone} AND s.{Staging.Op} IN (2, 3) AND s.{Staging.Skip} IS NOT TRUE";
         var update = $"""
             WITH u AS (
                 UPDATE {target} AS t SET {string.Join(", ", values.Select(v => $"{Q(v)} = s.{Q(v)}"))}
@@ -174,6 +174,24 @@ internal static class Applier
         }
 
         return marked;
+    }
+
+    /// <summary>
+    /// After a run that PostgreSQL committed but the file never recorded (<see cref="TablePlan.AppliedThrough"/>): the
+    /// rows whose conflict that run resolved with the target winning, and that have not changed here since, are not
+    /// pushed again, which would overwrite the version that won (it is this node's row now, so no conflict would stop
+    /// it). Like any row the target wins, the file gets the target's version of them when this run commits.
+    /// </summary>
+    /// <returns>The rows marked.</returns>
+    public static async Task<long> RecoverTargetWinsAsync(ApplyContext context, TablePlan plan, Guid unrecordedRun, CancellationToken cancellationToken)
+    {
+        plan.Recovered = await ExecuteAsync(context, $"""
+            UPDATE {Q(plan.StagingTable)} AS s SET {Staging.Winner} = 'Target', {Staging.Skip} = true
+            FROM dbsync.conflicts AS c
+            WHERE c.run_id = $1 AND c.node_id = $2 AND c.table_name = $3 AND c.winner = 'Target' AND s.{Staging.Last} <= $4
+                AND c.key = (SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(to_jsonb(s.*)) AS e WHERE e.key = ANY($5))
+            """, cancellationToken, unrecordedRun, context.NodeId, plan.Source.Name, plan.AppliedThrough, plan.TargetKeyColumns.ToArray()).ConfigureAwait(false);
+        return plan.Recovered;
     }
 
     /// <summary>Applies the policy to the conflicts, records every conflict in dbsync.conflicts and counts them.</summary>
@@ -395,7 +413,8 @@ internal static class Applier
         var keyText = string.Join(", ", plan.TargetKeyColumns.Select(k => $"{Q(k)}::text"));
         var rows = new List<TargetWinsRow>();
         var unresolved = plan.Result.Conflicts - plan.Result.ConflictsResolved;
-        if (plan.Result.Quarantined == 0 && unresolved == 0 && (plan.Result.Conflicts == 0 || context.Policy is ConflictPolicy.SourceWins or ConflictPolicy.Fail))
+        if (plan.Result.Quarantined == 0 && unresolved == 0 && plan.Recovered == 0
+            && (plan.Result.Conflicts == 0 || context.Policy is ConflictPolicy.SourceWins or ConflictPolicy.Fail))
         {
             return rows;
         }
@@ -429,7 +448,9 @@ internal static class Applier
 
         var columns = string.Join(", ", plan.TargetColumns.Select((c, i) => ReverseValue.SelectText("t." + Q(c), plan.TargetTypes[i])));
         using (var command = new NpgsqlCommand($"""
-            SELECT s.{Staging.Literals}, s.{Staging.Conflict}, t.{Q(plan.TargetKeyColumns.First())} IS NOT NULL, {columns}
+            SELECT s.{Staging.Literals},
+                coalesce(s.{Staging.Conflict}, CASE WHEN s.{Staging.Gone} THEN 'DeletedLocally' WHEN t.{Q(plan.TargetKeyColumns.First())} IS NULL THEN 'DeletedInTarget' ELSE 'Changed' END),
+                t.{Q(plan.TargetKeyColumns.First())} IS NOT NULL, {columns}
             FROM {staging} AS s LEFT JOIN {TargetTable(context, plan)} AS t ON {Match(plan, "t", "s")}
             WHERE s.{Staging.Winner} = 'Target' AND s.{Staging.Literals} IS NOT NULL ORDER BY s.{Staging.RowNumber}
             """, context.Pg, context.Transaction))

@@ -93,7 +93,7 @@ public static class PgWriter
         var columns = string.Join(", ", plan.TargetColumns.Select(Identifiers.Quote));
         return ExecuteAsync(connection, transaction,
             $"CREATE TEMP TABLE {Identifiers.Quote(plan.StagingTable)} ON COMMIT DROP AS SELECT {columns}, " +
-            $"0::bigint AS {RowNumber}, false AS {Gone}, 0::smallint AS {Staging.Op}, 0::bigint AS {Staging.Seq}, ''::text AS {Staging.Literals}, " +
+            $"0::bigint AS {RowNumber}, false AS {Gone}, 0::smallint AS {Staging.Op}, 0::bigint AS {Staging.Seq}, 0::bigint AS {Staging.Last}, ''::text AS {Staging.Literals}, " +
             $"''::text AS {Staging.Bad}, ''::text AS {Staging.KeyText}, ''::text AS {Staging.Conflict}, ''::text AS {Staging.Winner}, " +
             $"NULL::jsonb AS {Staging.TargetImage}, false AS {Staging.Newer}, false AS {Staging.Touch}, false AS {Staging.Skip}, ''::text AS {Staging.Held} " +
             $"FROM {Identifiers.Quote(schema, plan.TargetName)} WITH NO DATA",
@@ -106,7 +106,8 @@ public static class PgWriter
     /// <param name="Op">The first change's kind.</param>
     /// <param name="Seq">The first change's sequence number.</param>
     /// <param name="Literals">The key as SQLite literals.</param>
-    public sealed record SourceLayout(int Exists, IReadOnlyList<int> LoggedKeys, int Op, int Seq, int Literals)
+    /// <param name="Last">The last change's sequence number.</param>
+    public sealed record SourceLayout(int Exists, IReadOnlyList<int> LoggedKeys, int Op, int Seq, int Literals, int Last = -1)
     {
         /// <summary>A whole table read straight into the target.</summary>
         public static SourceLayout Direct { get; } = new(-1, [], -1, -1, -1);
@@ -132,7 +133,7 @@ public static class PgWriter
         var columns = plan.TargetColumns.Select(Identifiers.Quote).ToList();
         if (staging)
         {
-            columns.AddRange([RowNumber, Gone, Staging.Op, Staging.Seq, Staging.Literals, Staging.Bad, Staging.KeyText]);
+            columns.AddRange([RowNumber, Gone, Staging.Op, Staging.Seq, Staging.Last, Staging.Literals, Staging.Bad, Staging.KeyText]);
         }
         else if (plan.NodeColumn is not null)
         {
@@ -247,13 +248,16 @@ public static class PgWriter
                         importer.WriteInt64(firstRow + rows);
                         importer.WriteBoolean(!exists);
                         importer.WriteInt16(layout.Op >= 0 ? (short)reader.Int64(layout.Op) : (short)0);
-                        if (layout.Seq >= 0)
+                        foreach (var ordinal in (ReadOnlySpan<int>)[layout.Seq, layout.Last])
                         {
-                            importer.WriteInt64(reader.Int64(layout.Seq));
-                        }
-                        else
-                        {
-                            importer.WriteNull();
+                            if (ordinal >= 0)
+                            {
+                                importer.WriteInt64(reader.Int64(ordinal));
+                            }
+                            else
+                            {
+                                importer.WriteNull();
+                            }
                         }
 
                         if (layout.Literals >= 0 && reader.Storage(layout.Literals) == StorageClass.Text)

@@ -11,6 +11,8 @@ internal static class Staging
     public const string Op = "_dbsync_op";
     /// <summary>The first pending change's sequence number; null in a full copy.</summary>
     public const string Seq = "_dbsync_seq";
+    /// <summary>The last pending change's sequence number; null in a full copy.</summary>
+    public const string Last = "_dbsync_last";
     /// <summary>The key as SQLite literals (quote()), to address the row in SQLite again.</summary>
     public const string Literals = "_dbsync_lit";
     /// <summary>Why a value could not be converted; the row is quarantined and never applied.</summary>
@@ -33,5 +35,5 @@ internal static class Staging
     public const string Held = "_dbsync_held";
 
     /// <summary>Every bookkeeping column, to strip them from a row image.</summary>
-    public static readonly string[] All = [RowNumber, Gone, Op, Seq, Literals, Bad, KeyText, Conflict, Winner, TargetImage, Newer, Touch, Skip, Held];
+    public static readonly string[] All = [RowNumber, Gone, Op, Seq, Last, Literals, Bad, KeyText, Conflict, Winner, TargetImage, Newer, Touch, Skip, Held];
 }
