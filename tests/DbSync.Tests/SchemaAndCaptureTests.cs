@@ -233,6 +233,20 @@ public sealed class SchemaAndCaptureTests : IDisposable
         using var command = sqlite.CreateCommand();
         command.CommandText = "SELECT count(*) FROM _dbsync_log_2";
         Assert.Equal(1L, command.ExecuteScalar());
+
+        // Following the message: a resync while the target still has the column says so; once it is dropped there,
+        // the resync copies the table and the pushes go on. (The resync could never clear the error before.)
+        var resync = new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, Tables = ["shrink"], Resync = true };
+        var early = await new SyncEngine().SyncAsync(resync);
+        Assert.Equal((SyncStatus.PartiallySucceeded, ErrorIds.SchemaChanged), (early.Status, early.Tables.Single().ErrorId));
+        Assert.Contains("still has 'b'", early.Tables.Single().Message, StringComparison.Ordinal);
+        _fixture.PgExecute($"ALTER TABLE \"{_fixture.Schema}\".shrink DROP COLUMN b");
+        var fixedUp = await new SyncEngine().SyncAsync(resync);
+        Assert.Equal((SyncStatus.Succeeded, "Resync", 1L), (fixedUp.Status, fixedUp.Tables.Single().Mode, fixedUp.Updated));
+        SyncFixture.Execute(path, "UPDATE shrink SET a = 'pushed'");
+        var pushed = await _fixture.SyncAsync(path);
+        Assert.Equal((SyncStatus.Succeeded, 1L), (pushed.Status, pushed.Updated));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
     }
 
     public static TheoryData<string, string, string> Mismatches => new()

@@ -257,13 +257,6 @@ public static class SyncPlanner
             ? []
             : registry.ColumnSignature.Split('\n').Select(line => SourceTable.UnescapeSignature(line.Split('\t')[0])).ToList();
         var lost = previous.Where(p => !source.Columns.Any(c => Identifiers.SqliteNames.Equals(c.Name, p))).ToList();
-        if (lost.Count > 0)
-        {
-            throw new DbSyncException(ErrorIds.SchemaChanged, DbSyncErrorCategory.MetadataError,
-                $"Table '{source.Name}': column(s) {string.Join(", ", lost.Select(l => $"'{l}'"))} were dropped or renamed in SQLite since the last sync. DbSync does not drop or rename PostgreSQL columns; change the target table to match, then run with --resync for this table.",
-                source.Name);
-        }
-
         var targetName = Identifiers.ToTargetName(source.Name, preserveCase);
         CheckLength(targetName, $"Table '{source.Name}'", source.Name);
         var mapped = source.Columns.Select(c => TypeMapping.Map(c.DeclaredType)).ToList();
@@ -274,6 +267,19 @@ public static class SyncPlanner
         {
             throw new DbSyncException(ErrorIds.SchemaMismatch, DbSyncErrorCategory.MetadataError,
                 $"Table '{source.Name}': schema '{schema}' has several tables whose names differ only in case ({string.Join(", ", matches.Select(m => m.Name))}); use --preserve-case or rename one.",
+                source.Name);
+        }
+
+        // Pushed, the rows would leave the lost column's old values in PostgreSQL. A resync copies the table whole, once
+        // the target no longer has the column: then the file records the table's new columns.
+        var stale = lost.Where(l => existing?.FindColumn(Identifiers.ToTargetName(l, preserveCase)) is not null).ToList();
+        if (lost.Count > 0 && (!resync || stale.Count > 0))
+        {
+            throw new DbSyncException(ErrorIds.SchemaChanged, DbSyncErrorCategory.MetadataError,
+                $"Table '{source.Name}': column(s) {string.Join(", ", lost.Select(l => $"'{l}'"))} were dropped or renamed in SQLite since the last sync. " +
+                (resync
+                    ? $"The target table still has {string.Join(", ", stale.Select(l => $"'{Identifiers.ToTargetName(l, preserveCase)}'"))}: DbSync does not drop or rename PostgreSQL columns; drop or rename it there, then run with --resync again."
+                    : "DbSync does not drop or rename PostgreSQL columns; change the target table to match, then run with --resync for this table."),
                 source.Name);
         }
 
