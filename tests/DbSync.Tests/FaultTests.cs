@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.Versioning;
+using System.Text.Json;
 using DbSync.Core;
 using DbSync.Core.Bookkeeping;
 using DbSync.Tests.Infrastructure;
@@ -281,6 +282,48 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(before, SyncFixture.Hash(path));
         Assert.False(_fixture.SchemaExists());
         Assert.DoesNotContain(TestServer.Password, stdout + stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [UnsupportedOSPlatform("windows")]
+    public async Task The_preflight_fails_source_writable_for_a_read_only_file_and_for_a_folder_it_cannot_write()
+    {
+        // SQLite opens a file it may not write read-only without a word and locks it all the same: the check passed,
+        // and the sync then failed with SourceReadOnly.
+        var open = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute
+            | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+        File.SetUnixFileMode(_fixture.Directory, open | UnixFileMode.OtherWrite);
+        var readOnlyFile = _fixture.CreateDatabase(StreamSchema, "ro.sqlite");
+        File.SetUnixFileMode(readOnlyFile, UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        var writable = _fixture.CreateDatabase(StreamSchema, "rw.sqlite");
+        File.SetUnixFileMode(writable, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite);
+        var folder = Path.Combine(_fixture.Directory, "closed");
+        Directory.CreateDirectory(folder);
+        var inClosedFolder = Path.Combine(folder, "f.sqlite");
+        File.Copy(writable, inClosedFolder);
+        File.SetUnixFileMode(inClosedFolder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite);
+        File.SetUnixFileMode(folder, open);
+
+        async Task<JsonElement> WritableCheckAsync(string path)
+        {
+            using var test = StartDotnet("dbsync.dll", ["test", "--path", path, "--json"], user: "nobody");
+            var stdout = await test.StandardOutput.ReadToEndAsync();
+            await test.WaitForExitAsync();
+            output.WriteLine(stdout);
+            using var json = JsonDocument.Parse(stdout);
+            return json.RootElement.GetProperty("checks").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "Source.Writable").Clone();
+        }
+
+        foreach (var (path, says) in new[] { (readOnlyFile, "is read-only"), (inClosedFolder, "cannot be written") })
+        {
+            var check = await WritableCheckAsync(path);
+            Assert.Equal(("Fail", "DbSync.SourceReadOnly"), (check.GetProperty("status").GetString(), check.GetProperty("errorId").GetString()));
+            Assert.Contains(says, check.GetProperty("message").GetString(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal("Pass", (await WritableCheckAsync(writable)).GetProperty("status").GetString());
+        Assert.Equal(["ro.sqlite", "rw.sqlite"], Directory.GetFiles(_fixture.Directory).Select(Path.GetFileName).Where(n => n!.EndsWith(".sqlite", StringComparison.Ordinal)).Order());
+        Assert.Empty(Directory.GetFiles(_fixture.Directory, ".dbsync-probe-*"));
     }
 
     [Fact]

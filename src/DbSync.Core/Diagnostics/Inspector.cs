@@ -273,7 +273,14 @@ internal static class Inspector
             {
                 using var transaction = sqlite.BeginTransaction(deferred: false);
                 transaction.Rollback();
-                checks.Add(Check("Source.Writable", CheckStatus.Pass, "The file can be locked for writing.", target: path));
+                // SQLite opens a file it may not write read-only without a word, and takes the lock all the same; a run
+                // also needs the folder, for its lock file (and SQLite for its journal).
+                var problem = SQLitePCL.raw.sqlite3_db_readonly(sqlite.Handle, "main") == 1
+                    ? $"'{path}' is read-only for the account that runs DbSync: a sync would fail with DbSync.SourceReadOnly."
+                    : FolderProblem(path);
+                checks.Add(problem is null
+                    ? Check("Source.Writable", CheckStatus.Pass, "The file and its folder can be written, and the file can be locked for writing.", target: path)
+                    : Check("Source.Writable", CheckStatus.Fail, problem, "Make the file and its folder writable by the account that runs DbSync.", path, ErrorIds.SourceReadOnly));
             }
             catch (SqliteException ex)
             {
@@ -383,6 +390,25 @@ internal static class Inspector
             ? Check("Source.ValueTypes", CheckStatus.Pass, "Sampled values fit their mapped PostgreSQL types.")
             : Check("Source.ValueTypes", CheckStatus.Warning, string.Join("; ", findings) + ". Values that cannot be stored exactly stop the sync (docs/type-mapping.md).",
                 "Fix the values or declare the column with a type that holds them.");
+    }
+
+    /// <summary>
+    /// Null when a file can be created in the database's folder (the run's lock file, SQLite's journal), else why not.
+    /// The probe file is removed as it is closed.
+    /// </summary>
+    private static string? FolderProblem(string path)
+    {
+        var lockPath = Bookkeeping.RunLock.LockPathFor(path);
+        var probe = Path.Combine(Path.GetDirectoryName(path) ?? ".", $".dbsync-probe-{Guid.NewGuid():N}");
+        try
+        {
+            using var stream = new FileStream(probe, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
+            return null;
+        }
+        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
+        {
+            return $"The folder of '{path}' cannot be written by the account that runs DbSync ({ex.Message}): a sync needs it for its lock file ('{lockPath}') and SQLite for its journal.";
+        }
     }
 
     private static string? NetworkFileSystem(string path)
