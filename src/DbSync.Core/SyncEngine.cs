@@ -336,7 +336,7 @@ public sealed class SyncEngine
         }
     }
 
-    private static void CheckNewestColumn(SyncRequest request, List<(SourceTable Table, RegisteredTable Registry)> captured)
+    internal static void CheckNewestColumn(SyncRequest request, List<(SourceTable Table, RegisteredTable Registry)> captured)
     {
         if (request.ConflictPolicy != ConflictPolicy.Newest)
         {

@@ -87,6 +87,12 @@ public sealed class ConflictCliTests : IDisposable
         Assert.True(code == 0, stdout + stderr);
         Assert.Equal("WhatIf", Json(stdout).GetProperty("status").GetString());
         Assert.Equal(before, SyncFixture.Hash(path));
+
+        // The plan checks the Newest column as the run would: a table without it fails the same way.
+        var (missingCode, missing, _) = await RunCliAsync("sync", "--path", path, "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema,
+            "--table", "Genre", "--conflict-policy", "Newest", "--newest-column", "nosuch", "--what-if", "--json");
+        Assert.Equal((1, "DbSync.NewestColumnMissing"), (missingCode, Json(missing).GetProperty("errorId").GetString()));
+        Assert.Equal(before, SyncFixture.Hash(path));
     }
 
     [Fact]

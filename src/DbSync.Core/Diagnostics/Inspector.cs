@@ -40,6 +40,8 @@ internal static class Inspector
                     : RegisteredTable.Unregistered(table)));
             }
 
+            // As a run would: a Newest policy whose column a table lacks fails before anything else.
+            SyncEngine.CheckNewestColumn(request, syncable);
             var targets = await TargetDatabase.ReadTablesAsync(pg, null, schema, cancellationToken).ConfigureAwait(false);
             var infos = new List<TablePlanInfo>();
             foreach (var (table, registered) in SyncPlanner.ParentsFirst(syncable, s => s.Table))
