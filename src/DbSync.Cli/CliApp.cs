@@ -107,9 +107,10 @@ public static class CliApp
                 _ => throw new InvalidOperationException(parsed.Command),
             };
         }
-        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        catch (OperationCanceledException ex) when (cancel.IsCancellationRequested)
         {
-            return Fail(new DbSyncException(ErrorIds.Cancelled, DbSyncErrorCategory.OperationStopped, "The run was cancelled; nothing of it was applied."), json, stdout, stderr);
+            return Fail(ex is RunCancelledException run ? run.ToError()
+                : new DbSyncException(ErrorIds.Cancelled, DbSyncErrorCategory.OperationStopped, "The run was cancelled; nothing of it was applied."), json, stdout, stderr);
         }
         catch (DbSyncException ex)
         {

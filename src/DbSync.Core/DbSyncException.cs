@@ -119,3 +119,20 @@ public static class ErrorIds
     /// <summary>Something unexpected; the message says what.</summary>
     public const string Unexpected = "DbSync.Unexpected";
 }
+
+/// <summary>
+/// A sync was cancelled (Ctrl+C, SIGTERM, a stopped pipeline): nothing of it was applied. An
+/// <see cref="OperationCanceledException"/>, so whatever stops on cancellation still does; it also carries the run's id,
+/// under which the run log records it as Cancelled.
+/// </summary>
+public sealed class RunCancelledException : OperationCanceledException
+{
+    internal RunCancelledException(Guid runId, Exception inner, CancellationToken token)
+        : base("The run was cancelled; nothing of it was applied.", inner, token) => RunId = runId;
+
+    /// <summary>The cancelled run's id.</summary>
+    public Guid RunId { get; }
+
+    /// <summary>The error a front end reports for it: <c>DbSync.Cancelled</c>, with the run id.</summary>
+    public DbSyncException ToError() => new(ErrorIds.Cancelled, DbSyncErrorCategory.OperationStopped, Message) { RunId = RunId };
+}

@@ -101,11 +101,12 @@ public sealed class SyncEngine
                     Status = failure is null ? RunStatus.Cancelled : RunStatus.Failed,
                     ErrorId = failure?.ErrorId ?? ErrorIds.Cancelled, Message = failure?.Message ?? "The run was cancelled.",
                 });
-                if (failure is not null)
+                if (failure is null)
                 {
-                    failure.RunId = runId;
+                    throw new RunCancelledException(runId, ex, cancellationToken);
                 }
 
+                failure.RunId = runId;
                 throw;
             }
 
@@ -140,7 +141,7 @@ public sealed class SyncEngine
                 await FinishLogAsync(sqlite, null, result, failure, warnings, cancellationToken).ConfigureAwait(false);
                 if (cancelled)
                 {
-                    throw;
+                    throw new RunCancelledException(runId, ex, cancellationToken);
                 }
 
                 failure.RunId = runId;

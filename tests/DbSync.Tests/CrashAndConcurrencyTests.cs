@@ -184,6 +184,9 @@ public sealed class CrashAndConcurrencyTests(ITestOutputHelper output) : IDispos
         var json = System.Text.Json.JsonDocument.Parse(await stdout).RootElement;
         Assert.Equal("Cancelled", json.GetProperty("status").GetString());
         Assert.Equal("DbSync.Cancelled", json.GetProperty("errorId").GetString());
+        // The run id, as the run log has it.
+        var entry = Assert.Single(await new SyncEngine().GetLogAsync(new Core.Bookkeeping.LogQuery { Path = path }));
+        Assert.Equal((entry.RunId.ToString(), Core.Bookkeeping.RunStatus.Cancelled), (json.GetProperty("runId").GetString(), entry.Status));
         Assert.False(_fixture.SchemaExists());
         Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
         TableComparer.AssertIdentical(path, _fixture.Schema);
