@@ -130,6 +130,11 @@ public static class CliApp
             throw UsageError("--prune-backup needs --keep-days.");
         }
 
+        if (parsed.Flag("--what-if") && parsed.Flag("--watch"))
+        {
+            throw UsageError("--what-if and --watch do not go together: --what-if plans one run and changes nothing.");
+        }
+
         if (parsed.Flag("--what-if"))
         {
             return await PlanAsync(request, parsed.Flag("--json"), stdout, stderr, cancellationToken).ConfigureAwait(false);
@@ -769,7 +774,8 @@ public static class CliApp
 
             if (spec.Flags.Contains(arg))
             {
-                parsed.Flags.Add(arg);
+                // A switch takes no value: '--json=false' must not quietly mean --json.
+                parsed.Flags.Add(inline is null ? arg : throw UsageError($"{arg} is a switch and takes no value ('{args[i]}')."));
             }
             else if (spec.Options.Contains(arg))
             {

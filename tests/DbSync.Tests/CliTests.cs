@@ -169,6 +169,9 @@ public sealed class CliTests : IDisposable
     [InlineData("sync --path x --bogus")]
     [InlineData("sync --path x --batch-size many")]
     [InlineData("sync --path x --connection Host=x --batch-size 0")]
+    [InlineData("status --path x --json=false")]
+    [InlineData("status --path x --detailed=yes")]
+    [InlineData("sync --path x --connection Host=x --what-if --watch")]
     public async Task Usage_errors_exit_2_with_the_usage_error_id(string commandLine)
     {
         var (code, _, stderr) = await RunCliAsync([.. commandLine.Split(' '), "--json"]);
