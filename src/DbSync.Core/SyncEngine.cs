@@ -259,7 +259,11 @@ public sealed class SyncEngine
         if (problems.Count > 0)
         {
             result.Log.Error = string.Join("; ", problems);
-            warnings.Add("Run log: " + result.Log.Error);
+            // The backup that could not be written when the run started is already one of the warnings.
+            if (!warnings.Contains("Run log: " + result.Log.Error))
+            {
+                warnings.Add("Run log: " + result.Log.Error);
+            }
         }
     }
 

@@ -21,6 +21,24 @@ public sealed class RunLogTests : IDisposable
         new SyncEngine().GetLogAsync(new LogQuery { Path = path, Last = last, Status = status, Since = since });
 
     [Fact]
+    public async Task A_backup_that_cannot_be_written_is_one_warning_and_the_run_still_succeeds_and_is_logged_in_the_file()
+    {
+        var path = _fixture.CopyChinook();
+        var request = new SyncRequest
+        {
+            Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, Tables = ["Genre"], LogPath = _fixture.Directory,
+        };
+
+        var result = await new SyncEngine().SyncAsync(request);
+
+        Assert.Equal(SyncStatus.Succeeded, result.Status);
+        Assert.True(result.Log is { Backup: false, Database: true }, result.Log.Error);
+        var warning = Assert.Single(result.Warnings, w => w.StartsWith("Run log:", StringComparison.Ordinal));
+        Assert.Contains(_fixture.Directory, warning, StringComparison.Ordinal);
+        Assert.Equal(result.RunId, Assert.Single(await LogAsync(path)).RunId);
+    }
+
+    [Fact]
     public async Task A_successful_run_is_logged_in_the_file_the_backup_and_postgresql()
     {
         var path = _fixture.CopyChinook();
