@@ -553,7 +553,9 @@ public static class CliApp
 
         if (rows.Count == 0)
         {
-            stdout.WriteLine($"No row is held in {path}.");
+            stdout.WriteLine(parsed.Values("--table").Count > 0
+                ? $"No row is held in {path} in the tables matching {string.Join(", ", parsed.Values("--table"))}."
+                : $"No row is held in {path}.");
             return code;
         }
 

@@ -159,7 +159,8 @@ public sealed class SyncEngine
             await FinishLogAsync(sqlite, pg, result, null, warnings, CancellationToken.None).ConfigureAwait(false);
             if (request.KeepDays is { } days)
             {
-                var cutoff = DateTime.UtcNow.AddDays(-days);
+                // Never this run's own entry, not even with --keep-days 0: it finished after it started.
+                var cutoff = DateTime.UtcNow.AddDays(-days) is var byAge && byAge < result.StartedAt ? byAge : result.StartedAt;
                 RunLog.Prune(sqlite, cutoff);
                 if (request.PruneBackup && backupPath is not null)
                 {

@@ -163,6 +163,7 @@ public sealed class ConflictTests : IDisposable
     [Theory]
     [InlineData(ConflictPolicy.SourceWins)]
     [InlineData(ConflictPolicy.TargetWins)]
+    [InlineData(ConflictPolicy.Fail)]
     public async Task A_local_delete_of_a_row_changed_in_postgresql_and_a_local_update_of_a_row_deleted_there_are_conflicts(ConflictPolicy policy)
     {
         var path = await SyncedItemsAsync();
@@ -171,7 +172,7 @@ public sealed class ConflictTests : IDisposable
 
         var result = await SyncAsync(path, policy);
 
-        Assert.Equal((2L, 2L), (result.Conflicts, result.ConflictsResolved));
+        Assert.Equal((2L, policy == ConflictPolicy.Fail ? 0L : 2L), (result.Conflicts, result.ConflictsResolved));
         var kinds = (await _engine.GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path }))
             .Select(c => c.Kind).Order().ToList();
         Assert.Equal([ConflictKind.DeletedInTarget, ConflictKind.DeletedLocally], kinds);
@@ -179,6 +180,14 @@ public sealed class ConflictTests : IDisposable
         {
             Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM {Table} WHERE id = 3"));
             Assert.Equal("local2", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 2"));
+        }
+        else if (policy == ConflictPolicy.Fail)
+        {
+            // Each held row says what the other writer did.
+            var held = (await _engine.GetQuarantineAsync(new QuarantineQuery { Path = path })).OrderBy(h => h.Key, StringComparer.Ordinal).ToList();
+            Assert.Equal(["(id=2)", "(id=3)"], held.Select(h => h.Key));
+            Assert.Contains("the row was deleted in PostgreSQL", held[0].Reason, StringComparison.Ordinal);
+            Assert.Contains("the row was changed in PostgreSQL", held[1].Reason, StringComparison.Ordinal);
         }
         else
         {

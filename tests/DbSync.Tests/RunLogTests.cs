@@ -216,6 +216,14 @@ public sealed class RunLogTests : IDisposable
         var (code, stdout, _) = await CliTests.RunCliAsync("log", "--path", path, "--last", "5", "--status", "succeeded", "--json");
         Assert.Equal(0, code);
         Assert.Equal(2, JsonDocument.Parse(stdout).RootElement.GetProperty("runs").GetArrayLength());
+
+        // --keep-days 0 --prune-backup keeps the run that prunes, in the file and in the backup; every earlier one goes.
+        var (zero, zeroOut, _) = await CliTests.RunCliAsync("sync", "--path", path, "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema,
+            "--table", "Genre", "--keep-days", "0", "--prune-backup", "--json");
+        Assert.Equal(0, zero);
+        var last = JsonDocument.Parse(zeroOut).RootElement.GetProperty("runId").GetString();
+        Assert.Equal([last], (await LogAsync(path)).Select(e => e.RunId.ToString()));
+        Assert.All(BackupLines(path), l => Assert.Equal(last, l.GetProperty("runId").GetString()));
     }
 
     [Fact]

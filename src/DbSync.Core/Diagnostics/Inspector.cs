@@ -329,8 +329,12 @@ internal static class Inspector
             var badNames = new List<string>();
             foreach (var table in selected)
             {
-                var names = new[] { table.Name }.Concat(table.Columns.Select(c => c.Name)).ToList();
-                badNames.AddRange(names.Where(n => !Identifiers.FitsPostgres(n)).Select(n => $"'{n}' in table '{table.Name}' is longer than 63 bytes"));
+                if (!Identifiers.FitsPostgres(table.Name))
+                {
+                    badNames.Add($"table '{table.Name}' is longer than 63 bytes");
+                }
+
+                badNames.AddRange(table.Columns.Where(c => !Identifiers.FitsPostgres(c.Name)).Select(c => $"column '{c.Name}' of table '{table.Name}' is longer than 63 bytes"));
                 badNames.AddRange(table.Columns.GroupBy(c => c.Name.ToLowerInvariant()).Where(g => g.Count() > 1)
                     .Select(g => $"columns {string.Join(" and ", g.Select(c => $"'{c.Name}'"))} of table '{table.Name}' collide once lower-cased"));
             }

@@ -209,7 +209,8 @@ internal static class Applier
             UPDATE {staging} SET {Staging.Winner} = {winner} WHERE {Staging.Conflict} IS NOT NULL;
             UPDATE {staging} SET {Staging.Skip} = true, {Staging.Touch} = {Staging.Conflict} <> 'DeletedInTarget' WHERE {Staging.Winner} = 'Target';
             UPDATE {staging} SET {Staging.Skip} = true,
-                {Staging.Held} = 'conflict (' || {Staging.Conflict} || '): the row was changed in PostgreSQL by another writer since this node last synced it; the Fail policy leaves it pending (see dbsync conflicts)'
+                {Staging.Held} = 'conflict (' || {Staging.Conflict} || '): the row was ' || CASE {Staging.Conflict} WHEN 'DeletedInTarget' THEN 'deleted' ELSE 'changed' END
+                    || ' in PostgreSQL by another writer since this node last synced it; the Fail policy leaves it pending (see dbsync conflicts)'
                 WHERE {Staging.Winner} = 'None'
             """, cancellationToken).ConfigureAwait(false);
         await ExecuteAsync(context, $"""

@@ -194,7 +194,7 @@ public static class PgWriter
                         {
                             var problem = new ValueConversionException(plan.Source.Name, plan.Source.KeyColumns[k].Name, DescribeKey(),
                                 "the primary key column is NULL (SQLite allows it in a table that is not WITHOUT ROWID; a PostgreSQL key cannot be NULL); give the row a key");
-                            bad = staging ? problem.Message : throw problem;
+                            bad = staging ? problem.HeldReason : throw problem;
                             break;
                         }
                     }
@@ -220,7 +220,7 @@ public static class PgWriter
                             catch (ValueConversionException ex) when (staging)
                             {
                                 // The writer throws before writing the field: the row is completed with NULLs and never applied.
-                                bad = ex.Message;
+                                bad = ex.HeldReason;
                                 importer.WriteNull();
                             }
                         }

@@ -45,6 +45,9 @@ public sealed class ValueConversionException : DbSyncException
 
     /// <summary>Why the value cannot be stored.</summary>
     public string Reason { get; }
+
+    /// <summary>The reason a quarantined row is held with: the rest of its run is written.</summary>
+    public string HeldReason => $"Table '{Table}', column '{Column}', row {Key}: {Reason}. The row is held back until the value or the column type is fixed.";
 }
 
 /// <summary>
