@@ -177,6 +177,11 @@ public sealed class ConflictCliTests : IDisposable
         Assert.Equal(0, code);
         Assert.StartsWith("At (UTC)", stdout, StringComparison.Ordinal);
         Assert.DoesNotContain(TestServer.Password, stdout, StringComparison.Ordinal);
+
+        // A node id that is not one is a usage error, not an empty list.
+        (code, stdout, _) = await RunCliAsync("conflicts", "--connection", TestServer.ConnectionString, "--node", "not-a-guid", "--json");
+        Assert.Equal((2, "DbSync.UsageError"), (code, Json(stdout).GetProperty("errorId").GetString()));
+        Assert.Contains("'not-a-guid'", Json(stdout).GetProperty("message").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -165,6 +165,9 @@ public sealed class RunLogTests : IDisposable
             third,                                            // 9: missing: restored
             third[..(third.Length / 2)]));                    // 10: truncated by a crash mid-write
 
+        var folder = await Assert.ThrowsAsync<DbSyncException>(() => new SyncEngine().RestoreLogAsync(new RestoreLogRequest { Path = path, BackupPath = _fixture.Directory }));
+        Assert.Equal(ErrorIds.LogBackupNotFound, folder.ErrorId);
+        Assert.Contains("is a folder", folder.Message, StringComparison.Ordinal);
         var preview = await new SyncEngine().RestoreLogAsync(new RestoreLogRequest { Path = path, BackupPath = backup, WhatIf = true });
         Assert.Equal(2, preview.Restored.Count);
         Assert.Single(await LogAsync(path));

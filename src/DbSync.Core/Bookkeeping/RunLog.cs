@@ -453,7 +453,9 @@ public static class RunLog
         if (!File.Exists(backupPath))
         {
             throw new DbSyncException(ErrorIds.LogBackupNotFound, DbSyncErrorCategory.ObjectNotFound,
-                $"The run log backup '{backupPath}' does not exist.", backupPath);
+                Directory.Exists(backupPath)
+                    ? $"The run log backup '{backupPath}' is a folder; give the backup file (FILE-dbsync-log.jsonl)."
+                    : $"The run log backup '{backupPath}' does not exist.", backupPath);
         }
 
         var invalid = new List<InvalidLogLine>();
