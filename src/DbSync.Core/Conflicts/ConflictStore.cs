@@ -100,12 +100,6 @@ public static class ConflictStore
         }
 
         var nodeId = query.NodeId;
-        if (nodeId is not null && !Guid.TryParse(nodeId, out _))
-        {
-            // Node ids are GUIDs: anything else would only list nothing.
-            throw new DbSyncException(ErrorIds.UsageError, DbSyncErrorCategory.InvalidArgument, $"--node '{nodeId}' is not a node id (a GUID, as status and the run log show it).");
-        }
-
         if (query.Path is not null)
         {
             var path = SourceDatabase.Validate(query.Path);
@@ -118,6 +112,12 @@ public static class ConflictStore
         }
 
         var builder = TargetDatabase.ParseConnectionString(query.ConnectionString, query.Credential);
+        if (nodeId is not null && !Guid.TryParse(nodeId, out _))
+        {
+            // Node ids are GUIDs: anything else would only list nothing.
+            throw new DbSyncException(ErrorIds.UsageError, DbSyncErrorCategory.InvalidArgument, $"--node '{nodeId}' is not a node id (a GUID, as status and the run log show it).");
+        }
+
         try
         {
             var pg = await TargetDatabase.OpenAsync(builder, cancellationToken).ConfigureAwait(false);
