@@ -53,6 +53,20 @@ public sealed class ConflictTests : IDisposable
         Assert.Equal("pg", Local(path, $"SELECT name FROM item WHERE id = {id}"));
     }
 
+    /// <summary>A TargetWins run that PostgreSQL commits but the file cannot record: another program takes the file's write lock just before the commit.</summary>
+    private async Task SyncUnrecordedAsync(string path)
+    {
+        using var locker = new FileLocker(path, SyncPhase.Committing);
+        var request = new SyncRequest
+        {
+            Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, ConflictPolicy = ConflictPolicy.TargetWins,
+            BusyTimeout = TimeSpan.FromSeconds(1),
+        };
+        var error = await Assert.ThrowsAnyAsync<DbSyncException>(() => _engine.SyncAsync(request, locker.Progress));
+        locker.Release();
+        Assert.Equal("DbSync.BookkeepingFailed", error.ErrorId);
+    }
+
     private async Task<long> PendingAsync(string path) => (await _engine.GetStatusAsync(new StatusRequest { Path = path })).PendingChanges;
 
     [Theory]
@@ -328,18 +342,7 @@ public sealed class ConflictTests : IDisposable
         // TargetWins is where a false DeletedInTarget costs most: it would delete the row in SQLite too.
         var path = await SyncedItemsAsync();
         SyncFixture.Execute(path, "DELETE FROM item WHERE id = 2; UPDATE item SET name = 'local' WHERE id = 3;");
-        using (var locker = new FileLocker(path, SyncPhase.Committing))
-        {
-            // PostgreSQL is about to commit: another program takes the file's write lock, so the run cannot record it.
-            var request = new SyncRequest
-            {
-                Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, ConflictPolicy = ConflictPolicy.TargetWins,
-                BusyTimeout = TimeSpan.FromSeconds(1),
-            };
-            var error = await Assert.ThrowsAnyAsync<DbSyncException>(() => _engine.SyncAsync(request, locker.Progress));
-            locker.Release();
-            Assert.Equal("DbSync.BookkeepingFailed", error.ErrorId);
-        }
+        await SyncUnrecordedAsync(path);
 
         Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM {Table} WHERE id = 2"));
         Assert.Equal("local", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 3"));
@@ -372,17 +375,7 @@ public sealed class ConflictTests : IDisposable
         var path = await SyncedItemsAsync();
         _fixture.PgExecute($"UPDATE {Table} SET name = 'pg' WHERE id IN (1, 2, 3)");
         SyncFixture.Execute(path, "UPDATE item SET name = 'local' WHERE id IN (1, 3); DELETE FROM item WHERE id = 2;");
-        using (var locker = new FileLocker(path, SyncPhase.Committing))
-        {
-            var request = new SyncRequest
-            {
-                Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, ConflictPolicy = ConflictPolicy.TargetWins,
-                BusyTimeout = TimeSpan.FromSeconds(1),
-            };
-            var error = await Assert.ThrowsAnyAsync<DbSyncException>(() => _engine.SyncAsync(request, locker.Progress));
-            locker.Release();
-            Assert.Equal("DbSync.BookkeepingFailed", error.ErrorId);
-        }
+        await SyncUnrecordedAsync(path);
 
         Assert.Equal(3, _fixture.PgScalar($"SELECT count(*) FROM {Table} WHERE name = 'pg'"));
         // Row 3 changes here again after that run: that change is new, and goes to PostgreSQL as any other would.
