@@ -113,6 +113,13 @@ public sealed class SyncEngine
             var result = new SyncResult { RunId = runId, NodeId = capture.NodeId, Path = path, Target = target, StartedAt = started };
             result.Log.BackupPath = backupPath;
             var warnings = capture.Warnings;
+            // The file does not keep a change for each target: what one target got is forgotten here, and another never gets it.
+            var destination = $"{builder.Host}:{builder.Port}/{builder.Database ?? builder.Username}, schema {schema}";
+            if (CaptureStore.ReadMeta(sqlite, null, LastTargetKey) is { } previous && previous != destination)
+            {
+                warnings.Add($"This file last synced to {previous}; this run syncs to {destination}. The changes it syncs are marked synced and will not go to the other target; to bring a target up to date with the whole file, sync it with --resync.");
+            }
+
             if (RunLog.TryAppendBackup(backupPath, [.. entries]) is { } backupProblem)
             {
                 warnings.Add("Run log: " + backupProblem);
@@ -120,7 +127,7 @@ public sealed class SyncEngine
 
             try
             {
-                await RunAsync(request, schema, sqlite, pg, capture.Captured, result, warnings, progress, cancellationToken).ConfigureAwait(false);
+                await RunAsync(request, schema, destination, sqlite, pg, capture.Captured, result, warnings, progress, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
@@ -286,7 +293,7 @@ public sealed class SyncEngine
     /// <see cref="ApplyContext.Careful"/>), which holds such rows back; a deadlock or serialization failure is tried
     /// again from the start, up to five times. Every attempt starts from a rolled-back transaction.
     /// </summary>
-    private static async Task RunAsync(SyncRequest request, string schema, SqliteConnection sqlite, NpgsqlConnection pg,
+    private static async Task RunAsync(SyncRequest request, string schema, string destination, SqliteConnection sqlite, NpgsqlConnection pg,
         List<(SourceTable Table, RegisteredTable Registry)> captured, SyncResult result, List<string> warnings,
         IProgress<SyncProgress>? progress, CancellationToken cancellationToken)
     {
@@ -315,7 +322,7 @@ public sealed class SyncEngine
                 warnings.Clear();
                 warnings.AddRange(attemptWarnings);
                 progress?.Report(new SyncProgress("", SyncPhase.Recording, 0, 0, applied.Plans.Count, TimeSpan.Zero));
-                RecordSynced(sqlite, result, applied, request.Tables);
+                RecordSynced(sqlite, result, applied, request.Tables, destination);
                 return;
             }
             catch (Exception ex) when (!careful && Applier.IsRowProblem(ex) && !cancellationToken.IsCancellationRequested)
@@ -613,12 +620,15 @@ public sealed class SyncEngine
             columns + keyCount + 2, columns + keyCount + 3, columns + keyCount + 4);
     }
 
+    /// <summary>The file's meta key for where it last synced to (server, database, schema): a run elsewhere warns.</summary>
+    private const string LastTargetKey = "last_target";
+
     /// <summary>
     /// After PostgreSQL committed: sets the rows the target won to its version (uncaptured), records held rows, and
     /// forgets the synced changes, in one SQLite transaction, retried when SQLite refuses it at once as BUSY. It also
     /// counts the change-log entries left pending in the selected tables (<see cref="SyncResult.ChangeLogEntriesLeft"/>).
     /// </summary>
-    private static void RecordSynced(SqliteConnection sqlite, SyncResult result, Applied applied, IReadOnlyList<string> tables)
+    private static void RecordSynced(SqliteConnection sqlite, SyncResult result, Applied applied, IReadOnlyList<string> tables, string destination)
     {
         // PostgreSQL has committed: from here on a failure must not be reported as "nothing applied".
         for (var attempt = 1; ; attempt++)
@@ -643,6 +653,7 @@ public sealed class SyncEngine
                 }
 
                 Conflicts.NodeIdentity.RecordCommitted(sqlite, write, result.RunId);
+                CaptureStore.WriteMeta(sqlite, write, LastTargetKey, destination);
                 // Of the tables this run read, only the entries it saw: one committed since is new work, not left.
                 result.ChangeLogEntriesLeft = CaptureStore.CountLogEntries(sqlite, write, tables, applied.Plans.ToDictionary(p => p.Registry.Id, p => p.Snapshot));
                 write.Commit();
@@ -982,6 +993,14 @@ public sealed class SyncEngine
             }
 
             captured.Add((table, registered));
+        }
+
+        // A captured table dropped from SQLite: its triggers went with it, its change log and its PostgreSQL table stay.
+        foreach (var gone in registry.Values.Where(r => !all.Any(t => Identifiers.SqliteNames.Equals(t.Name, r.Name))
+            && (patterns.Count == 0 || SyncPlanner.Matches(r.Name, patterns))).OrderBy(r => r.Name, StringComparer.Ordinal))
+        {
+            var pending = CaptureStore.Scalar<long>(sqlite, transaction, $"SELECT count(*) FROM {Identifiers.Quote(gone.LogTable)}");
+            warnings.Add($"Table '{gone.Name}' was captured but no longer exists in SQLite: it is not synced{(pending > 0 ? $", and its {pending} pending change(s) stay unsent" : "")}; its PostgreSQL table is left as it is.");
         }
 
         alsoInTransaction?.Invoke(transaction, nodeId);

@@ -12,6 +12,32 @@ public sealed class ChinookSyncTests(ITestOutputHelper output) : IDisposable
     public void Dispose() => _fixture.Dispose();
 
     [Fact]
+    public async Task A_run_to_another_target_than_the_last_warns_that_the_changes_it_syncs_will_not_reach_the_other()
+    {
+        // Pending changes are kept once, not once per target: a run against another schema (a forgotten --schema on
+        // quarantine --retry, say) marks them synced, and the usual target silently never gets them.
+        var path = _fixture.CopyChinook();
+        var other = _fixture.Schema + "_other";
+        try
+        {
+            Assert.Empty((await _fixture.SyncAsync(path, "Genre")).Warnings);
+            SyncFixture.Execute(path, "UPDATE Genre SET Name = 'Moved' WHERE GenreId = 1");
+            var elsewhere = await new SyncEngine().SyncAsync(new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = other, Tables = ["Genre"] });
+
+            var warning = Assert.Single(elsewhere.Warnings);
+            Assert.Contains($"schema {_fixture.Schema}; this run syncs to ", warning, StringComparison.Ordinal);
+            Assert.Contains($"schema {other}.", warning, StringComparison.Ordinal);
+            Assert.DoesNotContain(TestServer.Password, warning, StringComparison.Ordinal);
+            Assert.Empty((await new SyncEngine().SyncAsync(new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = other, Tables = ["Genre"] })).Warnings);
+            Assert.Single((await _fixture.SyncAsync(path, "Genre")).Warnings);
+        }
+        finally
+        {
+            _fixture.PgExecute($"DROP SCHEMA IF EXISTS \"{other}\" CASCADE");
+        }
+    }
+
+    [Fact]
     public async Task Initial_load_copies_every_table_with_keys_foreign_keys_and_sequences()
     {
         var path = _fixture.CopyChinook();

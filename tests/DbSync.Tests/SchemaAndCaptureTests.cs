@@ -210,6 +210,22 @@ public sealed class SchemaAndCaptureTests : IDisposable
     }
 
     [Fact]
+    public async Task A_captured_table_dropped_from_sqlite_is_named_in_a_warning_and_its_postgresql_table_is_left_alone()
+    {
+        var path = _fixture.CreateDatabase("CREATE TABLE keep (id INTEGER PRIMARY KEY); CREATE TABLE gone (id INTEGER PRIMARY KEY); INSERT INTO gone VALUES (1), (2);");
+        Assert.Empty((await _fixture.SyncAsync(path)).Warnings);
+        SyncFixture.Execute(path, "DELETE FROM gone WHERE id = 1; DROP TABLE gone; INSERT INTO keep VALUES (1);");
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal((SyncStatus.Succeeded, 1L, 0L), (result.Status, result.Inserted, result.Deleted));
+        var warning = Assert.Single(result.Warnings);
+        Assert.Contains("Table 'gone' was captured but no longer exists in SQLite", warning, StringComparison.Ordinal);
+        Assert.Contains("its 1 pending change(s) stay unsent", warning, StringComparison.Ordinal);
+        Assert.Equal(2, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".gone"));
+    }
+
+    [Fact]
     public async Task A_dropped_column_stops_that_table_and_the_run_is_partial()
     {
         var path = _fixture.CreateDatabase("""
