@@ -398,6 +398,7 @@ public sealed class SyncEngine
                 await locks.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
             }
 
+            await Conflicts.NodeIdentity.ReleasePendingAsync(pg, sqlite, cancellationToken).ConfigureAwait(false);
             var (unrecorded, unrecordedRun) = await Conflicts.NodeIdentity.ClaimAsync(pg, transaction, sqlite, result.NodeId, result.RunId, result.Path, snapshots, cancellationToken)
                 .ConfigureAwait(false);
             var targets = await TargetDatabase.ReadTablesAsync(pg, transaction, schema, cancellationToken).ConfigureAwait(false);
@@ -653,6 +654,7 @@ public sealed class SyncEngine
                 }
 
                 Conflicts.NodeIdentity.RecordCommitted(sqlite, write, result.RunId);
+                Conflicts.NodeIdentity.ForgetPendingReleases(sqlite, write);
                 CaptureStore.WriteMeta(sqlite, write, LastTargetKey, destination);
                 // Of the tables this run read, only the entries it saw: one committed since is new work, not left.
                 result.ChangeLogEntriesLeft = CaptureStore.CountLogEntries(sqlite, write, tables, applied.Plans.ToDictionary(p => p.Registry.Id, p => p.Snapshot));

@@ -307,6 +307,30 @@ public sealed class ConflictTests : IDisposable
     }
 
     [Fact]
+    public async Task A_copy_reset_without_a_connection_releases_the_old_id_on_its_next_sync()
+    {
+        // Reset without a connection, the copy released nothing, and no later command could: the original, whose id
+        // PostgreSQL had last seen used by the copy, was refused until it was reset too (and copied in full).
+        var original = await SyncedItemsAsync();
+        var copy = Path.Combine(_fixture.Directory, "copy.sqlite");
+        File.Copy(original, copy);
+        SyncFixture.Execute(copy, "INSERT INTO item VALUES (10, 'copy', NULL)");
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(copy)).Status);
+        var reset = await _engine.ResetNodeAsync(new ResetNodeRequest { Path = copy });
+        Assert.False(reset.Released);
+        SyncFixture.Execute(original, "INSERT INTO item VALUES (11, 'original', NULL)");
+        Assert.Equal("DbSync.DuplicateNodeId", (await Assert.ThrowsAsync<DbSyncException>(() => _fixture.SyncAsync(original))).ErrorId);
+
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(copy)).Status);
+        var result = await _fixture.SyncAsync(original);
+
+        Assert.Equal((SyncStatus.Succeeded, 1L, reset.PreviousNodeId), (result.Status, result.Inserted, result.NodeId));
+        Assert.Equal("original", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 11"));
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(copy)).Status); // released once: nothing left to release
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(original)).Status);
+    }
+
+    [Fact]
     public async Task A_copied_file_is_refused_as_a_duplicate_node_until_reset_node_gives_the_copy_its_own_identity()
     {
         var original = await SyncedItemsAsync();

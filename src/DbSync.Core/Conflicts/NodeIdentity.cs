@@ -57,7 +57,7 @@ public static class NodeIdentity
             throw new DbSyncException(ErrorIds.DuplicateNodeId, DbSyncErrorCategory.InvalidOperation,
                 $"Node id {nodeId} of '{path}' is already used by another SQLite file: PostgreSQL last synced it from '{lastPath}' on host '{host}' " +
                 $"(run {seen} at {lastSeen?.ToString("u", CultureInfo.InvariantCulture)}), a run this file did not make: one of the two files is a copy of the other. " +
-                $"Run 'dbsync reset-node --path <the copy> --connection ...' (Reset-DbSyncNode) on the copy to give it an identity of its own; with a connection it also releases the id for the other file. Nothing was written.",
+                $"Run 'dbsync reset-node --path <the copy> --connection ...' (Reset-DbSyncNode) on the copy to give it an identity of its own; with a connection it also releases the id for the other file (without one, the copy's next sync does). Nothing was written.",
                 path);
         }
 
@@ -115,7 +115,10 @@ public static class NodeIdentity
         return parsed;
     }
 
-    private static async Task<bool> ReleaseAsync(NpgsqlConnection pg, SqliteConnection sqlite, SqliteTransaction transaction, string nodeId,
+    /// <summary>The file's meta key for node ids a reset-node without connection left to release.</summary>
+    private const string ReleaseKey = "release_node_ids";
+
+    private static async Task<bool> ReleaseAsync(NpgsqlConnection pg, SqliteConnection sqlite, SqliteTransaction? transaction, string nodeId,
         CancellationToken cancellationToken)
     {
         using var read = new NpgsqlCommand("SELECT last_run FROM dbsync.nodes WHERE node_id = $1 AND to_regclass('dbsync.nodes') IS NOT NULL", pg);
@@ -140,6 +143,23 @@ public static class NodeIdentity
         release.Parameters.AddWithValue(run);
         return await release.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
     }
+
+    /// <summary>
+    /// Inside a run's PostgreSQL transaction: releases the node ids this file had before a reset-node that had no
+    /// connection, when PostgreSQL's last run under them is one this file made, so that the file it was copied from can
+    /// go on under its id. The file forgets them once the run commits (<see cref="ForgetPendingReleases"/>).
+    /// </summary>
+    internal static async Task ReleasePendingAsync(NpgsqlConnection pg, SqliteConnection sqlite, CancellationToken cancellationToken)
+    {
+        foreach (var nodeId in (CaptureStore.ReadMeta(sqlite, null, ReleaseKey) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries))
+        {
+            await ReleaseAsync(pg, sqlite, null, nodeId, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>After PostgreSQL committed a run (which released them): the old ids need no release any more.</summary>
+    internal static void ForgetPendingReleases(SqliteConnection sqlite, SqliteTransaction transaction) =>
+        CaptureStore.Execute(sqlite, transaction, $"DELETE FROM _dbsync_meta WHERE key = '{ReleaseKey}'");
 
     /// <summary>True when the file made the run: it is the last committed run it recorded, or in its run history.</summary>
     /// <summary>The file recorded <paramref name="runId"/> as the last run PostgreSQL committed for it.</summary>
@@ -200,6 +220,13 @@ public static class NodeIdentity
                 {
                     throw Target.TargetDatabase.Translate(ex, builder);
                 }
+            }
+
+            if (request.ConnectionString is null && previous is not null)
+            {
+                // Without PostgreSQL at hand, the file's next sync releases the old id (see ReleasePendingAsync).
+                var pending = CaptureStore.ReadMeta(sqlite, transaction, ReleaseKey);
+                CaptureStore.WriteMeta(sqlite, transaction, ReleaseKey, pending is null ? previous : pending + "," + previous);
             }
 
             transaction.Commit();
