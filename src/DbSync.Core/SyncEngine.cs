@@ -657,7 +657,9 @@ public sealed class SyncEngine
                 Conflicts.NodeIdentity.ForgetPendingReleases(sqlite, write);
                 CaptureStore.WriteMeta(sqlite, write, LastTargetKey, destination);
                 // Of the tables this run read, only the entries it saw: one committed since is new work, not left.
-                result.ChangeLogEntriesLeft = CaptureStore.CountLogEntries(sqlite, write, tables, applied.Plans.ToDictionary(p => p.Registry.Id, p => p.Snapshot));
+                result.ChangeLogEntriesLeft = CaptureStore.CountLogEntries(sqlite, write,
+                    CaptureStore.ReadRegistry(sqlite, write).Values.Where(r => SyncPlanner.Selects(r.Name, tables)),
+                    applied.Plans.ToDictionary(p => p.Registry.Id, p => p.Snapshot));
                 write.Commit();
                 var held = applied.Plans.Any(p => p.Result.Quarantined > 0 || p.Result.Conflicts > p.Result.ConflictsResolved);
                 result.Status = applied.Skipped.Count > 0 || held ? SyncStatus.PartiallySucceeded : SyncStatus.Succeeded;
@@ -998,10 +1000,10 @@ public sealed class SyncEngine
         }
 
         // A captured table dropped from SQLite: its triggers went with it, its change log and its PostgreSQL table stay.
-        foreach (var gone in registry.Values.Where(r => !all.Any(t => Identifiers.SqliteNames.Equals(t.Name, r.Name))
-            && (patterns.Count == 0 || SyncPlanner.Matches(r.Name, patterns))).OrderBy(r => r.Name, StringComparer.Ordinal))
+        foreach (var gone in registry.Values.Where(r => !all.Any(t => Identifiers.SqliteNames.Equals(t.Name, r.Name)) && SyncPlanner.Selects(r.Name, patterns))
+            .OrderBy(r => r.Name, StringComparer.Ordinal))
         {
-            var pending = CaptureStore.Scalar<long>(sqlite, transaction, $"SELECT count(*) FROM {Identifiers.Quote(gone.LogTable)}");
+            var pending = CaptureStore.CountLogEntries(sqlite, transaction, [gone]);
             warnings.Add($"Table '{gone.Name}' was captured but no longer exists in SQLite: it is not synced{(pending > 0 ? $", and its {pending} pending change(s) stay unsent" : "")}; its PostgreSQL table is left as it is.");
         }
 

@@ -696,14 +696,13 @@ public static class CaptureStore
     }
 
     /// <summary>
-    /// The entries in the change logs of the registered tables matching <paramref name="tables"/> (every table when
-    /// empty); of a table in <paramref name="upTo"/>, only those up to that sequence number.
+    /// The entries in the change logs of <paramref name="tables"/>; of a table in <paramref name="upTo"/>, only those up
+    /// to that sequence number.
     /// </summary>
-    internal static long CountLogEntries(SqliteConnection connection, SqliteTransaction? transaction, IReadOnlyList<string> tables,
+    internal static long CountLogEntries(SqliteConnection connection, SqliteTransaction? transaction, IEnumerable<RegisteredTable> tables,
         IReadOnlyDictionary<long, long>? upTo = null)
     {
-        var logs = ReadRegistry(connection, transaction).Values
-            .Where(t => tables.Count == 0 || Planning.SyncPlanner.Matches(t.Name, tables))
+        var logs = tables
             .Select(t => $"(SELECT count(*) FROM {Identifiers.Quote(t.LogTable)}" +
                 (upTo is not null && upTo.TryGetValue(t.Id, out var seq) ? $" WHERE seq <= {seq.ToString(CultureInfo.InvariantCulture)})" : ")"))
             .ToList();

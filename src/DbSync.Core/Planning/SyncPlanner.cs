@@ -128,6 +128,13 @@ public static class SyncPlanner
         return patterns.Any(p => PatternRegex(p).IsMatch(name));
     }
 
+    /// <summary>True when a table of this name is selected: no patterns (every table), or one that matches.</summary>
+    public static bool Selects(string name, IReadOnlyList<string> patterns)
+    {
+        ArgumentNullException.ThrowIfNull(patterns);
+        return patterns.Count == 0 || Matches(name, patterns);
+    }
+
     private static Regex PatternRegex(string pattern) =>
         new("^" + Regex.Escape(pattern).Replace("\\*", ".*", StringComparison.Ordinal).Replace("\\?", ".", StringComparison.Ordinal) + "$",
             RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.Singleline);

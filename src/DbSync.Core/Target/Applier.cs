@@ -51,6 +51,13 @@ internal static class Applier
         return plan.TargetColumns.Where(c => !keys.Contains(c)).ToList();
     }
 
+    /// <summary>
+    /// A staged row's key as the jsonb object dbsync.conflicts records (target column names), <paramref name="keys"/>
+    /// being the parameter that holds the key columns: recording a conflict and finding it again use this one form.
+    /// </summary>
+    private static string KeyImage(string s, string keys) =>
+        $"(SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(to_jsonb({s}.*)) AS e WHERE e.key = ANY({keys}))";
+
     private static string Same(TablePlan plan, string t, string s)
     {
         var values = ValueColumns(plan);
@@ -182,16 +189,14 @@ internal static class Applier
     /// pushed again, which would overwrite the version that won (it is this node's row now, so no conflict would stop
     /// it). Like any row the target wins, the file gets the target's version of them when this run commits.
     /// </summary>
-    /// <returns>The rows marked.</returns>
-    public static async Task<long> RecoverTargetWinsAsync(ApplyContext context, TablePlan plan, Guid unrecordedRun, CancellationToken cancellationToken)
+    public static async Task RecoverTargetWinsAsync(ApplyContext context, TablePlan plan, Guid unrecordedRun, CancellationToken cancellationToken)
     {
         plan.Recovered = await ExecuteAsync(context, $"""
             UPDATE {Q(plan.StagingTable)} AS s SET {Staging.Winner} = 'Target', {Staging.Skip} = true
             FROM dbsync.conflicts AS c
             WHERE c.run_id = $1 AND c.node_id = $2 AND c.table_name = $3 AND c.winner = 'Target' AND s.{Staging.Last} <= $4
-                AND c.key = (SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(to_jsonb(s.*)) AS e WHERE e.key = ANY($5))
+                AND c.key = {KeyImage("s", "$5")}
             """, cancellationToken, unrecordedRun, context.NodeId, plan.Source.Name, plan.AppliedThrough, plan.TargetKeyColumns.ToArray()).ConfigureAwait(false);
-        return plan.Recovered;
     }
 
     /// <summary>Applies the policy to the conflicts, records every conflict in dbsync.conflicts and counts them.</summary>
@@ -215,7 +220,7 @@ internal static class Applier
             """, cancellationToken).ConfigureAwait(false);
         await ExecuteAsync(context, $"""
             INSERT INTO dbsync.conflicts (run_id, node_id, table_name, target_table, key, kind, policy, winner, source_row, target_row)
-            SELECT $1, $2, $3, $4, (SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(to_jsonb(s.*)) AS e WHERE e.key = ANY($5)),
+            SELECT $1, $2, $3, $4, {KeyImage("s", "$5")},
                 s.{Staging.Conflict}, $6, s.{Staging.Winner},
                 CASE WHEN s.{Staging.Gone} THEN NULL ELSE to_jsonb(s.*) - $7::text[] END, s.{Staging.TargetImage}
             FROM {staging} AS s WHERE s.{Staging.Conflict} IS NOT NULL ORDER BY s.{Staging.RowNumber}

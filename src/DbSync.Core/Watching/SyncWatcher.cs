@@ -118,15 +118,15 @@ public static class SyncWatcher
             return true;
         }
 
-        bool Selected(string name) => tables.Count == 0 || Planning.SyncPlanner.Matches(name, tables);
         var registered = CaptureStore.ReadRegistry(connection, null);
-        if (registered.Values.Any(t => !t.Loaded && Selected(t.Name)) || CaptureStore.CountLogEntries(connection, null, tables) > left)
+        var selected = registered.Values.Where(t => Planning.SyncPlanner.Selects(t.Name, tables)).ToList();
+        if (selected.Any(t => !t.Loaded) || CaptureStore.CountLogEntries(connection, null, selected) > left)
         {
             return true;
         }
 
         // A table created since the last run (with a key: keyless ones are never synced) is captured by the next run.
-        return Schema.SourceSchemaReader.ReadTables(connection).Any(t => t.HasKey && !t.IsVirtual && !registered.ContainsKey(t.Name) && Selected(t.Name));
+        return Schema.SourceSchemaReader.ReadTables(connection).Any(t => t.HasKey && !t.IsVirtual && !registered.ContainsKey(t.Name) && Planning.SyncPlanner.Selects(t.Name, tables));
     }
 
     private static async Task Delay(TimeSpan delay, CancellationToken cancellationToken)
