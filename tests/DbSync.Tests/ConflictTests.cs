@@ -67,6 +67,17 @@ public sealed class ConflictTests : IDisposable
         Assert.Equal("DbSync.BookkeepingFailed", error.ErrorId);
     }
 
+    /// <summary>A synced file and a copy of it that syncs first (with row 10 of its own), so the copy takes the node id.</summary>
+    private async Task<(string Original, string Copy)> CopySyncedFirstAsync()
+    {
+        var original = await SyncedItemsAsync();
+        var copy = Path.Combine(_fixture.Directory, "copy.sqlite");
+        File.Copy(original, copy);
+        SyncFixture.Execute(copy, "INSERT INTO item VALUES (10, 'copy', NULL)");
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(copy)).Status);
+        return (original, copy);
+    }
+
     private async Task<long> PendingAsync(string path) => (await _engine.GetStatusAsync(new StatusRequest { Path = path })).PendingChanges;
 
     [Theory]
@@ -311,11 +322,7 @@ public sealed class ConflictTests : IDisposable
     {
         // Reset without a connection, the copy released nothing, and no later command could: the original, whose id
         // PostgreSQL had last seen used by the copy, was refused until it was reset too (and copied in full).
-        var original = await SyncedItemsAsync();
-        var copy = Path.Combine(_fixture.Directory, "copy.sqlite");
-        File.Copy(original, copy);
-        SyncFixture.Execute(copy, "INSERT INTO item VALUES (10, 'copy', NULL)");
-        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(copy)).Status);
+        var (original, copy) = await CopySyncedFirstAsync();
         var reset = await _engine.ResetNodeAsync(new ResetNodeRequest { Path = copy });
         Assert.False(reset.Released);
         SyncFixture.Execute(original, "INSERT INTO item VALUES (11, 'original', NULL)");
@@ -333,11 +340,7 @@ public sealed class ConflictTests : IDisposable
     [Fact]
     public async Task A_copied_file_is_refused_as_a_duplicate_node_until_reset_node_gives_the_copy_its_own_identity()
     {
-        var original = await SyncedItemsAsync();
-        var copy = Path.Combine(_fixture.Directory, "copy.sqlite");
-        File.Copy(original, copy);
-        SyncFixture.Execute(copy, "INSERT INTO item VALUES (10, 'copy', NULL)");
-        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(copy)).Status); // the copy runs first and takes the id
+        var (original, copy) = await CopySyncedFirstAsync();
         SyncFixture.Execute(original, "INSERT INTO item VALUES (11, 'original', NULL)");
 
         var refused = await Assert.ThrowsAsync<DbSyncException>(() => _fixture.SyncAsync(original));
