@@ -243,13 +243,16 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
         var path = _fixture.CreateDatabase(StreamSchema);
         await _fixture.SyncAsync(path);
         SyncFixture.Execute(path, "UPDATE stream SET label = 'changed' WHERE id <= 10");
-        var request = new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, BusyTimeout = TimeSpan.FromSeconds(1) };
+        var request = new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, BusyTimeout = TimeSpan.FromSeconds(2) };
 
         using (var holder = SyncFixture.OpenSqlite(path))
         {
             SyncFixture.Execute(holder, "BEGIN EXCLUSIVE");
+            var clock = Stopwatch.StartNew();
             var error = await Assert.ThrowsAnyAsync<DbSyncException>(() => new SyncEngine().SyncAsync(request));
             Assert.Equal("DbSync.SourceBusy", error.ErrorId);
+            // The run waits the busy timeout, and not without end: the busy handler counts the time it spends.
+            Assert.InRange(clock.Elapsed, request.BusyTimeout, request.BusyTimeout * 4);
             AssertNoPassword(error.Message, error.ToString());
             SyncFixture.Execute(holder, "ROLLBACK");
         }
