@@ -833,7 +833,12 @@ public static class CliApp
 
         public IReadOnlyList<string> Values(string name) => Options.TryGetValue(name, out var list) ? list : [];
 
-        public string Required(string name) => Value(name) ?? throw UsageError($"Option {name} is required for '{Command}'.");
+        public string Required(string name) => Value(name) switch
+        {
+            null => throw UsageError($"Option {name} is required for '{Command}'."),
+            var value when string.IsNullOrWhiteSpace(value) => throw UsageError($"Option {name} needs a value, not an empty string."),
+            var value => value,
+        };
 
         /// <summary>An enum option by member name, case-insensitively (numbers and comma lists are not names).</summary>
         public T? Enum<T>(string name)

@@ -172,12 +172,17 @@ public sealed class CliTests : IDisposable
     [InlineData("status --path x --json=false")]
     [InlineData("status --path x --detailed=yes")]
     [InlineData("sync --path x --connection Host=x --what-if --watch")]
+    [InlineData("sync --path= --connection Host=x")]
+    [InlineData("status --path=")]
     public async Task Usage_errors_exit_2_with_the_usage_error_id(string commandLine)
     {
-        var (code, _, stderr) = await RunCliAsync([.. commandLine.Split(' '), "--json"]);
+        var (code, stdout, stderr) = await RunCliAsync([.. commandLine.Split(' '), "--json"]);
 
         Assert.Equal(2, code);
         Assert.Contains("DbSync.UsageError", stderr, StringComparison.Ordinal);
+        // Nothing ran, so there is no run to name.
+        Assert.Equal("DbSync.UsageError", Json(stdout).GetProperty("errorId").GetString());
+        Assert.False(Json(stdout).TryGetProperty("runId", out _), stdout);
     }
 
     [Fact]

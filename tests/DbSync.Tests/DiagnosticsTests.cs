@@ -32,6 +32,7 @@ public sealed class DiagnosticsTests : IDisposable
 
         Assert.All(checks.Where(c => c.Name != "Target.Tls"), c => Assert.True(c.Status == CheckStatus.Pass, $"{c.Name}: {c.Message}"));
         Assert.Contains(checks, c => c.Name == "Target.ServerVersion" && c.Message.Contains("15.", StringComparison.Ordinal));
+        Assert.Contains(":", Only(checks, "Target.ConnectionString").Target, StringComparison.Ordinal);
         var (code, stdout, _) = await CliTests.RunCliAsync("test", "--path", path, "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema, "--json");
         Assert.Equal(0, code);
         Assert.Equal("Succeeded", JsonDocument.Parse(stdout).RootElement.GetProperty("status").GetString());
@@ -60,6 +61,25 @@ public sealed class DiagnosticsTests : IDisposable
         }
 
         Assert.Equal(CheckStatus.Pass, Only(await TestAsync(path), "Source.Writable").Status);
+    }
+
+    [Fact]
+    public async Task A_file_another_connection_holds_locked_fails_with_a_fix_about_the_lock_and_not_about_damage()
+    {
+        // In rollback-journal mode an exclusive lock keeps even readers out, so the file cannot be opened at all.
+        var path = _fixture.CreateDatabase("PRAGMA journal_mode = DELETE; CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT);");
+        using var holder = SyncFixture.OpenSqlite(path);
+        SyncFixture.Execute(holder, "BEGIN EXCLUSIVE");
+
+        var checks = await TestAsync(path);
+
+        // The write lock is refused first; the checks that read the tables then wait for it too.
+        var writable = Only(checks, "Source.Writable");
+        var open = Only(checks, "Source.Open");
+        Assert.All(new[] { writable, open }, c => Assert.Equal((CheckStatus.Fail, "DbSync.SourceBusy"), (c.Status, c.ErrorId)));
+        Assert.All(new[] { writable, open }, c => Assert.StartsWith("Another program holds a lock on the file", c.Fix, StringComparison.Ordinal));
+        Assert.EndsWith("The checks that read the tables did not run.", open.Message, StringComparison.Ordinal);
+        SyncFixture.Execute(holder, "ROLLBACK");
     }
 
     [Fact]

@@ -35,6 +35,7 @@ public sealed class RunLogTests : IDisposable
         Assert.True(result.Log is { Backup: false, Database: true }, result.Log.Error);
         var warning = Assert.Single(result.Warnings, w => w.StartsWith("Run log:", StringComparison.Ordinal));
         Assert.Contains(_fixture.Directory, warning, StringComparison.Ordinal);
+        Assert.Contains("it is a folder, and the backup is a file", warning, StringComparison.Ordinal);
         Assert.Equal(result.RunId, Assert.Single(await LogAsync(path)).RunId);
     }
 

@@ -110,6 +110,11 @@ public static class RunLog
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
+            if (Directory.Exists(backupPath))
+            {
+                return $"the backup '{backupPath}' could not be written: it is a folder, and the backup is a file (--log-path or -LogPath names the file)";
+            }
+
             return $"the backup '{backupPath}' could not be written: {ex.Message}";
         }
     }

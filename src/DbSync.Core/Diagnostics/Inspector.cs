@@ -287,8 +287,7 @@ internal static class Inspector
             catch (SqliteException ex)
             {
                 var error = SourceDatabase.Translate(ex, path);
-                checks.Add(Check("Source.Writable", CheckStatus.Fail, error.Message,
-                    error.ErrorId == ErrorIds.SourceBusy ? "Another program holds a write lock; find it (fuser, lsof) or sync when it is done." : "Make the file and its folder writable by the account that runs DbSync.",
+                checks.Add(Check("Source.Writable", CheckStatus.Fail, error.Message, SourceFix(error.ErrorId, "Make the file and its folder writable by the account that runs DbSync."),
                     path, error.ErrorId));
             }
 
@@ -348,10 +347,12 @@ internal static class Inspector
             checks.Add(ValueSample(sqlite, selected.Where(t => t.HasKey && !t.IsVirtual)));
             return selected.Where(t => t.HasKey && !t.IsVirtual).ToList();
         }
-        catch (SqliteException ex)
+        catch (Exception ex) when (ex is SqliteException || (ex is DbSyncException known && known.ErrorId.StartsWith("DbSync.Source", StringComparison.Ordinal)))
         {
-            var error = SourceDatabase.Translate(ex, path);
-            checks.Add(Check("Source.Open", CheckStatus.Fail, error.Message, "Check that the file is an intact SQLite database.", path, error.ErrorId));
+            // Opening the file, or a check that reads it, failed.
+            var error = ex as DbSyncException ?? SourceDatabase.Translate((SqliteException)ex, path);
+            var message = error.ErrorId == ErrorIds.SourceBusy ? $"{error.Message} The checks that read the tables did not run." : error.Message;
+            checks.Add(Check("Source.Open", CheckStatus.Fail, message, SourceFix(error.ErrorId, "Check that the file is an intact SQLite database."), path, error.ErrorId));
             return null;
         }
         catch (DbSyncException ex)
@@ -360,6 +361,14 @@ internal static class Inspector
             return null;
         }
     }
+
+    /// <summary>The fix for a failure to use the file: a lock and a permission are not damage.</summary>
+    private static string SourceFix(string errorId, string otherwise) => errorId switch
+    {
+        ErrorIds.SourceBusy => "Another program holds a lock on the file; find it (fuser, lsof), or run again when it is done.",
+        ErrorIds.SourceReadOnly => "Make the file and its folder readable and writable by the account that runs DbSync.",
+        _ => otherwise,
+    };
 
     /// <summary>Samples up to 1000 values per column and names columns holding values their mapped type refuses.</summary>
     private static CheckResult ValueSample(SqliteConnection sqlite, IEnumerable<SourceTable> tables)
@@ -458,6 +467,7 @@ internal static class Inspector
         builder.Timeout = Math.Max(1, (int)Math.Ceiling(request.TargetTimeout.TotalSeconds));
         builder.CommandTimeout = Math.Max(builder.CommandTimeout, builder.Timeout);
         var where = TargetDatabase.Describe(builder);
+        checks.Add(Check("Target.ConnectionString", CheckStatus.Pass, $"The connection string is valid and names {where}.", target: where));
         NpgsqlConnection pg;
         using (var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
         {
