@@ -82,6 +82,16 @@ Describe 'Start-DbSync' {
         $run.Output | Should -Not -Match ([regex]::Escape((Get-PgPassword)))
     }
 
+    It 'says -WhatIf -Continuous would watch, shows the first run''s plan and changes nothing' {
+        $before = Get-FileHashText $db
+        $run = Invoke-ChildPwsh "Start-DbSync -LiteralPath '$db' -ConnectionString '$Pg' -Schema '$schema' -Continuous -WhatIf"
+        $run.ExitCode | Should -Be 0
+        $run.Output | Should -Match "What if: Watch '.*' and sync each commit to PostgreSQL schema '$schema' until stopped\."
+        $run.Output | Should -Match 'What if: 1\. Artist -> '
+        Get-FileHashText $db | Should -Be $before
+        Invoke-Pg "SELECT count(*) FROM pg_namespace WHERE nspname = '$schema'" -Scalar | Should -Be 0
+    }
+
     It 'shows pending inserts, updates and deletes in the -WhatIf plan' {
         Invoke-Sqlite $db "INSERT INTO Genre (GenreId, Name) VALUES (1001, 'Unused')"
         Start-DbSync -Path $db -ConnectionString $Pg -Schema $schema | Out-Null

@@ -88,7 +88,10 @@ public sealed class StartDbSyncCommand : DbSyncSyncCommand
         var engine = new SyncEngine();
         try
         {
-            if (!ShouldProcess($"Sync '{path}' to PostgreSQL schema '{Schema}'.", $"Sync '{path}' to PostgreSQL schema '{Schema}'?", "Start-DbSync", out var reason))
+            var action = Continuous.IsPresent
+                ? $"Watch '{path}' and sync each commit to PostgreSQL schema '{Schema}' until stopped"
+                : $"Sync '{path}' to PostgreSQL schema '{Schema}'";
+            if (!ShouldProcess($"{action}.", $"{action}?", "Start-DbSync", out var reason))
             {
                 if (reason == ShouldProcessReason.WhatIf)
                 {
