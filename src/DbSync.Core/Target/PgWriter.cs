@@ -337,15 +337,23 @@ public static class PgWriter
         }
     }
 
-    /// <summary>Indexes a staging table larger than one batch, so each batched apply statement finds its rows fast.</summary>
+    /// <summary>Staging tables of more rows than this are indexed: below it, a scan per row costs less than the index.</summary>
+    private const int IndexedFrom = 200;
+
+    /// <summary>
+    /// Indexes a staging table of more than a few hundred rows by row number, so each batched apply statement finds its
+    /// rows fast, and the statements that join staged rows back to themselves by row number (the conflict check's
+    /// update of the rows it found) find each one by the index. PostgreSQL has no statistics for a new temporary table
+    /// and expects one row, so without the index it scanned the whole staging table for each row: 6.4 s for the 8,715
+    /// rows of a table joined as a new node, where every row is another node's and goes through that update.
+    /// </summary>
     public static async Task PrepareStagingAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, TablePlan plan, int batchSize, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(plan);
-        if (plan.StagedRows > batchSize)
+        if (plan.StagedRows > Math.Min(batchSize, IndexedFrom))
         {
             await ExecuteAsync(connection, transaction, $"CREATE INDEX ON {Identifiers.Quote(plan.StagingTable)} ({RowNumber})", cancellationToken).ConfigureAwait(false);
         }
-
     }
 
     /// <summary>
