@@ -61,10 +61,29 @@ function Remove-TestSchema([string] $Schema) {
 
 function Get-FileHashText([string] $Path) { (Get-FileHash -LiteralPath $Path -Algorithm SHA256).Hash }
 
-function Invoke-ChildPwsh([string] $Script) {
-    # A separate, non-interactive pwsh: for host output (-WhatIf lines) and for proving nothing prompts.
+function Invoke-ChildPwsh([string] $Script, [int] $TimeoutSeconds = 0) {
+    # A separate, non-interactive pwsh: for host output (-WhatIf lines) and for proving nothing prompts. With a
+    # timeout, a child still running then is killed and reported as exit code -1 (a hang fails, rather than blocks).
     $pwsh = (Get-Process -Id $PID).Path
     $full = "`$ErrorActionPreference = 'Stop'; Import-Module '$script:ModuleManifest'; $Script"
-    $output = & $pwsh -NoProfile -NonInteractive -Command $full 2>&1 | Out-String
-    [pscustomobject]@{ ExitCode = $LASTEXITCODE; Output = $output }
+    if ($TimeoutSeconds -le 0) {
+        $output = & $pwsh -NoProfile -NonInteractive -Command $full 2>&1 | Out-String
+        return [pscustomobject]@{ ExitCode = $LASTEXITCODE; Output = $output }
+    }
+
+    $info = [System.Diagnostics.ProcessStartInfo]::new($pwsh)
+    foreach ($argument in @('-NoProfile', '-NonInteractive', '-Command', $full)) { $info.ArgumentList.Add($argument) }
+    $info.RedirectStandardOutput = $true
+    $info.RedirectStandardError = $true
+    $child = [System.Diagnostics.Process]::Start($info)
+    $stdout = $child.StandardOutput.ReadToEndAsync()
+    $stderr = $child.StandardError.ReadToEndAsync()
+    if (-not $child.WaitForExit($TimeoutSeconds * 1000)) {
+        $child.Kill($true)
+        $child.WaitForExit()
+        return [pscustomobject]@{ ExitCode = -1; Output = "still running after $TimeoutSeconds s: " + $stdout.Result + $stderr.Result }
+    }
+
+    $child.WaitForExit()
+    [pscustomobject]@{ ExitCode = $child.ExitCode; Output = $stdout.Result + $stderr.Result }
 }

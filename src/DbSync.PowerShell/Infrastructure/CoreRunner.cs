@@ -25,7 +25,8 @@ internal sealed class CoreRunner : IDisposable
     /// <summary>
     /// Runs <paramref name="operation"/>, calling <paramref name="onProgress"/> on this (the pipeline) thread for
     /// each report. Returns when the operation has ended, whatever happened, so a stopped run has finished its
-    /// rollback and released the file's lock before the pipeline unwinds.
+    /// rollback and released the file's lock before the pipeline unwinds. When <paramref name="onProgress"/> throws,
+    /// the operation is cancelled and the exception passes on once it has ended.
     /// </summary>
     /// <exception cref="PipelineStoppedException">The pipeline was stopped (Ctrl+C) and the operation was cancelled.</exception>
     public T Run<T, TProgress>(Func<IProgress<TProgress>, CancellationToken, Task<T>> operation, Action<TProgress>? onProgress)
@@ -53,7 +54,11 @@ internal sealed class CoreRunner : IDisposable
         {
             if (!task.IsCompleted)
             {
-                // Left early (WriteProgress threw because the pipeline is stopping): let Core finish cleanly.
+                // Left early: a Write* call threw. The pipeline is stopping (Ctrl+C), a downstream command has all it
+                // wants (Select-Object -First), or -ErrorAction Stop made an error terminating. Nobody takes the
+                // operation's output any more, and a watch would never end by itself: cancel it, and wait until Core
+                // has rolled back and released the file.
+                _cancel.Cancel();
                 ((IAsyncResult)task).AsyncWaitHandle.WaitOne();
             }
         }
