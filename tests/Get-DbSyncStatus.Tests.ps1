@@ -52,6 +52,19 @@ Describe 'Get-DbSyncStatus' {
         $result.Path | Should -Be $db
     }
 
+    It 'reports every file of a folder, with an error for the one it cannot read' {
+        $folder = Join-Path $TestDrive ("status-" + [guid]::NewGuid().ToString('N').Substring(0, 6))
+        New-Item -ItemType Directory $folder | Out-Null
+        Copy-Item $db (Join-Path $folder 'a.sqlite')
+        'not a database' | Set-Content (Join-Path $folder 'b.sqlite')
+        Copy-Item $db (Join-Path $folder 'c.sqlite')
+
+        $statuses = Get-DbSyncStatus -Path (Join-Path $folder '*.sqlite') -ErrorAction SilentlyContinue -ErrorVariable failures
+        $statuses.Path | Split-Path -Leaf | Sort-Object | Should -Be @('a.sqlite', 'c.sqlite')
+        $failures | Should -HaveCount 1
+        $failures[0].FullyQualifiedErrorId | Should -Be 'DbSync.SourceNotSqlite,DbSync.PowerShell.Commands.GetDbSyncStatusCommand'
+    }
+
     It 'throws DbSync.SourceNotFound for a missing file' {
         { Get-DbSyncStatus -LiteralPath (Join-Path $TestDrive 'none.sqlite') } | Should -Throw -ErrorId 'DbSync.SourceNotFound,DbSync.PowerShell.Commands.GetDbSyncStatusCommand'
     }

@@ -116,6 +116,25 @@ Describe 'Start-DbSync' {
         { Start-DbSync @arguments -Schema $schema -ErrorAction Stop } | Should -Throw -ErrorId "$ErrorId,DbSync.PowerShell.Commands.StartDbSyncCommand"
     }
 
+    It 'goes on with the next piped file after one that fails, and -ErrorAction Stop ends at it' {
+        $folder = Join-Path $TestDrive ("shops-" + [guid]::NewGuid().ToString('N').Substring(0, 6))
+        New-Item -ItemType Directory $folder | Out-Null
+        Copy-Item $db (Join-Path $folder 'a.sqlite')
+        'not a database' | Set-Content (Join-Path $folder 'b.sqlite')
+        Copy-Item $db (Join-Path $folder 'c.sqlite')
+        $files = Get-ChildItem (Join-Path $folder '*.sqlite') | Sort-Object Name
+
+        $results = $files | Start-DbSync -ConnectionString $Pg -Schema $schema -Table Genre -ErrorAction SilentlyContinue -ErrorVariable failures
+        $results.Path | Split-Path -Leaf | Should -Be @('a.sqlite', 'c.sqlite')
+        $failures | Should -HaveCount 1
+        $failures[0].FullyQualifiedErrorId | Should -Be 'DbSync.SourceNotSqlite,DbSync.PowerShell.Commands.StartDbSyncCommand'
+        $failures[0].TargetObject | Should -Be (Join-Path $folder 'b.sqlite')
+
+        Invoke-Sqlite (Join-Path $folder 'c.sqlite') "INSERT INTO Genre (GenreId, Name) VALUES (1002, 'After b')"
+        { $files | Start-DbSync -ConnectionString $Pg -Schema $schema -Table Genre -ErrorAction Stop } | Should -Throw -ErrorId 'DbSync.SourceNotSqlite,DbSync.PowerShell.Commands.StartDbSyncCommand'
+        (Get-DbSyncStatus -LiteralPath (Join-Path $folder 'c.sqlite')).PendingChanges | Should -Be 1
+    }
+
     It 'binds -ConflictPolicy case-insensitively, completes its values, and refuses an unknown one' {
         $before = Get-FileHashText $db
         $run = Invoke-ChildPwsh "Start-DbSync -LiteralPath '$db' -ConnectionString '$Pg' -Schema '$schema' -Table Genre -ConflictPolicy newest -NewestColumn Name -NodePartitioned Gen*, Art* -WhatIf"
@@ -186,6 +205,18 @@ Describe 'Start-DbSync' {
         $output[1].Inserted | Should -Be 1
         Invoke-Pg "SELECT count(*) FROM `"$schema`".genre WHERE genreid = 1001" -Scalar | Should -Be 1
         (Get-DbSyncLog -LiteralPath $db | Where-Object { $_.Status.ToString() -eq 'Running' }) | Should -BeNullOrEmpty
+    }
+
+    It 'ends -Continuous when Select-Object -First has the runs it wants' {
+        $run = Invoke-ChildPwsh "`$r = Start-DbSync -LiteralPath '$db' -ConnectionString '$Pg' -Schema '$schema' -Continuous -Interval 600 | Select-Object -First 1; 'first: ' + `$r.Status" -TimeoutSeconds 60
+        $run.Output | Should -Match 'first: Succeeded'
+        $run.ExitCode | Should -Be 0
+        (Get-DbSyncLog -LiteralPath $db | Where-Object { $_.Status.ToString() -eq 'Running' }) | Should -BeNullOrEmpty
+    }
+
+    It 'ends -Continuous -ErrorAction Stop with the first failed run''s error' {
+        $run = Invoke-ChildPwsh "try { Start-DbSync -LiteralPath '$db' -ConnectionString 'Host=127.0.0.1;Port=1;Username=x;Password=y;Timeout=2' -Schema '$schema' -Continuous -ErrorAction Stop } catch { 'caught: ' + `$_.FullyQualifiedErrorId }" -TimeoutSeconds 60
+        $run.Output | Should -Match 'caught: DbSync\.TargetUnreachable'
     }
 
     It 'takes parameters from a splatted .psd1 settings file' {

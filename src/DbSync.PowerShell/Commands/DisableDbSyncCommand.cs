@@ -43,7 +43,10 @@ public sealed class DisableDbSyncCommand : DbSyncFileCommand
                 continue;
             }
 
-            var result = RunCore(file, token => engine.DisableAsync(BuildRequest(file), token));
+            if (!TryRunCore(file, token => engine.DisableAsync(BuildRequest(file), token), out var result))
+            {
+                continue;
+            }
 
             foreach (var warning in result.Warnings)
             {

@@ -42,7 +42,10 @@ public sealed class EnableDbSyncCommand : DbSyncFileCommand
                 continue;
             }
 
-            var result = RunCore(file, token => engine.EnableAsync(BuildRequest(file), token));
+            if (!TryRunCore(file, token => engine.EnableAsync(BuildRequest(file), token), out var result))
+            {
+                continue;
+            }
 
             foreach (var warning in result.Warnings)
             {

@@ -93,7 +93,10 @@ public sealed class GetDbSyncConflictCommand : DbSyncCommand
 
         foreach (var file in ResolveFiles(paths, literal))
         {
-            var conflicts = RunCore(file, token => engine.GetConflictsAsync(BuildQuery(file), token));
+            if (!TryRunCore(file, token => engine.GetConflictsAsync(BuildQuery(file), token), out var conflicts))
+            {
+                continue;
+            }
 
             WriteObject(conflicts, enumerateCollection: true);
         }

@@ -57,7 +57,10 @@ public sealed class GetDbSyncLogCommand : DbSyncFileCommand
         var engine = new SyncEngine();
         foreach (var file in files)
         {
-            var entries = RunCore(file, token => engine.GetLogAsync(BuildQuery(file), token));
+            if (!TryRunCore(file, token => engine.GetLogAsync(BuildQuery(file), token), out var entries))
+            {
+                continue;
+            }
 
             WriteObject(entries, enumerateCollection: true);
         }

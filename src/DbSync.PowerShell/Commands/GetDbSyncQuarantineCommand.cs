@@ -45,12 +45,15 @@ public sealed class GetDbSyncQuarantineCommand : DbSyncSyncCommand
         var engine = new SyncEngine();
         foreach (var file in files)
         {
-            if (Retry.IsPresent && ShouldProcess(file, "Retry the held rows (sync the tables that hold them)"))
+            if (Retry.IsPresent && ShouldProcess(file, "Retry the held rows (sync the tables that hold them)") && !RetryOne(engine, file))
             {
-                RetryOne(engine, file);
+                continue;
             }
 
-            var rows = RunCore(file, token => engine.GetQuarantineAsync(BuildQuery(file), token));
+            if (!TryRunCore(file, token => engine.GetQuarantineAsync(BuildQuery(file), token), out var rows))
+            {
+                continue;
+            }
 
             WriteObject(rows, enumerateCollection: true);
         }
@@ -66,13 +69,17 @@ public sealed class GetDbSyncQuarantineCommand : DbSyncSyncCommand
     /// <param name="logPath">-LogPath resolved against PowerShell's location.</param>
     internal SyncRequest BuildRetryRequest(string path, string? logPath) => BuildSyncRequest(path, logPath);
 
-    private void RetryOne(SyncEngine engine, string path)
+    /// <returns>False when the retry failed (the error was written).</returns>
+    private bool RetryOne(SyncEngine engine, string path)
     {
         var request = BuildRetryRequest(path, ResolvedLogPath);
         SyncResult? result;
         try
         {
-            result = RunCore(path, token => engine.RetryQuarantineAsync(request, null, token));
+            if (!TryRunCore(path, token => engine.RetryQuarantineAsync(request, null, token), out result))
+            {
+                return false;
+            }
         }
         catch (OperationCanceledException)
         {
@@ -82,11 +89,12 @@ public sealed class GetDbSyncQuarantineCommand : DbSyncSyncCommand
         if (result is null)
         {
             WriteVerbose($"No row is held in '{path}': nothing to retry.");
-            return;
+            return true;
         }
 
         WriteRun(result, path);
         WriteVerbose(string.Create(CultureInfo.InvariantCulture,
             $"{result.Status}: {result.Inserted} inserted, {result.Updated} updated, {result.Deleted} deleted, {result.Quarantined} still quarantined (run {result.RunId})."));
+        return true;
     }
 }

@@ -35,7 +35,10 @@ public sealed class GetDbSyncStatusCommand : DbSyncTargetCommand
         var engine = new SyncEngine();
         foreach (var file in files)
         {
-            var status = RunCore(file, token => engine.GetStatusAsync(BuildRequest(file), token));
+            if (!TryRunCore(file, token => engine.GetStatusAsync(BuildRequest(file), token), out var status))
+            {
+                continue;
+            }
 
             WriteObject(status);
             if (Detailed.IsPresent)

@@ -39,7 +39,10 @@ public sealed class ResetDbSyncNodeCommand : DbSyncTargetCommand
                 continue;
             }
 
-            var result = RunCore(file, token => engine.ResetNodeAsync(BuildRequest(file), token));
+            if (!TryRunCore(file, token => engine.ResetNodeAsync(BuildRequest(file), token), out var result))
+            {
+                continue;
+            }
 
             WriteObject(result);
         }

@@ -39,7 +39,10 @@ public sealed class RestoreDbSyncLogCommand : DbSyncFileCommand
             }
 
             // -WhatIf still reads the backup and reports what would be restored (Core's WhatIf changes nothing).
-            var result = RunCore(file, token => engine.RestoreLogAsync(BuildRequest(file, BackupPath is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(BackupPath), whatIf: !proceed), token));
+            if (!TryRunCore(file, token => engine.RestoreLogAsync(BuildRequest(file, BackupPath is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(BackupPath), whatIf: !proceed), token), out var result))
+            {
+                continue;
+            }
 
             foreach (var line in result.Invalid)
             {

@@ -114,6 +114,11 @@ public sealed class StartDbSyncCommand : DbSyncSyncCommand
             WriteVerbose(string.Create(CultureInfo.InvariantCulture,
                 $"{result.Status}: {result.Inserted} inserted, {result.Updated} updated, {result.Deleted} deleted in {result.Duration.TotalSeconds:0.00} s (run {result.RunId}) on {result.Target}."));
         }
+        catch (DbSyncException ex) when (!Errors.EndsTheCommand(ex))
+        {
+            // About this file: the next piped file is still synced, unless -ErrorAction Stop.
+            WriteError(Errors.From(ex, path));
+        }
         catch (DbSyncException ex)
         {
             ThrowTerminatingError(Errors.From(ex, path));

@@ -51,7 +51,10 @@ public sealed class TestDbSyncConnectionCommand : DbSyncTargetCommand
         var engine = new SyncEngine();
         foreach (var file in files)
         {
-            var checks = RunCore(file, token => engine.TestAsync(BuildRequest(file), token));
+            if (!TryRunCore(file, token => engine.TestAsync(BuildRequest(file), token), out var checks))
+            {
+                continue;
+            }
 
             if (Quiet.IsPresent)
             {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using System.Management.Automation;
 using DbSync.Core;
 
@@ -6,7 +7,7 @@ namespace DbSync.PowerShell.Infrastructure;
 
 /// <summary>
 /// What every DbSync cmdlet shares: the runner that keeps Write* calls on the pipeline thread and cancels Core on
-/// Ctrl+C, path resolution, and the mapping of Core's failures to terminating errors. It holds no field of a
+/// Ctrl+C, path resolution, and the mapping of Core's failures to error records: non-terminating for a failure about one input item, terminating for a mistake in the parameters. It holds no field of a
 /// DbSync.Core type: PowerShell reflects over cmdlet types before the module's load context can resolve Core.
 /// </summary>
 public abstract class DbSyncCommand : PSCmdlet
@@ -30,25 +31,60 @@ public abstract class DbSyncCommand : PSCmdlet
         return ShouldProcess(target, action);
     }
 
-    /// <summary>The files <paramref name="paths"/> name; a path that resolves to nothing is a terminating error.</summary>
+    /// <summary>
+    /// The files <paramref name="paths"/> name. A path that resolves to nothing, or not to the file system, is a
+    /// non-terminating error about that path: the others are still processed, and -ErrorAction decides.
+    /// </summary>
     protected IReadOnlyList<string> ResolveFiles(string[] paths, bool literal)
     {
-        try
+        var files = new List<string>();
+        foreach (var path in paths)
         {
-            return PathResolver.Resolve(this, paths, literal);
+            try
+            {
+                files.AddRange(PathResolver.Resolve(this, [path], literal));
+            }
+            catch (DbSyncException ex)
+            {
+                WriteError(Errors.From(ex, null));
+            }
         }
-        catch (DbSyncException ex)
-        {
-            throw Terminating(Errors.From(ex, null));
-        }
+
+        return files;
     }
 
-    /// <summary>Runs a Core operation; a failure that stops it is a terminating error about <paramref name="target"/> (usually the file).</summary>
+    /// <summary>Runs a Core operation that is not about one input item; a failure that stops it is a terminating error.</summary>
     protected T RunCore<T>(object? target, Func<CancellationToken, Task<T>> operation)
     {
         try
         {
             return Runner.Run(operation);
+        }
+        catch (DbSyncException ex)
+        {
+            throw Terminating(Errors.From(ex, target));
+        }
+    }
+
+    /// <summary>
+    /// Runs a Core operation for one input item (usually a file). A failure about that item (missing, locked, damaged,
+    /// a target that refuses it) is a non-terminating error, so the pipeline goes on with the next item unless
+    /// -ErrorAction Stop makes it terminating; a mistake in the parameters, which every item would repeat, ends the
+    /// command (<see cref="Errors.EndsTheCommand"/>).
+    /// </summary>
+    /// <returns>False when it failed; the error was written.</returns>
+    protected bool TryRunCore<T>(object? target, Func<CancellationToken, Task<T>> operation, [MaybeNullWhen(false)] out T result)
+    {
+        try
+        {
+            result = Runner.Run(operation);
+            return true;
+        }
+        catch (DbSyncException ex) when (!Errors.EndsTheCommand(ex))
+        {
+            WriteError(Errors.From(ex, target));
+            result = default;
+            return false;
         }
         catch (DbSyncException ex)
         {

@@ -6,6 +6,13 @@ namespace DbSync.PowerShell.Infrastructure;
 /// <summary>Core failures as ErrorRecords with the same stable error id the CLI prints.</summary>
 internal static class Errors
 {
+    /// <summary>
+    /// A failure of the parameters themselves (a usage error, no or a malformed connection string): every input item
+    /// would repeat it, so it ends the command. Any other failure is about one item, and is a non-terminating error.
+    /// </summary>
+    public static bool EndsTheCommand(DbSyncException error) =>
+        error?.ErrorId is ErrorIds.UsageError or ErrorIds.ConnectionMissing or ErrorIds.InvalidConnectionString;
+
     /// <summary>An ErrorRecord for a Core failure; the target object is what the error is about, else the file.</summary>
     public static ErrorRecord From(DbSyncException exception, object? fallbackTarget) =>
         new(exception, exception.ErrorId, ToErrorCategory(exception.Category), exception.Target ?? fallbackTarget);
