@@ -79,7 +79,8 @@ public static class SourceDatabase
             DataSource = fullPath,
             Mode = SqliteOpenMode.ReadWrite,
             Pooling = false,
-            DefaultTimeout = busyTimeoutSeconds,
+            // Its own retries of a busy statement; 0 would mean without end, where 0 here means not to wait.
+            DefaultTimeout = Math.Max(1, busyTimeoutSeconds),
         };
         var connection = new SqliteConnection(builder.ToString());
         try
@@ -88,9 +89,14 @@ public static class SourceDatabase
             using var command = connection.CreateCommand();
             // Microsoft.Data.Sqlite retries SQLITE_BUSY up to the command timeout; the pragma makes SQLite itself wait too
             // (with its own busy handler, which PollWhileBusy then replaces by a finer one).
-            command.CommandText = $"PRAGMA busy_timeout = {busyTimeoutSeconds * 1000}; SELECT count(*) FROM sqlite_master;";
-            command.ExecuteScalar();
+            command.CommandText = $"PRAGMA busy_timeout = {busyTimeoutSeconds * 1000}";
+            command.ExecuteNonQuery();
             PollWhileBusy(connection, busyTimeoutSeconds);
+            // Reading the schema proves the file can be read now. On its own: as the second statement of one command,
+            // ExecuteScalar returned the pragma's row, and a file locked past the busy timeout went unnoticed here, to
+            // fail only after the next statement had waited the whole timeout again.
+            command.CommandText = "SELECT count(*) FROM sqlite_master";
+            command.ExecuteScalar();
             return connection;
         }
         catch (SqliteException ex)
