@@ -52,6 +52,18 @@ Describe 'Get-DbSyncStatus' {
         $result.Path | Should -Be $db
     }
 
+    It 'feeds Start-DbSync with -Detailed too: the tables name their file, which is synced once' {
+        Enable-DbSync -LiteralPath $db | Out-Null
+        $status = @(Get-DbSyncStatus -LiteralPath $db -Detailed)
+        $status.Count | Should -Be 12
+        $status | Select-Object -Skip 1 | ForEach-Object { $_.Path | Should -Be $db }
+        $results = @($status | Start-DbSync -ConnectionString $Pg -Schema $schema -Table Genre)
+        $results.Count | Should -Be 1
+        $results[0].Path | Should -Be $db
+        @(Get-DbSyncLog -LiteralPath $db).Count | Should -Be 1
+        Test-Path (Join-Path (Get-Location) 'DbSync.Core.Diagnostics.TableStatus-dbsync-log.jsonl') | Should -BeFalse
+    }
+
     It 'reports every file of a folder, with an error for the one it cannot read' {
         $folder = Join-Path $TestDrive ("status-" + [guid]::NewGuid().ToString('N').Substring(0, 6))
         New-Item -ItemType Directory $folder | Out-Null

@@ -48,5 +48,6 @@ Describe 'Restore-DbSyncLog' {
         Copy-Item -LiteralPath "$db-dbsync-log.jsonl" -Destination $copy
         (Restore-DbSyncLog -LiteralPath $db -BackupPath $copy).Restored | Should -HaveCount 2
         { Restore-DbSyncLog -LiteralPath $db -BackupPath (Join-Path $TestDrive 'missing.jsonl') } | Should -Throw -ErrorId 'DbSync.LogBackupNotFound,DbSync.PowerShell.Commands.RestoreDbSyncLogCommand'
+        { Restore-DbSyncLog -LiteralPath $db -BackupPath 'env:DBSYNC_PESTER_BACKUP' -ErrorAction Stop } | Should -Throw -ErrorId 'DbSync.UsageError,DbSync.PowerShell.Commands.RestoreDbSyncLogCommand'
     }
 }

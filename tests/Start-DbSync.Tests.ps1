@@ -98,6 +98,7 @@ Describe 'Start-DbSync' {
         Invoke-Sqlite $db "INSERT INTO Genre (GenreId, Name) VALUES (1000, 'Pester'); UPDATE Genre SET Name = 'X' WHERE GenreId = 1; DELETE FROM Genre WHERE GenreId = 1001"
         $run = Invoke-ChildPwsh "Start-DbSync -LiteralPath '$db' -ConnectionString '$Pg' -Schema '$schema' -Table Genre -WhatIf"
         $run.Output | Should -Match 'Genre -> .*Push, 1 insert\(s\), 1 update\(s\), 1 delete\(s\)'
+        $run.Output | Should -Not -Match 'Genre -> .*row\(s\)'
         (Get-DbSyncStatus -LiteralPath $db).PendingChanges | Should -Be 3
     }
 
@@ -111,6 +112,8 @@ Describe 'Start-DbSync' {
         @{ Case = '-PruneBackup comes without -KeepDays'; ErrorId = 'DbSync.UsageError'; Arguments = { @{ LiteralPath = $db; ConnectionString = $Pg; PruneBackup = $true } } }
         @{ Case = '-ConflictPolicy Newest comes without -NewestColumn'; ErrorId = 'DbSync.UsageError'; Arguments = { @{ LiteralPath = $db; ConnectionString = $Pg; ConflictPolicy = 'Newest' } } }
         @{ Case = '-NewestColumn comes without -ConflictPolicy Newest'; ErrorId = 'DbSync.UsageError'; Arguments = { @{ LiteralPath = $db; ConnectionString = $Pg; ConflictPolicy = 'Fail'; NewestColumn = 'Name' } } }
+        @{ Case = '-Interval comes without -Continuous'; ErrorId = 'DbSync.UsageError'; Arguments = { @{ LiteralPath = $db; ConnectionString = $Pg; Interval = 5 } } }
+        @{ Case = '-LogPath is not on the file system'; ErrorId = 'DbSync.UsageError'; Arguments = { @{ LiteralPath = $db; ConnectionString = $Pg; LogPath = 'env:DBSYNC_PESTER_LOG' } } }
     ) {
         $arguments = & $Arguments
         { Start-DbSync @arguments -Schema $schema -ErrorAction Stop } | Should -Throw -ErrorId "$ErrorId,DbSync.PowerShell.Commands.StartDbSyncCommand"

@@ -328,6 +328,9 @@ public sealed class DiagnosticsTests : IDisposable
         Assert.True(status.CaptureEnabled);
         Assert.True(status.TriggersIntact);
         Assert.Equal(4, status.PendingChanges);
+        // Each table names its file, as the status does (piped into Start-DbSync, that is what binds to -Path).
+        Assert.All(status.Tables, t => Assert.Equal(path, t.Path));
+        Assert.Equal(11, status.Tables.Count);
         Assert.NotNull(status.Lag);
         Assert.Equal(false, status.TargetReachable);
         Assert.Equal("DbSync.TargetUnreachable", status.TargetErrorId);

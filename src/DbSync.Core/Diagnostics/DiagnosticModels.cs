@@ -115,6 +115,9 @@ public sealed class DatabaseStatus
 /// <summary>The state of one table.</summary>
 public sealed class TableStatus
 {
+    /// <summary>The SQLite file, as on <see cref="DatabaseStatus"/>: piped on, it names the file and not the table.</summary>
+    public string Path { get; init; } = "";
+
     /// <summary>Source table.</summary>
     public required string Name { get; init; }
 

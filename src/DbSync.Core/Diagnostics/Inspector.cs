@@ -138,7 +138,7 @@ internal static class Inspector
                     registry.TryGetValue(table.Name, out var registered);
                     if (registered is null || !table.HasKey)
                     {
-                        tables.Add(new TableStatus { Name = table.Name, Reason = Unsyncable(table) ?? (enabled ? "not selected for sync yet" : "capture is not enabled") });
+                        tables.Add(new TableStatus { Path = path, Name = table.Name, Reason = Unsyncable(table) ?? (enabled ? "not selected for sync yet" : "capture is not enabled") });
                         continue;
                     }
 
@@ -155,7 +155,7 @@ internal static class Inspector
 
                     tables.Add(new TableStatus
                     {
-                        Name = table.Name, Captured = true, TriggersIntact = intact, PendingChanges = pending, Loaded = registered.Loaded,
+                        Path = path, Name = table.Name, Captured = true, TriggersIntact = intact, PendingChanges = pending, Loaded = registered.Loaded,
                         Quarantined = held.GetValueOrDefault(registered.Id), Lag = lag,
                         Reason = intact ? null : "capture triggers are missing or altered; the next sync re-creates them and copies the table in full",
                     });

@@ -45,6 +45,9 @@ public sealed class StartDbSyncCommand : DbSyncSyncCommand
 
     #endregion
 
+    /// <summary>The files this command synced (or tried to), so that each is synced once whatever is piped in.</summary>
+    private readonly HashSet<string> _synced = new(StringComparer.Ordinal);
+
     #region Overrides
 
     /// <inheritdoc />
@@ -53,6 +56,12 @@ public sealed class StartDbSyncCommand : DbSyncSyncCommand
         if (PruneBackup.IsPresent && _keepDays is null)
         {
             ThrowTerminatingError(Errors.Usage("-PruneBackup needs -KeepDays.", null));
+        }
+
+        if (!Continuous.IsPresent && MyInvocation.BoundParameters.ContainsKey(nameof(Interval)))
+        {
+            // As the CLI's --interval without --watch: a job meant to keep watching would end after one run.
+            ThrowTerminatingError(Errors.Usage("-Interval goes with -Continuous.", null));
         }
 
         CheckConflictOptions();
@@ -70,6 +79,13 @@ public sealed class StartDbSyncCommand : DbSyncSyncCommand
 
         foreach (var file in files)
         {
+            // Objects piped in name their file: a status and its tables, or several log entries, name the same one.
+            if (!_synced.Add(file))
+            {
+                WriteVerbose($"'{file}' was synced already by this command; not again.");
+                continue;
+            }
+
             SyncOne(file);
         }
     }
@@ -188,7 +204,7 @@ public sealed class StartDbSyncCommand : DbSyncSyncCommand
             var action = table.Reason is not null
                 ? $"skip: {table.Reason}"
                 : string.Create(CultureInfo.InvariantCulture,
-                    $"{table.Mode}{(table.CreateTarget ? " (create target)" : "")}, {table.PendingInserts} insert(s), {table.PendingUpdates} update(s), {table.PendingDeletes} delete(s), {table.Rows} row(s) in the table");
+                    $"{table.Mode}{(table.CreateTarget ? " (create target)" : "")}, {(table.Mode == "Push" ? $"{table.PendingInserts} insert(s), {table.PendingUpdates} update(s), {table.PendingDeletes} delete(s)" : $"{table.Rows} row(s) to copy")}");
             ShouldProcess(string.Create(CultureInfo.InvariantCulture, $"{table.Order}. {table.Name} -> {table.Target}: {action}"), "", "Start-DbSync");
         }
 

@@ -53,6 +53,22 @@ public abstract class DbSyncCommand : PSCmdlet
         return files;
     }
 
+    /// <summary>
+    /// A file path parameter other than -Path (-LogPath, -BackupPath) resolved against PowerShell's location. A path
+    /// on another provider (env:, function:) is a terminating usage error naming the parameter: resolving it anyway
+    /// gave a file of that name in the process's working folder.
+    /// </summary>
+    protected string FileSystemPath(string path, string parameter)
+    {
+        var full = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out var provider, out _);
+        if (!string.Equals(provider.Name, "FileSystem", StringComparison.OrdinalIgnoreCase))
+        {
+            throw Terminating(Errors.Usage($"-{parameter} '{path}' is on the {provider.Name} provider; it needs a file system path.", path));
+        }
+
+        return full;
+    }
+
     /// <summary>Runs a Core operation that is not about one input item; a failure that stops it is a terminating error.</summary>
     protected T RunCore<T>(object? target, Func<CancellationToken, Task<T>> operation)
     {
