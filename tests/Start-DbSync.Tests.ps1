@@ -39,6 +39,21 @@ Describe 'Start-DbSync' {
         $result.Path | Should -Be $odd
     }
 
+    It 'binds DbSync''s own results for shop[1].sqlite to that file, not to shop1.sqlite that the pattern matches' {
+        $folder = Join-Path $TestDrive ("br-" + [guid]::NewGuid().ToString('N').Substring(0, 6))
+        New-Item -ItemType Directory $folder | Out-Null
+        $odd = Join-Path $folder 'shop[1].sqlite'
+        $plain = Join-Path $folder 'shop1.sqlite'
+        Copy-Item -LiteralPath $db -Destination $odd
+        Copy-Item -LiteralPath $db -Destination $plain
+        Enable-DbSync -LiteralPath $odd | Out-Null
+
+        (Get-DbSyncStatus -LiteralPath $odd | Get-DbSyncStatus).Path | Should -Be $odd
+        $result = Get-DbSyncStatus -LiteralPath $odd | Start-DbSync -ConnectionString $Pg -Schema $schema -Table Genre
+        $result.Path | Should -Be $odd
+        (Get-DbSyncStatus -LiteralPath $plain).CaptureEnabled | Should -BeFalse
+    }
+
     It 'resolves -Path wildcards through the provider' {
         $folder = Join-Path $TestDrive ([guid]::NewGuid().ToString('N'))
         New-Item -ItemType Directory $folder | Out-Null
@@ -215,6 +230,13 @@ Describe 'Start-DbSync' {
         $run.Output | Should -Match 'first: Succeeded'
         $run.ExitCode | Should -Be 0
         (Get-DbSyncLog -LiteralPath $db | Where-Object { $_.Status.ToString() -eq 'Running' }) | Should -BeNullOrEmpty
+    }
+
+    It 'refuses -Continuous for a second piped file instead of watching only the first' {
+        $other = Copy-Chinook ("other-" + [guid]::NewGuid().ToString('N').Substring(0, 6) + '.sqlite')
+        $run = Invoke-ChildPwsh "try { '$db', '$other' | Start-DbSync -ConnectionString '$Pg' -Schema '$schema' -Continuous } catch { 'caught: ' + `$_.FullyQualifiedErrorId }" -TimeoutSeconds 60
+        $run.Output | Should -Match 'caught: DbSync\.UsageError'
+        (Get-DbSyncStatus -LiteralPath $db).CaptureEnabled | Should -BeFalse
     }
 
     It 'ends -Continuous -ErrorAction Stop with the first failed run''s error' {

@@ -176,6 +176,11 @@ public sealed class RequestMappingTests
         var everyNode = new GetDbSyncConflictCommand { ConnectionString = "Host=db" }.BuildQuery(null);
         Assert.Null(everyNode.Path);
         Assert.Null(everyNode.NodeId);
+
+        // Between piped records PowerShell sets a bound parameter back to what its getter gave: Guid.Empty, not given.
+        var piped = new GetDbSyncConflictCommand { ConnectionString = "Host=db", RunId = run };
+        piped.RunId = Guid.Empty;
+        Assert.Null(piped.BuildQuery("/data/b.sqlite").RunId);
     }
 
     [Fact]

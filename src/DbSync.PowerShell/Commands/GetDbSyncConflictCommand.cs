@@ -57,7 +57,9 @@ public sealed class GetDbSyncConflictCommand : DbSyncCommand
     public Guid RunId
     {
         get => _runId ?? Guid.Empty;
-        set => _runId = value;
+        // PowerShell resets a pipeline-bound parameter between records to what the getter gave at the start: the
+        // empty id means "not given", or a record without a RunId would look for conflicts of run 00000000-....
+        set => _runId = value == Guid.Empty ? null : value;
     }
 
     /// <summary>Only conflicts at or after this instant. A local time (Get-Date) is converted; a date without a kind is UTC, as in the CLI.</summary>

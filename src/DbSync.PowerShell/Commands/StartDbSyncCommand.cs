@@ -72,9 +72,21 @@ public sealed class StartDbSyncCommand : DbSyncSyncCommand
     {
         var files = ResolveFiles();
 
-        if (Continuous.IsPresent && files.Count > 1)
+        if (Continuous.IsPresent)
         {
-            throw Terminating(Errors.Usage($"-Continuous watches one file, and {files.Count} match; start one Start-DbSync -Continuous per file (for example as separate jobs).", null));
+            // The watch starts once every piped object is in (EndProcessing): started with the first, it would never
+            // return to take the next, and a second file would go unwatched without a word.
+            foreach (var file in files.Where(f => !_synced.Contains(f)))
+            {
+                _synced.Add(file);
+            }
+
+            if (_synced.Count > 1)
+            {
+                throw Terminating(Errors.Usage($"-Continuous watches one file, and {_synced.Count} were given; start one Start-DbSync -Continuous per file (for example as separate jobs).", null));
+            }
+
+            return;
         }
 
         foreach (var file in files)
@@ -88,6 +100,17 @@ public sealed class StartDbSyncCommand : DbSyncSyncCommand
 
             SyncOne(file);
         }
+    }
+
+    /// <inheritdoc />
+    protected override void EndProcessing()
+    {
+        if (Continuous.IsPresent && _synced.Count == 1)
+        {
+            SyncOne(_synced.First());
+        }
+
+        base.EndProcessing();
     }
 
     #endregion

@@ -29,6 +29,14 @@ internal static class PathResolver
                 continue;
             }
 
+            // A file of exactly that name wins over the pattern: DbSync's own results carry a Path (no PSPath), which
+            // binds to -Path, and 'shop[1].sqlite' taken as a pattern named the other file 'shop1.sqlite'.
+            if (TryUnresolved(cmdlet, path) is { } exact && File.Exists(exact))
+            {
+                result.Add(exact);
+                continue;
+            }
+
             Collection<string> resolved;
             ProviderInfo provider;
             try
@@ -43,14 +51,6 @@ internal static class PathResolver
 
             if (resolved.Count == 0)
             {
-                // A piped Path property (from DbSync's own results) may be a real file whose name has brackets.
-                var literalPath = Unresolved(cmdlet, path);
-                if (File.Exists(literalPath))
-                {
-                    result.Add(literalPath);
-                    continue;
-                }
-
                 throw new DbSyncException(ErrorIds.SourceNotFound, DbSyncErrorCategory.ObjectNotFound,
                     $"No file matches '{Secrets.Redact(path)}'.", Secrets.Redact(path));
             }
@@ -60,6 +60,21 @@ internal static class PathResolver
         }
 
         return result;
+    }
+
+    /// <summary>The path taken literally, when it is on the file system.</summary>
+    private static string? TryUnresolved(PSCmdlet cmdlet, string path)
+    {
+        try
+        {
+            var full = cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out var provider, out _);
+            return string.Equals(provider.Name, "FileSystem", StringComparison.OrdinalIgnoreCase) ? full : null;
+        }
+        catch (SessionStateException)
+        {
+            // No such drive or provider: the pattern is resolved (and refused) below.
+            return null;
+        }
     }
 
     private static string Unresolved(PSCmdlet cmdlet, string path)
