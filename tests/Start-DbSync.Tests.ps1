@@ -153,6 +153,19 @@ Describe 'Start-DbSync' {
         (Get-DbSyncStatus -LiteralPath (Join-Path $folder 'c.sqlite')).PendingChanges | Should -Be 1
     }
 
+    It 'writes DbSync.RowsHeld for a table whose rows the run held back, so $? and -ErrorAction Stop see it' {
+        Start-DbSync -LiteralPath $db -ConnectionString $Pg -Schema $schema | Out-Null
+        Invoke-Sqlite $db "UPDATE Track SET Milliseconds = 'long' WHERE TrackId = 1"
+        $result = Start-DbSync -LiteralPath $db -ConnectionString $Pg -Schema $schema -ErrorAction SilentlyContinue -ErrorVariable held
+        $result.Status.ToString() | Should -Be 'PartiallySucceeded'
+        $held | Should -HaveCount 1
+        $held[0].FullyQualifiedErrorId | Should -Be 'DbSync.RowsHeld,DbSync.PowerShell.Commands.StartDbSyncCommand'
+        $held[0].TargetObject.Name | Should -Be 'Track'
+        $held[0].CategoryInfo.TargetName | Should -Be 'Track'
+        $held[0].Exception.Message | Should -Match 'table Track: 1 row\(s\) quarantined'
+        { Start-DbSync -LiteralPath $db -ConnectionString $Pg -Schema $schema -ErrorAction Stop } | Should -Throw -ErrorId 'DbSync.RowsHeld,DbSync.PowerShell.Commands.StartDbSyncCommand'
+    }
+
     It 'binds -ConflictPolicy case-insensitively, completes its values, and refuses an unknown one' {
         $before = Get-FileHashText $db
         $run = Invoke-ChildPwsh "Start-DbSync -LiteralPath '$db' -ConnectionString '$Pg' -Schema '$schema' -Table Genre -ConflictPolicy newest -NewestColumn Name -NodePartitioned Gen*, Art* -WhatIf"

@@ -114,6 +114,12 @@ public static class ErrorIds
     public const string NewerSchemaVersion = "DbSync.NewerSchemaVersion";
     /// <summary>The run log backup file given to restore-log does not exist.</summary>
     public const string LogBackupNotFound = "DbSync.LogBackupNotFound";
+    /// <summary>
+    /// Not a run failure: rows of a table were held back in a run that committed the rest (quarantined, or a conflict
+    /// the Fail policy left). Start-DbSync writes it as a non-terminating error per table; dbsync exits 3.
+    /// </summary>
+    public const string RowsHeld = "DbSync.RowsHeld";
+
     /// <summary>The run was cancelled (Ctrl+C, SIGTERM, StopProcessing).</summary>
     public const string Cancelled = "DbSync.Cancelled";
     /// <summary>Something unexpected; the message says what.</summary>

@@ -165,6 +165,9 @@ public sealed class TableSyncResult
 
     /// <summary>Human-readable reason the table was skipped.</summary>
     public string? Message { get; internal set; }
+
+    /// <summary>The table's name: what PowerShell shows for an error about the table (its CategoryInfo).</summary>
+    public override string ToString() => Name;
 }
 
 /// <summary>The outcome of a sync run.</summary>

@@ -50,6 +50,8 @@ public sealed class ChinookSyncTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(TableComparer.Count(path, "Track"), result.Tables.Single(t => t.Name == "Track").Inserted);
         // Parents before children.
         var order = result.Tables.Select(t => t.Name).ToList();
+        // What PowerShell shows for an error about a table (CategoryInfo) is its ToString: the name.
+        Assert.Equal(order, result.Tables.Select(t => t.ToString()));
         Assert.True(order.IndexOf("Artist") < order.IndexOf("Album") && order.IndexOf("Album") < order.IndexOf("Track") && order.IndexOf("Track") < order.IndexOf("InvoiceLine"));
         TableComparer.AssertIdentical(path, _fixture.Schema);
 

@@ -107,7 +107,7 @@ public abstract class DbSyncSyncCommand : DbSyncTargetCommand
         NodePartitioned = NodePartitioned,
     };
 
-    /// <summary>A finished run on the pipeline: its warnings, the result object, and an error per table it skipped.</summary>
+    /// <summary>A finished run on the pipeline: its warnings, the result object, and an error per table it skipped or held rows of.</summary>
     private protected void WriteRun(SyncResult result, string path)
     {
         foreach (var warning in result.Warnings)
@@ -116,9 +116,16 @@ public abstract class DbSyncSyncCommand : DbSyncTargetCommand
         }
 
         WriteObject(result);
-        foreach (var table in result.Tables.Where(t => t.Status != SyncStatus.Succeeded))
+        foreach (var table in result.Tables)
         {
-            WriteError(Errors.ForTable(table, path));
+            if (table.Status != SyncStatus.Succeeded)
+            {
+                WriteError(Errors.ForTable(table, path));
+            }
+            else if (table.Quarantined > 0 || table.Conflicts > table.ConflictsResolved)
+            {
+                WriteError(Errors.RowsHeld(table, path));
+            }
         }
     }
 }

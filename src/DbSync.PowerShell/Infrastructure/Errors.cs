@@ -22,8 +22,32 @@ internal static class Errors
     {
         var errorId = table.ErrorId ?? ErrorIds.Unexpected;
         var category = table.Category ?? DbSyncErrorCategory.NotSpecified;
-        var exception = new DbSyncException(errorId, category, $"{path}: table {table.Name}: {table.Message}", table.Name);
+        // Core's messages about a table name it themselves ("Table 'Employee': ...").
+        var message = table.Message?.Contains($"'{table.Name}'", StringComparison.Ordinal) == true ? table.Message : $"table {table.Name}: {table.Message}";
+        var exception = new DbSyncException(errorId, category, $"{path}: {message}", table.Name);
         return new ErrorRecord(exception, errorId, ToErrorCategory(category), table);
+    }
+
+    /// <summary>
+    /// The record for a table whose rows a committed run held back: not a failure of the run, but what a scheduled job
+    /// must not pass over (dbsync exits 3 for it), so it reaches $? and -ErrorAction like a skipped table.
+    /// </summary>
+    public static ErrorRecord RowsHeld(TableSyncResult table, string path)
+    {
+        var parts = new List<string>();
+        if (table.Quarantined > 0)
+        {
+            parts.Add($"{table.Quarantined} row(s) quarantined (see Get-DbSyncQuarantine)");
+        }
+
+        if (table.Conflicts > table.ConflictsResolved)
+        {
+            parts.Add($"{table.Conflicts - table.ConflictsResolved} conflict(s) left unresolved by -ConflictPolicy Fail (see Get-DbSyncConflict)");
+        }
+
+        var exception = new DbSyncException(ErrorIds.RowsHeld, DbSyncErrorCategory.InvalidData,
+            $"{path}: table {table.Name}: {string.Join(", ", parts)}; the rest of the run committed, and the held rows stay pending.", table.Name);
+        return new ErrorRecord(exception, ErrorIds.RowsHeld, ErrorCategory.InvalidData, table);
     }
 
     /// <summary>The record for a run stopped by a cancellation that did not come from the pipeline (e.g. a timeout).</summary>
