@@ -203,6 +203,8 @@ public sealed class RunLogTests : IDisposable
 
         Assert.Equal(RunStatus.Abandoned, (await LogAsync(path)).Single(e => e.RunId == killed).Status);
         Assert.Equal([killed], (await LogAsync(path, status: RunStatus.Abandoned)).Select(e => e.RunId));
+        // Filtered on the status shown: asking for a run in progress does not find the crashed one.
+        Assert.Empty(await LogAsync(path, status: RunStatus.Running));
         Assert.Single(await LogAsync(path, since: new DateTime(2021, 1, 1, 0, 0, 0, DateTimeKind.Utc)));
 
         var next = await new SyncEngine().SyncAsync(_fixture.Request(path, "Genre") is var r ? new SyncRequest

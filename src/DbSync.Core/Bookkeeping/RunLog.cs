@@ -233,7 +233,12 @@ public static class RunLog
 
         if (query.Status is { } status)
         {
-            sql.Append(status == RunStatus.Abandoned && noRunActive ? " AND status IN ('Abandoned', 'Running')" : " AND status = $status");
+            // Filtered on the status as shown: while no run is active, a run still marked Running is Abandoned, and
+            // only that (a check for a sync in progress must not find a crashed one).
+            sql.Append(!noRunActive ? " AND status = $status"
+                : status == RunStatus.Abandoned ? " AND status IN ('Abandoned', 'Running')"
+                : status == RunStatus.Running ? " AND false"
+                : " AND status = $status");
             command.Parameters.AddWithValue("$status", status.ToString());
         }
 
