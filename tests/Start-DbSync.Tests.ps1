@@ -166,6 +166,23 @@ Describe 'Start-DbSync' {
         { Start-DbSync -LiteralPath $db -ConnectionString $Pg -Schema $schema -ErrorAction Stop } | Should -Throw -ErrorId 'DbSync.RowsHeld,DbSync.PowerShell.Commands.StartDbSyncCommand'
     }
 
+    It 'resolves a relative DBSYNC_LOG_PATH against the PowerShell location, as -LogPath' {
+        $folder = Join-Path $TestDrive ("logs-" + [guid]::NewGuid().ToString('N').Substring(0, 6))
+        New-Item -ItemType Directory $folder | Out-Null
+        $saved = $env:DBSYNC_LOG_PATH
+        Push-Location $folder
+        try {
+            $env:DBSYNC_LOG_PATH = 'relative-log.jsonl'
+            $result = Start-DbSync -LiteralPath $db -ConnectionString $Pg -Schema $schema -Table Genre
+            $result.Log.BackupPath | Should -Be (Join-Path $folder 'relative-log.jsonl')
+            Test-Path (Join-Path $folder 'relative-log.jsonl') | Should -BeTrue
+        }
+        finally {
+            Pop-Location
+            $env:DBSYNC_LOG_PATH = $saved
+        }
+    }
+
     It 'binds -ConflictPolicy case-insensitively, completes its values, and refuses an unknown one' {
         $before = Get-FileHashText $db
         $run = Invoke-ChildPwsh "Start-DbSync -LiteralPath '$db' -ConnectionString '$Pg' -Schema '$schema' -Table Genre -ConflictPolicy newest -NewestColumn Name -NodePartitioned Gen*, Art* -WhatIf"

@@ -36,6 +36,17 @@ Describe 'Test-DbSyncConnection' {
         Test-DbSyncConnection -LiteralPath $db -ConnectionString (Get-PgWithoutPassword) -Credential $credential -Quiet | Should -BeExactly $false
     }
 
+    It 'refuses -Credential without a connection string, instead of skipping the target checks' {
+        $credential = [pscredential]::new('dbsync', (ConvertTo-SecureString 'Some-Pass-123' -AsPlainText -Force))
+        $saved = $env:DBSYNC_CONNECTION
+        $env:DBSYNC_CONNECTION = $null
+        try {
+            { Test-DbSyncConnection -LiteralPath $db -Credential $credential -Quiet } | Should -Throw -ErrorId 'DbSync.UsageError,DbSync.PowerShell.Commands.TestDbSyncConnectionCommand'
+            { Get-DbSyncStatus -LiteralPath $db -Credential $credential } | Should -Throw -ErrorId 'DbSync.UsageError,DbSync.PowerShell.Commands.GetDbSyncStatusCommand'
+        }
+        finally { $env:DBSYNC_CONNECTION = $saved }
+    }
+
     It 'fails the source check for a file that is not SQLite' {
         $text = Join-Path $TestDrive 'notes.sqlite'
         'not a database' | Set-Content $text

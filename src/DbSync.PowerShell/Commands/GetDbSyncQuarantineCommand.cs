@@ -29,6 +29,7 @@ public sealed class GetDbSyncQuarantineCommand : DbSyncSyncCommand
     /// <inheritdoc />
     protected override void BeginProcessing()
     {
+        base.BeginProcessing();
         if (!Retry.IsPresent && _retryParameters.FirstOrDefault(MyInvocation.BoundParameters.ContainsKey) is { } retryOnly)
         {
             ThrowTerminatingError(Errors.Usage($"-{retryOnly} goes with -Retry.", null));

@@ -39,7 +39,7 @@ public sealed class RestoreDbSyncLogCommand : DbSyncFileCommand
             }
 
             // -WhatIf still reads the backup and reports what would be restored (Core's WhatIf changes nothing).
-            if (!TryRunCore(file, token => engine.RestoreLogAsync(BuildRequest(file, BackupPath is null ? null : FileSystemPath(BackupPath, nameof(BackupPath)), whatIf: !proceed), token), out var result))
+            if (!TryRunCore(file, token => engine.RestoreLogAsync(BuildRequest(file, LogPathOrDefault(BackupPath, nameof(BackupPath)), whatIf: !proceed), token), out var result))
             {
                 continue;
             }

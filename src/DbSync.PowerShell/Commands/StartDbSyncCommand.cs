@@ -53,6 +53,7 @@ public sealed class StartDbSyncCommand : DbSyncSyncCommand
     /// <inheritdoc />
     protected override void BeginProcessing()
     {
+        base.BeginProcessing();
         if (PruneBackup.IsPresent && _keepDays is null)
         {
             ThrowTerminatingError(Errors.Usage("-PruneBackup needs -KeepDays.", null));

@@ -63,11 +63,22 @@ public abstract class DbSyncCommand : PSCmdlet
         var full = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out var provider, out _);
         if (!string.Equals(provider.Name, "FileSystem", StringComparison.OrdinalIgnoreCase))
         {
-            throw Terminating(Errors.Usage($"-{parameter} '{path}' is on the {provider.Name} provider; it needs a file system path.", path));
+            throw Terminating(Errors.Usage($"{parameter} '{path}' is on the {provider.Name} provider; it needs a file system path.", path));
         }
 
         return full;
     }
+
+    /// <summary>
+    /// The run log backup a -LogPath or -BackupPath names, else DBSYNC_LOG_PATH's, both resolved against PowerShell's
+    /// location (left to Core, a relative DBSYNC_LOG_PATH meant the process's working folder, which Set-Location does
+    /// not change); null for Core's default beside the file.
+    /// </summary>
+    protected string? LogPathOrDefault(string? path, string parameter) =>
+        path is not null ? FileSystemPath(path, "-" + parameter)
+        : Environment.GetEnvironmentVariable(DbSync.Core.Bookkeeping.RunLog.LogPathVariable) is { Length: > 0 } variable
+            ? FileSystemPath(variable, DbSync.Core.Bookkeeping.RunLog.LogPathVariable)
+            : null;
 
     /// <summary>Runs a Core operation that is not about one input item; a failure that stops it is a terminating error.</summary>
     protected T RunCore<T>(object? target, Func<CancellationToken, Task<T>> operation)

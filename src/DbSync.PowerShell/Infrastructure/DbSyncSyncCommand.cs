@@ -79,7 +79,7 @@ public abstract class DbSyncSyncCommand : DbSyncTargetCommand
     }
 
     /// <summary>-LogPath resolved against PowerShell's location, or null.</summary>
-    private protected string? ResolvedLogPath => LogPath is null ? null : FileSystemPath(LogPath, nameof(LogPath));
+    private protected string? ResolvedLogPath => LogPathOrDefault(LogPath, nameof(LogPath));
 
     /// <summary>The Core request for one file: exactly the parameters, nothing decided here.</summary>
     /// <param name="path">The resolved SQLite file.</param>

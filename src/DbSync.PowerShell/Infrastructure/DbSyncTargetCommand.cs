@@ -21,4 +21,18 @@ public abstract class DbSyncTargetCommand : DbSyncFileCommand
 
     /// <summary>-Credential as the user name and password Core applies over the connection string's.</summary>
     internal NetworkCredential? EffectiveCredential => Connection.ToNetworkCredential(Credential);
+
+    /// <summary>
+    /// -Credential only overrides a connection string's user and password: without a connection string it would be
+    /// ignored, and a status or test would skip the target without a word, so it is a usage error.
+    /// </summary>
+    protected override void BeginProcessing()
+    {
+        if (Credential is not null && EffectiveConnectionString is null)
+        {
+            ThrowTerminatingError(Errors.Usage("-Credential needs -ConnectionString or DBSYNC_CONNECTION: it only sets the user name and password of a connection string.", null));
+        }
+
+        base.BeginProcessing();
+    }
 }
