@@ -211,7 +211,11 @@ Describe 'Start-DbSync' {
         $errors | Should -HaveCount 1
         $errors[0].FullyQualifiedErrorId | Should -BeLike 'DbSync.SchemaChanged,*'
         $errors[0].TargetObject.Name | Should -Be 'Genre'
+        $errors[0].CategoryInfo.TargetName | Should -Be 'Genre'
+        $errors[0].Exception.Message | Should -Not -Match 'table Genre: Table'
         { Start-DbSync -Path $db -ConnectionString $Pg -Schema $schema -ErrorAction Stop } | Should -Throw -ErrorId 'DbSync.SchemaChanged,DbSync.PowerShell.Commands.StartDbSyncCommand'
+        $plan = Invoke-ChildPwsh "Start-DbSync -LiteralPath '$db' -ConnectionString '$Pg' -Schema '$schema' -WhatIf"
+        $plan.Output | Should -Match 'Genre -> \(not synced\): skip: '
     }
 
     It 'stops cleanly when the pipeline is stopped, and the next run completes the data' {

@@ -229,7 +229,8 @@ public sealed class StartDbSyncCommand : DbSyncSyncCommand
                 ? $"skip: {table.Reason}"
                 : string.Create(CultureInfo.InvariantCulture,
                     $"{table.Mode}{(table.CreateTarget ? " (create target)" : "")}, {(table.Mode == "Push" ? $"{table.PendingInserts} insert(s), {table.PendingUpdates} update(s), {table.PendingDeletes} delete(s)" : $"{table.Rows} row(s) to copy")}");
-            ShouldProcess(string.Create(CultureInfo.InvariantCulture, $"{table.Order}. {table.Name} -> {table.Target}: {action}"), "", "Start-DbSync");
+            var target = table.Target.Length == 0 ? "(not synced)" : table.Target;
+            ShouldProcess(string.Create(CultureInfo.InvariantCulture, $"{table.Order}. {table.Name} -> {target}: {action}"), "", "Start-DbSync");
         }
 
         foreach (var warning in plan.Warnings)
