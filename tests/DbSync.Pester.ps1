@@ -59,6 +59,22 @@ function Remove-TestSchema([string] $Schema) {
     if ($Schema) { Invoke-Pg "DROP SCHEMA IF EXISTS `"$Schema`" CASCADE" }
 }
 
+function New-TestFolder([string] $Prefix) {
+    # An empty folder of its own under TestDrive.
+    $folder = Join-Path $TestDrive ($Prefix + '-' + [guid]::NewGuid().ToString('N').Substring(0, 6))
+    New-Item -ItemType Directory $folder | Out-Null
+    $folder
+}
+
+function New-ShopFolder([string] $Database, [string] $Prefix) {
+    # A folder of three shops for multi-file pipelines: a.sqlite and c.sqlite copies of $Database, b.sqlite not SQLite.
+    $folder = New-TestFolder $Prefix
+    Copy-Item -LiteralPath $Database (Join-Path $folder 'a.sqlite')
+    'not a database' | Set-Content (Join-Path $folder 'b.sqlite')
+    Copy-Item -LiteralPath $Database (Join-Path $folder 'c.sqlite')
+    $folder
+}
+
 function Get-FileHashText([string] $Path) { (Get-FileHash -LiteralPath $Path -Algorithm SHA256).Hash }
 
 function Invoke-ChildPwsh([string] $Script, [int] $TimeoutSeconds = 0) {

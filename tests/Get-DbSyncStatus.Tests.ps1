@@ -65,11 +65,7 @@ Describe 'Get-DbSyncStatus' {
     }
 
     It 'reports every file of a folder, with an error for the one it cannot read' {
-        $folder = Join-Path $TestDrive ("status-" + [guid]::NewGuid().ToString('N').Substring(0, 6))
-        New-Item -ItemType Directory $folder | Out-Null
-        Copy-Item $db (Join-Path $folder 'a.sqlite')
-        'not a database' | Set-Content (Join-Path $folder 'b.sqlite')
-        Copy-Item $db (Join-Path $folder 'c.sqlite')
+        $folder = New-ShopFolder $db 'status'
 
         $statuses = Get-DbSyncStatus -Path (Join-Path $folder '*.sqlite') -ErrorAction SilentlyContinue -ErrorVariable failures
         $statuses.Path | Split-Path -Leaf | Sort-Object | Should -Be @('a.sqlite', 'c.sqlite')

@@ -40,8 +40,7 @@ Describe 'Start-DbSync' {
     }
 
     It 'binds DbSync''s own results for shop[1].sqlite to that file, not to shop1.sqlite that the pattern matches' {
-        $folder = Join-Path $TestDrive ("br-" + [guid]::NewGuid().ToString('N').Substring(0, 6))
-        New-Item -ItemType Directory $folder | Out-Null
+        $folder = New-TestFolder 'br'
         $odd = Join-Path $folder 'shop[1].sqlite'
         $plain = Join-Path $folder 'shop1.sqlite'
         Copy-Item -LiteralPath $db -Destination $odd
@@ -55,8 +54,7 @@ Describe 'Start-DbSync' {
     }
 
     It 'resolves -Path wildcards through the provider' {
-        $folder = Join-Path $TestDrive ([guid]::NewGuid().ToString('N'))
-        New-Item -ItemType Directory $folder | Out-Null
+        $folder = New-TestFolder 'wild'
         Copy-Item -LiteralPath $db -Destination (Join-Path $folder 'a.sqlite')
         $results = Start-DbSync -Path (Join-Path $folder '*.sqlite') -ConnectionString $Pg -Schema $schema -Table Genre
         $results | Should -HaveCount 1
@@ -135,11 +133,7 @@ Describe 'Start-DbSync' {
     }
 
     It 'goes on with the next piped file after one that fails, and -ErrorAction Stop ends at it' {
-        $folder = Join-Path $TestDrive ("shops-" + [guid]::NewGuid().ToString('N').Substring(0, 6))
-        New-Item -ItemType Directory $folder | Out-Null
-        Copy-Item $db (Join-Path $folder 'a.sqlite')
-        'not a database' | Set-Content (Join-Path $folder 'b.sqlite')
-        Copy-Item $db (Join-Path $folder 'c.sqlite')
+        $folder = New-ShopFolder $db 'shops'
         $files = Get-ChildItem (Join-Path $folder '*.sqlite') | Sort-Object Name
 
         $results = $files | Start-DbSync -ConnectionString $Pg -Schema $schema -Table Genre -ErrorAction SilentlyContinue -ErrorVariable failures
@@ -167,8 +161,7 @@ Describe 'Start-DbSync' {
     }
 
     It 'resolves a relative DBSYNC_LOG_PATH against the PowerShell location, as -LogPath' {
-        $folder = Join-Path $TestDrive ("logs-" + [guid]::NewGuid().ToString('N').Substring(0, 6))
-        New-Item -ItemType Directory $folder | Out-Null
+        $folder = New-TestFolder 'logs'
         $saved = $env:DBSYNC_LOG_PATH
         Push-Location $folder
         try {
