@@ -75,7 +75,8 @@ public sealed class SyncEngine
                 target = TargetDatabase.Describe(builder);
                 pg = await TargetDatabase.OpenAsync(builder, cancellationToken).ConfigureAwait(false);
                 runLock = await RunLock.AcquireAsync(path, request.LockTimeout, cancellationToken).ConfigureAwait(false);
-                sqlite = SourceDatabase.Open(path, (int)Math.Ceiling(request.BusyTimeout.TotalSeconds));
+                // Until PostgreSQL has committed, a wait for another program's lock ends at a cancel (Ctrl+C).
+                sqlite = SourceDatabase.Open(path, (int)Math.Ceiling(request.BusyTimeout.TotalSeconds), cancellationToken);
                 try
                 {
                     capture = InstallCapture(sqlite, request.Tables, (transaction, nodeId) =>
@@ -93,8 +94,9 @@ public sealed class SyncEngine
             }
             catch (Exception ex) when (ex is DbSyncException || (ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
             {
-                // The run never started: neither database changed, so the attempt is recorded in the backup only.
-                var failure = ex as DbSyncException;
+                // The run never started: neither database changed, so the attempt is recorded in the backup only. A
+                // wait for a lock that the cancel ended is the cancel.
+                var failure = cancellationToken.IsCancellationRequested && ex is DbSyncException { ErrorId: ErrorIds.SourceBusy } ? null : ex as DbSyncException;
                 RunLog.TryAppendBackup(backupPath, new RunLogEntry
                 {
                     RunId = runId, Path = TryFullPath(request.Path) is { } full ? Secrets.Redact(full) : null, Target = target, StartedAt = started, FinishedAt = DateTime.UtcNow,
@@ -133,7 +135,7 @@ public sealed class SyncEngine
             {
                 result.FinishedAt = DateTime.UtcNow;
                 result.Warnings = warnings;
-                var cancelled = ex is OperationCanceledException && cancellationToken.IsCancellationRequested;
+                var cancelled = cancellationToken.IsCancellationRequested && (ex is OperationCanceledException || IsBusy(ex));
                 result.Status = cancelled ? SyncStatus.Cancelled : SyncStatus.Failed;
                 var failure = cancelled
                     ? new DbSyncException(ErrorIds.Cancelled, DbSyncErrorCategory.OperationStopped, "The run was cancelled; nothing of it was applied.")
@@ -226,6 +228,11 @@ public sealed class SyncEngine
         ArgumentNullException.ThrowIfNull(request);
         return Diagnostics.Inspector.TestAsync(request, TargetSchemaName(request.Schema, request.PreserveCase), cancellationToken);
     }
+
+    /// <summary>A SQLite lock refused: as a SQLite error, or already translated.</summary>
+    private static bool IsBusy(Exception ex) =>
+        ex is SqliteException { SqliteErrorCode: var code } && (code & 0xFF) is SQLitePCL.raw.SQLITE_BUSY or SQLitePCL.raw.SQLITE_LOCKED
+        || ex is DbSyncException { ErrorId: ErrorIds.SourceBusy };
 
     /// <summary>
     /// Records a finished run: the backup first (flushed), then the database with read-back and retries, then, after
@@ -322,6 +329,8 @@ public sealed class SyncEngine
                 warnings.Clear();
                 warnings.AddRange(attemptWarnings);
                 progress?.Report(new SyncProgress("", SyncPhase.Recording, 0, 0, applied.Plans.Count, TimeSpan.Zero));
+                // PostgreSQL has committed: recording it waits for locks whatever a cancel says.
+                SourceDatabase.CancelWaitsWith(sqlite, CancellationToken.None);
                 RecordSynced(sqlite, result, applied, request.Tables, destination);
                 return;
             }
@@ -472,7 +481,7 @@ public sealed class SyncEngine
             // hold in what PostgreSQL receives. Writers can still commit meanwhile in WAL mode; in rollback-journal
             // mode they wait (up to their busy timeout) until the rows are streamed.
             // On a read-only connection of its own, without SQLite's per-value mutex (see SnapshotReader).
-            using (var read = SnapshotReader.Begin(sqlite.DataSource, sqlite.DefaultTimeout))
+            using (var read = SnapshotReader.Begin(sqlite.DataSource, SourceDatabase.BusyTimeoutSeconds(sqlite), cancellationToken))
             {
                 foreach (var plan in plans)
                 {
@@ -666,7 +675,7 @@ public sealed class SyncEngine
                 return;
             }
             catch (SqliteException ex) when ((ex.SqliteErrorCode & 0xFF) is SQLitePCL.raw.SQLITE_BUSY or SQLitePCL.raw.SQLITE_LOCKED
-                && attempt < 5 && clock.Elapsed < TimeSpan.FromSeconds(sqlite.DefaultTimeout))
+                && attempt < 5 && clock.Elapsed < TimeSpan.FromSeconds(SourceDatabase.BusyTimeoutSeconds(sqlite)))
             {
                 // SQLite answers BUSY at once, without waiting out the busy timeout, when waiting could deadlock
                 // with another writer; its documented remedy is to run the transaction again. A lock held past the

@@ -270,6 +270,34 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
         TableComparer.AssertIdentical(path, _fixture.Schema);
     }
 
+    [Theory]
+    [InlineData("EXCLUSIVE")] // even reading waits: the run waits while opening the file
+    [InlineData("IMMEDIATE")] // a writer mid-transaction: the run waits to install capture
+    public async Task A_cancel_ends_a_wait_for_another_programs_lock_at_once_and_nothing_is_lost(string lockKind)
+    {
+        var path = _fixture.CreateDatabase(StreamSchema);
+        await _fixture.SyncAsync(path);
+        SyncFixture.Execute(path, "UPDATE stream SET label = 'changed' WHERE id <= 10");
+        var request = new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, BusyTimeout = TimeSpan.FromSeconds(60) };
+
+        using (var holder = SyncFixture.OpenSqlite(path))
+        {
+            SyncFixture.Execute(holder, $"BEGIN {lockKind}");
+            using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            var clock = Stopwatch.StartNew();
+            var error = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => new SyncEngine().SyncAsync(request, null, cancel.Token).WaitAsync(TimeSpan.FromSeconds(90)));
+            // The busy timeout is 60 s: the wait ended at the cancel, not at the timeout.
+            Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10));
+            Assert.IsType<RunCancelledException>(error);
+            SyncFixture.Execute(holder, "ROLLBACK");
+        }
+
+        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".stream WHERE label = 'changed'"));
+        var next = await new SyncEngine().SyncAsync(request);
+        Assert.Equal(10, next.Updated);
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
     [Fact]
     [UnsupportedOSPlatform("windows")]
     public async Task A_read_only_file_is_a_clear_error_for_a_user_who_cannot_write_it()

@@ -23,7 +23,7 @@ public sealed class SnapshotReader : IDisposable
     /// Opens <paramref name="fullPath"/> read-only and begins a (deferred) read transaction: its snapshot is taken by
     /// the first read. Waits for locks as the run's own connection does.
     /// </summary>
-    public static SnapshotReader Begin(string fullPath, int busyTimeoutSeconds)
+    public static SnapshotReader Begin(string fullPath, int busyTimeoutSeconds, CancellationToken cancellationToken = default)
     {
         var rc = raw.sqlite3_open_v2(fullPath, out var db, raw.SQLITE_OPEN_READONLY | raw.SQLITE_OPEN_NOMUTEX, null);
         var reader = new SnapshotReader(db);
@@ -32,6 +32,7 @@ public sealed class SnapshotReader : IDisposable
             SqliteException.ThrowExceptionForRC(rc, db);
             SqliteException.ThrowExceptionForRC(raw.sqlite3_busy_timeout(db, busyTimeoutSeconds * 1000), db);
             SourceDatabase.PollWhileBusy(db, busyTimeoutSeconds);
+            SourceDatabase.CancelWaitsWith(db, cancellationToken);
             reader.Execute("BEGIN");
             reader._inTransaction = true;
             return reader;
@@ -66,6 +67,7 @@ public sealed class SnapshotReader : IDisposable
             raw.sqlite3_exec(_db, "ROLLBACK");
         }
 
+        SourceDatabase.Forget(_db);
         _db.Dispose();
     }
 

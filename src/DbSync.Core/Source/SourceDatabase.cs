@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Microsoft.Data.Sqlite;
@@ -69,29 +70,43 @@ public static class SourceDatabase
     /// <summary>Opens a read-write connection to an existing file. The busy timeout applies to every statement.</summary>
     /// <remarks>
     /// While the file is locked, SQLite tries again, in quick succession and then after short sleeps, for the whole busy timeout (see
-    /// <see cref="PollWhileBusy(SqliteConnection, int)"/>): its own busy handler backs off to one try every 100 ms, which a program committing
+    /// <see cref="PollWhileBusy"/>): its own busy handler backs off to one try every 100 ms, which a program committing
     /// small transactions back to back almost never leaves the lock free for, so a write starved for the whole timeout.
     /// </remarks>
-    public static SqliteConnection Open(string fullPath, int busyTimeoutSeconds = 30)
+    /// <param name="fullPath">The file.</param>
+    /// <param name="busyTimeoutSeconds">How long a statement waits for another program's lock.</param>
+    /// <param name="cancellationToken">Ends those waits at once (see <see cref="CancelWaitsWith(SqliteConnection, CancellationToken)"/>), opening included.</param>
+    public static SqliteConnection Open(string fullPath, int busyTimeoutSeconds = 30, CancellationToken cancellationToken = default)
     {
         var builder = new SqliteConnectionStringBuilder
         {
             DataSource = fullPath,
             Mode = SqliteOpenMode.ReadWrite,
             Pooling = false,
-            // Its own retries of a busy statement; 0 would mean without end, where 0 here means not to wait.
-            DefaultTimeout = Math.Max(1, busyTimeoutSeconds),
+            // Microsoft.Data.Sqlite's own retries of a statement SQLite answered BUSY, every 150 ms up to this many
+            // seconds: the busy handler below does the waiting, so this only adds at most a second after it gave up
+            // (the busy timeout, or a cancelled wait). 0 would mean retrying without end.
+            DefaultTimeout = 1,
         };
         var connection = new SqliteConnection(builder.ToString());
         try
         {
             connection.Open();
+            var db = connection.Handle!;
+            Waits[db.DangerousGetHandle()] = new BusyWait(busyTimeoutSeconds) { Token = cancellationToken };
+            connection.StateChange += (_, e) =>
+            {
+                if (e.CurrentState == System.Data.ConnectionState.Closed)
+                {
+                    Forget(db);
+                }
+            };
             using var command = connection.CreateCommand();
-            // Microsoft.Data.Sqlite retries SQLITE_BUSY up to the command timeout; the pragma makes SQLite itself wait too
-            // (with its own busy handler, which PollWhileBusy then replaces by a finer one).
+            // The pragma makes SQLite itself wait (with its own busy handler, which PollWhileBusy then replaces by a
+            // finer one where it can).
             command.CommandText = $"PRAGMA busy_timeout = {busyTimeoutSeconds * 1000}";
             command.ExecuteNonQuery();
-            PollWhileBusy(connection, busyTimeoutSeconds);
+            PollWhileBusy(db, busyTimeoutSeconds);
             // Reading the schema proves the file can be read now. On its own: as the second statement of one command,
             // ExecuteScalar returned the pragma's row, and a file locked past the busy timeout went unnoticed here, to
             // fail only after the next statement had waited the whole timeout again.
@@ -125,11 +140,10 @@ public static class SourceDatabase
     /// it was where the native library is not the e_sqlite3 that SQLitePCLRaw runs on (another provider, or no
     /// export): PRAGMA busy_timeout already set the default handler.
     /// </remarks>
-    private static void PollWhileBusy(SqliteConnection connection, int busyTimeoutSeconds) => PollWhileBusy(connection.Handle!, busyTimeoutSeconds);
-
-    /// <summary>The same for a raw connection (a <see cref="SnapshotReader"/>'s).</summary>
     internal static void PollWhileBusy(SQLitePCL.sqlite3 db, int busyTimeoutSeconds)
     {
+        var handle = db.DangerousGetHandle();
+        Waits.TryAdd(handle, new BusyWait(busyTimeoutSeconds));
         if (busyTimeoutSeconds <= 0 || SQLitePCL.raw.GetNativeLibraryName() != "e_sqlite3")
         {
             return;
@@ -137,7 +151,7 @@ public static class SourceDatabase
 
         try
         {
-            var rc = NativeMethods.sqlite3_busy_handler(db.DangerousGetHandle(), BusyHandler, (nint)(busyTimeoutSeconds * 1000L));
+            var rc = NativeMethods.sqlite3_busy_handler(handle, BusyHandler, handle);
             if (rc != SQLitePCL.raw.SQLITE_OK)
             {
                 SqliteException.ThrowExceptionForRC(rc, db);
@@ -148,6 +162,50 @@ public static class SourceDatabase
             // The default handler stays.
         }
     }
+
+    /// <summary>A connection's busy timeout, and what cancels its waits for a lock.</summary>
+    private sealed class BusyWait(int timeoutSeconds)
+    {
+        public int TimeoutSeconds { get; } = timeoutSeconds;
+
+        public long TimeoutTicks { get; } = timeoutSeconds * Stopwatch.Frequency;
+
+        public CancellationToken Token { get; set; }
+    }
+
+    /// <summary>The open connections' waits, by their native handle (the argument SQLite passes the busy handler).</summary>
+    private static readonly ConcurrentDictionary<nint, BusyWait> Waits = new();
+
+    /// <summary>The busy timeout <paramref name="connection"/> was opened with, in seconds.</summary>
+    public static int BusyTimeoutSeconds(SqliteConnection connection)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        return connection.Handle is { } db && Waits.TryGetValue(db.DangerousGetHandle(), out var wait) ? wait.TimeoutSeconds : 30;
+    }
+
+    /// <summary>
+    /// From now on, a wait of <paramref name="connection"/> for a lock ends as soon as <paramref name="token"/> is
+    /// cancelled (the statement then fails as busy), instead of after the busy timeout: Ctrl+C on a run that another
+    /// program's lock holds up stops it at once. <see cref="CancellationToken.None"/> makes the waits uncancellable
+    /// again, for the writes that must not be given up (recording what PostgreSQL committed).
+    /// </summary>
+    public static void CancelWaitsWith(SqliteConnection connection, CancellationToken token)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        CancelWaitsWith(connection.Handle!, token);
+    }
+
+    /// <summary>The same for a raw connection (a <see cref="SnapshotReader"/>'s).</summary>
+    internal static void CancelWaitsWith(SQLitePCL.sqlite3 db, CancellationToken token)
+    {
+        if (Waits.TryGetValue(db.DangerousGetHandle(), out var wait))
+        {
+            wait.Token = token;
+        }
+    }
+
+    /// <summary>Drops a closed connection's entry (its handle may be reused).</summary>
+    internal static void Forget(SQLitePCL.sqlite3 db) => Waits.TryRemove(db.DangerousGetHandle(), out _);
 
     /// <summary>The handler's delegate, kept alive for the process since SQLite holds a pointer to it.</summary>
     private static readonly NativeMethods.BusyCallback BusyHandler = OnBusy;
@@ -167,15 +225,21 @@ public static class SourceDatabase
     private static readonly long MaxStepTicks = Stopwatch.Frequency / 50;
 
     /// <summary>
-    /// SQLite's busy callback: <paramref name="count"/> is 0 on a statement's first wait. Returning 1 makes SQLite try
+    /// SQLite's busy callback, for the connection <paramref name="db"/>: <paramref name="count"/> is 0 on a statement's
+    /// first wait; a cancelled wait (<see cref="CancelWaitsWith(SqliteConnection, CancellationToken)"/>) ends at once. Returning 1 makes SQLite try
     /// the lock again at once. Each 4 ms cycle of the wait first tries again without pause for 2 ms, then sleeps: a
     /// writer that commits back to back frees its lock for some microseconds between its transactions, which a try
     /// every millisecond hits one time in hundreds, and only tries in quick succession are sure to catch. Like SQLite's
     /// own handler it counts only time spent waiting, so a statement that waits again after long work (a commit) gets
     /// the full timeout. Time is counted in Stopwatch ticks: a try takes less than a TimeSpan tick.
     /// </summary>
-    private static int OnBusy(nint timeoutMilliseconds, int count)
+    private static int OnBusy(nint db, int count)
     {
+        if (!Waits.TryGetValue(db, out var wait) || wait.Token.IsCancellationRequested)
+        {
+            return 0;
+        }
+
         var now = Stopwatch.GetTimestamp();
         if (count <= 0)
         {
@@ -186,7 +250,7 @@ public static class SourceDatabase
             t_waited += Math.Min(now - t_returned, MaxStepTicks);
         }
 
-        if (t_waited >= timeoutMilliseconds * Stopwatch.Frequency / 1000)
+        if (t_waited >= wait.TimeoutTicks)
         {
             return 0;
         }
