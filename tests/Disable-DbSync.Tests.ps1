@@ -15,6 +15,14 @@ Describe 'Disable-DbSync' {
         (Get-DbSyncStatus -LiteralPath $db).CaptureEnabled | Should -BeFalse
     }
 
+    It 'says with -WhatIf whether pending changes would be discarded, and changes nothing' {
+        Invoke-Sqlite $db "DELETE FROM PlaylistTrack WHERE PlaylistId = 1"
+        $before = Get-FileHashText $db
+        (Invoke-ChildPwsh "Disable-DbSync -LiteralPath '$db' -WhatIf").Output | Should -Match 'Remove change capture \(refused while changes are not yet synced\)'
+        (Invoke-ChildPwsh "Disable-DbSync -LiteralPath '$db' -Force -WhatIf").Output | Should -Match 'Remove change capture, discarding the changes not yet synced'
+        Get-FileHashText $db | Should -Be $before
+    }
+
     It 'refuses with DbSync.PendingChanges while changes are pending' {
         Invoke-Sqlite $db "DELETE FROM PlaylistTrack WHERE PlaylistId = 1"
         { Disable-DbSync -LiteralPath $db -Confirm:$false } | Should -Throw -ErrorId 'DbSync.PendingChanges,DbSync.PowerShell.Commands.DisableDbSyncCommand'

@@ -69,5 +69,8 @@ public sealed class DisableDbSyncCommand : DbSyncFileCommand
     };
 
     private bool Confirmed(string file) => ShouldProcessUnlessForced(
-        file, Purge.IsPresent ? "Remove change capture and the run history" : "Remove change capture", Force.IsPresent);
+        file,
+        (Purge.IsPresent ? "Remove change capture and the run history" : "Remove change capture")
+            + (Force.IsPresent ? ", discarding the changes not yet synced" : " (refused while changes are not yet synced)"),
+        Force.IsPresent);
 }
