@@ -26,6 +26,11 @@ Describe 'Disable-DbSync' {
     It 'refuses with DbSync.PendingChanges while changes are pending' {
         Invoke-Sqlite $db "DELETE FROM PlaylistTrack WHERE PlaylistId = 1"
         { Disable-DbSync -LiteralPath $db -Confirm:$false } | Should -Throw -ErrorId 'DbSync.PendingChanges,DbSync.PowerShell.Commands.DisableDbSyncCommand'
+        # Shown with the cmdlet's parameter, not the CLI's option.
+        try { Disable-DbSync -LiteralPath $db -Confirm:$false -ErrorAction Stop } catch { $shown = $_ }
+        $shown.ToString() | Should -Match 'use -Force to discard them'
+        $shown.ToString() | Should -Not -Match '--force'
+        $shown.Exception.Message | Should -Match '--force'
         (Get-DbSyncStatus -LiteralPath $db).CaptureEnabled | Should -BeTrue
     }
 

@@ -50,7 +50,7 @@ public sealed class DisableDbSyncCommand : DbSyncFileCommand
 
             foreach (var warning in result.Warnings)
             {
-                WriteWarning(warning);
+                WriteWarning(Wording.ForPowerShell(warning));
             }
 
             WriteObject(result);

@@ -49,7 +49,7 @@ public sealed class EnableDbSyncCommand : DbSyncFileCommand
 
             foreach (var warning in result.Warnings)
             {
-                WriteWarning(warning);
+                WriteWarning(Wording.ForPowerShell(warning));
             }
 
             WriteObject(result);

@@ -46,7 +46,7 @@ public sealed class RestoreDbSyncLogCommand : DbSyncFileCommand
 
             foreach (var line in result.Invalid)
             {
-                WriteWarning($"{result.BackupPath} line {line.Line}: {line.Reason}");
+                WriteWarning(Wording.ForPowerShell($"{result.BackupPath} line {line.Line}: {line.Reason}"));
             }
 
             WriteObject(result);

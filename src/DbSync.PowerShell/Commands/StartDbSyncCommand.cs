@@ -235,7 +235,7 @@ public sealed class StartDbSyncCommand : DbSyncSyncCommand
 
         foreach (var warning in plan.Warnings)
         {
-            WriteWarning(warning);
+            WriteWarning(Wording.ForPowerShell(warning));
         }
     }
 }

@@ -62,7 +62,12 @@ public sealed class TestDbSyncConnectionCommand : DbSyncTargetCommand
             }
             else
             {
-                WriteObject(checks, enumerateCollection: true);
+                // Core's texts name the CLI's options; shown here, the cmdlets' parameters.
+                WriteObject(checks.Select(c => new CheckResult
+                {
+                    Name = c.Name, Status = c.Status, Message = Wording.ForPowerShell(c.Message), Fix = c.Fix is null ? null : Wording.ForPowerShell(c.Fix),
+                    Target = c.Target, ErrorId = c.ErrorId,
+                }), enumerateCollection: true);
             }
         }
     }

@@ -15,7 +15,24 @@ internal static class Errors
 
     /// <summary>An ErrorRecord for a Core failure; the target object is what the error is about, else the file.</summary>
     public static ErrorRecord From(DbSyncException exception, object? fallbackTarget) =>
-        new(exception, exception.ErrorId, ToErrorCategory(exception.Category), exception.Target ?? fallbackTarget);
+        InPowerShellWords(new(exception, exception.ErrorId, ToErrorCategory(exception.Category), exception.Target ?? fallbackTarget));
+
+    /// <summary>
+    /// Shows the record's message with the cmdlets' names for the CLI's options and commands (see <see cref="Wording"/>),
+    /// through ErrorDetails, which PowerShell shows instead of the exception's message; the exception stays as Core
+    /// threw it.
+    /// </summary>
+    private static ErrorRecord InPowerShellWords(ErrorRecord record)
+    {
+        var message = record.Exception.Message;
+        var shown = Wording.ForPowerShell(message);
+        if (!string.Equals(shown, message, StringComparison.Ordinal))
+        {
+            record.ErrorDetails = new ErrorDetails(shown);
+        }
+
+        return record;
+    }
 
     /// <summary>An ErrorRecord for one table a run skipped.</summary>
     public static ErrorRecord ForTable(TableSyncResult table, string path)
@@ -25,7 +42,7 @@ internal static class Errors
         // Core's messages about a table name it themselves ("Table 'Employee': ...").
         var message = table.Message?.Contains($"'{table.Name}'", StringComparison.Ordinal) == true ? table.Message : $"table {table.Name}: {table.Message}";
         var exception = new DbSyncException(errorId, category, $"{path}: {message}", table.Name);
-        return new ErrorRecord(exception, errorId, ToErrorCategory(category), table);
+        return InPowerShellWords(new ErrorRecord(exception, errorId, ToErrorCategory(category), table));
     }
 
     /// <summary>
@@ -47,7 +64,7 @@ internal static class Errors
 
         var exception = new DbSyncException(ErrorIds.RowsHeld, DbSyncErrorCategory.InvalidData,
             $"{path}: table {table.Name}: {string.Join(", ", parts)}; the rest of the run committed, and the held rows stay pending.", table.Name);
-        return new ErrorRecord(exception, ErrorIds.RowsHeld, ErrorCategory.InvalidData, table);
+        return InPowerShellWords(new ErrorRecord(exception, ErrorIds.RowsHeld, ErrorCategory.InvalidData, table));
     }
 
     /// <summary>The record for a run stopped by a cancellation that did not come from the pipeline (e.g. a timeout).</summary>
