@@ -82,6 +82,11 @@ public sealed class ModulePackagingTests(AssembledModule module)
         }
 
         Assert.Empty(Directory.GetFiles(module.ModuleDirectory, "System.Management.Automation.dll", SearchOption.AllDirectories));
+        // The documents the help points to ship with the module.
+        foreach (var document in new[] { "cli.md", "capture.md", "type-mapping.md" })
+        {
+            Assert.True(File.Exists(Path.Combine(module.ModuleDirectory, "docs", document)), $"docs/{document} is missing");
+        }
         // Npgsql 10 on .NET 8 needs DiagnosticSource 9 or later; PowerShell 7.4 has 8.0. The module must bring its own.
         var diagnosticSource = AssemblyName.GetAssemblyName(Path.Combine(dependencies, "System.Diagnostics.DiagnosticSource.dll"));
         Assert.True(diagnosticSource.Version >= new Version(9, 0), $"DiagnosticSource {diagnosticSource.Version}");
