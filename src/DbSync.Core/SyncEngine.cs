@@ -674,8 +674,7 @@ public sealed class SyncEngine
                 result.Status = applied.Skipped.Count > 0 || held ? SyncStatus.PartiallySucceeded : SyncStatus.Succeeded;
                 return;
             }
-            catch (SqliteException ex) when ((ex.SqliteErrorCode & 0xFF) is SQLitePCL.raw.SQLITE_BUSY or SQLitePCL.raw.SQLITE_LOCKED
-                && attempt < 5 && clock.Elapsed < TimeSpan.FromSeconds(SourceDatabase.BusyTimeoutSeconds(sqlite)))
+            catch (SqliteException ex) when (IsBusy(ex) && attempt < 5 && clock.Elapsed < TimeSpan.FromSeconds(SourceDatabase.BusyTimeoutSeconds(sqlite)))
             {
                 // SQLite answers BUSY at once, without waiting out the busy timeout, when waiting could deadlock
                 // with another writer; its documented remedy is to run the transaction again. A lock held past the

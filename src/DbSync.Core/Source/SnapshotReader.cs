@@ -31,8 +31,7 @@ public sealed class SnapshotReader : IDisposable
         {
             SqliteException.ThrowExceptionForRC(rc, db);
             SqliteException.ThrowExceptionForRC(raw.sqlite3_busy_timeout(db, busyTimeoutSeconds * 1000), db);
-            SourceDatabase.PollWhileBusy(db, busyTimeoutSeconds);
-            SourceDatabase.CancelWaitsWith(db, cancellationToken);
+            SourceDatabase.PollWhileBusy(db, busyTimeoutSeconds, cancellationToken);
             reader.Execute("BEGIN");
             reader._inTransaction = true;
             return reader;

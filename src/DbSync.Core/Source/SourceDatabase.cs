@@ -75,7 +75,7 @@ public static class SourceDatabase
     /// </remarks>
     /// <param name="fullPath">The file.</param>
     /// <param name="busyTimeoutSeconds">How long a statement waits for another program's lock.</param>
-    /// <param name="cancellationToken">Ends those waits at once (see <see cref="CancelWaitsWith(SqliteConnection, CancellationToken)"/>), opening included.</param>
+    /// <param name="cancellationToken">Ends those waits at once (see <see cref="CancelWaitsWith"/>), opening included.</param>
     public static SqliteConnection Open(string fullPath, int busyTimeoutSeconds = 30, CancellationToken cancellationToken = default)
     {
         var builder = new SqliteConnectionStringBuilder
@@ -93,7 +93,6 @@ public static class SourceDatabase
         {
             connection.Open();
             var db = connection.Handle!;
-            Waits[db.DangerousGetHandle()] = new BusyWait(busyTimeoutSeconds) { Token = cancellationToken };
             connection.StateChange += (_, e) =>
             {
                 if (e.CurrentState == System.Data.ConnectionState.Closed)
@@ -106,7 +105,7 @@ public static class SourceDatabase
             // finer one where it can).
             command.CommandText = $"PRAGMA busy_timeout = {busyTimeoutSeconds * 1000}";
             command.ExecuteNonQuery();
-            PollWhileBusy(db, busyTimeoutSeconds);
+            PollWhileBusy(db, busyTimeoutSeconds, cancellationToken);
             // Reading the schema proves the file can be read now. On its own: as the second statement of one command,
             // ExecuteScalar returned the pragma's row, and a file locked past the busy timeout went unnoticed here, to
             // fail only after the next statement had waited the whole timeout again.
@@ -127,8 +126,9 @@ public static class SourceDatabase
     }
 
     /// <summary>
-    /// Replaces SQLite's default busy handler on the connection with one that alternates 2 ms of tries in quick
-    /// succession with 2 ms of 1 ms sleeps until the statement has waited the busy timeout.
+    /// Registers the connection's busy timeout and cancellation token (the one place that does), and replaces SQLite's
+    /// default busy handler on it with one that alternates 2 ms of tries in quick succession with 2 ms of 1 ms sleeps
+    /// until the statement has waited the busy timeout.
     /// </summary>
     /// <remarks>
     /// In rollback-journal mode a writer holds its RESERVED lock from its first write to its commit and takes it again
@@ -140,10 +140,13 @@ public static class SourceDatabase
     /// it was where the native library is not the e_sqlite3 that SQLitePCLRaw runs on (another provider, or no
     /// export): PRAGMA busy_timeout already set the default handler.
     /// </remarks>
-    internal static void PollWhileBusy(SQLitePCL.sqlite3 db, int busyTimeoutSeconds)
+    /// <param name="db">The connection; <see cref="Forget"/> drops what this registers for it once it is closed.</param>
+    /// <param name="busyTimeoutSeconds">How long a statement waits.</param>
+    /// <param name="cancellationToken">Ends the waits at once (see <see cref="CancelWaitsWith"/>).</param>
+    internal static void PollWhileBusy(SQLitePCL.sqlite3 db, int busyTimeoutSeconds, CancellationToken cancellationToken)
     {
         var handle = db.DangerousGetHandle();
-        Waits.TryAdd(handle, new BusyWait(busyTimeoutSeconds));
+        Waits[handle] = new BusyWait(busyTimeoutSeconds) { Token = cancellationToken };
         if (busyTimeoutSeconds <= 0 || SQLitePCL.raw.GetNativeLibraryName() != "e_sqlite3")
         {
             return;
@@ -192,13 +195,7 @@ public static class SourceDatabase
     public static void CancelWaitsWith(SqliteConnection connection, CancellationToken token)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        CancelWaitsWith(connection.Handle!, token);
-    }
-
-    /// <summary>The same for a raw connection (a <see cref="SnapshotReader"/>'s).</summary>
-    internal static void CancelWaitsWith(SQLitePCL.sqlite3 db, CancellationToken token)
-    {
-        if (Waits.TryGetValue(db.DangerousGetHandle(), out var wait))
+        if (connection.Handle is { } db && Waits.TryGetValue(db.DangerousGetHandle(), out var wait))
         {
             wait.Token = token;
         }
@@ -226,7 +223,7 @@ public static class SourceDatabase
 
     /// <summary>
     /// SQLite's busy callback, for the connection <paramref name="db"/>: <paramref name="count"/> is 0 on a statement's
-    /// first wait; a cancelled wait (<see cref="CancelWaitsWith(SqliteConnection, CancellationToken)"/>) ends at once. Returning 1 makes SQLite try
+    /// first wait; a cancelled wait (<see cref="CancelWaitsWith"/>) ends at once. Returning 1 makes SQLite try
     /// the lock again at once. Each 4 ms cycle of the wait first tries again without pause for 2 ms, then sleeps: a
     /// writer that commits back to back frees its lock for some microseconds between its transactions, which a try
     /// every millisecond hits one time in hundreds, and only tries in quick succession are sure to catch. Like SQLite's

@@ -50,7 +50,7 @@ public sealed class DisableDbSyncCommand : DbSyncFileCommand
 
             foreach (var warning in result.Warnings)
             {
-                WriteWarning(Wording.ForPowerShell(warning));
+                WriteCoreWarning(warning);
             }
 
             WriteObject(result);

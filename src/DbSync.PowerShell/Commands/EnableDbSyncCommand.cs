@@ -49,7 +49,7 @@ public sealed class EnableDbSyncCommand : DbSyncFileCommand
 
             foreach (var warning in result.Warnings)
             {
-                WriteWarning(Wording.ForPowerShell(warning));
+                WriteCoreWarning(warning);
             }
 
             WriteObject(result);

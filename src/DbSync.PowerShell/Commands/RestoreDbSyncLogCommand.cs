@@ -46,7 +46,7 @@ public sealed class RestoreDbSyncLogCommand : DbSyncFileCommand
 
             foreach (var line in result.Invalid)
             {
-                WriteWarning(Wording.ForPowerShell($"{result.BackupPath} line {line.Line}: {line.Reason}"));
+                WriteCoreWarning($"{result.BackupPath} line {line.Line}: {line.Reason}");
             }
 
             WriteObject(result);

@@ -77,11 +77,7 @@ public sealed class StartDbSyncCommand : DbSyncSyncCommand
         {
             // The watch starts once every piped object is in (EndProcessing): started with the first, it would never
             // return to take the next, and a second file would go unwatched without a word.
-            foreach (var file in files.Where(f => !_synced.Contains(f)))
-            {
-                _synced.Add(file);
-            }
-
+            _synced.UnionWith(files);
             if (_synced.Count > 1)
             {
                 throw Terminating(Errors.Usage($"-Continuous watches one file, and {_synced.Count} were given; start one Start-DbSync -Continuous per file (for example as separate jobs).", null));
@@ -235,7 +231,7 @@ public sealed class StartDbSyncCommand : DbSyncSyncCommand
 
         foreach (var warning in plan.Warnings)
         {
-            WriteWarning(Wording.ForPowerShell(warning));
+            WriteCoreWarning(warning);
         }
     }
 }

@@ -119,6 +119,9 @@ public abstract class DbSyncCommand : PSCmdlet
         }
     }
 
+    /// <summary>A warning from Core, with the cmdlets' names for the CLI's options and commands (see <see cref="Wording"/>).</summary>
+    protected void WriteCoreWarning(string warning) => WriteWarning(Wording.ForPowerShell(warning));
+
     /// <summary>Throws a terminating error (the return value only lets callers write <c>throw</c>).</summary>
     protected Exception Terminating(ErrorRecord record)
     {

@@ -112,7 +112,7 @@ public abstract class DbSyncSyncCommand : DbSyncTargetCommand
     {
         foreach (var warning in result.Warnings)
         {
-            WriteWarning(Wording.ForPowerShell(warning));
+            WriteCoreWarning(warning);
         }
 
         WriteObject(result);
