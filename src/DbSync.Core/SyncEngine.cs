@@ -328,7 +328,7 @@ public sealed class SyncEngine
                     .ConfigureAwait(false);
                 warnings.Clear();
                 warnings.AddRange(attemptWarnings);
-                progress?.Report(new SyncProgress("", SyncPhase.Recording, 0, 0, applied.Plans.Count, TimeSpan.Zero));
+                progress?.Report(new SyncProgress("", SyncPhase.Recording, 0, 0, applied.Plans.Count, TimeSpan.Zero) { PercentComplete = ProgressMeter.Percent(SyncPhase.Recording) });
                 // PostgreSQL has committed: recording it waits for locks whatever a cancel says.
                 SourceDatabase.CancelWaitsWith(sqlite, CancellationToken.None);
                 RecordSynced(sqlite, result, applied, request.Tables, destination);
@@ -436,8 +436,9 @@ public sealed class SyncEngine
 
             result.Tables = plans.Select(p => p.Result).Concat(skipped).ToList();
             var count = plans.Count;
+            var meter = new ProgressMeter(plans);
             void Report(TablePlan plan, SyncPhase phase, long rows, Stopwatch clock) =>
-                progress?.Report(new SyncProgress(plan.Source.Name, phase, rows, plans.IndexOf(plan) + 1, count, clock.Elapsed));
+                progress?.Report(new SyncProgress(plan.Source.Name, phase, rows, plans.IndexOf(plan) + 1, count, clock.Elapsed) { PercentComplete = meter.Percent(plan, phase, rows) });
 
             await PgWriter.ExecuteAsync(pg, transaction, careful ? "SET CONSTRAINTS ALL IMMEDIATE" : "SET CONSTRAINTS ALL DEFERRED", cancellationToken).ConfigureAwait(false);
             if (plans.Any(p => p.CreateTarget))
@@ -495,6 +496,11 @@ public sealed class SyncEngine
                     }
                 }
 
+                if (progress is not null)
+                {
+                    meter.Estimate(read);
+                }
+
                 if (snapshots)
                 {
                     await Conflicts.NodeIdentity.RecordSnapshotsAsync(pg, transaction, result.NodeId, plans.Select(p => (p.Registry.Id, p.Snapshot)), cancellationToken)
@@ -533,6 +539,8 @@ public sealed class SyncEngine
                         plan.StagedRows += await PgWriter.CopyAsync(pg, schema, plan, deletes, staging: true, PushLayout(plan), r => Report(plan, phase, rows + r, clock),
                             cancellationToken, firstRow: rows).ConfigureAwait(false);
                     }
+
+                    meter.Staged(plan, plan.StagedRows - plan.StagedDeletes);
                 }
 
                 read.Commit();
@@ -593,7 +601,7 @@ public sealed class SyncEngine
 
             if (batched is not null)
             {
-                progress?.Report(new SyncProgress("", SyncPhase.Checking, batched.Count, 0, count, TimeSpan.Zero));
+                progress?.Report(new SyncProgress("", SyncPhase.Checking, batched.Count, 0, count, TimeSpan.Zero) { PercentComplete = ProgressMeter.Percent(SyncPhase.Checking) });
                 await batched.CheckAndEndAsync(pg, transaction, cancellationToken).ConfigureAwait(false);
             }
 
@@ -614,7 +622,10 @@ public sealed class SyncEngine
             }
 
             cancellationToken.ThrowIfCancellationRequested();
-            progress?.Report(new SyncProgress("", SyncPhase.Committing, plans.Sum(p => p.Result.Inserted + p.Result.Updated + p.Result.Deleted), 0, count, TimeSpan.Zero));
+            progress?.Report(new SyncProgress("", SyncPhase.Committing, plans.Sum(p => p.Result.Inserted + p.Result.Updated + p.Result.Deleted), 0, count, TimeSpan.Zero)
+            {
+                PercentComplete = ProgressMeter.Percent(SyncPhase.Committing),
+            });
             // Not cancellable: a cancel racing the COMMIT could not tell whether it happened.
             await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
             return new Applied(plans, skipped, targetWins);

@@ -275,15 +275,11 @@ public sealed record SyncProgress(string Table, SyncPhase Phase, long Rows, int 
     public double RowsPerSecond => Elapsed.TotalSeconds > 0 ? Rows / Elapsed.TotalSeconds : 0;
 
     /// <summary>
-    /// How far the run is, 0 to 100, by tables begun (every table is done by the commit); -1 while preparing, when the
-    /// number of tables is not known yet.
+    /// How far the whole run is, 0 to 100, never going down: the tables' reads and applies by rows (estimated before a
+    /// table is read) up to 95, then the foreign-key check, the commit (99) and the bookkeeping (100); -1 while
+    /// preparing, when the tables are not known yet.
     /// </summary>
-    public int PercentComplete => Phase switch
-    {
-        SyncPhase.Preparing => -1,
-        SyncPhase.Checking or SyncPhase.Committing or SyncPhase.Recording => 100,
-        _ => TableCount > 0 ? Math.Clamp((TableIndex - 1) * 100 / TableCount, 0, 100) : -1,
-    };
+    public int PercentComplete { get; init; } = -1;
 }
 
 /// <summary>The outcome of enable or disable.</summary>

@@ -78,9 +78,11 @@ public sealed class ChinookSyncTests(ITestOutputHelper output) : IDisposable
         Assert.Equal([SyncPhase.Committing, SyncPhase.Recording], load.TakeLast(2).Select(p => p.Phase));
         Assert.All(load.TakeLast(2), p => Assert.Equal("", p.Table));
         Assert.Equal(loaded.Inserted, load[^2].Rows);
-        Assert.Equal([-1, 100, 100], new[] { load[0], load[^2], load[^1] }.Select(p => p.PercentComplete));
-        Assert.True(load.Select(p => p.PercentComplete).Skip(1).SkipLast(2).Zip(load.Skip(2).SkipLast(2), (a, b) => a <= b.PercentComplete).All(x => x),
-            "the percentage went down while tables were copied");
+        Assert.Equal([-1, 99, 100], new[] { load[0], load[^2], load[^1] }.Select(p => p.PercentComplete));
+        AssertNeverDown(load);
+        // Every table copied straight into its target: the reads are the whole run up to the commit.
+        Assert.Equal(95, load[^3].PercentComplete);
+        Assert.InRange(load.First(p => p is { Table: "Track", Phase: SyncPhase.Copying }).PercentComplete, 1, 94);
         Assert.Contains(load, p => p is { Table: "Track", Phase: SyncPhase.Copying });
 
         SyncFixture.Execute(path, "UPDATE Track SET Name = Name || '!' WHERE TrackId <= 5; DELETE FROM PlaylistTrack WHERE TrackId = 1; INSERT INTO Genre (Name) VALUES ('Polka')");
@@ -92,9 +94,57 @@ public sealed class ChinookSyncTests(ITestOutputHelper output) : IDisposable
         // Chinook's foreign keys, checked by the push itself once per key after the writes.
         Assert.True(pushed.ForeignKeysBatched);
         Assert.Equal([SyncPhase.Preparing, SyncPhase.Staging, SyncPhase.Applying, SyncPhase.Checking, SyncPhase.Committing, SyncPhase.Recording], phases);
-        Assert.Equal(100, push.Single(p => p.Phase == SyncPhase.Checking).PercentComplete);
+        Assert.Equal(95, push.Single(p => p.Phase == SyncPhase.Checking).PercentComplete);
+        // The applies continue the percentage where the staging left it, rather than starting again from the first table.
+        AssertNeverDown(push);
+        Assert.InRange(push.Last(p => p.Phase == SyncPhase.Staging).PercentComplete, 1, 94);
         Assert.Equal(pushed.Inserted + pushed.Updated + pushed.Deleted, push[^2].Rows);
         Assert.Equal(5 + 1, pushed.Updated + pushed.Inserted);
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
+    private static void AssertNeverDown(List<SyncProgress> reports)
+    {
+        var percents = reports.Skip(1).Select(p => p.PercentComplete).ToList();
+        Assert.True(percents.SequenceEqual(percents.Order()), "the percentage went down: " + string.Join(", ", percents));
+    }
+
+    [Fact]
+    public async Task The_percentage_moves_within_a_table_as_its_rows_are_read_and_applied()
+    {
+        // Two tables of 20,000 rows, one a rowid table and one WITHOUT ROWID (its size is counted, not read off the rowids).
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE progress_rowid (id INTEGER PRIMARY KEY, v TEXT);
+            CREATE TABLE progress_norowid (id INTEGER PRIMARY KEY, v TEXT) WITHOUT ROWID;
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
+            INSERT INTO progress_rowid SELECT i, 'r' || i FROM n;
+            INSERT INTO progress_norowid SELECT id, v FROM progress_rowid;
+            """, "progress.sqlite");
+        var load = new List<SyncProgress>();
+        Assert.Equal(SyncStatus.Succeeded, (await new SyncEngine().SyncAsync(_fixture.Request(path), new InlineProgress<SyncProgress>(load.Add))).Status);
+
+        AssertNeverDown(load);
+        // Reported every 8,192 rows read: the first table's rows (progress_norowid, in name order) take the run from 0 to
+        // half of 95 %, the second's to 95 %.
+        var first = load.Where(p => p.Phase == SyncPhase.Copying && p.TableIndex == 1).ToList();
+        Assert.Equal([0, 8192, 16384, 20000], first.Select(p => p.Rows));
+        Assert.Equal([0, 19, 38, 47], first.Select(p => p.PercentComplete));
+        Assert.Equal([47, 66, 86, 95], load.Where(p => p.Phase == SyncPhase.Copying && p.TableIndex == 2).Select(p => p.PercentComplete));
+
+        SyncFixture.Execute(path, "UPDATE progress_rowid SET v = v || '!' WHERE id <= 12000; UPDATE progress_norowid SET v = v || '!' WHERE id <= 4000");
+        var push = new List<SyncProgress>();
+        var pushed = await new SyncEngine().SyncAsync(new SyncRequest
+        {
+            Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, BatchSize = 3000,
+        }, new InlineProgress<SyncProgress>(push.Add));
+
+        Assert.Equal(16000, pushed.Updated);
+        AssertNeverDown(push);
+        // 16,000 changes read, then 16,000 applied, each half of the 95 %; progress_norowid's 4,000 come first in both
+        // (tables in name order), then progress_rowid's 12,000 by batches of 3,000.
+        Assert.Equal(47, push.Last(p => p.Phase == SyncPhase.Staging).PercentComplete);
+        Assert.Equal([68, 77, 86, 95], push.Where(p => p is { Phase: SyncPhase.Applying, Table: "progress_rowid" }).Select(p => p.PercentComplete).Distinct());
+        Assert.Equal(95, push.Last(p => p.Phase == SyncPhase.Applying).PercentComplete);
         TableComparer.AssertIdentical(path, _fixture.Schema);
     }
 

@@ -43,6 +43,9 @@ public sealed class SourceTable
     /// <summary>A virtual table (FTS, R-Tree, ...): triggers cannot be put on it.</summary>
     public bool IsVirtual { get; }
 
+    /// <summary>A WITHOUT ROWID table.</summary>
+    public bool WithoutRowid { get; init; }
+
     /// <summary>True when the table has a primary key and can be synced.</summary>
     public bool HasKey => KeyColumns.Count > 0;
 
@@ -98,30 +101,31 @@ public static class SourceSchemaReader
     public static IReadOnlyList<SourceTable> ReadTables(SqliteConnection connection, SqliteTransaction? transaction = null)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        var names = new List<(string Name, bool IsVirtual)>();
+        var names = new List<(string Name, bool IsVirtual, bool WithoutRowid)>();
         using (var command = connection.CreateCommand())
         {
             command.Transaction = transaction;
             // Shadow tables hold an FTS5 or R-Tree table's index in its own format; they belong to the virtual
             // table, which is named in a warning, and are never synced on their own.
             command.CommandText = """
-                SELECT name, sql FROM sqlite_master
-                WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' AND name NOT LIKE '\_dbsync\_%' ESCAPE '\'
-                  AND name NOT IN (SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'shadow')
-                ORDER BY name
+                SELECT m.name, m.sql, coalesce(l.wr, 0) FROM sqlite_master AS m
+                LEFT JOIN pragma_table_list AS l ON l.schema = 'main' AND l.name = m.name
+                WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\_%' ESCAPE '\' AND m.name NOT LIKE '\_dbsync\_%' ESCAPE '\'
+                  AND m.name NOT IN (SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'shadow')
+                ORDER BY m.name
                 """;
             using var reader = command.ExecuteReader();
             while (reader.Read())
             {
                 var sql = reader.IsDBNull(1) ? "" : reader.GetString(1);
-                names.Add((reader.GetString(0), sql.TrimStart().StartsWith("CREATE VIRTUAL", StringComparison.OrdinalIgnoreCase)));
+                names.Add((reader.GetString(0), sql.TrimStart().StartsWith("CREATE VIRTUAL", StringComparison.OrdinalIgnoreCase), reader.GetInt64(2) != 0));
             }
         }
 
-        return names.Select(n => ReadTable(connection, transaction, n.Name, n.IsVirtual)).ToList();
+        return names.Select(n => ReadTable(connection, transaction, n.Name, n.IsVirtual, n.WithoutRowid)).ToList();
     }
 
-    private static SourceTable ReadTable(SqliteConnection connection, SqliteTransaction? transaction, string name, bool isVirtual)
+    private static SourceTable ReadTable(SqliteConnection connection, SqliteTransaction? transaction, string name, bool isVirtual, bool withoutRowid)
     {
         var columns = new List<SourceColumn>();
         using (var command = connection.CreateCommand())
@@ -182,6 +186,6 @@ public static class SourceSchemaReader
             Flush();
         }
 
-        return new SourceTable(name, columns, foreignKeys, isVirtual);
+        return new SourceTable(name, columns, foreignKeys, isVirtual) { WithoutRowid = withoutRowid };
     }
 }
