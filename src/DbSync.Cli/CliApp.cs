@@ -32,8 +32,8 @@ public static class CliApp
             ["--path", "--connection", "--schema", "--table", "--batch-size", "--lock-timeout", "--busy-timeout", "--log-path", "--keep-days", "--interval",
                 "--conflict-policy", "--newest-column", "--node-partitioned"],
             ["--resync", "--preserve-case", "--prune-backup", "--what-if", "--watch", "--json"]),
-        ["enable"] = new("Install change capture in the SQLite file without syncing.", ["--path", "--table", "--lock-timeout"], ["--json"]),
-        ["disable"] = new("Remove change capture from the SQLite file.", ["--path", "--lock-timeout"], ["--force", "--purge", "--json"]),
+        ["enable"] = new("Install change capture in the SQLite file without syncing.", ["--path", "--table", "--lock-timeout", "--busy-timeout"], ["--json"]),
+        ["disable"] = new("Remove change capture from the SQLite file.", ["--path", "--lock-timeout", "--busy-timeout"], ["--force", "--purge", "--json"]),
         ["status"] = new("Show capture, pending changes, lag, last run and whether the target answers.", ["--path", "--connection", "--target-timeout"], ["--detailed", "--json"]),
         ["test"] = new("Run every preflight check of source and target.", ["--path", "--connection", "--schema", "--table", "--target-timeout"], ["--preserve-case", "--json"]),
         ["log"] = new("Show the run log, newest first.", ["--path", "--last", "--since", "--status"], ["--json"]),
@@ -44,7 +44,7 @@ public static class CliApp
             ["--path", "--table", "--connection", "--schema", "--batch-size", "--lock-timeout", "--busy-timeout", "--log-path",
                 "--conflict-policy", "--newest-column", "--node-partitioned"],
             ["--retry", "--preserve-case", "--json"]),
-        ["reset-node"] = new("Give a copied SQLite file a node id of its own.", ["--path", "--connection", "--lock-timeout"], ["--json"]),
+        ["reset-node"] = new("Give a copied SQLite file a node id of its own.", ["--path", "--connection", "--lock-timeout", "--busy-timeout"], ["--json"]),
         ["demo"] = new("Build a sample database, sync it, change it, sync again.", ["--connection"], ["--json"]),
     };
 
@@ -576,6 +576,7 @@ public static class CliApp
             Path = parsed.Required("--path"),
             ConnectionString = parsed.Value("--connection") ?? NullIfEmpty(Environment.GetEnvironmentVariable("DBSYNC_CONNECTION")),
             LockTimeout = TimeSpan.FromSeconds(parsed.Int("--lock-timeout") ?? 30),
+            BusyTimeout = TimeSpan.FromSeconds(parsed.Int("--busy-timeout") ?? 30),
         }, cancellationToken).ConfigureAwait(false);
         if (parsed.Flag("--json"))
         {
@@ -610,6 +611,7 @@ public static class CliApp
             Path = parsed.Required("--path"),
             Tables = parsed.Values("--table"),
             LockTimeout = TimeSpan.FromSeconds(parsed.Int("--lock-timeout") ?? 30),
+            BusyTimeout = TimeSpan.FromSeconds(parsed.Int("--busy-timeout") ?? 30),
         }, cancellationToken).ConfigureAwait(false);
         PrintCapture(result, "enabled", parsed.Flag("--json"), stdout, stderr);
         return Success;
@@ -623,6 +625,7 @@ public static class CliApp
             Force = parsed.Flag("--force"),
             Purge = parsed.Flag("--purge"),
             LockTimeout = TimeSpan.FromSeconds(parsed.Int("--lock-timeout") ?? 30),
+            BusyTimeout = TimeSpan.FromSeconds(parsed.Int("--busy-timeout") ?? 30),
         }, cancellationToken).ConfigureAwait(false);
         PrintCapture(result, "disabled", parsed.Flag("--json"), stdout, stderr);
         return Success;

@@ -148,6 +148,12 @@ public sealed class ResetNodeRequest
     public TimeSpan LockTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
+    /// How long a statement waits while another program holds a lock on the SQLite file; 0 fails within about a
+    /// second. Cancelling the operation ends the wait at once.
+    /// </summary>
+    public TimeSpan BusyTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
     /// Optional target. When given and PostgreSQL last saw the old node id from a run this file made, the old id is
     /// released there, so that the other file (the original) can go on syncing under it.
     /// </summary>

@@ -880,7 +880,7 @@ public sealed class SyncEngine
         ArgumentNullException.ThrowIfNull(request);
         var path = SourceDatabase.Validate(request.Path);
         using var runLock = await RunLock.AcquireAsync(path, request.LockTimeout, cancellationToken).ConfigureAwait(false);
-        using var sqlite = SourceDatabase.Open(path);
+        using var sqlite = SourceDatabase.OpenCancellable(path, request.BusyTimeout, cancellationToken);
         try
         {
             var capture = InstallCapture(sqlite, request.Tables, null);
@@ -888,7 +888,7 @@ public sealed class SyncEngine
         }
         catch (SqliteException ex)
         {
-            throw SourceDatabase.Translate(ex, path);
+            throw SourceDatabase.Translate(ex, path, cancellationToken);
         }
     }
 
@@ -899,7 +899,7 @@ public sealed class SyncEngine
         ArgumentNullException.ThrowIfNull(request);
         var path = SourceDatabase.Validate(request.Path);
         using var runLock = await RunLock.AcquireAsync(path, request.LockTimeout, cancellationToken).ConfigureAwait(false);
-        using var sqlite = SourceDatabase.Open(path);
+        using var sqlite = SourceDatabase.OpenCancellable(path, request.BusyTimeout, cancellationToken);
         try
         {
             using var transaction = sqlite.BeginTransaction(deferred: false);
@@ -955,7 +955,7 @@ public sealed class SyncEngine
         }
         catch (SqliteException ex)
         {
-            throw SourceDatabase.Translate(ex, path);
+            throw SourceDatabase.Translate(ex, path, cancellationToken);
         }
     }
 

@@ -103,6 +103,12 @@ public sealed class EnableRequest
 
     /// <summary>How long to wait for another run on the same file to finish.</summary>
     public TimeSpan LockTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long a statement waits while another program holds a lock on the SQLite file; 0 fails within about a
+    /// second. Cancelling the operation ends the wait at once.
+    /// </summary>
+    public TimeSpan BusyTimeout { get; init; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>Removes capture. Mirrors <c>dbsync disable</c>.</summary>
@@ -119,6 +125,12 @@ public sealed class DisableRequest
 
     /// <summary>How long to wait for another run on the same file to finish.</summary>
     public TimeSpan LockTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long a statement waits while another program holds a lock on the SQLite file; 0 fails within about a
+    /// second. Cancelling the operation ends the wait at once.
+    /// </summary>
+    public TimeSpan BusyTimeout { get; init; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>What one table did in a run.</summary>

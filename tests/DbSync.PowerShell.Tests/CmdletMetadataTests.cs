@@ -17,14 +17,14 @@ public sealed class CmdletMetadataTests
             "LockTimeout", "BusyTimeout", "LogPath", "KeepDays", "PruneBackup", "ConflictPolicy", "NewestColumn", "NodePartitioned", "Continuous", "Interval"],
         ["Get-DbSyncStatus"] = ["Path", "LiteralPath", "ConnectionString", "Credential", "Detailed", "TargetTimeout"],
         ["Test-DbSyncConnection"] = ["Path", "LiteralPath", "ConnectionString", "Credential", "Schema", "Table", "PreserveCase", "TargetTimeout", "Quiet"],
-        ["Enable-DbSync"] = ["Path", "LiteralPath", "Table", "LockTimeout"],
-        ["Disable-DbSync"] = ["Path", "LiteralPath", "Force", "Purge", "LockTimeout"],
+        ["Enable-DbSync"] = ["Path", "LiteralPath", "Table", "LockTimeout", "BusyTimeout"],
+        ["Disable-DbSync"] = ["Path", "LiteralPath", "Force", "Purge", "LockTimeout", "BusyTimeout"],
         ["Get-DbSyncLog"] = ["Path", "LiteralPath", "Last", "Since", "Status"],
         ["Restore-DbSyncLog"] = ["Path", "LiteralPath", "BackupPath"],
         ["Get-DbSyncConflict"] = ["Path", "LiteralPath", "NodeId", "ConnectionString", "Credential", "Table", "RunId", "Since", "Last"],
         ["Get-DbSyncQuarantine"] = ["Path", "LiteralPath", "ConnectionString", "Credential", "Table", "Retry", "Schema", "BatchSize", "PreserveCase",
             "LockTimeout", "BusyTimeout", "LogPath", "ConflictPolicy", "NewestColumn", "NodePartitioned"],
-        ["Reset-DbSyncNode"] = ["Path", "LiteralPath", "ConnectionString", "Credential", "LockTimeout", "Force"],
+        ["Reset-DbSyncNode"] = ["Path", "LiteralPath", "ConnectionString", "Credential", "LockTimeout", "BusyTimeout", "Force"],
     };
 
     // Get-DbSyncQuarantine changes both databases with -Retry (a sync), and only then asks ShouldProcess.

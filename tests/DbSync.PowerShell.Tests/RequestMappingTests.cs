@@ -97,14 +97,17 @@ public sealed class RequestMappingTests
     [Fact]
     public void Enable_and_Disable_map_onto_their_requests()
     {
-        var enable = new EnableDbSyncCommand { Table = ["A", "B?"], LockTimeout = 5 }.BuildRequest("/data/a.sqlite");
+        var enable = new EnableDbSyncCommand { Table = ["A", "B?"], LockTimeout = 5, BusyTimeout = 7 }.BuildRequest("/data/a.sqlite");
         Assert.Equal("/data/a.sqlite", enable.Path);
         Assert.Equal(["A", "B?"], enable.Tables);
         Assert.Equal(TimeSpan.FromSeconds(5), enable.LockTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(7), enable.BusyTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(30), new EnableDbSyncCommand().BuildRequest("/a").BusyTimeout);
 
-        var disable = new DisableDbSyncCommand { LockTimeout = 6 }.BuildRequest("/data/a.sqlite");
+        var disable = new DisableDbSyncCommand { LockTimeout = 6, BusyTimeout = 0 }.BuildRequest("/data/a.sqlite");
         Assert.Equal("/data/a.sqlite", disable.Path);
         Assert.Equal(TimeSpan.FromSeconds(6), disable.LockTimeout);
+        Assert.Equal(TimeSpan.Zero, disable.BusyTimeout);
         Assert.False(disable.Force);
         Assert.False(disable.Purge);
     }
@@ -226,7 +229,8 @@ public sealed class RequestMappingTests
     [Fact]
     public void Reset_DbSyncNode_maps_onto_ResetNodeRequest()
     {
-        var request = new ResetDbSyncNodeCommand { ConnectionString = "Host=db", LockTimeout = 8 }.BuildRequest("/data/a.sqlite");
+        var request = new ResetDbSyncNodeCommand { ConnectionString = "Host=db", LockTimeout = 8, BusyTimeout = 9 }.BuildRequest("/data/a.sqlite");
+        Assert.Equal(TimeSpan.FromSeconds(9), request.BusyTimeout);
         Assert.Equal("/data/a.sqlite", request.Path);
         Assert.Equal("Host=db", request.ConnectionString);
         Assert.Null(request.Credential);

@@ -53,6 +53,33 @@ public sealed class CliTests : IDisposable
         Assert.DoesNotContain(TestServer.Password, stdout, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("enable")]
+    [InlineData("disable")]
+    [InlineData("reset-node")]
+    public async Task Enable_disable_and_reset_node_take_a_busy_timeout(string command)
+    {
+        var path = _fixture.CopyChinook();
+        Assert.Equal(0, (await RunCliAsync("enable", "--path", path)).Code);
+        var before = SyncFixture.Hash(path);
+
+        using (var holder = SyncFixture.OpenSqlite(path))
+        {
+            SyncFixture.Execute(holder, "BEGIN EXCLUSIVE");
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var (code, stdout, _) = await RunCliAsync(command, "--path", path, "--busy-timeout", "1", "--json");
+            Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(4));
+            Assert.Equal(1, code);
+            Assert.Equal("DbSync.SourceBusy", Json(stdout).GetProperty("errorId").GetString());
+            SyncFixture.Execute(holder, "ROLLBACK");
+        }
+
+        Assert.Equal(before, SyncFixture.Hash(path));
+        Assert.Equal(2, (await RunCliAsync(command, "--path", path, "--busy-timeout", "x")).Code);
+        // Unlocked, even 0 is enough.
+        Assert.Equal(0, (await RunCliAsync(command, "--path", path, "--busy-timeout", "0")).Code);
+    }
+
     [Fact]
     public async Task Connection_falls_back_to_DBSYNC_CONNECTION_and_password_to_PGPASSWORD()
     {

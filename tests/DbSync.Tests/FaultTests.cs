@@ -298,6 +298,51 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
         TableComparer.AssertIdentical(path, _fixture.Schema);
     }
 
+    [Theory]
+    [InlineData("enable", "EXCLUSIVE")]
+    [InlineData("enable", "IMMEDIATE")]
+    [InlineData("disable", "EXCLUSIVE")]
+    [InlineData("disable", "IMMEDIATE")]
+    [InlineData("reset-node", "EXCLUSIVE")]
+    [InlineData("reset-node", "IMMEDIATE")]
+    public async Task Enable_disable_and_reset_node_wait_their_busy_timeout_once_and_a_cancel_ends_the_wait(string command, string lockKind)
+    {
+        var path = _fixture.CreateDatabase(StreamSchema);
+        if (command != "enable")
+        {
+            await new SyncEngine().EnableAsync(new EnableRequest { Path = path });
+        }
+
+        var before = SyncFixture.Hash(path);
+        Task Run(TimeSpan busy, CancellationToken token) => command switch
+        {
+            "enable" => new SyncEngine().EnableAsync(new EnableRequest { Path = path, BusyTimeout = busy }, token),
+            "disable" => new SyncEngine().DisableAsync(new DisableRequest { Path = path, BusyTimeout = busy }, token),
+            _ => new SyncEngine().ResetNodeAsync(new ResetNodeRequest { Path = path, BusyTimeout = busy }, token),
+        };
+
+        using (var holder = SyncFixture.OpenSqlite(path))
+        {
+            SyncFixture.Execute(holder, $"BEGIN {lockKind}");
+            var clock = Stopwatch.StartNew();
+            var busy = await Assert.ThrowsAsync<DbSyncException>(() => Run(TimeSpan.FromSeconds(2), default).WaitAsync(TimeSpan.FromSeconds(60)));
+            Assert.Equal("DbSync.SourceBusy", busy.ErrorId);
+            Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(5));
+
+            // A 60 s busy timeout, cancelled after 1 s (Ctrl+C, Stop-Job): cancelled at once, not a failure.
+            using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            clock.Restart();
+            var cancelled = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Run(TimeSpan.FromSeconds(60), cancel.Token).WaitAsync(TimeSpan.FromSeconds(90)));
+            Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10));
+            Assert.Equal(cancel.Token, cancelled.CancellationToken);
+            SyncFixture.Execute(holder, "ROLLBACK");
+        }
+
+        Assert.Equal(before, SyncFixture.Hash(path));
+        await Run(TimeSpan.FromSeconds(2), default);
+        Assert.NotEqual(before, SyncFixture.Hash(path));
+    }
+
     [Fact]
     [UnsupportedOSPlatform("windows")]
     public async Task A_read_only_file_is_a_clear_error_for_a_user_who_cannot_write_it()

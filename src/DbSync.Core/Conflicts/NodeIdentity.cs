@@ -185,7 +185,7 @@ public static class NodeIdentity
     {
         var path = SourceDatabase.Validate(request.Path);
         using var runLock = await RunLock.AcquireAsync(path, request.LockTimeout, cancellationToken).ConfigureAwait(false);
-        using var sqlite = SourceDatabase.Open(path);
+        using var sqlite = SourceDatabase.OpenCancellable(path, request.BusyTimeout, cancellationToken);
         try
         {
             if (!RunLog.TableExists(sqlite, "_dbsync_meta"))
@@ -234,7 +234,7 @@ public static class NodeIdentity
         }
         catch (SqliteException ex)
         {
-            throw SourceDatabase.Translate(ex, path);
+            throw SourceDatabase.Translate(ex, path, cancellationToken);
         }
     }
 }

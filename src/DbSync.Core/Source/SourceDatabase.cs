@@ -126,6 +126,35 @@ public static class SourceDatabase
     }
 
     /// <summary>
+    /// Opens the file as <see cref="Open"/> does for a command that is not a sync (enable, disable, reset-node): a
+    /// cancelled wait for another program's lock ends it as cancelled rather than as <see cref="ErrorIds.SourceBusy"/>.
+    /// </summary>
+    public static SqliteConnection OpenCancellable(string fullPath, TimeSpan busyTimeout, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return Open(fullPath, (int)Math.Ceiling(busyTimeout.TotalSeconds), cancellationToken);
+        }
+        catch (DbSyncException ex) when (ex.ErrorId == ErrorIds.SourceBusy && cancellationToken.IsCancellationRequested)
+        {
+            throw Cancelled(ex, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Translate(SqliteException, string)"/>, except that a statement that gave up waiting for a lock because
+    /// <paramref name="cancellationToken"/> was cancelled becomes an <see cref="OperationCanceledException"/>.
+    /// </summary>
+    public static Exception Translate(SqliteException ex, string fullPath, CancellationToken cancellationToken)
+    {
+        var translated = Translate(ex, fullPath);
+        return translated.ErrorId == ErrorIds.SourceBusy && cancellationToken.IsCancellationRequested ? Cancelled(translated, cancellationToken) : translated;
+    }
+
+    private static OperationCanceledException Cancelled(Exception inner, CancellationToken cancellationToken) =>
+        new("Cancelled while waiting for another program's lock on the SQLite file; nothing was changed.", inner, cancellationToken);
+
+    /// <summary>
     /// Registers the connection's busy timeout and cancellation token (the one place that does), and replaces SQLite's
     /// default busy handler on it with one that alternates 2 ms of tries in quick succession with 2 ms of 1 ms sleeps
     /// until the statement has waited the busy timeout.

@@ -26,6 +26,11 @@ public sealed class DisableDbSyncCommand : DbSyncFileCommand
     [ValidateRange(0, int.MaxValue)]
     public int LockTimeout { get; set; } = 30;
 
+    /// <summary>Seconds a statement waits while another program holds a SQLite lock.</summary>
+    [Parameter]
+    [ValidateRange(0, int.MaxValue)]
+    public int BusyTimeout { get; set; } = 30;
+
     #endregion
 
     #region Overrides
@@ -66,6 +71,7 @@ public sealed class DisableDbSyncCommand : DbSyncFileCommand
         Force = Force.IsPresent,
         Purge = Purge.IsPresent,
         LockTimeout = TimeSpan.FromSeconds(LockTimeout),
+        BusyTimeout = TimeSpan.FromSeconds(BusyTimeout),
     };
 
     private bool Confirmed(string file) => ShouldProcessUnlessForced(

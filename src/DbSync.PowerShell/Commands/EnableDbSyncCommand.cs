@@ -25,6 +25,11 @@ public sealed class EnableDbSyncCommand : DbSyncFileCommand
     [ValidateRange(0, int.MaxValue)]
     public int LockTimeout { get; set; } = 30;
 
+    /// <summary>Seconds a statement waits while another program holds a SQLite lock.</summary>
+    [Parameter]
+    [ValidateRange(0, int.MaxValue)]
+    public int BusyTimeout { get; set; } = 30;
+
     #endregion
 
     #region Overrides
@@ -64,5 +69,6 @@ public sealed class EnableDbSyncCommand : DbSyncFileCommand
         Path = path,
         Tables = Table,
         LockTimeout = TimeSpan.FromSeconds(LockTimeout),
+        BusyTimeout = TimeSpan.FromSeconds(BusyTimeout),
     };
 }

@@ -18,6 +18,11 @@ public sealed class ResetDbSyncNodeCommand : DbSyncTargetCommand
     [ValidateRange(0, int.MaxValue)]
     public int LockTimeout { get; set; } = 30;
 
+    /// <summary>Seconds a statement waits while another program holds a SQLite lock.</summary>
+    [Parameter]
+    [ValidateRange(0, int.MaxValue)]
+    public int BusyTimeout { get; set; } = 30;
+
     /// <summary>Do not ask for confirmation (for scripts and scheduled jobs); -WhatIf and an explicit -Confirm still win.</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
@@ -55,6 +60,7 @@ public sealed class ResetDbSyncNodeCommand : DbSyncTargetCommand
     {
         Path = path,
         LockTimeout = TimeSpan.FromSeconds(LockTimeout),
+        BusyTimeout = TimeSpan.FromSeconds(BusyTimeout),
         ConnectionString = EffectiveConnectionString,
         Credential = EffectiveCredential,
     };
