@@ -39,6 +39,21 @@ Describe 'Get-DbSyncQuarantine' {
         { Get-DbSyncQuarantine -LiteralPath $db -Retry -ConflictPolicy Sometimes } | Should -Throw -ErrorId 'CannotConvertArgumentNoMessage,DbSync.PowerShell.Commands.GetDbSyncQuarantineCommand'
     }
 
+    It 'shows a held conflict''s reason with the cmdlets'' names' {
+        $schema = New-TestSchema
+        try {
+            Start-DbSync -LiteralPath $db -ConnectionString $Pg -Schema $schema -Table Genre -ErrorAction Stop | Out-Null
+            Invoke-Pg "UPDATE `"$schema`".genre SET name = 'theirs' WHERE genreid = 1"
+            Invoke-Sqlite $db "UPDATE Genre SET Name = 'ours' WHERE GenreId = 1"
+            Start-DbSync -LiteralPath $db -ConnectionString $Pg -Schema $schema -Table Genre -ConflictPolicy Fail -ErrorAction SilentlyContinue | Out-Null
+            $held = Get-DbSyncQuarantine -LiteralPath $db -ErrorAction Stop
+            $held.Kind | Should -Be 'Conflict'
+            $held.Reason | Should -Match 'see Get-DbSyncConflict'
+            $held.Reason | Should -Not -Match 'dbsync conflicts'
+        }
+        finally { Remove-TestSchema $schema }
+    }
+
     It 'throws DbSync.SourceNotFound for a missing file' {
         { Get-DbSyncQuarantine -LiteralPath (Join-Path $TestDrive 'nope.sqlite') } | Should -Throw -ErrorId 'DbSync.SourceNotFound,DbSync.PowerShell.Commands.GetDbSyncQuarantineCommand'
     }

@@ -104,7 +104,7 @@ public enum HeldKind
 }
 
 /// <summary>A row held back in the SQLite file: it stays pending and is tried again on every run.</summary>
-public sealed class QuarantinedRow
+public sealed record QuarantinedRow
 {
     /// <summary>The SQLite table.</summary>
     public required string Table { get; init; }

@@ -56,7 +56,8 @@ public sealed class GetDbSyncQuarantineCommand : DbSyncSyncCommand
                 continue;
             }
 
-            WriteObject(rows, enumerateCollection: true);
+            // The reason is stored in the file as Core words it; a PowerShell user reads the cmdlets' names in it.
+            WriteObject(rows.Select(r => r with { Reason = Wording.ForPowerShell(r.Reason) }), enumerateCollection: true);
         }
     }
 
