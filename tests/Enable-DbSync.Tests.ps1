@@ -26,6 +26,23 @@ Describe 'Enable-DbSync' {
         Get-FileHashText $db | Should -Be $before
     }
 
+    It 'waits -BusyTimeout for another program''s lock, then fails with DbSync.SourceBusy and changes nothing' {
+        $before = Get-FileHashText $db
+        $type = Get-ModuleType 'Microsoft.Data.Sqlite' 'Microsoft.Data.Sqlite.SqliteConnection'
+        $holder = [Activator]::CreateInstance($type, "Data Source=$db;Pooling=False")
+        try {
+            $holder.Open()
+            $command = $holder.CreateCommand()
+            $command.CommandText = 'BEGIN EXCLUSIVE'
+            $null = $command.ExecuteNonQuery()
+            $clock = [System.Diagnostics.Stopwatch]::StartNew()
+            { Enable-DbSync -LiteralPath $db -BusyTimeout 1 } | Should -Throw -ErrorId 'DbSync.SourceBusy,DbSync.PowerShell.Commands.EnableDbSyncCommand'
+            $clock.Elapsed.TotalSeconds | Should -BeLessThan 5
+        }
+        finally { $holder.Dispose() }
+        Get-FileHashText $db | Should -Be $before
+    }
+
     It 'throws DbSync.TableNotFound when a pattern matches no table' {
         { Enable-DbSync -LiteralPath $db -Table 'Nope*' } | Should -Throw -ErrorId 'DbSync.TableNotFound,DbSync.PowerShell.Commands.EnableDbSyncCommand'
     }

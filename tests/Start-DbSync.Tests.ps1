@@ -271,6 +271,24 @@ Describe 'Start-DbSync' {
         $run.Output | Should -Match 'caught: DbSync\.TargetUnreachable'
     }
 
+    It 'shows one percentage for the whole run that never goes back, and completes the progress bar' {
+        $ps = [powershell]::Create()
+        try {
+            $null = $ps.AddCommand('Import-Module').AddParameter('Name', $ModuleManifest).AddStatement()
+            $null = $ps.AddCommand('Start-DbSync').AddParameters(@{ LiteralPath = $db; ConnectionString = $Pg; Schema = $schema })
+            $result = $ps.Invoke()
+            $ps.HadErrors | Should -BeFalse
+            $result.Status | Should -Be 'Succeeded'
+            $records = @($ps.Streams.Progress)
+            $percents = @($records | Where-Object RecordType -eq 'Processing' | ForEach-Object PercentComplete | Where-Object { $_ -ge 0 })
+            $percents.Count | Should -BeGreaterThan 11
+            ($percents -join ',') | Should -Be (($percents | Sort-Object) -join ',')
+            $percents | Should -Contain 100
+            $records[-1].RecordType | Should -Be 'Completed'
+        }
+        finally { $ps.Dispose() }
+    }
+
     It 'takes parameters from a splatted .psd1 settings file' {
         $settingsPath = Join-Path $TestDrive 'sync.psd1'
         "@{ LiteralPath = '$db'; Schema = '$schema'; Table = @('Genre', 'MediaType'); BatchSize = 10 }" | Set-Content $settingsPath

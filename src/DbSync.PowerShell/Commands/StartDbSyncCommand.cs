@@ -190,25 +190,26 @@ public sealed class StartDbSyncCommand : DbSyncSyncCommand
 
     private SyncResult RunWithProgress(SyncEngine engine, SyncRequest request, string path)
     {
-        var record = new ProgressRecord(1, $"Start-DbSync {System.IO.Path.GetFileName(path)}", "Preparing");
+        // A new record each time: a host that keeps them (a job's Progress stream, [powershell]'s Streams.Progress)
+        // would otherwise hold one object showing only the last state.
+        var activity = $"Start-DbSync {System.IO.Path.GetFileName(path)}";
+        var status = "Preparing";
         try
         {
             return Runner.Run<SyncResult, SyncProgress>((progress, token) => engine.SyncAsync(request, progress, token), report =>
             {
-                record.StatusDescription = report.Table.Length == 0
+                status = report.Table.Length == 0
                     ? report.Phase.ToString()
                     : string.Create(CultureInfo.CurrentCulture,
                         $"Table {report.TableIndex}/{report.TableCount} {report.Table}: {report.Phase}, {report.Rows:N0} rows ({report.RowsPerSecond:N0} rows/s)");
-                record.PercentComplete = report.PercentComplete;
-                WriteProgress(record);
+                WriteProgress(new ProgressRecord(1, activity, status) { PercentComplete = report.PercentComplete });
             });
         }
         finally
         {
-            record.RecordType = ProgressRecordType.Completed;
             try
             {
-                WriteProgress(record);
+                WriteProgress(new ProgressRecord(1, activity, status) { RecordType = ProgressRecordType.Completed });
             }
             catch (PipelineStoppedException)
             {
