@@ -296,4 +296,10 @@ Describe 'Start-DbSync' {
         $result = Start-DbSync @settings -ConnectionString $Pg
         $result.Tables.Name | Sort-Object | Should -Be @('Genre', 'MediaType')
     }
+
+    It 'has a conceptual help topic, about_DbSync' {
+        $topic = Get-Help about_DbSync
+        ($topic | Out-String) | Should -Match 'SCHEDULED JOBS'
+        ($topic | Out-String) | Should -Match 'Start-DbSync'
+    }
 }

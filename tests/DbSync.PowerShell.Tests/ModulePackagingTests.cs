@@ -112,5 +112,10 @@ public sealed class ModulePackagingTests(AssembledModule module)
         var help = Path.Combine(module.ModuleDirectory, "en-US", "DbSync.PowerShell.dll-Help.xml");
         Assert.True(File.Exists(help));
         Assert.Equal(CmdletMetadataTests.Expected.Count, Regex.Matches(File.ReadAllText(help), "<command:command ").Count);
+
+        // The conceptual topic (Get-Help about_DbSync) names every cmdlet.
+        var about = File.ReadAllText(Path.Combine(module.ModuleDirectory, "en-US", "about_DbSync.help.txt"));
+        Assert.StartsWith("TOPIC", about, StringComparison.Ordinal);
+        Assert.All(CmdletMetadataTests.Expected.Keys, cmdlet => Assert.Contains(cmdlet, about, StringComparison.Ordinal));
     }
 }
