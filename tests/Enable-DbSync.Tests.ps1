@@ -20,9 +20,14 @@ Describe 'Enable-DbSync' {
         $again.Tables | Should -HaveCount 2
     }
 
-    It 'changes nothing with -WhatIf' {
+    It 'changes nothing with -WhatIf, and names the tables it would capture and skip' {
+        Invoke-Sqlite $db "CREATE TABLE AlNoKey (a TEXT)"
         $before = Get-FileHashText $db
         Enable-DbSync -LiteralPath $db -WhatIf | Should -BeNullOrEmpty
+        $shown = (Invoke-ChildPwsh "Enable-DbSync -LiteralPath '$db' -Table Al* -WhatIf").Output
+        $shown | Should -Match "Capture table 'Album'"
+        $shown | Should -Not -Match "Capture table 'Artist'"
+        $shown | Should -Match "AlNoKey' has no primary key"
         Get-FileHashText $db | Should -Be $before
     }
 

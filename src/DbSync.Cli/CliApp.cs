@@ -32,7 +32,7 @@ public static class CliApp
             ["--path", "--connection", "--schema", "--table", "--batch-size", "--lock-timeout", "--busy-timeout", "--log-path", "--keep-days", "--interval",
                 "--conflict-policy", "--newest-column", "--node-partitioned"],
             ["--resync", "--preserve-case", "--prune-backup", "--what-if", "--watch", "--json"]),
-        ["enable"] = new("Install change capture in the SQLite file without syncing.", ["--path", "--table", "--lock-timeout", "--busy-timeout"], ["--json"]),
+        ["enable"] = new("Install change capture in the SQLite file without syncing.", ["--path", "--table", "--lock-timeout", "--busy-timeout"], ["--what-if", "--json"]),
         ["disable"] = new("Remove change capture from the SQLite file.", ["--path", "--lock-timeout", "--busy-timeout"], ["--force", "--purge", "--json"]),
         ["status"] = new("Show capture, pending changes, lag, last run and whether the target answers.", ["--path", "--connection", "--target-timeout"], ["--detailed", "--json"]),
         ["test"] = new("Run every preflight check of source and target.", ["--path", "--connection", "--schema", "--table", "--target-timeout"], ["--preserve-case", "--json"]),
@@ -606,14 +606,18 @@ public static class CliApp
 
     private static async Task<int> EnableAsync(ParsedArgs parsed, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
-        var result = await new SyncEngine().EnableAsync(new EnableRequest
+        var request = new EnableRequest
         {
             Path = parsed.Required("--path"),
             Tables = parsed.Values("--table"),
             LockTimeout = TimeSpan.FromSeconds(parsed.Int("--lock-timeout") ?? 30),
             BusyTimeout = TimeSpan.FromSeconds(parsed.Int("--busy-timeout") ?? 30),
-        }, cancellationToken).ConfigureAwait(false);
-        PrintCapture(result, "enabled", parsed.Flag("--json"), stdout, stderr);
+        };
+        var whatIf = parsed.Flag("--what-if");
+        var result = whatIf
+            ? await new SyncEngine().PlanEnableAsync(request, cancellationToken).ConfigureAwait(false)
+            : await new SyncEngine().EnableAsync(request, cancellationToken).ConfigureAwait(false);
+        PrintCapture(result, whatIf ? "would be enabled" : "enabled", parsed.Flag("--json"), stdout, stderr, whatIf);
         return Success;
     }
 
@@ -631,13 +635,14 @@ public static class CliApp
         return Success;
     }
 
-    private static void PrintCapture(CaptureResult result, string verb, bool json, TextWriter stdout, TextWriter stderr)
+    private static void PrintCapture(CaptureResult result, string verb, bool json, TextWriter stdout, TextWriter stderr, bool whatIf = false)
     {
         if (json)
         {
             stdout.WriteLine(new JsonObject
             {
                 ["status"] = "Succeeded",
+                ["whatIf"] = whatIf,
                 ["path"] = result.Path,
                 ["nodeId"] = result.NodeId,
                 ["tables"] = new JsonArray(result.Tables.Select(t => (JsonNode)JsonValue.Create(t)!).ToArray()),

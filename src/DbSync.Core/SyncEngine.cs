@@ -892,6 +892,38 @@ public sealed class SyncEngine
         }
     }
 
+    /// <summary>
+    /// What <see cref="EnableAsync"/> would do, reading the file only: the tables it would capture (those already
+    /// captured included) and the warnings it would give. <see cref="CaptureResult.NodeId"/> is the file's node id, null
+    /// when capture was never enabled. Backs Enable-DbSync -WhatIf.
+    /// </summary>
+    public Task<CaptureResult> PlanEnableAsync(EnableRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var path = SourceDatabase.Validate(request.Path);
+        using var sqlite = SourceDatabase.OpenCancellable(path, request.BusyTimeout, cancellationToken);
+        try
+        {
+            using var transaction = sqlite.BeginTransaction(deferred: true);
+            var all = SourceSchemaReader.ReadTables(sqlite, transaction);
+            var selected = SyncPlanner.Select(all, request.Tables);
+            var registry = CaptureStore.IsEnabled(sqlite, transaction)
+                ? CaptureStore.ReadRegistry(sqlite, transaction)
+                : new Dictionary<string, RegisteredTable>(Identifiers.SqliteNames);
+            var warnings = selected.Select(NotCapturable).OfType<string>().ToList();
+            warnings.AddRange(DroppedTables(sqlite, transaction, all, registry, request.Tables));
+            return Task.FromResult(new CaptureResult
+            {
+                Path = path, NodeId = ReadNodeId(sqlite, transaction),
+                Tables = selected.Where(t => NotCapturable(t) is null).Select(t => t.Name).ToList(), Warnings = warnings,
+            });
+        }
+        catch (SqliteException ex)
+        {
+            throw SourceDatabase.Translate(ex, path, cancellationToken);
+        }
+    }
+
     /// <summary>Removes capture: triggers, change logs and the table registry. The user's tables are untouched.</summary>
     /// <exception cref="DbSyncException">PendingChanges when changes are pending and <see cref="DisableRequest.Force"/> is not set.</exception>
     public async Task<CaptureResult> DisableAsync(DisableRequest request, CancellationToken cancellationToken = default)
@@ -996,15 +1028,9 @@ public sealed class SyncEngine
         var warnings = new List<string>();
         foreach (var table in selected)
         {
-            if (table.IsVirtual)
+            if (NotCapturable(table) is { } reason)
             {
-                warnings.Add($"Table '{table.Name}' is a virtual table and is not synced (triggers cannot capture its changes).");
-                continue;
-            }
-
-            if (!table.HasKey)
-            {
-                warnings.Add($"Table '{table.Name}' has no primary key and is not synced. Give it a primary key to sync it.");
+                warnings.Add(reason);
                 continue;
             }
 
@@ -1018,17 +1044,28 @@ public sealed class SyncEngine
             captured.Add((table, registered));
         }
 
-        // A captured table dropped from SQLite: its triggers went with it, its change log and its PostgreSQL table stay.
+        warnings.AddRange(DroppedTables(sqlite, transaction, all, registry, patterns));
+        alsoInTransaction?.Invoke(transaction, nodeId);
+        transaction.Commit();
+        return (nodeId, captured, warnings);
+    }
+
+    /// <summary>Why a selected table cannot be captured, or null when it can.</summary>
+    private static string? NotCapturable(SourceTable table) =>
+        table.IsVirtual ? $"Table '{table.Name}' is a virtual table and is not synced (triggers cannot capture its changes)."
+        : !table.HasKey ? $"Table '{table.Name}' has no primary key and is not synced. Give it a primary key to sync it."
+        : null;
+
+    /// <summary>Warnings for captured tables dropped from SQLite: their triggers went with them, their change logs and PostgreSQL tables stay.</summary>
+    private static IEnumerable<string> DroppedTables(SqliteConnection sqlite, SqliteTransaction transaction, IReadOnlyList<SourceTable> all,
+        IReadOnlyDictionary<string, RegisteredTable> registry, IReadOnlyList<string> patterns)
+    {
         foreach (var gone in registry.Values.Where(r => !all.Any(t => Identifiers.SqliteNames.Equals(t.Name, r.Name)) && SyncPlanner.Selects(r.Name, patterns))
             .OrderBy(r => r.Name, StringComparer.Ordinal))
         {
             var pending = CaptureStore.CountLogEntries(sqlite, transaction, [gone]);
-            warnings.Add($"Table '{gone.Name}' was captured but no longer exists in SQLite: it is not synced{(pending > 0 ? $", and its {pending} pending change(s) stay unsent" : "")}; its PostgreSQL table is left as it is.");
+            yield return $"Table '{gone.Name}' was captured but no longer exists in SQLite: it is not synced{(pending > 0 ? $", and its {pending} pending change(s) stay unsent" : "")}; its PostgreSQL table is left as it is.";
         }
-
-        alsoInTransaction?.Invoke(transaction, nodeId);
-        transaction.Commit();
-        return (nodeId, captured, warnings);
     }
 
     private static bool HasKey(string connectionString, params string[] keys)

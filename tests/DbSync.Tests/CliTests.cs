@@ -53,6 +53,34 @@ public sealed class CliTests : IDisposable
         Assert.DoesNotContain(TestServer.Password, stdout, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Enable_what_if_names_the_tables_it_would_capture_and_changes_nothing()
+    {
+        var path = _fixture.CopyChinook();
+        SyncFixture.Execute(path, "CREATE TABLE AlNoKey (a TEXT)");
+        var before = SyncFixture.Hash(path);
+
+        var (code, stdout, _) = await RunCliAsync("enable", "--path", path, "--table", "Al*", "--what-if", "--json");
+
+        Assert.Equal(0, code);
+        var json = Json(stdout);
+        Assert.True(json.GetProperty("whatIf").GetBoolean());
+        Assert.Equal(["Album"], json.GetProperty("tables").EnumerateArray().Select(t => t.GetString()));
+        Assert.Equal(JsonValueKind.Null, json.GetProperty("nodeId").ValueKind);
+        Assert.Contains("'AlNoKey' has no primary key", json.GetProperty("warnings")[0].GetString(), StringComparison.Ordinal);
+        Assert.Equal(before, SyncFixture.Hash(path));
+
+        var (textCode, text, errors) = await RunCliAsync("enable", "--path", path, "--table", "Al*", "--what-if");
+        Assert.Equal(0, textCode);
+        Assert.Contains("Capture would be enabled on", text, StringComparison.Ordinal);
+        Assert.Contains("AlNoKey", errors, StringComparison.Ordinal);
+        Assert.Equal(before, SyncFixture.Hash(path));
+
+        var enabled = Json((await RunCliAsync("enable", "--path", path, "--table", "Al*", "--json")).Stdout);
+        Assert.False(enabled.GetProperty("whatIf").GetBoolean());
+        Assert.Equal(["Album"], enabled.GetProperty("tables").EnumerateArray().Select(t => t.GetString()));
+    }
+
     [Theory]
     [InlineData("enable")]
     [InlineData("disable")]

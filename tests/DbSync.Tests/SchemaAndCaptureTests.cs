@@ -27,6 +27,39 @@ public sealed class SchemaAndCaptureTests : IDisposable
     }
 
     [Fact]
+    public async Task Planning_an_enable_names_what_it_would_capture_and_skip_and_changes_nothing()
+    {
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE keyed (id INTEGER PRIMARY KEY, v TEXT);
+            CREATE TABLE kept (id INTEGER PRIMARY KEY);
+            CREATE TABLE loose (v TEXT);
+            CREATE VIRTUAL TABLE kfts USING fts5(body);
+            """);
+        var before = SyncFixture.Hash(path);
+
+        var plan = await new SyncEngine().PlanEnableAsync(new EnableRequest { Path = path, Tables = ["k*", "loose"] });
+
+        Assert.Equal(["kept", "keyed"], plan.Tables.Order(StringComparer.Ordinal));
+        Assert.Null(plan.NodeId);
+        Assert.Equal(2, plan.Warnings.Count);
+        Assert.Contains(plan.Warnings, w => w.Contains("'loose' has no primary key", StringComparison.Ordinal));
+        Assert.Contains(plan.Warnings, w => w.Contains("'kfts' is a virtual table", StringComparison.Ordinal));
+        Assert.Equal(before, SyncFixture.Hash(path));
+        await Assert.ThrowsAsync<DbSyncException>(() => new SyncEngine().PlanEnableAsync(new EnableRequest { Path = path, Tables = ["nothing*"] }));
+
+        // Once enabled, the plan is what enable does again, and names the file's node id; a dropped table is named too.
+        var enabled = await new SyncEngine().EnableAsync(new EnableRequest { Path = path });
+        SyncFixture.Execute(path, "DROP TABLE kept");
+        var again = await new SyncEngine().PlanEnableAsync(new EnableRequest { Path = path });
+        Assert.Equal(enabled.NodeId, again.NodeId);
+        Assert.Equal(["keyed"], again.Tables);
+        Assert.Contains(again.Warnings, w => w.Contains("'kept' was captured but no longer exists", StringComparison.Ordinal));
+        var done = await new SyncEngine().EnableAsync(new EnableRequest { Path = path });
+        Assert.Equal(again.Tables, done.Tables);
+        Assert.Equal(again.Warnings, done.Warnings);
+    }
+
+    [Fact]
     public async Task Capture_records_writes_of_any_connection_and_a_key_change_is_delete_plus_insert()
     {
         var path = _fixture.CreateDatabase("CREATE TABLE item (code TEXT NOT NULL, part INTEGER NOT NULL, qty INTEGER, PRIMARY KEY (code, part)); INSERT INTO item VALUES ('a', 1, 1), ('b', 1, 1);");

@@ -42,8 +42,23 @@ public sealed class EnableDbSyncCommand : DbSyncFileCommand
         var engine = new SyncEngine();
         foreach (var file in files)
         {
-            if (!ShouldProcess(file, "Install change capture"))
+            var action = $"Install change capture in '{file}'";
+            if (!ShouldProcess($"{action}.", $"{action}?", "Enable-DbSync", out var reason))
             {
+                // -WhatIf reads the file and names each table that would be captured, and what would be skipped.
+                if (reason == ShouldProcessReason.WhatIf && TryRunCore(file, token => engine.PlanEnableAsync(BuildRequest(file), token), out var plan))
+                {
+                    foreach (var table in plan.Tables)
+                    {
+                        ShouldProcess($"Capture table '{table}'.", "", "Enable-DbSync");
+                    }
+
+                    foreach (var warning in plan.Warnings)
+                    {
+                        WriteCoreWarning(warning);
+                    }
+                }
+
                 continue;
             }
 
