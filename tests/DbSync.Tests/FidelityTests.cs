@@ -78,6 +78,11 @@ public sealed class FidelityTests : IDisposable
         ("DATETIME", "'9999-12-31 23:59:59.999999'", Utc(9999, 12, 31, 23, 59, 59, 999999)),
         ("DATETIME", "2460370.5", Utc(2024, 3, 1)), // julianday('2024-03-01')
         ("DATETIME", "2460370.75", Utc(2024, 3, 1, 6)),
+        ("DATETIME", "2460370.9166666665", Utc(2024, 3, 1, 10)), // julianday('2024-03-01 10:00:00'), read as SQLite reads it
+        ("DATETIME", "2460370.9166680905", Utc(2024, 3, 1, 10, 0, 0, 123000)), // julianday('2024-03-01 10:00:00.123')
+        ("DATETIME", "1721425.5", Utc(1, 1, 1)), // the first day, as a Julian day and as Unix time
+        ("DATETIME", "-62135596800", Utc(1, 1, 1)),
+        ("DATETIME", "'2024-03-01 10:00:00+14:59'", Utc(2024, 2, 29, 19, 1)),
         ("DATETIME", "1709280000", Utc(2024, 3, 1, 8)), // unixepoch('2024-03-01 08:00:00')
         ("DATETIME", "0", Utc(1970, 1, 1)),
         ("DATETIME", "-86400", Utc(1969, 12, 31)),
@@ -201,6 +206,12 @@ public sealed class FidelityTests : IDisposable
         { "DATE", "'2024-03-01 10:00:00'", "" },
         { "BLOB", "'text'", "" },
         { "BOOLEAN", "2", "neither 0 nor 1" },
+        { "BOOLEAN", "9007199254740993", "9007199254740993 is neither" }, // the integer, not a rounded double
+        { "DATETIME", "'2024-03-01 10:00:00+05:99'", "zone offset" }, // SQLite's datetime() gives NULL for these
+        { "DATETIME", "'2024-03-01 10:00:00+15:00'", "zone offset" },
+        { "DATETIME", "'0001-01-01 00:00:00+01:00'", "once converted to UTC" }, // before the first day
+        { "DATETIME", "'9999-12-31 23:59:59-01:00'", "once converted to UTC" }, // after the last
+        { "DATETIME", "-62135596801", "outside the years 1 to 9999" },
     };
 
     [Theory]

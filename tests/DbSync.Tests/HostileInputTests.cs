@@ -360,12 +360,15 @@ public sealed class HostileInputTests : IDisposable
         Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".t WHERE {(sql.Contains("(a TEXT", StringComparison.Ordinal) ? "a" : "k")} IS NULL"));
     }
 
-    [Fact]
-    public async Task A_null_key_inserted_after_the_first_sync_is_held_back_and_stays_pending_while_the_rest_commits()
+    [Theory]
+    [InlineData("k TEXT PRIMARY KEY", "'a'")]
+    // Not a rowid alias (a quirk SQLite documents): the key can be NULL. Taken for one, the row was seen as deleted.
+    [InlineData("k INTEGER PRIMARY KEY DESC", "1")]
+    public async Task A_null_key_inserted_after_the_first_sync_is_held_back_and_stays_pending_while_the_rest_commits(string key, string value)
     {
-        var path = _fixture.CreateDatabase("CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT); INSERT INTO t VALUES ('a', 'x');");
+        var path = _fixture.CreateDatabase($"CREATE TABLE t ({key}, v TEXT); INSERT INTO t VALUES ({value}, 'x');");
         await SyncsIdenticallyAsync(path);
-        SyncFixture.Execute(path, "UPDATE t SET v = 'changed' WHERE k = 'a'; INSERT INTO t VALUES (NULL, 'y');");
+        SyncFixture.Execute(path, $"UPDATE t SET v = 'changed' WHERE k = {value}; INSERT INTO t VALUES (NULL, 'y');");
 
         var result = await _fixture.SyncAsync(path);
 
@@ -373,7 +376,7 @@ public sealed class HostileInputTests : IDisposable
         Assert.Equal(1, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".t WHERE v = 'changed'"));
         Assert.Equal("(k=NULL)", Assert.Single(await new SyncEngine().GetQuarantineAsync(new QuarantineQuery { Path = path })).Key);
         // Giving the row a key heals it.
-        SyncFixture.Execute(path, "UPDATE t SET k = 'b' WHERE k IS NULL");
+        SyncFixture.Execute(path, "UPDATE t SET k = 2 WHERE k IS NULL");
         Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
         TableComparer.AssertIdentical(path, _fixture.Schema);
     }

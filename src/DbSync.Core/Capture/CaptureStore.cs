@@ -632,7 +632,7 @@ public static class CaptureStore
         var columns = string.Join(", ", table.Columns.Select(c => "t." + Identifiers.Quote(c.Name)));
         // A key column that can hold NULL (SQLite allows it outside an INTEGER PRIMARY KEY or NOT NULL) is matched with
         // IS, so that a row with a NULL key is found, and held back by name, rather than taken for deleted.
-        var rowidAlias = table.KeyColumns.Count == 1 && string.Equals(table.KeyColumns[0].DeclaredType, "INTEGER", StringComparison.OrdinalIgnoreCase);
+        var rowidAlias = table.KeyIsRowid;
         var join = string.Join(" AND ", table.KeyColumns.Select((c, i) => $"t.{Identifiers.Quote(c.Name)} {(rowidAlias || c.NotNull ? "=" : "IS")} g.{keys[i]}"));
         var nullable = table.KeyColumns.Where((c, i) => !(rowidAlias || c.NotNull)).Any();
         var exists = nullable

@@ -46,6 +46,12 @@ public sealed class SourceTable
     /// <summary>A WITHOUT ROWID table.</summary>
     public bool WithoutRowid { get; init; }
 
+    /// <summary>
+    /// The key is one INTEGER PRIMARY KEY column that is the rowid itself, so it is never NULL (not so for a WITHOUT
+    /// ROWID table or a key declared DESC).
+    /// </summary>
+    public bool KeyIsRowid { get; init; }
+
     /// <summary>True when the table has a primary key and can be synced.</summary>
     public bool HasKey => KeyColumns.Count > 0;
 
@@ -186,6 +192,19 @@ public static class SourceSchemaReader
             Flush();
         }
 
-        return new SourceTable(name, columns, foreignKeys, isVirtual) { WithoutRowid = withoutRowid };
+        // An INTEGER PRIMARY KEY is the rowid itself (never NULL) unless the table is WITHOUT ROWID or the key is declared
+        // DESC: then SQLite keeps the key in an index of its own (origin 'pk') and lets it hold NULL.
+        var keyIsRowid = false;
+        if (!isVirtual && !withoutRowid && columns.Count(c => c.KeyPosition > 0) == 1
+            && string.Equals(columns.Single(c => c.KeyPosition > 0).DeclaredType, "INTEGER", StringComparison.OrdinalIgnoreCase))
+        {
+            using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = "SELECT count(*) FROM pragma_index_list($t) WHERE origin = 'pk'";
+            command.Parameters.AddWithValue("$t", name);
+            keyIsRowid = (long)command.ExecuteScalar()! == 0;
+        }
+
+        return new SourceTable(name, columns, foreignKeys, isVirtual) { WithoutRowid = withoutRowid, KeyIsRowid = keyIsRowid };
     }
 }

@@ -426,8 +426,7 @@ public sealed class ValueWriter
         switch (storage)
         {
             case StorageClass.Integer:
-            case StorageClass.Real:
-                var n = storage == StorageClass.Integer ? reader.Int64(ordinal) : reader.Double(ordinal);
+                var n = reader.Int64(ordinal);
                 if (n is 0 or 1)
                 {
                     value = n == 1;
@@ -435,6 +434,16 @@ public sealed class ValueWriter
                 }
 
                 failure = $"{n.ToString(CultureInfo.InvariantCulture)} is neither 0 nor 1";
+                return false;
+            case StorageClass.Real:
+                var d = reader.Double(ordinal);
+                if (d is 0 or 1)
+                {
+                    value = d == 1;
+                    return true;
+                }
+
+                failure = $"{FormatReal(d)} is neither 0 nor 1";
                 return false;
             case StorageClass.Text:
                 var s = reader.String(ordinal);
@@ -464,7 +473,7 @@ public sealed class ValueWriter
             case StorageClass.Integer:
                 // Unix time in seconds, as SQLite's unixepoch() and datetime(x, 'unixepoch') use it.
                 var seconds = reader.Int64(ordinal);
-                if (seconds is > -62135596800 and < 253402300800)
+                if (seconds is >= -62135596800 and < 253402300800)
                 {
                     value = _unixEpoch.AddSeconds(seconds);
                     return true;
@@ -473,12 +482,14 @@ public sealed class ValueWriter
                 failure = $"{seconds} as Unix time is outside the years 1 to 9999";
                 return false;
             case StorageClass.Real:
-                // A Julian day number, as SQLite's julianday() produces; kept to the microsecond PostgreSQL stores.
+                // A Julian day number, as SQLite's julianday() produces, read as SQLite's date functions read it: to
+                // the millisecond (julianday('2024-03-01 10:00:00') is 2460370.9166666665, which is 10:00:00.000 to
+                // SQLite; computing microseconds from the double would give 09:59:59.999987).
                 var julian = reader.Double(ordinal);
-                var micros = Math.Round((julian - 2440587.5) * 86_400_000_000d);
-                if (micros is > -62135596800_000000d and < 253402300800_000000d)
+                var millis = Math.Floor((julian * 86_400_000d) + 0.5) - 210_866_760_000_000d;
+                if (millis is >= -62135596800_000d and < 253402300800_000d)
                 {
-                    value = _unixEpoch.AddTicks((long)micros * 10);
+                    value = _unixEpoch.AddTicks((long)millis * TimeSpan.TicksPerMillisecond);
                     return true;
                 }
 
@@ -613,6 +624,13 @@ public sealed class ValueWriter
                     }
                 }
 
+                // SQLite's own date functions read no offset beyond ±14:59 (and no minutes beyond 59).
+                if (offsetHours > 14 || offsetMinutes > 59)
+                {
+                    reason = "has a zone offset that is not a valid time zone (at most ±14:59)";
+                    return false;
+                }
+
                 offset = new TimeSpan(sign * offsetHours, sign * offsetMinutes, 0);
             }
 
@@ -628,7 +646,15 @@ public sealed class ValueWriter
             return false;
         }
 
-        value = new DateTime(year, month, day, hour, minute, second, DateTimeKind.Unspecified).AddTicks(ticks) - offset;
+        var local = new DateTime(year, month, day, hour, minute, second, DateTimeKind.Unspecified).AddTicks(ticks);
+        // Its zone offset can carry the instant past the first or the last day .NET and PostgreSQL's timestamp share.
+        if (offset > TimeSpan.Zero ? local.Ticks - DateTime.MinValue.Ticks < offset.Ticks : DateTime.MaxValue.Ticks - local.Ticks < -offset.Ticks)
+        {
+            reason = "is outside the years 1 to 9999 once converted to UTC";
+            return false;
+        }
+
+        value = local - offset;
         reason = "";
         return true;
     }
