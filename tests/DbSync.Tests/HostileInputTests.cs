@@ -361,6 +361,30 @@ public sealed class HostileInputTests : IDisposable
     }
 
     [Theory]
+    [InlineData("k", "1", "'1'")] // untyped: the integer and the text are two keys in SQLite, one text in PostgreSQL
+    [InlineData("k DATETIME", "'2024-01-01 08:00:00'", "'2024-01-01T08:00:00Z'")]
+    [InlineData("k BOOLEAN", "1", "'true'")]
+    public async Task An_update_that_only_respells_a_key_keeps_the_row_in_postgresql(string key, string before, string after)
+    {
+        var path = _fixture.CreateDatabase($"CREATE TABLE respelled ({key} PRIMARY KEY, v TEXT); INSERT INTO respelled VALUES ({before}, 'x');");
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        // Logged as a delete of the old key and an insert of the new one, which PostgreSQL stores as the same key.
+        SyncFixture.Execute(path, $"UPDATE respelled SET k = {after}, v = 'y'");
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal(SyncStatus.Succeeded, result.Status);
+        Assert.Equal((0L, 1L), (result.Deleted, result.Inserted + result.Updated));
+        Assert.Equal("y", _fixture.PgText($"SELECT string_agg(v, ',') FROM \"{_fixture.Schema}\".respelled"));
+        Assert.Equal(0, (await new SyncEngine().GetStatusAsync(new DbSync.Core.Diagnostics.StatusRequest { Path = path })).PendingChanges);
+
+        // A later delete of the row deletes it in PostgreSQL too.
+        SyncFixture.Execute(path, "DELETE FROM respelled");
+        Assert.Equal(1, (await _fixture.SyncAsync(path)).Deleted);
+        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".respelled"));
+    }
+
+    [Theory]
     [InlineData("k TEXT PRIMARY KEY", "'a'")]
     // Not a rowid alias (a quirk SQLite documents): the key can be NULL. Taken for one, the row was seen as deleted.
     [InlineData("k INTEGER PRIMARY KEY DESC", "1")]

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using DbSync.Core.Planning;
+using DbSync.Core.Schema;
 using Microsoft.Data.Sqlite;
 using Npgsql;
 
@@ -334,6 +335,19 @@ internal static class Applier
     /// <summary>Deletes the staged rows that no longer exist in SQLite, in batches.</summary>
     public static async Task DeleteAsync(ApplyContext context, TablePlan plan, CancellationToken cancellationToken)
     {
+        if (KeysCanCoincide(plan))
+        {
+            // A key SQLite tells apart from another that PostgreSQL stores as one (an untyped key's 1 and '1', a
+            // timestamp written with 'T' and with a space): an UPDATE that only re-spells the key is logged as a delete
+            // of the old spelling and an insert of the new. The insert has already written that PostgreSQL row; deleting
+            // the old spelling would delete it.
+            await ExecuteAsync(context, $"""
+                UPDATE {Q(plan.StagingTable)} AS s SET {Staging.Skip} = true
+                WHERE s.{Staging.Gone} AND s.{Staging.Skip} IS NOT TRUE
+                    AND EXISTS (SELECT 1 FROM {Q(plan.StagingTable)} AS w WHERE NOT w.{Staging.Gone} AND {plan.KeyMatch("w", "s")})
+                """, cancellationToken).ConfigureAwait(false);
+        }
+
         var sql = $"""
             WITH x AS (
                 DELETE FROM {TargetTable(context, plan)} AS t USING {Q(plan.StagingTable)} AS s
@@ -359,6 +373,19 @@ internal static class Applier
             await GuardedAsync(context, plan, from, Math.Min(from + context.BatchSize, plan.StagedRows), Apply, cancellationToken).ConfigureAwait(false);
         }
     }
+
+    /// <summary>
+    /// True unless every key column keeps SQLite's distinctions in PostgreSQL: an INTEGER-affinity column stored as a
+    /// PostgreSQL integer, or a TEXT-affinity column stored as text (SQLite's affinity makes 1 and '1' one value there).
+    /// </summary>
+    private static bool KeysCanCoincide(TablePlan plan) => !plan.Source.KeyColumns.All(c =>
+    {
+        var type = c.DeclaredType.ToUpperInvariant();
+        var kind = plan.TargetTypes[plan.IndexOf(c.Name)].Kind;
+        return type.Contains("INT", StringComparison.Ordinal) ? kind is PgKind.Int16 or PgKind.Int32 or PgKind.Int64
+            : (type.Contains("CHAR", StringComparison.Ordinal) || type.Contains("CLOB", StringComparison.Ordinal) || type.Contains("TEXT", StringComparison.Ordinal))
+                && kind == PgKind.Text;
+    });
 
     /// <summary>True for errors that one row's values cause (data exceptions, constraint violations): the row is held back.</summary>
     public static bool IsRowProblem(Exception ex) =>
