@@ -912,6 +912,7 @@ public sealed class SyncEngine
                 : new Dictionary<string, RegisteredTable>(Identifiers.SqliteNames);
             var warnings = selected.Select(NotCapturable).OfType<string>().ToList();
             warnings.AddRange(DroppedTables(sqlite, transaction, all, registry, request.Tables));
+            warnings.AddRange(ReservedNames(sqlite, transaction, request.Tables));
             return Task.FromResult(new CaptureResult
             {
                 Path = path, NodeId = ReadNodeId(sqlite, transaction),
@@ -1045,10 +1046,16 @@ public sealed class SyncEngine
         }
 
         warnings.AddRange(DroppedTables(sqlite, transaction, all, registry, patterns));
+        warnings.AddRange(ReservedNames(sqlite, transaction, patterns));
         alsoInTransaction?.Invoke(transaction, nodeId);
         transaction.Commit();
         return (nodeId, captured, warnings);
     }
+
+    /// <summary>Warnings for the application's tables named with DbSync's reserved prefix, which are never synced.</summary>
+    private static IEnumerable<string> ReservedNames(SqliteConnection sqlite, SqliteTransaction transaction, IReadOnlyList<string> patterns) =>
+        SourceSchemaReader.ReadReservedNames(sqlite, transaction).Where(n => SyncPlanner.Selects(n, patterns))
+            .Select(n => $"Table '{n}' is not synced: names beginning with _dbsync_ are reserved for DbSync's own tables in the file. Rename it to sync it.");
 
     /// <summary>Why a selected table cannot be captured, or null when it can.</summary>
     private static string? NotCapturable(SourceTable table) =>

@@ -27,6 +27,29 @@ public sealed class SchemaAndCaptureTests : IDisposable
     }
 
     [Fact]
+    public async Task A_table_named_with_the_reserved_prefix_is_named_in_a_warning_every_run()
+    {
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE keyed (id INTEGER PRIMARY KEY); INSERT INTO keyed VALUES (1);
+            CREATE TABLE _dbsync_mine (id INTEGER PRIMARY KEY); INSERT INTO _dbsync_mine VALUES (1);
+            CREATE TABLE _dbsync_log_7x (id INTEGER PRIMARY KEY);
+            """);
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal(SyncStatus.Succeeded, result.Status);
+        Assert.Equal(["keyed"], result.Tables.Select(t => t.Name));
+        Assert.Equal(2, result.Warnings.Count);
+        Assert.Contains(result.Warnings, w => w.StartsWith("Table '_dbsync_mine' is not synced: names beginning with _dbsync_ are reserved", StringComparison.Ordinal));
+        Assert.Contains(result.Warnings, w => w.StartsWith("Table '_dbsync_log_7x' is not synced", StringComparison.Ordinal));
+        // DbSync's own tables (its registry, change log, run log ...) are never named; the next run warns again.
+        SyncFixture.Execute(path, "INSERT INTO keyed VALUES (2)");
+        Assert.Equal(2, (await _fixture.SyncAsync(path)).Warnings.Count);
+        Assert.Equal(2, (await new SyncEngine().PlanEnableAsync(new EnableRequest { Path = path })).Warnings.Count);
+        Assert.Empty((await new SyncEngine().PlanEnableAsync(new EnableRequest { Path = path, Tables = ["keyed"] })).Warnings);
+    }
+
+    [Fact]
     public async Task Planning_an_enable_names_what_it_would_capture_and_skip_and_changes_nothing()
     {
         var path = _fixture.CreateDatabase("""

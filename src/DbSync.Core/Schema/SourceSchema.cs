@@ -131,6 +131,32 @@ public static class SourceSchemaReader
         return names.Select(n => ReadTable(connection, transaction, n.Name, n.IsVirtual, n.WithoutRowid)).ToList();
     }
 
+    /// <summary>
+    /// Tables the application named with DbSync's reserved prefix (<c>_dbsync_</c>, in any case) that are not DbSync's
+    /// own: <see cref="ReadTables"/> leaves them out, so they are never synced, and a run names them in a warning.
+    /// </summary>
+    public static IReadOnlyList<string> ReadReservedNames(SqliteConnection connection, SqliteTransaction? transaction = null)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = """
+            SELECT name FROM sqlite_master
+            WHERE type = 'table' AND name LIKE '\_dbsync\_%' ESCAPE '\'
+              AND name NOT IN ('_dbsync_tables', '_dbsync_meta', '_dbsync_runs', '_dbsync_held')
+              AND NOT (name GLOB '_dbsync_log_[0-9]*' AND substr(name, 13) NOT GLOB '*[^0-9]*')
+            ORDER BY name
+            """;
+        using var reader = command.ExecuteReader();
+        var names = new List<string>();
+        while (reader.Read())
+        {
+            names.Add(reader.GetString(0));
+        }
+
+        return names;
+    }
+
     private static SourceTable ReadTable(SqliteConnection connection, SqliteTransaction? transaction, string name, bool isVirtual, bool withoutRowid)
     {
         var columns = new List<SourceColumn>();
