@@ -96,6 +96,11 @@ public static class ErrorIds
     public const string SchemaMismatch = "DbSync.SchemaMismatch";
     /// <summary>A source table changed in a way DbSync cannot follow (a column dropped or renamed, the key changed).</summary>
     public const string SchemaChanged = "DbSync.SchemaChanged";
+    /// <summary>
+    /// A column's PostgreSQL name is one PostgreSQL or DbSync keeps for itself (xmin, ctid ..., or a name beginning with
+    /// _dbsync_): that table is skipped, the others go on.
+    /// </summary>
+    public const string ReservedName = "DbSync.ReservedName";
     /// <summary>A table or column name is longer than PostgreSQL's 63-byte limit.</summary>
     public const string NameTooLong = "DbSync.NameTooLong";
     /// <summary>A value cannot be stored in the target column's type without changing it.</summary>

@@ -423,7 +423,7 @@ public sealed class SyncEngine
                     plan.Result.NodePartitioned = plan.NodeColumn is not null;
                     plans.Add(plan);
                 }
-                catch (DbSyncException ex) when (ex.ErrorId == ErrorIds.SchemaChanged)
+                catch (DbSyncException ex) when (ex.ErrorId is ErrorIds.SchemaChanged or ErrorIds.ReservedName)
                 {
                     // One table whose source shape changed stops alone; the others go on.
                     skipped.Add(new TableSyncResult

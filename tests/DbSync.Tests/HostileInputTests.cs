@@ -360,6 +360,37 @@ public sealed class HostileInputTests : IDisposable
         Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".t WHERE {(sql.Contains("(a TEXT", StringComparison.Ordinal) ? "a" : "k")} IS NULL"));
     }
 
+    [Fact]
+    public async Task A_column_named_as_a_postgresql_system_column_or_with_dbsyncs_prefix_skips_only_its_table()
+    {
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE plain (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO plain VALUES (1, 'a');
+            CREATE TABLE versioned (id INTEGER PRIMARY KEY, XMin INTEGER); INSERT INTO versioned VALUES (1, 7);
+            CREATE TABLE staged (id INTEGER PRIMARY KEY, _dbsync_op TEXT); INSERT INTO staged VALUES (1, 'x');
+            """);
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal(SyncStatus.PartiallySucceeded, result.Status);
+        Assert.Equal(1, result.Tables.Single(t => t.Name == "plain").Inserted);
+        var versioned = result.Tables.Single(t => t.Name == "versioned");
+        Assert.Equal((SyncStatus.Failed, "DbSync.ReservedName"), (versioned.Status, versioned.ErrorId));
+        Assert.Contains("column 'XMin': 'xmin' is the name of a PostgreSQL system column", versioned.Message, StringComparison.Ordinal);
+        Assert.Contains("names beginning with _dbsync_ are reserved", result.Tables.Single(t => t.Name == "staged").Message, StringComparison.Ordinal);
+
+        // The next push goes on for the other tables, every run, rather than failing them all.
+        SyncFixture.Execute(path, "UPDATE plain SET v = 'b'; UPDATE staged SET _dbsync_op = 'y'");
+        var next = await _fixture.SyncAsync(path);
+        Assert.Equal((SyncStatus.PartiallySucceeded, 1L), (next.Status, next.Updated));
+        Assert.Equal("b", _fixture.PgText($"SELECT v FROM \"{_fixture.Schema}\".plain"));
+
+        // Preflight names both.
+        var names = (await new SyncEngine().TestAsync(new DbSync.Core.Diagnostics.ConnectionTestRequest { Path = path })).Single(c => c.Name == "Source.Names");
+        Assert.Equal(DbSync.Core.Diagnostics.CheckStatus.Fail, names.Status);
+        Assert.Contains("'XMin'", names.Message, StringComparison.Ordinal);
+        Assert.Contains("'_dbsync_op'", names.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("k", "1", "'1'")] // untyped: the integer and the text are two keys in SQLite, one text in PostgreSQL
     [InlineData("k DATETIME", "'2024-01-01 08:00:00'", "'2024-01-01T08:00:00Z'")]

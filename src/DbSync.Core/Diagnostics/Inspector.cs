@@ -53,7 +53,7 @@ internal static class Inspector
                         request.NodePartitioned.Count > 0 && SyncPlanner.Matches(table.Name, request.NodePartitioned));
                     plan.NodeId = (RunLog.TableExists(sqlite, "_dbsync_meta") ? CaptureStore.ReadMeta(sqlite, null, "node_id") : null) ?? "";
                 }
-                catch (DbSyncException ex) when (ex.ErrorId == ErrorIds.SchemaChanged)
+                catch (DbSyncException ex) when (ex.ErrorId is ErrorIds.SchemaChanged or ErrorIds.ReservedName)
                 {
                     infos.Add(new TablePlanInfo { Order = infos.Count + 1, Name = table.Name, Target = "", Mode = "Skipped", Reason = ex.Message });
                     continue;
@@ -334,6 +334,8 @@ internal static class Inspector
                 }
 
                 badNames.AddRange(table.Columns.Where(c => !Identifiers.FitsPostgres(c.Name)).Select(c => $"column '{c.Name}' of table '{table.Name}' is longer than 63 bytes"));
+                badNames.AddRange(table.Columns.Where(c => SyncPlanner.ReservedColumnName(Identifiers.ToTargetName(c.Name, request.PreserveCase)) is not null)
+                    .Select(c => $"column '{c.Name}' of table '{table.Name}': {SyncPlanner.ReservedColumnName(Identifiers.ToTargetName(c.Name, request.PreserveCase))} (the table is skipped)"));
                 badNames.AddRange(table.Columns.GroupBy(c => c.Name.ToLowerInvariant()).Where(g => g.Count() > 1)
                     .Select(g => $"columns {string.Join(" and ", g.Select(c => $"'{c.Name}'"))} of table '{table.Name}' collide once lower-cased"));
             }

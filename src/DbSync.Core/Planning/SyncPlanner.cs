@@ -266,6 +266,15 @@ public static class SyncPlanner
         var lost = previous.Where(p => !source.Columns.Any(c => Identifiers.SqliteNames.Equals(c.Name, p))).ToList();
         var targetName = Identifiers.ToTargetName(source.Name, preserveCase);
         CheckLength(targetName, $"Table '{source.Name}'", source.Name);
+        foreach (var column in source.Columns)
+        {
+            if (ReservedColumnName(Identifiers.ToTargetName(column.Name, preserveCase)) is { } reserved)
+            {
+                throw new DbSyncException(ErrorIds.ReservedName, DbSyncErrorCategory.MetadataError,
+                    $"Table '{source.Name}', column '{column.Name}': {reserved}; rename the column in SQLite to sync this table.", source.Name);
+            }
+        }
+
         var mapped = source.Columns.Select(c => TypeMapping.Map(c.DeclaredType)).ToList();
 
         var matches = targets.Values.Where(t => string.Equals(t.Name, targetName, StringComparison.OrdinalIgnoreCase)).ToList();
@@ -402,6 +411,20 @@ public static class SyncPlanner
         }
 
         return -1;
+    }
+
+    /// <summary>
+    /// Why a PostgreSQL column name cannot be used (a system column's name, or DbSync's reserved prefix, which its
+    /// staging tables use), or null when it can.
+    /// </summary>
+    public static string? ReservedColumnName(string targetName)
+    {
+        ArgumentNullException.ThrowIfNull(targetName);
+        return targetName is "tableoid" or "xmin" or "cmin" or "xmax" or "cmax" or "ctid"
+            ? $"'{targetName}' is the name of a PostgreSQL system column, which no table can have"
+            : targetName.StartsWith(SourceSchemaReader.Prefix, StringComparison.OrdinalIgnoreCase)
+                ? $"names beginning with {SourceSchemaReader.Prefix} are reserved for DbSync"
+                : null;
     }
 
     private static void CheckLength(string name, string what, string table)
