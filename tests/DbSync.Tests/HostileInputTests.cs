@@ -361,6 +361,29 @@ public sealed class HostileInputTests : IDisposable
     }
 
     [Fact]
+    public async Task A_utf16_file_syncs_its_text_exactly_and_holds_back_text_that_is_not_valid_utf16()
+    {
+        var path = Path.Combine(_fixture.Directory, "utf16.sqlite");
+        using (var sqlite = SyncFixture.OpenSqlite(path, create: true))
+        {
+            // x'410000D8' read as UTF-16le: 'A' and a lone high surrogate, which SQLite stores as it is given.
+            SyncFixture.Execute(sqlite, """
+                PRAGMA encoding = 'UTF-16le';
+                CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);
+                INSERT INTO t VALUES (1, 'Å ü 😀'), (2, CAST(x'410000D8' AS TEXT)), (3, '');
+                """);
+        }
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal((SyncStatus.PartiallySucceeded, 2L, 1L), (result.Status, result.Inserted, result.Quarantined));
+        Assert.Contains("UTF-8", Assert.Single(await new SyncEngine().GetQuarantineAsync(new QuarantineQuery { Path = path })).Reason, StringComparison.Ordinal);
+        Assert.Equal("Å ü 😀", _fixture.PgText($"SELECT v FROM \"{_fixture.Schema}\".t WHERE id = 1"));
+        Assert.Equal("", _fixture.PgText($"SELECT v FROM \"{_fixture.Schema}\".t WHERE id = 3"));
+        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".t WHERE id = 2"));
+    }
+
+    [Fact]
     public async Task A_column_named_as_a_postgresql_system_column_or_with_dbsyncs_prefix_skips_only_its_table()
     {
         var path = _fixture.CreateDatabase("""

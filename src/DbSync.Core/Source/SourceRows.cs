@@ -104,9 +104,29 @@ public sealed class SourceRows : IDisposable
 
     /// <summary>A TEXT value as the UTF-8 bytes SQLite holds; valid until the next call on this reader.</summary>
     /// <remarks>In a UTF-8 database (nearly all) the text's own bytes, unconverted; a UTF-16 database's text is re-encoded.</remarks>
-    public ReadOnlySpan<byte> Utf8(int ordinal) => _utf8Database
-        ? Blob(ordinal)
-        : Encoding.UTF8.GetBytes(raw.sqlite3_column_text(_statement, ordinal).utf8_to_string());
+    public ReadOnlySpan<byte> Utf8(int ordinal) => _utf8Database ? Blob(ordinal) : ConvertedUtf8(ordinal);
+
+    /// <summary>
+    /// A UTF-16 database's text as the UTF-8 bytes SQLite converts it to, not decoded and encoded again: text SQLite
+    /// holds that is not valid UTF-16 (a lone surrogate) stays invalid, and is refused as such, instead of arriving
+    /// with U+FFFD in its place.
+    /// </summary>
+    private unsafe ReadOnlySpan<byte> ConvertedUtf8(int ordinal)
+    {
+        var text = raw.sqlite3_column_text(_statement, ordinal);
+        // SQLite's documented order: the text first, then its length in bytes (which may hold NUL characters).
+        var length = raw.sqlite3_column_bytes(_statement, ordinal);
+        if (length == 0)
+        {
+            return default;
+        }
+
+        fixed (byte* bytes = text)
+        {
+            // SQLite's own memory, valid until the next call on this statement; fixed only yields its address.
+            return new ReadOnlySpan<byte>(bytes, length);
+        }
+    }
 
     /// <summary>A BLOB value; valid until the next call on this reader.</summary>
     public unsafe ReadOnlySpan<byte> Blob(int ordinal)
