@@ -195,7 +195,8 @@ public sealed class FidelityTests : IDisposable
         { "TEXT", "x'0102'", "BLOB" },
         { "NUMERIC(6,2)", "0.125", "decimal places" },
         { "NUMERIC(6,2)", "123456", "does not fit" },
-        { "NUMERIC", "1e300", "" }, // beyond the 28 significant digits DbSync carries
+        { "NUMERIC(10,2)", "1e-29", "more than 2 decimal places" }, // beyond System.Decimal's 28 places: checked all the same
+        { "NUMERIC(10,2)", "1e30", "does not fit" },
         { "NUMERIC", "9e999", "Infinity" },
         { "NUMERIC", "'NaN'", "" },
         { "DATETIME", "'01/02/2024'", "ISO 8601" },
@@ -213,6 +214,32 @@ public sealed class FidelityTests : IDisposable
         { "DATETIME", "'9999-12-31 23:59:59-01:00'", "once converted to UTC" }, // after the last
         { "DATETIME", "-62135596801", "outside the years 1 to 9999" },
     };
+
+    [Fact]
+    public async Task Reals_beyond_what_a_decimal_holds_arrive_in_numeric_as_their_shortest_decimal()
+    {
+        // System.Decimal keeps 28 decimal places and 7.9e28: these used to arrive as 0 (or rounded), or were refused.
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE tiny (id INTEGER PRIMARY KEY, v NUMERIC, w DECIMAL(40,30));
+            INSERT INTO tiny VALUES (1, 1e-30, 1e-30), (2, 1.2345678901234567e-20, -2.5e-29), (3, 1e300, 0.5), (4, -5e-324, NULL);
+            """);
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal((SyncStatus.Succeeded, 4L), (result.Status, result.Inserted));
+        string Pg(int id, string column) => _fixture.PgText($"SELECT {column}::text FROM {_fixture.Schema}.tiny WHERE id = {id}")!;
+        Assert.Equal("0." + new string('0', 29) + "1", Pg(1, "v"));
+        Assert.Equal("0." + new string('0', 29) + "1", Pg(1, "w"));
+        Assert.Equal("0.000000000000000000012345678901234567", Pg(2, "v"));
+        Assert.Equal("-0." + new string('0', 28) + "25", Pg(2, "w").TrimEnd('0'));
+        Assert.Equal("1" + new string('0', 300), Pg(3, "v"));
+        Assert.Equal("-0." + new string('0', 323) + "5", Pg(4, "v"));
+
+        // A push of such a value too.
+        SyncFixture.Execute(path, "UPDATE tiny SET v = 2.5e-29 WHERE id = 1");
+        Assert.Equal(1, (await _fixture.SyncAsync(path)).Updated);
+        Assert.Equal("0." + new string('0', 28) + "25", Pg(1, "v"));
+    }
 
     [Theory]
     [MemberData(nameof(NotStorable))]

@@ -126,27 +126,32 @@ public sealed class CopyWriter
         Span<int> bits = stackalloc int[4];
         decimal.GetBits(value, bits);
         var scale = (bits[3] >> 16) & 0xFF;
-        var negative = bits[3] < 0;
         var mantissa = ((UInt128)(uint)bits[2] << 64) | ((UInt128)(uint)bits[1] << 32) | (uint)bits[0];
-
-        // The number's digits lined up on the decimal point, the whole part padded on the left and the fraction on
-        // the right to groups of four: mantissa 1234567 with scale 3 is "0001 2345 6700" (1234.567).
         Span<char> mantissaDigits = stackalloc char[40];
         mantissa.TryFormat(mantissaDigits, out var count, default, CultureInfo.InvariantCulture);
-        if (mantissa == 0)
-        {
-            count = 0;
-        }
+        WriteNumeric(bits[3] < 0, mantissa == 0 ? [] : mantissaDigits[..count], scale);
+    }
 
+    /// <summary>
+    /// numeric: the number <paramref name="digits"/> × 10^-<paramref name="scale"/> (decimal digits, no sign, no leading
+    /// zeros, empty for zero), of any size PostgreSQL's numeric holds, with <paramref name="scale"/> as its display scale.
+    /// </summary>
+    public void WriteNumeric(bool negative, ReadOnlySpan<char> digits, int scale)
+    {
+        // The number's digits lined up on the decimal point, the whole part padded on the left and the fraction on
+        // the right to groups of four: digits 1234567 with scale 3 is "0001 2345 6700" (1234.567).
+        var count = digits.Length;
         var wholeDigits = Math.Max(count - scale, 0);
         var wholeGroups = (wholeDigits + 3) / 4;
         var fractionGroups = (scale + 3) / 4;
-        Span<char> padded = stackalloc char[(wholeGroups + fractionGroups) * 4];
+        var size = (wholeGroups + fractionGroups) * 4;
+        // A double's digits can reach 330 places either side of the point; anything of a decimal's size stays on the stack.
+        Span<char> padded = size <= 256 ? stackalloc char[size] : new char[size];
         padded.Fill('0');
-        // The mantissa's last digit is the fraction's last (scale-th) digit.
+        // The last digit is the fraction's last (scale-th) digit.
         var end = wholeGroups * 4 + scale;
-        mantissaDigits[..count].CopyTo(padded[(end - count)..end]);
-        Span<short> groups = stackalloc short[wholeGroups + fractionGroups];
+        digits.CopyTo(padded[(end - count)..end]);
+        Span<short> groups = size <= 256 ? stackalloc short[size / 4] : new short[size / 4];
         for (var g = 0; g < groups.Length; g++)
         {
             groups[g] = (short)(((padded[4 * g] - '0') * 1000) + ((padded[4 * g + 1] - '0') * 100) + ((padded[4 * g + 2] - '0') * 10) + (padded[4 * g + 3] - '0'));

@@ -138,7 +138,16 @@ public sealed class ValueWriter
 
                 break;
             case PgKind.Numeric:
-                if (ToDecimal(reader, ordinal, storage, out var number, ref failure))
+                if (storage == StorageClass.Real && !DecimalHoldsExactly(reader.Double(ordinal)))
+                {
+                    // Beyond what System.Decimal holds exactly (28 decimal places, 7.9e28): the double's shortest
+                    // decimal, written digit by digit (1e-30 would otherwise arrive as 0).
+                    if (ToNumericDigits(reader.Double(ordinal), out var negative, out var digits, out var scale, ref failure))
+                    {
+                        writer.WriteNumeric(negative, digits, scale);
+                    }
+                }
+                else if (ToDecimal(reader, ordinal, storage, out var number, ref failure))
                 {
                     writer.WriteNumeric(number);
                 }
@@ -331,6 +340,70 @@ public sealed class ValueWriter
         }
 
         return CheckNumericRange(value, ref failure);
+    }
+
+    /// <summary>
+    /// True when the double's shortest decimal (at most 17 significant digits) converts to System.Decimal exactly: from
+    /// 1e-11 (at most 28 decimal places) to below 7.9e28, and zero. NaN and infinities are refused by the decimal path.
+    /// </summary>
+    private static bool DecimalHoldsExactly(double d) => d == 0 || double.IsNaN(d) || double.IsInfinity(d) || Math.Abs(d) is >= 1e-11 and < 7.9e28;
+
+    /// <summary>
+    /// A finite double as the digits of its shortest decimal ("R": 1.2345E-20 is 12345 × 10^-24) for PostgreSQL's
+    /// numeric, checked against numeric(p,s) as <see cref="CheckNumericRange"/> checks a decimal.
+    /// </summary>
+    private bool ToNumericDigits(double d, out bool negative, out string digits, out int scale, ref string? failure)
+    {
+        var text = d.ToString("R", CultureInfo.InvariantCulture);
+        var body = text.AsSpan();
+        negative = body[0] == '-';
+        if (negative)
+        {
+            body = body[1..];
+        }
+
+        var exponent = 0;
+        var e = body.IndexOfAny('E', 'e');
+        if (e >= 0)
+        {
+            exponent = int.Parse(body[(e + 1)..], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+            body = body[..e];
+        }
+
+        var point = body.IndexOf('.');
+        var fraction = point < 0 ? 0 : body.Length - point - 1;
+        var all = point < 0 ? body.ToString() : string.Concat(body[..point], body[(point + 1)..]);
+        scale = fraction - exponent;
+        if (scale < 0)
+        {
+            all += new string('0', -scale);
+            scale = 0;
+        }
+
+        all = all.TrimStart('0');
+        while (scale > 0 && all.Length > 0 && all[^1] == '0')
+        {
+            all = all[..^1];
+            scale--;
+        }
+
+        digits = all;
+        if (_type.Precision > 0)
+        {
+            if (scale > _type.Scale)
+            {
+                failure = $"{text} has more than {_type.Scale} decimal places and {_type.SqlName} would round it";
+                return false;
+            }
+
+            if (Math.Max(all.Length - scale, 0) > _type.Precision - _type.Scale)
+            {
+                failure = $"{text} does not fit {_type.SqlName}";
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private bool CheckNumericRange(decimal value, ref string? failure)
