@@ -282,6 +282,34 @@ public sealed class SchemaAndCaptureTests : IDisposable
     }
 
     [Fact]
+    public async Task A_table_rebuilt_the_way_sqlite_recommends_with_a_new_column_is_copied_again_with_that_column()
+    {
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE rebuilt (id INTEGER PRIMARY KEY, a TEXT); INSERT INTO rebuilt VALUES (1, 'x'), (2, 'y'), (3, 'z');
+            CREATE TABLE other (id INTEGER PRIMARY KEY); INSERT INTO other VALUES (1);
+            """);
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        // Create the new shape, copy, drop the old table (and with it the capture triggers), rename.
+        SyncFixture.Execute(path, """
+            BEGIN;
+            CREATE TABLE rebuilt_new (id INTEGER PRIMARY KEY, a TEXT, extra TEXT DEFAULT 'd');
+            INSERT INTO rebuilt_new (id, a, extra) SELECT id, a, 'e' || id FROM rebuilt;
+            DROP TABLE rebuilt;
+            ALTER TABLE rebuilt_new RENAME TO rebuilt;
+            DELETE FROM rebuilt WHERE id = 2;
+            COMMIT;
+            INSERT INTO other VALUES (2);
+            """);
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal(SyncStatus.Succeeded, result.Status);
+        Assert.Contains(result.Warnings, w => w.Contains("'rebuilt' were missing or altered", StringComparison.Ordinal));
+        Assert.Equal(1, result.Tables.Single(t => t.Name == "other").Inserted);
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
+    [Fact]
     public async Task A_dropped_column_stops_that_table_and_the_run_is_partial()
     {
         var path = _fixture.CreateDatabase("""

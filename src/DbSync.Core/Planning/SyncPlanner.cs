@@ -333,7 +333,9 @@ public static class SyncPlanner
             var target = existing.FindColumn(Identifiers.ToTargetName(column.Name, preserveCase));
             if (target is null)
             {
-                var isNew = registry.Loaded && !previous.Contains(column.Name, Identifiers.SqliteNames);
+                // New since the last successful sync, whose columns the file recorded: added to the target. So also for a
+                // table being copied again in full (SQLite's create-copy-drop-rename rebuild drops the capture triggers).
+                var isNew = previous.Count > 0 && !previous.Contains(column.Name, Identifiers.SqliteNames);
                 if (!isNew)
                 {
                     throw new DbSyncException(ErrorIds.SchemaMismatch, DbSyncErrorCategory.MetadataError,
