@@ -216,6 +216,20 @@ public sealed class FidelityTests : IDisposable
     };
 
     [Fact]
+    public async Task An_existing_real_column_takes_the_reals_float4_holds_exactly_and_holds_back_the_others()
+    {
+        // type-mapping.md: `real` (existing column), refused unless exact in float4. It used to refuse the whole table.
+        _fixture.PgExecute($"CREATE SCHEMA IF NOT EXISTS \"{_fixture.Schema}\"; CREATE TABLE \"{_fixture.Schema}\".single (id bigint PRIMARY KEY, v real)");
+        var path = _fixture.CreateDatabase("CREATE TABLE single (id INTEGER PRIMARY KEY, v REAL); INSERT INTO single VALUES (1, 0.5), (2, -1e10), (3, 0.1), (4, NULL);");
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal((SyncStatus.PartiallySucceeded, 3L, 1L), (result.Status, result.Inserted, result.Quarantined));
+        Assert.Equal("0.5,-1e+10", _fixture.PgText($"SELECT string_agg(v::text, ',' ORDER BY id) FROM \"{_fixture.Schema}\".single"));
+        Assert.Contains("without rounding", Assert.Single(await new SyncEngine().GetQuarantineAsync(new QuarantineQuery { Path = path })).Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Reals_beyond_what_a_decimal_holds_arrive_in_numeric_as_their_shortest_decimal()
     {
         // System.Decimal keeps 28 decimal places and 7.9e28: these used to arrive as 0 (or rounded), or were refused.

@@ -183,7 +183,7 @@ public static partial class TypeMapping
         return mapped.Kind switch
         {
             PgKind.Int64 => target.Kind is PgKind.Int16 or PgKind.Int32 or PgKind.Int64 or PgKind.Numeric,
-            PgKind.Float8 => target.Kind is PgKind.Float8 or PgKind.Numeric,
+            PgKind.Float8 => target.Kind is PgKind.Float8 or PgKind.Float4 or PgKind.Numeric,
             PgKind.Numeric => target.Kind is PgKind.Numeric or PgKind.Float8,
             PgKind.Text => target.Kind is PgKind.Text,
             PgKind.Bytea => target.Kind is PgKind.Bytea,
