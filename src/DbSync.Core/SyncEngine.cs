@@ -584,7 +584,18 @@ public sealed class SyncEngine
                     }
                 }
 
-                await Applier.UpsertAsync(context, plan, r => Report(plan, SyncPhase.Applying, r, clock), cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await Applier.UpsertAsync(context, plan, r => Report(plan, SyncPhase.Applying, r, clock), cancellationToken).ConfigureAwait(false);
+                }
+                catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.CardinalityViolation)
+                {
+                    // ON CONFLICT met one target row twice in one statement: two rows of the file are one key in PostgreSQL.
+                    throw new DbSyncException(ErrorIds.TargetError, DbSyncErrorCategory.WriteError,
+                        $"Table '{plan.Source.Name}': two changed rows have primary keys ({string.Join(", ", plan.Source.KeyColumns.Select(k => k.Name))}) that SQLite tells apart but PostgreSQL stores as one key: "
+                        + "an untyped or NUMERIC key's 1 and '1', a NOCASE key's 'a' and 'A', a date-time key written two ways. Make those keys distinct in SQLite (docs/capture.md). "
+                        + $"Nothing of the run was applied. PostgreSQL said: {ex.SqlState}: {ex.MessageText}", plan.Source.Name, ex);
+                }
                 if (plan.DeleteMissing || plan.Mode == LoadMode.CopyUpsert)
                 {
                     if (await PgWriter.DeleteMissingAsync(pg, transaction, schema, plan, onlyOwn: !plan.DeleteMissing, careful, cancellationToken).ConfigureAwait(false) is { } left)

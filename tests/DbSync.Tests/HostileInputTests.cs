@@ -414,6 +414,21 @@ public sealed class HostileInputTests : IDisposable
         Assert.Contains("'_dbsync_op'", names.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Two_changed_rows_that_are_one_postgresql_key_fail_the_run_naming_the_table()
+    {
+        var path = _fixture.CreateDatabase("CREATE TABLE twins (k PRIMARY KEY, v TEXT); INSERT INTO twins VALUES (1, 'int');");
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        // SQLite keeps the integer 1 and the text '1' apart in an untyped column; PostgreSQL's text key cannot.
+        SyncFixture.Execute(path, "UPDATE twins SET v = 'int!'; INSERT INTO twins VALUES (2, 'int'), ('2', 'text');");
+
+        var error = await Assert.ThrowsAsync<DbSyncException>(() => _fixture.SyncAsync(path));
+
+        Assert.Equal("DbSync.TargetError", error.ErrorId);
+        Assert.StartsWith("Table 'twins': two changed rows have primary keys (k) that SQLite tells apart but PostgreSQL stores as one key", error.Message, StringComparison.Ordinal);
+        Assert.Equal("int", _fixture.PgText($"SELECT v FROM \"{_fixture.Schema}\".twins"));
+    }
+
     [Theory]
     [InlineData("k", "1", "'1'")] // untyped: the integer and the text are two keys in SQLite, one text in PostgreSQL
     [InlineData("k DATETIME", "'2024-01-01 08:00:00'", "'2024-01-01T08:00:00Z'")]
