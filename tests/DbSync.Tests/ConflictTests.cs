@@ -81,6 +81,30 @@ public sealed class ConflictTests : IDisposable
     private async Task<long> PendingAsync(string path) => (await _engine.GetStatusAsync(new StatusRequest { Path = path })).PendingChanges;
 
     [Theory]
+    [InlineData("ts", "'infinity'", "infinity")]
+    [InlineData("ts", "'0044-03-15 12:00:00 BC'", "0044-03-15 12:00:00 BC")]
+    [InlineData("d", "'-infinity'", "-infinity")]
+    [InlineData("n", "0.000000000000000000000000000001", "1E-30")] // a real that is exactly that number; it was 0
+    public async Task A_target_value_sqlite_cannot_hold_exactly_is_written_as_postgresqls_text_and_never_pushed_back_changed(string column, string pgValue, string local)
+    {
+        // They became NULL, the year AD, or a rounded number in SQLite, which the next push sent back over the value that won.
+        var path = _fixture.CreateDatabase("CREATE TABLE lossy (id INTEGER PRIMARY KEY, ts DATETIME, d DATE, n NUMERIC, note TEXT); INSERT INTO lossy VALUES (1, '2024-01-01 00:00:00', '2024-01-01', 1.5, 'orig');");
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        _fixture.PgExecute($"UPDATE \"{_fixture.Schema}\".lossy SET {column} = {pgValue}, note = 'pg' WHERE id = 1");
+        SyncFixture.Execute(path, "UPDATE lossy SET note = 'local' WHERE id = 1");
+        var before = _fixture.PgText($"SELECT {column}::text FROM \"{_fixture.Schema}\".lossy WHERE id = 1");
+
+        var result = await SyncAsync(path, ConflictPolicy.TargetWins);
+
+        Assert.Equal((SyncStatus.Succeeded, 1L), (result.Status, result.ConflictsResolved));
+        Assert.Equal(local, Local(path, $"SELECT {column} FROM lossy WHERE id = 1"));
+        // A later local change of another column pushes the row: the value that won is held back or arrives unchanged.
+        SyncFixture.Execute(path, "UPDATE lossy SET note = 'later' WHERE id = 1");
+        await SyncAsync(path, ConflictPolicy.TargetWins);
+        Assert.Equal(before, _fixture.PgText($"SELECT {column}::text FROM \"{_fixture.Schema}\".lossy WHERE id = 1"));
+    }
+
+    [Theory]
     [InlineData("'NaN'", "NaN", "text")]
     [InlineData("'Infinity'", "Infinity", "real")]
     [InlineData("'-Infinity'", "-Infinity", "real")]

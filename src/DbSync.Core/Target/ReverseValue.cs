@@ -11,15 +11,23 @@ namespace DbSync.Core.Target;
 internal static class ReverseValue
 {
     /// <summary>The SQL that reads a target column as text in a form <see cref="FromText"/> understands.</summary>
+    /// <remarks>
+    /// A date or timestamp SQLite's ISO text cannot express (infinity, a year before 1) is read as PostgreSQL writes it
+    /// ('infinity', '0044-03-15 BC'): SQLite gets that text, which a push then holds back with its reason, rather than
+    /// NULL or the year AD that to_char gave.
+    /// </remarks>
     public static string SelectText(string expression, PgType type) => type.Kind switch
     {
-        PgKind.TimestampTz => $"to_char({expression} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')",
-        PgKind.Timestamp => $"to_char({expression}, 'YYYY-MM-DD HH24:MI:SS.US')",
-        PgKind.Date => $"to_char({expression}, 'YYYY-MM-DD')",
+        PgKind.TimestampTz => Iso(expression, $"to_char({expression} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')", "'0001-01-01 00:00:00+00'::timestamptz"),
+        PgKind.Timestamp => Iso(expression, $"to_char({expression}, 'YYYY-MM-DD HH24:MI:SS.US')", "'0001-01-01'::timestamp"),
+        PgKind.Date => Iso(expression, $"to_char({expression}, 'YYYY-MM-DD')", "'0001-01-01'::date"),
         PgKind.Bytea => $"encode({expression}, 'hex')",
         PgKind.Boolean => $"CASE WHEN {expression} THEN '1' ELSE '0' END",
         _ => $"{expression}::text",
     };
+
+    private static string Iso(string expression, string iso, string first) =>
+        $"CASE WHEN isfinite({expression}) AND {expression} >= {first} THEN {iso} ELSE {expression}::text END";
 
     /// <summary>The SQLite value of a column read by <see cref="SelectText"/>.</summary>
     public static object FromText(string text, PgType type)
@@ -47,18 +55,12 @@ internal static class ReverseValue
                     return integer;
                 }
 
-                if (decimal.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number))
+                // Compared digit for digit, not through System.Decimal, which keeps 28 decimal places and would take
+                // 0.1000000000000000000000000000001 for 0.1.
+                if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var real) && double.IsFinite(real)
+                    && ValueWriter.DecimalDigits(text) == ValueWriter.DecimalDigits(real.ToString("R", CultureInfo.InvariantCulture)))
                 {
-                    if (number == decimal.Truncate(number) && number >= long.MinValue && number <= long.MaxValue)
-                    {
-                        return (long)number;
-                    }
-
-                    var real = (double)number;
-                    if (decimal.TryParse(real.ToString("R", CultureInfo.InvariantCulture), NumberStyles.Float, CultureInfo.InvariantCulture, out var back) && back == number)
-                    {
-                        return real;
-                    }
+                    return real == Math.Truncate(real) && Math.Abs(real) < 9e15 ? (object)(long)real : real;
                 }
 
                 return text;

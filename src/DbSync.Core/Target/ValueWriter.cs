@@ -355,9 +355,35 @@ public sealed class ValueWriter
     private bool ToNumericDigits(double d, out bool negative, out string digits, out int scale, ref string? failure)
     {
         var text = d.ToString("R", CultureInfo.InvariantCulture);
-        var body = text.AsSpan();
-        negative = body[0] == '-';
-        if (negative)
+        (negative, digits, scale) = DecimalDigits(text);
+        if (_type.Precision > 0)
+        {
+            if (scale > _type.Scale)
+            {
+                failure = $"{text} has more than {_type.Scale} decimal places and {_type.SqlName} would round it";
+                return false;
+            }
+
+            if (Math.Max(digits.Length - scale, 0) > _type.Precision - _type.Scale)
+            {
+                failure = $"{text} does not fit {_type.SqlName}";
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// A decimal number's text ("-0.00120", "1.2345E-20", "1E+300") as its sign, its digits without leading zeros
+    /// (empty for zero) and its scale without trailing zeros: the number is digits × 10^-scale, and two texts of the
+    /// same number give the same triple.
+    /// </summary>
+    internal static (bool Negative, string Digits, int Scale) DecimalDigits(string text)
+    {
+        var body = text.AsSpan().Trim();
+        var negative = body.Length > 0 && body[0] == '-';
+        if (body.Length > 0 && body[0] is '-' or '+')
         {
             body = body[1..];
         }
@@ -373,7 +399,7 @@ public sealed class ValueWriter
         var point = body.IndexOf('.');
         var fraction = point < 0 ? 0 : body.Length - point - 1;
         var all = point < 0 ? body.ToString() : string.Concat(body[..point], body[(point + 1)..]);
-        scale = fraction - exponent;
+        var scale = fraction - exponent;
         if (scale < 0)
         {
             all += new string('0', -scale);
@@ -387,23 +413,7 @@ public sealed class ValueWriter
             scale--;
         }
 
-        digits = all;
-        if (_type.Precision > 0)
-        {
-            if (scale > _type.Scale)
-            {
-                failure = $"{text} has more than {_type.Scale} decimal places and {_type.SqlName} would round it";
-                return false;
-            }
-
-            if (Math.Max(all.Length - scale, 0) > _type.Precision - _type.Scale)
-            {
-                failure = $"{text} does not fit {_type.SqlName}";
-                return false;
-            }
-        }
-
-        return true;
+        return (negative && all.Length > 0, all, all.Length == 0 ? 0 : scale);
     }
 
     private bool CheckNumericRange(decimal value, ref string? failure)
