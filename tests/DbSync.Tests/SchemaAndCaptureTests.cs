@@ -279,6 +279,13 @@ public sealed class SchemaAndCaptureTests : IDisposable
         Assert.Contains("Table 'gone' was captured but no longer exists in SQLite", warning, StringComparison.Ordinal);
         Assert.Contains("its 1 pending change(s) stay unsent", warning, StringComparison.Ordinal);
         Assert.Equal(2, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".gone"));
+
+        // Status lists it with the change no run can send, apart from the rows waiting.
+        var status = await new SyncEngine().GetStatusAsync(new DbSync.Core.Diagnostics.StatusRequest { Path = path, Detailed = true });
+        Assert.Equal(0, status.PendingChanges);
+        var gone = status.Tables.Single(t => t.Name == "gone");
+        Assert.Equal(1, gone.PendingChanges);
+        Assert.StartsWith("no longer exists in SQLite (dropped or renamed): its 1 logged change(s) are never sent", gone.Reason, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -162,6 +162,19 @@ internal static class Inspector
                 }
 
                 var captured = tables.Where(t => t.Captured).ToList();
+                // A captured table dropped or renamed in SQLite: listed with the changes its log still holds, which no
+                // run can send (each run warns of them), and not counted among the rows waiting.
+                var existing = tables.Select(t => t.Name).ToHashSet(Identifiers.SqliteNames);
+                foreach (var gone in registry.Values.Where(r => !existing.Contains(r.Name)).OrderBy(r => r.Name, StringComparer.Ordinal))
+                {
+                    var stranded = RunLog.TableExists(sqlite, gone.LogTable) ? CaptureStore.CountLogEntries(sqlite, null, [gone]) : 0;
+                    tables.Add(new TableStatus
+                    {
+                        Path = path, Name = gone.Name, Captured = true, PendingChanges = stranded, Loaded = gone.Loaded,
+                        Reason = $"no longer exists in SQLite (dropped or renamed){(stranded > 0 ? $": its {stranded} logged change(s) are never sent" : "")}; its PostgreSQL table is left as it is",
+                    });
+                }
+
                 status = new DatabaseStatus
                 {
                     Path = path, NodeId = nodeId, CaptureEnabled = enabled, TriggersIntact = captured.All(t => t.TriggersIntact),
