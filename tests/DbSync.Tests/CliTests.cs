@@ -255,14 +255,31 @@ public sealed class CliTests : IDisposable
         Assert.Equal(before, SyncFixture.Hash(path));
     }
 
-    [Fact]
-    public async Task A_second_run_waits_for_the_lock_then_exits_4()
+    [Theory]
+    [InlineData("same path")]
+    // Runs that reach one file by two paths take one lock: two runs at once could each mark synced what the other
+    // pushed, and with it changes written meanwhile.
+    [InlineData("link to the file")]
+    [InlineData("link to its folder")]
+    public async Task A_second_run_waits_for_the_lock_then_exits_4(string how)
     {
         var path = _fixture.CopyChinook();
+        if (how == "link to its folder")
+        {
+            var folder = Directory.CreateDirectory(Path.Combine(_fixture.Directory, "real")).FullName;
+            File.Move(path, path = Path.Combine(folder, "chinook.sqlite"));
+        }
+
+        var other = how switch
+        {
+            "link to the file" => File.CreateSymbolicLink(Path.Combine(_fixture.Directory, "alias.sqlite"), path).FullName,
+            "link to its folder" => Path.Combine(Directory.CreateSymbolicLink(Path.Combine(_fixture.Directory, "alias"), Path.GetDirectoryName(path)!).FullName, "chinook.sqlite"),
+            _ => path,
+        };
         using (await DbSync.Core.Bookkeeping.RunLock.AcquireAsync(path, TimeSpan.Zero, CancellationToken.None))
         {
             var started = DateTime.UtcNow;
-            var (code, stdout, _) = await RunCliAsync("sync", "--path", path, "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema,
+            var (code, stdout, _) = await RunCliAsync("sync", "--path", other, "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema,
                 "--lock-timeout", "1", "--json");
 
             Assert.Equal(4, code);

@@ -12,8 +12,28 @@ public sealed class RunLock : IDisposable
 
     private RunLock(FileStream stream) => _stream = stream;
 
-    /// <summary>The lock file used for a database.</summary>
-    public static string LockPathFor(string databasePath) => databasePath + "-dbsync.lock";
+    /// <summary>
+    /// The lock file used for a database: beside the file itself, with symbolic links resolved, so that runs that reach
+    /// one file by two paths (a link and its target) take the same lock. (Two runs on one file at once could each mark
+    /// synced what the other pushed, and then changes written meanwhile, docs/capture.md.)
+    /// </summary>
+    public static string LockPathFor(string databasePath) => RealPath(databasePath) + "-dbsync.lock";
+
+    /// <summary>The path with every symbolic link in it resolved, the file's own and its folders'.</summary>
+    internal static string RealPath(string fullPath, int depth = 0)
+    {
+        var root = Path.GetPathRoot(fullPath) ?? "";
+        var current = root;
+        foreach (var part in fullPath[root.Length..].Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries))
+        {
+            var next = Path.Combine(current, part);
+            FileSystemInfo info = Directory.Exists(next) ? new DirectoryInfo(next) : new FileInfo(next);
+            var target = depth < 32 && info.LinkTarget is not null ? info.ResolveLinkTarget(returnFinalTarget: true) : null;
+            current = target is null ? next : RealPath(Path.GetFullPath(target.FullName), depth + 1);
+        }
+
+        return current;
+    }
 
     /// <summary>Takes the lock, waiting up to <paramref name="timeout"/>.</summary>
     /// <exception cref="DbSyncException">LockTimeout when another run still holds it.</exception>
