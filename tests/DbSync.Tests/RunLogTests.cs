@@ -21,6 +21,26 @@ public sealed class RunLogTests : IDisposable
         new SyncEngine().GetLogAsync(new LogQuery { Path = path, Last = last, Status = status, Since = since });
 
     [Fact]
+    public async Task A_backup_whose_last_line_was_cut_short_keeps_the_next_runs_entry_whole()
+    {
+        var path = _fixture.CopyChinook();
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path, "Genre")).Status);
+        // What a crash or a full disk leaves: half a line, no newline.
+        File.AppendAllText(Backup(path), "{\"runId\":\"0f1e");
+        SyncFixture.Execute(path, "UPDATE Genre SET Name = Name || '!' WHERE GenreId = 1");
+
+        var next = await _fixture.SyncAsync(path, "Genre");
+
+        var lines = File.ReadAllLines(Backup(path)).ToList();
+        var damaged = lines.IndexOf("{\"runId\":\"0f1e");
+        Assert.True(damaged > 0, "the damaged line is no longer a line of its own");
+        // Every entry after it is whole, the run's own among them.
+        Assert.All(lines.Skip(damaged + 1), l => Assert.Equal(next.RunId.ToString(), JsonDocument.Parse(l).RootElement.GetProperty("runId").GetString()));
+        var restored = await new SyncEngine().RestoreLogAsync(new RestoreLogRequest { Path = path, WhatIf = true });
+        Assert.Single(restored.Invalid);
+    }
+
+    [Fact]
     public async Task A_backup_that_cannot_be_written_is_one_warning_and_the_run_still_succeeds_and_is_logged_in_the_file()
     {
         var path = _fixture.CopyChinook();

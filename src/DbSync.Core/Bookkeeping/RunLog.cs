@@ -90,7 +90,19 @@ public static class RunLog
             text.Append(entry.ToJson()).Append('\n');
         }
 
-        using var stream = new FileStream(backupPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+        using var stream = new FileStream(backupPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        // A last line cut short (a crash or a full disk while it was written) is ended first, so that it stays one
+        // damaged line and the entries appended now stay whole.
+        if (stream.Length > 0)
+        {
+            stream.Seek(-1, SeekOrigin.End);
+            if (stream.ReadByte() != '\n')
+            {
+                text.Insert(0, '\n');
+            }
+        }
+
+        stream.Seek(0, SeekOrigin.End);
         stream.Write(Encoding.UTF8.GetBytes(text.ToString()));
         stream.Flush(flushToDisk: true);
     }
