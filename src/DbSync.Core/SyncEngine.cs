@@ -230,7 +230,7 @@ public sealed class SyncEngine
     }
 
     /// <summary>A SQLite lock refused: as a SQLite error, or already translated.</summary>
-    private static bool IsBusy(Exception ex) =>
+    internal static bool IsBusy(Exception ex) =>
         ex is SqliteException { SqliteErrorCode: var code } && (code & 0xFF) is SQLitePCL.raw.SQLITE_BUSY or SQLitePCL.raw.SQLITE_LOCKED
         || ex is DbSyncException { ErrorId: ErrorIds.SourceBusy };
 

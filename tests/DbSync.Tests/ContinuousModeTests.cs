@@ -84,6 +84,34 @@ public sealed class ContinuousModeTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task A_lock_held_longer_than_the_busy_timeout_pauses_the_watch_and_the_next_commit_still_arrives()
+    {
+        // Rollback-journal mode: another program's long write keeps even the watch's reads out. The watch ended the
+        // process with an unhandled exception after a fixed 5 s.
+        var path = _fixture.CreateDatabase("CREATE TABLE tick (id INTEGER PRIMARY KEY);");
+        var runs = new ConcurrentQueue<WatchRun>();
+        using var stop = new CancellationTokenSource();
+        var request = new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, BusyTimeout = TimeSpan.FromSeconds(1) };
+        var watch = new SyncEngine().WatchAsync(request, new WatchOptions { Interval = TimeSpan.FromMinutes(10) }, new InlineProgress<WatchRun>(runs.Enqueue), null, stop.Token);
+        await WaitUntilAsync(() => !runs.IsEmpty, TimeSpan.FromSeconds(30), "the initial load");
+
+        using (var holder = SyncFixture.OpenSqlite(path))
+        {
+            SyncFixture.Execute(holder, "BEGIN EXCLUSIVE; INSERT INTO tick VALUES (1);");
+            // Longer than the busy timeout, and than the 5 s the watch used to wait whatever it was.
+            await Task.Delay(TimeSpan.FromSeconds(6));
+            Assert.False(watch.IsCompleted, watch.Exception?.ToString());
+            SyncFixture.Execute(holder, "COMMIT");
+        }
+
+        await WaitUntilAsync(() => _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".tick WHERE id = 1") == 1, TimeSpan.FromSeconds(20), "the commit after the lock");
+        SyncFixture.Execute(path, "INSERT INTO tick VALUES (2)");
+        await WaitUntilAsync(() => _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".tick WHERE id = 2") == 1, TimeSpan.FromSeconds(20), "the next commit");
+        await stop.CancelAsync();
+        await watch.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
     public async Task Every_commit_of_a_rapid_stream_arrives_without_waiting_for_the_interval()
     {
         // Commits that land while a run is ending must still wake the next run (a bug the benchmark found).

@@ -47,7 +47,7 @@ public static class SyncWatcher
         ArgumentNullException.ThrowIfNull(runs);
         var path = SourceDatabase.Validate(request.Path);
         request = request.WithReusedConnection();
-        using var watch = SourceDatabase.Open(path, busyTimeoutSeconds: 5);
+        using var watch = SourceDatabase.Open(path, (int)Math.Ceiling(request.BusyTimeout.TotalSeconds), cancellationToken);
         var force = true; // the first pass always runs: it enables capture and loads new tables
         var retry = options.FirstRetryDelay;
         var lastRun = DateTime.MinValue;
@@ -55,20 +55,33 @@ public static class SyncWatcher
         long left = 0; // the change-log entries the last run left pending (held rows, skipped tables)
         while (!cancellationToken.IsCancellationRequested)
         {
-            var version = DataVersion(watch);
-            var timer = DateTime.UtcNow - lastRun >= options.Interval;
-            var due = force || version != seen || timer;
-            if (!due)
+            long version;
+            bool work;
+            try
             {
+                version = DataVersion(watch);
+                var timer = DateTime.UtcNow - lastRun >= options.Interval;
+                if (!(force || version != seen || timer))
+                {
+                    await Delay(options.PollInterval, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                // A commit is work when it added change-log entries beyond those the last run left; those wait for the
+                // interval, which tries them again. Else every run's own commit (its run log entry, its held rows) would
+                // start another run at once, for ever.
+                work = force || HasWork(watch, request.Tables, timer ? 0 : left);
+            }
+            catch (SqliteException ex) when (SyncEngine.IsBusy(ex))
+            {
+                // Another program held the file longer than the busy timeout (a long write in rollback-journal mode):
+                // the watch goes on, and looks again once it can read the file. (It used to end the process.)
                 await Delay(options.PollInterval, cancellationToken).ConfigureAwait(false);
                 continue;
             }
 
             seen = version;
-            // A commit is work when it added change-log entries beyond those the last run left; those wait for the
-            // interval, which tries them again. Else every run's own commit (its run log entry, its held rows) would
-            // start another run at once, for ever.
-            if (!force && !HasWork(watch, request.Tables, timer ? 0 : left))
+            if (!work)
             {
                 lastRun = DateTime.UtcNow;
                 continue;
