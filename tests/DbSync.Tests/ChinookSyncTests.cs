@@ -174,6 +174,28 @@ public sealed class ChinookSyncTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task Rows_written_again_with_the_same_values_are_not_counted_as_updated()
+    {
+        var path = _fixture.CopyChinook();
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        // INSERT OR REPLACE of the same values is logged as an insert of a row PostgreSQL already has; PlaylistTrack has
+        // no column besides its key, so nothing in it can be updated.
+        SyncFixture.Execute(path, """
+            INSERT OR REPLACE INTO Genre SELECT * FROM Genre WHERE GenreId <= 5;
+            INSERT OR REPLACE INTO PlaylistTrack SELECT * FROM PlaylistTrack WHERE PlaylistId = 1 AND TrackId <= 100;
+            UPDATE Genre SET Name = 'Changed' WHERE GenreId = 6;
+            """);
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal((SyncStatus.Succeeded, 0L, 1L, 0L), (result.Status, result.Inserted, result.Updated, result.Deleted));
+        Assert.Equal((0L, 1L), (result.Tables.Single(t => t.Name == "Genre").Inserted, result.Tables.Single(t => t.Name == "Genre").Updated));
+        Assert.Equal(0, result.Tables.Single(t => t.Name == "PlaylistTrack").Updated);
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+        Assert.Equal(0, (await new SyncEngine().GetStatusAsync(new DbSync.Core.Diagnostics.StatusRequest { Path = path })).PendingChanges);
+    }
+
+    [Fact]
     public async Task Random_changes_after_initial_load_make_every_table_identical()
     {
         var path = _fixture.CopyChinook();

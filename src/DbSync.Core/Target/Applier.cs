@@ -285,9 +285,20 @@ internal static class Applier
         var rest = Upsert($"{applied} AND {Staging.TargetImage} IS NOT NULL AND {Staging.Op} NOT IN (2, 3)", onConflict);
         // A key this node wrote itself may be there (a run that PostgreSQL committed but the file never recorded): it
         // is rewritten. Only a row another writer wrote goes unwritten, and is counted as raced.
+        // A row that is already there with the same values (the rewrite of a replayed insert, an INSERT OR REPLACE of
+        // the same values) is left alone: it changed nothing, so it is not counted as updated.
         var insert = Upsert($"{applied} AND NOT {found}",
-            $"DO UPDATE SET {string.Join(", ", (values.Count == 0 ? keys : values).Select(v => $"{v} = EXCLUDED.{v}"))} WHERE {Conflicts.ConflictStore.WrittenByNode("t", "$3")}",
+            values.Count == 0
+                ? "DO NOTHING"
+                : $"DO UPDATE SET {string.Join(", ", values.Select(v => $"{v} = EXCLUDED.{v}"))} WHERE {Conflicts.ConflictStore.WrittenByNode("t", "$3")} " +
+                  $"AND ({string.Join(", ", values.Select(v => "t." + v))}) IS DISTINCT FROM ({string.Join(", ", values.Select(v => "EXCLUDED." + v))})",
             $", (SELECT count(*) FROM {Q(plan.StagingTable)} WHERE {applied} AND NOT {found})");
+        // Asked only when fewer rows were written than staged: how many of them this node's row already held unchanged.
+        var unchanged = $"""
+            SELECT count(*) FROM {Q(plan.StagingTable)} AS s JOIN {TargetTable(context, plan)} AS t ON {Match(plan, "t", "s")}
+            WHERE {applied} AND NOT {found} AND {Conflicts.ConflictStore.WrittenByNode("t", "$3")}
+                AND ({string.Join(", ", values.Select(v => "t." + v).DefaultIfEmpty("0"))}) IS NOT DISTINCT FROM ({string.Join(", ", values.Select(v => "s." + v).DefaultIfEmpty("0"))})
+            """;
         async Task Apply(long from, long to, bool real)
         {
             using (var command = new NpgsqlCommand(plan.UpdatedBatches.Contains(from) ? rest : sql, context.Pg, context.Transaction))
@@ -312,9 +323,18 @@ internal static class Applier
                 using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
                 await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
                 var (inserted, rewritten, expected) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
+                await reader.DisposeAsync().ConfigureAwait(false);
                 if (inserted + rewritten < expected)
                 {
-                    throw new InsertRaceException(plan.Source.Name, expected - inserted - rewritten);
+                    using var same = new NpgsqlCommand(unchanged, context.Pg, context.Transaction);
+                    same.Parameters.AddWithValue(from);
+                    same.Parameters.AddWithValue(to);
+                    same.Parameters.AddWithValue(context.NodeId);
+                    var kept = (long)(await same.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+                    if (inserted + rewritten + kept < expected)
+                    {
+                        throw new InsertRaceException(plan.Source.Name, expected - inserted - rewritten - kept);
+                    }
                 }
 
                 if (real)
