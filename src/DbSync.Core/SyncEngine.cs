@@ -638,8 +638,53 @@ public sealed class SyncEngine
                 PercentComplete = ProgressMeter.Percent(SyncPhase.Committing),
             });
             // Not cancellable: a cancel racing the COMMIT could not tell whether it happened.
-            await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+            try
+            {
+                await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not PostgresException && (ex is NpgsqlException or IOException or ObjectDisposedException or TimeoutException))
+            {
+                // The connection broke with the COMMIT sent: PostgreSQL may have committed. This run's claim of its node
+                // (dbsync.nodes.last_run) was in the transaction, so a new connection can tell.
+                if (await CommittedAsync(request, result.NodeId, result.RunId).ConfigureAwait(false) is not { } committed)
+                {
+                    throw new DbSyncException(ErrorIds.TargetUnreachable, DbSyncErrorCategory.ConnectionError,
+                        $"The connection to PostgreSQL broke while it committed this run, and PostgreSQL could not be asked whether it did: it may have. The changes stay pending; the next run finds out and applies nothing twice. ({ex.Message})",
+                        null, ex);
+                }
+
+                if (!committed)
+                {
+                    throw;
+                }
+            }
+
             return new Applied(plans, skipped, targetWins);
+        }
+    }
+
+    /// <summary>
+    /// Whether the run's transaction committed, asked on a new connection after the old one broke during COMMIT: the
+    /// transaction set the node's last run to this run. Null when PostgreSQL cannot be asked.
+    /// </summary>
+    private static async Task<bool?> CommittedAsync(SyncRequest request, string nodeId, Guid runId)
+    {
+        try
+        {
+            var builder = TargetDatabase.ParseConnectionString(request.ConnectionString, request.Credential);
+            builder.Pooling = false;
+            var check = await TargetDatabase.OpenAsync(builder, CancellationToken.None).ConfigureAwait(false);
+            await using (check.ConfigureAwait(false))
+            {
+                using var read = new NpgsqlCommand("SELECT last_run::text FROM dbsync.nodes WHERE node_id = $1", check);
+                read.Parameters.AddWithValue(nodeId);
+                return await read.ExecuteScalarAsync(CancellationToken.None).ConfigureAwait(false) is string last
+                    && string.Equals(last, runId.ToString(), StringComparison.OrdinalIgnoreCase);
+            }
+        }
+        catch (Exception ex) when (ex is DbSyncException or NpgsqlException or IOException or TimeoutException or System.Net.Sockets.SocketException)
+        {
+            return null;
         }
     }
 

@@ -5,6 +5,7 @@ using System.Text.Json;
 using DbSync.Core;
 using DbSync.Core.Bookkeeping;
 using DbSync.Tests.Infrastructure;
+using Npgsql;
 using Xunit.Abstractions;
 
 namespace DbSync.Tests;
@@ -235,6 +236,29 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
         {
             TestServer.StopPrivate(directory);
         }
+    }
+
+    [Fact]
+    public async Task A_commit_whose_answer_the_network_lost_is_found_committed_and_recorded_with_its_counts()
+    {
+        // Exit 1 means nothing was applied: a run whose COMMIT reached PostgreSQL said so, and logged 0/0/0.
+        var path = _fixture.CreateDatabase(StreamSchema);
+        await _fixture.SyncAsync(path);
+        SyncFixture.Execute(path, "UPDATE stream SET label = 'changed' WHERE id <= 10");
+        var real = new NpgsqlConnectionStringBuilder(TestServer.ConnectionString);
+        using var proxy = new CommitCuttingProxy(real.Host!, real.Port);
+        var through = new NpgsqlConnectionStringBuilder(TestServer.ConnectionString) { Host = "127.0.0.1", Port = proxy.Port, Pooling = false };
+
+        var result = await new SyncEngine().SyncAsync(new SyncRequest { Path = path, ConnectionString = through.ConnectionString, Schema = _fixture.Schema });
+
+        Assert.True(proxy.Cut, "the proxy never saw the COMMIT");
+        Assert.Equal((SyncStatus.Succeeded, 10L), (result.Status, result.Updated));
+        Assert.Equal(10, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".stream WHERE label = 'changed'"));
+        Assert.Equal(0, (await new SyncEngine().GetStatusAsync(new DbSync.Core.Diagnostics.StatusRequest { Path = path })).PendingChanges);
+        var logged = (await new SyncEngine().GetLogAsync(new LogQuery { Path = path, Last = 1 })).Single();
+        Assert.Equal((RunStatus.Succeeded, 10L), (logged.Status, logged.Updated));
+        var next = await _fixture.SyncAsync(path);
+        Assert.Equal((0L, 0L, 0L), (next.Inserted, next.Updated, next.Deleted));
     }
 
     [Fact]

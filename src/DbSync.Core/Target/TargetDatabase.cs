@@ -145,7 +145,8 @@ public static class TargetDatabase
             };
         }
 
-        if (ex is NpgsqlException or SocketException or TimeoutException or IOException || ex.InnerException is SocketException or TimeoutException)
+        // ObjectDisposedException: Npgsql's objects of a connection that broke mid-run.
+        if (ex is NpgsqlException or SocketException or TimeoutException or IOException or ObjectDisposedException || ex.InnerException is SocketException or TimeoutException)
         {
             var reason = ex.InnerException is SocketException socket ? socket.Message : ex.Message;
             return new DbSyncException(ErrorIds.TargetUnreachable, DbSyncErrorCategory.ConnectionError,
