@@ -27,6 +27,20 @@ public sealed class SchemaAndCaptureTests : IDisposable
     }
 
     [Fact]
+    public async Task The_identity_sequence_keeps_up_even_after_a_crash_made_the_file_forget_it_created_the_table()
+    {
+        var path = _fixture.CreateDatabase("CREATE TABLE seqd (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO seqd VALUES (1, 'a'), (2, 'b'), (3, 'c');");
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        // What a kill between the first load's commit and its bookkeeping leaves: the file does not know it created the target.
+        SyncFixture.Execute(path, "UPDATE _dbsync_tables SET target_created = 0; INSERT INTO seqd VALUES (40, 'pushed');");
+
+        Assert.Equal(1, (await _fixture.SyncAsync(path)).Inserted);
+
+        // An application inserting into PostgreSQL without naming the key gets the next free one, not a duplicate key.
+        Assert.Equal(41, _fixture.PgScalar($"INSERT INTO \"{_fixture.Schema}\".seqd (v) VALUES ('app') RETURNING id"));
+    }
+
+    [Fact]
     public async Task A_table_named_with_the_reserved_prefix_is_named_in_a_warning_every_run()
     {
         var path = _fixture.CreateDatabase("""
