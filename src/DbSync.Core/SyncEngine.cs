@@ -1117,9 +1117,8 @@ public sealed class SyncEngine
             .Select(n => $"Table '{n}' is not synced: names beginning with _dbsync_ are reserved for DbSync's own tables in the file. Rename it to sync it.");
 
     /// <summary>Why a selected table cannot be captured, or null when it can.</summary>
-    private static string? NotCapturable(SourceTable table) =>
-        table.IsVirtual ? $"Table '{table.Name}' is a virtual table and is not synced (triggers cannot capture its changes)."
-        : !table.HasKey ? $"Table '{table.Name}' has no primary key and is not synced. Give it a primary key to sync it."
+    private static string? NotCapturable(SourceTable table) => table.UnsyncableReason is { } reason
+        ? $"Table '{table.Name}' {reason} and is not synced.{(table.HasKey ? "" : " Give it a primary key to sync it.")}"
         : null;
 
     /// <summary>Warnings for captured tables dropped from SQLite: their triggers went with them, their change logs and PostgreSQL tables stay.</summary>

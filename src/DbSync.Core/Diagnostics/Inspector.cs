@@ -29,7 +29,7 @@ internal static class Inspector
             var syncable = new List<(SourceTable Table, RegisteredTable Registry)>();
             foreach (var table in selected)
             {
-                if (Unsyncable(table) is { } reason)
+                if (table.UnsyncableReason is { } reason)
                 {
                     warnings.Add($"Table '{table.Name}' {reason} and is not synced.");
                     continue;
@@ -107,11 +107,6 @@ internal static class Inspector
         return (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
     }
 
-    private static string? Unsyncable(SourceTable table) =>
-        table.IsVirtual ? "is a virtual table (triggers cannot capture its changes)"
-        : !table.HasKey ? "has no primary key"
-        : null;
-
     public static async Task<DatabaseStatus> StatusAsync(StatusRequest request, CancellationToken cancellationToken)
     {
         var path = SourceDatabase.Validate(request.Path);
@@ -138,7 +133,7 @@ internal static class Inspector
                     registry.TryGetValue(table.Name, out var registered);
                     if (registered is null || !table.HasKey)
                     {
-                        tables.Add(new TableStatus { Path = path, Name = table.Name, Reason = Unsyncable(table) ?? (enabled ? "not selected for sync yet" : "capture is not enabled") });
+                        tables.Add(new TableStatus { Path = path, Name = table.Name, Reason = table.UnsyncableReason ?? (enabled ? "not selected for sync yet" : "capture is not enabled") });
                         continue;
                     }
 

@@ -55,6 +55,9 @@ public sealed class SourceTable
     /// <summary>True when the table has a primary key and can be synced.</summary>
     public bool HasKey => KeyColumns.Count > 0;
 
+    /// <summary>Why the table can never be synced ("has no primary key"), or null when it can be.</summary>
+    public string? UnsyncableReason => IsVirtual ? "is a virtual table (triggers cannot capture its changes)" : !HasKey ? "has no primary key" : null;
+
     /// <summary>A text that changes whenever a column is added, dropped, renamed or retyped.</summary>
     public string ColumnSignature => string.Join("\n", Columns.Select(c => EscapeSignature(c.Name) + "\t" + EscapeSignature(c.DeclaredType) + "\t" + c.KeyPosition));
 

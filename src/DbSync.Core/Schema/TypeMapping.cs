@@ -60,6 +60,21 @@ public sealed record PgType(PgKind Kind, int Precision = 0, int Scale = 0)
     public override string ToString() => SqlName;
 }
 
+/// <summary>SQLite's column affinities (BLOB is also "no affinity", a column without a declared type).</summary>
+public enum SqliteAffinity
+{
+    /// <summary>INTEGER affinity.</summary>
+    Integer,
+    /// <summary>TEXT affinity.</summary>
+    Text,
+    /// <summary>BLOB affinity, or none.</summary>
+    Blob,
+    /// <summary>REAL affinity.</summary>
+    Real,
+    /// <summary>NUMERIC affinity.</summary>
+    Numeric,
+}
+
 /// <summary>
 /// Maps SQLite declared types to PostgreSQL types, and decides which existing PostgreSQL types can take a source
 /// column's values. The rules are written down in docs/type-mapping.md; keep the two in step.
@@ -102,25 +117,17 @@ public static partial class TypeMapping
             return new PgType(PgKind.Date);
         }
 
-        // From here on SQLite's own affinity rules, in SQLite's order (https://sqlite.org/datatype3.html 3.1).
-        if (t.Contains("INT", StringComparison.Ordinal))
+        // From here on SQLite's own affinity rules.
+        switch (Affinity(t))
         {
-            return new PgType(PgKind.Int64);
-        }
-
-        if (t.Contains("CHAR", StringComparison.Ordinal) || t.Contains("CLOB", StringComparison.Ordinal) || t.Contains("TEXT", StringComparison.Ordinal))
-        {
-            return new PgType(PgKind.Text);
-        }
-
-        if (t.Contains("BLOB", StringComparison.Ordinal))
-        {
-            return new PgType(PgKind.Bytea);
-        }
-
-        if (t.Contains("REAL", StringComparison.Ordinal) || t.Contains("FLOA", StringComparison.Ordinal) || t.Contains("DOUB", StringComparison.Ordinal))
-        {
-            return new PgType(PgKind.Float8);
+            case SqliteAffinity.Integer:
+                return new PgType(PgKind.Int64);
+            case SqliteAffinity.Text:
+                return new PgType(PgKind.Text);
+            case SqliteAffinity.Blob:
+                return new PgType(PgKind.Bytea);
+            case SqliteAffinity.Real:
+                return new PgType(PgKind.Float8);
         }
 
         if (baseName is "NUMERIC" or "DECIMAL")
@@ -139,9 +146,24 @@ public static partial class TypeMapping
             return new PgType(PgKind.Numeric);
         }
 
-        // Any other name (JSON, UUID, MONEY, TIME, ...) has NUMERIC affinity in SQLite but usually holds text:
-        // text keeps every value as written; nothing is coerced.
+        // Any other name (JSON, UUID, MONEY, TIME, ...) has NUMERIC affinity in SQLite but usually holds text: text
+        // takes every value as the file holds it (SQLite itself stores number-looking text as a number).
         return new PgType(PgKind.Text);
+    }
+
+    /// <summary>
+    /// SQLite's affinity of a declared type, by its rules in its order (https://sqlite.org/datatype3.html 3.1): INT, then
+    /// CHAR/CLOB/TEXT, then BLOB or no type at all, then REAL/FLOA/DOUB, else NUMERIC.
+    /// </summary>
+    public static SqliteAffinity Affinity(string declaredType)
+    {
+        ArgumentNullException.ThrowIfNull(declaredType);
+        var t = declaredType.Trim().ToUpperInvariant();
+        return t.Contains("INT", StringComparison.Ordinal) ? SqliteAffinity.Integer
+            : t.Contains("CHAR", StringComparison.Ordinal) || t.Contains("CLOB", StringComparison.Ordinal) || t.Contains("TEXT", StringComparison.Ordinal) ? SqliteAffinity.Text
+            : t.Length == 0 || t.Contains("BLOB", StringComparison.Ordinal) ? SqliteAffinity.Blob
+            : t.Contains("REAL", StringComparison.Ordinal) || t.Contains("FLOA", StringComparison.Ordinal) || t.Contains("DOUB", StringComparison.Ordinal) ? SqliteAffinity.Real
+            : SqliteAffinity.Numeric;
     }
 
     /// <summary>Parses PostgreSQL's format_type output for the kinds DbSync can write; null for anything else.</summary>

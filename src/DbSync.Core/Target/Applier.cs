@@ -399,13 +399,8 @@ internal static class Applier
     /// PostgreSQL integer, or a TEXT-affinity column stored as text (SQLite's affinity makes 1 and '1' one value there).
     /// </summary>
     private static bool KeysCanCoincide(TablePlan plan) => !plan.Source.KeyColumns.All(c =>
-    {
-        var type = c.DeclaredType.ToUpperInvariant();
-        var kind = plan.TargetTypes[plan.IndexOf(c.Name)].Kind;
-        return type.Contains("INT", StringComparison.Ordinal) ? kind is PgKind.Int16 or PgKind.Int32 or PgKind.Int64
-            : (type.Contains("CHAR", StringComparison.Ordinal) || type.Contains("CLOB", StringComparison.Ordinal) || type.Contains("TEXT", StringComparison.Ordinal))
-                && kind == PgKind.Text;
-    });
+        (TypeMapping.Affinity(c.DeclaredType), plan.TargetTypes[plan.IndexOf(c.Name)].Kind) is
+            (SqliteAffinity.Integer, PgKind.Int16 or PgKind.Int32 or PgKind.Int64) or (SqliteAffinity.Text, PgKind.Text));
 
     /// <summary>True for errors that one row's values cause (data exceptions, constraint violations): the row is held back.</summary>
     public static bool IsRowProblem(Exception ex) =>
