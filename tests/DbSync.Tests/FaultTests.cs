@@ -242,9 +242,7 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
     public async Task A_commit_whose_answer_the_network_lost_is_found_committed_and_recorded_with_its_counts()
     {
         // Exit 1 means nothing was applied: a run whose COMMIT reached PostgreSQL said so, and logged 0/0/0.
-        var path = _fixture.CreateDatabase(StreamSchema);
-        await _fixture.SyncAsync(path);
-        SyncFixture.Execute(path, "UPDATE stream SET label = 'changed' WHERE id <= 10");
+        var (path, _) = await TenPendingUpdatesAsync(TimeSpan.FromSeconds(30));
         var real = new NpgsqlConnectionStringBuilder(TestServer.ConnectionString);
         using var proxy = new CommitCuttingProxy(real.Host!, real.Port);
         var through = new NpgsqlConnectionStringBuilder(TestServer.ConnectionString) { Host = "127.0.0.1", Port = proxy.Port, Pooling = false };
@@ -261,13 +259,28 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
         Assert.Equal((0L, 0L, 0L), (next.Inserted, next.Updated, next.Deleted));
     }
 
-    [Fact]
-    public async Task A_file_locked_longer_than_the_busy_timeout_is_a_clear_error_and_nothing_is_lost()
+    /// <summary>A loaded file with ten updates pending, and the request that pushes them with <paramref name="busyTimeout"/>.</summary>
+    private async Task<(string Path, SyncRequest Request)> TenPendingUpdatesAsync(TimeSpan busyTimeout)
     {
         var path = _fixture.CreateDatabase(StreamSchema);
         await _fixture.SyncAsync(path);
         SyncFixture.Execute(path, "UPDATE stream SET label = 'changed' WHERE id <= 10");
-        var request = new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, BusyTimeout = TimeSpan.FromSeconds(4) };
+        return (path, new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, BusyTimeout = busyTimeout });
+    }
+
+    /// <summary>None of the ten updates reached PostgreSQL; the next run pushes all of them.</summary>
+    private async Task AssertTheTenUpdatesArriveNextAsync(string path, SyncRequest request)
+    {
+        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".stream WHERE label = 'changed'"));
+        var next = await new SyncEngine().SyncAsync(request);
+        Assert.Equal(10, next.Updated);
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
+    [Fact]
+    public async Task A_file_locked_longer_than_the_busy_timeout_is_a_clear_error_and_nothing_is_lost()
+    {
+        var (path, request) = await TenPendingUpdatesAsync(TimeSpan.FromSeconds(4));
 
         using (var holder = SyncFixture.OpenSqlite(path))
         {
@@ -288,10 +301,7 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
             SyncFixture.Execute(holder, "ROLLBACK");
         }
 
-        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".stream WHERE label = 'changed'"));
-        var next = await new SyncEngine().SyncAsync(request);
-        Assert.Equal(10, next.Updated);
-        TableComparer.AssertIdentical(path, _fixture.Schema);
+        await AssertTheTenUpdatesArriveNextAsync(path, request);
     }
 
     [Theory]
@@ -299,10 +309,7 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
     [InlineData("IMMEDIATE")] // a writer mid-transaction: the run waits to install capture
     public async Task A_cancel_ends_a_wait_for_another_programs_lock_at_once_and_nothing_is_lost(string lockKind)
     {
-        var path = _fixture.CreateDatabase(StreamSchema);
-        await _fixture.SyncAsync(path);
-        SyncFixture.Execute(path, "UPDATE stream SET label = 'changed' WHERE id <= 10");
-        var request = new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, BusyTimeout = TimeSpan.FromSeconds(60) };
+        var (path, request) = await TenPendingUpdatesAsync(TimeSpan.FromSeconds(60));
 
         using (var holder = SyncFixture.OpenSqlite(path))
         {
@@ -316,10 +323,7 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
             SyncFixture.Execute(holder, "ROLLBACK");
         }
 
-        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".stream WHERE label = 'changed'"));
-        var next = await new SyncEngine().SyncAsync(request);
-        Assert.Equal(10, next.Updated);
-        TableComparer.AssertIdentical(path, _fixture.Schema);
+        await AssertTheTenUpdatesArriveNextAsync(path, request);
     }
 
     [Theory]
