@@ -331,7 +331,12 @@ public sealed class SyncEngine
                 progress?.Report(new SyncProgress("", SyncPhase.Recording, 0, 0, applied.Plans.Count, TimeSpan.Zero) { PercentComplete = ProgressMeter.Percent(SyncPhase.Recording) });
                 // PostgreSQL has committed: recording it waits for locks whatever a cancel says.
                 SourceDatabase.CancelWaitsWith(sqlite, CancellationToken.None);
-                RecordSynced(sqlite, result, applied, request.Tables, destination);
+                if (RecordSynced(sqlite, result, applied, request.Tables, destination) is { } completed
+                    && RunLog.TryAppendBackup(result.Log.BackupPath, completed) is { } backupProblem)
+                {
+                    warnings.Add("Run log: " + backupProblem);
+                }
+
                 return;
             }
             catch (Exception ex) when (!careful && Applier.IsRowProblem(ex) && !cancellationToken.IsCancellationRequested)
@@ -386,8 +391,8 @@ public sealed class SyncEngine
         }
     }
 
-    /// <summary>What one committed attempt leaves for the SQLite side.</summary>
-    private sealed record Applied(List<TablePlan> Plans, List<TableSyncResult> Skipped, Dictionary<TablePlan, List<TargetWinsRow>> TargetWins);
+    /// <summary>What one committed attempt leaves for the SQLite side; <c>Unrecorded</c>: the log entry of an earlier run PostgreSQL committed but the file never recorded.</summary>
+    private sealed record Applied(List<TablePlan> Plans, List<TableSyncResult> Skipped, Dictionary<TablePlan, List<TargetWinsRow>> TargetWins, RunLogEntry? Unrecorded);
 
     private static async Task<Applied> ApplyAsync(SyncRequest request, string schema, SqliteConnection sqlite, NpgsqlConnection pg,
         List<(SourceTable Table, RegisteredTable Registry)> captured, SyncResult result, List<string> warnings, bool careful, bool snapshots,
@@ -408,7 +413,7 @@ public sealed class SyncEngine
             }
 
             await Conflicts.NodeIdentity.ReleasePendingAsync(pg, sqlite, cancellationToken).ConfigureAwait(false);
-            var (unrecorded, unrecordedRun) = await Conflicts.NodeIdentity.ClaimAsync(pg, transaction, sqlite, result.NodeId, result.RunId, result.Path, snapshots, cancellationToken)
+            var (unrecorded, unrecordedRun, unrecordedEntry) = await Conflicts.NodeIdentity.ClaimAsync(pg, transaction, sqlite, result.NodeId, result.RunId, result.Path, snapshots, cancellationToken)
                 .ConfigureAwait(false);
             var targets = await TargetDatabase.ReadTablesAsync(pg, transaction, schema, cancellationToken).ConfigureAwait(false);
             var plans = new List<TablePlan>();
@@ -499,12 +504,6 @@ public sealed class SyncEngine
                 if (progress is not null)
                 {
                     meter.Estimate(read);
-                }
-
-                if (snapshots)
-                {
-                    await Conflicts.NodeIdentity.RecordSnapshotsAsync(pg, transaction, result.NodeId, plans.Select(p => (p.Registry.Id, p.Snapshot)), cancellationToken)
-                        .ConfigureAwait(false);
                 }
 
                 foreach (var plan in plans)
@@ -635,6 +634,13 @@ public sealed class SyncEngine
                 targetWins[plan] = await Applier.CollectAsync(context, plan, sqlite, cancellationToken).ConfigureAwait(false);
             }
 
+            if (snapshots)
+            {
+                // Committed with the changes: if this process dies before the file records them, the next run knows.
+                await Conflicts.NodeIdentity.RecordSnapshotsAsync(pg, transaction, result.NodeId, plans.Select(p => (p.Registry.Id, p.Snapshot)),
+                    RunLogEntry.Committed(result), cancellationToken).ConfigureAwait(false);
+            }
+
             cancellationToken.ThrowIfCancellationRequested();
             progress?.Report(new SyncProgress("", SyncPhase.Committing, plans.Sum(p => p.Result.Inserted + p.Result.Updated + p.Result.Deleted), 0, count, TimeSpan.Zero)
             {
@@ -662,7 +668,7 @@ public sealed class SyncEngine
                 }
             }
 
-            return new Applied(plans, skipped, targetWins);
+            return new Applied(plans, skipped, targetWins, unrecordedEntry);
         }
     }
 
@@ -708,7 +714,7 @@ public sealed class SyncEngine
     /// forgets the synced changes, in one SQLite transaction, retried when SQLite refuses it at once as BUSY. It also
     /// counts the change-log entries left pending in the selected tables (<see cref="SyncResult.ChangeLogEntriesLeft"/>).
     /// </summary>
-    private static void RecordSynced(SqliteConnection sqlite, SyncResult result, Applied applied, IReadOnlyList<string> tables, string destination)
+    private static RunLogEntry? RecordSynced(SqliteConnection sqlite, SyncResult result, Applied applied, IReadOnlyList<string> tables, string destination)
     {
         // PostgreSQL has committed: from here on a failure must not be reported as "nothing applied".
         for (var attempt = 1; ; attempt++)
@@ -733,6 +739,7 @@ public sealed class SyncEngine
                 }
 
                 Conflicts.NodeIdentity.RecordCommitted(sqlite, write, result.RunId);
+                var completed = applied.Unrecorded is { } unrecorded ? RunLog.CompleteAbandoned(sqlite, write, unrecorded, result.RunId) : null;
                 Conflicts.NodeIdentity.ForgetPendingReleases(sqlite, write);
                 CaptureStore.WriteMeta(sqlite, write, LastTargetKey, destination);
                 // Of the tables this run read, only the entries it saw: one committed since is new work, not left.
@@ -742,7 +749,7 @@ public sealed class SyncEngine
                 write.Commit();
                 var held = applied.Plans.Any(p => p.Result.Quarantined > 0 || p.Result.Conflicts > p.Result.ConflictsResolved);
                 result.Status = applied.Skipped.Count > 0 || held ? SyncStatus.PartiallySucceeded : SyncStatus.Succeeded;
-                return;
+                return completed;
             }
             catch (SqliteException ex) when (IsBusy(ex) && attempt < 5 && clock.Elapsed < TimeSpan.FromSeconds(SourceDatabase.BusyTimeoutSeconds(sqlite)))
             {

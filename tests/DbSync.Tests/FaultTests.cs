@@ -259,6 +259,85 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
         Assert.Equal((0L, 0L, 0L), (next.Inserted, next.Updated, next.Deleted));
     }
 
+    [Fact]
+    public async Task A_run_killed_after_PostgreSQL_committed_it_is_logged_Abandoned_with_the_counts_it_committed()
+    {
+        // It was logged Abandoned 0/0/0 in the file, the backup and dbsync.runs, and no run ever accounted for its rows.
+        var path = _fixture.CreateDatabase(StreamSchema);
+        await _fixture.SyncAsync(path);
+        SyncFixture.Execute(path, """
+            PRAGMA journal_mode = WAL;
+            UPDATE bulk SET note = 'changed';
+            UPDATE stream SET label = 'changed' WHERE id <= 10;
+            INSERT INTO stream VALUES (5001, 'new', 1), (5002, 'new', 2);
+            DELETE FROM stream_item WHERE stream_id IN (3, 6, 9);
+            """);
+        string? Local(string sql)
+        {
+            using var connection = SyncFixture.OpenSqlite(path);
+            using var command = connection.CreateCommand();
+            command.CommandText = sql;
+            return command.ExecuteScalar() as string;
+        }
+
+        var nodeId = Local("SELECT value FROM _dbsync_meta WHERE key = 'node_id'");
+        using var locker = SyncFixture.OpenSqlite(path);
+        using var sync = StartDotnet("dbsync.dll", [.. SyncArgs(path), "--busy-timeout", "120"]);
+        // Once the run has logged itself Running, another program takes the write lock: in WAL mode the run still reads
+        // the file and commits in PostgreSQL, then waits to record that; it is killed there.
+        var clock = Stopwatch.StartNew();
+        string? runId;
+        while ((runId = Local("SELECT run_id FROM _dbsync_runs WHERE status = 'Running'")) is null)
+        {
+            if (sync.HasExited || clock.Elapsed > TimeSpan.FromSeconds(60))
+            {
+                Assert.Fail($"the run never logged itself Running: {await sync.StandardOutput.ReadToEndAsync()} {await sync.StandardError.ReadToEndAsync()}");
+            }
+
+            await Task.Delay(2);
+        }
+
+        SyncFixture.Execute(locker, "BEGIN IMMEDIATE");
+        while (_fixture.PgText($"SELECT last_run::text FROM dbsync.nodes WHERE node_id = '{nodeId}'") != runId)
+        {
+            if (sync.HasExited || clock.Elapsed > TimeSpan.FromSeconds(120))
+            {
+                Assert.Fail($"the run did not commit in PostgreSQL: {await sync.StandardOutput.ReadToEndAsync()} {await sync.StandardError.ReadToEndAsync()}");
+            }
+
+            await Task.Delay(10);
+        }
+
+        sync.Kill(entireProcessTree: true);
+        await sync.WaitForExitAsync();
+        SyncFixture.Execute(locker, "ROLLBACK");
+
+        var next = await _fixture.SyncAsync(path);
+        Assert.Equal(SyncStatus.Succeeded, next.Status);
+        Assert.Equal((0L, 0L, 0L), (next.Inserted, next.Updated, next.Deleted)); // PostgreSQL had them all: nothing twice
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+        var killed = (await new SyncEngine().GetLogAsync(new LogQuery { Path = path })).Single(e => e.RunId.ToString() == runId);
+        Assert.Equal((RunStatus.Abandoned, 2L, 40_010L, 3L), (killed.Status, killed.Inserted, killed.Updated, killed.Deleted));
+        Assert.Equal((2L, 10L, 0L), killed.Tables.Where(t => t.Name == "stream").Select(t => (t.Inserted, t.Updated, t.Deleted)).Single());
+        Assert.Contains($"run {next.RunId} recorded them", killed.Message, StringComparison.Ordinal);
+        // The backup's last line of that run, which restore-log takes, and PostgreSQL's copy of the log say the same.
+        var lastLine = File.ReadLines(path + "-dbsync-log.jsonl").Last(l => l.Contains(runId, StringComparison.Ordinal));
+        using (var line = JsonDocument.Parse(lastLine))
+        {
+            Assert.Equal(("Abandoned", 2, 40_010, 3), (line.RootElement.GetProperty("status").GetString(), line.RootElement.GetProperty("inserted").GetInt32(),
+                line.RootElement.GetProperty("updated").GetInt32(), line.RootElement.GetProperty("deleted").GetInt32()));
+        }
+
+        Assert.Equal("Abandoned 2 40010 3", _fixture.PgText($"SELECT concat_ws(' ', status, inserted, updated, deleted) FROM dbsync.runs WHERE run_id = '{runId}'"));
+        // Restored into a file that has the run only as Abandoned without counts, the backup fills them in.
+        var copy = Path.Combine(_fixture.Directory, "restored.sqlite");
+        SyncFixture.Execute(path, $"VACUUM INTO '{copy}'");
+        SyncFixture.Execute(copy, $"UPDATE _dbsync_runs SET inserted = 0, updated = 0, deleted = 0, message = NULL WHERE run_id = '{runId}'");
+        var restored = await new SyncEngine().RestoreLogAsync(new RestoreLogRequest { Path = copy, BackupPath = path + "-dbsync-log.jsonl" });
+        Assert.Equal(runId, Assert.Single(restored.Restored).RunId.ToString());
+        Assert.Equal(40_010L, (await new SyncEngine().GetLogAsync(new LogQuery { Path = copy })).Single(e => e.RunId.ToString() == runId).Updated);
+    }
+
     /// <summary>A loaded file with ten updates pending, and the request that pushes them with <paramref name="busyTimeout"/>.</summary>
     private async Task<(string Path, SyncRequest Request)> TenPendingUpdatesAsync(TimeSpan busyTimeout)
     {

@@ -131,6 +131,29 @@ public static class RunLog
         }
     }
 
+    /// <summary>
+    /// Inside the transaction that records run <paramref name="recordedBy"/>'s commit: fills in the entry of a run whose
+    /// changes PostgreSQL committed before its process died (see <see cref="RunLogEntry.Committed"/>), when the file
+    /// holds that run as Abandoned and not yet filled in. Returns the entry written, for the backup, or null.
+    /// </summary>
+    internal static RunLogEntry? CompleteAbandoned(SqliteConnection sqlite, SqliteTransaction transaction, RunLogEntry committed, Guid recordedBy)
+    {
+        using (var command = CaptureStore.Command(sqlite, transaction, "SELECT count(*) FROM _dbsync_runs WHERE run_id = $id AND status = 'Abandoned' AND message IS NULL"))
+        {
+            command.Parameters.AddWithValue("$id", committed.RunId.ToString());
+            if ((long)command.ExecuteScalar()! == 0)
+            {
+                return null;
+            }
+        }
+
+        committed.Status = RunStatus.Abandoned;
+        committed.FinishedAt = null;
+        committed.Message = $"PostgreSQL committed this run's changes (the counts), but its process ended before the file recorded them; run {recordedBy} recorded them.";
+        Write(sqlite, transaction, committed);
+        return committed;
+    }
+
     /// <summary>Writes (inserts or replaces) an entry in the database inside a transaction; it is then due for PostgreSQL.</summary>
     public static void Write(SqliteConnection sqlite, SqliteTransaction transaction, RunLogEntry entry)
     {
@@ -512,12 +535,17 @@ public static class RunLog
         }
 
         var recorded = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-        using (var command = CaptureStore.Command(sqlite, null, "SELECT run_id, status FROM _dbsync_runs"))
+        var filled = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        using (var command = CaptureStore.Command(sqlite, null, "SELECT run_id, status, message IS NOT NULL FROM _dbsync_runs"))
         using (var reader = command.ExecuteReader())
         {
             while (reader.Read())
             {
                 recorded[reader.GetString(0)] = reader.GetString(1);
+                if (reader.GetBoolean(2))
+                {
+                    filled.Add(reader.GetString(0));
+                }
             }
         }
 
@@ -531,7 +559,9 @@ public static class RunLog
             }
 
             var has = recorded.TryGetValue(id.ToString(), out var status);
-            var completes = has && status is "Running" or "Abandoned" && entry.Status is not (RunStatus.Running or RunStatus.Abandoned);
+            // An Abandoned entry with a message is one a later run filled in with what PostgreSQL committed.
+            var completes = has && (status is "Running" or "Abandoned" && entry.Status is not (RunStatus.Running or RunStatus.Abandoned)
+                || status == "Abandoned" && entry.Status == RunStatus.Abandoned && entry.Message is not null && !filled.Contains(id.ToString()));
             if (!has || completes)
             {
                 restore.Add(entry);

@@ -102,39 +102,55 @@ public sealed class RunLogEntry
         ArgumentNullException.ThrowIfNull(result);
         // A run whose bookkeeping failed did change PostgreSQL: its counts are true and stay in the entry.
         var applied = result.Status is SyncStatus.Succeeded or SyncStatus.PartiallySucceeded || failure?.ErrorId == ErrorIds.BookkeepingFailed;
-        return new RunLogEntry
+        var status = result.Status switch
         {
-            RunId = result.RunId,
-            NodeId = result.NodeId,
-            Path = result.Path,
-            Target = result.Target,
-            StartedAt = result.StartedAt,
-            FinishedAt = result.FinishedAt,
-            Status = result.Status switch
-            {
-                SyncStatus.Succeeded => RunStatus.Succeeded,
-                SyncStatus.PartiallySucceeded => RunStatus.PartiallySucceeded,
-                SyncStatus.Cancelled => RunStatus.Cancelled,
-                _ => RunStatus.Failed,
-            },
-            Inserted = applied ? result.Inserted : 0,
-            Updated = applied ? result.Updated : 0,
-            Deleted = applied ? result.Deleted : 0,
-            Conflicts = applied ? result.Conflicts : 0,
-            ConflictsResolved = applied ? result.ConflictsResolved : 0,
-            Quarantined = applied ? result.Quarantined : 0,
-            DurationMs = (long)result.Duration.TotalMilliseconds,
-            Tables = result.Tables.Select(t => new TableLogEntry
-            {
-                Name = t.Name, Target = t.Target, Mode = t.Mode, Status = t.Status.ToString(),
-                Inserted = applied ? t.Inserted : 0, Updated = applied ? t.Updated : 0, Deleted = applied ? t.Deleted : 0,
-                Conflicts = applied ? t.Conflicts : 0, ConflictsResolved = applied ? t.ConflictsResolved : 0, Quarantined = applied ? t.Quarantined : 0,
-                ErrorId = t.ErrorId, Message = t.Message,
-            }).ToList(),
-            ErrorId = failure?.ErrorId,
-            Message = failure?.Message,
+            SyncStatus.Succeeded => RunStatus.Succeeded,
+            SyncStatus.PartiallySucceeded => RunStatus.PartiallySucceeded,
+            SyncStatus.Cancelled => RunStatus.Cancelled,
+            _ => RunStatus.Failed,
         };
+        return Build(result, status, applied, failure?.ErrorId, failure?.Message);
     }
+
+    /// <summary>
+    /// The entry of a run whose changes PostgreSQL committed and whose process then died before the file recorded them:
+    /// <see cref="RunStatus.Abandoned"/>, with the counts PostgreSQL committed. Built just before the COMMIT and committed
+    /// with the changes (in <c>dbsync.nodes</c>), so that the next run can log them; its message is set then.
+    /// </summary>
+    internal static RunLogEntry Committed(SyncResult result)
+    {
+        var entry = Build(result, RunStatus.Abandoned, applied: true, null, null);
+        entry.FinishedAt = null;
+        entry.DurationMs = (long)(DateTime.UtcNow - result.StartedAt).TotalMilliseconds;
+        return entry;
+    }
+
+    private static RunLogEntry Build(SyncResult result, RunStatus status, bool applied, string? errorId, string? message) => new()
+    {
+        RunId = result.RunId,
+        NodeId = result.NodeId,
+        Path = result.Path,
+        Target = result.Target,
+        StartedAt = result.StartedAt,
+        FinishedAt = result.FinishedAt,
+        Status = status,
+        Inserted = applied ? result.Inserted : 0,
+        Updated = applied ? result.Updated : 0,
+        Deleted = applied ? result.Deleted : 0,
+        Conflicts = applied ? result.Conflicts : 0,
+        ConflictsResolved = applied ? result.ConflictsResolved : 0,
+        Quarantined = applied ? result.Quarantined : 0,
+        DurationMs = (long)result.Duration.TotalMilliseconds,
+        Tables = result.Tables.Select(t => new TableLogEntry
+        {
+            Name = t.Name, Target = t.Target, Mode = t.Mode, Status = t.Status.ToString(),
+            Inserted = applied ? t.Inserted : 0, Updated = applied ? t.Updated : 0, Deleted = applied ? t.Deleted : 0,
+            Conflicts = applied ? t.Conflicts : 0, ConflictsResolved = applied ? t.ConflictsResolved : 0, Quarantined = applied ? t.Quarantined : 0,
+            ErrorId = t.ErrorId, Message = t.Message,
+        }).ToList(),
+        ErrorId = errorId,
+        Message = message,
+    };
 }
 
 /// <summary>One table's line in a run log entry.</summary>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using DbSync.Core.Bookkeeping;
 using DbSync.Core.Capture;
 using DbSync.Core.Source;
@@ -26,10 +27,11 @@ public static class NodeIdentity
     /// <returns>
     /// When the node's last committed run is one this file started but never recorded as committed (it was killed, or
     /// the file could not be written, after PostgreSQL committed): how far that run read each table's change log, by
-    /// table id (see <see cref="RecordSnapshotsAsync"/>), and that run's id. Otherwise empty, and null.
+    /// table id (see <see cref="RecordSnapshotsAsync"/>), that run's id, and its run log entry as committed (null when an
+    /// older DbSync made it). Otherwise empty, and nulls.
     /// </returns>
     /// <exception cref="DbSyncException">DuplicateNodeId.</exception>
-    internal static async Task<(IReadOnlyDictionary<long, long> Snapshots, Guid? Run)> ClaimAsync(NpgsqlConnection pg, NpgsqlTransaction transaction, SqliteConnection sqlite,
+    internal static async Task<(IReadOnlyDictionary<long, long> Snapshots, Guid? Run, RunLogEntry? Entry)> ClaimAsync(NpgsqlConnection pg, NpgsqlTransaction transaction, SqliteConnection sqlite,
         string nodeId, Guid runId, string path, bool snapshots, CancellationToken cancellationToken)
     {
         Guid? lastRun = null;
@@ -72,27 +74,45 @@ public static class NodeIdentity
         claim.Parameters.AddWithValue("path", path);
         await claim.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
 
-        return lastRun is not null && !recordedLast && lastSnapshots is not null ? (ParseSnapshots(lastSnapshots), lastRun) : (new Dictionary<long, long>(), null);
+        if (lastRun is not null && !recordedLast && lastSnapshots is not null)
+        {
+            var (sequences, entry) = ParseSnapshots(lastSnapshots);
+            return (sequences, lastRun, entry?.RunId == lastRun ? entry : null);
+        }
+
+        return (new Dictionary<long, long>(), null, null);
     }
 
     /// <summary>
-    /// Inside the run's PostgreSQL transaction, once the run's read of the file began: how far it reads each table's
-    /// change log (the largest sequence number), by table id. Committed with the run's changes, so that when the file
-    /// cannot record the commit, the next run knows which of the changes it finds pending PostgreSQL already has.
+    /// Inside the run's PostgreSQL transaction, just before its COMMIT: how far it read each table's change log (the
+    /// largest sequence number), by table id, and the run's log entry as committed (under the key <c>run</c>). Committed
+    /// with the run's changes, so that when the file cannot record the commit, the next run knows which of the changes
+    /// it finds pending PostgreSQL already has, and logs what the run did.
     /// </summary>
     internal static async Task RecordSnapshotsAsync(NpgsqlConnection pg, NpgsqlTransaction transaction, string nodeId, IEnumerable<(long TableId, long Sequence)> snapshots,
-        CancellationToken cancellationToken)
+        RunLogEntry entry, CancellationToken cancellationToken)
     {
-        var json = System.Text.Json.JsonSerializer.Serialize(snapshots.ToDictionary(s => s.TableId.ToString(CultureInfo.InvariantCulture), s => s.Sequence));
+        var document = new System.Text.Json.Nodes.JsonObject();
+        foreach (var (tableId, sequence) in snapshots)
+        {
+            document[tableId.ToString(CultureInfo.InvariantCulture)] = sequence;
+        }
+
+        document[RunKey] = System.Text.Json.JsonSerializer.SerializeToNode(entry, RunLogEntry.JsonOptions);
+        var json = document.ToJsonString();
         using var command = new NpgsqlCommand("UPDATE dbsync.nodes SET snapshots = $2::jsonb WHERE node_id = $1", pg, transaction);
         command.Parameters.AddWithValue(nodeId);
         command.Parameters.AddWithValue(json);
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private static Dictionary<long, long> ParseSnapshots(string json)
+    /// <summary>The key of the run's log entry in <c>dbsync.nodes.snapshots</c>; the others are table ids.</summary>
+    private const string RunKey = "run";
+
+    private static (Dictionary<long, long> Sequences, RunLogEntry? Entry) ParseSnapshots(string json)
     {
         var parsed = new Dictionary<long, long>();
+        RunLogEntry? entry = null;
         try
         {
             using var document = System.Text.Json.JsonDocument.Parse(json);
@@ -104,6 +124,10 @@ public static class NodeIdentity
                     {
                         parsed[id] = sequence;
                     }
+                    else if (property.Name == RunKey && property.Value.ValueKind == System.Text.Json.JsonValueKind.Object)
+                    {
+                        entry = ReadEntry(property.Value);
+                    }
                 }
             }
         }
@@ -112,7 +136,19 @@ public static class NodeIdentity
             // Not written by DbSync: nothing is known, and the run treats every pending change as not yet applied.
         }
 
-        return parsed;
+        return (parsed, entry);
+    }
+
+    private static RunLogEntry? ReadEntry(System.Text.Json.JsonElement element)
+    {
+        try
+        {
+            return element.Deserialize<RunLogEntry>(RunLogEntry.JsonOptions);
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null; // not one DbSync wrote: the run is logged as before, Abandoned without counts
+        }
     }
 
     /// <summary>The file's meta key for node ids a reset-node without connection left to release.</summary>
