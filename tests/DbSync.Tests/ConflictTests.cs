@@ -546,6 +546,40 @@ public sealed class ConflictTests : IDisposable
         TableComparer.AssertIdentical(path, _fixture.Schema);
     }
 
+    [Fact]
+    public async Task A_row_another_writer_commits_while_the_runs_insert_of_that_key_waits_is_a_conflict_in_a_batch_that_inserts_others_too()
+    {
+        // The run's check could not see the writer's uncommitted row 5; its insert of key 5 waited for it, then left it
+        // alone. The same statement inserted key 4, which the count of rows written took for row 5 already being this
+        // node's: row 5 was marked synced, never written, and nothing recorded (fleet exploration, S1).
+        var path = await SyncedItemsAsync();
+        SyncFixture.Execute(path, "INSERT INTO item VALUES (4, 'four', '2024-01-02 00:00:00'), (5, 'five', '2024-01-02 00:00:00');");
+        await using var writer = new NpgsqlConnection(TestServer.ConnectionString);
+        await writer.OpenAsync();
+        await using var transaction = await writer.BeginTransactionAsync();
+        string xid;
+        await using (var insert = new NpgsqlCommand($"INSERT INTO {Table} VALUES (5, 'pg', '2024-01-03 00:00:00'); SELECT txid_current()::text", writer, transaction))
+        {
+            xid = (string)(await insert.ExecuteScalarAsync())!;
+        }
+
+        var sync = _engine.SyncAsync(new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, ConflictPolicy = ConflictPolicy.TargetWins });
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (_fixture.PgScalar($"SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid' AND transactionid::text = '{xid}'") == 0)
+        {
+            Assert.False(sync.IsCompleted || clock.Elapsed > TimeSpan.FromSeconds(60), "the run never waited for the other writer's row");
+            await Task.Delay(20);
+        }
+
+        await transaction.CommitAsync();
+        var result = await sync;
+
+        Assert.Equal((SyncStatus.Succeeded, 1L, 1L, 1L), (result.Status, result.Inserted, result.Conflicts, result.ConflictsResolved));
+        await AssertTargetWonAsync(path, 5);
+        Assert.Equal("four", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 4"));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
     [Theory]
     [InlineData(ConflictPolicy.SourceWins)]
     [InlineData(ConflictPolicy.TargetWins)]

@@ -294,9 +294,11 @@ internal static class Applier
                   $"AND ({string.Join(", ", values.Select(v => "t." + v))}) IS DISTINCT FROM ({string.Join(", ", values.Select(v => "EXCLUDED." + v))})",
             $", (SELECT count(*) FROM {Q(plan.StagingTable)} WHERE {applied} AND NOT {found})");
         // Asked only when fewer rows were written than staged: how many of them this node's row already held unchanged.
+        // Not the rows the insert itself just wrote (they are this node's too, and hold the staged values): counting
+        // them hid a row another writer inserted meanwhile whenever the batch inserted any other row.
         var unchanged = $"""
             SELECT count(*) FROM {Q(plan.StagingTable)} AS s JOIN {TargetTable(context, plan)} AS t ON {Match(plan, "t", "s")}
-            WHERE {applied} AND NOT {found} AND {Conflicts.ConflictStore.WrittenByNode("t", "$3")}
+            WHERE {applied} AND NOT {found} AND {Conflicts.ConflictStore.WrittenByNode("t", "$3")} AND t.xmin::text::bigint <> txid_current() % 4294967296
                 AND ({string.Join(", ", values.Select(v => "t." + v).DefaultIfEmpty("0"))}) IS NOT DISTINCT FROM ({string.Join(", ", values.Select(v => "s." + v).DefaultIfEmpty("0"))})
             """;
         async Task Apply(long from, long to, bool real)
