@@ -70,6 +70,9 @@ public sealed class SyncEngine
                 {
                     // Loading a large table takes longer than Npgsql's 30 s default; a timeout the user sets is honoured.
                     builder.CommandTimeout = 0;
+                    // Nor on the server, where a role or database may set one: options sent at connect override those
+                    // settings. The run's transaction also waits between statements while it reads the file.
+                    builder.Options = $"{builder.Options} -c statement_timeout=0 -c idle_in_transaction_session_timeout=0".Trim();
                 }
 
                 target = TargetDatabase.Describe(builder);
@@ -625,7 +628,10 @@ public sealed class SyncEngine
             // its bookkeeping loses that memory, and the sequence then lagged for good behind the keys pushed.
             foreach (var plan in plans)
             {
-                await PgWriter.AdvanceSequenceAsync(pg, transaction, schema, plan, identityOnly: !plan.Registry.TargetCreated, cancellationToken).ConfigureAwait(false);
+                if (await PgWriter.AdvanceSequenceAsync(pg, transaction, schema, plan, identityOnly: !plan.Registry.TargetCreated, cancellationToken).ConfigureAwait(false) is { } lagging)
+                {
+                    warnings.Add(lagging);
+                }
             }
 
             var targetWins = new Dictionary<TablePlan, List<TargetWinsRow>>();

@@ -449,8 +449,16 @@ public static class RunLog
 
     private static async Task EnsurePostgresTableAsync(NpgsqlConnection pg, CancellationToken cancellationToken)
     {
+        // An administrator may have made it for a role without CREATE there: then no DDL at all.
+        using (var exists = new NpgsqlCommand("SELECT to_regclass('dbsync.runs') IS NOT NULL", pg))
+        {
+            if ((bool)(await exists.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!)
+            {
+                return;
+            }
+        }
+
         const string ddl = """
-            CREATE SCHEMA IF NOT EXISTS dbsync;
             CREATE TABLE IF NOT EXISTS dbsync.runs (
                 run_id uuid PRIMARY KEY,
                 node_id text,
@@ -476,6 +484,7 @@ public static class RunLog
         {
             try
             {
+                await Target.PgWriter.EnsureSchemaAsync(pg, null, "dbsync", cancellationToken).ConfigureAwait(false);
                 using var command = new NpgsqlCommand(ddl, pg);
                 await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
                 return;

@@ -14,7 +14,6 @@ namespace DbSync.Core.Conflicts;
 public static class ConflictStore
 {
     private const string CreateSql = """
-        CREATE SCHEMA IF NOT EXISTS dbsync;
         CREATE TABLE IF NOT EXISTS dbsync.nodes (
             node_id text PRIMARY KEY, last_run uuid, host text, path text, last_seen timestamptz, snapshots jsonb);
         ALTER TABLE dbsync.nodes ADD COLUMN IF NOT EXISTS snapshots jsonb;
@@ -70,6 +69,7 @@ public static class ConflictStore
             await PgWriter.ExecuteAsync(pg, transaction, "SELECT pg_advisory_xact_lock(7346277010)", cancellationToken).ConfigureAwait(false);
             try
             {
+                await PgWriter.EnsureSchemaAsync(pg, transaction, "dbsync", cancellationToken).ConfigureAwait(false);
                 await PgWriter.ExecuteAsync(pg, transaction, CreateSql, cancellationToken).ConfigureAwait(false);
                 await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
                 return null;

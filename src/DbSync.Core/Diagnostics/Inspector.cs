@@ -489,14 +489,22 @@ internal static class Inspector
             catch (Exception ex) when (ex is DbSyncException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
             {
                 var error = ex as DbSyncException;
-                var auth = error?.ErrorId is ErrorIds.AuthenticationFailed or ErrorIds.TargetDatabaseNotFound;
+                // The server answered and refused: a wrong password, no such database, no CONNECT, a connection limit.
+                var auth = error?.ErrorId is ErrorIds.AuthenticationFailed or ErrorIds.TargetDatabaseNotFound || error?.InnerException is PostgresException;
                 checks.Add(Check("Target.Reachable", auth ? CheckStatus.Pass : CheckStatus.Fail,
                     auth ? $"PostgreSQL at {where} answers." : error?.Message ?? $"PostgreSQL at {where} did not answer within {request.TargetTimeout.TotalSeconds:0.#} s.",
                     auth ? null : "Check host and port, that the server runs and listens there, and firewalls.", where, auth ? null : error?.ErrorId ?? ErrorIds.TargetUnreachable));
                 if (auth)
                 {
                     checks.Add(Check("Target.Authentication", CheckStatus.Fail, error!.Message,
-                        error.ErrorId == ErrorIds.AuthenticationFailed ? "Check the user name and password (-Credential, PGPASSWORD or pgpass) and pg_hba.conf." : "Create the database or fix its name.",
+                        error.ErrorId == ErrorIds.AuthenticationFailed ? "Check the user name and password (-Credential, PGPASSWORD or pgpass) and pg_hba.conf."
+                        : error.ErrorId == ErrorIds.TargetDatabaseNotFound ? "Create the database or fix its name."
+                        : (error.InnerException as PostgresException)?.SqlState switch
+                        {
+                            "42501" => $"GRANT CONNECT ON DATABASE \"{builder.Database}\" TO \"{builder.Username}\";",
+                            "53300" => $"Wait for other sessions to end, or raise the limit: ALTER ROLE \"{builder.Username}\" CONNECTION LIMIT …; (or the database's, or max_connections).",
+                            _ => "See the message: the server answered and refused the session.",
+                        },
                         where, error.ErrorId));
                 }
 
@@ -532,22 +540,92 @@ internal static class Inspector
             ? Check("Target.Latency", CheckStatus.Pass, $"Round trip {median:0.0} ms.", target: where)
             : Check("Target.Latency", CheckStatus.Warning, $"Round trip {median:0.0} ms; each run makes a few dozen round trips.", "Run DbSync closer to the server.", where));
 
+        var user = builder.Username;
+        // A standby, or default_transaction_read_only for the role or database: every has_*_privilege says yes, and
+        // the first write fails.
+        var recovery = (bool)(await ScalarAsync(pg, "SELECT pg_is_in_recovery()", cancellationToken).ConfigureAwait(false))!;
+        var readOnly = recovery || (string?)await ScalarAsync(pg, "SELECT current_setting('transaction_read_only')", cancellationToken).ConfigureAwait(false) == "on";
+        checks.Add(readOnly
+            ? Check("Target.Writable", CheckStatus.Fail,
+                $"PostgreSQL at {where} accepts no writes from {user}: {(recovery ? "the server is a standby (in recovery)" : "default_transaction_read_only is on for the role or the database")}.",
+                recovery ? "Connect to the primary server." : $"As an administrator: ALTER ROLE \"{user}\" SET default_transaction_read_only = off; (or ALTER DATABASE \"{pg.Database}\" SET …)",
+                where, ErrorIds.PermissionDenied)
+            : Check("Target.Writable", CheckStatus.Pass, $"PostgreSQL at {where} accepts writes.", target: where));
+
+        // Every push stages its changes in temporary tables; REVOKE TEMPORARY ... FROM PUBLIC is a common hardening step.
+        var mayTemp = (bool)(await ScalarAsync(pg, "SELECT has_database_privilege(current_database(), 'TEMPORARY')", cancellationToken).ConfigureAwait(false))!;
+        checks.Add(mayTemp
+            ? Check("Target.TempTables", CheckStatus.Pass, $"{user} may create temporary tables, in which pushes stage their changes.", target: where)
+            : Check("Target.TempTables", CheckStatus.Fail, $"{user} may not create temporary tables in database '{pg.Database}': every push after the first load stages its changes in them.",
+                $"GRANT TEMPORARY ON DATABASE \"{pg.Database}\" TO \"{user}\";", where, ErrorIds.PermissionDenied));
+
         var schemaExists = (long)(await ScalarAsync(pg, "SELECT count(*) FROM pg_namespace WHERE nspname = $1", cancellationToken, schema).ConfigureAwait(false))! > 0;
-        var canCreate = schemaExists
+        var targets = await TargetDatabase.ReadTablesAsync(pg, null, schema, cancellationToken).ConfigureAwait(false);
+        // Only tables that do not exist yet need CREATE; a role that writes tables an administrator made needs none.
+        var missing = tables?.Where(t => !targets.ContainsKey(Identifiers.ToTargetName(t.Name, request.PreserveCase))).Select(t => t.Name).ToList();
+        var canCreate = missing is { Count: 0 } && schemaExists || (schemaExists
             ? (bool)(await ScalarAsync(pg, "SELECT has_schema_privilege($1, 'CREATE')", cancellationToken, schema).ConfigureAwait(false))!
-            : (bool)(await ScalarAsync(pg, "SELECT has_database_privilege(current_database(), 'CREATE')", cancellationToken).ConfigureAwait(false))!;
-        var dbsyncSchema = (long)(await ScalarAsync(pg, "SELECT count(*) FROM pg_namespace WHERE nspname = 'dbsync'", cancellationToken).ConfigureAwait(false))! > 0;
-        var canLog = dbsyncSchema
-            ? (bool)(await ScalarAsync(pg,
-                "SELECT has_schema_privilege('dbsync', 'CREATE') OR (has_schema_privilege('dbsync', 'USAGE') AND (" +
-                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace " +
-                "WHERE n.nspname = 'dbsync' AND c.relname IN ('runs', 'nodes', 'node_txns', 'conflicts') " +
-                "AND has_table_privilege(c.oid, 'SELECT, INSERT, UPDATE')) = 4)", cancellationToken).ConfigureAwait(false))!
-            : (bool)(await ScalarAsync(pg, "SELECT has_database_privilege(current_database(), 'CREATE')", cancellationToken).ConfigureAwait(false))!;
+            : (bool)(await ScalarAsync(pg, "SELECT has_database_privilege(current_database(), 'CREATE')", cancellationToken).ConfigureAwait(false))!);
+        var toCreate = missing is null ? "" : $" ({missing.Count} table(s) to create: {string.Join(", ", missing.Take(5))}{(missing.Count > 5 ? ", …" : "")})";
         checks.Add(canCreate
-            ? Check("Target.CreatePermission", CheckStatus.Pass, $"{builder.Username} may create tables in schema '{schema}'{(schemaExists ? "" : " (the schema will be created)")}.", target: schema)
-            : Check("Target.CreatePermission", CheckStatus.Fail, $"{builder.Username} may not create {(schemaExists ? $"tables in schema '{schema}'" : $"schema '{schema}'")}.",
-                schemaExists ? $"GRANT CREATE ON SCHEMA \"{schema}\" TO \"{builder.Username}\";" : $"GRANT CREATE ON DATABASE \"{pg.Database}\" TO \"{builder.Username}\"; or create the schema first.", schema, ErrorIds.PermissionDenied));
+            ? Check("Target.CreatePermission", CheckStatus.Pass, missing is { Count: 0 } && schemaExists
+                ? $"Every synced table exists in schema '{schema}': nothing needs creating."
+                : $"{user} may create tables in schema '{schema}'{(schemaExists ? "" : " (the schema will be created)")}{toCreate}.", target: schema)
+            : Check("Target.CreatePermission", CheckStatus.Fail, $"{user} may not create {(schemaExists ? $"tables in schema '{schema}'" : $"schema '{schema}'")}{toCreate}.",
+                schemaExists ? $"GRANT CREATE ON SCHEMA \"{schema}\" TO \"{user}\";" : $"GRANT CREATE ON DATABASE \"{pg.Database}\" TO \"{user}\"; or create the schema first.", schema, ErrorIds.PermissionDenied));
+
+        // DbSync's own tables: each one that exists must be readable and writable; one that does not, creatable (CREATE
+        // on schema dbsync, or on the database while the schema does not exist); and a conflict's id comes from a sequence.
+        var ownTables = new[] { "runs", "nodes", "node_txns", "conflicts" };
+        var dbsyncSchema = (long)(await ScalarAsync(pg, "SELECT count(*) FROM pg_namespace WHERE nspname = 'dbsync'", cancellationToken).ConfigureAwait(false))! > 0;
+        var mayCreateOwn = dbsyncSchema
+            ? (bool)(await ScalarAsync(pg, "SELECT has_schema_privilege('dbsync', 'CREATE')", cancellationToken).ConfigureAwait(false))!
+            : (bool)(await ScalarAsync(pg, "SELECT has_database_privilege(current_database(), 'CREATE')", cancellationToken).ConfigureAwait(false))!;
+        var ownProblems = new List<string>();
+        var ownFixes = new List<string>();
+        var absent = new List<string>();
+        // Without USAGE on the schema even looking its tables up is denied.
+        var usable = !dbsyncSchema || (bool)(await ScalarAsync(pg, "SELECT has_schema_privilege('dbsync', 'USAGE')", cancellationToken).ConfigureAwait(false))!;
+        if (!usable)
+        {
+            ownProblems.Add("schema dbsync may not be used (no USAGE on it)");
+            ownFixes.Add($"GRANT USAGE ON SCHEMA dbsync TO \"{user}\"; (and SELECT, INSERT, UPDATE on its tables, USAGE on dbsync.conflicts_id_seq)");
+        }
+
+        foreach (var name in usable ? ownTables : [])
+        {
+            var state = (string?)await ScalarAsync(pg,
+                "SELECT CASE WHEN to_regclass($1) IS NULL THEN 'absent' " +
+                "WHEN has_table_privilege($1, 'SELECT') AND has_table_privilege($1, 'INSERT') AND has_table_privilege($1, 'UPDATE') THEN 'ok' ELSE 'denied' END",
+                cancellationToken, "dbsync." + name).ConfigureAwait(false);
+            if (state == "absent")
+            {
+                absent.Add(name);
+            }
+            else if (state == "denied")
+            {
+                ownProblems.Add($"dbsync.{name} may not be read and written");
+                ownFixes.Add($"GRANT SELECT, INSERT, UPDATE ON dbsync.{name} TO \"{user}\";");
+            }
+        }
+
+        if (absent.Count > 0 && !mayCreateOwn)
+        {
+            ownProblems.Add($"dbsync.{string.Join(", dbsync.", absent)} {(absent.Count == 1 ? "does" : "do")} not exist and may not be created");
+            ownFixes.Add(dbsyncSchema
+                ? $"GRANT CREATE ON SCHEMA dbsync TO \"{user}\"; (or let an administrator create the tables and grant SELECT, INSERT, UPDATE on them)"
+                : $"CREATE SCHEMA dbsync AUTHORIZATION \"{user}\"; (or let an administrator create the tables and grant SELECT, INSERT, UPDATE on them, and USAGE on the schema and on dbsync.conflicts_id_seq)");
+        }
+
+        if (usable && dbsyncSchema && !absent.Contains("conflicts")
+            && await ScalarAsync(pg, "SELECT pg_get_serial_sequence('dbsync.conflicts', 'id')", cancellationToken).ConfigureAwait(false) is string idSequence
+            && !(bool)(await ScalarAsync(pg, "SELECT has_sequence_privilege($1, 'USAGE')", cancellationToken, idSequence).ConfigureAwait(false))!)
+        {
+            ownProblems.Add($"the first conflict could not be recorded: no USAGE on {idSequence}");
+            ownFixes.Add($"GRANT USAGE ON SEQUENCE {idSequence} TO \"{user}\";");
+        }
+
+        var canLog = ownProblems.Count == 0;
         // dbsync.nodes from an older DbSync lacks 'snapshots', which a run adds unless the role does not own the table.
         var lacksSnapshots = canLog && (bool)(await ScalarAsync(pg,
             "SELECT coalesce(to_regclass('dbsync.nodes') IS NOT NULL " +
@@ -555,12 +633,12 @@ internal static class Inspector
             "AND NOT pg_has_role((SELECT relowner FROM pg_class WHERE oid = to_regclass('dbsync.nodes')), 'USAGE'), false)", cancellationToken).ConfigureAwait(false))!;
         checks.Add(lacksSnapshots
             ? Check("Target.DbSyncSchema", CheckStatus.Warning,
-                $"dbsync.nodes was created by an older DbSync and lacks the column 'snapshots', which {builder.Username} may not add: syncs work, with a warning, but the run after one whose PostgreSQL commit the file never recorded may report rows that run deleted as DeletedInTarget conflicts.",
+                $"dbsync.nodes was created by an older DbSync and lacks the column 'snapshots', which {user} may not add: syncs work, with a warning, but the run after one whose PostgreSQL commit the file never recorded may report rows that run deleted as DeletedInTarget conflicts.",
                 "ALTER TABLE dbsync.nodes ADD COLUMN snapshots jsonb; (as the table's owner)", "dbsync")
             : canLog
             ? Check("Target.DbSyncSchema", CheckStatus.Pass, "DbSync's own tables in schema dbsync (runs, nodes, node_txns, conflicts) can be created or written.")
-            : Check("Target.DbSyncSchema", CheckStatus.Fail, $"{builder.Username} can neither create nor write DbSync's own tables in schema dbsync (runs, nodes, node_txns, conflicts), which every sync needs for node identity and conflict detection.",
-                $"CREATE SCHEMA dbsync AUTHORIZATION \"{builder.Username}\"; (or let an administrator create the tables and grant SELECT, INSERT, UPDATE on them)", "dbsync", ErrorIds.PermissionDenied));
+            : Check("Target.DbSyncSchema", CheckStatus.Fail, $"DbSync's own tables in schema dbsync, which every sync needs for node identity, conflicts and the run log: {string.Join("; ", ownProblems)}.",
+                string.Join(" ", ownFixes.Distinct()), "dbsync", ErrorIds.PermissionDenied));
 
         // A push checks its foreign keys once per key only when the role may set session_replication_role (docs/capture.md).
         var withKeys = tables?.Where(t => t.ForeignKeys.Count > 0).Select(t => t.Name).ToList() ?? [];
@@ -582,11 +660,18 @@ internal static class Inspector
             return;
         }
 
-        var targets = await TargetDatabase.ReadTablesAsync(pg, null, schema, cancellationToken).ConfigureAwait(false);
+        // Planned as a run would plan them: with what the file's registry remembers (a column added in SQLite since the
+        // last run is added to the PostgreSQL table, not a mismatch).
+        Dictionary<string, RegisteredTable> registry;
+        using (var sqlite = SourceDatabase.Open(SourceDatabase.Validate(request.Path), busyTimeoutSeconds: 2))
+        {
+            registry = CaptureStore.IsEnabled(sqlite) ? CaptureStore.ReadRegistry(sqlite, null) : new Dictionary<string, RegisteredTable>(Identifiers.SqliteNames);
+        }
+
         var compatible = 0;
         foreach (var table in tables)
         {
-            var registered = RegisteredTable.Unregistered(table);
+            var registered = registry.TryGetValue(table.Name, out var known) ? known : RegisteredTable.Unregistered(table);
             TablePlan plan;
             try
             {
@@ -602,6 +687,34 @@ internal static class Inspector
             if (plan.CreateTarget)
             {
                 continue;
+            }
+
+            var target = Identifiers.Quote(schema, plan.TargetName);
+            var privileges = new[] { "SELECT", "INSERT", "UPDATE", "DELETE" };
+            var lacking = new List<string>();
+            foreach (var privilege in privileges)
+            {
+                if (!(bool)(await ScalarAsync(pg, $"SELECT has_table_privilege($1, '{privilege}')", cancellationToken, target).ConfigureAwait(false))!)
+                {
+                    lacking.Add(privilege);
+                }
+            }
+
+            if (lacking.Count > 0)
+            {
+                checks.Add(Check("Target.TablePrivileges", CheckStatus.Fail,
+                    $"{user} may not {string.Join(", ", lacking)} {target}, which a run needs (it reads, inserts, updates and deletes the rows of the changes it pushes).",
+                    $"GRANT SELECT, INSERT, UPDATE, DELETE ON {target} TO \"{user}\";", table.Name, ErrorIds.PermissionDenied));
+            }
+
+            if (plan.AddColumns.Count > 0
+                && !(bool)(await ScalarAsync(pg, "SELECT pg_has_role((SELECT relowner FROM pg_class WHERE oid = $1::regclass), 'USAGE')", cancellationToken, target).ConfigureAwait(false))!)
+            {
+                var added = plan.AddColumns.Select(i => $"{Identifiers.Quote(plan.TargetColumns[i])} {plan.TargetTypes[i].SqlName}").ToList();
+                checks.Add(Check("Target.Compatibility", CheckStatus.Fail,
+                    $"Table '{table.Name}': {(added.Count == 1 ? "a column was" : "columns were")} added in SQLite since it was last synced ({string.Join(", ", plan.AddColumns.Select(i => table.Columns[i].Name))}); a run adds {(added.Count == 1 ? "it" : "them")} to {target}, which only the table's owner may do, and {user} is not.",
+                    $"As the owner of {target}: {string.Join(" ", added.Select(a => $"ALTER TABLE {target} ADD COLUMN {a};"))}", table.Name, ErrorIds.PermissionDenied));
+                compatible--;
             }
 
             for (var i = 0; i < table.Columns.Count; i++)
@@ -636,7 +749,7 @@ internal static class Inspector
                     catch (PostgresException ex) when (ex.SqlState == "42501")
                     {
                         checks.Add(Check("Target.Sequences", CheckStatus.Warning, $"Sequence {sequence} of {qualified}.{key} cannot be read by {builder.Username}: {ex.MessageText}.",
-                            $"GRANT SELECT ON SEQUENCE {sequence} TO \"{builder.Username}\";", table.Name, ErrorIds.PermissionDenied));
+                            $"GRANT SELECT, UPDATE ON SEQUENCE {sequence} TO \"{builder.Username}\";", table.Name, ErrorIds.PermissionDenied));
                     }
                 }
 

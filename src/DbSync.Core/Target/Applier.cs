@@ -440,7 +440,7 @@ internal static class Applier
         }
         else if (to - from == 1)
         {
-            var reason = $"{Conflicts.HeldRows.RejectedPrefix}: {failure.SqlState}: {failure.MessageText}" + (failure.Detail is { Length: > 0 } detail ? " " + detail : "");
+            var reason = $"{Conflicts.HeldRows.RejectedPrefix}: {failure.SqlState}: {failure.MessageText}" + (TargetDatabase.DetailOf(failure) is { } detail ? " " + detail : "");
             await ExecuteAsync(context, $"UPDATE {Q(plan.StagingTable)} SET {Staging.Skip} = true, {Staging.Held} = $1 WHERE {Staging.RowNumber} = $2",
                 cancellationToken, reason, to).ConfigureAwait(false);
             plan.Result.Quarantined++;

@@ -113,6 +113,13 @@ public static class TargetDatabase
         }
     }
 
+    /// <summary>
+    /// PostgreSQL's DETAIL of an error, or null when there is none or Npgsql withheld it (without 'Include Error Detail'
+    /// Npgsql puts a sentence of its own there, which is not PostgreSQL's).
+    /// </summary>
+    internal static string? DetailOf(PostgresException ex) =>
+        ex.Detail is { Length: > 0 } detail && !detail.StartsWith("Detail redacted", StringComparison.Ordinal) ? detail : null;
+
     /// <summary>Turns a PostgreSQL or network failure into a DbSyncException with a stable id.</summary>
     public static DbSyncException Translate(Exception ex, NpgsqlConnectionStringBuilder builder)
     {
@@ -133,9 +140,14 @@ public static class TargetDatabase
                 "3D000" => new DbSyncException(ErrorIds.TargetDatabaseNotFound, DbSyncErrorCategory.ObjectNotFound,
                     $"PostgreSQL at {where}: {pg.MessageText}", where, ex),
                 "42501" => new DbSyncException(ErrorIds.PermissionDenied, DbSyncErrorCategory.PermissionDenied,
-                    $"PostgreSQL at {where} denied a permission DbSync needs: {pg.MessageText}", where, ex),
+                    $"PostgreSQL at {where} denied a permission DbSync needs: {pg.MessageText}. 'dbsync test' (Test-DbSyncConnection) names each missing grant.", where, ex),
+                // A standby, or default_transaction_read_only set for the role or the database.
+                "25006" => new DbSyncException(ErrorIds.PermissionDenied, DbSyncErrorCategory.PermissionDenied,
+                    $"PostgreSQL at {where} accepts no writes in this session ({pg.MessageText}): it is a standby, or default_transaction_read_only is on for the role or the database. Connect to the primary, or turn that setting off for this role.", where, ex),
+                "53300" => new DbSyncException(ErrorIds.TargetUnreachable, DbSyncErrorCategory.ConnectionError,
+                    $"PostgreSQL at {where} refused the connection: {pg.MessageText} (the role's or the database's CONNECTION LIMIT, or max_connections, is reached).", where, ex),
                 "23503" => new DbSyncException(ErrorIds.ForeignKeyViolation, DbSyncErrorCategory.InvalidData,
-                    $"PostgreSQL rejected the data because of foreign key {pg.ConstraintName} on {pg.TableName}: {pg.Detail ?? pg.MessageText}. The SQLite data has rows whose parent does not exist (SQLite does not enforce foreign keys by default). Nothing was written.",
+                    $"PostgreSQL rejected the data because of foreign key {pg.ConstraintName} on {pg.TableName}: {DetailOf(pg) ?? pg.MessageText}. The SQLite data has rows whose parent does not exist (SQLite does not enforce foreign keys by default). Nothing was written.",
                     pg.TableName, ex),
                 _ when pg.SqlState.StartsWith("08", StringComparison.Ordinal) || pg.SqlState.StartsWith("57P", StringComparison.Ordinal) =>
                     new DbSyncException(ErrorIds.TargetUnreachable, DbSyncErrorCategory.ConnectionError,
