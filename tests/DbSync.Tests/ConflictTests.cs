@@ -163,6 +163,8 @@ public sealed class ConflictTests : IDisposable
             Assert.Equal(1, (await _engine.GetStatusAsync(new StatusRequest { Path = path })).Quarantined);
             Assert.Equal(1, await PendingAsync(path));
             Assert.Equal(1, (await SyncAsync(path, policy)).Conflicts);
+            // Recorded once, not again by each run that meets it still waiting.
+            Assert.Single(await _engine.GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path }));
             // Settled by hand with another policy.
             Assert.Equal((1L, 1L), ((await SyncAsync(path, ConflictPolicy.SourceWins)) is var settled ? (settled.Conflicts, settled.ConflictsResolved) : default));
             Assert.Equal("local", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 1"));

@@ -219,12 +219,20 @@ internal static class Applier
                     || ' in PostgreSQL by another writer since this node last synced it; the Fail policy leaves it pending (see dbsync conflicts)'
                 WHERE {Staging.Winner} = 'None'
             """, cancellationToken).ConfigureAwait(false);
+        // A conflict the Fail policy leaves waiting is recorded once: every later run meets it again (and counts it), and a
+        // node in continuous mode would record it every few seconds until someone settles it.
         await ExecuteAsync(context, $"""
             INSERT INTO dbsync.conflicts (run_id, node_id, table_name, target_table, key, kind, policy, winner, source_row, target_row)
-            SELECT $1, $2, $3, $4, {KeyImage("s", "$5")},
-                s.{Staging.Conflict}, $6, s.{Staging.Winner},
-                CASE WHEN s.{Staging.Gone} THEN NULL ELSE to_jsonb(s.*) - $7::text[] END, s.{Staging.TargetImage}
-            FROM {staging} AS s WHERE s.{Staging.Conflict} IS NOT NULL ORDER BY s.{Staging.RowNumber}
+            SELECT $1, $2, $3, $4, n.key, n.kind, $6, n.winner, n.source_row, n.target_row
+            FROM (SELECT {KeyImage("s", "$5")} AS key, s.{Staging.Conflict} AS kind, s.{Staging.Winner} AS winner,
+                    CASE WHEN s.{Staging.Gone} THEN NULL ELSE to_jsonb(s.*) - $7::text[] END AS source_row, s.{Staging.TargetImage} AS target_row,
+                    s.{Staging.RowNumber} AS row_number
+                FROM {staging} AS s WHERE s.{Staging.Conflict} IS NOT NULL) AS n
+            WHERE NOT (n.winner = 'None' AND EXISTS (
+                SELECT 1 FROM dbsync.conflicts AS c
+                WHERE c.node_id = $2 AND c.table_name = $3 AND c.key = n.key AND c.winner = 'None' AND c.kind = n.kind
+                    AND c.source_row IS NOT DISTINCT FROM n.source_row AND c.target_row IS NOT DISTINCT FROM n.target_row))
+            ORDER BY n.row_number
             """, cancellationToken, context.RunId, context.NodeId, plan.Source.Name, plan.Result.Target, plan.TargetKeyColumns.ToArray(),
             context.Policy.ToString(), Staging.All).ConfigureAwait(false);
 
