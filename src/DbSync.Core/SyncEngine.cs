@@ -495,11 +495,21 @@ public sealed class SyncEngine
                 foreach (var plan in plans)
                 {
                     plan.Snapshot = read.Scalar(CaptureStore.MaxSequenceSql(plan.Registry));
-                    // Changes an unrecorded run already committed count as applied only while the log provably still
-                    // holds that run's last change: sequence numbers are reused once the log's newest entries are gone.
-                    if (unrecorded.TryGetValue(plan.Registry.Id, out var through) && through > 0 && through <= plan.Snapshot
-                        && read.Scalar(CaptureStore.HoldsSequenceSql(plan.Registry, through)) == 1)
+                    // Changes an unrecorded run already committed count as applied. Nothing but the bookkeeping of a
+                    // commit removes changes from the log, and that run's was never done: a log without that run's last
+                    // change is not the file it read. It is a copy taken while that run was running (or restored from
+                    // one), which lacks changes PostgreSQL got from the original; its node id is the original's.
+                    if (unrecorded.TryGetValue(plan.Registry.Id, out var through) && through > 0)
                     {
+                        if (through > plan.Snapshot || read.Scalar(CaptureStore.HoldsSequenceSql(plan.Registry, through)) != 1)
+                        {
+                            throw new DbSyncException(ErrorIds.DuplicateNodeId, DbSyncErrorCategory.InvalidOperation,
+                                $"'{result.Path}' lacks changes that run {unrecordedRun} of its node read from it and PostgreSQL committed (table '{plan.Source.Name}', change {through}): " +
+                                "it is a copy of the file taken while that run was running, or restored from one, and PostgreSQL has changes this file does not. " +
+                                $"Run 'dbsync reset-node --path <this file> --connection ...' (Reset-DbSyncNode) to give it an identity of its own, then 'dbsync sync --resync' to make PostgreSQL match it. Nothing was written.",
+                                result.Path);
+                        }
+
                         plan.AppliedThrough = through;
                     }
                 }

@@ -392,6 +392,31 @@ public sealed class ConflictTests : IDisposable
     }
 
     [Fact]
+    public async Task A_copy_taken_while_a_run_was_running_lacks_changes_that_run_committed_and_is_refused_as_a_copy()
+    {
+        // The copy held the run (as Running) in its log, so it passed for the original, and PostgreSQL kept for good a
+        // row the copy never had, with nothing pending and no warning (crash exploration, finding 6).
+        var path = await SyncedItemsAsync();
+        SyncFixture.Execute(path, "INSERT INTO item VALUES (9001, 'before the copy', NULL); INSERT INTO item VALUES (9002, 'after the copy', NULL);");
+        await SyncUnrecordedAsync(path);
+        Assert.Equal(2, _fixture.PgScalar($"SELECT count(*) FROM {Table} WHERE id > 9000"));
+        // As the copy is: without row 9002 and its change, which were written after it was taken and which the run read.
+        var log = "_dbsync_log_" + Local(path, "SELECT id FROM _dbsync_tables WHERE name = 'item'");
+        var last = Local(path, $"SELECT max(seq) FROM \"{log}\"");
+        SyncFixture.Execute(path, $"DELETE FROM item WHERE id = 9002; DELETE FROM \"{log}\" WHERE seq >= {last};");
+
+        var error = await Assert.ThrowsAsync<DbSyncException>(() => SyncAsync(path, ConflictPolicy.SourceWins));
+
+        Assert.Equal("DbSync.DuplicateNodeId", error.ErrorId);
+        Assert.Contains("taken while that run was running", error.Message, StringComparison.Ordinal);
+        Assert.Equal(2, _fixture.PgScalar($"SELECT count(*) FROM {Table} WHERE id > 9000"));
+        // Its own identity, then a resync, make PostgreSQL match it.
+        await _engine.ResetNodeAsync(new ResetNodeRequest { Path = path, ConnectionString = TestServer.ConnectionString });
+        Assert.Equal(SyncStatus.Succeeded, (await _engine.SyncAsync(new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, Resync = true })).Status);
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
+    [Fact]
     public async Task After_a_run_whose_commit_the_file_never_recorded_its_own_deletes_are_no_conflict_and_another_writers_still_are()
     {
         // TargetWins is where a false DeletedInTarget costs most: it would delete the row in SQLite too.
