@@ -71,6 +71,7 @@ public sealed class ForeignKeyTests : IDisposable
         Assert.Equal(("child", "(id=10)"), (held.Table, held.Key));
         Assert.Contains("23503", held.Reason, StringComparison.Ordinal);
         Assert.DoesNotContain("Include Error Detail", held.Reason, StringComparison.Ordinal);
+        Assert.Contains("It goes once its parent is in PostgreSQL", held.Reason, StringComparison.Ordinal);
         Assert.Equal("10:1 11:1 12:2 13: 14:3", _fixture.PgText($"SELECT string_agg(id || ':' || coalesce(parent_id::text, ''), ' ' ORDER BY id) FROM {Child}"));
         Assert.Equal("three!", _fixture.PgText($"SELECT name FROM {Parent} WHERE id = 3"));
 

@@ -448,7 +448,11 @@ internal static class Applier
         }
         else if (to - from == 1)
         {
-            var reason = $"{Conflicts.HeldRows.RejectedPrefix}: {failure.SqlState}: {failure.MessageText}" + (TargetDatabase.DetailOf(failure) is { } detail ? " " + detail : "");
+            var reason = $"{Conflicts.HeldRows.RejectedPrefix}: {failure.SqlState}: {failure.MessageText}" + (TargetDatabase.DetailOf(failure) is { } detail ? " " + detail : "")
+                // An orphan whose parent another node or program deleted in PostgreSQL never leaves by itself: say how.
+                + (failure.SqlState == PostgresErrorCodes.ForeignKeyViolation
+                    ? " It goes once its parent is in PostgreSQL: if the parent exists here, change it here (it is then pushed again); if another node or program deleted it there, restore it there, or delete or change this row here."
+                    : "");
             await ExecuteAsync(context, $"UPDATE {Q(plan.StagingTable)} SET {Staging.Skip} = true, {Staging.Held} = $1 WHERE {Staging.RowNumber} = $2",
                 cancellationToken, reason, to).ConfigureAwait(false);
             plan.Result.Quarantined++;
