@@ -84,7 +84,7 @@ public sealed class SyncEngine
                 {
                     capture = InstallCapture(sqlite, request.Tables, (transaction, nodeId) =>
                     {
-                        entries.AddRange(RunLog.MarkAbandoned(sqlite, transaction));
+                        entries.AddRange(RunLog.MarkAbandoned(sqlite, transaction, backupPath));
                         var running = new RunLogEntry { RunId = runId, NodeId = nodeId, Path = path, Target = target, StartedAt = started, Status = RunStatus.Running };
                         RunLog.Write(sqlite, transaction, running);
                         entries.Add(running);

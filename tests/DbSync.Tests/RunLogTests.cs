@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using DbSync.Core;
 using DbSync.Core.Bookkeeping;
 using DbSync.Tests.Infrastructure;
@@ -16,6 +17,14 @@ public sealed class RunLogTests : IDisposable
 
     private static List<JsonElement> BackupLines(string path) =>
         File.ReadAllLines(Backup(path)).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+
+    /// <summary>A backup line with some fields changed.</summary>
+    private static string With(string line, Action<JsonObject> change)
+    {
+        var json = JsonNode.Parse(line)!.AsObject();
+        change(json);
+        return json.ToJsonString();
+    }
 
     private static Task<IReadOnlyList<RunLogEntry>> LogAsync(string path, int? last = null, RunStatus? status = null, DateTime? since = null) =>
         new SyncEngine().GetLogAsync(new LogQuery { Path = path, Last = last, Status = status, Since = since });
@@ -250,6 +259,77 @@ public sealed class RunLogTests : IDisposable
         var last = JsonDocument.Parse(zeroOut).RootElement.GetProperty("runId").GetString();
         Assert.Equal([last], (await LogAsync(path)).Select(e => e.RunId.ToString()));
         Assert.All(BackupLines(path), l => Assert.Equal(last, l.GetProperty("runId").GetString()));
+    }
+
+    [Fact]
+    public async Task A_final_entry_that_reached_the_backup_but_not_the_file_is_what_the_next_run_records()
+    {
+        // The next run marked such a run Abandoned 0/0/0 in the file, the backup (after its true line, which restore-log
+        // then lost to it) and dbsync.runs, although PostgreSQL had its rows.
+        var path = _fixture.CopyChinook();
+        await _fixture.SyncAsync(path, "Artist");
+        // The file refuses the run's final entry (a full disk, an I/O error) while the backup takes it.
+        SyncFixture.Execute(path, """
+            CREATE TRIGGER fail_final BEFORE INSERT ON _dbsync_runs WHEN NEW.status <> 'Running' BEGIN SELECT RAISE(ABORT, 'simulated disk failure'); END;
+            UPDATE Artist SET Name = 'counted' WHERE ArtistId = 1;
+            INSERT INTO Artist (ArtistId, Name) VALUES (9500, 'new');
+            """);
+        var x = await _fixture.SyncAsync(path, "Artist");
+        Assert.True(x.Log is { Backup: true, Database: false }, x.Log.Error);
+        SyncFixture.Execute(path, "DROP TRIGGER fail_final");
+
+        var next = await _fixture.SyncAsync(path, "Artist");
+
+        Assert.True(next.Log is { Database: true, Postgres: true }, next.Log.Error);
+        var logged = (await LogAsync(path)).Single(e => e.RunId == x.RunId);
+        Assert.Equal((RunStatus.Succeeded, 1L, 1L), (logged.Status, logged.Inserted, logged.Updated));
+        Assert.Equal("Succeeded 1 1", _fixture.PgText($"SELECT concat_ws(' ', status, inserted, updated) FROM dbsync.runs WHERE run_id = '{x.RunId}'"));
+        Assert.DoesNotContain(BackupLines(path), l => l.GetProperty("runId").GetString() == x.RunId.ToString() && l.GetProperty("status").GetString() == "Abandoned");
+        var restored = await new SyncEngine().RestoreLogAsync(new RestoreLogRequest { Path = path });
+        Assert.Empty(restored.Restored);
+        Assert.Equal(RunStatus.Succeeded, (await LogAsync(path)).Single(e => e.RunId == x.RunId).Status);
+    }
+
+    [Fact]
+    public async Task Restore_takes_the_most_final_line_of_a_run_whatever_their_order()
+    {
+        // The last line counted: an Abandoned line written after a run's true line (by an earlier DbSync, or in backups
+        // joined with cat) hid its counts for good.
+        var path = _fixture.CopyChinook();
+        var run = await _fixture.SyncAsync(path, "Genre");
+        var lines = File.ReadAllLines(Backup(path));
+        var (running, succeeded) = (lines[0], lines[1]);
+        var other = Guid.NewGuid().ToString();
+        var filledIn = With(succeeded, j =>
+        {
+            j["runId"] = other;
+            j["status"] = "Abandoned";
+            j["finishedAt"] = null;
+            j["message"] = "PostgreSQL committed this run's changes (the counts), but its process ended before the file recorded them; run x recorded them.";
+        });
+        var bare = With(filledIn, j => (j["message"], j["inserted"]) = (null, 0));
+        var backup = Path.Combine(_fixture.Directory, "old.jsonl");
+        File.WriteAllLines(backup, [succeeded, With(succeeded, j => (j["status"], j["finishedAt"], j["inserted"]) = ("Abandoned", null, 0)), running, filledIn, bare]);
+        // A copy of the file that lost its history.
+        var copy = Path.Combine(_fixture.Directory, "copy.sqlite");
+        SyncFixture.Execute(path, $"VACUUM INTO '{copy}'");
+        SyncFixture.Execute(copy, "DELETE FROM _dbsync_runs");
+
+        var restored = await new SyncEngine().RestoreLogAsync(new RestoreLogRequest { Path = copy, BackupPath = backup });
+
+        Assert.Equal((2, 3), (restored.Restored.Count, restored.Skipped));
+        var entries = await LogAsync(copy);
+        var mine = entries.Single(e => e.RunId == run.RunId);
+        Assert.Equal((RunStatus.Succeeded, 25L), (mine.Status, mine.Inserted));
+        var completed = entries.Single(e => e.RunId.ToString() == other);
+        Assert.Equal((RunStatus.Abandoned, 25L), (completed.Status, completed.Inserted));
+        Assert.StartsWith("PostgreSQL committed", completed.Message, StringComparison.Ordinal);
+
+        // A file that recorded the run Abandoned without counts gets the filled-in line; one that holds it finished keeps it.
+        SyncFixture.Execute(copy, $"UPDATE _dbsync_runs SET status = 'Abandoned', message = NULL, inserted = 0 WHERE run_id = '{other}'");
+        var again = await new SyncEngine().RestoreLogAsync(new RestoreLogRequest { Path = copy, BackupPath = backup });
+        Assert.Equal(other, Assert.Single(again.Restored).RunId.ToString());
+        Assert.Equal(25L, (await LogAsync(copy)).Single(e => e.RunId.ToString() == other).Inserted);
     }
 
     [Fact]

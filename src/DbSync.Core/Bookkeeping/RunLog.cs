@@ -301,8 +301,26 @@ public static class RunLog
         return entries;
     }
 
-    /// <summary>Marks runs left Running by a dead process as Abandoned (the caller holds the run lock) and returns them.</summary>
-    public static IReadOnlyList<RunLogEntry> MarkAbandoned(SqliteConnection sqlite, SqliteTransaction transaction)
+    /// <summary>
+    /// How final an entry of a run is: Running 0, Abandoned 1, Abandoned with a message (counts a later run filled in,
+    /// see <see cref="CompleteAbandoned"/>) 2, any status a run ends with 3. Of two entries of one run the more final
+    /// one is the truth, whatever their order; of two equally final ones, the later.
+    /// </summary>
+    internal static int Finality(RunStatus status, bool hasMessage) => status switch
+    {
+        RunStatus.Running => 0,
+        RunStatus.Abandoned => hasMessage ? 2 : 1,
+        _ => 3,
+    };
+
+    internal static int Finality(RunLogEntry entry) => Finality(entry.Status, entry.Message is not null);
+
+    /// <summary>
+    /// Marks runs left Running by a dead process as Abandoned (the caller holds the run lock) and returns them. A run
+    /// whose final entry reached the backup but not the file (a failed write, a kill between the two) is recorded with
+    /// that entry instead.
+    /// </summary>
+    public static IReadOnlyList<RunLogEntry> MarkAbandoned(SqliteConnection sqlite, SqliteTransaction transaction, string? backupPath)
     {
         var abandoned = new List<RunLogEntry>();
         using (var command = CaptureStore.Command(sqlite, transaction, $"SELECT {Columns} FROM _dbsync_runs WHERE status = 'Running'"))
@@ -316,6 +334,19 @@ public static class RunLog
             }
         }
 
+        // The backup is read only when a run was left Running, which is rare: it can be large.
+        if (abandoned.Count > 0 && backupPath is not null)
+        {
+            var found = MostFinalInBackup(backupPath, abandoned.Select(e => e.RunId).ToHashSet());
+            for (var i = 0; i < abandoned.Count; i++)
+            {
+                if (found.TryGetValue(abandoned[i].RunId, out var final) && Finality(final) > Finality(abandoned[i]))
+                {
+                    abandoned[i] = final;
+                }
+            }
+        }
+
         using var writer = new EntryWriter(sqlite, transaction);
         foreach (var entry in abandoned)
         {
@@ -323,6 +354,31 @@ public static class RunLog
         }
 
         return abandoned;
+    }
+
+    /// <summary>The most final backup line of each of these runs; none when the backup is missing or cannot be read.</summary>
+    private static Dictionary<Guid, RunLogEntry> MostFinalInBackup(string backupPath, HashSet<Guid> runs)
+    {
+        var found = new Dictionary<Guid, RunLogEntry>();
+        var ids = runs.Select(r => r.ToString()).ToList();
+        try
+        {
+            foreach (var line in File.ReadLines(backupPath, Encoding.UTF8))
+            {
+                if (ids.Exists(id => line.Contains(id, StringComparison.OrdinalIgnoreCase)) && TryParse(line, out var entry, out _)
+                    && runs.Contains(entry.RunId) && (!found.TryGetValue(entry.RunId, out var earlier) || Finality(entry) >= Finality(earlier)))
+                {
+                    found[entry.RunId] = entry;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Without the backup the runs are Abandoned, as they would have been.
+            return new();
+        }
+
+        return found;
     }
 
     /// <summary>Removes entries that finished (or started, when never finished) before the cutoff. Returns how many.</summary>
@@ -497,9 +553,10 @@ public static class RunLog
     }
 
     /// <summary>
-    /// Restores backup entries missing from the database. A run recorded as Running or Abandoned is completed by a
-    /// finished entry from the backup; a run whose last backup line is Running is restored as Abandoned. Restoring
-    /// the same backup twice changes nothing the second time.
+    /// Restores backup entries missing from the database. Of several lines of one run the most final counts (see
+    /// <see cref="Finality(RunStatus, bool)"/>); it replaces a recorded entry only when it is more final (a run recorded as
+    /// Running or Abandoned is completed by its finished entry). A run whose most final line is Running is restored as
+    /// Abandoned. Restoring the same backup twice changes nothing the second time.
     /// </summary>
     public static RestoreLogResult Restore(SqliteConnection sqlite, string backupPath, bool whatIf, bool noRunActive)
     {
@@ -531,9 +588,13 @@ public static class RunLog
                 continue;
             }
 
-            if (latest.ContainsKey(entry.RunId))
+            if (latest.TryGetValue(entry.RunId, out var earlier))
             {
-                skipped++; // an earlier line of the same run, superseded
+                skipped++; // one of two lines of the same run: the less final one, or the earlier of two as final
+                if (Finality(entry) < Finality(earlier))
+                {
+                    continue;
+                }
             }
             else
             {
@@ -543,18 +604,14 @@ public static class RunLog
             latest[entry.RunId] = entry;
         }
 
-        var recorded = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-        var filled = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        // How final each recorded run's entry is: only a more final one from the backup replaces it.
+        var recorded = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
         using (var command = CaptureStore.Command(sqlite, null, "SELECT run_id, status, message IS NOT NULL FROM _dbsync_runs"))
         using (var reader = command.ExecuteReader())
         {
             while (reader.Read())
             {
-                recorded[reader.GetString(0)] = reader.GetString(1);
-                if (reader.GetBoolean(2))
-                {
-                    filled.Add(reader.GetString(0));
-                }
+                recorded[reader.GetString(0)] = Enum.TryParse<RunStatus>(reader.GetString(1), out var status) ? Finality(status, reader.GetBoolean(2)) : 0;
             }
         }
 
@@ -567,11 +624,7 @@ public static class RunLog
                 entry.Status = RunStatus.Abandoned;
             }
 
-            var has = recorded.TryGetValue(id.ToString(), out var status);
-            // An Abandoned entry with a message is one a later run filled in with what PostgreSQL committed.
-            var completes = has && (status is "Running" or "Abandoned" && entry.Status is not (RunStatus.Running or RunStatus.Abandoned)
-                || status == "Abandoned" && entry.Status == RunStatus.Abandoned && entry.Message is not null && !filled.Contains(id.ToString()));
-            if (!has || completes)
+            if (!recorded.TryGetValue(id.ToString(), out var finality) || Finality(entry) > finality)
             {
                 restore.Add(entry);
             }
