@@ -333,6 +333,31 @@ public sealed class RunLogTests : IDisposable
     }
 
     [Fact]
+    public async Task A_restored_entry_less_final_than_the_one_in_PostgreSQL_never_replaces_it()
+    {
+        // A history rebuilt from a backup that missed a run's final line restored that run Abandoned 0/0/0, and the next
+        // sync overwrote its true row in dbsync.runs with it.
+        var path = _fixture.CopyChinook();
+        await _fixture.SyncAsync(path, "Artist");
+        SyncFixture.Execute(path, "UPDATE Artist SET Name = 'counted' WHERE ArtistId = 1; INSERT INTO Artist (ArtistId, Name) VALUES (9500, 'new')");
+        var x = await _fixture.SyncAsync(path, "Artist");
+        Assert.True(x.Log.Postgres, x.Log.Error);
+        // The backup could not take the run's final line (it was a folder for a moment, say): only its Running line is there.
+        var lines = File.ReadAllLines(Backup(path));
+        File.WriteAllLines(Backup(path), lines.Where(l => JsonDocument.Parse(l).RootElement is var e
+            && (e.GetProperty("runId").GetString() != x.RunId.ToString() || e.GetProperty("status").GetString() == "Running")));
+        await new SyncEngine().DisableAsync(new DisableRequest { Path = path, Purge = true });
+        await new SyncEngine().EnableAsync(new EnableRequest { Path = path, Tables = ["Artist"] });
+        var restored = await new SyncEngine().RestoreLogAsync(new RestoreLogRequest { Path = path });
+        Assert.Equal(RunStatus.Abandoned, restored.Restored.Single(e => e.RunId == x.RunId).Status);
+
+        var next = await _fixture.SyncAsync(path, "Artist");
+
+        Assert.True(next.Log.Postgres, next.Log.Error);
+        Assert.Equal("Succeeded 1 1", _fixture.PgText($"SELECT concat_ws(' ', status, inserted, updated) FROM dbsync.runs WHERE run_id = '{x.RunId}' AND finished_at IS NOT NULL"));
+    }
+
+    [Fact]
     public async Task No_password_appears_in_the_database_log_the_backup_or_postgresql()
     {
         var path = _fixture.CopyChinook();

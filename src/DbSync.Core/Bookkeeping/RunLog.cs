@@ -315,6 +315,10 @@ public static class RunLog
 
     internal static int Finality(RunLogEntry entry) => Finality(entry.Status, entry.Message is not null);
 
+    /// <summary><see cref="Finality(RunStatus, bool)"/> in SQL, of a row of <c>dbsync.runs</c>.</summary>
+    private static string FinalitySql(string row) =>
+        $"CASE WHEN {row}.status = 'Running' THEN 0 WHEN {row}.status = 'Abandoned' AND {row}.message IS NULL THEN 1 WHEN {row}.status = 'Abandoned' THEN 2 ELSE 3 END";
+
     /// <summary>
     /// Marks runs left Running by a dead process as Abandoned (the caller holds the run lock) and returns them. A run
     /// whose final entry reached the backup but not the file (a failed write, a kill between the two) is recorded with
@@ -447,8 +451,10 @@ public static class RunLog
         }
 
         await EnsurePostgresTableAsync(pg, cancellationToken).ConfigureAwait(false);
-        const string upsert = """
-            INSERT INTO dbsync.runs (run_id, node_id, path, target, started_at, finished_at, status, inserted, updated, deleted,
+        // Never a less final entry over a more final one (see Finality): a restored file sends again what PostgreSQL
+        // may already hold better, such as a run restored as Abandoned whose finished line the backup missed.
+        var upsert = $"""
+            INSERT INTO dbsync.runs AS r (run_id, node_id, path, target, started_at, finished_at, status, inserted, updated, deleted,
                 conflicts, conflicts_resolved, quarantined, duration_ms, tables, error_id, message, version)
             SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::text[],
                 $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::jsonb[],
@@ -458,6 +464,7 @@ public static class RunLog
                 inserted = EXCLUDED.inserted, updated = EXCLUDED.updated, deleted = EXCLUDED.deleted, conflicts = EXCLUDED.conflicts,
                 conflicts_resolved = EXCLUDED.conflicts_resolved, quarantined = EXCLUDED.quarantined, duration_ms = EXCLUDED.duration_ms,
                 tables = EXCLUDED.tables, error_id = EXCLUDED.error_id, message = EXCLUDED.message, version = EXCLUDED.version
+            WHERE {FinalitySql("EXCLUDED")} >= {FinalitySql("r")}
             """;
         foreach (var chunk in unsent.Chunk(1000))
         {
