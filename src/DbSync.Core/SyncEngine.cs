@@ -859,6 +859,7 @@ public sealed class SyncEngine
         using var sqlite = SourceDatabase.Open(path);
         try
         {
+            var nodeId = RunLog.TableExists(sqlite, "_dbsync_meta") ? CaptureStore.ReadMeta(sqlite, null, "node_id") : null;
             if (!RunLog.TableExists(sqlite, "_dbsync_runs"))
             {
                 if (request.WhatIf)
@@ -866,7 +867,7 @@ public sealed class SyncEngine
                     using var scratch = new SqliteConnection("Data Source=:memory:");
                     scratch.Open();
                     CaptureStore.Execute(scratch, null, RunLog.CreateTableSql);
-                    return RunLog.Restore(scratch, backup, whatIf: true, noRunActive: true);
+                    return RunLog.Restore(scratch, backup, path, nodeId, whatIf: true, noRunActive: true);
                 }
 
                 using var transaction = sqlite.BeginTransaction(deferred: false);
@@ -875,7 +876,7 @@ public sealed class SyncEngine
             }
 
             // We hold the run lock, so a run the backup shows as Running is not running.
-            return RunLog.Restore(sqlite, backup, request.WhatIf, noRunActive: true);
+            return RunLog.Restore(sqlite, backup, path, nodeId, request.WhatIf, noRunActive: true);
         }
         catch (SqliteException ex)
         {

@@ -358,6 +358,39 @@ public sealed class RunLogTests : IDisposable
     }
 
     [Fact]
+    public async Task Restore_from_a_backup_several_files_share_brings_back_only_this_files_runs()
+    {
+        // With one backup for several files (DBSYNC_LOG_PATH), restore-log took every file's runs into this file's log,
+        // and status then showed another file's run as this file's last.
+        using var other = new SyncFixture();
+        var shared = Path.Combine(_fixture.Directory, "all-runs.jsonl");
+        var a = _fixture.CopyChinook("a.sqlite");
+        var b = other.CopyChinook("b.sqlite");
+        SyncRequest Request(string path, string schema, string connection) => new()
+        {
+            Path = path, ConnectionString = connection, Schema = schema, Tables = ["Genre"], LogPath = shared,
+        };
+        var runA = await new SyncEngine().SyncAsync(Request(a, _fixture.Schema, TestServer.ConnectionString));
+        // An attempt that fails before the file is read has no node id; its path says whose it is.
+        var failedA = await Assert.ThrowsAsync<DbSyncException>(() => new SyncEngine().SyncAsync(Request(a, _fixture.Schema, "Host=127.0.0.1;Bogus=1")));
+        var runB = await new SyncEngine().SyncAsync(Request(b, other.Schema, TestServer.ConnectionString));
+        await Assert.ThrowsAsync<DbSyncException>(() => new SyncEngine().SyncAsync(Request(b, other.Schema, "Host=127.0.0.1;Bogus=1")));
+
+        var restored = await new SyncEngine().RestoreLogAsync(new RestoreLogRequest { Path = a, BackupPath = shared });
+
+        Assert.Equal([failedA.RunId!.Value], restored.Restored.Select(e => e.RunId));
+        Assert.Equal(5, restored.Skipped); // a's run twice (superseded, recorded), b's three lines
+        Assert.Equal([failedA.RunId.Value, runA.RunId], (await LogAsync(a)).Select(e => e.RunId));
+
+        // Purged and enabled again, the file has a new node id: its runs come back by their path, b's still do not.
+        await new SyncEngine().DisableAsync(new DisableRequest { Path = a, Purge = true });
+        await new SyncEngine().EnableAsync(new EnableRequest { Path = a, Tables = ["Genre"] });
+        var again = await new SyncEngine().RestoreLogAsync(new RestoreLogRequest { Path = a, BackupPath = shared });
+        Assert.Equal([runA.RunId, failedA.RunId.Value], again.Restored.Select(e => e.RunId));
+        Assert.DoesNotContain(await LogAsync(a), e => e.RunId == runB.RunId || e.Path == b);
+    }
+
+    [Fact]
     public async Task No_password_appears_in_the_database_log_the_backup_or_postgresql()
     {
         var path = _fixture.CopyChinook();

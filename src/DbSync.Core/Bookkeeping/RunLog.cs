@@ -563,9 +563,12 @@ public static class RunLog
     /// Restores backup entries missing from the database. Of several lines of one run the most final counts (see
     /// <see cref="Finality(RunStatus, bool)"/>); it replaces a recorded entry only when it is more final (a run recorded as
     /// Running or Abandoned is completed by its finished entry). A run whose most final line is Running is restored as
-    /// Abandoned. Restoring the same backup twice changes nothing the second time.
+    /// Abandoned. Restoring the same backup twice changes nothing the second time. Only this file's runs are restored:
+    /// those of node <paramref name="nodeId"/> or of <paramref name="databasePath"/> (one backup may serve several files,
+    /// DBSYNC_LOG_PATH); the path also finds the runs of a file that was purged and enabled again under a new node id,
+    /// and those that failed before the file was read (they have no node id).
     /// </summary>
-    public static RestoreLogResult Restore(SqliteConnection sqlite, string backupPath, bool whatIf, bool noRunActive)
+    public static RestoreLogResult Restore(SqliteConnection sqlite, string backupPath, string databasePath, string? nodeId, bool whatIf, bool noRunActive)
     {
         ArgumentNullException.ThrowIfNull(sqlite);
         if (!File.Exists(backupPath))
@@ -592,6 +595,13 @@ public static class RunLog
             if (!TryParse(line, out var entry, out var reason))
             {
                 invalid.Add(new InvalidLogLine(number, reason));
+                continue;
+            }
+
+            if (!(nodeId is not null && entry.NodeId == nodeId
+                || string.Equals(entry.Path, databasePath, OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal)))
+            {
+                skipped++; // another file's run
                 continue;
             }
 

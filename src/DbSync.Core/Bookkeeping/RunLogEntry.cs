@@ -239,7 +239,7 @@ public sealed class RestoreLogResult
     /// <summary>Entries written to the database (or that would be, with WhatIf).</summary>
     public required IReadOnlyList<RunLogEntry> Restored { get; init; }
 
-    /// <summary>Valid lines not restored: the run is already recorded, or a later line of the same run supersedes them.</summary>
+    /// <summary>Valid lines not restored: another file's run, a run already recorded as final, or a line of a run that a more final one supersedes.</summary>
     public int Skipped { get; init; }
 
     /// <summary>Lines that are not valid entries, each with its reason.</summary>
