@@ -176,7 +176,7 @@ public sealed class SyncEngine
                 RunLog.Prune(sqlite, cutoff);
                 if (request.PruneBackup && backupPath is not null)
                 {
-                    RunLog.PruneBackup(backupPath, cutoff);
+                    RunLog.PruneBackup(sqlite, backupPath, cutoff);
                 }
             }
 

@@ -391,6 +391,47 @@ public sealed class RunLogTests : IDisposable
     }
 
     [Fact]
+    public async Task Keep_days_prunes_only_entries_PostgreSQL_has()
+    {
+        // --keep-days deleted entries never sent to dbsync.runs, and with --prune-backup their backup lines too: such a
+        // run was then lost everywhere.
+        var path = _fixture.CopyChinook();
+        var first = await _fixture.SyncAsync(path, "Artist");
+        // dbsync.runs refuses this file's entries for a while (a role that may not insert there, a full disk on the server).
+        var trigger = "no_runs_" + _fixture.Schema;
+        _fixture.PgExecute($"""
+            CREATE FUNCTION dbsync.{trigger}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'simulated: cannot write dbsync.runs'; END $$;
+            CREATE TRIGGER {trigger} BEFORE INSERT OR UPDATE ON dbsync.runs FOR EACH ROW WHEN (NEW.path = '{path}') EXECUTE FUNCTION dbsync.{trigger}();
+            """);
+        SyncResult unsent;
+        try
+        {
+            SyncFixture.Execute(path, "INSERT INTO Artist (ArtistId, Name) VALUES (9800, 'unsent run')");
+            unsent = await _fixture.SyncAsync(path, "Artist");
+            Assert.False(unsent.Log.Postgres);
+            var pruning = await new SyncEngine().SyncAsync(_fixture.Request(path, "Artist") is var r ? new SyncRequest
+            {
+                Path = r.Path, ConnectionString = r.ConnectionString, Schema = r.Schema, Tables = r.Tables, KeepDays = 0, PruneBackup = true,
+            } : r);
+            Assert.Equal(SyncStatus.Succeeded, pruning.Status);
+        }
+        finally
+        {
+            _fixture.PgExecute($"DROP TRIGGER {trigger} ON dbsync.runs; DROP FUNCTION dbsync.{trigger}()");
+        }
+
+        // The run PostgreSQL has is pruned, in the file and the backup; the unsent one stays in both.
+        var ids = (await LogAsync(path)).Select(e => e.RunId).ToList();
+        Assert.DoesNotContain(first.RunId, ids);
+        Assert.Contains(unsent.RunId, ids);
+        Assert.DoesNotContain(BackupLines(path), l => l.GetProperty("runId").GetString() == first.RunId.ToString());
+        Assert.Contains(BackupLines(path), l => l.GetProperty("runId").GetString() == unsent.RunId.ToString() && l.GetProperty("status").GetString() == "Succeeded");
+        var next = await _fixture.SyncAsync(path, "Artist");
+        Assert.True(next.Log.Postgres, next.Log.Error);
+        Assert.Equal("Succeeded 1", _fixture.PgText($"SELECT concat_ws(' ', status, inserted) FROM dbsync.runs WHERE run_id = '{unsent.RunId}'"));
+    }
+
+    [Fact]
     public async Task No_password_appears_in_the_database_log_the_backup_or_postgresql()
     {
         var path = _fixture.CopyChinook();

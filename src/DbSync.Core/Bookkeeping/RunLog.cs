@@ -385,29 +385,46 @@ public static class RunLog
         return found;
     }
 
-    /// <summary>Removes entries that finished (or started, when never finished) before the cutoff. Returns how many.</summary>
+    /// <summary>
+    /// Removes entries that finished (or started, when never finished) before the cutoff and that PostgreSQL has
+    /// (<c>dbsync.runs</c>): one not sent yet would be lost there for good. Returns how many.
+    /// </summary>
     public static int Prune(SqliteConnection sqlite, DateTime cutoffUtc)
     {
         ArgumentNullException.ThrowIfNull(sqlite);
         using var command = CaptureStore.Command(sqlite, null,
-            "DELETE FROM _dbsync_runs WHERE coalesce(finished_at, started_at) < $cutoff AND status <> 'Running'");
+            "DELETE FROM _dbsync_runs WHERE coalesce(finished_at, started_at) < $cutoff AND status <> 'Running' AND pg_sent = 1");
         command.Parameters.AddWithValue("$cutoff", Iso(cutoffUtc));
         return command.ExecuteNonQuery();
     }
 
-    /// <summary>Rewrites the backup without entries that started before the cutoff. Lines that do not parse are kept.</summary>
-    public static int PruneBackup(string backupPath, DateTime cutoffUtc)
+    /// <summary>
+    /// Rewrites the backup without entries that finished (or started) before the cutoff, except runs the file holds
+    /// unsent to PostgreSQL: the backup is their only other copy. Lines that do not parse are kept.
+    /// </summary>
+    public static int PruneBackup(SqliteConnection sqlite, string backupPath, DateTime cutoffUtc)
     {
+        ArgumentNullException.ThrowIfNull(sqlite);
         if (!File.Exists(backupPath))
         {
             return 0;
+        }
+
+        var unsent = new HashSet<Guid>();
+        using (var command = CaptureStore.Command(sqlite, null, "SELECT run_id FROM _dbsync_runs WHERE pg_sent = 0"))
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                unsent.Add(Guid.Parse(reader.GetString(0)));
+            }
         }
 
         var kept = new StringBuilder();
         var removed = 0;
         foreach (var line in File.ReadLines(backupPath))
         {
-            if (TryParse(line, out var entry, out _) && (entry.FinishedAt ?? entry.StartedAt) < cutoffUtc)
+            if (TryParse(line, out var entry, out _) && (entry.FinishedAt ?? entry.StartedAt) < cutoffUtc && !unsent.Contains(entry.RunId))
             {
                 removed++;
                 continue;

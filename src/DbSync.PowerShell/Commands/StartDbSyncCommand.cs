@@ -21,7 +21,7 @@ public sealed class StartDbSyncCommand : DbSyncSyncCommand
     [Parameter]
     public SwitchParameter Resync { get; set; }
 
-    /// <summary>After a successful run, remove run log entries older than this many days from the database.</summary>
+    /// <summary>After a successful run, remove run log entries older than this many days from the database, once PostgreSQL has them (dbsync.runs).</summary>
     [Parameter]
     [ValidateRange(0, int.MaxValue)]
     public int KeepDays
@@ -30,7 +30,7 @@ public sealed class StartDbSyncCommand : DbSyncSyncCommand
         set => _keepDays = value;
     }
 
-    /// <summary>With -KeepDays, remove those entries from the backup file too.</summary>
+    /// <summary>With -KeepDays, remove those entries from the backup file too (but not the lines of runs the database still holds unsent).</summary>
     [Parameter]
     public SwitchParameter PruneBackup { get; set; }
 
