@@ -755,7 +755,7 @@ public sealed class SyncEngine
                 }
 
                 Conflicts.NodeIdentity.RecordCommitted(sqlite, write, result.RunId);
-                var completed = applied.Unrecorded is { } unrecorded ? RunLog.CompleteAbandoned(sqlite, write, unrecorded, result.RunId) : null;
+                var completed = applied.Unrecorded is { } unrecorded ? RunLog.CompleteCommitted(sqlite, write, unrecorded, result.RunId) : null;
                 Conflicts.NodeIdentity.ForgetPendingReleases(sqlite, write);
                 CaptureStore.WriteMeta(sqlite, write, LastTargetKey, destination);
                 // Of the tables this run read, only the entries it saw: one committed since is new work, not left.

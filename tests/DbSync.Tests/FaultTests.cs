@@ -260,6 +260,35 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task A_commit_whose_answer_was_lost_and_could_not_be_confirmed_gets_its_counts_from_the_next_run()
+    {
+        // Such a run was logged Failed 0/0/0, and the next run, which found PostgreSQL had committed it, applied nothing
+        // and logged 0/0/0 too: the committed rows were counted nowhere.
+        var (path, _) = await TenPendingUpdatesAsync(TimeSpan.FromSeconds(30));
+        var real = new NpgsqlConnectionStringBuilder(TestServer.ConnectionString);
+        using var proxy = new CommitCuttingProxy(real.Host!, real.Port, refuseAfterCut: true);
+        var through = new NpgsqlConnectionStringBuilder(TestServer.ConnectionString) { Host = "127.0.0.1", Port = proxy.Port, Pooling = false };
+
+        var error = await Assert.ThrowsAsync<DbSyncException>(() => new SyncEngine().SyncAsync(new SyncRequest { Path = path, ConnectionString = through.ConnectionString, Schema = _fixture.Schema }));
+
+        Assert.True(proxy.Cut, "the proxy never saw the COMMIT");
+        Assert.Equal(ErrorIds.TargetUnreachable, error.ErrorId);
+        Assert.Equal(10, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".stream WHERE label = 'changed'"));
+        var next = await _fixture.SyncAsync(path);
+        Assert.Equal((0L, 0L, 0L), (next.Inserted, next.Updated, next.Deleted)); // PostgreSQL had them: nothing twice
+
+        var logged = (await new SyncEngine().GetLogAsync(new LogQuery { Path = path })).Single(e => e.RunId == error.RunId);
+        Assert.Equal((RunStatus.Failed, ErrorIds.TargetUnreachable, 10L), (logged.Status, logged.ErrorId, logged.Updated));
+        Assert.Equal(10L, logged.Tables.Single(t => t.Name == "stream").Updated);
+        Assert.NotNull(logged.FinishedAt);
+        Assert.StartsWith("The connection to PostgreSQL broke while it committed this run", logged.Message, StringComparison.Ordinal);
+        Assert.Contains($"PostgreSQL had committed it after all (the counts): run {next.RunId} found so", logged.Message, StringComparison.Ordinal);
+        Assert.Equal("Failed 0 10 0 DbSync.TargetUnreachable", _fixture.PgText($"SELECT concat_ws(' ', status, inserted, updated, deleted, error_id) FROM dbsync.runs WHERE run_id = '{error.RunId}'"));
+        var lastLine = File.ReadLines(path + "-dbsync-log.jsonl").Last(l => l.Contains(error.RunId.ToString()!, StringComparison.Ordinal));
+        Assert.Equal(10, JsonDocument.Parse(lastLine).RootElement.GetProperty("updated").GetInt32());
+    }
+
+    [Fact]
     public async Task A_run_killed_after_PostgreSQL_committed_it_is_logged_Abandoned_with_the_counts_it_committed()
     {
         // It was logged Abandoned 0/0/0 in the file, the backup and dbsync.runs, and no run ever accounted for its rows.
@@ -320,7 +349,7 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
         Assert.Equal((RunStatus.Abandoned, 2L, 40_010L, 3L), (killed.Status, killed.Inserted, killed.Updated, killed.Deleted));
         Assert.Equal((2L, 10L, 0L), killed.Tables.Where(t => t.Name == "stream").Select(t => (t.Inserted, t.Updated, t.Deleted)).Single());
         Assert.Contains($"run {next.RunId} recorded them", killed.Message, StringComparison.Ordinal);
-        // The backup's last line of that run, which restore-log takes, and PostgreSQL's copy of the log say the same.
+        // The backup's last line of that run, the most final, which restore-log takes, and PostgreSQL's copy of the log say the same.
         var lastLine = File.ReadLines(path + "-dbsync-log.jsonl").Last(l => l.Contains(runId, StringComparison.Ordinal));
         using (var line = JsonDocument.Parse(lastLine))
         {

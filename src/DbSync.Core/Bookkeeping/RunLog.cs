@@ -132,26 +132,43 @@ public static class RunLog
     }
 
     /// <summary>
-    /// Inside the transaction that records run <paramref name="recordedBy"/>'s commit: fills in the entry of a run whose
-    /// changes PostgreSQL committed before its process died (see <see cref="RunLogEntry.Committed"/>), when the file
-    /// holds that run as Abandoned and not yet filled in. Returns the entry written, for the backup, or null.
+    /// Inside the transaction that records run <paramref name="recordedBy"/>'s commit: fills in the entry of an earlier
+    /// run whose changes PostgreSQL committed but the file never recorded (see <see cref="RunLogEntry.Committed"/>). The
+    /// file holds that run as Abandoned without a message (its process died after the COMMIT), or as Failed with
+    /// DbSync.TargetUnreachable and no counts (the answer to its COMMIT was lost and PostgreSQL could not be asked); such
+    /// a Failed entry keeps its status, error and times and gets the counts. Returns the entry written, for the backup,
+    /// or null.
     /// </summary>
-    internal static RunLogEntry? CompleteAbandoned(SqliteConnection sqlite, SqliteTransaction transaction, RunLogEntry committed, Guid recordedBy)
+    internal static RunLogEntry? CompleteCommitted(SqliteConnection sqlite, SqliteTransaction transaction, RunLogEntry committed, Guid recordedBy)
     {
-        using (var command = CaptureStore.Command(sqlite, transaction, "SELECT count(*) FROM _dbsync_runs WHERE run_id = $id AND status = 'Abandoned' AND message IS NULL"))
+        RunLogEntry? recorded;
+        using (var command = CaptureStore.Command(sqlite, transaction, $"SELECT {Columns} FROM _dbsync_runs WHERE run_id = $id"))
         {
             command.Parameters.AddWithValue("$id", committed.RunId.ToString());
-            if ((long)command.ExecuteScalar()! == 0)
-            {
-                return null;
-            }
+            using var reader = command.ExecuteReader();
+            recorded = reader.Read() ? ReadEntry(reader) : null;
         }
 
-        committed.Status = RunStatus.Abandoned;
-        committed.FinishedAt = null;
-        committed.Message = $"PostgreSQL committed this run's changes (the counts), but its process ended before the file recorded them; run {recordedBy} recorded them.";
-        Write(sqlite, transaction, committed);
-        return committed;
+        if (recorded is { Status: RunStatus.Abandoned, Message: null })
+        {
+            committed.Status = RunStatus.Abandoned;
+            committed.FinishedAt = null;
+            committed.Message = $"PostgreSQL committed this run's changes (the counts), but its process ended before the file recorded them; run {recordedBy} recorded them.";
+            Write(sqlite, transaction, committed);
+            return committed;
+        }
+
+        if (recorded is { Status: RunStatus.Failed, ErrorId: ErrorIds.TargetUnreachable, Inserted: 0, Updated: 0, Deleted: 0, Conflicts: 0, ConflictsResolved: 0, Quarantined: 0 })
+        {
+            (recorded.Inserted, recorded.Updated, recorded.Deleted) = (committed.Inserted, committed.Updated, committed.Deleted);
+            (recorded.Conflicts, recorded.ConflictsResolved, recorded.Quarantined) = (committed.Conflicts, committed.ConflictsResolved, committed.Quarantined);
+            recorded.Tables = committed.Tables;
+            recorded.Message = $"{recorded.Message} PostgreSQL had committed it after all (the counts): run {recordedBy} found so and recorded its changes.";
+            Write(sqlite, transaction, recorded);
+            return recorded;
+        }
+
+        return null;
     }
 
     /// <summary>Writes (inserts or replaces) an entry in the database inside a transaction; it is then due for PostgreSQL.</summary>
@@ -303,7 +320,7 @@ public static class RunLog
 
     /// <summary>
     /// How final an entry of a run is: Running 0, Abandoned 1, Abandoned with a message (counts a later run filled in,
-    /// see <see cref="CompleteAbandoned"/>) 2, any status a run ends with 3. Of two entries of one run the more final
+    /// see <see cref="CompleteCommitted"/>) 2, any status a run ends with 3. Of two entries of one run the more final
     /// one is the truth, whatever their order; of two equally final ones, the later.
     /// </summary>
     internal static int Finality(RunStatus status, bool hasMessage) => status switch

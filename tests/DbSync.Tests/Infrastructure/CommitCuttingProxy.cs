@@ -7,7 +7,9 @@ namespace DbSync.Tests.Infrastructure;
 
 /// <summary>
 /// A TCP relay in front of the test server that, once, forwards a client's COMMIT and then cuts the connection before
-/// PostgreSQL's answer gets back: a network failure at the worst moment. Other connections are relayed untouched.
+/// PostgreSQL's answer gets back: a network failure at the worst moment. Other connections are relayed untouched, or,
+/// with <c>refuseAfterCut</c>, closed at once after the cut: the network stays down, and nobody can ask PostgreSQL
+/// whether the COMMIT happened.
 /// </summary>
 internal sealed class CommitCuttingProxy : IDisposable
 {
@@ -16,11 +18,12 @@ internal sealed class CommitCuttingProxy : IDisposable
     private readonly string _host;
     private readonly int _port;
     private readonly CancellationTokenSource _stop = new();
+    private readonly bool _refuseAfterCut;
     private int _armed = 1;
 
-    public CommitCuttingProxy(string host, int port)
+    public CommitCuttingProxy(string host, int port, bool refuseAfterCut = false)
     {
-        (_host, _port) = (host, port);
+        (_host, _port, _refuseAfterCut) = (host, port, refuseAfterCut);
         _listener.Start();
         _ = AcceptAsync();
     }
@@ -42,6 +45,12 @@ internal sealed class CommitCuttingProxy : IDisposable
             catch (Exception) when (_stop.IsCancellationRequested)
             {
                 return;
+            }
+
+            if (_refuseAfterCut && Cut)
+            {
+                client.Dispose();
+                continue;
             }
 
             _ = RelayAsync(client);
