@@ -173,10 +173,22 @@ public sealed class SyncEngine
             {
                 // Never this run's own entry, not even with --keep-days 0: it finished after it started.
                 var cutoff = DateTime.UtcNow.AddDays(-days) is var byAge && byAge < result.StartedAt ? byAge : result.StartedAt;
-                RunLog.Prune(sqlite, cutoff);
-                if (request.PruneBackup && backupPath is not null)
+                var pruning = $"'{path}'";
+                try
                 {
-                    RunLog.PruneBackup(sqlite, backupPath, cutoff);
+                    RunLog.Prune(sqlite, cutoff);
+                    if (request.PruneBackup && backupPath is not null)
+                    {
+                        pruning = $"the backup '{backupPath}'";
+                        RunLog.PruneBackup(sqlite, backupPath, cutoff);
+                    }
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or SqliteException)
+                {
+                    // PostgreSQL has committed: like any failure to log, a failed prune is a warning, never a failed run.
+                    var problem = $"run log entries older than {days} days could not be removed from {pruning} ({ex.Message}); a later run with --keep-days tries again";
+                    result.Log.Error = result.Log.Error is null ? problem : $"{result.Log.Error}; {problem}";
+                    warnings.Add("Run log: " + problem);
                 }
             }
 

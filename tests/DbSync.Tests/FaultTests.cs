@@ -40,7 +40,7 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
         return seed;
     }
 
-    private static Process StartDotnet(string dll, IEnumerable<string> arguments, string? user = null)
+    internal static Process StartDotnet(string dll, IEnumerable<string> arguments, string? user = null)
     {
         var start = new ProcessStartInfo(user is null ? "dotnet" : "runuser") { RedirectStandardOutput = true, RedirectStandardError = true };
         if (user is not null)

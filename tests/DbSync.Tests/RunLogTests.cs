@@ -1,13 +1,15 @@
+using System.Runtime.Versioning;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using DbSync.Core;
 using DbSync.Core.Bookkeeping;
 using DbSync.Tests.Infrastructure;
 using Npgsql;
+using Xunit.Abstractions;
 
 namespace DbSync.Tests;
 
-public sealed class RunLogTests : IDisposable
+public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
 {
     private readonly SyncFixture _fixture = new();
 
@@ -429,6 +431,50 @@ public sealed class RunLogTests : IDisposable
         var next = await _fixture.SyncAsync(path, "Artist");
         Assert.True(next.Log.Postgres, next.Log.Error);
         Assert.Equal("Succeeded 1", _fixture.PgText($"SELECT concat_ws(' ', status, inserted) FROM dbsync.runs WHERE run_id = '{unsent.RunId}'"));
+    }
+
+    /// <summary>The fixture's folder open to an unprivileged user (tests run as root, which ignores file modes).</summary>
+    [UnsupportedOSPlatform("windows")]
+    private void OpenFolderToOthers() => File.SetUnixFileMode(_fixture.Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+        | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute | UnixFileMode.StickyBit);
+
+    private const UnixFileMode Everyone = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite
+        | UnixFileMode.OtherRead | UnixFileMode.OtherWrite;
+
+    [Fact]
+    [UnsupportedOSPlatform("windows")]
+    public async Task A_backup_that_cannot_be_pruned_is_a_warning_and_the_committed_run_still_succeeds()
+    {
+        // Pruning ran after PostgreSQL committed, unguarded: the CLI died with an unhandled exception, no JSON and a
+        // non-zero exit, which a scheduler reads as "nothing applied".
+        OpenFolderToOthers();
+        var path = _fixture.CopyChinook();
+        var logs = Directory.CreateDirectory(Path.Combine(_fixture.Directory, "logs")).FullName;
+        var backup = Path.Combine(logs, "run.jsonl");
+        var first = _fixture.Request(path, "Genre");
+        await new SyncEngine().SyncAsync(new SyncRequest { Path = path, ConnectionString = first.ConnectionString, Schema = first.Schema, Tables = first.Tables, LogPath = backup });
+        // The backup, the file and its lock file can be written by anyone; the backup's folder only by root.
+        foreach (var file in new[] { path, backup, RunLock.LockPathFor(path) })
+        {
+            File.SetUnixFileMode(file, Everyone);
+        }
+
+        SyncFixture.Execute(path, "UPDATE Genre SET Name = 'pruned' WHERE GenreId = 1");
+
+        using var sync = FaultTests.StartDotnet("dbsync.dll", ["sync", "--path", path, "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema,
+            "--table", "Genre", "--log-path", backup, "--keep-days", "0", "--prune-backup", "--json"], user: "nobody");
+        var stdout = await sync.StandardOutput.ReadToEndAsync();
+        var stderr = await sync.StandardError.ReadToEndAsync();
+        await sync.WaitForExitAsync();
+
+        output.WriteLine(stdout + stderr);
+        Assert.Equal(0, sync.ExitCode);
+        var json = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal(("Succeeded", 1), (json.GetProperty("status").GetString(), json.GetProperty("updated").GetInt32()));
+        var error = json.GetProperty("log").GetProperty("error").GetString();
+        Assert.Contains($"could not be removed from the backup '{backup}'", error, StringComparison.Ordinal);
+        Assert.Contains(json.GetProperty("warnings").EnumerateArray(), w => w.GetString() == "Run log: " + error);
+        Assert.Equal(1, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".genre WHERE name = 'pruned'"));
     }
 
     [Fact]
