@@ -119,6 +119,8 @@ public static class ErrorIds
     public const string NewerSchemaVersion = "DbSync.NewerSchemaVersion";
     /// <summary>The run log backup file given to restore-log does not exist.</summary>
     public const string LogBackupNotFound = "DbSync.LogBackupNotFound";
+    /// <summary>The run log backup file given to restore-log exists but cannot be read (permissions, an I/O error).</summary>
+    public const string LogBackupUnreadable = "DbSync.LogBackupUnreadable";
     /// <summary>
     /// Not a run failure: rows of a table were held back in a run that committed the rest (quarantined, or a conflict
     /// the Fail policy left). Start-DbSync writes it as a non-terminating error per table; dbsync exits 3.

@@ -867,6 +867,8 @@ public sealed class SyncEngine
         ArgumentNullException.ThrowIfNull(request);
         var path = SourceDatabase.Validate(request.Path);
         var backup = RunLog.BackupPathFor(path, request.BackupPath)!;
+        // Before anything is created: a restore that cannot read its backup must not add DbSync's tables to the file.
+        RunLog.CheckBackup(backup);
         using var runLock = await RunLock.AcquireAsync(path, request.LockTimeout, cancellationToken).ConfigureAwait(false);
         using var sqlite = SourceDatabase.Open(path);
         try

@@ -478,6 +478,52 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task Restore_log_with_a_missing_backup_leaves_a_file_never_enabled_untouched()
+    {
+        // It added DbSync's tables to the file before finding that the backup did not exist.
+        var path = _fixture.CopyChinook();
+        var before = SyncFixture.Hash(path);
+
+        var error = await Assert.ThrowsAsync<DbSyncException>(() => new SyncEngine().RestoreLogAsync(new RestoreLogRequest { Path = path }));
+
+        Assert.Equal(ErrorIds.LogBackupNotFound, error.ErrorId);
+        Assert.Contains(Backup(path), error.Message, StringComparison.Ordinal);
+        Assert.Equal(before, SyncFixture.Hash(path));
+    }
+
+    [Fact]
+    [UnsupportedOSPlatform("windows")]
+    public async Task A_backup_that_cannot_be_read_is_a_clear_error_naming_it()
+    {
+        // An I/O or permission error reading the backup escaped as an unhandled exception: a stack trace, no JSON, exit 134.
+        var path = _fixture.CopyChinook();
+        var before = SyncFixture.Hash(path);
+        // Reading this process's memory at offset 0 fails with EIO, even for root.
+        var io = await Assert.ThrowsAsync<DbSyncException>(() => new SyncEngine().RestoreLogAsync(new RestoreLogRequest { Path = path, BackupPath = "/proc/self/mem" }));
+        Assert.Equal(ErrorIds.LogBackupUnreadable, io.ErrorId);
+        Assert.Contains("'/proc/self/mem' cannot be read", io.Message, StringComparison.Ordinal);
+
+        // A backup the user may not read.
+        OpenFolderToOthers();
+        File.SetUnixFileMode(path, Everyone);
+        var secret = Path.Combine(_fixture.Directory, "secret.jsonl");
+        File.WriteAllText(secret, "{}\n");
+        File.SetUnixFileMode(secret, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        using var restore = FaultTests.StartDotnet("dbsync.dll", ["restore-log", "--path", path, "--backup", secret, "--json"], user: "nobody");
+        var stdout = await restore.StandardOutput.ReadToEndAsync();
+        var stderr = await restore.StandardError.ReadToEndAsync();
+        await restore.WaitForExitAsync();
+
+        output.WriteLine(stdout + stderr);
+        Assert.Equal(1, restore.ExitCode);
+        var json = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal(("Failed", ErrorIds.LogBackupUnreadable), (json.GetProperty("status").GetString(), json.GetProperty("errorId").GetString()));
+        Assert.Contains($"'{secret}' cannot be read", json.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", stderr, StringComparison.Ordinal);
+        Assert.Equal(before, SyncFixture.Hash(path));
+    }
+
+    [Fact]
     public async Task No_password_appears_in_the_database_log_the_backup_or_postgresql()
     {
         var path = _fixture.CopyChinook();

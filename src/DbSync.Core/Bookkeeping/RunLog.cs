@@ -605,20 +605,13 @@ public static class RunLog
     public static RestoreLogResult Restore(SqliteConnection sqlite, string backupPath, string databasePath, string? nodeId, bool whatIf, bool noRunActive)
     {
         ArgumentNullException.ThrowIfNull(sqlite);
-        if (!File.Exists(backupPath))
-        {
-            throw new DbSyncException(ErrorIds.LogBackupNotFound, DbSyncErrorCategory.ObjectNotFound,
-                Directory.Exists(backupPath)
-                    ? $"The run log backup '{backupPath}' is a folder; give the backup file (FILE-dbsync-log.jsonl)."
-                    : $"The run log backup '{backupPath}' does not exist.", backupPath);
-        }
-
+        CheckBackup(backupPath);
         var invalid = new List<InvalidLogLine>();
         var latest = new Dictionary<Guid, RunLogEntry>();
         var order = new List<Guid>();
         var skipped = 0;
         var number = 0;
-        foreach (var line in File.ReadLines(backupPath, Encoding.UTF8))
+        foreach (var line in ReadBackupLines(backupPath))
         {
             number++;
             if (line.Length == 0)
@@ -701,6 +694,73 @@ public static class RunLog
 
         return new RestoreLogResult { BackupPath = backupPath, Restored = restore, Skipped = skipped, Invalid = invalid, WhatIf = whatIf };
     }
+
+    /// <summary>
+    /// Refuses a backup restore-log cannot use, before anything is changed: missing, a folder, or unreadable
+    /// (permissions, an I/O error).
+    /// </summary>
+    /// <exception cref="DbSyncException">LogBackupNotFound or LogBackupUnreadable.</exception>
+    public static void CheckBackup(string backupPath)
+    {
+        if (!File.Exists(backupPath))
+        {
+            throw new DbSyncException(ErrorIds.LogBackupNotFound, DbSyncErrorCategory.ObjectNotFound,
+                Directory.Exists(backupPath)
+                    ? $"The run log backup '{backupPath}' is a folder; give the backup file (FILE-dbsync-log.jsonl)."
+                    : $"The run log backup '{backupPath}' does not exist.", backupPath);
+        }
+
+        try
+        {
+            using var stream = new FileStream(backupPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            stream.ReadByte();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw Unreadable(backupPath, ex);
+        }
+    }
+
+    /// <summary>The backup's lines; a failure to read them midway is <see cref="ErrorIds.LogBackupUnreadable"/>.</summary>
+    private static IEnumerable<string> ReadBackupLines(string backupPath)
+    {
+        using var reader = Open();
+        while (true)
+        {
+            string? line;
+            try
+            {
+                line = reader.ReadLine();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw Unreadable(backupPath, ex);
+            }
+
+            if (line is null)
+            {
+                yield break;
+            }
+
+            yield return line;
+        }
+
+        StreamReader Open()
+        {
+            try
+            {
+                return new StreamReader(new FileStream(backupPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete), Encoding.UTF8);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw Unreadable(backupPath, ex);
+            }
+        }
+    }
+
+    private static DbSyncException Unreadable(string backupPath, Exception ex) => new(ErrorIds.LogBackupUnreadable,
+        ex is UnauthorizedAccessException ? DbSyncErrorCategory.PermissionDenied : DbSyncErrorCategory.NotSpecified,
+        $"The run log backup '{backupPath}' cannot be read ({ex.Message}).", backupPath, ex);
 
     /// <summary>Parses and validates one backup line.</summary>
     public static bool TryParse(string line, out RunLogEntry entry, out string reason)
