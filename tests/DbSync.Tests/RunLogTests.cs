@@ -524,6 +524,49 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task Restore_refuses_a_status_that_is_not_exactly_a_name_and_negative_counts()
+    {
+        // The status was read as .NET reads enums: "succeeded", 3, 99 and "Running, Succeeded" were all stored (99 then
+        // broke log --json), and negative conflicts, quarantined and durationMs too.
+        var path = _fixture.CopyChinook();
+        await _fixture.SyncAsync(path, "Genre");
+        var good = File.ReadAllLines(Backup(path))[^1];
+        string Run(Action<JsonObject> change) => With(good, j =>
+        {
+            j["runId"] = Guid.NewGuid().ToString();
+            change(j);
+        });
+        var backup = Path.Combine(_fixture.Directory, "edited.jsonl");
+        File.WriteAllLines(backup, [
+            Run(j => j["status"] = "succeeded"),
+            Run(j => j["status"] = 3),
+            Run(j => j["status"] = 99),
+            Run(j => j["status"] = "Running, Succeeded"),
+            Run(j => j["status"] = "3"),
+            Run(j => j["conflicts"] = -5),
+            Run(j => j["quarantined"] = -1),
+            Run(j => j["durationMs"] = -9),
+            Run(j => j["conflictsResolved"] = "1"),
+            Run(j => j["status"] = "Failed"), // valid
+        ]);
+
+        var result = await new SyncEngine().RestoreLogAsync(new RestoreLogRequest { Path = path, BackupPath = backup });
+
+        Assert.Equal(RunStatus.Failed, Assert.Single(result.Restored).Status);
+        var reasons = result.Invalid.ToDictionary(l => l.Line, l => l.Reason);
+        Assert.Equal(Enumerable.Range(1, 9), reasons.Keys.Order());
+        Assert.Contains("'status' is 'succeeded', not one of Running, Succeeded", reasons[1], StringComparison.Ordinal);
+        Assert.Contains("'status' is number, not string", reasons[2], StringComparison.Ordinal);
+        Assert.Contains("'status' is number, not string", reasons[3], StringComparison.Ordinal);
+        Assert.Contains("'status' is 'Running, Succeeded'", reasons[4], StringComparison.Ordinal);
+        Assert.Contains("'status' is '3'", reasons[5], StringComparison.Ordinal);
+        Assert.Equal(["'conflicts'", "'quarantined'", "'durationMs'", "'conflictsResolved'"], reasons.Where(r => r.Key >= 6).OrderBy(r => r.Key)
+            .Select(r => r.Value.Split(' ')[0]));
+        Assert.All(reasons.Where(r => r.Key >= 6), r => Assert.EndsWith("is not a whole number of 0 or more", r.Value, StringComparison.Ordinal));
+        Assert.Equal(2, (await LogAsync(path)).Count);
+    }
+
+    [Fact]
     public async Task No_password_appears_in_the_database_log_the_backup_or_postgresql()
     {
         var path = _fixture.CopyChinook();

@@ -771,7 +771,8 @@ public static class RunLog
             // One pass for the lines that are fine (nearly all); [JsonRequired] and the types reject the rest, which
             // the detailed validation below then explains.
             if (JsonSerializer.Deserialize<RunLogEntry>(line, RunLogEntry.JsonOptions) is { } parsed
-                && parsed.RunId != Guid.Empty && parsed.Inserted >= 0 && parsed.Updated >= 0 && parsed.Deleted >= 0)
+                && parsed.RunId != Guid.Empty && parsed.Inserted >= 0 && parsed.Updated >= 0 && parsed.Deleted >= 0
+                && parsed.Conflicts >= 0 && parsed.ConflictsResolved >= 0 && parsed.Quarantined >= 0 && parsed.DurationMs >= 0)
             {
                 parsed.StartedAt = DateTime.SpecifyKind(parsed.StartedAt.ToUniversalTime(), DateTimeKind.Utc);
                 entry = parsed;
@@ -828,15 +829,17 @@ public static class RunLog
                 return false;
             }
 
-            if (!Enum.TryParse<RunStatus>(root.GetProperty("status").GetString(), ignoreCase: false, out _))
+            // Exactly a name: Enum.TryParse also takes numbers and comma lists.
+            if (!Enum.GetNames<RunStatus>().Contains(root.GetProperty("status").GetString(), StringComparer.Ordinal))
             {
                 reason = $"'status' is '{root.GetProperty("status").GetString()}', not one of {string.Join(", ", Enum.GetNames<RunStatus>())}";
                 return false;
             }
 
-            foreach (var name in new[] { "inserted", "updated", "deleted" })
+            foreach (var name in new[] { "inserted", "updated", "deleted", "conflicts", "conflictsResolved", "quarantined", "durationMs" })
             {
-                if (!root.GetProperty(name).TryGetInt64(out var count) || count < 0)
+                // The first three are required (checked above); the others, where present.
+                if (root.TryGetProperty(name, out var value) && (value.ValueKind != JsonValueKind.Number || !value.TryGetInt64(out var count) || count < 0))
                 {
                     reason = $"'{name}' is not a whole number of 0 or more";
                     return false;

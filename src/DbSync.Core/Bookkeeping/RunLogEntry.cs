@@ -48,6 +48,7 @@ public sealed class RunLogEntry
 
     /// <summary>How the run ended.</summary>
     [JsonRequired]
+    [JsonConverter(typeof(StatusConverter))]
     public RunStatus Status { get; set; }
 
     /// <summary>Rows inserted in PostgreSQL.</summary>
@@ -92,6 +93,27 @@ public sealed class RunLogEntry
         Converters = { new JsonStringEnumConverter() },
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
+
+    /// <summary>
+    /// A status exactly as DbSync writes it, its name. JsonStringEnumConverter also reads numbers, any case and comma
+    /// lists ("Running, Succeeded"), which restore-log then stored as statuses no run has.
+    /// </summary>
+    internal sealed class StatusConverter : JsonConverter<RunStatus>
+    {
+        public override RunStatus Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+        {
+            var text = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+            return Enum.GetNames<RunStatus>().Contains(text, StringComparer.Ordinal)
+                ? Enum.Parse<RunStatus>(text!)
+                : throw new JsonException($"'status' is not one of {string.Join(", ", Enum.GetNames<RunStatus>())}.");
+        }
+
+        public override void Write(Utf8JsonWriter writer, RunStatus value, JsonSerializerOptions options)
+        {
+            ArgumentNullException.ThrowIfNull(writer);
+            writer.WriteStringValue(value.ToString());
+        }
+    }
 
     /// <summary>The entry as one line of JSON.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
