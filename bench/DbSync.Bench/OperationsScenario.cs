@@ -172,7 +172,8 @@ internal sealed class OperationsScenario(BenchContext context)
     {
         var path = context.WorkFile("restore.sqlite");
         CreateTable(path);
-        await new SyncEngine().EnableAsync(new EnableRequest { Path = path }, cancellationToken);
+        // The backup is this file's own (restore-log skips other files' runs from a shared backup).
+        var nodeId = (await new SyncEngine().EnableAsync(new EnableRequest { Path = path }, cancellationToken)).NodeId;
         var backup = context.WorkFile("restore-backup.jsonl");
         var random = new Random(BenchContext.Seed);
         var text = new StringBuilder();
@@ -183,8 +184,8 @@ internal sealed class OperationsScenario(BenchContext context)
             text.Append(new RunLogEntry
             {
                 RunId = new Guid(random.Next(), (short)random.Next(), (short)random.Next(), [.. Enumerable.Range(0, 8).Select(_ => (byte)random.Next(256))]),
-                NodeId = "5d7a9b52-0c8e-4d2f-9a4e-3b1f2c6d7e80",
-                Path = "/var/lib/inventory/node.sqlite",
+                NodeId = nodeId,
+                Path = Path.GetFullPath(path),
                 Target = "db.example.org:5432/inventory as sync",
                 StartedAt = begun,
                 FinishedAt = begun.AddSeconds(2),
