@@ -519,7 +519,10 @@ public static class CliApp
             retried = await engine.RetryQuarantineAsync(BuildSyncRequest(parsed), null, cancellationToken).ConfigureAwait(false);
         }
 
-        var rows = await engine.GetQuarantineAsync(new QuarantineQuery { Path = path, Tables = parsed.Values("--table") }, cancellationToken).ConfigureAwait(false);
+        var rows = await engine.GetQuarantineAsync(new QuarantineQuery
+        {
+            Path = path, Tables = parsed.Values("--table"), BusyTimeout = TimeSpan.FromSeconds(parsed.Int("--busy-timeout") ?? 30),
+        }, cancellationToken).ConfigureAwait(false);
         var code = retried is null || retried.Status == SyncStatus.Succeeded ? Success : Partial;
         if (parsed.Flag("--json"))
         {

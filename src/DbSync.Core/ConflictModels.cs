@@ -136,6 +136,9 @@ public sealed class QuarantineQuery
 
     /// <summary>Only these tables (patterns); empty means all.</summary>
     public IReadOnlyList<string> Tables { get; init; } = [];
+
+    /// <summary>How long to wait while another program holds a lock on the file (as <see cref="SyncRequest.BusyTimeout"/>); a cancel ends the wait at once.</summary>
+    public TimeSpan BusyTimeout { get; init; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>Gives a copied SQLite file an identity of its own. Mirrors <c>dbsync reset-node</c> and Reset-DbSyncNode.</summary>

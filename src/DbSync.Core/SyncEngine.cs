@@ -850,14 +850,15 @@ public sealed class SyncEngine
 
         var path = SourceDatabase.Validate(query.Path);
         var noRunActive = await NoRunActiveAsync(path, cancellationToken).ConfigureAwait(false);
-        using var sqlite = SourceDatabase.Open(path);
+        // A cancel ends a wait for another program's lock at once.
+        using var sqlite = SourceDatabase.OpenCancellable(path, TimeSpan.FromSeconds(30), cancellationToken);
         try
         {
             return RunLog.Query(sqlite, query, noRunActive);
         }
         catch (SqliteException ex)
         {
-            throw SourceDatabase.Translate(ex, path);
+            throw SourceDatabase.Translate(ex, path, cancellationToken);
         }
     }
 
@@ -870,7 +871,7 @@ public sealed class SyncEngine
         // Before anything is created: a restore that cannot read its backup must not add DbSync's tables to the file.
         RunLog.CheckBackup(backup);
         using var runLock = await RunLock.AcquireAsync(path, request.LockTimeout, cancellationToken).ConfigureAwait(false);
-        using var sqlite = SourceDatabase.Open(path);
+        using var sqlite = SourceDatabase.OpenCancellable(path, TimeSpan.FromSeconds(30), cancellationToken);
         try
         {
             var nodeId = RunLog.TableExists(sqlite, "_dbsync_meta") ? CaptureStore.ReadMeta(sqlite, null, "node_id") : null;
@@ -939,7 +940,7 @@ public sealed class SyncEngine
     public async Task<SyncResult?> RetryQuarantineAsync(SyncRequest request, IProgress<SyncProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var held = await GetQuarantineAsync(new QuarantineQuery { Path = request.Path, Tables = request.Tables }, cancellationToken).ConfigureAwait(false);
+        var held = await GetQuarantineAsync(new QuarantineQuery { Path = request.Path, Tables = request.Tables, BusyTimeout = request.BusyTimeout }, cancellationToken).ConfigureAwait(false);
         if (held.Count == 0)
         {
             return null;

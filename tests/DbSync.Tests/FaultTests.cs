@@ -479,6 +479,83 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
         Assert.NotEqual(before, SyncFixture.Hash(path));
     }
 
+    [Theory]
+    [InlineData("quarantine")]
+    [InlineData("log")]
+    [InlineData("status")]
+    public async Task Reading_commands_end_a_wait_for_another_programs_lock_at_a_cancel_and_quarantine_honours_its_busy_timeout(string command)
+    {
+        // The quarantine read waited a fixed 30 s whatever --busy-timeout said, and none of these stopped at Ctrl+C or
+        // Stop-Job until the lock went (PowerShell exploration, S3).
+        var path = _fixture.CreateDatabase(StreamSchema);
+        await new SyncEngine().EnableAsync(new EnableRequest { Path = path });
+        Task Run(TimeSpan busy, CancellationToken token) => command switch
+        {
+            "quarantine" => new SyncEngine().GetQuarantineAsync(new QuarantineQuery { Path = path, BusyTimeout = busy }, token),
+            "log" => new SyncEngine().GetLogAsync(new LogQuery { Path = path }, token),
+            _ => new SyncEngine().GetStatusAsync(new DbSync.Core.Diagnostics.StatusRequest { Path = path }, token),
+        };
+
+        using var holder = SyncFixture.OpenSqlite(path);
+        SyncFixture.Execute(holder, "BEGIN EXCLUSIVE");
+        var clock = Stopwatch.StartNew();
+        if (command == "quarantine")
+        {
+            var busy = await Assert.ThrowsAsync<DbSyncException>(() => Run(TimeSpan.FromSeconds(2), default).WaitAsync(TimeSpan.FromSeconds(60)));
+            Assert.Equal("DbSync.SourceBusy", busy.ErrorId);
+            Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(5));
+        }
+
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+        clock.Restart();
+        var cancelled = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Run(TimeSpan.FromSeconds(60), cancel.Token).WaitAsync(TimeSpan.FromSeconds(90)));
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3));
+        Assert.Equal(cancel.Token, cancelled.CancellationToken);
+        SyncFixture.Execute(holder, "ROLLBACK");
+    }
+
+    [Fact]
+    public async Task A_missing_password_is_an_authentication_failure_naming_where_a_password_comes_from_not_an_unreachable_server()
+    {
+        // It was DbSync.TargetUnreachable, "cannot be reached", and test said to check host, port and firewalls
+        // (PowerShell exploration, S4): the commonest mistake of a scheduled job, which lacks the shell's PGPASSWORD.
+        var path = _fixture.CreateDatabase(StreamSchema);
+        // An empty pgpass file: no password from there either, whatever the machine's ~/.pgpass holds.
+        var passfile = Path.Combine(_fixture.Directory, "empty-pgpass");
+        await File.WriteAllTextAsync(passfile, "");
+        var noPassword = new NpgsqlConnectionStringBuilder(TestServer.ConnectionString) { Password = null, Passfile = passfile }.ConnectionString;
+        async Task<JsonDocument> RunAsync(params string[] arguments)
+        {
+            // A process of its own, without PGPASSWORD: this process's environment is shared by tests running in parallel.
+            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "dbsync.dll"));
+            foreach (var argument in arguments)
+            {
+                start.ArgumentList.Add(argument);
+            }
+
+            start.Environment.Remove("PGPASSWORD");
+            using var process = Process.Start(start)!;
+            var output = await process.StandardOutput.ReadToEndAsync();
+            await process.WaitForExitAsync();
+            Assert.Equal(1, process.ExitCode);
+            return JsonDocument.Parse(output);
+        }
+
+        using (var sync = await RunAsync("sync", "--path", path, "--connection", noPassword, "--schema", _fixture.Schema, "--json"))
+        {
+            Assert.Equal("DbSync.AuthenticationFailed", sync.RootElement.GetProperty("errorId").GetString());
+            var message = sync.RootElement.GetProperty("message").GetString()!;
+            Assert.Contains("asks for a password and none was given", message, StringComparison.Ordinal);
+            Assert.Contains("PGPASSWORD", message, StringComparison.Ordinal);
+        }
+
+        using var test = await RunAsync("test", "--path", path, "--connection", noPassword, "--schema", _fixture.Schema, "--json");
+        var checks = test.RootElement.GetProperty("checks").EnumerateArray().ToDictionary(c => c.GetProperty("name").GetString()!);
+        Assert.Equal("Pass", checks["Target.Reachable"].GetProperty("status").GetString());
+        Assert.Equal("DbSync.AuthenticationFailed", checks["Target.Authentication"].GetProperty("errorId").GetString());
+    }
+
     [Fact]
     [UnsupportedOSPlatform("windows")]
     public async Task A_read_only_file_is_a_clear_error_for_a_user_who_cannot_write_it()

@@ -41,14 +41,15 @@ public static class HeldRows
         var path = SourceDatabase.Validate(query.Path);
         await Task.Yield();
         cancellationToken.ThrowIfCancellationRequested();
-        using var sqlite = SourceDatabase.Open(path);
+        // Another program's lock is waited for as the caller asked, and a cancel (Ctrl+C, Stop-Job) ends the wait at once.
+        using var sqlite = SourceDatabase.OpenCancellable(path, query.BusyTimeout, cancellationToken);
         try
         {
             return Read(sqlite, null, query.Tables);
         }
         catch (SqliteException ex)
         {
-            throw SourceDatabase.Translate(ex, path);
+            throw SourceDatabase.Translate(ex, path, cancellationToken);
         }
     }
 

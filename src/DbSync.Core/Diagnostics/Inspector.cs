@@ -20,7 +20,7 @@ internal static class Inspector
         var builder = TargetDatabase.ParseConnectionString(request.ConnectionString, request.Credential);
         var pg = await TargetDatabase.OpenAsync(builder, cancellationToken).ConfigureAwait(false);
         await using var pgScope = pg.ConfigureAwait(false);
-        using var sqlite = SourceDatabase.Open(path, (int)Math.Ceiling(request.BusyTimeout.TotalSeconds));
+        using var sqlite = SourceDatabase.OpenCancellable(path, request.BusyTimeout, cancellationToken);
         try
         {
             var selected = SyncPlanner.Select(SourceSchemaReader.ReadTables(sqlite), request.Tables);
@@ -116,7 +116,8 @@ internal static class Inspector
         var targetCheck = request.ConnectionString is null ? null : CheckTargetAsync(request, cancellationToken);
 
         DatabaseStatus status;
-        using (var sqlite = SourceDatabase.Open(path, busyTimeoutSeconds: 5))
+        // A cancel (Ctrl+C, Stop-Job) ends a wait for another program's lock at once.
+        using (var sqlite = SourceDatabase.OpenCancellable(path, TimeSpan.FromSeconds(5), cancellationToken))
         {
             try
             {

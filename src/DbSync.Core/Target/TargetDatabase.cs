@@ -157,6 +157,14 @@ public static class TargetDatabase
             };
         }
 
+        // Npgsql's own check before it answers the server's request for a password: the server was reached.
+        if (ex is NpgsqlException && ex.Message.StartsWith("No password has been provided", StringComparison.Ordinal))
+        {
+            return new DbSyncException(ErrorIds.AuthenticationFailed, DbSyncErrorCategory.PermissionDenied,
+                $"PostgreSQL at {where} asks for a password and none was given: put it in the connection string, -Credential, PGPASSWORD or a pgpass file (a scheduled task does not see the PGPASSWORD of an interactive shell).",
+                where, ex);
+        }
+
         // ObjectDisposedException: Npgsql's objects of a connection that broke mid-run.
         if (ex is NpgsqlException or SocketException or TimeoutException or IOException or ObjectDisposedException || ex.InnerException is SocketException or TimeoutException)
         {

@@ -64,7 +64,7 @@ public sealed class GetDbSyncQuarantineCommand : DbSyncSyncCommand
     #endregion
 
     /// <summary>The Core query for one file.</summary>
-    internal QuarantineQuery BuildQuery(string path) => new() { Path = path, Tables = Table };
+    internal QuarantineQuery BuildQuery(string path) => new() { Path = path, Tables = Table, BusyTimeout = TimeSpan.FromSeconds(BusyTimeout) };
 
     /// <summary>The Core request of -Retry for one file.</summary>
     /// <param name="path">The resolved SQLite file.</param>
