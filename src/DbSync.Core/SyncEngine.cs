@@ -100,9 +100,11 @@ public sealed class SyncEngine
                 // The run never started: neither database changed, so the attempt is recorded in the backup only. A
                 // wait for a lock that the cancel ended is the cancel.
                 var failure = cancellationToken.IsCancellationRequested && ex is DbSyncException { ErrorId: ErrorIds.SourceBusy } ? null : ex as DbSyncException;
+                var finished = DateTime.UtcNow;
                 RunLog.TryAppendBackup(backupPath, new RunLogEntry
                 {
-                    RunId = runId, Path = TryFullPath(request.Path) is { } full ? Secrets.Redact(full) : null, Target = target, StartedAt = started, FinishedAt = DateTime.UtcNow,
+                    RunId = runId, Path = TryFullPath(request.Path) is { } full ? Secrets.Redact(full) : null, Target = target, StartedAt = started, FinishedAt = finished,
+                    DurationMs = (long)(finished - started).TotalMilliseconds,
                     Status = failure is null ? RunStatus.Cancelled : RunStatus.Failed,
                     ErrorId = failure?.ErrorId ?? ErrorIds.Cancelled, Message = failure?.Message ?? "The run was cancelled.",
                 });

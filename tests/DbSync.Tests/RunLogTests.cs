@@ -140,6 +140,27 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task An_attempt_that_fails_before_opening_the_database_records_how_long_it_took()
+    {
+        // Such backup-only entries said durationMs 0, whatever the wait.
+        var path = _fixture.CopyChinook();
+        using (await RunLock.AcquireAsync(path, TimeSpan.Zero, default))
+        {
+            var request = _fixture.Request(path, "Genre");
+            var error = await Assert.ThrowsAsync<DbSyncException>(() => new SyncEngine().SyncAsync(new SyncRequest
+            {
+                Path = path, ConnectionString = request.ConnectionString, Schema = request.Schema, LockTimeout = TimeSpan.FromSeconds(1),
+            }));
+            Assert.Equal(ErrorIds.LockTimeout, error.ErrorId);
+        }
+
+        var line = Assert.Single(BackupLines(path));
+        var wall = line.GetProperty("finishedAt").GetDateTime() - line.GetProperty("startedAt").GetDateTime();
+        Assert.InRange(line.GetProperty("durationMs").GetInt64(), 1000, 60_000);
+        Assert.Equal((long)wall.TotalMilliseconds, line.GetProperty("durationMs").GetInt64());
+    }
+
+    [Fact]
     public async Task Database_locked_while_the_run_ends_leaves_the_entry_in_the_backup_and_restore_brings_it_back()
     {
         var path = _fixture.CopyChinook();
