@@ -395,7 +395,7 @@ public static class CliApp
 
         var entries = await new SyncEngine().GetLogAsync(new LogQuery
         {
-            Path = parsed.Required("--path"), Last = parsed.Int("--last"), Since = since, Status = status,
+            Path = parsed.Required("--path"), Last = parsed.Int("--last", minimum: 1), Since = since, Status = status,
         }, cancellationToken).ConfigureAwait(false);
         if (parsed.Flag("--json"))
         {
@@ -468,7 +468,7 @@ public static class CliApp
             Tables = parsed.Values("--table"),
             RunId = runId,
             Since = parsed.Time("--since"),
-            Last = parsed.Int("--last") ?? 100,
+            Last = parsed.Int("--last", minimum: 1) ?? 100,
         }, cancellationToken).ConfigureAwait(false);
         if (parsed.Flag("--json"))
         {
@@ -881,7 +881,8 @@ public static class CliApp
                 : throw UsageError($"{name} needs an ISO 8601 date or date-time, not '{text}'.");
         }
 
-        public int? Int(string name)
+        /// <summary>A whole-number option of at least <paramref name="minimum"/>; one message names the rule whatever the value breaks.</summary>
+        public int? Int(string name, int minimum = 0)
         {
             var text = Value(name);
             if (text is null)
@@ -889,9 +890,9 @@ public static class CliApp
                 return null;
             }
 
-            return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value)
+            return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= minimum
                 ? value
-                : throw UsageError($"Option {name} needs a whole number of 0 or more, not '{text}'.");
+                : throw UsageError($"Option {name} needs a whole number of {minimum} or more, not '{text}'.");
         }
     }
 }

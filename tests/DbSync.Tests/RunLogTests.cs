@@ -587,6 +587,30 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(2, (await LogAsync(path)).Count);
     }
 
+    [Theory]
+    [InlineData("log")]
+    [InlineData("conflicts")]
+    public async Task Last_below_1_is_refused_with_one_message_naming_the_rule(string command)
+    {
+        // --last -1 said "a whole number of 0 or more", and --last 0 was then refused with "at least 1".
+        var path = _fixture.CopyChinook();
+        await _fixture.SyncAsync(path, "Genre");
+        string[] Args(string last) => command == "log"
+            ? ["log", "--path", path, "--last", last, "--json"]
+            : ["conflicts", "--path", path, "--connection", TestServer.ConnectionString, "--last", last, "--json"];
+        foreach (var value in new[] { "-1", "0", "1.5" })
+        {
+            var (code, stdout, _) = await CliTests.RunCliAsync(Args(value));
+
+            Assert.Equal(2, code);
+            var json = JsonDocument.Parse(stdout).RootElement;
+            Assert.Equal(ErrorIds.UsageError, json.GetProperty("errorId").GetString());
+            Assert.Equal($"Option --last needs a whole number of 1 or more, not '{value}'.", json.GetProperty("message").GetString());
+        }
+
+        Assert.Equal(0, (await CliTests.RunCliAsync(Args("1"))).Code);
+    }
+
     [Fact]
     public async Task No_password_appears_in_the_database_log_the_backup_or_postgresql()
     {

@@ -20,7 +20,7 @@ public sealed class GetDbSyncLogCommand : DbSyncFileCommand
 
     #region Parameters
 
-    /// <summary>Only the newest N runs.</summary>
+    /// <summary>Only the newest N runs (at least 1).</summary>
     [Parameter]
     [ValidateRange(1, int.MaxValue)]
     public int Last
