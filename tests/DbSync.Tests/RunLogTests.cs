@@ -381,6 +381,43 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task Restore_reads_a_time_with_an_offset_as_that_instant_and_one_without_as_utc_in_any_time_zone()
+    {
+        // In a machine zone other than UTC, an offset's time was read in that zone, and one without an offset as local:
+        // a restored run could finish hours before it started (run log exploration, M4). Backups DbSync writes use Z.
+        var path = _fixture.CopyChinook();
+        var nodeId = (await new SyncEngine().EnableAsync(new EnableRequest { Path = path, Tables = ["Genre"] })).NodeId;
+        var backup = Path.Combine(_fixture.Directory, "edited.jsonl");
+        var ids = new[] { Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid() };
+        string Line(Guid id, string started, string finished) =>
+            $$"""{"runId":"{{id}}","nodeId":"{{nodeId}}","path":"{{path}}","startedAt":"{{started}}","finishedAt":"{{finished}}","status":"Succeeded","inserted":1,"updated":0,"deleted":0}""";
+        await File.WriteAllLinesAsync(backup,
+        [
+            Line(ids[0], "2026-06-01T12:00:00+02:00", "2026-06-01T12:00:05+02:00"),
+            Line(ids[1], "2026-06-01T10:00:00", "2026-06-01T10:00:05"),
+            Line(ids[2], "2026-06-01T10:00:00Z", "2026-06-01T10:00:05Z"),
+        ]);
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "dbsync.dll"), "restore-log", "--path", path, "--backup", backup, "--json" })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        start.Environment["TZ"] = "America/New_York";
+        using (var process = System.Diagnostics.Process.Start(start)!)
+        {
+            var output = await process.StandardOutput.ReadToEndAsync();
+            await process.WaitForExitAsync();
+            Assert.True(process.ExitCode == 0, output);
+        }
+
+        var entries = (await LogAsync(path)).Where(e => ids.Contains(e.RunId)).ToList();
+        Assert.Equal(3, entries.Count);
+        var instant = new DateTime(2026, 6, 1, 10, 0, 0, DateTimeKind.Utc);
+        Assert.All(entries, e => Assert.Equal((instant, instant.AddSeconds(5)), (e.StartedAt.ToUniversalTime(), e.FinishedAt!.Value.ToUniversalTime())));
+    }
+
+    [Fact]
     public async Task Restore_from_a_backup_several_files_share_brings_back_only_this_files_runs()
     {
         // With one backup for several files (DBSYNC_LOG_PATH), restore-log took every file's runs into this file's log,

@@ -90,9 +90,29 @@ public sealed class RunLogEntry
     internal static readonly JsonSerializerOptions JsonOptions = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        Converters = { new JsonStringEnumConverter() },
+        Converters = { new JsonStringEnumConverter(), new UtcConverter() },
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
+
+    /// <summary>
+    /// Instants in UTC, as DbSync writes them. An edited or foreign backup's time with an offset is that instant, and
+    /// one without an offset is UTC, as for --since; System.Text.Json read both in the machine's zone, so a restored
+    /// run could finish before it started.
+    /// </summary>
+    internal sealed class UtcConverter : JsonConverter<DateTime>
+    {
+        public override DateTime Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+            reader.TryGetDateTime(out var value)
+                ? value.Kind switch
+                {
+                    DateTimeKind.Local => value.ToUniversalTime(), // it carried an offset, which the reader applied
+                    _ => DateTime.SpecifyKind(value, DateTimeKind.Utc),
+                }
+                : throw new JsonException("not an ISO 8601 date and time");
+
+        public override void Write(Utf8JsonWriter writer, DateTime value, JsonSerializerOptions options) =>
+            writer.WriteStringValue(value.Kind == DateTimeKind.Local ? value.ToUniversalTime() : DateTime.SpecifyKind(value, DateTimeKind.Utc));
+    }
 
     /// <summary>
     /// A status exactly as DbSync writes it, its name. JsonStringEnumConverter also reads numbers, any case and comma
