@@ -188,7 +188,7 @@ public sealed class SyncEngine
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or SqliteException)
                 {
                     // PostgreSQL has committed: like any failure to log, a failed prune is a warning, never a failed run.
-                    var problem = $"run log entries older than {days} days could not be removed from {pruning} ({ex.Message}); a later run with --keep-days tries again";
+                    var problem = $"run log entries older than {days} days could not be removed from {pruning} ({OneLine(ex)}); a later run with --keep-days tries again";
                     result.Log.Error = result.Log.Error is null ? problem : $"{result.Log.Error}; {problem}";
                     warnings.Add("Run log: " + problem);
                 }
@@ -284,7 +284,7 @@ public sealed class SyncEngine
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 // Logging never fails a run that has committed; the entries stay due for a later run.
-                problems.Add($"the run log could not be sent to PostgreSQL (dbsync.runs): {ex.Message}; it is sent on a later run");
+                problems.Add($"the run log could not be sent to PostgreSQL (dbsync.runs): {OneLine(ex)}; it is sent on a later run");
             }
         }
 
@@ -298,6 +298,14 @@ public sealed class SyncEngine
             }
         }
     }
+
+    /// <summary>
+    /// An exception's message as one line, for warnings (docs/cli.md: one line each): PostgreSQL's own text with its
+    /// SQLSTATE, not Npgsql's message, which adds lines (POSITION, DETAIL).
+    /// </summary>
+    internal static string OneLine(Exception ex) => ex is PostgresException pg
+        ? $"{pg.SqlState}: {pg.MessageText}"
+        : string.Join(' ', ex.Message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
     private static string? TryFullPath(string? path)
     {
