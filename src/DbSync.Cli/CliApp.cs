@@ -103,7 +103,7 @@ public static class CliApp
                 "conflicts" => await ConflictsAsync(parsed, stdout, cancel.Token).ConfigureAwait(false),
                 "quarantine" => await QuarantineAsync(parsed, stdout, stderr, cancel.Token).ConfigureAwait(false),
                 "reset-node" => await ResetNodeAsync(parsed, stdout, cancel.Token).ConfigureAwait(false),
-                "demo" => await Demo.RunAsync(parsed.Value("--connection") ?? Environment.GetEnvironmentVariable("DBSYNC_CONNECTION"), json, stdout, stderr, cancel.Token).ConfigureAwait(false),
+                "demo" => await Demo.RunAsync(Connection(parsed), json, stdout, stderr, cancel.Token).ConfigureAwait(false),
                 _ => throw new InvalidOperationException(parsed.Command),
             };
         }
@@ -181,7 +181,7 @@ public static class CliApp
         return new SyncRequest
         {
             Path = parsed.Required("--path"),
-            ConnectionString = parsed.Value("--connection") ?? Environment.GetEnvironmentVariable("DBSYNC_CONNECTION") ?? "",
+            ConnectionString = Connection(parsed) ?? "",
             Schema = parsed.Value("--schema") ?? "public",
             Tables = parsed.Values("--table"),
             BatchSize = parsed.Int("--batch-size") ?? 10_000,
@@ -300,7 +300,7 @@ public static class CliApp
         var status = await new SyncEngine().GetStatusAsync(new DbSync.Core.Diagnostics.StatusRequest
         {
             Path = parsed.Required("--path"),
-            ConnectionString = parsed.Value("--connection") ?? Environment.GetEnvironmentVariable("DBSYNC_CONNECTION"),
+            ConnectionString = Connection(parsed),
             Detailed = parsed.Flag("--detailed"),
             TargetTimeout = TimeSpan.FromSeconds(parsed.Int("--target-timeout") ?? 3),
         }, cancellationToken).ConfigureAwait(false);
@@ -353,7 +353,7 @@ public static class CliApp
         var checks = await new SyncEngine().TestAsync(new DbSync.Core.Diagnostics.ConnectionTestRequest
         {
             Path = parsed.Required("--path"),
-            ConnectionString = parsed.Value("--connection") ?? Environment.GetEnvironmentVariable("DBSYNC_CONNECTION"),
+            ConnectionString = Connection(parsed),
             Schema = parsed.Value("--schema") ?? "public",
             Tables = parsed.Values("--table"),
             PreserveCase = parsed.Flag("--preserve-case"),
@@ -462,7 +462,7 @@ public static class CliApp
 
         var conflicts = await new SyncEngine().GetConflictsAsync(new ConflictQuery
         {
-            ConnectionString = parsed.Value("--connection") ?? Environment.GetEnvironmentVariable("DBSYNC_CONNECTION") ?? "",
+            ConnectionString = Connection(parsed) ?? "",
             Path = path,
             NodeId = node,
             Tables = parsed.Values("--table"),
@@ -577,7 +577,7 @@ public static class CliApp
         var result = await new SyncEngine().ResetNodeAsync(new ResetNodeRequest
         {
             Path = parsed.Required("--path"),
-            ConnectionString = parsed.Value("--connection") ?? NullIfEmpty(Environment.GetEnvironmentVariable("DBSYNC_CONNECTION")),
+            ConnectionString = Connection(parsed),
             LockTimeout = TimeSpan.FromSeconds(parsed.Int("--lock-timeout") ?? 30),
             BusyTimeout = TimeSpan.FromSeconds(parsed.Int("--busy-timeout") ?? 30),
         }, cancellationToken).ConfigureAwait(false);
@@ -605,7 +605,14 @@ public static class CliApp
         return Success;
     }
 
-    private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
+    /// <summary>
+    /// The connection string every command uses: --connection, else DBSYNC_CONNECTION, else null. An empty or blank
+    /// variable counts as unset: containers and systemd's <c>Environment=DBSYNC_CONNECTION=</c> produce one, and it made
+    /// <c>test</c> fail and <c>status</c> report the target unreachable instead of not checking it. An explicit
+    /// <c>--connection ""</c> stays a value, so the error names it.
+    /// </summary>
+    private static string? Connection(ParsedArgs parsed) =>
+        parsed.Value("--connection") ?? (Environment.GetEnvironmentVariable("DBSYNC_CONNECTION") is { } fromEnvironment && !string.IsNullOrWhiteSpace(fromEnvironment) ? fromEnvironment : null);
 
     private static async Task<int> EnableAsync(ParsedArgs parsed, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {

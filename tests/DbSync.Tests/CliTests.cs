@@ -21,6 +21,28 @@ public sealed class CliTests : IDisposable
         return (code, stdout.ToString(), stderr.ToString());
     }
 
+    /// <summary>Runs the built CLI as its own process, with <paramref name="environment"/> added to (or, for null values, removed from) its environment.</summary>
+    internal static async Task<(int Code, string Stdout, string Stderr)> RunCliProcessAsync(IReadOnlyDictionary<string, string?> environment, params string[] args)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "dbsync.dll"));
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
     private static JsonElement Json(string stdout)
     {
         var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -129,6 +151,34 @@ public sealed class CliTests : IDisposable
             Environment.SetEnvironmentVariable("DBSYNC_CONNECTION", null);
             Environment.SetEnvironmentVariable("PGPASSWORD", null);
         }
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("   ")]
+    public async Task An_empty_or_blank_DBSYNC_CONNECTION_counts_as_unset_for_test_and_status(string value)
+    {
+        // A systemd unit's Environment=DBSYNC_CONNECTION= made `test` fail Target.ConnectionString (exit 1) and `status`
+        // report the target unreachable, where an unset variable checks the source only.
+        var path = _fixture.CopyChinook();
+        var environment = new Dictionary<string, string?> { ["DBSYNC_CONNECTION"] = value };
+
+        var (testCode, testOut, testErr) = await RunCliProcessAsync(environment, "test", "--path", path, "--json");
+        Assert.True(testCode == 0, testOut + testErr);
+        var checks = Json(testOut).GetProperty("checks").EnumerateArray().Select(c => c.GetProperty("name").GetString()!).ToList();
+        Assert.Contains("Source.File", checks);
+        Assert.DoesNotContain(checks, c => c.StartsWith("Target.", StringComparison.Ordinal));
+
+        var (statusCode, statusOut, statusErr) = await RunCliProcessAsync(environment, "status", "--path", path, "--json");
+        Assert.True(statusCode == 0, statusOut + statusErr);
+        var status = Json(statusOut);
+        Assert.Equal(JsonValueKind.Null, status.GetProperty("targetReachable").ValueKind);
+        Assert.Equal(JsonValueKind.Null, status.GetProperty("targetErrorId").ValueKind);
+
+        // A sync still needs one, and says which.
+        var (syncCode, syncOut, _) = await RunCliProcessAsync(environment, "sync", "--path", path, "--json");
+        Assert.Equal(1, syncCode);
+        Assert.Equal("DbSync.ConnectionMissing", Json(syncOut).GetProperty("errorId").GetString());
     }
 
     public static TheoryData<string, string> BadSources => new()
