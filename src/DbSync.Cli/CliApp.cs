@@ -385,14 +385,9 @@ public static class CliApp
     private static async Task<int> LogAsync(ParsedArgs parsed, TextWriter stdout, CancellationToken cancellationToken)
     {
         var since = parsed.Time("--since");
-        RunStatus? status = null;
-        if (parsed.Value("--status") is { } statusText)
-        {
-            status = Enum.TryParse<RunStatus>(statusText, ignoreCase: true, out var s) && !int.TryParse(statusText, out _)
-                ? s
-                : throw UsageError($"--status must be one of {string.Join(", ", Enum.GetNames<RunStatus>())}, not '{statusText}'.");
-        }
-
+        // One name, as --conflict-policy takes it: Enum.TryParse also took "Succeeded,Cancelled" and ORed the two into
+        // another status, which found the wrong runs.
+        var status = parsed.Enum<RunStatus>("--status");
         var entries = await new SyncEngine().GetLogAsync(new LogQuery
         {
             Path = parsed.Required("--path"), Last = parsed.Int("--last", minimum: 1), Since = since, Status = status,

@@ -181,6 +181,30 @@ public sealed class CliTests : IDisposable
         Assert.Equal("DbSync.ConnectionMissing", Json(syncOut).GetProperty("errorId").GetString());
     }
 
+    [Theory]
+    [InlineData("log", "--status", "Succeeded,Cancelled")]
+    [InlineData("log", "--status", "Succeeded, PartiallySucceeded")]
+    [InlineData("log", "--status", "3")]
+    [InlineData("log", "--status", " Failed")]
+    [InlineData("sync", "--conflict-policy", "SourceWins,Fail")]
+    [InlineData("sync", "--conflict-policy", "1")]
+    public async Task An_enum_option_takes_exactly_one_name(string command, string option, string value)
+    {
+        // Enum.TryParse read "Succeeded,Cancelled" as the two ORed together: log listed Abandoned runs, and
+        // "Succeeded,PartiallySucceeded" the Failed ones.
+        var path = _fixture.CopyChinook();
+
+        string[] connection = command == "sync" ? ["--connection", TestServer.ConnectionString] : [];
+        var (code, stdout, stderr) = await RunCliAsync([command, "--path", path, .. connection, option, value, "--json"]);
+
+        Assert.Equal(2, code);
+        var json = Json(stdout);
+        Assert.Equal("DbSync.UsageError", json.GetProperty("errorId").GetString());
+        Assert.Contains(option, json.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Contains($"'{value}'", json.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Contains(option, stderr, StringComparison.Ordinal);
+    }
+
     public static TheoryData<string, string> BadSources => new()
     {
         { "missing", "DbSync.SourceNotFound" },
