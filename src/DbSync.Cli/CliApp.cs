@@ -135,6 +135,12 @@ public static class CliApp
             throw UsageError("--what-if and --watch do not go together: --what-if plans one run and changes nothing.");
         }
 
+        // Before the plan: --what-if returned before this check, so `--what-if --interval 5` was accepted.
+        if (!parsed.Flag("--watch") && parsed.Value("--interval") is { } interval)
+        {
+            throw UsageError($"--interval goes with --watch (got --interval {interval} without it).");
+        }
+
         if (parsed.Flag("--what-if"))
         {
             return await PlanAsync(request, parsed.Flag("--json"), stdout, stderr, cancellationToken).ConfigureAwait(false);
@@ -143,11 +149,6 @@ public static class CliApp
         if (parsed.Flag("--watch"))
         {
             return await WatchAsync(request, TimeSpan.FromSeconds(parsed.Int("--interval") ?? 30), parsed.Flag("--json"), stdout, stderr, cancellationToken).ConfigureAwait(false);
-        }
-
-        if (parsed.Value("--interval") is not null)
-        {
-            throw UsageError("--interval goes with --watch.");
         }
 
         var result = await new SyncEngine().SyncAsync(request, null, cancellationToken).ConfigureAwait(false);
@@ -869,6 +870,19 @@ public static class CliApp
                 : throw UsageError($"Option {name} must be one of {string.Join(", ", names)}, not '{text}'.");
         }
 
+        /// <summary>
+        /// ISO 8601 dates and date-times, with or without seconds, fractions and an offset (or Z); a space may stand for
+        /// the T. Only these: DateTime.TryParse also took "Dec 1 2020" and "1/2/2020" (read as 2 January).
+        /// </summary>
+        private static readonly string[] _isoFormats =
+        [
+            "yyyy-MM-dd",
+            "yyyy-MM-dd'T'HH:mm", "yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFF",
+            "yyyy-MM-dd'T'HH:mmK", "yyyy-MM-dd'T'HH:mm:ssK", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK",
+            "yyyy-MM-dd HH:mm", "yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm:ss.FFFFFFF",
+            "yyyy-MM-dd HH:mmK", "yyyy-MM-dd HH:mm:ssK", "yyyy-MM-dd HH:mm:ss.FFFFFFFK",
+        ];
+
         /// <summary>An ISO 8601 date or date-time option, as UTC (UTC unless it carries an offset).</summary>
         public DateTime? Time(string name)
         {
@@ -878,9 +892,9 @@ public static class CliApp
                 return null;
             }
 
-            return DateTime.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var value)
+            return DateTime.TryParseExact(text, _isoFormats, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var value)
                 ? value
-                : throw UsageError($"{name} needs an ISO 8601 date or date-time, not '{text}'.");
+                : throw UsageError($"Option {name} needs an ISO 8601 date or date-time (2020-12-01, 2020-12-01T09:30:00Z, 2020-12-01T10:30+01:00), not '{text}'.");
         }
 
         /// <summary>A whole-number option of at least <paramref name="minimum"/>; one message names the rule whatever the value breaks.</summary>

@@ -205,6 +205,42 @@ public sealed class CliTests : IDisposable
         Assert.Contains(option, stderr, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("sync --what-if --interval 5", "--interval", "5")]
+    [InlineData("log --since Dec_1_2020", "--since", "Dec 1 2020")]
+    [InlineData("log --since 1/2/2020", "--since", "1/2/2020")]
+    [InlineData("log --since 2020-13-01", "--since", "2020-13-01")]
+    [InlineData("conflicts --since 12/01/2020", "--since", "12/01/2020")]
+    public async Task A_value_an_option_does_not_take_is_a_usage_error_naming_it(string commandLine, string option, string value)
+    {
+        // `--what-if` returned before the --interval check, and --since went through DateTime.TryParse, which reads
+        // "1/2/2020" as 2 January and takes "Dec 1 2020"; both were accepted with exit 0.
+        var path = _fixture.CopyChinook();
+        var words = commandLine.Split(' ').Select(w => w.Replace('_', ' ')).ToArray();
+
+        string[] connection = words[0] == "log" ? [] : ["--connection", TestServer.ConnectionString];
+        string[] file = words[0] == "conflicts" ? [] : ["--path", path];
+
+        var (code, stdout, _) = await RunCliAsync([.. words, .. file, .. connection, "--json"]);
+
+        Assert.Equal(2, code);
+        var json = Json(stdout);
+        Assert.Equal("DbSync.UsageError", json.GetProperty("errorId").GetString());
+        Assert.Contains(option, json.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Contains(value, json.GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Iso_8601_since_values_are_accepted()
+    {
+        var path = _fixture.CopyChinook();
+        foreach (var since in new[] { "2020-12-01", "2020-12-01T09:30", "2020-12-01T09:30:00Z", "2020-12-01T10:30:00.5+01:00", "2020-12-01 09:30:00" })
+        {
+            var (code, stdout, stderr) = await RunCliAsync("log", "--path", path, "--since", since, "--json");
+            Assert.True(code == 0, $"{since}: {stdout} {stderr}");
+        }
+    }
+
     public static TheoryData<string, string> BadSources => new()
     {
         { "missing", "DbSync.SourceNotFound" },
