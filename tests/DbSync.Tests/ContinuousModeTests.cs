@@ -238,4 +238,76 @@ public sealed class ContinuousModeTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(1, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".note"));
         Assert.DoesNotContain(lines, l => l.Contains(TestServer.Password, StringComparison.Ordinal));
     }
+
+    /// <summary>Starts <c>dbsync sync --watch --json</c> as a process and collects its stdout lines.</summary>
+    private static (Process Process, ConcurrentQueue<string> Lines, Task Reader) StartWatch(params string[] args)
+    {
+        var process = FaultTests.StartDotnet("dbsync.dll", ["sync", "--watch", "--json", .. args]);
+        var lines = new ConcurrentQueue<string>();
+        var reader = Task.Run(async () =>
+        {
+            while (await process.StandardOutput.ReadLineAsync() is { } line)
+            {
+                lines.Enqueue(line);
+            }
+        });
+        return (process, lines, reader);
+    }
+
+    private static async Task SignalAsync(Process process, string signal)
+    {
+        using var kill = Process.Start("kill", [$"-{signal}", process.Id.ToString(CultureInfo.InvariantCulture)]);
+        await kill.WaitForExitAsync();
+    }
+
+    private static System.Text.Json.JsonElement Parse(string line) => System.Text.Json.JsonDocument.Parse(line).RootElement;
+
+    [Fact]
+    public async Task A_damaged_file_is_a_failed_line_and_the_watch_syncs_the_good_file_a_deploy_puts_back()
+    {
+        // The watch died with an unhandled SqliteException (exit 134, a stack trace, no line) when the file was truncated
+        // or replaced under it: a service crash where one Failed line and a retry were due.
+        var path = _fixture.CopyChinook();
+        var (process, lines, reader) = StartWatch("--interval", "2", "--path", path, "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema);
+        using var _ = process;
+        try
+        {
+            await WaitUntilAsync(() => !lines.IsEmpty, TimeSpan.FromSeconds(60), "the initial load");
+            var good = Path.Combine(_fixture.Directory, "good.sqlite");
+            File.Copy(path, good);
+            SyncFixture.Execute(good, "INSERT INTO Genre (GenreId, Name) VALUES (1001, 'deployed')");
+
+            using (var file = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete))
+            {
+                file.SetLength(40_000);
+            }
+
+            await WaitUntilAsync(() => lines.Skip(1).Count(l => Parse(l).GetProperty("status").GetString() == "Failed") >= 2, TimeSpan.FromSeconds(30),
+                "failed lines for the damaged file");
+            Assert.False(process.HasExited, $"the watch ended with exit code {(process.HasExited ? process.ExitCode : 0)}");
+            var failed = Parse(lines.Skip(1).First());
+            Assert.Equal("Failed", failed.GetProperty("status").GetString());
+            Assert.Contains(failed.GetProperty("errorId").GetString(), new[] { "DbSync.SourceCorrupt", "DbSync.SourceNotSqlite", "DbSync.SourceError" });
+            Assert.Contains(path, failed.GetProperty("message").GetString(), StringComparison.Ordinal);
+            Assert.True(failed.GetProperty("retryInSeconds").GetDouble() > 0);
+
+            // The deploy: a good file renamed over the damaged one.
+            File.Move(good, path, overwrite: true);
+            await WaitUntilAsync(() => _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".genre WHERE name = 'deployed'") == 1,
+                TimeSpan.FromSeconds(30), "the deployed file's row");
+
+            await SignalAsync(process, "TERM");
+            Assert.True(process.WaitForExit(30_000), "the watch did not stop on SIGTERM");
+            await reader;
+            Assert.Equal(0, process.ExitCode);
+            Assert.All(lines, l => Parse(l));
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill();
+            }
+        }
+    }
 }

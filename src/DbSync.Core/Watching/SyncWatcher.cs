@@ -37,7 +37,10 @@ public sealed record WatchRun(SyncResult? Result, DbSyncException? Error, TimeSp
 public static class SyncWatcher
 {
     /// <summary>Runs until <paramref name="cancellationToken"/> is cancelled; reports every run.</summary>
-    /// <exception cref="DbSyncException">The file cannot be watched at all (missing, not SQLite).</exception>
+    /// <exception cref="DbSyncException">
+    /// The file cannot be watched at all at start (missing, not SQLite), or a run fails with a usage error. Once watching,
+    /// every other failure, of a run or of the file (deleted, damaged, replaced), is reported and retried.
+    /// </exception>
     public static async Task WatchAsync(SyncEngine engine, SyncRequest request, WatchOptions options, IProgress<WatchRun> runs,
         IProgress<SyncProgress>? progress, CancellationToken cancellationToken)
     {
@@ -47,71 +50,114 @@ public static class SyncWatcher
         ArgumentNullException.ThrowIfNull(runs);
         var path = SourceDatabase.Validate(request.Path);
         request = request.WithReusedConnection();
-        using var watch = SourceDatabase.Open(path, (int)Math.Ceiling(request.BusyTimeout.TotalSeconds), cancellationToken);
-        var force = true; // the first pass always runs: it enables capture and loads new tables
-        var retry = options.FirstRetryDelay;
-        var lastRun = DateTime.MinValue;
-        long seen = -1;
-        long left = 0; // the change-log entries the last run left pending (held rows, skipped tables)
-        while (!cancellationToken.IsCancellationRequested)
+        var busyTimeout = (int)Math.Ceiling(request.BusyTimeout.TotalSeconds);
+        SqliteConnection? watch = SourceDatabase.Open(path, busyTimeout, cancellationToken);
+        try
         {
-            long version;
-            bool work;
-            try
+            var force = true; // the first pass always runs: it enables capture and loads new tables
+            var retry = options.FirstRetryDelay;
+            var lastRun = DateTime.MinValue;
+            long seen = -1;
+            long left = 0; // the change-log entries the last run left pending (held rows, skipped tables)
+            while (!cancellationToken.IsCancellationRequested)
             {
-                version = DataVersion(watch);
-                var timer = DateTime.UtcNow - lastRun >= options.Interval;
-                if (!(force || version != seen || timer))
+                long version;
+                bool work;
+                try
                 {
+                    if (watch is null)
+                    {
+                        // Closed after a failure of the file: a new connection, to whatever file the path names now.
+                        watch = SourceDatabase.Open(SourceDatabase.Validate(path), busyTimeout, cancellationToken);
+                    }
+
+                    version = DataVersion(watch);
+                    var timer = DateTime.UtcNow - lastRun >= options.Interval;
+                    if (!(force || version != seen || timer))
+                    {
+                        await Delay(options.PollInterval, cancellationToken).ConfigureAwait(false);
+                        continue;
+                    }
+
+                    // A commit is work when it added change-log entries beyond those the last run left; those wait for the
+                    // interval, which tries them again. Else every run's own commit (its run log entry, its held rows) would
+                    // start another run at once, for ever.
+                    work = force || HasWork(watch, request.Tables, timer ? 0 : left);
+                }
+                catch (Exception ex) when (SyncEngine.IsBusy(ex))
+                {
+                    // Another program held the file longer than the busy timeout (a long write in rollback-journal mode):
+                    // the watch goes on, and looks again once it can read the file. (It used to end the process.)
                     await Delay(options.PollInterval, cancellationToken).ConfigureAwait(false);
                     continue;
                 }
+                catch (Exception ex) when (ex is SqliteException or DbSyncException && !cancellationToken.IsCancellationRequested)
+                {
+                    // The file is gone, damaged (truncated), no longer SQLite, or its I/O fails (replaced under the open
+                    // connection): reported like a failed run and tried again with the same backoff, on a new connection,
+                    // since a deploy or a restore may bring a good file back. It used to end the process with an unhandled
+                    // exception and no line.
+                    watch?.Dispose();
+                    watch = null;
+                    var failure = ex as DbSyncException ?? SourceDatabase.Translate((SqliteException)ex, path);
+                    runs.Report(new WatchRun(null, failure, retry));
+                    await Delay(retry, cancellationToken).ConfigureAwait(false);
+                    retry = NextRetry(retry, options);
+                    force = true;
+                    lastRun = DateTime.UtcNow;
+                    continue;
+                }
 
-                // A commit is work when it added change-log entries beyond those the last run left; those wait for the
-                // interval, which tries them again. Else every run's own commit (its run log entry, its held rows) would
-                // start another run at once, for ever.
-                work = force || HasWork(watch, request.Tables, timer ? 0 : left);
-            }
-            catch (SqliteException ex) when (SyncEngine.IsBusy(ex))
-            {
-                // Another program held the file longer than the busy timeout (a long write in rollback-journal mode):
-                // the watch goes on, and looks again once it can read the file. (It used to end the process.)
-                await Delay(options.PollInterval, cancellationToken).ConfigureAwait(false);
-                continue;
-            }
+                seen = version;
+                if (!work)
+                {
+                    lastRun = DateTime.UtcNow;
+                    continue;
+                }
 
-            seen = version;
-            if (!work)
-            {
-                lastRun = DateTime.UtcNow;
-                continue;
-            }
-
-            try
-            {
-                var result = await engine.SyncAsync(request, progress, cancellationToken).ConfigureAwait(false);
-                left = result.ChangeLogEntriesLeft;
-                runs.Report(new WatchRun(result, null, null));
-                retry = options.FirstRetryDelay;
-                force = false;
-                lastRun = DateTime.UtcNow;
-                // `seen` stays the version read before the run: a commit that lands while the run ends must still
-                // wake the next pass. The run's own bookkeeping commit wakes it too, and finds no more entries than it left.
-            }
-            catch (DbSyncException ex) when (!cancellationToken.IsCancellationRequested && ex.ErrorId != ErrorIds.UsageError)
-            {
-                runs.Report(new WatchRun(null, ex, retry));
-                await Delay(retry, cancellationToken).ConfigureAwait(false);
-                retry = TimeSpan.FromTicks(Math.Min(retry.Ticks * 2, Math.Max(options.Interval.Ticks, options.FirstRetryDelay.Ticks)));
-                force = true;
-                lastRun = DateTime.UtcNow;
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return;
+                try
+                {
+                    var result = await engine.SyncAsync(request, progress, cancellationToken).ConfigureAwait(false);
+                    left = result.ChangeLogEntriesLeft;
+                    runs.Report(new WatchRun(result, null, null));
+                    retry = options.FirstRetryDelay;
+                    force = false;
+                    lastRun = DateTime.UtcNow;
+                    // `seen` stays the version read before the run: a commit that lands while the run ends must still
+                    // wake the next pass. The run's own bookkeeping commit wakes it too, and finds no more entries than it left.
+                }
+                catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not OperationCanceledException
+                    && ex is not DbSyncException { ErrorId: ErrorIds.UsageError })
+                {
+                    // Whatever ends a run, the watch reports it and goes on: a service must not die of one run.
+                    runs.Report(new WatchRun(null, AsFailure(ex, path), retry));
+                    await Delay(retry, cancellationToken).ConfigureAwait(false);
+                    retry = NextRetry(retry, options);
+                    force = true;
+                    lastRun = DateTime.UtcNow;
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    return;
+                }
             }
         }
+        finally
+        {
+            watch?.Dispose();
+        }
     }
+
+    private static TimeSpan NextRetry(TimeSpan retry, WatchOptions options) =>
+        TimeSpan.FromTicks(Math.Min(retry.Ticks * 2, Math.Max(options.Interval.Ticks, options.FirstRetryDelay.Ticks)));
+
+    /// <summary>A run's failure with a stable error id: SQLite's translated, anything DbSync has no name for as Unexpected.</summary>
+    private static DbSyncException AsFailure(Exception ex, string path) => ex switch
+    {
+        DbSyncException known => known,
+        SqliteException sqlite => SourceDatabase.Translate(sqlite, path),
+        _ => new DbSyncException(ErrorIds.Unexpected, DbSyncErrorCategory.NotSpecified, $"A run on '{path}' failed: {ex.GetType().Name}: {ex.Message}", path, ex),
+    };
 
     private static long DataVersion(SqliteConnection connection)
     {
