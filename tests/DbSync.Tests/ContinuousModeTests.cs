@@ -310,4 +310,33 @@ public sealed class ContinuousModeTests(ITestOutputHelper output) : IDisposable
             }
         }
     }
+
+    [Fact]
+    public async Task A_file_deleted_and_restored_at_the_same_path_is_followed_and_its_commits_arrive()
+    {
+        // The watch kept polling the deleted file through its open connection (PRAGMA data_version): the restored file's
+        // commits were never pushed, not even at the interval, and nothing was reported.
+        var path = _fixture.CreateDatabase("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO note VALUES (1, 'first');");
+        var runs = new ConcurrentQueue<WatchRun>();
+        using var stop = new CancellationTokenSource();
+        var watch = new SyncEngine().WatchAsync(_fixture.Request(path), new WatchOptions { Interval = TimeSpan.FromSeconds(2), FirstRetryDelay = TimeSpan.FromMilliseconds(200) },
+            new InlineProgress<WatchRun>(runs.Enqueue), null, stop.Token);
+        await WaitUntilAsync(() => !runs.IsEmpty, TimeSpan.FromSeconds(30), "the initial load");
+
+        var backup = Path.Combine(_fixture.Directory, "backup.sqlite");
+        File.Copy(path, backup);
+        File.Delete(path);
+        await WaitUntilAsync(() => runs.Any(r => r.Error?.ErrorId == ErrorIds.SourceNotFound), TimeSpan.FromSeconds(10), "the missing file reported");
+        Assert.Contains(path, runs.First(r => r.Error is not null).Error!.Message, StringComparison.Ordinal);
+        File.Copy(backup, path);
+        SyncFixture.Execute(path, "INSERT INTO note VALUES (2, 'after the restore')");
+
+        await WaitUntilAsync(() => _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".note WHERE id = 2") == 1, TimeSpan.FromSeconds(15),
+            "the restored file's commit");
+        SyncFixture.Execute(path, "INSERT INTO note VALUES (3, 'next')");
+        await WaitUntilAsync(() => _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".note WHERE id = 3") == 1, TimeSpan.FromSeconds(15),
+            "the next commit");
+        await stop.CancelAsync();
+        await watch.WaitAsync(TimeSpan.FromSeconds(30));
+    }
 }

@@ -51,6 +51,7 @@ public static class SyncWatcher
         var path = SourceDatabase.Validate(request.Path);
         request = request.WithReusedConnection();
         var busyTimeout = (int)Math.Ceiling(request.BusyTimeout.TotalSeconds);
+        var identity = FileIdentity.Of(path);
         SqliteConnection? watch = SourceDatabase.Open(path, busyTimeout, cancellationToken);
         try
         {
@@ -65,10 +66,17 @@ public static class SyncWatcher
                 bool work;
                 try
                 {
-                    if (watch is null)
+                    // The path may name another file by now (deleted and restored, or replaced by `mv new.sqlite db.sqlite`),
+                    // while the polling connection still reads the old one and would never see a commit to the new one, not
+                    // even at the interval. Its identity is read before opening: a swap in between only opens it twice.
+                    var current = FileIdentity.Of(path);
+                    if (watch is null || current != identity)
                     {
-                        // Closed after a failure of the file: a new connection, to whatever file the path names now.
+                        watch?.Dispose();
+                        watch = null;
+                        identity = current;
                         watch = SourceDatabase.Open(SourceDatabase.Validate(path), busyTimeout, cancellationToken);
+                        force = true; // another file: whatever it holds is news
                     }
 
                     version = DataVersion(watch);
