@@ -227,11 +227,16 @@ public static class CliApp
                     var retry = run.RetryIn?.TotalSeconds ?? 0;
                     if (json)
                     {
-                        stdout.WriteLine(new JsonObject
+                        var line = new JsonObject { ["status"] = "Failed", ["errorId"] = error.ErrorId, ["message"] = error.Message };
+                        // As in the one-shot failure object: runId only when the run had one (not for a failure of the
+                        // watched file between runs), never null.
+                        if (error.RunId is { } runId)
                         {
-                            ["status"] = "Failed", ["errorId"] = error.ErrorId, ["message"] = error.Message,
-                            ["runId"] = error.RunId?.ToString(), ["retryInSeconds"] = retry,
-                        }.ToJsonString(JsonOptions));
+                            line["runId"] = runId.ToString();
+                        }
+
+                        line["retryInSeconds"] = retry;
+                        stdout.WriteLine(line.ToJsonString(JsonOptions));
                     }
 
                     stderr.WriteLine($"dbsync: {error.ErrorId}: {error.Message} (retrying in {retry:0.#} s)");

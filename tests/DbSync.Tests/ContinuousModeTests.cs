@@ -339,4 +339,36 @@ public sealed class ContinuousModeTests(ITestOutputHelper output) : IDisposable
         await stop.CancelAsync();
         await watch.WaitAsync(TimeSpan.FromSeconds(30));
     }
+
+    [Fact]
+    public async Task A_failed_line_for_the_missing_file_has_the_documented_fields_and_no_null_run_id()
+    {
+        // Watch-mode failed lines carried "runId": null where cli.md (and the one-shot failure object) leave it out.
+        var path = _fixture.CreateDatabase("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT);");
+        var (process, lines, reader) = StartWatch("--interval", "2", "--path", path, "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema);
+        using var _ = process;
+        try
+        {
+            await WaitUntilAsync(() => !lines.IsEmpty, TimeSpan.FromSeconds(60), "the initial load");
+            File.Delete(path);
+            await WaitUntilAsync(() => lines.Count >= 2, TimeSpan.FromSeconds(20), "the failed line");
+
+            var failed = Parse(lines.ElementAt(1));
+            Assert.Equal(["status", "errorId", "message", "retryInSeconds"], failed.EnumerateObject().Select(p => p.Name));
+            Assert.Equal("Failed", failed.GetProperty("status").GetString());
+            Assert.Equal("DbSync.SourceNotFound", failed.GetProperty("errorId").GetString());
+            Assert.Contains(path, failed.GetProperty("message").GetString(), StringComparison.Ordinal);
+            await SignalAsync(process, "TERM");
+            Assert.True(process.WaitForExit(30_000), "the watch did not stop on SIGTERM");
+            await reader;
+            Assert.Equal(0, process.ExitCode);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill();
+            }
+        }
+    }
 }
