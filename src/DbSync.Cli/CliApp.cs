@@ -84,11 +84,15 @@ public static class CliApp
             cancel.Cancel();
         };
         Console.CancelKeyPress += onCancel;
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+        Action<PosixSignalContext> onSignal = context =>
         {
             context.Cancel = true;
             cancel.Cancel();
-        });
+        };
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, onSignal);
+        // A terminal hang-up (or a unit's ExecReload=kill -HUP) killed the process at once (exit 129), leaving its run
+        // to be found Abandoned: it stops as SIGTERM does.
+        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, onSignal);
         try
         {
             return parsed.Command switch
@@ -222,6 +226,22 @@ public static class CliApp
                         PrintResult(result, stdout, stderr);
                     }
                 }
+                else if (run.Error is { ErrorId: ErrorIds.Cancelled } cancelled)
+                {
+                    // The run a stop cancelled still gets its line, as every run does.
+                    if (json)
+                    {
+                        var line = new JsonObject { ["status"] = "Cancelled", ["errorId"] = cancelled.ErrorId, ["message"] = cancelled.Message };
+                        if (cancelled.RunId is { } runId)
+                        {
+                            line["runId"] = runId.ToString();
+                        }
+
+                        stdout.WriteLine(line.ToJsonString(JsonOptions));
+                    }
+
+                    stderr.WriteLine($"dbsync: {cancelled.ErrorId}: {cancelled.Message}");
+                }
                 else if (run.Error is { } error)
                 {
                     var retry = run.RetryIn?.TotalSeconds ?? 0;
@@ -247,10 +267,10 @@ public static class CliApp
         });
         if (!json)
         {
-            stderr.WriteLine($"Watching {request.Path}: syncing on every commit and at least every {interval.TotalSeconds:0} s. Ctrl+C or SIGTERM stops.");
+            stderr.WriteLine($"Watching {request.Path}: syncing on every commit and at least every {interval.TotalSeconds:0} s. Ctrl+C, SIGTERM or SIGHUP stops.");
         }
 
-        await new SyncEngine().WatchAsync(request, new DbSync.Core.Watching.WatchOptions { Interval = interval }, runs, null, cancellationToken).ConfigureAwait(false);
+        await new SyncEngine().WatchAsync(request, new DbSync.Core.Watching.WatchOptions { Interval = interval, ReportCancelledRun = true }, runs, null, cancellationToken).ConfigureAwait(false);
         // Stopping is how continuous mode ends: a clean stop is a success.
         return Success;
     }

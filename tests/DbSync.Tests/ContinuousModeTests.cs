@@ -371,4 +371,67 @@ public sealed class ContinuousModeTests(ITestOutputHelper output) : IDisposable
             }
         }
     }
+
+    [Theory]
+    [InlineData("TERM")]
+    [InlineData("HUP")]
+    public async Task A_signal_during_a_run_cancels_it_prints_its_cancelled_line_and_exits_0(string signal)
+    {
+        // SIGHUP killed the process at once (exit 129) and left the run Abandoned; SIGTERM stopped it cleanly but the
+        // cancelled run printed no line, although with --json every run prints one.
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE bulk (id INTEGER PRIMARY KEY, note TEXT);
+            WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 400000)
+            INSERT INTO bulk SELECT i, printf('%0100d', i) FROM s;
+            """);
+        var (process, lines, reader) = StartWatch("--path", path, "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema);
+        using var _ = process;
+        try
+        {
+            await WaitUntilAsync(() => Running(path), TimeSpan.FromSeconds(60), "the initial load to start");
+            await Task.Delay(300);
+            await SignalAsync(process, signal);
+            Assert.True(process.WaitForExit(60_000), $"the watch did not stop on SIG{signal}");
+            await reader;
+
+            Assert.Equal(0, process.ExitCode);
+            var line = Parse(Assert.Single(lines));
+            Assert.Equal("Cancelled", line.GetProperty("status").GetString());
+            Assert.Equal("DbSync.Cancelled", line.GetProperty("errorId").GetString());
+            var runId = Guid.Parse(line.GetProperty("runId").GetString()!);
+            var entry = Assert.Single(await new SyncEngine().GetLogAsync(new LogQuery { Path = path }), e => e.RunId == runId);
+            Assert.Equal(RunStatus.Cancelled, entry.Status);
+            var created = _fixture.PgScalar($"SELECT count(*) FROM pg_tables WHERE schemaname = '{_fixture.Schema}' AND tablename = 'bulk'") > 0;
+            Assert.True(!created || _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".bulk") == 0, "a cancelled run applied rows");
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill();
+            }
+        }
+    }
+
+    /// <summary>True while a run is recorded as running in the file (read without taking any lock a run needs).</summary>
+    private static bool Running(string path)
+    {
+        try
+        {
+            using var sqlite = SyncFixture.OpenSqlite(path);
+            using var command = sqlite.CreateCommand();
+            command.CommandText = "SELECT count(*) FROM sqlite_master WHERE name = '_dbsync_runs'";
+            if ((long)command.ExecuteScalar()! == 0)
+            {
+                return false;
+            }
+
+            command.CommandText = "SELECT count(*) FROM _dbsync_runs WHERE status = 'Running'";
+            return (long)command.ExecuteScalar()! > 0;
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException)
+        {
+            return false; // locked by the run for a moment
+        }
+    }
 }

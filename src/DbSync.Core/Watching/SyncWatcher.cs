@@ -15,12 +15,19 @@ public sealed class WatchOptions
 
     /// <summary>The first wait after a failed run; it doubles up to <see cref="Interval"/>.</summary>
     public TimeSpan FirstRetryDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Report a run that the cancellation ended, as a <see cref="WatchRun"/> whose error is <c>DbSync.Cancelled</c> with
+    /// the run's id (the CLI prints a line for every run). Off by default: a host whose pipeline is stopping cannot
+    /// write it.
+    /// </summary>
+    public bool ReportCancelledRun { get; init; }
 }
 
 /// <summary>One run of continuous mode: its result, or the failure that ended it.</summary>
 /// <param name="Result">The run's result when it finished.</param>
 /// <param name="Error">The failure when it did not.</param>
-/// <param name="RetryIn">When failed, how long until the next attempt.</param>
+/// <param name="RetryIn">When failed, how long until the next attempt; null for a cancelled run (see <see cref="WatchOptions.ReportCancelledRun"/>).</param>
 public sealed record WatchRun(SyncResult? Result, DbSyncException? Error, TimeSpan? RetryIn);
 
 /// <summary>
@@ -144,8 +151,13 @@ public static class SyncWatcher
                     force = true;
                     lastRun = DateTime.UtcNow;
                 }
-                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested)
                 {
+                    if (options.ReportCancelledRun && ex is RunCancelledException cancelled)
+                    {
+                        runs.Report(new WatchRun(null, cancelled.ToError(), null));
+                    }
+
                     return;
                 }
             }
