@@ -674,4 +674,32 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
 
         Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM dbsync.runs WHERE runs::text LIKE '%{TestServer.Password}%'"));
     }
+
+    [Fact]
+    public async Task A_cancelled_run_s_tables_are_logged_cancelled_not_succeeded()
+    {
+        // The log listed a cancelled run's tables as Succeeded (with zero counts): a script reading the tables saw success.
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE small (id INTEGER PRIMARY KEY);
+            INSERT INTO small VALUES (1);
+            CREATE TABLE bulk (id INTEGER PRIMARY KEY, note TEXT);
+            WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 100000)
+            INSERT INTO bulk SELECT i, 'note ' || i FROM s;
+            """);
+        using var cancel = new CancellationTokenSource();
+        var progress = new InlineProgress<SyncProgress>(p =>
+        {
+            if (p.Table == "bulk" && p.Rows > 0)
+            {
+                cancel.Cancel();
+            }
+        });
+
+        var cancelled = await Assert.ThrowsAsync<RunCancelledException>(() => new SyncEngine().SyncAsync(_fixture.Request(path), progress, cancel.Token));
+
+        var entry = Assert.Single(await new SyncEngine().GetLogAsync(new LogQuery { Path = path }));
+        Assert.Equal((cancelled.RunId, RunStatus.Cancelled), (entry.RunId, entry.Status));
+        Assert.NotEmpty(entry.Tables);
+        Assert.All(entry.Tables, t => Assert.Equal(("Cancelled", 0L), (t.Status, t.Inserted)));
+    }
 }

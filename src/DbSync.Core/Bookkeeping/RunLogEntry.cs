@@ -185,7 +185,9 @@ public sealed class RunLogEntry
         DurationMs = (long)result.Duration.TotalMilliseconds,
         Tables = result.Tables.Select(t => new TableLogEntry
         {
-            Name = t.Name, Target = t.Target, Mode = t.Mode, Status = t.Status.ToString(),
+            // In a run that applied nothing (failed, cancelled), a table is not Succeeded however far it got: it has
+            // the run's status (a cancelled run's tables read Succeeded with zero counts).
+            Name = t.Name, Target = t.Target, Mode = t.Mode, Status = applied || t.Status != SyncStatus.Succeeded ? t.Status.ToString() : status.ToString(),
             Inserted = applied ? t.Inserted : 0, Updated = applied ? t.Updated : 0, Deleted = applied ? t.Deleted : 0,
             Conflicts = applied ? t.Conflicts : 0, ConflictsResolved = applied ? t.ConflictsResolved : 0, Quarantined = applied ? t.Quarantined : 0,
             ErrorId = t.ErrorId, Message = t.Message,
@@ -207,7 +209,7 @@ public sealed class TableLogEntry
     /// <summary>InitialLoad, FullCopy, Resync or Push.</summary>
     public string Mode { get; set; } = "";
 
-    /// <summary>Succeeded or Failed.</summary>
+    /// <summary>Succeeded or Failed; in a failed or cancelled run that applied nothing, the run's status (Failed, Cancelled).</summary>
     public string Status { get; set; } = "";
 
     /// <summary>Rows inserted.</summary>
