@@ -78,16 +78,29 @@ public static class CliApp
         }
 
         using var cancel = new CancellationTokenSource();
+        // Cancelling runs the token's callbacks on the calling thread, among them Npgsql's cancel request, which through a
+        // network gone silent never returns: off the signal thread, so that the work can still give up waiting and end.
+        void Stop() => _ = Task.Run(() =>
+        {
+            try
+            {
+                cancel.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // The command had finished.
+            }
+        });
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
             e.Cancel = true;
-            cancel.Cancel();
+            Stop();
         };
         Console.CancelKeyPress += onCancel;
         Action<PosixSignalContext> onSignal = context =>
         {
             context.Cancel = true;
-            cancel.Cancel();
+            Stop();
         };
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, onSignal);
         // A terminal hang-up (or a unit's ExecReload=kill -HUP) killed the process at once (exit 129), leaving its run

@@ -75,6 +75,25 @@ public sealed class SyncEngine
                     builder.Options = $"{builder.Options} -c statement_timeout=0 -c idle_in_transaction_session_timeout=0".Trim();
                 }
 
+                if (request.ReuseConnection)
+                {
+                    // Continuous mode keeps its connection between runs, and a run waits on it without a time limit: a
+                    // peer gone silent (a partition, a proxy whose far side died) must be noticed, not waited on for ever.
+                    // Npgsql's keepalive checks the idle connection (and drops it when the check gets no answer within
+                    // 3 s), so the next run connects afresh and fails within Timeout; TCP keepalive makes the kernel give
+                    // up on a dead peer during a run. Values the user sets win.
+                    if (!HasKey(request.ConnectionString, "Keepalive", "KeepAlive"))
+                    {
+                        builder.KeepAlive = 5;
+                    }
+
+                    if (!HasKey(request.ConnectionString, "Tcp Keepalive", "TcpKeepAlive", "Tcp Keepalive Time", "TcpKeepAliveTime", "Tcp Keepalive Interval", "TcpKeepAliveInterval"))
+                    {
+                        builder.TcpKeepAliveTime = 10;
+                        builder.TcpKeepAliveInterval = 5;
+                    }
+                }
+
                 target = TargetDatabase.Describe(builder);
                 pg = await TargetDatabase.OpenAsync(builder, cancellationToken).ConfigureAwait(false);
                 runLock = await RunLock.AcquireAsync(path, request.LockTimeout, cancellationToken).ConfigureAwait(false);

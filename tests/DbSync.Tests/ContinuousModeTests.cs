@@ -434,4 +434,53 @@ public sealed class ContinuousModeTests(ITestOutputHelper output) : IDisposable
             return false; // locked by the run for a moment
         }
     }
+
+    [Fact]
+    public async Task A_silent_network_gives_failed_lines_and_retries_and_sigterm_still_stops_the_watch()
+    {
+        // Through a relay that stopped forwarding, the watch waited on its kept connection for ever: no line, no retry,
+        // and still running 93 s after SIGTERM (Npgsql's cancel request, over a new connection, got no answer either).
+        var server = new NpgsqlConnectionStringBuilder(TestServer.ConnectionString);
+        using var relay = new PausableRelay(server.Host!, server.Port);
+        var connection = new NpgsqlConnectionStringBuilder(TestServer.ConnectionString) { Host = "127.0.0.1", Port = relay.Port, Timeout = 3 }.ConnectionString;
+        var path = _fixture.CreateDatabase("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT);");
+        var (process, lines, reader) = StartWatch("--interval", "2", "--path", path, "--connection", connection, "--schema", _fixture.Schema);
+        using var _ = process;
+        try
+        {
+            await WaitUntilAsync(() => !lines.IsEmpty, TimeSpan.FromSeconds(60), "the initial load");
+
+            // Silent while idle: the kept connection is found dead, and runs fail and are retried.
+            relay.Paused = true;
+            await Task.Delay(TimeSpan.FromSeconds(9));
+            SyncFixture.Execute(path, "INSERT INTO note VALUES (1, 'during the partition')");
+            await WaitUntilAsync(() => lines.Skip(1).Count(l => Parse(l).GetProperty("status").GetString() == "Failed") >= 2, TimeSpan.FromSeconds(30),
+                "failed lines during the partition");
+            var failed = Parse(lines.Skip(1).First());
+            Assert.Equal("DbSync.TargetUnreachable", failed.GetProperty("errorId").GetString());
+            Assert.True(failed.GetProperty("retryInSeconds").GetDouble() > 0);
+            relay.Paused = false;
+            await WaitUntilAsync(() => _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".note WHERE id = 1") == 1, TimeSpan.FromSeconds(30),
+                "the row once the network is back");
+
+            // Silent during a run: SIGTERM stops the watch within seconds all the same.
+            relay.Paused = true;
+            SyncFixture.Execute(path, "INSERT INTO note VALUES (2, 'cut off')");
+            await Task.Delay(1500);
+            await SignalAsync(process, "TERM");
+            var clock = Stopwatch.StartNew();
+            Assert.True(process.WaitForExit(20_000), "the watch was still running 20 s after SIGTERM");
+            output.WriteLine($"stopped {clock.Elapsed.TotalSeconds:0.0} s after SIGTERM");
+            await reader;
+            Assert.Equal(0, process.ExitCode);
+            Assert.Equal("Cancelled", Parse(lines.Last()).GetProperty("status").GetString());
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill();
+            }
+        }
+    }
 }

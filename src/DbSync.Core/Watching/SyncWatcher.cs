@@ -22,6 +22,13 @@ public sealed class WatchOptions
     /// write it.
     /// </summary>
     public bool ReportCancelledRun { get; init; }
+
+    /// <summary>
+    /// How long a cancelled run may take to roll back before the watch stops without it. Npgsql cancels a statement with
+    /// a request over a new connection and waits for the server's answer: through a network that went silent that
+    /// wait has no end. PostgreSQL rolls such a run back when it notices the session is gone; the next run records it Abandoned.
+    /// </summary>
+    public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(5);
 }
 
 /// <summary>One run of continuous mode: its result, or the failure that ended it.</summary>
@@ -132,7 +139,17 @@ public static class SyncWatcher
 
                 try
                 {
-                    var result = await engine.SyncAsync(request, progress, cancellationToken).ConfigureAwait(false);
+                    if (await WithinStop(engine.SyncAsync(request, progress, cancellationToken), options.StopTimeout, cancellationToken).ConfigureAwait(false) is not { } result)
+                    {
+                        if (options.ReportCancelledRun)
+                        {
+                            runs.Report(new WatchRun(null, new DbSyncException(ErrorIds.Cancelled, DbSyncErrorCategory.OperationStopped,
+                                $"The run was cancelled and had not rolled back after {options.StopTimeout.TotalSeconds:0} s (PostgreSQL does not answer): the watch stopped without waiting; PostgreSQL rolls the run back when it notices the session is gone, and the next run records it Abandoned. Nothing of it was applied."), null));
+                        }
+
+                        return;
+                    }
+
                     left = result.ChangeLogEntriesLeft;
                     runs.Report(new WatchRun(result, null, null));
                     retry = options.FirstRetryDelay;
@@ -166,6 +183,26 @@ public static class SyncWatcher
         {
             watch?.Dispose();
         }
+    }
+
+    /// <summary>The run's result; null when it was cancelled and did not end within <paramref name="stopTimeout"/>.</summary>
+    private static async Task<SyncResult?> WithinStop(Task<SyncResult> run, TimeSpan stopTimeout, CancellationToken cancellationToken)
+    {
+        // Polled rather than registered on the token: its callbacks run newest first, so one Npgsql registers during the run
+        // (the cancel request that may never be answered) would hold back any registered here.
+        while (!run.IsCompleted && !cancellationToken.IsCancellationRequested)
+        {
+            await Task.WhenAny(run, Task.Delay(100, CancellationToken.None)).ConfigureAwait(false);
+        }
+
+        if (!run.IsCompleted && await Task.WhenAny(run, Task.Delay(stopTimeout, CancellationToken.None)).ConfigureAwait(false) != run)
+        {
+            // Left behind, stuck in the network: its failure, should it ever come, is nobody's to report.
+            _ = run.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            return null;
+        }
+
+        return await run.ConfigureAwait(false);
     }
 
     private static TimeSpan NextRetry(TimeSpan retry, WatchOptions options) =>
