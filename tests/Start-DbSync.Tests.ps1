@@ -132,6 +132,21 @@ Describe 'Start-DbSync' {
         { Start-DbSync @arguments -Schema $schema -ErrorAction Stop } | Should -Throw -ErrorId "$ErrorId,DbSync.PowerShell.Commands.StartDbSyncCommand"
     }
 
+    It 'reports a path on a drive or provider that does not exist as that path''s DbSync.SourceNotFound, and syncs the files after it' {
+        $results = Start-DbSync -LiteralPath 'NoSuchDrive:/shop.sqlite', 'NoSuchProvider::/shop.sqlite', $db -ConnectionString $Pg -Schema $schema -Table Genre -ErrorAction SilentlyContinue -ErrorVariable failures
+        $results.Path | Should -Be $db
+        $failures | Should -HaveCount 2
+        $failures.FullyQualifiedErrorId | Should -Be @('DbSync.SourceNotFound,DbSync.PowerShell.Commands.StartDbSyncCommand', 'DbSync.SourceNotFound,DbSync.PowerShell.Commands.StartDbSyncCommand')
+        $failures.CategoryInfo.Category | Should -Be @('ObjectNotFound', 'ObjectNotFound')
+        $failures.TargetObject | Should -Be @('NoSuchDrive:/shop.sqlite', 'NoSuchProvider::/shop.sqlite')
+
+        # -Path, with and without wildcards, from piped strings as a scheduled job reads them from a list.
+        $statuses = 'NoSuchDrive:/a.sqlite', 'NoSuchDrive:/*.sqlite', $db | Get-DbSyncStatus -ErrorAction SilentlyContinue -ErrorVariable more
+        $statuses.Path | Should -Be $db
+        $more | Should -HaveCount 2
+        $more.FullyQualifiedErrorId | Should -Be @('DbSync.SourceNotFound,DbSync.PowerShell.Commands.GetDbSyncStatusCommand', 'DbSync.SourceNotFound,DbSync.PowerShell.Commands.GetDbSyncStatusCommand')
+    }
+
     It 'goes on with the next piped file after one that fails, and -ErrorAction Stop ends at it' {
         $folder = New-ShopFolder $db 'shops'
         $files = Get-ChildItem (Join-Path $folder '*.sqlite') | Sort-Object Name

@@ -32,26 +32,12 @@ public abstract class DbSyncCommand : PSCmdlet
     }
 
     /// <summary>
-    /// The files <paramref name="paths"/> name. A path that resolves to nothing, or not to the file system, is a
-    /// non-terminating error about that path: the others are still processed, and -ErrorAction decides.
+    /// The files <paramref name="paths"/> name. A path that resolves to nothing, not to the file system, or not at all
+    /// (a drive or provider that does not exist) is a non-terminating error about that path: the others are still
+    /// processed, and -ErrorAction decides.
     /// </summary>
-    protected IReadOnlyList<string> ResolveFiles(string[] paths, bool literal)
-    {
-        var files = new List<string>();
-        foreach (var path in paths)
-        {
-            try
-            {
-                files.AddRange(PathResolver.Resolve(this, [path], literal));
-            }
-            catch (DbSyncException ex)
-            {
-                WriteError(Errors.From(ex, null));
-            }
-        }
-
-        return files;
-    }
+    protected IReadOnlyList<string> ResolveFiles(string[] paths, bool literal) =>
+        PathResolver.ResolveEach(new SessionPathProvider(this), paths, literal, ex => WriteError(Errors.From(ex, null)));
 
     /// <summary>
     /// A file path parameter other than -Path (-LogPath, -BackupPath) resolved against PowerShell's location. A path
@@ -60,10 +46,19 @@ public abstract class DbSyncCommand : PSCmdlet
     /// </summary>
     protected string FileSystemPath(string path, string parameter)
     {
-        var full = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out var provider, out _);
-        if (!string.Equals(provider.Name, "FileSystem", StringComparison.OrdinalIgnoreCase))
+        string full, provider;
+        try
         {
-            throw Terminating(Errors.Usage($"{parameter} '{path}' is on the {provider.Name} provider; it needs a file system path.", path));
+            (full, provider) = new SessionPathProvider(this).Unresolved(path);
+        }
+        catch (Exception ex) when (PathResolver.IsPathFailure(ex))
+        {
+            throw Terminating(Errors.Usage($"{parameter} '{path}' cannot be resolved: {ex.Message}", path));
+        }
+
+        if (!string.Equals(provider, "FileSystem", StringComparison.OrdinalIgnoreCase))
+        {
+            throw Terminating(Errors.Usage($"{parameter} '{path}' is on the {provider} provider; it needs a file system path.", path));
         }
 
         return full;
