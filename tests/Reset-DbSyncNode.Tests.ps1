@@ -50,6 +50,20 @@ Describe 'Reset-DbSyncNode' {
         Get-FileHashText $fresh | Should -Be $before
     }
 
+    It 'reports a file on which capture was never enabled as that file''s error, and resets the files after it' {
+        $fresh = Copy-Chinook ("fresh-" + [guid]::NewGuid().ToString('N').Substring(0, 6) + '.sqlite')
+        $other = Copy-Chinook ("other-" + [guid]::NewGuid().ToString('N').Substring(0, 6) + '.sqlite')
+        $otherNode = (Enable-DbSync -LiteralPath $other -Table Genre).NodeId
+        $results = Reset-DbSyncNode -LiteralPath $db, $fresh, $other -Force -ErrorAction SilentlyContinue -ErrorVariable failures
+        $results.Path | Should -Be @($db, $other)
+        $failures | Should -HaveCount 1
+        $failures[0].FullyQualifiedErrorId | Should -Be 'DbSync.UsageError,DbSync.PowerShell.Commands.ResetDbSyncNodeCommand'
+        $failures[0].CategoryInfo.Category | Should -Be 'InvalidOperation'
+        $failures[0].TargetObject | Should -Be $fresh
+        (Get-DbSyncStatus -LiteralPath $other).NodeId | Should -Not -Be $otherNode
+        (Get-DbSyncStatus -LiteralPath $fresh).CaptureEnabled | Should -BeFalse
+    }
+
     It 'has help with a synopsis, every parameter and examples' {
         $help = Get-Help Reset-DbSyncNode -Full
         $help.Synopsis | Should -Not -BeNullOrEmpty

@@ -8,10 +8,17 @@ internal static class Errors
 {
     /// <summary>
     /// A failure of the parameters themselves (a usage error, no or a malformed connection string): every input item
-    /// would repeat it, so it ends the command. Any other failure is about one item, and is a non-terminating error.
+    /// would repeat it, so it ends the command. Any other failure is about one item, and is a non-terminating error;
+    /// so is a usage error Core raises about the state of one file rather than about the parameters (reset-node on a
+    /// file on which capture was never enabled): that one names the file and is InvalidOperation, where a mistake in
+    /// the parameters is InvalidArgument.
     /// </summary>
-    public static bool EndsTheCommand(DbSyncException error) =>
-        error?.ErrorId is ErrorIds.UsageError or ErrorIds.ConnectionMissing or ErrorIds.InvalidConnectionString;
+    public static bool EndsTheCommand(DbSyncException error) => error?.ErrorId switch
+    {
+        ErrorIds.ConnectionMissing or ErrorIds.InvalidConnectionString => true,
+        ErrorIds.UsageError => !(error.Category == DbSyncErrorCategory.InvalidOperation && error.Target is not null),
+        _ => false,
+    };
 
     /// <summary>An ErrorRecord for a Core failure; the target object is what the error is about, else the file.</summary>
     public static ErrorRecord From(DbSyncException exception, object? fallbackTarget) =>
