@@ -54,6 +54,22 @@ Describe 'Get-DbSyncQuarantine' {
         finally { Remove-TestSchema $schema }
     }
 
+    It 'shows held values that look like CLI options or commands as they are stored' {
+        $schema = New-TestSchema
+        try {
+            Start-DbSync -LiteralPath $db -ConnectionString $Pg -Schema $schema -ErrorAction Stop | Out-Null
+            Invoke-Sqlite $db "UPDATE Track SET Milliseconds = '--force' WHERE TrackId = 5; UPDATE Track SET Milliseconds = 'see dbsync log' WHERE TrackId = 6"
+            Start-DbSync -LiteralPath $db -ConnectionString $Pg -Schema $schema -ErrorAction SilentlyContinue | Out-Null
+            $held = Get-DbSyncQuarantine -LiteralPath $db -ErrorAction Stop | Sort-Object Key
+            $held | Should -HaveCount 2
+            $stored = Invoke-Sqlite $db "SELECT group_concat(reason, '|') FROM (SELECT reason FROM _dbsync_held ORDER BY key)" -Scalar
+            ($held.Reason -join '|') | Should -Be $stored
+            $held[0].Reason | Should -Match "the text '--force' is not an integer"
+            $held[1].Reason | Should -Match "the text 'see dbsync log' is not an integer"
+        }
+        finally { Remove-TestSchema $schema }
+    }
+
     It 'throws DbSync.SourceNotFound for a missing file' {
         { Get-DbSyncQuarantine -LiteralPath (Join-Path $TestDrive 'nope.sqlite') } | Should -Throw -ErrorId 'DbSync.SourceNotFound,DbSync.PowerShell.Commands.GetDbSyncQuarantineCommand'
     }

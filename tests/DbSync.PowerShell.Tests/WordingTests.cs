@@ -20,6 +20,28 @@ public sealed class WordingTests
     public void Cli_names_become_cmdlet_names(string core, string shown) => Assert.Equal(shown, Wording.ForPowerShell(core));
 
     [Theory]
+    [InlineData("Run 'dbsync reset-node --path <this file> --connection ...' (Reset-DbSyncNode) to give it an identity of its own, then 'dbsync sync --resync' to make PostgreSQL match it.",
+        "Run Reset-DbSyncNode -Path <this file> -ConnectionString ... (Reset-DbSyncNode) to give it an identity of its own, then Start-DbSync -Resync to make PostgreSQL match it.")]
+    [InlineData("the backup '/data/--force/x.jsonl' is a folder (--log-path or -LogPath names the file)",
+        "the backup '/data/--force/x.jsonl' is a folder (-LogPath or -LogPath names the file)")]
+    public void Cli_names_in_DbSyncs_wording_become_cmdlet_names_around_quoted_data(string core, string shown) => Assert.Equal(shown, Wording.ForPowerShell(core));
+
+    /// <summary>Held values, keys, names and PostgreSQL's text that look like the CLI's names are shown as stored.</summary>
+    [Theory]
+    [InlineData("Table 'Track', column 'Milliseconds', row (TrackId=5): the text '--force' is not an integer. The row is held back until the value or the column type is fixed.")]
+    [InlineData("Table 'Track', column 'Milliseconds', row (TrackId=6): the text 'see dbsync log' is not an integer. The row is held back until the value or the column type is fixed.")]
+    [InlineData("Table 'Note', column 'Body', row (Id=2): the text 'don't use --force; see dbsync conflicts' is not an integer.")]
+    [InlineData("Table 'Tag', column 'Id', row (Name=--force): PostgreSQL rejected the row: 22P02: invalid input syntax for type integer: \"--table\"")]
+    [InlineData("PostgreSQL rejected the row: 23503: insert or update violates foreign key constraint. Key (code)=(--schema) is not present in table \"dbsync log\".")]
+    [InlineData("--node-partitioned 'dbsync log*' matches no synced table. Tables: Genre.", "-NodePartitioned 'dbsync log*' matches no synced table. Tables: Genre.")]
+    public void Data_quoted_in_a_message_stays_as_stored(string core, string? shown = null) => Assert.Equal(shown ?? core, Wording.ForPowerShell(core));
+
+    [Fact]
+    public void Only_DbSyncs_wording_is_rewritten_when_data_and_wording_share_a_message() => Assert.Equal(
+        "The text '--force' is held; 1 changed row(s) are not yet in PostgreSQL: Genre (1). Sync first, or use -Force to discard them (see Get-DbSyncConflict).",
+        Wording.ForPowerShell("The text '--force' is held; 1 changed row(s) are not yet in PostgreSQL: Genre (1). Sync first, or use --force to discard them (see dbsync conflicts)."));
+
+    [Theory]
     [InlineData("a value --unknown-option stays, as does a--force inside a word and dbsync.conflicts, a table")]
     [InlineData("PostgreSQL said: -- a SQL comment")]
     public void What_is_not_a_known_CLI_name_stays(string text) => Assert.Equal(text, Wording.ForPowerShell(text));

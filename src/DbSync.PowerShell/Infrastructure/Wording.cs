@@ -27,16 +27,54 @@ internal static partial class Wording
         ["reset-node"] = "Reset-DbSyncNode", ["enable"] = "Enable-DbSync", ["disable"] = "Disable-DbSync",
     };
 
-    [GeneratedRegex(@"(?<![\w-])--(?<name>[a-z][a-z-]*[a-z])(?![\w-])")]
+    // Where DbSync's own wording names an option or a command: at the start, after white space, or after an opening
+    // parenthesis that follows white space ("(--busy-timeout)", "(see dbsync conflicts)"). Data Core quotes without
+    // single or double quotes follows something else: a row key "(Name=--force)", PostgreSQL's "Key (x)=(--force)".
+    private const string Start = @"(?<=(?:^|\s)\(?)";
+
+    [GeneratedRegex(Start + @"--(?<name>[a-z][a-z-]*[a-z])(?![\w-])")]
     private static partial Regex OptionPattern();
 
-    [GeneratedRegex(@"'?\bdbsync (?<name>[a-z][a-z-]*[a-z])\b'?")]
+    [GeneratedRegex(Start + @"dbsync (?<name>[a-z][a-z-]*[a-z])(?![\w-])")]
     private static partial Regex CommandPattern();
 
-    /// <summary><paramref name="text"/> with the CLI's names replaced by the cmdlets'; names it does not know stay.</summary>
+    // A quoted span: values, names, paths and PostgreSQL's identifiers are quoted in Core's messages. A quote opens
+    // only where no letter precedes it and closes only where none follows, so an apostrophe inside the data ('don't')
+    // does not end the span.
+    [GeneratedRegex(@"(?<!\w)'(?<single>(?:[^'\n]|'(?=\w))*)'(?!\w)|(?<!\w)""(?:[^""\n])*""(?!\w)")]
+    private static partial Regex QuotedPattern();
+
+    // A quoted CLI command line, which is DbSync's wording and not data: 'dbsync restore-log',
+    // 'dbsync reset-node --path <the copy> --connection ...'.
+    [GeneratedRegex(@"^dbsync [a-z][a-z-]*[a-z](?: (?:--[a-z][a-z-]*[a-z]|<[^<>']*>|\.\.\.))*$")]
+    private static partial Regex CommandLinePattern();
+
+    /// <summary>
+    /// <paramref name="text"/> with the CLI's names replaced by the cmdlets'; names it does not know stay. Text inside
+    /// single or double quotes is data (a value, a name, a path, PostgreSQL's text) and stays as it is, except a
+    /// quoted DbSync command line, which becomes the cmdlet's (without the quotes). A quoted value that is itself
+    /// exactly such a command line cannot be told apart from DbSync's wording.
+    /// </summary>
     public static string ForPowerShell(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
+        var result = new System.Text.StringBuilder(text.Length);
+        var at = 0;
+        foreach (Match quoted in QuotedPattern().Matches(text))
+        {
+            result.Append(Rewrite(text[at..quoted.Index]));
+            var single = quoted.Groups["single"];
+            var commandLine = single.Success && CommandLinePattern().IsMatch(single.Value) && Commands.ContainsKey(single.Value.Split(' ')[1]);
+            result.Append(commandLine ? Rewrite(single.Value) : quoted.Value);
+            at = quoted.Index + quoted.Length;
+        }
+
+        return result.Append(Rewrite(text[at..])).ToString();
+    }
+
+    /// <summary>The CLI's names in text that holds no quoted data.</summary>
+    private static string Rewrite(string text)
+    {
         text = OptionPattern().Replace(text, m => Parameters.TryGetValue(m.Groups["name"].Value, out var parameter) ? "-" + parameter : m.Value);
         return CommandPattern().Replace(text, m => Commands.TryGetValue(m.Groups["name"].Value, out var command) ? command : m.Value);
     }
