@@ -31,6 +31,15 @@ Describe 'Get-DbSyncLog' {
         { Get-DbSyncLog -LiteralPath $db -Status Bogus } | Should -Throw -ErrorId 'CannotConvertArgumentNoMessage,DbSync.PowerShell.Commands.GetDbSyncLogCommand'
     }
 
+    It 'fits its default view in an 80-column console, with whole headers, and has a useful ToString' {
+        $text = Get-DbSyncLog -LiteralPath $db | Out-String -Width 80
+        $text -split "`n" | ForEach-Object { $_.TrimEnd().Length | Should -BeLessOrEqual 80 }
+        $text | Should -Match 'StartedAt \(UTC\)\s+Status\s+Inserted\s+Updated\s+Deleted\s+ErrorId'
+        $text | Should -Match 'Succeeded\s+15607\s+0\s+0'
+        $entry = Get-DbSyncLog -LiteralPath $db -Last 1
+        "$entry" | Should -Match "^Succeeded: 1 inserted, 0 updated, 0 deleted, run $($entry.RunId)"
+    }
+
     It 'never writes to the file' {
         $before = Get-FileHashText $db
         Get-DbSyncLog -LiteralPath $db | Out-Null

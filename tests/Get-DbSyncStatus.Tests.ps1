@@ -45,6 +45,23 @@ Describe 'Get-DbSyncStatus' {
         ($tables | Where-Object Name -eq 'Track').Captured | Should -BeTrue
     }
 
+    It 'shows -Detailed tables in the table view, in an 80-column console, and names the file in ToString' {
+        Enable-DbSync -LiteralPath $db | Out-Null
+        $text = Get-DbSyncStatus -LiteralPath $db -Detailed | Out-String -Width 80
+        $text -split "`n" | ForEach-Object { $_.TrimEnd().Length | Should -BeLessOrEqual 80 }
+        $text | Should -Match 'Name\s+Captured\s+Triggers\s+Pending\s+Loaded'
+        $text | Should -Match '(?m)^Track\s+True\s+True\s+0\s+False'
+        $text | Should -Not -Match '(?m)^Name\s+: Track'
+        $text | Should -Match ([regex]::Escape($db))
+        $status = Get-DbSyncStatus -LiteralPath $db
+        "$status" | Should -Match ([regex]::Escape($db))
+        $text = $status | Out-String -Width 80
+        $text -split "`n" | ForEach-Object { $_.TrimEnd().Length | Should -BeLessOrEqual 80 }
+        $text | Should -Match "Directory: $([regex]::Escape((Split-Path $db -Parent)))"
+        $text | Should -Match 'Capture\s+Triggers\s+Pending\s+LastRun\s+Reachable\s+File'
+        $text | Should -Match "True\s+True\s+0\s+$([regex]::Escape((Split-Path $db -Leaf)))"
+    }
+
     It 'feeds Start-DbSync by property name' {
         Enable-DbSync -LiteralPath $db | Out-Null
         $result = Get-DbSyncStatus -LiteralPath $db | Start-DbSync -ConnectionString $Pg -Schema $schema -Table Genre

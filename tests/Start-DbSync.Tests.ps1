@@ -147,6 +147,19 @@ Describe 'Start-DbSync' {
         $more.FullyQualifiedErrorId | Should -Be @('DbSync.SourceNotFound,DbSync.PowerShell.Commands.GetDbSyncStatusCommand', 'DbSync.SourceNotFound,DbSync.PowerShell.Commands.GetDbSyncStatusCommand')
     }
 
+    It 'fits its default view in an 80-column console and shows the path, and its ToString and ConvertTo-Json -EnumsAsStrings name the status' {
+        $result = Start-DbSync -LiteralPath $db -ConnectionString $Pg -Schema $schema -Table Genre
+        $text = $result | Out-String -Width 80
+        $text -split "`n" | ForEach-Object { $_.TrimEnd().Length | Should -BeLessOrEqual 80 }
+        $text | Should -Match "Directory: $([regex]::Escape((Split-Path $db -Parent)))"
+        $text | Should -Match 'Status\s+Inserted\s+Updated\s+Deleted\s+Quarantined\s+File'
+        $text | Should -Match "Succeeded\s+25\s+0\s+0\s+0\s+$([regex]::Escape((Split-Path $db -Leaf)))"
+        "$result" | Should -Match "^Succeeded: 25 inserted, 0 updated, 0 deleted .*$([regex]::Escape($db))"
+        ($result | ConvertTo-Json -Depth 1 -EnumsAsStrings -WarningAction SilentlyContinue | ConvertFrom-Json).Status | Should -Be 'Succeeded'
+        ((Get-DbSyncLog -LiteralPath $db -Last 1) | ConvertTo-Json -EnumsAsStrings | ConvertFrom-Json).Status | Should -Be 'Succeeded'
+        (Get-Help about_DbSync | Out-String) | Should -Match 'EnumsAsStrings'
+    }
+
     It 'goes on with the next piped file after one that fails, and -ErrorAction Stop ends at it' {
         $folder = New-ShopFolder $db 'shops'
         $files = Get-ChildItem (Join-Path $folder '*.sqlite') | Sort-Object Name

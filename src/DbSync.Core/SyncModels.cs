@@ -244,6 +244,10 @@ public sealed class SyncResult
 
     /// <summary>Where the run's log entry was written.</summary>
     public Bookkeeping.RunLogOutcome Log { get; } = new();
+
+    /// <summary>One line for logs and <c>"$result"</c>: the status, the counts, the duration and the file.</summary>
+    public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"{Status}: {Inserted} inserted, {Updated} updated, {Deleted} deleted{(Quarantined > 0 ? $", {Quarantined} quarantined" : "")}{(Conflicts > 0 ? $", {Conflicts} conflict(s)" : "")} in {Duration.TotalSeconds:0.00} s ({Path})");
 }
 
 /// <summary>Phases reported through <see cref="SyncProgress"/>.</summary>
@@ -311,4 +315,7 @@ public sealed class CaptureResult
 
     /// <summary>Things the user should know (tables without a key).</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
+
+    /// <summary>The file and how many tables it captures.</summary>
+    public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Path}: {Tables.Count} table(s) captured");
 }

@@ -100,7 +100,8 @@ public sealed class ModulePackagingTests(AssembledModule module)
         Assert.NotEmpty(typeNames);
         foreach (var typeName in typeNames)
         {
-            var type = typeof(SyncEngine).Assembly.GetType(typeName);
+            // A view for the type as one cmdlet emits it ("DatabaseStatus#Detailed") is for that Core type too.
+            var type = typeof(SyncEngine).Assembly.GetType(typeName.Split('#')[0]);
             Assert.True(type is { IsPublic: true, IsSealed: true }, $"format view for {typeName}: no such public sealed type");
         }
 
@@ -117,5 +118,30 @@ public sealed class ModulePackagingTests(AssembledModule module)
         var about = File.ReadAllText(Path.Combine(module.ModuleDirectory, "en-US", "about_DbSync.help.txt"));
         Assert.StartsWith("TOPIC", about, StringComparison.Ordinal);
         Assert.All(CmdletMetadataTests.Expected.Keys, cmdlet => Assert.Contains(cmdlet, about, StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// Every table view fits an 80-column console (79 usable): its fixed widths and the spaces between columns leave its
+    /// last column, the only one without a width, at least 10 characters, so that no header is printed one letter per
+    /// line and no column is dropped.
+    /// </summary>
+    [Fact]
+    public void Every_table_view_fits_an_80_column_console()
+    {
+        var format = XDocument.Load(Path.Combine(module.ModuleDirectory, "DbSync.format.ps1xml"));
+        foreach (var view in format.Descendants("View").Where(v => v.Element("TableControl") is not null))
+        {
+            var name = view.Element("Name")!.Value;
+            var headers = view.Descendants("TableColumnHeader").ToList();
+            var widths = headers.Select(h => (int?)h.Element("Width")).ToList();
+            Assert.True(widths.Take(widths.Count - 1).All(w => w is not null), $"{name}: only the last column may go without a width");
+            var used = widths.Sum(w => w ?? 0) + headers.Count - 1;
+            Assert.True(widths[^1] is null ? used + 10 <= 79 : used <= 79, $"{name}: {used} of 79 columns before its last column's room");
+        }
+
+        // Get-DbSyncStatus -Detailed: the status out of band, so that the TableStatus objects after it get their table.
+        var detailed = format.Descendants("View").Single(v => v.Element("Name")!.Value == Commands.GetDbSyncStatusCommand.DetailedTypeName);
+        Assert.NotNull(detailed.Element("OutOfBand"));
+        Assert.Equal(Commands.GetDbSyncStatusCommand.DetailedTypeName, detailed.Element("ViewSelectedBy")!.Element("TypeName")!.Value);
     }
 }

@@ -195,6 +195,10 @@ public sealed class RunLogEntry
         ErrorId = errorId,
         Message = message,
     };
+
+    /// <summary>One line for logs: the status, the counts, the run and when it started (UTC), and the error id.</summary>
+    public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"{Status}: {Inserted} inserted, {Updated} updated, {Deleted} deleted, run {RunId} at {StartedAt:yyyy-MM-dd HH:mm:ss}Z{(ErrorId is null ? "" : $" ({ErrorId})")}");
 }
 
 /// <summary>One table's line in a run log entry.</summary>

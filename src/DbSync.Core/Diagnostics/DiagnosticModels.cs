@@ -110,6 +110,10 @@ public sealed class DatabaseStatus
 
     /// <summary>Per table, with Detailed.</summary>
     public IReadOnlyList<TableStatus> Tables { get; init; } = [];
+
+    /// <summary>One line for logs: the file, capture, what is pending and the last run.</summary>
+    public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"{Path}: capture {(CaptureEnabled ? "enabled" : "not enabled")}, {PendingChanges} pending, last run {LastRun?.Status.ToString() ?? "none"}");
 }
 
 /// <summary>The state of one table.</summary>
@@ -141,6 +145,9 @@ public sealed class TableStatus
 
     /// <summary>Why it is not captured (no primary key, virtual table), or what is wrong.</summary>
     public string? Reason { get; init; }
+
+    /// <summary>The table and what is pending.</summary>
+    public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Name}: {PendingChanges} pending");
 }
 
 /// <summary>What Test-DbSyncConnection / <c>dbsync test</c> checks.</summary>
@@ -199,4 +206,7 @@ public sealed class CheckResult
 
     /// <summary>Stable error id when the check maps onto one.</summary>
     public string? ErrorId { get; init; }
+
+    /// <summary>The check's status, name and message.</summary>
+    public override string ToString() => $"{Status} {Name}: {Message}";
 }

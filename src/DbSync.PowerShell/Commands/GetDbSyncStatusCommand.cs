@@ -40,15 +40,25 @@ public sealed class GetDbSyncStatusCommand : DbSyncTargetCommand
                 continue;
             }
 
-            WriteObject(status);
-            if (Detailed.IsPresent)
+            if (!Detailed.IsPresent)
             {
-                WriteObject(status.Tables, enumerateCollection: true);
+                WriteObject(status);
+                continue;
             }
+
+            // Its own view (module/DbSync.format.ps1xml) shows the status out of band, so that the tables after it get
+            // their table view rather than one list each.
+            var detailed = PSObject.AsPSObject(status);
+            detailed.TypeNames.Insert(0, DetailedTypeName);
+            WriteObject(detailed);
+            WriteObject(status.Tables, enumerateCollection: true);
         }
     }
 
     #endregion
+
+    /// <summary>The type name of the status -Detailed emits before its tables.</summary>
+    internal const string DetailedTypeName = "DbSync.Core.Diagnostics.DatabaseStatus#Detailed";
 
     /// <summary>The Core request for one file.</summary>
     internal StatusRequest BuildRequest(string path) => new()
