@@ -147,6 +147,34 @@ Describe 'Start-DbSync' {
         $more.FullyQualifiedErrorId | Should -Be @('DbSync.SourceNotFound,DbSync.PowerShell.Commands.GetDbSyncStatusCommand', 'DbSync.SourceNotFound,DbSync.PowerShell.Commands.GetDbSyncStatusCommand')
     }
 
+    It 'runs help example 5 (the scheduled job) with exit code <ExitCode> when <Case>' -ForEach @(
+        @{ Case = 'the run succeeds'; ExitCode = 0; Setup = 'none' }
+        @{ Case = 'the run commits but holds a row back'; ExitCode = 3; Setup = 'held' }
+        @{ Case = 'the file is missing'; ExitCode = 1; Setup = 'missing' }
+        @{ Case = 'the server does not answer'; ExitCode = 1; Setup = 'unreachable' }
+        @{ Case = 'the connection string does not parse (terminating)'; ExitCode = 1; Setup = 'malformed' }
+    ) {
+        $example = (Get-Help Start-DbSync -Examples).examples.example | Where-Object title -Match 'scheduled job'
+        $example | Should -HaveCount 1
+        $job = Join-Path $TestDrive 'sync-job.ps1'
+        # The example as printed, pointed at this test's file, module and schema.
+        $file = if ($Setup -eq 'missing') { Join-Path $TestDrive 'gone.sqlite' } else { $db }
+        $example.code.Replace('/data/inventory.sqlite', "'$file'").Replace('Import-Module DbSync', "Import-Module '$ModuleManifest'").Replace('$env:DBSYNC_CONNECTION', "`$env:DBSYNC_CONNECTION -Schema '$schema'") | Set-Content -LiteralPath $job
+        $saved = $env:DBSYNC_CONNECTION
+        $env:DBSYNC_CONNECTION = $Pg
+        try {
+            switch ($Setup) {
+                'held' { Start-DbSync -LiteralPath $db -ConnectionString $Pg -Schema $schema | Out-Null; Invoke-Sqlite $db "UPDATE Track SET Milliseconds = 'long' WHERE TrackId = 1" }
+                'unreachable' { $env:DBSYNC_CONNECTION = 'Host=127.0.0.1;Port=1;Username=x;Password=y;Timeout=2' }
+                'malformed' { $env:DBSYNC_CONNECTION = 'Hots=x' }
+            }
+            $pwsh = (Get-Process -Id $PID).Path
+            $output = & $pwsh -NoProfile -NonInteractive -File $job 2>&1 | Out-String
+            $LASTEXITCODE | Should -Be $ExitCode -Because $output
+        }
+        finally { $env:DBSYNC_CONNECTION = $saved }
+    }
+
     It 'fits its default view in an 80-column console and shows the path, and its ToString and ConvertTo-Json -EnumsAsStrings name the status' {
         $result = Start-DbSync -LiteralPath $db -ConnectionString $Pg -Schema $schema -Table Genre
         $text = $result | Out-String -Width 80
