@@ -147,6 +147,17 @@ Describe 'Start-DbSync' {
         $more.FullyQualifiedErrorId | Should -Be @('DbSync.SourceNotFound,DbSync.PowerShell.Commands.GetDbSyncStatusCommand', 'DbSync.SourceNotFound,DbSync.PowerShell.Commands.GetDbSyncStatusCommand')
     }
 
+    It 'matches its error id with a trailing wildcard or through the exception''s ErrorId, as about_DbSync and README show' {
+        $missing = Join-Path $TestDrive 'nowhere.sqlite'
+        { Start-DbSync -LiteralPath $missing -ConnectionString $Pg -ErrorAction Stop } | Should -Throw -ErrorId 'DbSync.SourceNotFound*'
+        $caught = $null
+        try { Start-DbSync -LiteralPath $missing -ConnectionString $Pg -ErrorAction Stop } catch { $caught = $_ }
+        $caught.Exception.ErrorId | Should -Be 'DbSync.SourceNotFound'
+        $caught.FullyQualifiedErrorId | Should -BeLike 'DbSync.SourceNotFound,*'
+        (Get-Help about_DbSync | Out-String) | Should -Match ([regex]::Escape("Should -Throw -ErrorId 'DbSync.SourceNotFound*'"))
+        Get-Content (Join-Path $RepoRoot 'README.md') -Raw | Should -Match ([regex]::Escape("Should -Throw -ErrorId 'DbSync.SourceNotFound*'"))
+    }
+
     It 'runs help example 5 (the scheduled job) with exit code <ExitCode> when <Case>' -ForEach @(
         @{ Case = 'the run succeeds'; ExitCode = 0; Setup = 'none' }
         @{ Case = 'the run commits but holds a row back'; ExitCode = 3; Setup = 'held' }
