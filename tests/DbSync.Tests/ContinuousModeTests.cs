@@ -388,7 +388,7 @@ public sealed class ContinuousModeTests(ITestOutputHelper output) : IDisposable
         using var _ = process;
         try
         {
-            await WaitUntilAsync(() => Running(path), TimeSpan.FromSeconds(60), "the initial load to start");
+            await WaitUntilAsync(() => SyncFixture.RunLogged(path, "Running"), TimeSpan.FromSeconds(60), "the initial load to start");
             await Task.Delay(300);
             await SignalAsync(process, signal);
             Assert.True(process.WaitForExit(60_000), $"the watch did not stop on SIG{signal}");
@@ -410,28 +410,6 @@ public sealed class ContinuousModeTests(ITestOutputHelper output) : IDisposable
             {
                 process.Kill();
             }
-        }
-    }
-
-    /// <summary>True while a run is recorded as running in the file (read without taking any lock a run needs).</summary>
-    private static bool Running(string path)
-    {
-        try
-        {
-            using var sqlite = SyncFixture.OpenSqlite(path);
-            using var command = sqlite.CreateCommand();
-            command.CommandText = "SELECT count(*) FROM sqlite_master WHERE name = '_dbsync_runs'";
-            if ((long)command.ExecuteScalar()! == 0)
-            {
-                return false;
-            }
-
-            command.CommandText = "SELECT count(*) FROM _dbsync_runs WHERE status = 'Running'";
-            return (long)command.ExecuteScalar()! > 0;
-        }
-        catch (Microsoft.Data.Sqlite.SqliteException)
-        {
-            return false; // locked by the run for a moment
         }
     }
 

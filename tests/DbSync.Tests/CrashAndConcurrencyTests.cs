@@ -168,7 +168,7 @@ public sealed class CrashAndConcurrencyTests(ITestOutputHelper output) : IDispos
         var stdout = process.StandardOutput.ReadToEndAsync();
         // Wait until the run is under way (capture installed, the run recorded), then ask it to stop.
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (DateTime.UtcNow < deadline && !RunRecorded(path))
+        while (DateTime.UtcNow < deadline && !SyncFixture.RunLogged(path))
         {
             await Task.Delay(20);
         }
@@ -190,27 +190,6 @@ public sealed class CrashAndConcurrencyTests(ITestOutputHelper output) : IDispos
         Assert.False(_fixture.SchemaExists());
         Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
         TableComparer.AssertIdentical(path, _fixture.Schema);
-    }
-
-    private static bool RunRecorded(string path)
-    {
-        try
-        {
-            using var sqlite = SyncFixture.OpenSqlite(path);
-            using var command = sqlite.CreateCommand();
-            command.CommandText = "SELECT count(*) FROM sqlite_master WHERE name = '_dbsync_runs'";
-            if ((long)command.ExecuteScalar()! == 0)
-            {
-                return false;
-            }
-
-            command.CommandText = "SELECT count(*) FROM _dbsync_runs";
-            return (long)command.ExecuteScalar()! > 0;
-        }
-        catch (Microsoft.Data.Sqlite.SqliteException)
-        {
-            return false;
-        }
     }
 
     private static void ChangeEverything(string path, Random random)

@@ -57,6 +57,32 @@ public sealed class SyncFixture : IDisposable
         command.ExecuteNonQuery();
     }
 
+    /// <summary>
+    /// True once the file's run log holds a run (with <paramref name="status"/>, when given), read without taking any lock
+    /// a run needs; false while the log does not exist yet or a run locks the file for a moment.
+    /// </summary>
+    public static bool RunLogged(string path, string? status = null)
+    {
+        try
+        {
+            using var sqlite = OpenSqlite(path);
+            using var command = sqlite.CreateCommand();
+            command.CommandText = "SELECT count(*) FROM sqlite_master WHERE name = '_dbsync_runs'";
+            if ((long)command.ExecuteScalar()! == 0)
+            {
+                return false;
+            }
+
+            command.CommandText = "SELECT count(*) FROM _dbsync_runs WHERE $status IS NULL OR status = $status";
+            command.Parameters.AddWithValue("$status", (object?)status ?? DBNull.Value);
+            return (long)command.ExecuteScalar()! > 0;
+        }
+        catch (SqliteException)
+        {
+            return false;
+        }
+    }
+
     public static void Execute(string path, string sql)
     {
         using var connection = OpenSqlite(path);
