@@ -550,6 +550,13 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
             Assert.Contains("PGPASSWORD", message, StringComparison.Ordinal);
         }
 
+        // A Passfile that is not there is a mistake in the connection string, not an unreachable server.
+        using (var missing = await RunAsync("sync", "--path", path, "--connection", noPassword.Replace("empty-pgpass", "no-such-pgpass", StringComparison.Ordinal), "--json"))
+        {
+            Assert.Equal("DbSync.InvalidConnectionString", missing.RootElement.GetProperty("errorId").GetString());
+            Assert.Contains("no-such-pgpass' that the connection string names (Passfile) does not exist", missing.RootElement.GetProperty("message").GetString(), StringComparison.Ordinal);
+        }
+
         using var test = await RunAsync("test", "--path", path, "--connection", noPassword, "--schema", _fixture.Schema, "--json");
         var checks = test.RootElement.GetProperty("checks").EnumerateArray().ToDictionary(c => c.GetProperty("name").GetString()!);
         Assert.Equal("Pass", checks["Target.Reachable"].GetProperty("status").GetString());

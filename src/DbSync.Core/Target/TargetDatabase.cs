@@ -165,6 +165,13 @@ public static class TargetDatabase
                 where, ex);
         }
 
+        // A Passfile the connection string names that is not there: a mistake in the connection string, not the network.
+        if (ex is FileNotFoundException && builder.Passfile is { Length: > 0 } passfile && !File.Exists(passfile))
+        {
+            return new DbSyncException(ErrorIds.InvalidConnectionString, DbSyncErrorCategory.InvalidArgument,
+                $"The pgpass file '{passfile}' that the connection string names (Passfile) does not exist.", passfile, ex);
+        }
+
         // ObjectDisposedException: Npgsql's objects of a connection that broke mid-run.
         if (ex is NpgsqlException or SocketException or TimeoutException or IOException or ObjectDisposedException || ex.InnerException is SocketException or TimeoutException)
         {
