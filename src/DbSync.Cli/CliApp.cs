@@ -54,6 +54,14 @@ public static class CliApp
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(stdout);
         ArgumentNullException.ThrowIfNull(stderr);
+        // One command's options: `dbsync sync --help`, `dbsync help sync`. It was a usage error, and only the list of
+        // every command existed. A --help that is an option's value (--table --help) is a value.
+        if (args.Length > 0 && CommandAskingHelp(args) is { } asked)
+        {
+            stdout.WriteLine(CommandHelp(asked));
+            return Success;
+        }
+
         if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
         {
             stdout.WriteLine(Help());
@@ -858,6 +866,43 @@ public static class CliApp
     private static bool IsOptionName(string arg) => _commands.Values.Any(c => c.Options.Contains(arg) || c.Flags.Contains(arg));
 
     internal static DbSyncException UsageError(string message) => new(ErrorIds.UsageError, DbSyncErrorCategory.InvalidArgument, message);
+
+    /// <summary>The command whose help the arguments ask for, or null.</summary>
+    private static string? CommandAskingHelp(string[] args)
+    {
+        if (args.Length == 2 && args[0] == "help" && _commands.ContainsKey(args[1]))
+        {
+            return args[1];
+        }
+
+        if (!_commands.TryGetValue(args[0], out var spec))
+        {
+            return null;
+        }
+
+        for (var i = 1; i < args.Length; i++)
+        {
+            if (args[i] is "--help" or "-h")
+            {
+                return args[0];
+            }
+
+            if (spec.Options.Contains(args[i]))
+            {
+                i++; // its value
+            }
+        }
+
+        return null;
+    }
+
+    private static string CommandHelp(string command) => $"""
+        dbsync {command}: {_commands[command].Summary}
+
+        Usage: dbsync {command} {string.Join(" ", _commands[command].Options.Select(o => $"[{o} VALUE]").Concat(_commands[command].Flags.Select(f => $"[{f}]")))}
+
+        docs/cli.md, "`{command}`", says what each option does, and gives the exit codes and JSON fields.
+        """;
 
     private static string Help() => $"""
         dbsync {SyncEngine.Version}: keeps PostgreSQL in step with a SQLite file.

@@ -51,6 +51,26 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public async Task Each_command_has_its_own_help_and_a_help_that_is_an_options_value_stays_its_value()
+    {
+        // `dbsync sync --help` was a usage error (exit 2): only the list of every command existed.
+        foreach (var args in new[] { new[] { "sync", "--help" }, ["help", "sync"], ["sync", "--path", "x.sqlite", "-h"] })
+        {
+            var (code, stdout, _) = await RunCliAsync(args);
+
+            Assert.Equal(0, code);
+            Assert.StartsWith("dbsync sync: ", stdout, StringComparison.Ordinal);
+            Assert.Contains("[--busy-timeout VALUE]", stdout, StringComparison.Ordinal);
+            Assert.DoesNotContain("reset-node", stdout, StringComparison.Ordinal);
+        }
+
+        // The value of --table: the command runs (and fails on the missing --path), it does not print help.
+        var (valueCode, valueOut, _) = await RunCliAsync("sync", "--table", "--help", "--json");
+        Assert.Equal(2, valueCode);
+        Assert.Contains("--path", JsonDocument.Parse(valueOut).RootElement.GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Sync_json_reports_the_documented_fields()
     {
         var path = _fixture.CopyChinook();
