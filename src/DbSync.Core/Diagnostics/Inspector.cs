@@ -663,11 +663,9 @@ internal static class Inspector
 
         // Planned as a run would plan them: with what the file's registry remembers (a column added in SQLite since the
         // last run is added to the PostgreSQL table, not a mismatch).
-        Dictionary<string, RegisteredTable> registry;
-        using (var sqlite = SourceDatabase.Open(SourceDatabase.Validate(request.Path), busyTimeoutSeconds: 2))
-        {
-            registry = CaptureStore.IsEnabled(sqlite) ? CaptureStore.ReadRegistry(sqlite, null) : new Dictionary<string, RegisteredTable>(Identifiers.SqliteNames);
-        }
+        // One connection to the file for the checks below (its registry, and each key's largest value); it holds no lock.
+        using var sqlite = SourceDatabase.Open(SourceDatabase.Validate(request.Path), busyTimeoutSeconds: 2);
+        var registry = CaptureStore.IsEnabled(sqlite) ? CaptureStore.ReadRegistry(sqlite, null) : new Dictionary<string, RegisteredTable>(Identifiers.SqliteNames);
 
         var compatible = 0;
         foreach (var table in tables)
@@ -691,20 +689,13 @@ internal static class Inspector
             }
 
             var target = Identifiers.Quote(schema, plan.TargetName);
-            var privileges = new[] { "SELECT", "INSERT", "UPDATE", "DELETE" };
-            var lacking = new List<string>();
-            foreach (var privilege in privileges)
-            {
-                if (!(bool)(await ScalarAsync(pg, $"SELECT has_table_privilege($1, '{privilege}')", cancellationToken, target).ConfigureAwait(false))!)
-                {
-                    lacking.Add(privilege);
-                }
-            }
-
-            if (lacking.Count > 0)
+            // The row privileges a run uses, in one round trip: those the role lacks, in this order.
+            if (await ScalarAsync(pg,
+                "SELECT string_agg(p, ', ' ORDER BY o) FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']) WITH ORDINALITY AS u(p, o) WHERE NOT has_table_privilege($1, p)",
+                cancellationToken, target).ConfigureAwait(false) is string lacking)
             {
                 checks.Add(Check("Target.TablePrivileges", CheckStatus.Fail,
-                    $"{user} may not {string.Join(", ", lacking)} {target}, which a run needs (it reads, inserts, updates and deletes the rows of the changes it pushes).",
+                    $"{user} may not {lacking} {target}, which a run needs (it reads, inserts, updates and deletes the rows of the changes it pushes).",
                     $"GRANT SELECT, INSERT, UPDATE, DELETE ON {target} TO \"{user}\";", table.Name, ErrorIds.PermissionDenied));
             }
 
@@ -756,12 +747,8 @@ internal static class Inspector
 
                 if (sequence is not null && readable is { } last)
                 {
-                    long sourceMax;
-                    using (var sqlite = SourceDatabase.Open(SourceDatabase.Validate(request.Path), busyTimeoutSeconds: 2))
-                    {
-                        sourceMax = CaptureStore.Scalar<long>(sqlite, null,
-                            $"SELECT coalesce(max({Identifiers.Quote(table.KeyColumns[0].Name)}), 0) FROM {Identifiers.Quote(table.Name)}");
-                    }
+                    var sourceMax = CaptureStore.Scalar<long>(sqlite, null,
+                        $"SELECT coalesce(max({Identifiers.Quote(table.KeyColumns[0].Name)}), 0) FROM {Identifiers.Quote(table.Name)}");
 
                     var targetMax = (long)(await ScalarAsync(pg, $"SELECT coalesce(max({Identifiers.Quote(key)}), 0)::bigint FROM {qualified}", cancellationToken).ConfigureAwait(false))!;
                     var needed = Math.Max(sourceMax, targetMax);
