@@ -1,4 +1,3 @@
-using System.Net;
 using System.Runtime.CompilerServices;
 using System.Net.Sockets;
 using System.Text;
@@ -11,63 +10,30 @@ namespace DbSync.Tests.Infrastructure;
 /// with <c>refuseAfterCut</c>, closed at once after the cut: the network stays down, and nobody can ask PostgreSQL
 /// whether the COMMIT happened.
 /// </summary>
-internal sealed class CommitCuttingProxy : IDisposable
+internal sealed class CommitCuttingProxy : TcpRelay
 {
     private static readonly byte[] _commit = Encoding.ASCII.GetBytes("COMMIT\0");
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-    private readonly string _host;
-    private readonly int _port;
-    private readonly CancellationTokenSource _stop = new();
     private readonly bool _refuseAfterCut;
     private int _armed = 1;
 
     public CommitCuttingProxy(string host, int port, bool refuseAfterCut = false)
+        : base(host, port)
     {
-        (_host, _port, _refuseAfterCut) = (host, port, refuseAfterCut);
-        _listener.Start();
-        _ = AcceptAsync();
+        _refuseAfterCut = refuseAfterCut;
+        Start();
     }
-
-    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
     /// <summary>True once a COMMIT was cut.</summary>
     public bool Cut => Volatile.Read(ref _armed) == 0;
 
-    private async Task AcceptAsync()
+    protected override bool RefusesClients => _refuseAfterCut && Cut;
+
+    protected override async Task RelayAsync(TcpClient client, TcpClient server)
     {
-        while (!_stop.IsCancellationRequested)
-        {
-            TcpClient client;
-            try
-            {
-                client = await _listener.AcceptTcpClientAsync(_stop.Token);
-            }
-            catch (Exception) when (_stop.IsCancellationRequested)
-            {
-                return;
-            }
-
-            if (_refuseAfterCut && Cut)
-            {
-                client.Dispose();
-                continue;
-            }
-
-            _ = RelayAsync(client);
-        }
-    }
-
-    private async Task RelayAsync(TcpClient client)
-    {
-        using var server = new TcpClient();
-        using (client)
-        {
-            await server.ConnectAsync(_host, _port);
-            var cutting = new StrongBox<bool>();
-            var toClient = PumpAsync(server.GetStream(), client.GetStream(), watch: false, cutting, client, server);
-            var toServer = PumpAsync(client.GetStream(), server.GetStream(), watch: true, cutting, client, server);
-            await Task.WhenAny(toClient, toServer);
-        }
+        var cutting = new StrongBox<bool>();
+        var toClient = PumpAsync(server.GetStream(), client.GetStream(), watch: false, cutting, client, server);
+        var toServer = PumpAsync(client.GetStream(), server.GetStream(), watch: true, cutting, client, server);
+        await Task.WhenAny(toClient, toServer);
     }
 
     private async Task PumpAsync(Stream from, Stream to, bool watch, StrongBox<bool> cutting, TcpClient client, TcpClient server)
@@ -105,12 +71,5 @@ internal sealed class CommitCuttingProxy : IDisposable
         {
             // A side closed.
         }
-    }
-
-    public void Dispose()
-    {
-        _stop.Cancel();
-        _listener.Stop();
-        _stop.Dispose();
     }
 }

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Sockets;
 
 namespace DbSync.Tests.Infrastructure;
@@ -7,22 +6,12 @@ namespace DbSync.Tests.Infrastructure;
 /// A TCP relay in front of the test server that can go silent: while paused it keeps every connection open and accepts
 /// new ones, but forwards nothing either way, as a proxy or NAT whose far side went away does. Neither side sees an error.
 /// </summary>
-internal sealed class PausableRelay : IDisposable
+internal sealed class PausableRelay : TcpRelay
 {
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-    private readonly string _host;
-    private readonly int _port;
-    private readonly CancellationTokenSource _stop = new();
     private volatile bool _paused;
 
     public PausableRelay(string host, int port)
-    {
-        (_host, _port) = (host, port);
-        _listener.Start();
-        _ = AcceptAsync();
-    }
-
-    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+        : base(host, port) => Start();
 
     public bool Paused
     {
@@ -30,33 +19,8 @@ internal sealed class PausableRelay : IDisposable
         set => _paused = value;
     }
 
-    private async Task AcceptAsync()
-    {
-        while (!_stop.IsCancellationRequested)
-        {
-            TcpClient client;
-            try
-            {
-                client = await _listener.AcceptTcpClientAsync(_stop.Token);
-            }
-            catch (Exception) when (_stop.IsCancellationRequested)
-            {
-                return;
-            }
-
-            _ = RelayAsync(client);
-        }
-    }
-
-    private async Task RelayAsync(TcpClient client)
-    {
-        using var server = new TcpClient();
-        using (client)
-        {
-            await server.ConnectAsync(_host, _port);
-            await Task.WhenAny(PumpAsync(server.GetStream(), client.GetStream()), PumpAsync(client.GetStream(), server.GetStream()), Task.Delay(Timeout.Infinite, _stop.Token));
-        }
-    }
+    protected override async Task RelayAsync(TcpClient client, TcpClient server) =>
+        await Task.WhenAny(PumpAsync(server.GetStream(), client.GetStream()), PumpAsync(client.GetStream(), server.GetStream()), Task.Delay(Timeout.Infinite, Stopping.Token));
 
     private async Task PumpAsync(Stream from, Stream to)
     {
@@ -65,13 +29,13 @@ internal sealed class PausableRelay : IDisposable
         {
             while (true)
             {
-                while (_paused && !_stop.IsCancellationRequested)
+                while (_paused && !Stopping.IsCancellationRequested)
                 {
                     await Task.Delay(50);
                 }
 
-                var read = await from.ReadAsync(buffer, _stop.Token);
-                while (_paused && !_stop.IsCancellationRequested)
+                var read = await from.ReadAsync(buffer, Stopping.Token);
+                while (_paused && !Stopping.IsCancellationRequested)
                 {
                     await Task.Delay(50);
                 }
@@ -81,18 +45,12 @@ internal sealed class PausableRelay : IDisposable
                     return;
                 }
 
-                await to.WriteAsync(buffer.AsMemory(0, read), _stop.Token);
+                await to.WriteAsync(buffer.AsMemory(0, read), Stopping.Token);
             }
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException or OperationCanceledException)
         {
             // A side closed, or the relay stops.
         }
-    }
-
-    public void Dispose()
-    {
-        _stop.Cancel();
-        _listener.Stop();
     }
 }
