@@ -1163,10 +1163,10 @@ public sealed class SyncEngine
             }
 
             registry.TryGetValue(table.Name, out var existing);
-            var (registered, repaired) = CaptureStore.Install(sqlite, transaction, table, existing);
-            if (repaired)
+            var (registered, warning) = CaptureStore.Install(sqlite, transaction, table, existing);
+            if (warning is not null)
             {
-                warnings.Add($"Capture triggers on '{table.Name}' were missing or altered; changes made meanwhile may not have been captured, so the table is copied again in full.");
+                warnings.Add(warning);
             }
 
             captured.Add((table, registered));

@@ -1,4 +1,5 @@
 using DbSync.Core;
+using DbSync.Core.Diagnostics;
 using DbSync.Tests.Infrastructure;
 
 namespace DbSync.Tests;
@@ -6,8 +7,11 @@ namespace DbSync.Tests;
 public sealed class SchemaAndCaptureTests : IDisposable
 {
     private readonly SyncFixture _fixture = new();
+    private readonly SyncEngine _engine = new();
 
     public void Dispose() => _fixture.Dispose();
+
+    private async Task<long> PendingAsync(string path) => (await _engine.GetStatusAsync(new StatusRequest { Path = path })).PendingChanges;
 
     [Fact]
     public async Task Tables_without_a_primary_key_are_named_in_a_warning_and_the_rest_syncs()
@@ -125,24 +129,97 @@ public sealed class SchemaAndCaptureTests : IDisposable
     }
 
     [Fact]
-    public async Task Insert_or_replace_is_captured_as_documented()
+    public async Task Rows_that_replace_removes_through_a_unique_index_are_deleted_in_postgresql()
     {
-        // docs/capture.md: REPLACE of the same key is captured (the insert trigger fires); a row REPLACE removes
-        // because of a UNIQUE conflict on another column is captured only with recursive_triggers on.
-        var path = _fixture.CreateDatabase("CREATE TABLE u (id INTEGER PRIMARY KEY, email TEXT UNIQUE, n INTEGER); INSERT INTO u VALUES (1, 'a@x', 1), (2, 'b@x', 1);");
+        // A UNIQUE constraint, a unique index compared without case, and a two-column UNIQUE constraint.
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE u (id INTEGER PRIMARY KEY, email TEXT UNIQUE, code TEXT, a INTEGER, b TEXT, n INTEGER, UNIQUE (a, b));
+            CREATE UNIQUE INDEX u_code ON u (code COLLATE NOCASE);
+            INSERT INTO u VALUES (1, 'a@x', 'K1', 1, 'p', 0), (2, 'b@x', 'K2', 1, 'q', 0), (3, 'c@x', 'K3', 2, 'p', 0),
+                (4, 'd@x', 'K4', 2, 'q', 0), (5, 'e@x', 'K5', 3, 'p', 0), (6, 'f@x', 'K6', 3, 'q', 0);
+            """);
         await _fixture.SyncAsync(path);
 
-        SyncFixture.Execute(path, "INSERT OR REPLACE INTO u VALUES (1, 'a@x', 2)");
-        await _fixture.SyncAsync(path);
-        TableComparer.AssertIdentical(path, _fixture.Schema);
-
+        // The program writing has recursive_triggers off (SQLite's default): REPLACE fires no delete trigger.
+        SyncFixture.Execute(path, """
+            INSERT OR REPLACE INTO u VALUES (1, 'a@x', 'K1', 1, 'p', 1);
+            INSERT OR REPLACE INTO u VALUES (10, 'b@x', 'K10', 10, 'z', 1);
+            REPLACE INTO u VALUES (11, 'k@x', 'k3', 11, 'z', 1);
+            UPDATE OR REPLACE u SET b = 'q' WHERE id = 5;
+            INSERT OR IGNORE INTO u VALUES (12, 'd@x', 'K12', 12, 'z', 1);
+            INSERT INTO u VALUES (13, 'g@x', 'k4', 13, 'z', 1) ON CONFLICT DO NOTHING;
+            INSERT INTO u VALUES (14, 'a@x', 'K14', 14, 'z', 1) ON CONFLICT (email) DO UPDATE SET n = 3;
+            """);
         using (var sqlite = SyncFixture.OpenSqlite(path))
+        using (var ids = sqlite.CreateCommand())
         {
-            SyncFixture.Execute(sqlite, "PRAGMA recursive_triggers = ON; INSERT OR REPLACE INTO u VALUES (3, 'b@x', 3)");
+            ids.CommandText = "SELECT group_concat(id, ' ') FROM (SELECT id FROM u ORDER BY id)";
+            Assert.Equal("1 4 5 10 11", ids.ExecuteScalar());
         }
 
-        await _fixture.SyncAsync(path);
+        var result = await _fixture.SyncAsync(path);
+
+        // Removed: 2 (email), 3 (code, in another case), 6 (a, b). Row 4, which two ignored inserts met, is unchanged:
+        // nothing is written for it.
+        Assert.Equal(SyncStatus.Succeeded, result.Status);
+        Assert.Equal((2L, 2L, 3L), (result.Inserted, result.Updated, result.Deleted));
+        Assert.Equal(0, result.Conflicts);
+        Assert.Equal("1 4 5 10 11", _fixture.PgText($"SELECT string_agg(id::text, ' ' ORDER BY id) FROM \"{_fixture.Schema}\".u"));
         TableComparer.AssertIdentical(path, _fixture.Schema);
+        Assert.Equal(0, await PendingAsync(path));
+
+        // With recursive_triggers on, the delete trigger fires too: the row is deleted once.
+        using (var sqlite = SyncFixture.OpenSqlite(path))
+        {
+            SyncFixture.Execute(sqlite, "PRAGMA recursive_triggers = ON; INSERT OR REPLACE INTO u VALUES (20, 'a@x', 'K20', 20, 'z', 2)");
+        }
+
+        result = await _fixture.SyncAsync(path);
+        Assert.Equal((1L, 0L, 1L), (result.Inserted, result.Updated, result.Deleted));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
+    [Fact]
+    public async Task A_unique_index_added_later_or_by_an_upgrade_gets_its_replace_capture_without_a_full_copy()
+    {
+        var path = _fixture.CreateDatabase("CREATE TABLE u (id INTEGER PRIMARY KEY, email TEXT); INSERT INTO u VALUES (1, 'a@x'), (2, 'b@x'), (3, 'c@x');");
+        await _fixture.SyncAsync(path);
+        Assert.DoesNotContain(CliTests.Objects(path, "trigger"), t => t.EndsWith("_ri", StringComparison.Ordinal));
+
+        // The application adds a unique index: the next run adds the triggers, warns that earlier removals were not
+        // captured, and pushes only the pending change.
+        SyncFixture.Execute(path, "CREATE UNIQUE INDEX u_email ON u (email); UPDATE u SET email = 'c2@x' WHERE id = 3;");
+        var status = await _engine.GetStatusAsync(new StatusRequest { Path = path, Detailed = true });
+        Assert.True(status.TriggersIntact);
+        Assert.Contains("INSERT OR REPLACE", status.Tables.Single().Reason, StringComparison.Ordinal);
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal(("Push", 1L), (result.Tables.Single().Mode, result.Updated));
+        Assert.Equal(
+            "Table 'u': from this run on, the rows that INSERT OR REPLACE or UPDATE OR REPLACE remove because they conflict on UNIQUE (email) are captured; "
+            + "a row removed that way before (the index is new, or the file was enabled by an earlier DbSync) stays in PostgreSQL until a --resync of this table.",
+            Assert.Single(result.Warnings));
+        Assert.Contains(CliTests.Objects(path, "trigger"), t => t.EndsWith("_ri", StringComparison.Ordinal));
+        Assert.Null((await _engine.GetStatusAsync(new StatusRequest { Path = path, Detailed = true })).Tables.Single().Reason);
+
+        SyncFixture.Execute(path, "INSERT OR REPLACE INTO u VALUES (4, 'a@x')");
+        result = await _fixture.SyncAsync(path);
+        Assert.Equal((1L, 1L), (result.Inserted, result.Deleted));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+
+        // A file enabled by a DbSync without these triggers: the same, once; no warning the run after.
+        SyncFixture.Execute(path, "DROP TRIGGER _dbsync_1_ri; DROP TRIGGER _dbsync_1_ru;");
+        result = await _fixture.SyncAsync(path);
+        Assert.Equal("Push", result.Tables.Single().Mode);
+        Assert.Contains("UNIQUE (email)", Assert.Single(result.Warnings), StringComparison.Ordinal);
+        Assert.Empty((await _fixture.SyncAsync(path)).Warnings);
+
+        // The index dropped: its triggers go, silently.
+        SyncFixture.Execute(path, "DROP INDEX u_email;");
+        result = await _fixture.SyncAsync(path);
+        Assert.Empty(result.Warnings);
+        Assert.DoesNotContain(CliTests.Objects(path, "trigger"), t => t.EndsWith("_ri", StringComparison.Ordinal) || t.EndsWith("_ru", StringComparison.Ordinal));
     }
 
     [Fact]

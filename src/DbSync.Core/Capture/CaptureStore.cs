@@ -41,8 +41,11 @@ public sealed class RegisteredTable
     /// <summary>The change log's table name.</summary>
     public string LogTable => "_dbsync_log_" + Id.ToString(CultureInfo.InvariantCulture);
 
-    /// <summary>The names of the three capture triggers.</summary>
-    public IEnumerable<string> TriggerNames => new[] { "i", "u", "d" }.Select(s => $"_dbsync_{Id.ToString(CultureInfo.InvariantCulture)}_{s}");
+    /// <summary>
+    /// The names of the capture triggers: after insert, update and delete, then the two that log the rows <c>OR
+    /// REPLACE</c> removes through a UNIQUE index (before insert, before update), which exist only on a table with one.
+    /// </summary>
+    public IEnumerable<string> TriggerNames => new[] { "i", "u", "d", "ri", "ru" }.Select(s => $"_dbsync_{Id.ToString(CultureInfo.InvariantCulture)}_{s}");
 }
 
 /// <summary>
@@ -158,10 +161,11 @@ public static class CaptureStore
 
     /// <summary>
     /// Installs capture on a table: registry row, change log and triggers. Idempotent: an installed table with
-    /// intact triggers is left alone. Returns the registry entry and whether the triggers had to be (re)created on
-    /// an already registered table, in which case changes may have been missed and the table must be copied again.
+    /// intact triggers is left alone. Returns the registry entry and, for a table already loaded, a warning when
+    /// changes may have been missed: its triggers had to be re-created (the table is then marked to be copied again in
+    /// full), or a UNIQUE index's REPLACE removals were not captured until now.
     /// </summary>
-    public static (RegisteredTable Table, bool Repaired) Install(SqliteConnection connection, SqliteTransaction transaction,
+    public static (RegisteredTable Table, string? Warning) Install(SqliteConnection connection, SqliteTransaction transaction,
         SourceTable table, RegisteredTable? existing)
     {
         ArgumentNullException.ThrowIfNull(table);
@@ -195,31 +199,54 @@ public static class CaptureStore
             }
         }
 
-        var intact = expected.All(e => actual.TryGetValue(e.Name, out var sql) && sql == e.Sql);
-        if (intact)
+        bool Same((string Name, string Sql) trigger) => actual.TryGetValue(trigger.Name, out var sql) && sql == trigger.Sql;
+        // A REPLACE trigger left from a UNIQUE index since dropped only logs more than needed: it goes, without a copy.
+        var stale = registered.TriggerNames.Skip(3).Where(n => actual.ContainsKey(n) && expected.All(e => e.Name != n)).ToList();
+        if (expected.All(Same) && stale.Count == 0)
         {
-            return (registered, false);
+            return (registered, null);
         }
 
-        foreach (var (name, sql) in expected)
+        foreach (var name in stale)
+        {
+            Execute(connection, transaction, $"DROP TRIGGER IF EXISTS {Identifiers.Quote(name)}");
+        }
+
+        foreach (var (name, sql) in expected.Where(e => !Same(e)))
         {
             Execute(connection, transaction, $"DROP TRIGGER IF EXISTS {Identifiers.Quote(name)}");
             Execute(connection, transaction, sql);
         }
 
+        if (existing is null || !existing.Loaded)
+        {
+            return (registered, null);
+        }
+
         // Triggers that differ only by being an older DbSync's (same names, every change captured) are upgraded, not repaired.
-        var upgraded = TriggerSql(registered, table, asInVersion01: true).All(e => actual.TryGetValue(e.Name, out var sql) && sql == e.Sql);
-        var repaired = existing is not null && existing.Loaded && !upgraded;
-        if (repaired)
+        var upgraded = TriggerSql(registered, table, asInVersion01: true).Take(3).All(Same);
+        if (!expected.Take(3).All(Same) && !upgraded)
         {
             registered.Loaded = false;
             using var update = Command(connection, transaction, "UPDATE _dbsync_tables SET loaded = 0 WHERE id = $id");
             update.Parameters.AddWithValue("$id", registered.Id);
             update.ExecuteNonQuery();
+            return (registered, $"Capture triggers on '{table.Name}' were missing or altered; changes made meanwhile may not have been captured, so the table is copied again in full.");
         }
 
-        return (registered, repaired);
+        // The insert, update and delete triggers captured every change; only the rows REPLACE removes through a UNIQUE
+        // index that no trigger covered (a new index, or a file enabled by a DbSync without these triggers) may be missing.
+        actual.TryGetValue(registered.TriggerNames.ElementAt(3), out var covered);
+        var uncovered = table.UniqueKeys.Where(u => covered is null || !covered.Contains(UniqueMatch(u), StringComparison.Ordinal)).ToList();
+        return (registered, uncovered.Count == 0 ? null
+            : $"Table '{table.Name}': from this run on, the rows that INSERT OR REPLACE or UPDATE OR REPLACE remove because they conflict on "
+                + string.Join(", ", uncovered.Select(u => "UNIQUE (" + string.Join(", ", u.Select(c => c.Name)) + ")"))
+                + " are captured; a row removed that way before (the index is new, or the file was enabled by an earlier DbSync) stays in PostgreSQL until a --resync of this table.");
     }
+
+    /// <summary>The condition a REPLACE trigger uses to find the rows that conflict with NEW on one unique index.</summary>
+    private static string UniqueMatch(IReadOnlyList<UniqueColumn> unique) =>
+        "(" + string.Join(" AND ", unique.Select(c => $"{Identifiers.Quote(c.Name)} = NEW.{Identifiers.Quote(c.Name)} COLLATE {Identifiers.Quote(c.Collation)}")) + ")";
 
     /// <summary>The exact CREATE TRIGGER statements for a table, as sqlite_master stores them.</summary>
     /// <remarks>
@@ -237,14 +264,30 @@ public static class CaptureStore
         var keyList = string.Join(", ", Enumerable.Range(1, table.KeyColumns.Count).Select(i => "k" + i.ToString(CultureInfo.InvariantCulture)));
         string Values(string row) => string.Join(", ", table.KeyColumns.Select(c => row + "." + Identifiers.Quote(c.Name)));
         var keyChanged = string.Join(" OR ", table.KeyColumns.Select(c => $"OLD.{Identifiers.Quote(c.Name)} IS NOT NEW.{Identifiers.Quote(c.Name)}"));
-        return
-        [
+        var triggers = new List<(string Name, string Sql)>
+        {
             (names[0], $"CREATE TRIGGER {Identifiers.Quote(names[0])} AFTER INSERT ON {target} BEGIN INSERT INTO {log} (op, {keyList}) VALUES ({OpInsert}, {Values("NEW")}); END"),
             // A key change is the old key deleted and the new key inserted: for PostgreSQL the new key is a new row, not
             // an update of one that should be there (which, missing, would be a conflict).
             (names[1], $"CREATE TRIGGER {Identifiers.Quote(names[1])} AFTER UPDATE ON {target} BEGIN INSERT INTO {log} (op, {keyList}) SELECT {OpDelete}, {Values("OLD")} WHERE {keyChanged}; INSERT INTO {log} (op, {keyList}) VALUES ({(asInVersion01 ? OpUpdate.ToString(CultureInfo.InvariantCulture) : $"CASE WHEN {keyChanged} THEN {OpInsert} ELSE {OpUpdate} END")}, {Values("NEW")}); END"),
             (names[2], $"CREATE TRIGGER {Identifiers.Quote(names[2])} AFTER DELETE ON {target} BEGIN INSERT INTO {log} (op, {keyList}) VALUES ({OpDelete}, {Values("OLD")}); END"),
-        ];
+        };
+        if (table.UniqueKeys.Count == 0 || asInVersion01)
+        {
+            return triggers;
+        }
+
+        // INSERT OR REPLACE and UPDATE OR REPLACE delete the rows that conflict on a UNIQUE index without firing delete
+        // triggers (unless recursive_triggers is on). Before each write, the rows holding the new values on a unique
+        // index are logged as possibly changed: the run reads them as they are then, pushing a delete for the ones
+        // REPLACE removed and nothing for a row that is still there unchanged (INSERT OR IGNORE, ON CONFLICT DO NOTHING).
+        var conflicting = string.Join(" OR ", table.UniqueKeys.Select(UniqueMatch).Distinct(StringComparer.Ordinal));
+        var keyColumns = string.Join(", ", table.KeyColumns.Select(c => Identifiers.Quote(c.Name)));
+        var notOld = string.Join(" AND ", table.KeyColumns.Select(c => $"{Identifiers.Quote(c.Name)} IS OLD.{Identifiers.Quote(c.Name)}"));
+        var uniqueColumns = string.Join(", ", table.UniqueKeys.SelectMany(u => u).Select(c => Identifiers.Quote(c.Name)).Distinct(StringComparer.Ordinal));
+        triggers.Add((names[3], $"CREATE TRIGGER {Identifiers.Quote(names[3])} BEFORE INSERT ON {target} BEGIN INSERT INTO {log} (op, {keyList}) SELECT {OpUpdate}, {keyColumns} FROM {target} WHERE {conflicting}; END"));
+        triggers.Add((names[4], $"CREATE TRIGGER {Identifiers.Quote(names[4])} BEFORE UPDATE OF {uniqueColumns} ON {target} BEGIN INSERT INTO {log} (op, {keyList}) SELECT {OpUpdate}, {keyColumns} FROM {target} WHERE ({conflicting}) AND NOT ({notOld}); END"));
+        return triggers;
     }
 
     /// <summary>Removes capture from one table: its triggers, change log and registry row.</summary>

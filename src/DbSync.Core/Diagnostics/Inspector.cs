@@ -138,7 +138,12 @@ internal static class Inspector
                         continue;
                     }
 
-                    var intact = CaptureStore.TriggerSql(registered, table).All(t => triggers.TryGetValue(t.Name, out var sql) && sql == t.Sql);
+                    // Intact: the insert, update and delete triggers. The two for REPLACE's removals through a UNIQUE index
+                    // are missing after an upgrade or a new index, and the next sync adds them without copying the table.
+                    var expected = CaptureStore.TriggerSql(registered, table);
+                    bool Same((string Name, string Sql) t) => triggers.TryGetValue(t.Name, out var sql) && sql == t.Sql;
+                    var intact = expected.Take(3).All(Same);
+                    var replaceCaptured = expected.Skip(3).All(Same);
                     long pending = 0;
                     TimeSpan? lag = null;
                     if (RunLog.TableExists(sqlite, registered.LogTable))
@@ -153,7 +158,9 @@ internal static class Inspector
                     {
                         Path = path, Name = table.Name, Captured = true, TriggersIntact = intact, PendingChanges = pending, Loaded = registered.Loaded,
                         Quarantined = held.GetValueOrDefault(registered.Id), Lag = lag,
-                        Reason = intact ? null : "capture triggers are missing or altered; the next sync re-creates them and copies the table in full",
+                        Reason = !intact ? "capture triggers are missing or altered; the next sync re-creates them and copies the table in full"
+                            : !replaceCaptured ? "the next sync adds the triggers that capture the rows INSERT OR REPLACE removes through a UNIQUE index"
+                            : null,
                     });
                 }
 

@@ -15,6 +15,11 @@ public sealed record SourceColumn(string Name, string DeclaredType, bool NotNull
 /// <param name="ParentColumns">Referenced columns, or empty when the parent's primary key is meant.</param>
 public sealed record SourceForeignKey(string ParentTable, IReadOnlyList<string> Columns, IReadOnlyList<string> ParentColumns);
 
+/// <summary>A column of a UNIQUE constraint or unique index, with the collation the index compares it by.</summary>
+/// <param name="Name">Column name.</param>
+/// <param name="Collation">The index's collation for it (BINARY, NOCASE, RTRIM or an application's).</param>
+public sealed record UniqueColumn(string Name, string Collation);
+
 /// <summary>A SQLite table: its columns, key and foreign keys.</summary>
 public sealed class SourceTable
 {
@@ -42,6 +47,13 @@ public sealed class SourceTable
 
     /// <summary>A virtual table (FTS, R-Tree, ...): triggers cannot be put on it.</summary>
     public bool IsVirtual { get; }
+
+    /// <summary>
+    /// The UNIQUE constraints and unique indexes other than the primary key whose columns are all plain columns (an index
+    /// on an expression is left out), each as its columns in index order. <c>INSERT OR REPLACE</c> and <c>UPDATE OR
+    /// REPLACE</c> remove the rows that conflict on them without firing delete triggers.
+    /// </summary>
+    public IReadOnlyList<IReadOnlyList<UniqueColumn>> UniqueKeys { get; init; } = [];
 
     /// <summary>A WITHOUT ROWID table.</summary>
     public bool WithoutRowid { get; init; }
@@ -234,6 +246,44 @@ public static class SourceSchemaReader
             keyIsRowid = (long)command.ExecuteScalar()! == 0;
         }
 
-        return new SourceTable(name, columns, foreignKeys, isVirtual) { WithoutRowid = withoutRowid, KeyIsRowid = keyIsRowid };
+        return new SourceTable(name, columns, foreignKeys, isVirtual)
+        {
+            WithoutRowid = withoutRowid,
+            KeyIsRowid = keyIsRowid,
+            UniqueKeys = isVirtual ? [] : ReadUniqueKeys(connection, transaction, name),
+        };
+    }
+
+    private static List<IReadOnlyList<UniqueColumn>> ReadUniqueKeys(SqliteConnection connection, SqliteTransaction? transaction, string name)
+    {
+        // Every unique index but the primary key's, with its key columns (cid -2 is an expression: such an index is left out).
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = """
+            SELECT l.name, x.cid, x.name, x.coll FROM pragma_index_list($t) AS l, pragma_index_xinfo(l.name) AS x
+            WHERE l."unique" AND l.origin <> 'pk' AND x."key" ORDER BY l.seq DESC, x.seqno
+            """;
+        command.Parameters.AddWithValue("$t", name);
+        using var reader = command.ExecuteReader();
+        var indexes = new List<(string Index, List<UniqueColumn>? Columns)>();
+        while (reader.Read())
+        {
+            var index = reader.GetString(0);
+            if (indexes.Count == 0 || indexes[^1].Index != index)
+            {
+                indexes.Add((index, []));
+            }
+
+            if (reader.GetInt64(1) < 0 || reader.IsDBNull(2))
+            {
+                indexes[^1] = (index, null);
+            }
+            else
+            {
+                indexes[^1].Columns?.Add(new UniqueColumn(reader.GetString(2), reader.IsDBNull(3) ? "BINARY" : reader.GetString(3)));
+            }
+        }
+
+        return indexes.Where(i => i.Columns is not null).Select(i => (IReadOnlyList<UniqueColumn>)i.Columns!).ToList();
     }
 }
