@@ -223,6 +223,22 @@ public sealed class SchemaAndCaptureTests : IDisposable
     }
 
     [Fact]
+    public async Task Disable_removes_every_capture_trigger_even_one_a_later_dbsync_added()
+    {
+        var path = _fixture.CreateDatabase("CREATE TABLE u (id INTEGER PRIMARY KEY, email TEXT UNIQUE); INSERT INTO u VALUES (1, 'a@x');");
+        await _fixture.SyncAsync(path);
+        Assert.Equal(["_dbsync_1_d", "_dbsync_1_i", "_dbsync_1_ri", "_dbsync_1_ru", "_dbsync_1_u"], CliTests.Objects(path, "trigger").Order(StringComparer.Ordinal));
+        // A trigger of a newer DbSync, unknown to this one, writing to the change log it drops.
+        SyncFixture.Execute(path, "CREATE TRIGGER _dbsync_1_x9 AFTER INSERT ON u BEGIN INSERT INTO _dbsync_log_1 (op, k1) VALUES (1, NEW.id); END;");
+
+        await _engine.DisableAsync(new DisableRequest { Path = path });
+
+        Assert.Empty(CliTests.Objects(path, "trigger"));
+        // The application's writes work: no trigger is left pointing at the dropped log.
+        SyncFixture.Execute(path, "INSERT OR REPLACE INTO u VALUES (2, 'a@x')");
+    }
+
+    [Fact]
     public async Task A_column_added_in_sqlite_is_added_to_the_target_with_its_values()
     {
         var path = _fixture.CreateDatabase("CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT); INSERT INTO t VALUES (1, 'x'), (2, 'y');");

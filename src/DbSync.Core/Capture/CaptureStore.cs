@@ -294,7 +294,20 @@ public static class CaptureStore
     public static void Uninstall(SqliteConnection connection, SqliteTransaction transaction, RegisteredTable registered)
     {
         ArgumentNullException.ThrowIfNull(registered);
-        foreach (var name in registered.TriggerNames)
+        // Every trigger of this table's prefix, not only the names this build knows: a later DbSync may have added one,
+        // and a trigger left writing to the dropped log would make every write to the table fail.
+        var names = new List<string>(registered.TriggerNames);
+        using (var read = Command(connection, transaction, "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name GLOB $p"))
+        {
+            read.Parameters.AddWithValue("$p", $"_dbsync_{registered.Id.ToString(CultureInfo.InvariantCulture)}_*");
+            using var reader = read.ExecuteReader();
+            while (reader.Read())
+            {
+                names.Add(reader.GetString(0));
+            }
+        }
+
+        foreach (var name in names.Distinct(StringComparer.Ordinal))
         {
             Execute(connection, transaction, $"DROP TRIGGER IF EXISTS {Identifiers.Quote(name)}");
         }
