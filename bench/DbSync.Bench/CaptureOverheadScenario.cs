@@ -29,6 +29,18 @@ internal sealed class CaptureOverheadResult
 
     public List<TimeSpan> CapturedUpdates { get; } = [];
 
+    /// <summary>
+    /// The same writes into a <c>hosts</c> table with a unique index on <c>hostname</c>: capture then adds the two
+    /// triggers that log the rows <c>OR REPLACE</c> would remove. Not a target; shown beside it.
+    /// </summary>
+    public List<TimeSpan> UniquePlainInserts { get; } = [];
+
+    public List<TimeSpan> UniqueCapturedInserts { get; } = [];
+
+    public List<TimeSpan> UniquePlainUpdates { get; } = [];
+
+    public List<TimeSpan> UniqueCapturedUpdates { get; } = [];
+
     public string? Failure { get; set; }
 
     public IEnumerable<string> Failures => Failure is null ? [] : [$"DbSync capture: {Failure}"];
@@ -36,6 +48,23 @@ internal sealed class CaptureOverheadResult
     public double? InsertRatio => Ratio(CapturedInserts, PlainInserts);
 
     public double? UpdateRatio => Ratio(CapturedUpdates, PlainUpdates);
+
+    /// <summary>The list one kind of write's timings go to.</summary>
+    public List<TimeSpan> Samples(bool unique, bool update, bool captured) => (unique, update, captured) switch
+    {
+        (false, false, false) => PlainInserts,
+        (false, false, true) => CapturedInserts,
+        (false, true, false) => PlainUpdates,
+        (false, true, true) => CapturedUpdates,
+        (true, false, false) => UniquePlainInserts,
+        (true, false, true) => UniqueCapturedInserts,
+        (true, true, false) => UniquePlainUpdates,
+        (true, true, true) => UniqueCapturedUpdates,
+    };
+
+    public double? UniqueInsertRatio => Ratio(UniqueCapturedInserts, UniquePlainInserts);
+
+    public double? UniqueUpdateRatio => Ratio(UniqueCapturedUpdates, UniquePlainUpdates);
 
     public IEnumerable<TargetCheck> Targets =>
     [
@@ -90,44 +119,50 @@ internal sealed class CaptureOverheadScenario(BenchContext context)
         var updates = Enumerable.Range(1, rows).Select(id => values.Row(table, id)).ToList();
         var plain = context.WorkFile("capture-plain.db");
         var captured = context.WorkFile("capture-captured.db");
+        var uniquePlain = context.WorkFile("capture-unique-plain.db");
+        var uniqueCaptured = context.WorkFile("capture-unique-captured.db");
         for (var repetition = 1; repetition <= Repetitions; repetition++)
         {
-            context.Log($"Scenario 3: capture overhead, repetition {repetition} of {Repetitions} ({rows:N0} inserts, {rows:N0} updates)");
-            CreateFile(plain, table);
-            CreateFile(captured, table);
-            try
+            context.Log($"Scenario 3: capture overhead, repetition {repetition} of {Repetitions} ({rows:N0} inserts, {rows:N0} updates; then with a unique index)");
+            foreach (var unique in new[] { false, true })
             {
-                var enabled = await new SyncEngine().EnableAsync(new EnableRequest { Path = captured }, cancellationToken);
-                if (!enabled.Tables.Contains(table.Name))
+                var (plainFile, capturedFile) = unique ? (uniquePlain, uniqueCaptured) : (plain, captured);
+                CreateFile(plainFile, table, unique);
+                CreateFile(capturedFile, table, unique);
+                try
                 {
-                    result.Failure = $"enable did not capture table {table.Name}";
+                    var enabled = await new SyncEngine().EnableAsync(new EnableRequest { Path = capturedFile }, cancellationToken);
+                    if (!enabled.Tables.Contains(table.Name))
+                    {
+                        result.Failure = $"enable did not capture table {table.Name}";
+                        return result;
+                    }
+                }
+                catch (DbSyncException ex)
+                {
+                    result.Failure = $"{ex.ErrorId}: {ex.Message}";
                     return result;
                 }
-            }
-            catch (DbSyncException ex)
-            {
-                result.Failure = $"{ex.ErrorId}: {ex.Message}";
-                return result;
-            }
 
-            (result.JournalMode, result.Synchronous) = ReadJournalSettings(plain);
-            // Which file goes first alternates, so that neither side always meets the machine just after the other.
-            var plainFirst = repetition % 2 == 1;
-            foreach (var update in new[] { false, true })
-            {
-                var (first, second) = plainFirst ? (plain, captured) : (captured, plain);
-                var firstTime = Write(first, table, update ? updates : inserts, update);
-                var secondTime = Write(second, table, update ? updates : inserts, update);
-                var (plainTime, capturedTime) = plainFirst ? (firstTime, secondTime) : (secondTime, firstTime);
-                (update ? result.PlainUpdates : result.PlainInserts).Add(plainTime);
-                (update ? result.CapturedUpdates : result.CapturedInserts).Add(capturedTime);
+                (result.JournalMode, result.Synchronous) = ReadJournalSettings(plainFile);
+                // Which file goes first alternates, so that neither side always meets the machine just after the other.
+                var plainFirst = repetition % 2 == 1;
+                foreach (var update in new[] { false, true })
+                {
+                    var (first, second) = plainFirst ? (plainFile, capturedFile) : (capturedFile, plainFile);
+                    var firstTime = Write(first, table, update ? updates : inserts, update);
+                    var secondTime = Write(second, table, update ? updates : inserts, update);
+                    var (plainTime, capturedTime) = plainFirst ? (firstTime, secondTime) : (secondTime, firstTime);
+                    result.Samples(unique, update, captured: false).Add(plainTime);
+                    result.Samples(unique, update, captured: true).Add(capturedTime);
+                }
             }
         }
 
         return result;
     }
 
-    private static void CreateFile(string path, InventoryTable table)
+    private static void CreateFile(string path, InventoryTable table, bool unique)
     {
         foreach (var file in new[] { path, path + "-journal", path + "-wal", path + "-shm", path + "-dbsync.lock" })
         {
@@ -137,6 +172,10 @@ internal sealed class CaptureOverheadScenario(BenchContext context)
         using (var connection = Inventory.Open(path))
         {
             Inventory.Execute(connection, table.CreateSql);
+            if (unique)
+            {
+                Inventory.Execute(connection, $"CREATE UNIQUE INDEX {table.Name}_hostname ON {table.Name} (hostname)");
+            }
         }
 
         SqliteConnection.ClearAllPools();
