@@ -70,7 +70,13 @@ public static class CliApp
 
         if (args[0] is "--version" or "version")
         {
-            stdout.WriteLine($"dbsync {SyncEngine.Version}");
+            // `--version --json` is one object for scripts; anything else after it is a mistake, not ignored.
+            if (args.Skip(1).FirstOrDefault(a => a != "--json") is { } extra)
+            {
+                return Fail(UsageError($"{args[0]} takes no option but --json; got '{extra}'."), args.Contains("--json", StringComparer.Ordinal), stdout, stderr);
+            }
+
+            stdout.WriteLine(args.Length > 1 ? new JsonObject { ["version"] = SyncEngine.Version }.ToJsonString() : $"dbsync {SyncEngine.Version}");
             return Success;
         }
 

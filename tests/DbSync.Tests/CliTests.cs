@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using System.Text.Json.Nodes;
+using DbSync.Core;
 using DbSync.Cli;
 using DbSync.Tests.Infrastructure;
 using Npgsql;
@@ -48,6 +50,22 @@ public sealed class CliTests : IDisposable
         var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Single(lines);
         return JsonDocument.Parse(lines[0]).RootElement;
+    }
+
+    [Fact]
+    public async Task Version_is_text_or_with_json_one_object_and_takes_no_other_option()
+    {
+        Assert.Equal((0, $"dbsync {SyncEngine.Version}"), Trimmed(await RunCliAsync("--version")));
+        var (code, stdout, _) = await RunCliAsync("--version", "--json");
+        Assert.Equal(0, code);
+        Assert.Equal(SyncEngine.Version, JsonNode.Parse(stdout)!["version"]!.GetValue<string>());
+
+        (code, stdout, _) = await RunCliAsync("version", "--path", "x.sqlite", "--json");
+        Assert.Equal(2, code);
+        Assert.Equal("DbSync.UsageError", JsonNode.Parse(stdout)!["errorId"]!.GetValue<string>());
+        Assert.Contains("'--path'", JsonNode.Parse(stdout)!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        static (int, string) Trimmed((int Code, string Stdout, string Stderr) run) => (run.Code, run.Stdout.Trim());
     }
 
     [Fact]
