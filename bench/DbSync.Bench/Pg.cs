@@ -11,6 +11,13 @@ internal static class Pg
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    /// <summary>Runs one statement and returns the rows it changed.</summary>
+    public static async Task<long> ExecuteCountAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken, NpgsqlTransaction? transaction = null)
+    {
+        await using var command = new NpgsqlCommand(sql, connection, transaction) { CommandTimeout = 0 };
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     public static async Task<T> ScalarAsync<T>(NpgsqlConnection connection, string sql, CancellationToken cancellationToken, NpgsqlTransaction? transaction = null)
     {
         await using var command = new NpgsqlCommand(sql, connection, transaction) { CommandTimeout = 0 };

@@ -27,6 +27,17 @@ internal sealed class PushResult
 
     public Outcome RowAtATime { get; set; } = Outcome.Failed("not run");
 
+    /// <summary>
+    /// PostgreSQL's floor, a reference and not a product: the same row changes applied set-based from memory (binary
+    /// COPY into temporary tables, one UPDATE, INSERT and DELETE per table, no checks of any kind, one transaction).
+    /// </summary>
+    public Outcome Floor { get; set; } = Outcome.Failed("not run");
+
+    /// <summary>Whether the floor's tables ended equal to DbSync's, or how they differ.</summary>
+    public string FloorVerification { get; set; } = "not run";
+
+    public List<TimeSpan> FloorSamples { get; } = [];
+
     /// <summary>Whether DbSync's target and the row-at-a-time copy ended equal, or how they differ.</summary>
     public string Verification { get; set; } = "not run";
 
@@ -69,6 +80,7 @@ internal sealed class PushResult
     [
         new("2 DbSync incremental push", DbSync),
         new("2 row-at-a-time upserts", RowAtATime),
+        new("2 PostgreSQL floor", Floor),
     ];
 }
 
@@ -80,6 +92,7 @@ internal sealed class PushResult
 internal sealed class PushScenario(BenchContext context)
 {
     private const string BaselineSchema = "bench_rowwise";
+    private const string FloorSchema = "bench_floor";
     private static readonly string RunDatabase = $"bench_push_run_{Environment.ProcessId}";
     public const int Repetitions = 3;
     private const int FullChanges = 100_000;
@@ -108,20 +121,23 @@ internal sealed class PushScenario(BenchContext context)
             return result;
         }
 
-        context.Log("Scenario 2: copying the target tables for the row-at-a-time baseline");
-        await CopyTargetAsync(load.Schema, cancellationToken);
+        context.Log("Scenario 2: copying the target tables for the row-at-a-time baseline and the floor");
+        await CopyTargetAsync(load.Schema, BaselineSchema, cancellationToken);
+        await CopyTargetAsync(load.Schema, FloorSchema, cancellationToken);
 
         context.Log($"Scenario 2: making {total:N0} changes in SQLite");
         var clock = Stopwatch.StartNew();
         var changes = MakeChanges(load.LoadedPath, load.Size, result);
         result.ApplyTime = clock.Elapsed;
+        var floorRows = ReadChangedRows(load.LoadedPath, changes);
 
-        await context.Server.QuiesceAsync(cancellationToken, load.Schema, BaselineSchema);
+        await context.Server.QuiesceAsync(cancellationToken, load.Schema, BaselineSchema, FloorSchema);
         // Each repetition pushes into a fresh copy of the database (CREATE DATABASE … TEMPLATE keeps every row's xmin,
         // so the rows stay this node's) and of the file; one sample on this kind of machine can be a third off.
         var pristine = context.WorkFile("push-pristine.db");
         File.Copy(load.LoadedPath, pristine, overwrite: true);
         var runs = new List<(Outcome DbSync, Outcome RowAtATime, List<(string Phase, TimeSpan Time)> Phases, TimeSpan? Commit)>();
+        var floors = new List<Outcome>();
         for (var repetition = 1; repetition <= Repetitions; repetition++)
         {
             var copy = await context.Server.CopyDatabaseAsync(RunDatabase, cancellationToken);
@@ -167,6 +183,26 @@ internal sealed class PushScenario(BenchContext context)
 
                 runs.Add((pushed, baseline, phases, commit));
                 result.Samples.Add((pushed.Value!.Elapsed, baseline.Value!.Elapsed));
+
+                context.Log($"Scenario 2: PostgreSQL's floor{which}");
+                await context.Server.QuiesceAsync(cancellationToken);
+                var floor = await FloorAsync(connectionString, floorRows, result.Changes, cancellationToken);
+                if (!floor.Succeeded)
+                {
+                    result.Floor = floor;
+                    result.Failures.Add($"PostgreSQL floor: {floor.Failure}");
+                    continue;
+                }
+
+                var floorVerification = await CompareAsync(connectionString, load.Schema, FloorSchema, cancellationToken);
+                if (floorVerification != "equal")
+                {
+                    result.FloorVerification = floorVerification;
+                    result.Failures.Add($"PostgreSQL floor: its tables differ from DbSync's: {floorVerification}");
+                }
+
+                floors.Add(floor);
+                result.FloorSamples.Add(floor.Value!.Elapsed);
             }
             finally
             {
@@ -197,18 +233,28 @@ internal sealed class PushScenario(BenchContext context)
             }
         }
 
+        if (floors.Count > 0)
+        {
+            result.Floor = floors.OrderBy(f => f.Value!.Elapsed).ElementAt(floors.Count / 2);
+            if (result.FloorVerification == "not run")
+            {
+                result.FloorVerification = "equal";
+            }
+        }
+
         await context.DropSchemaAsync(BaselineSchema, cancellationToken);
+        await context.DropSchemaAsync(FloorSchema, cancellationToken);
         return result;
     }
 
-    /// <summary>The baseline's tables: same columns, keys, identity and foreign keys as DbSync's, same rows.</summary>
-    private async Task CopyTargetAsync(string schema, CancellationToken cancellationToken)
+    /// <summary>The baseline's or the floor's tables: same columns, keys, identity and foreign keys as DbSync's, same rows.</summary>
+    private async Task CopyTargetAsync(string schema, string copy, CancellationToken cancellationToken)
     {
-        await context.DropSchemaAsync(BaselineSchema, cancellationToken);
+        await context.DropSchemaAsync(copy, cancellationToken);
         await using var connection = context.Server.Open();
         var foreignKeys = await Pg.ConstraintStatementsAsync(connection, schema, foreignKeysOnly: true, cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await Pg.ExecuteAsync(connection, $"CREATE SCHEMA {BaselineSchema}; SET LOCAL search_path = {BaselineSchema}", cancellationToken, transaction);
+        await Pg.ExecuteAsync(connection, $"CREATE SCHEMA {copy}; SET LOCAL search_path = {copy}", cancellationToken, transaction);
         foreach (var table in Inventory.Tables)
         {
             await Pg.ExecuteAsync(connection,
@@ -394,8 +440,133 @@ internal sealed class PushScenario(BenchContext context)
         }
     }
 
+    /// <summary>
+    /// The floor's input, read from SQLite before it is timed: per table, the rows inserted and updated as they are
+    /// now (values as the baseline binds them) and the keys deleted.
+    /// </summary>
+    private static Dictionary<InventoryTable, (List<object[]> Updates, List<object[]> Inserts, List<long> Deletes)> ReadChangedRows(string path, List<Change> changes)
+    {
+        using var sqlite = Inventory.Open(path);
+        var rows = Inventory.Tables.ToDictionary(t => t, _ => (Updates: new List<object[]>(), Inserts: new List<object[]>(), Deletes: new List<long>()));
+        foreach (var table in Inventory.Tables)
+        {
+            using var read = sqlite.CreateCommand();
+            read.CommandText = $"SELECT {string.Join(", ", table.AllColumns)} FROM {table.Name} WHERE id = $id";
+            var id = read.Parameters.Add("$id", SqliteType.Integer);
+            foreach (var change in changes.Where(c => c.Table == table))
+            {
+                if (change.Kind == ChangeKind.Delete)
+                {
+                    rows[table].Deletes.Add(change.Id);
+                    continue;
+                }
+
+                id.Value = change.Id;
+                using var reader = read.ExecuteReader();
+                reader.Read();
+                var values = new object[table.Columns.Count + 1];
+                values[0] = reader.GetInt64(0);
+                for (var i = 0; i < table.Columns.Count; i++)
+                {
+                    values[i + 1] = RowStatements.ReadValue(reader, i + 1, table.Columns[i].Kind);
+                }
+
+                (change.Kind == ChangeKind.Update ? rows[table].Updates : rows[table].Inserts).Add(values);
+            }
+        }
+
+        return rows;
+    }
+
+    /// <summary>
+    /// PostgreSQL's own floor for these changes: from a new connection, as DbSync's push opens one, in one transaction
+    /// with triggers and so foreign-key checks off (session_replication_role = replica): per table, the changed rows
+    /// by binary COPY into temporary tables, analyzed, then one UPDATE … FROM, one INSERT … SELECT and one DELETE … USING.
+    /// </summary>
+    private static async Task<Outcome> FloorAsync(string connectionString,
+        Dictionary<InventoryTable, (List<object[]> Updates, List<object[]> Inserts, List<long> Deletes)> rows, int expected, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var (changed, elapsed) = await ApplyFloorAsync(connectionString, rows, cancellationToken);
+            return changed == expected ? Outcome.Of(changed, elapsed) : Outcome.Failed($"{changed:N0} rows changed, {expected:N0} expected");
+        }
+        catch (NpgsqlException ex)
+        {
+            return Outcome.Failed(ex.Message);
+        }
+    }
+
+    private static async Task<(long Changed, TimeSpan Elapsed)> ApplyFloorAsync(string connectionString,
+        Dictionary<InventoryTable, (List<object[]> Updates, List<object[]> Inserts, List<long> Deletes)> rows, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        await using var pg = new NpgsqlConnection(connectionString);
+        await pg.OpenAsync(cancellationToken);
+        await using var transaction = await pg.BeginTransactionAsync(cancellationToken);
+        await Pg.ExecuteAsync(pg, "SET LOCAL session_replication_role = replica", cancellationToken, transaction);
+        long changed = 0;
+        foreach (var table in Inventory.Tables)
+        {
+            var (updates, inserts, deletes) = rows[table];
+            var target = $"{FloorSchema}.{table.Name}";
+            await Pg.ExecuteAsync(pg, $"""
+                CREATE TEMP TABLE floor_u (LIKE {target}) ON COMMIT DROP;
+                CREATE TEMP TABLE floor_i (LIKE {target}) ON COMMIT DROP;
+                CREATE TEMP TABLE floor_d (id bigint) ON COMMIT DROP
+                """, cancellationToken, transaction);
+            foreach (var (name, list) in new[] { ("floor_u", updates), ("floor_i", inserts) })
+            {
+                await using var import = await pg.BeginBinaryImportAsync($"COPY {name} FROM STDIN (FORMAT BINARY)", cancellationToken);
+                foreach (var row in list)
+                {
+                    await import.StartRowAsync(cancellationToken);
+                    await import.WriteAsync((long)row[0], NpgsqlTypes.NpgsqlDbType.Bigint, cancellationToken);
+                    for (var i = 0; i < table.Columns.Count; i++)
+                    {
+                        if (row[i + 1] is DBNull)
+                        {
+                            await import.WriteNullAsync(cancellationToken);
+                        }
+                        else
+                        {
+                            await import.WriteAsync(row[i + 1], table.Columns[i].PostgresType, cancellationToken);
+                        }
+                    }
+                }
+
+                await import.CompleteAsync(cancellationToken);
+            }
+
+            await using (var import = await pg.BeginBinaryImportAsync("COPY floor_d FROM STDIN (FORMAT BINARY)", cancellationToken))
+            {
+                foreach (var id in deletes)
+                {
+                    await import.WriteRowAsync(cancellationToken, id);
+                }
+
+                await import.CompleteAsync(cancellationToken);
+            }
+
+            await Pg.ExecuteAsync(pg, "ANALYZE floor_u, floor_i, floor_d", cancellationToken, transaction);
+            changed += await Pg.ExecuteCountAsync(pg, $"""
+                UPDATE {target} AS t SET {string.Join(", ", table.Columns.Select(c => $"{c.Name} = s.{c.Name}"))} FROM floor_u AS s WHERE t.id = s.id
+                """, cancellationToken, transaction);
+            changed += await Pg.ExecuteCountAsync(pg, $"INSERT INTO {target} SELECT * FROM floor_i", cancellationToken, transaction);
+            changed += await Pg.ExecuteCountAsync(pg, $"DELETE FROM {target} AS t USING floor_d AS s WHERE t.id = s.id", cancellationToken, transaction);
+            await Pg.ExecuteAsync(pg, "DROP TABLE floor_u, floor_i, floor_d", cancellationToken, transaction);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return (changed, clock.Elapsed);
+    }
+
     /// <summary>"equal", or which tables differ in how many rows.</summary>
-    private static async Task<string> CompareAsync(string connectionString, string schema, CancellationToken cancellationToken)
+    private static Task<string> CompareAsync(string connectionString, string schema, CancellationToken cancellationToken) =>
+        CompareAsync(connectionString, schema, BaselineSchema, cancellationToken);
+
+    /// <summary>"equal", or which tables differ in how many rows.</summary>
+    private static async Task<string> CompareAsync(string connectionString, string schema, string other, CancellationToken cancellationToken)
     {
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync(cancellationToken);
@@ -403,7 +574,7 @@ internal sealed class PushScenario(BenchContext context)
         foreach (var table in Inventory.Tables)
         {
             var differing = await Pg.ScalarAsync<long>(connection, $"""
-                SELECT count(*) FROM {schema}.{table.Name} AS a FULL JOIN {BaselineSchema}.{table.Name} AS b ON a.id = b.id
+                SELECT count(*) FROM {schema}.{table.Name} AS a FULL JOIN {other}.{table.Name} AS b ON a.id = b.id
                 WHERE ROW(a.*) IS DISTINCT FROM ROW(b.*)
                 """, cancellationToken);
             if (differing > 0)
@@ -494,7 +665,7 @@ internal sealed class PushScenario(BenchContext context)
             await _delete.DisposeAsync();
         }
 
-        private static object ReadValue(SqliteDataReader reader, int ordinal, ColumnKind kind) =>
+        public static object ReadValue(SqliteDataReader reader, int ordinal, ColumnKind kind) =>
             reader.IsDBNull(ordinal) ? DBNull.Value : kind switch
             {
                 ColumnKind.Integer => reader.GetInt64(ordinal),

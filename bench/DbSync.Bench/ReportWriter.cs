@@ -145,6 +145,7 @@ internal static class ReportWriter
         Line($"| --- | ---: | ---: | ---: | --- |");
         Line($"| **DbSync** push (one `SyncAsync`) | {Figures(push.DbSync)} | {Versus(push.DbSync.Value?.RowsPerSecond, r => $"{r:N0} rows/s", "goal: ≥80,000 rows/s", r => r >= PushResult.RateGoal)} |");
         Line($"| Row at a time: read the row from SQLite, one `INSERT … ON CONFLICT DO UPDATE` or `DELETE` per round trip, prepared, one transaction | {Figures(push.RowAtATime)} | {Versus(push.BaselineFactor, f => $"DbSync is {f:0.0}× faster", "goal: ≥10× faster", f => f >= PushResult.BaselineFactorGoal)} |");
+        Line($"| PostgreSQL's floor, a reference: the same row changes from memory (read from SQLite beforehand), binary COPY into temporary tables, one `UPDATE … FROM`, `INSERT … SELECT` and `DELETE … USING` per table, no checks (triggers off), one transaction | {Figures(push.Floor)} | {(push.Floor.Value is { } floor && push.DbSync.Value is { } dbsync ? string.Create(_invariant, $"DbSync takes {dbsync.Elapsed / floor.Elapsed:0.00}× its time") : "—")} |");
         Line($"");
         var samples = string.Join("; ", push.Samples.Select(x => string.Create(_invariant, $"{x.DbSync.TotalSeconds:0.00} / {x.RowAtATime.TotalSeconds:0.00} s")));
         if (push.SingleRunReason is { } single)
@@ -157,7 +158,12 @@ internal static class ReportWriter
         }
 
         Line($"");
-        Line($"Check: after both, DbSync's tables and the row-at-a-time copy compare {push.Verification} (full join on the key, whole rows compared).");
+        Line($"Check: after both, DbSync's tables and the row-at-a-time copy compare {push.Verification}, and the floor's {push.FloorVerification} (full join on the key, whole rows compared).");
+        if (push.Floor.Value is { } floorRun)
+        {
+            Line($"");
+            Line($"The floor runs third in each repetition, on its own copy of the tables in the same fresh database, from a new connection as DbSync's push opens one; it is the median of {push.FloorSamples.Count} (samples: {string.Join(" / ", push.FloorSamples.Select(f => f.TotalSeconds.ToString("0.00", _invariant)))} s). It is what PostgreSQL itself needs to apply these changes here, with nothing DbSync adds: no reading of SQLite, no conflict detection, no foreign-key checks, no bookkeeping. {floorRun.RowsPerSecond:N0} rows/s: {(floorRun.RowsPerSecond < PushResult.RateGoal ? "below the 80,000 rows/s goal, which no client applying these changes in one transaction can then reach on this machine" : "above the 80,000 rows/s goal")}{(push.RowAtATime.Value is { } rowwise ? string.Create(_invariant, $", and {rowwise.Elapsed / floorRun.Elapsed:0.0}× faster than the row-at-a-time baseline{(rowwise.Elapsed / floorRun.Elapsed < PushResult.BaselineFactorGoal ? ", short of the 10× goal itself" : "")}") : "")}.");
+        }
         Line($"");
         if (push.Phases.Count > 1)
         {
