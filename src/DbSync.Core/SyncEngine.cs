@@ -375,7 +375,7 @@ public sealed class SyncEngine
                 progress?.Report(new SyncProgress("", SyncPhase.Recording, 0, 0, applied.Plans.Count, TimeSpan.Zero) { PercentComplete = ProgressMeter.Percent(SyncPhase.Recording) });
                 // PostgreSQL has committed: recording it waits for locks whatever a cancel says.
                 SourceDatabase.CancelWaitsWith(sqlite, CancellationToken.None);
-                if (RecordSynced(sqlite, result, applied, request.Tables, destination) is { } completed
+                if (RecordSynced(sqlite, result, applied, request.Tables, destination, warnings) is { } completed
                     && RunLog.TryAppendBackup(result.Log.BackupPath, completed) is { } backupProblem)
                 {
                     warnings.Add("Run log: " + backupProblem);
@@ -771,7 +771,8 @@ public sealed class SyncEngine
     /// forgets the synced changes, in one SQLite transaction, retried when SQLite refuses it at once as BUSY. It also
     /// counts the change-log entries left pending in the selected tables (<see cref="SyncResult.ChangeLogEntriesLeft"/>).
     /// </summary>
-    private static RunLogEntry? RecordSynced(SqliteConnection sqlite, SyncResult result, Applied applied, IReadOnlyList<string> tables, string destination)
+    private static RunLogEntry? RecordSynced(SqliteConnection sqlite, SyncResult result, Applied applied, IReadOnlyList<string> tables, string destination,
+        List<string> warnings)
     {
         // PostgreSQL has committed: from here on a failure must not be reported as "nothing applied".
         for (var attempt = 1; ; attempt++)
@@ -784,7 +785,7 @@ public sealed class SyncEngine
                 {
                     if (applied.TargetWins.TryGetValue(plan, out var rows) && rows.Count > 0)
                     {
-                        LocalWriter.Apply(sqlite, write, plan, rows);
+                        warnings.AddRange(LocalWriter.Apply(sqlite, write, plan, rows));
                     }
 
                     if (plan.Mode != LoadMode.CopyDirect)

@@ -104,6 +104,89 @@ public sealed class ConflictTests : IDisposable
         Assert.Equal(before, _fixture.PgText($"SELECT {column}::text FROM \"{_fixture.Schema}\".lossy WHERE id = 1"));
     }
 
+    [Fact]
+    public async Task The_target_version_that_wins_is_written_to_sqlite_around_generated_columns()
+    {
+        // LocalWriter set every non-key column, generated ones too: SQLite refused after PostgreSQL had committed, every
+        // run failed the same way, and a later run without TargetWins pushed the losing version over the winner.
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE line (id INTEGER PRIMARY KEY, price REAL, qty INTEGER, total REAL GENERATED ALWAYS AS (price * qty) STORED,
+                label TEXT GENERATED ALWAYS AS ('x' || qty) VIRTUAL);
+            INSERT INTO line (id, price, qty) VALUES (1, 2.5, 4), (2, 1.0, 1);
+            """);
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        _fixture.PgExecute($"UPDATE \"{_fixture.Schema}\".line SET qty = 50, total = 125, label = 'x50' WHERE id = 1; DELETE FROM \"{_fixture.Schema}\".line WHERE id = 2");
+        SyncFixture.Execute(path, "UPDATE line SET qty = 7 WHERE id = 1; DELETE FROM line WHERE id = 2");
+        _fixture.PgExecute($"INSERT INTO \"{_fixture.Schema}\".line VALUES (2, 3.0, 2, 6.0, 'x2')");
+
+        var result = await SyncAsync(path, ConflictPolicy.TargetWins);
+
+        Assert.Equal((SyncStatus.Succeeded, 2L, 2L), (result.Status, result.Conflicts, result.ConflictsResolved));
+        Assert.Equal("50|125.0|x50", Local(path, "SELECT qty || '|' || total || '|' || label FROM line WHERE id = 1"));
+        Assert.Equal("2|6.0", Local(path, "SELECT qty || '|' || total FROM line WHERE id = 2"));
+        Assert.Equal(0, await PendingAsync(path));
+        var plain = await _fixture.SyncAsync(path);
+        Assert.Equal((SyncStatus.Succeeded, 0L), (plain.Status, plain.Updated));
+        Assert.Equal("50", _fixture.PgText($"SELECT qty::text FROM \"{_fixture.Schema}\".line WHERE id = 1"));
+    }
+
+    [Fact]
+    public async Task Changes_the_applications_triggers_make_while_the_target_version_is_written_are_pushed()
+    {
+        // A "stamp" trigger of the application changes the row DbSync writes and another row: DbSync forgot every change
+        // logged during its write, so both stayed out of PostgreSQL with nothing pending.
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE doc (id INTEGER PRIMARY KEY, title TEXT, stamp TEXT, edits INTEGER);
+            INSERT INTO doc VALUES (0, 'counter', NULL, 0), (1, 'one', NULL, 0), (2, 'two', NULL, 0);
+            """);
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        SyncFixture.Execute(path, """
+            CREATE TRIGGER doc_stamp AFTER UPDATE OF title ON doc WHEN NEW.id <> 0
+            BEGIN UPDATE doc SET stamp = 'stamped:' || NEW.title WHERE id = NEW.id; UPDATE doc SET edits = edits + 1 WHERE id = 0; END;
+            """);
+        _fixture.PgExecute($"UPDATE \"{_fixture.Schema}\".doc SET title = 'pg' WHERE id = 1");
+        SyncFixture.Execute(path, "UPDATE doc SET title = 'local' WHERE id = 1");
+
+        var result = await SyncAsync(path, ConflictPolicy.TargetWins);
+        Assert.Equal((SyncStatus.Succeeded, 1L), (result.Status, result.ConflictsResolved));
+        Assert.Equal(2, await PendingAsync(path));
+        await SyncAsync(path, ConflictPolicy.TargetWins);
+
+        Assert.Equal("pg|stamped:pg", _fixture.PgText($"SELECT title || '|' || stamp FROM \"{_fixture.Schema}\".doc WHERE id = 1"));
+        Assert.Equal("2", _fixture.PgText($"SELECT edits::text FROM \"{_fixture.Schema}\".doc WHERE id = 0"));
+        Assert.Equal(0, await PendingAsync(path));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
+    [Fact]
+    public async Task A_target_version_sqlite_refuses_leaves_the_file_version_pending_with_a_warning_and_the_run_succeeds()
+    {
+        // PostgreSQL deleted the parent (and its child there); this node changed the parent and still has a child
+        // pointing at it. DbSync's connection enforces foreign keys, so writing the winning delete failed after the commit,
+        // as BookkeepingFailed, on every run.
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE parent (id INTEGER PRIMARY KEY, name TEXT);
+            CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent (id));
+            INSERT INTO parent VALUES (1, 'p'); INSERT INTO child VALUES (10, 1);
+            """);
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        _fixture.PgExecute($"DELETE FROM \"{_fixture.Schema}\".child; DELETE FROM \"{_fixture.Schema}\".parent");
+        SyncFixture.Execute(path, "UPDATE parent SET name = 'local' WHERE id = 1");
+
+        var result = await SyncAsync(path, ConflictPolicy.TargetWins);
+
+        Assert.Equal(SyncStatus.Succeeded, result.Status);
+        Assert.Contains(result.Warnings, w => w.StartsWith("Table 'parent': PostgreSQL's version of the row (id = 1), which won its conflict (DeletedInTarget), could not be written to the file: ", StringComparison.Ordinal)
+            && w.Contains("FOREIGN KEY", StringComparison.Ordinal));
+        Assert.Equal("local", Local(path, "SELECT name FROM parent WHERE id = 1"));
+        // Still pending: the next run meets the conflict again, and says so again; nothing fails.
+        Assert.True(await PendingAsync(path) >= 1);
+        var again = await SyncAsync(path, ConflictPolicy.TargetWins);
+        Assert.Equal((SyncStatus.Succeeded, 1L), (again.Status, again.Conflicts));
+        Assert.Contains(again.Warnings, w => w.StartsWith("Table 'parent'", StringComparison.Ordinal));
+        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".parent"));
+    }
+
     [Theory]
     [InlineData("'NaN'", "NaN", "text")]
     [InlineData("'Infinity'", "Infinity", "real")]

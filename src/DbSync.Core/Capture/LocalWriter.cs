@@ -7,19 +7,27 @@ namespace DbSync.Core.Capture;
 
 /// <summary>
 /// Writes the target's version of a row into SQLite for a conflict the target won, so both sides agree, without the
-/// write being captured: the change-log entries the triggers add are removed in the same transaction. A row changed
-/// locally again since the run's snapshot is left alone; that newer change is pushed by the next run.
+/// write being captured: the change-log entries of the rows written are removed in the same transaction when the row
+/// then holds exactly the target's version. A row changed locally again since the run's snapshot is left alone; that
+/// newer change is pushed by the next run. So are changes the application's own triggers make during these writes,
+/// to the row itself or to others. A row SQLite refuses to take (a constraint, a trigger's RAISE) keeps the file's
+/// version, stays pending, and is named in a warning.
 /// </summary>
 internal static class LocalWriter
 {
-    public static void Apply(SqliteConnection sqlite, SqliteTransaction transaction, TablePlan plan, IReadOnlyList<TargetWinsRow> rows)
+    /// <returns>Warnings for the rows whose target version SQLite refused.</returns>
+    public static List<string> Apply(SqliteConnection sqlite, SqliteTransaction transaction, TablePlan plan, IReadOnlyList<TargetWinsRow> rows)
     {
         var table = Identifiers.Quote(plan.Source.Name);
         var log = Identifiers.Quote(plan.Registry.LogTable);
         var logKeys = "(" + string.Join(", ", Enumerable.Range(1, plan.Source.KeyColumns.Count).Select(i => "k" + i.ToString(CultureInfo.InvariantCulture))) + ")";
         var keyColumns = plan.Source.KeyColumns.Select(k => Identifiers.Quote(k.Name)).ToList();
         var rowKey = "(" + string.Join(", ", keyColumns) + ")";
-        var valueIndexes = Enumerable.Range(0, plan.Source.Columns.Count).Where(i => plan.Source.Columns[i].KeyPosition == 0).ToList();
+        // SQLite computes generated columns: they are neither set nor compared.
+        var valueIndexes = Enumerable.Range(0, plan.Source.Columns.Count)
+            .Where(i => plan.Source.Columns[i].KeyPosition == 0 && !plan.Source.Columns[i].Generated).ToList();
+        string Value(int i) => "$v" + i.ToString(CultureInfo.InvariantCulture);
+        var warnings = new List<string>();
         var before = CaptureStore.MaxSequence(sqlite, transaction, plan.Registry);
         foreach (var row in rows)
         {
@@ -33,18 +41,20 @@ internal static class LocalWriter
             }
 
             using var write = CaptureStore.Command(sqlite, transaction, "");
+            using var check = CaptureStore.Command(sqlite, transaction, "");
             if (row.Values is null)
             {
                 write.CommandText = $"DELETE FROM {table} WHERE {rowKey} = ({row.Literals})";
+                check.CommandText = $"SELECT count(*) = 0 FROM {table} WHERE {rowKey} = ({row.Literals})";
             }
             else if (row.Kind == ConflictKind.DeletedLocally)
             {
                 write.CommandText = $"INSERT INTO {table} ({string.Join(", ", keyColumns.Concat(valueIndexes.Select(i => Identifiers.Quote(plan.Source.Columns[i].Name))))}) " +
-                    $"VALUES ({row.Literals}{string.Concat(valueIndexes.Select(i => ", $v" + i.ToString(CultureInfo.InvariantCulture)))})";
+                    $"VALUES ({row.Literals}{string.Concat(valueIndexes.Select(i => ", " + Value(i)))})";
             }
             else if (valueIndexes.Count > 0)
             {
-                write.CommandText = $"UPDATE {table} SET {string.Join(", ", valueIndexes.Select(i => $"{Identifiers.Quote(plan.Source.Columns[i].Name)} = $v{i.ToString(CultureInfo.InvariantCulture)}"))} " +
+                write.CommandText = $"UPDATE {table} SET {string.Join(", ", valueIndexes.Select(i => $"{Identifiers.Quote(plan.Source.Columns[i].Name)} = {Value(i)}"))} " +
                     $"WHERE {rowKey} = ({row.Literals})";
             }
             else
@@ -54,17 +64,43 @@ internal static class LocalWriter
 
             if (row.Values is not null)
             {
+                // The row holds the target's version when every column compares equal (the column's affinity applies).
+                check.CommandText = $"SELECT count(*) = 1 FROM {table} WHERE {rowKey} = ({row.Literals})"
+                    + string.Concat(valueIndexes.Select(i => $" AND {Identifiers.Quote(plan.Source.Columns[i].Name)} IS {Value(i)}"));
                 foreach (var i in valueIndexes)
                 {
-                    write.Parameters.AddWithValue("$v" + i.ToString(CultureInfo.InvariantCulture), row.Values[i] ?? DBNull.Value);
+                    write.Parameters.AddWithValue(Value(i), row.Values[i] ?? DBNull.Value);
+                    check.Parameters.AddWithValue(Value(i), row.Values[i] ?? DBNull.Value);
                 }
             }
 
-            write.ExecuteNonQuery();
+            CaptureStore.Execute(sqlite, transaction, "SAVEPOINT dbsync_local");
+            try
+            {
+                write.ExecuteNonQuery();
+            }
+            catch (SqliteException ex) when (ex.SqliteErrorCode == 19 /* SQLITE_CONSTRAINT, a trigger's RAISE(ABORT) included */)
+            {
+                CaptureStore.Execute(sqlite, transaction, "ROLLBACK TO dbsync_local; RELEASE dbsync_local");
+                // Its pending entries are about to be marked synced: one more keeps the row pending, so the next run
+                // meets the conflict again rather than the file keeping a version PostgreSQL does not have, unsaid.
+                CaptureStore.Execute(sqlite, transaction, $"INSERT INTO {log} (op, {logKeys[1..^1]}) VALUES ({CaptureStore.OpUpdate}, {row.Literals})");
+                warnings.Add($"Table '{plan.Source.Name}': PostgreSQL's version of the row ({Describe(plan, row)}), which won its conflict ({row.Kind}), could not be written to the file: {ex.Message.TrimEnd('.')}. "
+                    + "The file keeps its own version, pending: each run meets the conflict again until the row is changed here or settled in PostgreSQL.");
+                continue;
+            }
+
+            CaptureStore.Execute(sqlite, transaction, "RELEASE dbsync_local");
+            // Forget the entries the write logged for this row, unless the application's triggers changed it after.
+            if ((long)check.ExecuteScalar()! == 1)
+            {
+                CaptureStore.Execute(sqlite, transaction, $"DELETE FROM {log} WHERE seq > {before.ToString(CultureInfo.InvariantCulture)} AND {logKeys} = ({row.Literals})");
+            }
         }
 
-        using var forget = CaptureStore.Command(sqlite, transaction, $"DELETE FROM {log} WHERE seq > $b");
-        forget.Parameters.AddWithValue("$b", before);
-        forget.ExecuteNonQuery();
+        return warnings;
     }
+
+    private static string Describe(TablePlan plan, TargetWinsRow row) =>
+        string.Join(", ", plan.Source.KeyColumns.Select(k => k.Name)) + " = " + row.Literals;
 }

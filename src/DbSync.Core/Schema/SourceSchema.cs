@@ -7,7 +7,11 @@ namespace DbSync.Core.Schema;
 /// <param name="DeclaredType">The declared type text, possibly empty.</param>
 /// <param name="NotNull">Declared NOT NULL.</param>
 /// <param name="KeyPosition">1-based position in the primary key, 0 when not a key column.</param>
-public sealed record SourceColumn(string Name, string DeclaredType, bool NotNull, int KeyPosition);
+public sealed record SourceColumn(string Name, string DeclaredType, bool NotNull, int KeyPosition)
+{
+    /// <summary>A generated column (VIRTUAL or STORED): SQLite computes its value, which no statement may set.</summary>
+    public bool Generated { get; init; }
+}
 
 /// <summary>A foreign key of a SQLite table.</summary>
 /// <param name="ParentTable">The referenced table.</param>
@@ -190,7 +194,7 @@ public static class SourceSchemaReader
                 }
 
                 columns.Add(new SourceColumn(reader.GetString(0), reader.IsDBNull(1) ? "" : reader.GetString(1).Trim(),
-                    reader.GetInt64(2) != 0, reader.GetInt32(3)));
+                    reader.GetInt64(2) != 0, reader.GetInt32(3)) { Generated = reader.GetInt32(4) is 2 or 3 });
             }
         }
 
