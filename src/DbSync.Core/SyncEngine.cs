@@ -781,11 +781,12 @@ public sealed class SyncEngine
             try
             {
                 using var write = sqlite.BeginTransaction(deferred: false);
+                var refused = new List<string>();
                 foreach (var plan in applied.Plans)
                 {
                     if (applied.TargetWins.TryGetValue(plan, out var rows) && rows.Count > 0)
                     {
-                        warnings.AddRange(LocalWriter.Apply(sqlite, write, plan, rows));
+                        refused.AddRange(LocalWriter.Apply(sqlite, write, plan, rows));
                     }
 
                     if (plan.Mode != LoadMode.CopyDirect)
@@ -805,6 +806,7 @@ public sealed class SyncEngine
                     CaptureStore.ReadRegistry(sqlite, write).Values.Where(r => SyncPlanner.Selects(r.Name, tables)),
                     applied.Plans.ToDictionary(p => p.Registry.Id, p => p.Snapshot));
                 write.Commit();
+                warnings.AddRange(refused);
                 var held = applied.Plans.Any(p => p.Result.Quarantined > 0 || p.Result.Conflicts > p.Result.ConflictsResolved);
                 result.Status = applied.Skipped.Count > 0 || held ? SyncStatus.PartiallySucceeded : SyncStatus.Succeeded;
                 return completed;
