@@ -594,6 +594,46 @@ public sealed class HostileInputTests : IDisposable
     }
 
     [Fact]
+    public async Task A_key_too_long_for_postgresql_s_index_is_held_back_at_the_first_load_and_in_a_push()
+    {
+        // PostgreSQL's btree takes at most about 2,700 bytes a key (error 54000): one long URL key failed every run of
+        // every table, the first load included, naming no table or row.
+        var random = new Random(2);
+        string LongUrl() => "https://e.x/?" + new string(Enumerable.Range(0, 9000).Select(_ => (char)random.Next('a', 'z' + 1)).ToArray());
+        var path = _fixture.CreateDatabase("CREATE TABLE url (u TEXT PRIMARY KEY, hits INTEGER); CREATE TABLE other (id INTEGER PRIMARY KEY, v TEXT);"
+            + "INSERT INTO url VALUES ('https://e.x/1', 1), ('https://e.x/2', 2); INSERT INTO other VALUES (1, 'v');");
+        using (var sqlite = SyncFixture.OpenSqlite(path))
+        using (var insert = sqlite.CreateCommand())
+        {
+            insert.CommandText = "INSERT INTO url VALUES ($u, 99)";
+            insert.Parameters.AddWithValue("$u", LongUrl());
+            insert.ExecuteNonQuery();
+        }
+
+        var first = await _fixture.SyncAsync(path);
+
+        Assert.Equal((SyncStatus.PartiallySucceeded, 1L, 3L), (first.Status, first.Quarantined, first.Inserted));
+        var held = Assert.Single(await new SyncEngine().GetQuarantineAsync(new QuarantineQuery { Path = path }));
+        Assert.Equal("url", held.Table);
+        Assert.Contains("54000", held.Reason, StringComparison.Ordinal);
+
+        using (var sqlite = SyncFixture.OpenSqlite(path))
+        using (var insert = sqlite.CreateCommand())
+        {
+            insert.CommandText = "INSERT INTO url VALUES ($u, 98); INSERT INTO url VALUES ('https://e.x/3', 3); UPDATE other SET v = 'changed';";
+            insert.Parameters.AddWithValue("$u", LongUrl());
+            insert.ExecuteNonQuery();
+        }
+
+        var push = await _fixture.SyncAsync(path);
+
+        Assert.Equal((SyncStatus.PartiallySucceeded, 2L, 1L, 1L), (push.Status, push.Quarantined, push.Inserted, push.Updated));
+        Assert.Equal(2, (await new SyncEngine().GetQuarantineAsync(new QuarantineQuery { Path = path })).Count);
+        Assert.Equal("changed", _fixture.PgText($"SELECT v FROM \"{_fixture.Schema}\".other"));
+        Assert.Equal(3, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".url"));
+    }
+
+    [Fact]
     public async Task An_orphan_row_is_held_back_with_postgresql_s_foreign_key_error_and_heals_when_its_parent_arrives()
     {
         var path = _fixture.CreateDatabase("""
