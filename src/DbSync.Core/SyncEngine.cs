@@ -470,6 +470,10 @@ public sealed class SyncEngine
                         request.NodePartitioned.Count > 0 && SyncPlanner.Matches(table.Name, request.NodePartitioned));
                     plan.NodeId = result.NodeId;
                     plan.Result.NodePartitioned = plan.NodeColumn is not null;
+                    if (plan.Redefined)
+                    {
+                        warnings.Add($"Table '{table.Name}' was redefined in SQLite since the last sync (a column dropped and added again, as a migration changing a DEFAULT does): SQLite may have rewritten its rows without firing a trigger, so it is copied again in full.");
+                    }
                     plans.Add(plan);
                 }
                 catch (DbSyncException ex) when (ex.ErrorId is ErrorIds.SchemaChanged or ErrorIds.ReservedName)
@@ -794,7 +798,7 @@ public sealed class SyncEngine
                         Conflicts.HeldRows.Record(sqlite, write, plan.Registry, plan.Snapshot);
                     }
 
-                    CaptureStore.MarkSynced(sqlite, write, plan.Registry, plan.Snapshot, plan.Source.ColumnSignature);
+                    CaptureStore.MarkSynced(sqlite, write, plan.Registry, plan.Snapshot, plan.Source.RecordedSignature);
                 }
 
                 Conflicts.NodeIdentity.RecordCommitted(sqlite, write, result.RunId);

@@ -19,6 +19,12 @@ public enum LoadMode
 /// <summary>Everything the engine needs to move one table.</summary>
 public sealed class TablePlan
 {
+    /// <summary>
+    /// The table's definition changed in SQLite with the same columns (a column dropped and added again): it is copied
+    /// again in full, since SQLite rewrote its rows without firing a trigger.
+    /// </summary>
+    public bool Redefined { get; init; }
+
     /// <summary>The source table.</summary>
     public required SourceTable Source { get; init; }
 
@@ -260,9 +266,12 @@ public static class SyncPlanner
                 source.Name);
         }
 
-        var previous = registry.ColumnSignature.Length == 0
-            ? []
-            : registry.ColumnSignature.Split('\n').Select(line => SourceTable.UnescapeSignature(line.Split('\t')[0])).ToList();
+        var recorded = registry.ColumnSignature.Length == 0 ? [] : registry.ColumnSignature.Split('\n');
+        var previous = recorded.Where(line => !line.StartsWith(SourceTable.DefinitionMarker, StringComparison.Ordinal))
+            .Select(line => SourceTable.UnescapeSignature(line.Split('\t')[0])).ToList();
+        // Recorded by this DbSync's syncs only (older ones kept the columns alone): a different definition with the same
+        // columns is a column dropped and added again.
+        var definition = recorded.FirstOrDefault(line => line.StartsWith(SourceTable.DefinitionMarker, StringComparison.Ordinal))?[SourceTable.DefinitionMarker.Length..];
         var lost = previous.Where(p => !source.Columns.Any(c => Identifiers.SqliteNames.Equals(c.Name, p))).ToList();
         var targetName = Identifiers.ToTargetName(source.Name, preserveCase);
         CheckLength(targetName, $"Table '{source.Name}'", source.Name);
@@ -394,11 +403,12 @@ public static class SyncPlanner
                 source.Name);
         }
 
-        var mode = !registry.Loaded || resync || added.Count > 0 ? LoadMode.CopyUpsert : LoadMode.Push;
+        var redefined = registry.Loaded && !resync && added.Count == 0 && definition is not null && definition != source.DefinitionHash;
+        var mode = !registry.Loaded || resync || added.Count > 0 || redefined ? LoadMode.CopyUpsert : LoadMode.Push;
         return new TablePlan
         {
             Source = source, Registry = registry, TargetName = existing.Name, TargetColumns = targetColumns, TargetTypes = targetTypes,
-            AddColumns = added, Mode = mode, DeleteMissing = resync, Result = exactResult, NodeColumn = nodeColumn,
+            AddColumns = added, Mode = mode, DeleteMissing = resync, Result = exactResult, NodeColumn = nodeColumn, Redefined = redefined,
         };
     }
 

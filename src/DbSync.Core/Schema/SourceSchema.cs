@@ -74,6 +74,23 @@ public sealed class SourceTable
     /// <summary>Why the table can never be synced ("has no primary key"), or null when it can be.</summary>
     public string? UnsyncableReason => IsVirtual ? "is a virtual table (triggers cannot capture its changes)" : !HasKey ? "has no primary key" : null;
 
+    /// <summary>The table's CREATE statement as SQLite keeps it (<c>sqlite_master.sql</c>).</summary>
+    public string Definition { get; init; } = "";
+
+    /// <summary>
+    /// What the registry records at each sync: <see cref="ColumnSignature"/>, then a line (which no escaped name can
+    /// begin with) holding a hash of <see cref="Definition"/>. Besides the columns, the definition changes when a column
+    /// is dropped and added again, as a migration changing its DEFAULT does: SQLite rewrites every row without firing a
+    /// trigger, so such a table must be copied again.
+    /// </summary>
+    public string RecordedSignature => ColumnSignature + "\n" + DefinitionMarker + DefinitionHash;
+
+    /// <summary>Begins the definition line of a recorded signature.</summary>
+    public const string DefinitionMarker = "\u001Fh";
+
+    /// <summary>A short hash of <see cref="Definition"/>.</summary>
+    public string DefinitionHash => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Definition)), 0, 12);
+
     /// <summary>A text that changes whenever a column is added, dropped, renamed or retyped.</summary>
     public string ColumnSignature => string.Join("\n", Columns.Select(c => EscapeSignature(c.Name) + "\t" + EscapeSignature(c.DeclaredType) + "\t" + c.KeyPosition));
 
@@ -126,7 +143,7 @@ public static class SourceSchemaReader
     public static IReadOnlyList<SourceTable> ReadTables(SqliteConnection connection, SqliteTransaction? transaction = null)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        var names = new List<(string Name, bool IsVirtual, bool WithoutRowid)>();
+        var names = new List<(string Name, bool IsVirtual, bool WithoutRowid, string Sql)>();
         using (var command = connection.CreateCommand())
         {
             command.Transaction = transaction;
@@ -143,11 +160,11 @@ public static class SourceSchemaReader
             while (reader.Read())
             {
                 var sql = reader.IsDBNull(1) ? "" : reader.GetString(1);
-                names.Add((reader.GetString(0), sql.TrimStart().StartsWith("CREATE VIRTUAL", StringComparison.OrdinalIgnoreCase), reader.GetInt64(2) != 0));
+                names.Add((reader.GetString(0), sql.TrimStart().StartsWith("CREATE VIRTUAL", StringComparison.OrdinalIgnoreCase), reader.GetInt64(2) != 0, sql));
             }
         }
 
-        return names.Select(n => ReadTable(connection, transaction, n.Name, n.IsVirtual, n.WithoutRowid)).ToList();
+        return names.Select(n => ReadTable(connection, transaction, n.Name, n.IsVirtual, n.WithoutRowid, n.Sql)).ToList();
     }
 
     /// <summary>
@@ -176,7 +193,7 @@ public static class SourceSchemaReader
         return names;
     }
 
-    private static SourceTable ReadTable(SqliteConnection connection, SqliteTransaction? transaction, string name, bool isVirtual, bool withoutRowid)
+    private static SourceTable ReadTable(SqliteConnection connection, SqliteTransaction? transaction, string name, bool isVirtual, bool withoutRowid, string sql)
     {
         var columns = new List<SourceColumn>();
         using (var command = connection.CreateCommand())
@@ -254,6 +271,7 @@ public static class SourceSchemaReader
         {
             WithoutRowid = withoutRowid,
             KeyIsRowid = keyIsRowid,
+            Definition = sql,
             UniqueKeys = isVirtual ? [] : ReadUniqueKeys(connection, transaction, name),
         };
     }
