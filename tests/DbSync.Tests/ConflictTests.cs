@@ -475,6 +475,42 @@ public sealed class ConflictTests : IDisposable
     }
 
     [Fact]
+    public async Task A_file_an_application_saved_over_with_an_older_copy_of_itself_is_refused_with_a_message_that_says_so()
+    {
+        // An application read the file into memory through SQLite's backup API, a sync ran, and the application saved its
+        // copy back over the file. The refusal said the id was "used by another SQLite file" and named this file's own
+        // path as the other one (capture exploration, finding 8).
+        var path = await SyncedItemsAsync();
+        using var memory = new SqliteConnection("Data Source=:memory:");
+        memory.Open();
+        using (var file = SyncFixture.OpenSqlite(path))
+        {
+            file.BackupDatabase(memory);
+        }
+
+        SyncFixture.Execute(path, "UPDATE item SET name = 'direct' WHERE id = 2");
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        SyncFixture.Execute(memory, "UPDATE item SET name = 'in memory' WHERE id = 1");
+        using (var file = SyncFixture.OpenSqlite(path))
+        {
+            memory.BackupDatabase(file);
+        }
+
+        var refused = await Assert.ThrowsAsync<DbSyncException>(() => _fixture.SyncAsync(path));
+
+        Assert.Equal("DbSync.DuplicateNodeId", refused.ErrorId);
+        Assert.Contains("is an older copy of itself", refused.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("another SQLite file", refused.Message, StringComparison.Ordinal);
+        Assert.Contains($"reset-node --path \"{path}\"", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("--resync", refused.Message, StringComparison.Ordinal);
+        Assert.Equal("direct", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 2"));
+        // What it says to do makes PostgreSQL match the file.
+        await _engine.ResetNodeAsync(new ResetNodeRequest { Path = path, ConnectionString = TestServer.ConnectionString });
+        Assert.Equal(SyncStatus.Succeeded, (await _engine.SyncAsync(new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, Resync = true })).Status);
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
+    [Fact]
     public async Task A_copy_taken_while_a_run_was_running_lacks_changes_that_run_committed_and_is_refused_as_a_copy()
     {
         // The copy held the run (as Running) in its log, so it passed for the original, and PostgreSQL kept for good a

@@ -56,9 +56,24 @@ public static class NodeIdentity
         var recordedLast = lastRun is { } committed && RecordedLast(sqlite, null, committed);
         if (lastRun is { } seen && !recordedLast && !InRunLog(sqlite, null, seen))
         {
+            var at = lastSeen?.ToString("u", CultureInfo.InvariantCulture);
+            // The run was made from this very path on this host, and this file does not have it: the file was replaced by
+            // an older version of itself (a backup restored over it, or an application that read it, into memory through
+            // SQLite's backup API for one, and saved it back after that run). "Another file" would name this one.
+            if (string.Equals(host, Environment.MachineName, StringComparison.OrdinalIgnoreCase)
+                && string.Equals(lastPath, path, OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal))
+            {
+                throw new DbSyncException(ErrorIds.DuplicateNodeId, DbSyncErrorCategory.InvalidOperation,
+                    $"'{path}' is an older copy of itself: PostgreSQL last synced node id {nodeId} from this same file (run {seen} at {at}), a run its history does not have, " +
+                    "so the file was replaced since by a version older than that run: a backup restored over it, or an application that read the file (into memory through SQLite's backup API, for one) and saved it back over it after that run. " +
+                    "PostgreSQL has changes this file no longer holds. If the newer version of the file still exists, put it back and sync again; " +
+                    $"otherwise run 'dbsync reset-node --path \"{path}\" --connection ...' (Reset-DbSyncNode) to give this file an identity of its own, then 'dbsync sync --resync' to make PostgreSQL match it. Nothing was written.",
+                    path);
+            }
+
             throw new DbSyncException(ErrorIds.DuplicateNodeId, DbSyncErrorCategory.InvalidOperation,
                 $"Node id {nodeId} of '{path}' is already used by another SQLite file: PostgreSQL last synced it from '{lastPath}' on host '{host}' " +
-                $"(run {seen} at {lastSeen?.ToString("u", CultureInfo.InvariantCulture)}), a run this file did not make: one of the two files is a copy of the other. " +
+                $"(run {seen} at {at}), a run this file did not make: one of the two files is a copy of the other. " +
                 $"Run 'dbsync reset-node --path <the copy> --connection ...' (Reset-DbSyncNode) on the copy to give it an identity of its own; with a connection it also releases the id for the other file (without one, the copy's next sync does). Nothing was written.",
                 path);
         }
