@@ -161,7 +161,8 @@ public static class CaptureStore
 
     /// <summary>
     /// Installs capture on a table: registry row, change log and triggers. Idempotent: an installed table with
-    /// intact triggers is left alone. Returns the registry entry and, for a table already loaded, a warning when
+    /// intact triggers is left alone. DbSync triggers of another registration on the table (which a renamed table
+    /// brings along) are dropped. Returns the registry entry and, for a table already loaded, a warning when
     /// changes may have been missed: its triggers had to be re-created (the table is then marked to be copied again in
     /// full), or a UNIQUE index's REPLACE removals were not captured until now.
     /// </summary>
@@ -188,20 +189,13 @@ public static class CaptureStore
             $"CREATE TABLE IF NOT EXISTS {Identifiers.Quote(registered.LogTable)} (seq INTEGER PRIMARY KEY, op INTEGER NOT NULL, {string.Join(", ", keyColumns)}, at TEXT DEFAULT CURRENT_TIMESTAMP)");
 
         var expected = TriggerSql(registered, table);
-        var actual = new Dictionary<string, string>(StringComparer.Ordinal);
-        using (var read = Command(connection, transaction, "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = $t"))
-        {
-            read.Parameters.AddWithValue("$t", table.Name);
-            using var reader = read.ExecuteReader();
-            while (reader.Read())
-            {
-                actual[reader.GetString(0)] = reader.IsDBNull(1) ? "" : reader.GetString(1);
-            }
-        }
-
+        var actual = ReadTriggers(connection, transaction, table.Name);
         bool Same((string Name, string Sql) trigger) => actual.TryGetValue(trigger.Name, out var sql) && sql == trigger.Sql;
         // A REPLACE trigger left from a UNIQUE index since dropped only logs more than needed: it goes, without a copy.
-        var stale = registered.TriggerNames.Skip(3).Where(n => actual.ContainsKey(n) && expected.All(e => e.Name != n)).ToList();
+        // So do another registration's triggers: SQLite moves triggers with a renamed table (ALTER TABLE a RENAME TO b),
+        // and a's would log every write to b into a's log as well, which no run empties.
+        var stale = registered.TriggerNames.Skip(3).Where(n => actual.ContainsKey(n) && expected.All(e => e.Name != n))
+            .Concat(ForeignTriggers(actual.Keys, registered.Id)).ToList();
         if (expected.All(Same) && stale.Count == 0)
         {
             return (registered, null);
@@ -243,6 +237,36 @@ public static class CaptureStore
                 + string.Join(", ", uncovered.Select(u => "UNIQUE (" + string.Join(", ", u.Select(c => c.Name)) + ")"))
                 + " are captured; a row removed that way before (the index is new, or the file was enabled by an earlier DbSync) stays in PostgreSQL until a --resync of this table.");
     }
+
+    /// <summary>The triggers on a table, name to CREATE statement.</summary>
+    private static Dictionary<string, string> ReadTriggers(SqliteConnection connection, SqliteTransaction? transaction, string table)
+    {
+        var triggers = new Dictionary<string, string>(StringComparer.Ordinal);
+        using var read = Command(connection, transaction, "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = $t");
+        read.Parameters.AddWithValue("$t", table);
+        using var reader = read.ExecuteReader();
+        while (reader.Read())
+        {
+            triggers[reader.GetString(0)] = reader.IsDBNull(1) ? "" : reader.GetString(1);
+        }
+
+        return triggers;
+    }
+
+    /// <summary>Of <paramref name="names"/>, the capture triggers (<c>_dbsync_N_*</c>) of a registration other than <paramref name="id"/>.</summary>
+    internal static IEnumerable<string> ForeignTriggers(IEnumerable<string> names, long id) => names.Where(name =>
+    {
+        const string prefix = "_dbsync_";
+        if (!name.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        var end = name.IndexOf('_', prefix.Length);
+        return end > prefix.Length
+            && long.TryParse(name.AsSpan(prefix.Length, end - prefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var owner)
+            && owner != id;
+    });
 
     /// <summary>The condition a REPLACE trigger uses to find the rows that conflict with NEW on one unique index.</summary>
     private static string UniqueMatch(IReadOnlyList<UniqueColumn> unique) =>
