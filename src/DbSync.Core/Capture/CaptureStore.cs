@@ -188,14 +188,8 @@ public static class CaptureStore
         Execute(connection, transaction,
             $"CREATE TABLE IF NOT EXISTS {Identifiers.Quote(registered.LogTable)} (seq INTEGER PRIMARY KEY, op INTEGER NOT NULL, {string.Join(", ", keyColumns)}, at TEXT DEFAULT CURRENT_TIMESTAMP)");
 
-        var expected = TriggerSql(registered, table);
-        var actual = ReadTriggers(connection, transaction, table.Name);
+        var (expected, actual, stale) = TriggerState(connection, transaction, table, registered);
         bool Same((string Name, string Sql) trigger) => actual.TryGetValue(trigger.Name, out var sql) && sql == trigger.Sql;
-        // A REPLACE trigger left from a UNIQUE index since dropped only logs more than needed: it goes, without a copy.
-        // So do another registration's triggers: SQLite moves triggers with a renamed table (ALTER TABLE a RENAME TO b),
-        // and a's would log every write to b into a's log as well, which no run empties.
-        var stale = registered.TriggerNames.Skip(3).Where(n => actual.ContainsKey(n) && expected.All(e => e.Name != n))
-            .Concat(ForeignTriggers(actual.Keys, registered.Id)).ToList();
         if (expected.All(Same) && stale.Count == 0)
         {
             return (registered, null);
@@ -236,6 +230,30 @@ public static class CaptureStore
             : $"Table '{table.Name}': from this run on, the rows that INSERT OR REPLACE or UPDATE OR REPLACE remove because they conflict on "
                 + string.Join(", ", uncovered.Select(u => "UNIQUE (" + string.Join(", ", u.Select(c => c.Name)) + ")"))
                 + " are captured; a row removed that way before (the index is new, or the file was enabled by an earlier DbSync) stays in PostgreSQL until a --resync of this table.");
+    }
+
+    /// <summary>
+    /// True when <see cref="Install"/> would change a registered table's triggers: one is missing or altered (the table
+    /// was rebuilt, or dropped and created again), one is left over, or a unique index needs its REPLACE triggers. Reads only.
+    /// </summary>
+    internal static bool TriggersNeedInstall(SqliteConnection connection, SqliteTransaction? transaction, SourceTable table, RegisteredTable registered)
+    {
+        var (expected, actual, stale) = TriggerState(connection, transaction, table, registered);
+        return stale.Count > 0 || !expected.All(e => actual.TryGetValue(e.Name, out var sql) && sql == e.Sql);
+    }
+
+    /// <summary>A table's capture triggers as they should be, the triggers it has, and those of its triggers that must go.</summary>
+    private static (IReadOnlyList<(string Name, string Sql)> Expected, Dictionary<string, string> Actual, List<string> Stale) TriggerState(
+        SqliteConnection connection, SqliteTransaction? transaction, SourceTable table, RegisteredTable registered)
+    {
+        var expected = TriggerSql(registered, table);
+        var actual = ReadTriggers(connection, transaction, table.Name);
+        // A REPLACE trigger left from a UNIQUE index since dropped only logs more than needed: it goes, without a copy.
+        // So do another registration's triggers: SQLite moves triggers with a renamed table (ALTER TABLE a RENAME TO b),
+        // and a's would log every write to b into a's log as well, which no run empties.
+        var stale = registered.TriggerNames.Skip(3).Where(n => actual.ContainsKey(n) && expected.All(e => e.Name != n))
+            .Concat(ForeignTriggers(actual.Keys, registered.Id)).ToList();
+        return (expected, actual, stale);
     }
 
     /// <summary>The triggers on a table, name to CREATE statement.</summary>

@@ -45,8 +45,10 @@ public sealed record WatchRun(SyncResult? Result, DbSyncException? Error, TimeSp
 /// A commit is noticed through SQLite's <c>PRAGMA data_version</c>, which changes on a connection whenever another
 /// connection commits: a cheap query, polled every few milliseconds, and exact (no file-system events to miss or
 /// coalesce). A run happens only when a change log holds more entries than the last run left pending (rows it held,
-/// tables it skipped: those are tried again each interval) or a table still needs its initial load, so an idle node
-/// writes no run log entries; every run that does happen is logged as usual.
+/// tables it skipped: those are tried again each interval) or a table still needs its initial load, or when the schema
+/// changed (<c>PRAGMA schema_version</c>) so that a run has work: a table to capture, capture triggers to re-install (a
+/// table rebuilt or dropped and created again), a new column to copy. So an idle node writes no run log entries, and
+/// DbSync's own schema changes start no run; every run that does happen is logged as usual.
 /// </remarks>
 public static class SyncWatcher
 {
@@ -73,6 +75,7 @@ public static class SyncWatcher
             var retry = options.FirstRetryDelay;
             var lastRun = DateTime.MinValue;
             long seen = -1;
+            long schemaSeen = -1; // PRAGMA schema_version when the watch last looked at the schema
             long left = 0; // the change-log entries the last run left pending (held rows, skipped tables)
             while (!cancellationToken.IsCancellationRequested)
             {
@@ -104,7 +107,13 @@ public static class SyncWatcher
                     // A commit is work when it added change-log entries beyond those the last run left; those wait for the
                     // interval, which tries them again. Else every run's own commit (its run log entry, its held rows) would
                     // start another run at once, for ever.
-                    work = force || HasWork(watch, request.Tables, timer ? 0 : left);
+                    // A schema change writes no log entry: a table rebuilt, or dropped and created again, lost its capture
+                    // triggers (and logs nothing more), and ADD COLUMN ... DEFAULT fills rows without firing them. It is work
+                    // when a run would act on it; DbSync's own changes (the triggers a run installs) are then none, so they
+                    // start no run of their own. The cookie is read before the schema, so a change in between is looked at again.
+                    var schema = SchemaVersion(watch);
+                    work = force || HasWork(watch, request.Tables, timer ? 0 : left) || (schema != schemaSeen && SchemaNeedsRun(watch, request.Tables));
+                    schemaSeen = schema;
                 }
                 catch (Exception ex) when (SyncEngine.IsBusy(ex))
                 {
@@ -221,6 +230,34 @@ public static class SyncWatcher
         using var command = connection.CreateCommand();
         command.CommandText = "PRAGMA data_version";
         return (long)command.ExecuteScalar()!;
+    }
+
+    private static long SchemaVersion(SqliteConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA schema_version";
+        return (long)command.ExecuteScalar()!;
+    }
+
+    /// <summary>
+    /// True when the schema asks for a run: a selected table is not captured, or its capture triggers are missing,
+    /// altered or another table's (rebuilt, dropped and created again, renamed), or its columns are not those of its
+    /// last sync (a new column, filled without firing a trigger, makes the run copy it in full).
+    /// </summary>
+    private static bool SchemaNeedsRun(SqliteConnection connection, IReadOnlyList<string> tables)
+    {
+        if (!CaptureStore.IsEnabled(connection))
+        {
+            return true;
+        }
+
+        using var transaction = connection.BeginTransaction(deferred: true);
+        var registry = CaptureStore.ReadRegistry(connection, transaction);
+        return Schema.SourceSchemaReader.ReadTables(connection, transaction)
+            .Where(t => t.UnsyncableReason is null && Planning.SyncPlanner.Selects(t.Name, tables))
+            .Any(t => !registry.TryGetValue(t.Name, out var registered)
+                || (registered.Loaded && registered.ColumnSignature != t.ColumnSignature)
+                || CaptureStore.TriggersNeedInstall(connection, transaction, t, registered));
     }
 
     /// <summary>
