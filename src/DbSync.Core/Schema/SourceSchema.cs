@@ -85,6 +85,16 @@ public sealed class SourceTable
     /// </summary>
     public string RecordedSignature => ColumnSignature + "\n" + DefinitionMarker + DefinitionHash;
 
+    /// <summary>
+    /// True when a recorded signature (the registry's, from the last sync) is this table's: its columns, and its
+    /// definition when the signature holds one (an earlier DbSync recorded the columns alone).
+    /// </summary>
+    public bool MatchesRecorded(string recorded)
+    {
+        ArgumentNullException.ThrowIfNull(recorded);
+        return recorded == (recorded.Contains(DefinitionMarker, StringComparison.Ordinal) ? RecordedSignature : ColumnSignature);
+    }
+
     /// <summary>Begins the definition line of a recorded signature.</summary>
     public const string DefinitionMarker = "\u001Fh";
 

@@ -241,8 +241,9 @@ public static class SyncWatcher
 
     /// <summary>
     /// True when the schema asks for a run: a selected table is not captured, or its capture triggers are missing,
-    /// altered or another table's (rebuilt, dropped and created again, renamed), or its columns are not those of its
-    /// last sync (a new column, filled without firing a trigger, makes the run copy it in full).
+    /// altered or another table's (rebuilt, dropped and created again, renamed), or its columns or definition are not
+    /// those of its last sync (a new column, or one dropped and added again, filled without firing a trigger, makes the
+    /// run copy it in full).
     /// </summary>
     private static bool SchemaNeedsRun(SqliteConnection connection, IReadOnlyList<string> tables)
     {
@@ -256,7 +257,7 @@ public static class SyncWatcher
         return Schema.SourceSchemaReader.ReadTables(connection, transaction)
             .Where(t => t.UnsyncableReason is null && Planning.SyncPlanner.Selects(t.Name, tables))
             .Any(t => !registry.TryGetValue(t.Name, out var registered)
-                || (registered.Loaded && registered.ColumnSignature != t.ColumnSignature)
+                || (registered.Loaded && !t.MatchesRecorded(registered.ColumnSignature))
                 || CaptureStore.TriggersNeedInstall(connection, transaction, t, registered));
     }
 
