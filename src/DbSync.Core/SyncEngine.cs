@@ -513,9 +513,11 @@ public sealed class SyncEngine
                 }
 
                 var initialLoad = plan.CreateTarget || plan.Mode == LoadMode.CopyDirect;
-                if (plan.Mode == LoadMode.CopyDirect && careful)
+                if (plan.Mode == LoadMode.CopyDirect && (careful || plan.Verify))
                 {
-                    // A straight COPY cannot leave one row out: in careful mode every row goes through staging.
+                    // A straight COPY cannot leave one row out: in careful mode every row goes through staging, and so
+                    // does every row of a table whose trigger, rule or row security may not store it as sent (the rows
+                    // PostgreSQL did not store are then found and held back).
                     plan.Mode = LoadMode.CopyUpsert;
                 }
 
@@ -665,6 +667,14 @@ public sealed class SyncEngine
             foreach (var plan in Enumerable.Reverse(plans).Where(p => p.Mode != LoadMode.CopyDirect && p.StagedDeletes > 0))
             {
                 await Applier.DeleteAsync(context, plan, cancellationToken).ConfigureAwait(false);
+            }
+
+            // A trigger, rule or row security may have stored a row otherwise than sent, or not at all, without an error:
+            // on those tables only, every written row is compared with what was sent, and a row that differs is held back
+            // rather than marked synced.
+            foreach (var plan in plans.Where(p => p.Verify && p.Mode != LoadMode.CopyDirect && p.StagedRows > 0))
+            {
+                await Applier.VerifyAsync(context, plan, cancellationToken).ConfigureAwait(false);
             }
 
             if (batched is not null)

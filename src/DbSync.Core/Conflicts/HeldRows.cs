@@ -89,6 +89,12 @@ public static class HeldRows
     /// <summary>The start of the reason of a row PostgreSQL rejected (as opposed to a value DbSync could not convert).</summary>
     internal const string RejectedPrefix = "PostgreSQL rejected the row";
 
+    /// <summary>
+    /// The start of the reason of a row PostgreSQL accepted without storing it as sent (a trigger, rule or row-level
+    /// security policy skipped or changed it). Not a rejection: careful mode would not find it.
+    /// </summary>
+    internal const string NotStoredPrefix = "PostgreSQL did not store the row as sent";
+
     /// <summary>True when a row PostgreSQL rejected is still held: the next run then starts in careful mode at once.</summary>
     internal static bool AnyRejected(SqliteConnection sqlite) =>
         RunLog.TableExists(sqlite, "_dbsync_held") &&

@@ -71,6 +71,12 @@ public sealed class TablePlan
     public long StagedDeletes { get; set; }
 
     /// <summary>
+    /// The target table has a trigger, a rule or row security (<see cref="TargetTable.AltersWrites"/>): its rows go
+    /// through staging, and before the commit the run checks that PostgreSQL stored each as written.
+    /// </summary>
+    public bool Verify { get; set; }
+
+    /// <summary>
     /// A push's batches (by the row number before their first) whose pending updates the classification already applied:
     /// every row they update was this node's, so nothing of theirs can conflict (see <c>Applier.ClassifyAsync</c>).
     /// </summary>
@@ -409,6 +415,7 @@ public static class SyncPlanner
         {
             Source = source, Registry = registry, TargetName = existing.Name, TargetColumns = targetColumns, TargetTypes = targetTypes,
             AddColumns = added, Mode = mode, DeleteMissing = resync, Result = exactResult, NodeColumn = nodeColumn, Redefined = redefined,
+            Verify = existing.AltersWrites,
         };
     }
 

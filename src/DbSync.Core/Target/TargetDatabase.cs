@@ -24,6 +24,12 @@ public sealed class TargetTable
     /// <summary>Column sets of the primary key and unique constraints, any of which can serve an upsert.</summary>
     public List<IReadOnlyList<string>> UniqueKeys { get; } = [];
 
+    /// <summary>
+    /// The table has a trigger of its own (not a constraint's), a rule or row-level security: PostgreSQL may then store
+    /// a row otherwise than DbSync wrote it, or not at all, without an error, so a run checks what it wrote.
+    /// </summary>
+    public bool AltersWrites { get; set; }
+
     /// <summary>Finds a column by name, case-insensitively (an exact match wins).</summary>
     public TargetColumn? FindColumn(string name) =>
         Columns.FirstOrDefault(c => c.Name == name) ?? Columns.FirstOrDefault(c => string.Equals(c.Name, name, StringComparison.OrdinalIgnoreCase));
@@ -197,11 +203,16 @@ public static class TargetDatabase
         var tables = new Dictionary<string, TargetTable>(StringComparer.Ordinal);
         using (var command = new NpgsqlCommand("""
             SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-                   a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> ''
-            FROM pg_class c
-            JOIN pg_namespace n ON n.oid = c.relnamespace
+                   a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '', c.alters
+            FROM (SELECT c.oid, c.relname,
+                    -- a trigger a DBA made (a BEFORE trigger can skip or change a row), a rule, row security
+                    c.relrowsecurity
+                    OR EXISTS (SELECT 1 FROM pg_trigger AS t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal AND t.tgenabled <> 'D')
+                    OR EXISTS (SELECT 1 FROM pg_rewrite AS r WHERE r.ev_class = c.oid AND r.rulename <> '_RETURN' AND r.ev_enabled <> 'D') AS alters
+                FROM pg_class c
+                JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')) AS c
             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-            WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')
             ORDER BY c.relname, a.attnum
             """, connection, transaction))
         {
@@ -212,7 +223,7 @@ public static class TargetDatabase
                 var name = reader.GetString(0);
                 if (!tables.TryGetValue(name, out var table))
                 {
-                    tables[name] = table = new TargetTable { Name = name };
+                    tables[name] = table = new TargetTable { Name = name, AltersWrites = reader.GetBoolean(5) };
                 }
 
                 var formatted = reader.GetString(2);

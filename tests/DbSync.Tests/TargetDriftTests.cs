@@ -1,0 +1,117 @@
+using DbSync.Core;
+using DbSync.Core.Diagnostics;
+using DbSync.Tests.Infrastructure;
+
+namespace DbSync.Tests;
+
+/// <summary>
+/// A target table a DBA gave a trigger, a rule or row-level security after DbSync made it: PostgreSQL may then store a
+/// row otherwise than DbSync sent it, or not at all, without an error. Such a row is never marked synced: it is held
+/// back with the reason, stays pending, and the counts say what PostgreSQL really stored.
+/// </summary>
+public sealed class TargetDriftTests : IDisposable
+{
+    private readonly SyncFixture _fixture = new();
+    private readonly SyncEngine _engine = new();
+
+    public void Dispose() => _fixture.Dispose();
+
+    private string Table => $"\"{_fixture.Schema}\".t";
+
+    private string Rows() => _fixture.CreateDatabase("""
+        CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL, qty INTEGER);
+        WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10) INSERT INTO t SELECT i, 'n' || i, i * 10 FROM n;
+        """);
+
+    private async Task<string> SyncedRowsAsync()
+    {
+        var path = Rows();
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        return path;
+    }
+
+    private void Trigger(string name, string timing, string body) => _fixture.PgExecute($"""
+        CREATE FUNCTION "{_fixture.Schema}".{name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {body} END $$;
+        CREATE TRIGGER {name} {timing} ON {Table} FOR EACH ROW EXECUTE FUNCTION "{_fixture.Schema}".{name}();
+        """);
+
+    private async Task<IReadOnlyList<QuarantinedRow>> HeldAsync(string path) => await _engine.GetQuarantineAsync(new QuarantineQuery { Path = path });
+
+    private async Task<long> PendingAsync(string path) => (await _engine.GetStatusAsync(new StatusRequest { Path = path })).PendingChanges;
+
+    [Fact]
+    public async Task An_update_and_a_delete_a_before_trigger_skips_are_held_back_not_marked_synced_and_retry_heals_them()
+    {
+        var path = await SyncedRowsAsync();
+        Trigger("skip_big", "BEFORE UPDATE", "IF new.qty >= 1000 THEN RETURN NULL; END IF; RETURN new;");
+        Trigger("keep_5", "BEFORE DELETE", "IF old.id = 5 THEN RETURN NULL; END IF; RETURN old;");
+        SyncFixture.Execute(path, "UPDATE t SET qty = 9999 WHERE id = 3; UPDATE t SET name = 'four' WHERE id = 4; DELETE FROM t WHERE id IN (5, 6);");
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal((SyncStatus.PartiallySucceeded, 2L, 1L, 1L), (result.Status, result.Quarantined, result.Updated, result.Deleted));
+        var held = await HeldAsync(path);
+        Assert.Equal(["(id=3)", "(id=5)"], held.Select(h => h.Key).Order(StringComparer.Ordinal));
+        Assert.All(held, h => Assert.StartsWith("PostgreSQL did not store the row as sent: a trigger, rule or row-level security policy on", h.Reason, StringComparison.Ordinal));
+        Assert.Contains("skipped the delete", held.Single(h => h.Key == "(id=5)").Reason, StringComparison.Ordinal);
+        Assert.Equal(2, await PendingAsync(path));
+        Assert.Equal("four", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 4"));
+
+        _fixture.PgExecute($"DROP TRIGGER skip_big ON {Table}; DROP TRIGGER keep_5 ON {Table}");
+        var retried = await _engine.RetryQuarantineAsync(_fixture.Request(path));
+        Assert.Equal((SyncStatus.Succeeded, 1L, 1L), (retried!.Status, retried.Updated, retried.Deleted));
+        Assert.Equal(0, await PendingAsync(path));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
+    [Fact]
+    public async Task An_insert_a_before_trigger_skips_is_held_back_with_the_true_reason_not_reported_as_another_writer()
+    {
+        var path = await SyncedRowsAsync();
+        Trigger("skip_big", "BEFORE INSERT OR UPDATE", "IF new.qty >= 1000 THEN RETURN NULL; END IF; RETURN new;");
+        SyncFixture.Execute(path, "INSERT INTO t VALUES (11, 'n11', 5000), (12, 'n12', 120); UPDATE t SET name = 'two' WHERE id = 2;");
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal((SyncStatus.PartiallySucceeded, 1L, 1L, 1L), (result.Status, result.Quarantined, result.Inserted, result.Updated));
+        var held = Assert.Single(await HeldAsync(path));
+        Assert.Equal("(id=11)", held.Key);
+        Assert.Contains("skipped it; PostgreSQL has no row with this key", held.Reason, StringComparison.Ordinal);
+        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM {Table} WHERE id = 11"));
+        Assert.Equal(1, await PendingAsync(path));
+    }
+
+    [Fact]
+    public async Task A_row_a_trigger_rewrites_is_held_back_and_not_counted_as_written()
+    {
+        var path = await SyncedRowsAsync();
+        Trigger("shout", "BEFORE INSERT OR UPDATE", "new.name := upper(new.name); RETURN new;");
+        SyncFixture.Execute(path, "UPDATE t SET name = 'three' WHERE id = 3; INSERT INTO t VALUES (11, 'new11', 1);");
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal((SyncStatus.PartiallySucceeded, 2L, 0L, 0L), (result.Status, result.Quarantined, result.Inserted, result.Updated));
+        Assert.All(await HeldAsync(path), h => Assert.Contains("changed it; PostgreSQL holds other values than the file", h.Reason, StringComparison.Ordinal));
+        Assert.Equal(2, await PendingAsync(path));
+    }
+
+    [Fact]
+    public async Task A_first_load_into_a_table_whose_trigger_drops_rows_counts_only_what_was_stored_and_holds_the_rest()
+    {
+        var path = Rows();
+        _fixture.PgExecute($"CREATE SCHEMA \"{_fixture.Schema}\"; CREATE TABLE {Table} (id bigint PRIMARY KEY, name text NOT NULL, qty bigint)");
+        Trigger("skip_big", "BEFORE INSERT OR UPDATE", "IF new.qty >= 50 THEN RETURN NULL; END IF; RETURN new;");
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal((SyncStatus.PartiallySucceeded, 4L, 6L), (result.Status, result.Inserted, result.Quarantined));
+        Assert.Equal(4, _fixture.PgScalar($"SELECT count(*) FROM {Table}"));
+        Assert.Equal(6, (await HeldAsync(path)).Count);
+        Assert.Equal(6, await PendingAsync(path));
+
+        _fixture.PgExecute($"DROP TRIGGER skip_big ON {Table}");
+        var retried = await _engine.RetryQuarantineAsync(_fixture.Request(path));
+        Assert.Equal((SyncStatus.Succeeded, 6L), (retried!.Status, retried.Inserted));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+}
