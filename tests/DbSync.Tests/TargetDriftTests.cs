@@ -114,4 +114,20 @@ public sealed class TargetDriftTests : IDisposable
         Assert.Equal((SyncStatus.Succeeded, 6L), (retried!.Status, retried.Inserted));
         TableComparer.AssertIdentical(path, _fixture.Schema);
     }
+
+    [Fact]
+    public async Task A_row_a_trigger_raises_for_is_held_back_like_a_constraint_violation_and_the_rest_commits()
+    {
+        var path = await SyncedRowsAsync();
+        Trigger("no_negative", "AFTER INSERT OR UPDATE", "IF new.qty < 0 THEN RAISE EXCEPTION 'negative qty % for id %', new.qty, new.id; END IF; RETURN new;");
+        SyncFixture.Execute(path, "INSERT INTO t VALUES (11, 'bad', -1), (12, 'good', 1); UPDATE t SET qty = -3 WHERE id = 3; UPDATE t SET qty = 44 WHERE id = 4;");
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal((SyncStatus.PartiallySucceeded, 2L, 1L, 1L), (result.Status, result.Quarantined, result.Inserted, result.Updated));
+        var held = await HeldAsync(path);
+        Assert.Equal(["(id=11)", "(id=3)"], held.Select(h => h.Key).Order(StringComparer.Ordinal));
+        Assert.All(held, h => Assert.Contains("P0001: negative qty", h.Reason, StringComparison.Ordinal));
+        Assert.Equal(44, _fixture.PgScalar($"SELECT qty FROM {Table} WHERE id = 4"));
+    }
 }
