@@ -384,4 +384,29 @@ public sealed class DiagnosticsTests : IDisposable
         Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '{_fixture.Schema}' AND relname = 'genre'"));
         Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".artist WHERE artistid = 900"));
     }
+
+    [Fact]
+    public async Task Test_with_a_target_table_locked_by_another_session_ends_within_the_target_timeout_and_prints_its_json()
+    {
+        var path = _fixture.CreateDatabase("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO t VALUES (1, 'a'), (2, 'b');");
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        using var dba = TestServer.Open();
+        using var maintenance = await dba.BeginTransactionAsync();
+        using (var command = new NpgsqlCommand($"LOCK TABLE \"{_fixture.Schema}\".t IN ACCESS EXCLUSIVE MODE", dba, maintenance))
+        {
+            await command.ExecuteNonQueryAsync();
+        }
+
+        var clock = Stopwatch.StartNew();
+        var (code, stdout, stderr) = await CliTests.RunCliAsync("test", "--path", path, "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema,
+            "--target-timeout", "2", "--json");
+
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"took {clock.Elapsed}");
+        Assert.True(code == 0, $"exit {code}: {stdout} {stderr}");
+        var checks = JsonDocument.Parse(stdout).RootElement.GetProperty("checks").EnumerateArray().ToList();
+        var sequences = Assert.Single(checks, c => c.GetProperty("name").GetString() == "Target.Sequences");
+        Assert.Equal("Warning", sequences.GetProperty("status").GetString());
+        Assert.Contains("lock", sequences.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Contains(checks, c => c.GetProperty("name").GetString() == "Target.Compatibility" && c.GetProperty("status").GetString() == "Pass");
+    }
 }

@@ -483,7 +483,10 @@ internal static class Inspector
         }
 
         builder.Timeout = Math.Max(1, (int)Math.Ceiling(request.TargetTimeout.TotalSeconds));
-        builder.CommandTimeout = Math.Max(builder.CommandTimeout, builder.Timeout);
+        // Every check is bounded by the target timeout: the server's own limits (set below) end a statement that waits
+        // for a lock or runs too long with an error and keep the session usable; this is the backstop if the server
+        // itself does not answer.
+        builder.CommandTimeout = builder.Timeout + 2;
         var where = TargetDatabase.Describe(builder);
         checks.Add(Check("Target.ConnectionString", CheckStatus.Pass, $"The connection string is valid and names {where}.", target: where));
         NpgsqlConnection pg;
@@ -523,6 +526,36 @@ internal static class Inspector
         await using var scope = pg.ConfigureAwait(false);
         checks.Add(Check("Target.Reachable", CheckStatus.Pass, $"PostgreSQL at {where} answers.", target: where));
         checks.Add(Check("Target.Authentication", CheckStatus.Pass, $"Signed in as {builder.Username}.", target: where));
+        try
+        {
+            var limit = ((long)Math.Max(1, request.TargetTimeout.TotalMilliseconds)).ToString(CultureInfo.InvariantCulture);
+            await ScalarAsync(pg, $"SELECT set_config('lock_timeout', '{limit}', false), set_config('statement_timeout', '{limit}', false)", cancellationToken).ConfigureAwait(false);
+            await TargetQueriesAsync(request, schema, tables, checks, pg, builder, where, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && (ex is NpgsqlException or TimeoutException or IOException))
+        {
+            // A check that did not finish in time (a lock another session holds, a server that stopped answering) is a
+            // failed check, not a crash: the checks so far stand, the rest did not run.
+            checks.Add(Check("Target.Responsive", CheckStatus.Fail,
+                Blocked(ex) is { } blocked
+                    ? $"A check waited longer than {request.TargetTimeout.TotalSeconds:0.#} s on PostgreSQL at {where}: {blocked}. The remaining checks did not run."
+                    : $"PostgreSQL at {where} did not answer a check within {request.TargetTimeout.TotalSeconds:0.#} s ({ex.Message}). The remaining checks did not run.",
+                "Find the session that holds the lock (SELECT pid, state, query FROM pg_stat_activity WHERE cardinality(pg_blocking_pids(pid)) > 0 …), wait for it, or raise --target-timeout.",
+                where, ErrorIds.TargetError));
+        }
+    }
+
+    /// <summary>What a check's error says about a wait: a lock or statement timeout, else null.</summary>
+    private static string? Blocked(Exception ex) => (ex as PostgresException)?.SqlState switch
+    {
+        PostgresErrorCodes.LockNotAvailable => $"another session holds a lock it needed ({((PostgresException)ex).MessageText})",
+        PostgresErrorCodes.QueryCanceled => $"the statement was cancelled after the time limit ({((PostgresException)ex).MessageText}), most likely waiting for a lock another session holds",
+        _ => null,
+    };
+
+    private static async Task TargetQueriesAsync(ConnectionTestRequest request, string schema, List<SourceTable>? tables, List<CheckResult> checks,
+        NpgsqlConnection pg, NpgsqlConnectionStringBuilder builder, string where, CancellationToken cancellationToken)
+    {
 
         var version = pg.PostgreSqlVersion;
         checks.Add(version.Major >= 12
@@ -757,7 +790,22 @@ internal static class Inspector
                     var sourceMax = CaptureStore.Scalar<long>(sqlite, null,
                         $"SELECT coalesce(max({Identifiers.Quote(table.KeyColumns[0].Name)}), 0) FROM {Identifiers.Quote(table.Name)}");
 
-                    var targetMax = (long)(await ScalarAsync(pg, $"SELECT coalesce(max({Identifiers.Quote(key)}), 0)::bigint FROM {qualified}", cancellationToken).ConfigureAwait(false))!;
+                    long targetMax;
+                    try
+                    {
+                        targetMax = (long)(await ScalarAsync(pg, $"SELECT coalesce(max({Identifiers.Quote(key)}), 0)::bigint FROM {qualified}", cancellationToken).ConfigureAwait(false))!;
+                    }
+                    catch (PostgresException ex) when (Blocked(ex) is { } blocked)
+                    {
+                        // The one check that reads a table's rows: a lock another session holds on it (LOCK TABLE, VACUUM
+                        // FULL, ALTER TABLE, CLUSTER) stops it; a sync would wait for that lock too.
+                        checks.Add(Check("Target.Sequences", CheckStatus.Warning,
+                            $"The largest key of {qualified} could not be read within {request.TargetTimeout.TotalSeconds:0.#} s: {blocked}. A sync waits for that lock until it is released.",
+                            $"Find the session: SELECT pid, state, query FROM pg_stat_activity WHERE pid IN (SELECT pid FROM pg_locks WHERE relation = '{qualified.Replace("'", "''", StringComparison.Ordinal)}'::regclass AND granted); wait for it, or end it.",
+                            table.Name, ErrorIds.TargetError));
+                        continue;
+                    }
+
                     var needed = Math.Max(sourceMax, targetMax);
                     if (last < needed)
                     {
