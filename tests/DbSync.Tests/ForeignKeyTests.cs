@@ -106,6 +106,9 @@ public sealed class ForeignKeyTests : IDisposable
         var held = Assert.Single(await new SyncEngine().GetQuarantineAsync(new QuarantineQuery { Path = path }));
         Assert.Equal(("parent", "(id=3)"), (held.Table, held.Key));
         Assert.Contains("23503", held.Reason, StringComparison.Ordinal);
+        // The advice is for a parent that rows elsewhere still need, not for an orphan whose parent is missing.
+        Assert.True(held.Reason.Contains($"\". Rows of \"{_fixture.Schema}\".\"invoice\" in PostgreSQL still refer to this row", StringComparison.Ordinal), held.Reason);
+        Assert.DoesNotContain("once its parent is in PostgreSQL", held.Reason, StringComparison.Ordinal);
         Assert.Equal(3, _fixture.PgScalar($"SELECT count(*) FROM {Parent}"));
     }
 

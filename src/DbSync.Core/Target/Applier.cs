@@ -512,11 +512,16 @@ internal static class Applier
         }
         else if (to - from == 1)
         {
-            var reason = $"{Conflicts.HeldRows.RejectedPrefix}: {failure.SqlState}: {failure.MessageText}" + (TargetDatabase.DetailOf(failure) is { } detail ? " " + detail : "")
-                // An orphan whose parent another node or program deleted in PostgreSQL never leaves by itself: say how.
-                + (failure.SqlState == PostgresErrorCodes.ForeignKeyViolation
-                    ? " It goes once its parent is in PostgreSQL: if the parent exists here, change it here (it is then pushed again); if another node or program deleted it there, restore it there, or delete or change this row here."
-                    : "");
+            var reason = $"{Conflicts.HeldRows.RejectedPrefix}: {failure.SqlState}: {failure.MessageText}" + (TargetDatabase.DetailOf(failure) is { } detail ? " " + detail : "");
+            if (failure.SqlState == PostgresErrorCodes.ForeignKeyViolation)
+            {
+                reason = reason.TrimEnd('.') + ". " + (failure.TableName is { } child && child != plan.TargetName
+                    // The row is the parent: a row of another table (one PostgreSQL alone has, or another node's) still refers to it.
+                    ? $"Rows of {Identifiers.Quote(failure.SchemaName ?? context.Schema, child)} in PostgreSQL still refer to this row: delete them or point them elsewhere there, then run 'dbsync quarantine --retry'."
+                    // An orphan whose parent another node or program deleted in PostgreSQL never leaves by itself: say how.
+                    : "It goes once its parent is in PostgreSQL: if the parent exists here, change it here (it is then pushed again); if another node or program deleted it there, restore it there, or delete or change this row here.");
+            }
+
             await ExecuteAsync(context, $"UPDATE {Q(plan.StagingTable)} SET {Staging.Skip} = true, {Staging.Held} = $1 WHERE {Staging.RowNumber} = $2",
                 cancellationToken, reason, to).ConfigureAwait(false);
             plan.Result.Quarantined++;
