@@ -201,7 +201,6 @@ internal static class ReportWriter
         Line($"| --- | ---: | ---: | ---: | --- |");
         Line($"| {capture.Rows:N0} inserts | {Median(capture, capture.PlainInserts)} | {Median(capture, capture.CapturedInserts)} | {Ratio(capture.InsertRatio)} | {Versus(capture.InsertRatio, r => $"{r:0.00}×", "goal: ≤1.5×", r => r <= CaptureOverheadResult.InsertGoal)} |");
         Line($"| {capture.Rows:N0} updates | {Median(capture, capture.PlainUpdates)} | {Median(capture, capture.CapturedUpdates)} | {Ratio(capture.UpdateRatio)} | {Versus(capture.UpdateRatio, r => $"{r:0.00}×", "goal: ≤2×", r => r <= CaptureOverheadResult.UpdateGoal)} |");
-        Line($"");
         Line($"| {capture.Rows:N0} inserts, unique index on `hostname` | {Median(capture, capture.UniquePlainInserts)} | {Median(capture, capture.UniqueCapturedInserts)} | {Ratio(capture.UniqueInsertRatio)} | not a target |");
         Line($"| {capture.Rows:N0} updates, unique index on `hostname` | {Median(capture, capture.UniquePlainUpdates)} | {Median(capture, capture.UniqueCapturedUpdates)} | {Ratio(capture.UniqueUpdateRatio)} | not a target |");
         Line($"");
