@@ -602,13 +602,16 @@ public sealed class HostileInputTests : IDisposable
         string LongUrl() => "https://e.x/?" + new string(Enumerable.Range(0, 9000).Select(_ => (char)random.Next('a', 'z' + 1)).ToArray());
         var path = _fixture.CreateDatabase("CREATE TABLE url (u TEXT PRIMARY KEY, hits INTEGER); CREATE TABLE other (id INTEGER PRIMARY KEY, v TEXT);"
             + "INSERT INTO url VALUES ('https://e.x/1', 1), ('https://e.x/2', 2); INSERT INTO other VALUES (1, 'v');");
-        using (var sqlite = SyncFixture.OpenSqlite(path))
-        using (var insert = sqlite.CreateCommand())
+        void WithLongUrl(string sql)
         {
-            insert.CommandText = "INSERT INTO url VALUES ($u, 99)";
-            insert.Parameters.AddWithValue("$u", LongUrl());
-            insert.ExecuteNonQuery();
+            using var sqlite = SyncFixture.OpenSqlite(path);
+            using var command = sqlite.CreateCommand();
+            command.CommandText = sql;
+            command.Parameters.AddWithValue("$u", LongUrl());
+            command.ExecuteNonQuery();
         }
+
+        WithLongUrl("INSERT INTO url VALUES ($u, 99)");
 
         var first = await _fixture.SyncAsync(path);
 
@@ -617,13 +620,7 @@ public sealed class HostileInputTests : IDisposable
         Assert.Equal("url", held.Table);
         Assert.Contains("54000", held.Reason, StringComparison.Ordinal);
 
-        using (var sqlite = SyncFixture.OpenSqlite(path))
-        using (var insert = sqlite.CreateCommand())
-        {
-            insert.CommandText = "INSERT INTO url VALUES ($u, 98); INSERT INTO url VALUES ('https://e.x/3', 3); UPDATE other SET v = 'changed';";
-            insert.Parameters.AddWithValue("$u", LongUrl());
-            insert.ExecuteNonQuery();
-        }
+        WithLongUrl("INSERT INTO url VALUES ($u, 98); INSERT INTO url VALUES ('https://e.x/3', 3); UPDATE other SET v = 'changed';");
 
         var push = await _fixture.SyncAsync(path);
 
