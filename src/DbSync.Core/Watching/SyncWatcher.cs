@@ -77,6 +77,7 @@ public static class SyncWatcher
             long seen = -1;
             long schemaSeen = -1; // PRAGMA schema_version when the watch last looked at the schema
             long left = 0; // the change-log entries the last run left pending (held rows, skipped tables)
+            var skipped = new HashSet<string>(Identifiers.SqliteNames); // the tables the last run skipped (tried again each interval)
             while (!cancellationToken.IsCancellationRequested)
             {
                 long version;
@@ -112,7 +113,7 @@ public static class SyncWatcher
                     // when a run would act on it; DbSync's own changes (the triggers a run installs) are then none, so they
                     // start no run of their own. The cookie is read before the schema, so a change in between is looked at again.
                     var schema = SchemaVersion(watch);
-                    work = force || HasWork(watch, request.Tables, timer ? 0 : left) || (schema != schemaSeen && SchemaNeedsRun(watch, request.Tables));
+                    work = force || HasWork(watch, request.Tables, timer ? 0 : left, timer ? [] : skipped) || (schema != schemaSeen && SchemaNeedsRun(watch, request.Tables));
                     schemaSeen = schema;
                 }
                 catch (Exception ex) when (SyncEngine.IsBusy(ex))
@@ -160,6 +161,8 @@ public static class SyncWatcher
                     }
 
                     left = result.ChangeLogEntriesLeft;
+                    skipped.Clear();
+                    skipped.UnionWith(result.Tables.Where(t => t.Status == SyncStatus.Failed).Select(t => t.Name));
                     runs.Report(new WatchRun(result, null, null));
                     retry = options.FirstRetryDelay;
                     force = false;
@@ -263,9 +266,9 @@ public static class SyncWatcher
 
     /// <summary>
     /// True when the selected tables' change logs hold more than <paramref name="left"/> entries, or a selected table
-    /// still needs its initial load or is not captured yet.
+    /// still needs its initial load (unless the last run skipped it: <paramref name="skipped"/>) or is not captured yet.
     /// </summary>
-    private static bool HasWork(SqliteConnection connection, IReadOnlyList<string> tables, long left)
+    private static bool HasWork(SqliteConnection connection, IReadOnlyList<string> tables, long left, IReadOnlySet<string> skipped)
     {
         if (!CaptureStore.IsEnabled(connection))
         {
@@ -274,7 +277,9 @@ public static class SyncWatcher
 
         var registered = CaptureStore.ReadRegistry(connection, null);
         var selected = registered.Values.Where(t => Planning.SyncPlanner.Selects(t.Name, tables)).ToList();
-        if (selected.Any(t => !t.Loaded) || CaptureStore.CountLogEntries(connection, null, selected) > left)
+        // A table the last run skipped (a column named like a PostgreSQL system column, say) waits for the interval like
+        // its pending entries: else each run's own commit, finding it still not loaded, started the next run at once, for ever.
+        if (selected.Any(t => !t.Loaded && !skipped.Contains(t.Name)) || CaptureStore.CountLogEntries(connection, null, selected) > left)
         {
             return true;
         }
