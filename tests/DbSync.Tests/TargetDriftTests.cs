@@ -130,4 +130,27 @@ public sealed class TargetDriftTests : IDisposable
         Assert.All(held, h => Assert.Contains("P0001: negative qty", h.Reason, StringComparison.Ordinal));
         Assert.Equal(44, _fixture.PgScalar($"SELECT qty FROM {Table} WHERE id = 4"));
     }
+
+    [Fact]
+    public async Task A_partitioned_target_table_takes_pushed_inserts_updates_and_deletes_with_true_counts()
+    {
+        // Every push with a new row failed on a DBA-made partitioned table (0A000 "cannot retrieve a system column in this
+        // context": the upsert's RETURNING t.xmax, which a partitioned table cannot return), naming no table.
+        var path = Rows();
+        _fixture.PgExecute($"""
+            CREATE SCHEMA "{_fixture.Schema}";
+            CREATE TABLE {Table} (id bigint PRIMARY KEY, name text NOT NULL, qty bigint) PARTITION BY RANGE (id);
+            CREATE TABLE "{_fixture.Schema}".t_low PARTITION OF {Table} FOR VALUES FROM (MINVALUE) TO (100);
+            CREATE TABLE "{_fixture.Schema}".t_high PARTITION OF {Table} FOR VALUES FROM (100) TO (MAXVALUE);
+            """);
+        var load = await _fixture.SyncAsync(path);
+        Assert.Equal((SyncStatus.Succeeded, 10L), (load.Status, load.Inserted));
+        SyncFixture.Execute(path, "INSERT INTO t VALUES (11, 'n11', 1), (150, 'n150', 2); UPDATE t SET name = 'two' WHERE id = 2; DELETE FROM t WHERE id = 3;");
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal((SyncStatus.Succeeded, 2L, 1L, 1L), (result.Status, result.Inserted, result.Updated, result.Deleted));
+        Assert.Equal(1, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".t_high"));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
 }

@@ -91,6 +91,9 @@ public sealed class TablePlan
     /// <summary>The target column that holds the node id, first in the key, for a node-partitioned table; else null.</summary>
     public string? NodeColumn { get; init; }
 
+    /// <summary>The target is a partitioned table: its upserts count inserts and updates without <c>xmax</c>.</summary>
+    public bool TargetPartitioned { get; init; }
+
     /// <summary>The node id written to <see cref="NodeColumn"/>; set by the engine.</summary>
     public string NodeId { get; set; } = "";
 
@@ -414,7 +417,7 @@ public static class SyncPlanner
         return new TablePlan
         {
             Source = source, Registry = registry, TargetName = existing.Name, TargetColumns = targetColumns, TargetTypes = targetTypes,
-            AddColumns = added, Mode = mode, DeleteMissing = resync, Result = exactResult, NodeColumn = nodeColumn, Redefined = redefined,
+            AddColumns = added, Mode = mode, DeleteMissing = resync, Result = exactResult, NodeColumn = nodeColumn, Redefined = redefined, TargetPartitioned = existing.Partitioned,
             Verify = existing.AltersWrites,
         };
     }

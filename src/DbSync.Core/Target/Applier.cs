@@ -278,16 +278,33 @@ internal static class Applier
         // or a delete, unless found missing, and those another writer wrote (their image was taken); else, to insert.
         var push = plan.Mode == LoadMode.Push;
         var found = $"({Staging.Op} IN (2, 3) AND {Staging.Conflict} IS DISTINCT FROM 'DeletedInTarget' OR {Staging.TargetImage} IS NOT NULL)";
-        // The staged rows matching `where`, upserted; counts of rows inserted and rows updated, then `more`.
-        string Upsert(string where, string onConflictAction, string more = "") => $"""
-            WITH x AS (
-                INSERT INTO {TargetTable(context, plan)} AS t ({string.Join(", ", insertColumns)})
-                SELECT {string.Join(", ", selectColumns)} FROM {Q(plan.StagingTable)}
-                WHERE {where}
-                ON CONFLICT ({string.Join(", ", keys)}) {onConflictAction}
-                RETURNING t.xmax = 0 AS inserted)
-            SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted){more} FROM x
-            """;
+        var rowKeys = plan.TargetKeyColumns.Select(Q).ToList();
+        // The staged rows matching `where`, upserted; counts of rows inserted and rows updated, then `more`. A new row
+        // version with xmax 0 is an insert; a partitioned table returns no system column, so there the rows whose key the
+        // statement's snapshot already held (`pre`) are the updates.
+        string Upsert(string where, string onConflictAction, string more = "") => plan.TargetPartitioned
+            ? $"""
+                WITH pre AS (
+                    SELECT {string.Join(", ", rowKeys.Select(k => "s." + k))} FROM {Q(plan.StagingTable)} AS s JOIN {TargetTable(context, plan)} AS t ON {Match(plan, "t", "s")}
+                    WHERE {where}),
+                x AS (
+                    INSERT INTO {TargetTable(context, plan)} AS t ({string.Join(", ", insertColumns)})
+                    SELECT {string.Join(", ", selectColumns)} FROM {Q(plan.StagingTable)}
+                    WHERE {where}
+                    ON CONFLICT ({string.Join(", ", keys)}) {onConflictAction}
+                    RETURNING {string.Join(", ", rowKeys.Select(k => "t." + k))}),
+                y AS (SELECT EXISTS (SELECT 1 FROM pre WHERE ({string.Join(", ", rowKeys.Select(k => "pre." + k))}) = ({string.Join(", ", rowKeys.Select(k => "x." + k))})) AS updated FROM x)
+                SELECT count(*) FILTER (WHERE NOT updated), count(*) FILTER (WHERE updated){more} FROM y
+                """
+            : $"""
+                WITH x AS (
+                    INSERT INTO {TargetTable(context, plan)} AS t ({string.Join(", ", insertColumns)})
+                    SELECT {string.Join(", ", selectColumns)} FROM {Q(plan.StagingTable)}
+                    WHERE {where}
+                    ON CONFLICT ({string.Join(", ", keys)}) {onConflictAction}
+                    RETURNING t.xmax = 0 AS inserted)
+                SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted){more} FROM x
+                """;
         var sql = Upsert(applied + (push ? $" AND {found}" : ""), onConflict);
         // A batch whose updates the classification applied has left only the rows it found another writer's.
         var rest = Upsert($"{applied} AND {Staging.TargetImage} IS NOT NULL AND {Staging.Op} NOT IN (2, 3)", onConflict);

@@ -30,6 +30,9 @@ public sealed class TargetTable
     /// </summary>
     public bool AltersWrites { get; set; }
 
+    /// <summary>A partitioned table (relkind 'p'): PostgreSQL returns no system column from its writes.</summary>
+    public bool Partitioned { get; set; }
+
     /// <summary>Finds a column by name, case-insensitively (an exact match wins).</summary>
     public TargetColumn? FindColumn(string name) =>
         Columns.FirstOrDefault(c => c.Name == name) ?? Columns.FirstOrDefault(c => string.Equals(c.Name, name, StringComparison.OrdinalIgnoreCase));
@@ -203,8 +206,8 @@ public static class TargetDatabase
         var tables = new Dictionary<string, TargetTable>(StringComparer.Ordinal);
         using (var command = new NpgsqlCommand("""
             SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-                   a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '', c.alters
-            FROM (SELECT c.oid, c.relname,
+                   a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '', c.alters, c.relkind = 'p'
+            FROM (SELECT c.oid, c.relname, c.relkind,
                     -- a trigger a DBA made (a BEFORE trigger can skip or change a row), a rule, row security
                     c.relrowsecurity
                     OR EXISTS (SELECT 1 FROM pg_trigger AS t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal AND t.tgenabled <> 'D')
@@ -223,7 +226,7 @@ public static class TargetDatabase
                 var name = reader.GetString(0);
                 if (!tables.TryGetValue(name, out var table))
                 {
-                    tables[name] = table = new TargetTable { Name = name, AltersWrites = reader.GetBoolean(5) };
+                    tables[name] = table = new TargetTable { Name = name, AltersWrites = reader.GetBoolean(5), Partitioned = reader.GetBoolean(6) };
                 }
 
                 var formatted = reader.GetString(2);
