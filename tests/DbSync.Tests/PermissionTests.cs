@@ -103,6 +103,43 @@ public sealed class PermissionTests : IDisposable
     }
 
     [Fact]
+    public async Task A_delete_row_level_security_hides_from_the_role_is_held_back_not_marked_synced()
+    {
+        // A DBA enables row security: the role may see and insert every row, but update and delete only cheap ones. The
+        // policy silently kept the delete of an expensive row from happening: the run said Succeeded, deleted 1, and the
+        // change was marked synced, so PostgreSQL kept the row for good (drift exploration, finding 2).
+        await AdministratorMadeTablesAsync("bigint", $"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA app TO {_role};");
+        var path = Items();
+        var load = await SyncAsync(path, RoleConnection);
+        Assert.Equal((SyncStatus.Succeeded, 5L), (load.Status, load.Inserted));
+        Admin($"""
+            ALTER TABLE app.item ADD COLUMN price bigint NOT NULL DEFAULT 0;
+            UPDATE app.item SET price = id * 100;
+            ALTER TABLE app.item ENABLE ROW LEVEL SECURITY;
+            CREATE POLICY see ON app.item FOR SELECT TO {_role} USING (true);
+            CREATE POLICY add ON app.item FOR INSERT TO {_role} WITH CHECK (true);
+            CREATE POLICY cheap_update ON app.item FOR UPDATE TO {_role} USING (price < 200);
+            CREATE POLICY cheap_delete ON app.item FOR DELETE TO {_role} USING (price < 200);
+            """);
+        SyncFixture.Execute(path, "DELETE FROM item WHERE id IN (1, 3)");
+
+        var result = await SyncAsync(path, RoleConnection);
+
+        Assert.Equal((SyncStatus.PartiallySucceeded, 1L, 1L), (result.Status, result.Deleted, result.Quarantined));
+        var held = Assert.Single(await new SyncEngine().GetQuarantineAsync(new QuarantineQuery { Path = path }));
+        Assert.Equal(("item", "(id=3)"), (held.Table, held.Key));
+        Assert.Contains("row-level security", held.Reason, StringComparison.Ordinal);
+        Assert.Equal("2 3", AdminText("SELECT string_agg(id::text, ' ' ORDER BY id) FROM app.item"));
+        Assert.Equal(1, (await new SyncEngine().GetStatusAsync(new StatusRequest { Path = path })).PendingChanges);
+
+        // Once the DBA lets the role delete it, a retry heals it.
+        Admin("DROP POLICY cheap_delete ON app.item; CREATE POLICY any_delete ON app.item FOR DELETE USING (true);");
+        var retried = await new SyncEngine().RetryQuarantineAsync(new SyncRequest { Path = path, ConnectionString = RoleConnection, Schema = "app" });
+        Assert.Equal((SyncStatus.Succeeded, 1L), (retried!.Status, retried.Deleted));
+        Assert.Equal("2", AdminText("SELECT string_agg(id::text, ' ' ORDER BY id) FROM app.item"));
+    }
+
+    [Fact]
     public async Task A_role_with_create_in_an_existing_schema_and_its_own_dbsync_schema_needs_no_create_on_the_database()
     {
         // test said Pass, and sync failed on CREATE SCHEMA IF NOT EXISTS, which PostgreSQL checks against the database
