@@ -153,4 +153,27 @@ public sealed class TargetDriftTests : IDisposable
         Assert.Equal(1, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".t_high"));
         TableComparer.AssertIdentical(path, _fixture.Schema);
     }
+
+    [Theory]
+    [InlineData("ALTER TABLE {0} RENAME TO t_base; CREATE VIEW {0} AS SELECT * FROM {1}.t_base", "is a view in PostgreSQL, not a table")]
+    [InlineData("ALTER TABLE {0} DROP COLUMN qty; ALTER TABLE {0} ADD COLUMN qty bigint GENERATED ALWAYS AS (id * 100) STORED", "column 'qty' is a generated column in PostgreSQL table")]
+    public async Task A_target_a_dba_turned_into_a_view_or_a_column_made_generated_is_a_schema_mismatch_before_any_write(string ddl, string message)
+    {
+        // Raw PostgreSQL errors that named no table (42P07 "relation already exists": DbSync did not see the view and
+        // tried to create the table; 428C9 "can only be updated to DEFAULT"), and `test` passed (drift exploration, finding 10).
+        var path = await SyncedRowsAsync();
+        _fixture.PgExecute(string.Format(System.Globalization.CultureInfo.InvariantCulture, ddl, Table, $"\"{_fixture.Schema}\""));
+        SyncFixture.Execute(path, "UPDATE t SET name = 'changed' WHERE id = 1");
+
+        var error = await Assert.ThrowsAsync<DbSyncException>(() => _fixture.SyncAsync(path));
+
+        Assert.Equal(ErrorIds.SchemaMismatch, error.ErrorId);
+        Assert.Contains(message, error.Message, StringComparison.Ordinal);
+        Assert.StartsWith("Table 't': ", error.Message, StringComparison.Ordinal);
+        Assert.Equal(1, await PendingAsync(path));
+        var checks = await _engine.TestAsync(new ConnectionTestRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema });
+        var compatibility = Assert.Single(checks, c => c.Name == "Target.Compatibility");
+        Assert.Equal(CheckStatus.Fail, compatibility.Status);
+        Assert.Contains(message, compatibility.Message, StringComparison.Ordinal);
+    }
 }

@@ -342,6 +342,13 @@ public static class SyncPlanner
         }
 
         var exactResult = new TableSyncResult { Name = source.Name, Target = Identifiers.Quote(schema, existing.Name) };
+        if (existing.NotATable is { } kind)
+        {
+            throw new DbSyncException(ErrorIds.SchemaMismatch, DbSyncErrorCategory.MetadataError,
+                $"Table '{source.Name}': {exactResult.Target} is {kind} in PostgreSQL, not a table; DbSync writes only to tables. Rename or drop it there, or sync into another schema.",
+                source.Name);
+        }
+
         var targetColumns = new List<string>();
         var targetTypes = new List<PgType>();
         var added = new List<int>();
@@ -367,6 +374,13 @@ public static class SyncPlanner
                 targetColumns.Add(name);
                 targetTypes.Add(mapped[i]);
                 continue;
+            }
+
+            if (target.Generated)
+            {
+                throw new DbSyncException(ErrorIds.SchemaMismatch, DbSyncErrorCategory.MetadataError,
+                    $"Table '{source.Name}': column '{column.Name}' is a generated column in PostgreSQL table {exactResult.Target}, which takes no value; make it a plain column there to sync it.",
+                    source.Name);
             }
 
             if (target.Type is null || !TypeMapping.IsCompatible(mapped[i], target.Type))

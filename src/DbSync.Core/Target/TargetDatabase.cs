@@ -10,7 +10,11 @@ namespace DbSync.Core.Target;
 /// <param name="Type">The type when DbSync can write it, else null.</param>
 /// <param name="NotNull">attnotnull.</param>
 /// <param name="HasDefault">A default, identity or generated expression fills it when omitted.</param>
-public sealed record TargetColumn(string Name, string FormattedType, PgType? Type, bool NotNull, bool HasDefault);
+public sealed record TargetColumn(string Name, string FormattedType, PgType? Type, bool NotNull, bool HasDefault)
+{
+    /// <summary>A generated column (GENERATED ALWAYS AS ... STORED): PostgreSQL computes it and refuses any value for it.</summary>
+    public bool Generated { get; init; }
+}
 
 /// <summary>An existing PostgreSQL table.</summary>
 public sealed class TargetTable
@@ -32,6 +36,9 @@ public sealed class TargetTable
 
     /// <summary>A partitioned table (relkind 'p'): PostgreSQL returns no system column from its writes.</summary>
     public bool Partitioned { get; set; }
+
+    /// <summary>What the relation is when it is no table DbSync can write (a view, ...), else null.</summary>
+    public string? NotATable { get; set; }
 
     /// <summary>Finds a column by name, case-insensitively (an exact match wins).</summary>
     public TargetColumn? FindColumn(string name) =>
@@ -198,7 +205,10 @@ public static class TargetDatabase
         return new DbSyncException(ErrorIds.Unexpected, DbSyncErrorCategory.NotSpecified, $"{ex.GetType().Name}: {ex.Message}", where, ex);
     }
 
-    /// <summary>Reads the tables of one schema, keyed by exact name. An absent schema reads as empty.</summary>
+    /// <summary>
+    /// Reads the tables of one schema, keyed by exact name, and the views, materialized views and foreign tables, which
+    /// the planner refuses by name. An absent schema reads as empty.
+    /// </summary>
     public static async Task<Dictionary<string, TargetTable>> ReadTablesAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction,
         string schema, CancellationToken cancellationToken)
     {
@@ -206,7 +216,8 @@ public static class TargetDatabase
         var tables = new Dictionary<string, TargetTable>(StringComparer.Ordinal);
         using (var command = new NpgsqlCommand("""
             SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-                   a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '', c.alters, c.relkind = 'p'
+                   a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '', c.alters, c.relkind = 'p', a.attgenerated <> '',
+                   CASE c.relkind WHEN 'v' THEN 'a view' WHEN 'm' THEN 'a materialized view' WHEN 'f' THEN 'a foreign table' END
             FROM (SELECT c.oid, c.relname, c.relkind,
                     -- a trigger a DBA made (a BEFORE trigger can skip or change a row), a rule, row security
                     c.relrowsecurity
@@ -214,7 +225,7 @@ public static class TargetDatabase
                     OR EXISTS (SELECT 1 FROM pg_rewrite AS r WHERE r.ev_class = c.oid AND r.rulename <> '_RETURN' AND r.ev_enabled <> 'D') AS alters
                 FROM pg_class c
                 JOIN pg_namespace n ON n.oid = c.relnamespace
-                WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')) AS c
+                WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')) AS c
             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
             ORDER BY c.relname, a.attnum
             """, connection, transaction))
@@ -226,11 +237,17 @@ public static class TargetDatabase
                 var name = reader.GetString(0);
                 if (!tables.TryGetValue(name, out var table))
                 {
-                    tables[name] = table = new TargetTable { Name = name, AltersWrites = reader.GetBoolean(5), Partitioned = reader.GetBoolean(6) };
+                    tables[name] = table = new TargetTable
+                    {
+                        Name = name, AltersWrites = reader.GetBoolean(5), Partitioned = reader.GetBoolean(6), NotATable = reader.IsDBNull(8) ? null : reader.GetString(8),
+                    };
                 }
 
                 var formatted = reader.GetString(2);
-                table.Columns.Add(new TargetColumn(reader.GetString(1), formatted, TypeMapping.FromPostgres(formatted), reader.GetBoolean(3), reader.GetBoolean(4)));
+                table.Columns.Add(new TargetColumn(reader.GetString(1), formatted, TypeMapping.FromPostgres(formatted), reader.GetBoolean(3), reader.GetBoolean(4))
+                {
+                    Generated = reader.GetBoolean(7),
+                });
             }
         }
 
