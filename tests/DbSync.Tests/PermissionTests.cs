@@ -140,6 +140,32 @@ public sealed class PermissionTests : IDisposable
     }
 
     [Fact]
+    public async Task A_row_a_row_level_security_policy_refuses_is_held_back_and_the_rest_commits()
+    {
+        // A policy's WITH CHECK refusing one inserted row (and its USING one update) failed the whole run as
+        // PermissionDenied, sending the user to look for grants, with no row named (drift exploration, finding 8).
+        await AdministratorMadeTablesAsync("bigint", $"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA app TO {_role};");
+        var path = Items();
+        var load = await SyncAsync(path, RoleConnection);
+        Assert.Equal((SyncStatus.Succeeded, 5L), (load.Status, load.Inserted));
+        Admin($"""
+            ALTER TABLE app.item ENABLE ROW LEVEL SECURITY;
+            CREATE POLICY see ON app.item FOR SELECT TO {_role} USING (true);
+            CREATE POLICY add ON app.item FOR INSERT TO {_role} WITH CHECK (name <> 'forbidden');
+            CREATE POLICY change ON app.item FOR UPDATE TO {_role} USING (true) WITH CHECK (name <> 'forbidden');
+            """);
+        SyncFixture.Execute(path, "INSERT INTO item VALUES (4, 1, 'forbidden'), (5, 1, 'saw'); UPDATE item SET name = 'forbidden' WHERE id = 2; UPDATE item SET name = 'claw' WHERE id = 1;");
+
+        var result = await SyncAsync(path, RoleConnection);
+
+        Assert.Equal((SyncStatus.PartiallySucceeded, 2L, 1L, 1L), (result.Status, result.Quarantined, result.Inserted, result.Updated));
+        var held = await new SyncEngine().GetQuarantineAsync(new QuarantineQuery { Path = path });
+        Assert.Equal(["(id=2)", "(id=4)"], held.Select(h => h.Key).Order(StringComparer.Ordinal));
+        Assert.All(held, h => Assert.Contains("42501", h.Reason, StringComparison.Ordinal));
+        Assert.Equal("claw|bolt|saw", AdminText("SELECT string_agg(name, '|' ORDER BY id) FROM app.item WHERE id IN (1, 2, 5)"));
+    }
+
+    [Fact]
     public async Task A_role_with_create_in_an_existing_schema_and_its_own_dbsync_schema_needs_no_create_on_the_database()
     {
         // test said Pass, and sync failed on CREATE SCHEMA IF NOT EXISTS, which PostgreSQL checks against the database

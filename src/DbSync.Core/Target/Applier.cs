@@ -488,14 +488,18 @@ internal static class Applier
             (SqliteAffinity.Integer, PgKind.Int16 or PgKind.Int32 or PgKind.Int64) or (SqliteAffinity.Text, PgKind.Text));
 
     /// <summary>
-    /// True for errors that one row's values cause (data exceptions, constraint violations, a trigger's RAISE, and a value
-    /// too large for an index, 54000, such as a long text key): the row is held back.
+    /// True for errors that one row's values cause (data exceptions, constraint violations, a trigger's RAISE, a row
+    /// security policy refusing the new row, and a value too large for an index, 54000, such as a long text key): the
+    /// row is held back.
     /// </summary>
     public static bool IsRowProblem(Exception ex) =>
         ex is ValueConversionException or ForeignKeyCheckException || (ex is PostgresException pg && (pg.SqlState.StartsWith("22", StringComparison.Ordinal)
             || pg.SqlState.StartsWith("23", StringComparison.Ordinal) || pg.SqlState == PostgresErrorCodes.ProgramLimitExceeded
             // A trigger's RAISE (P0001 by default, P0004 for ASSERT) refuses the row it was called for, like a CHECK does.
-            || pg.SqlState.StartsWith("P0", StringComparison.Ordinal)));
+            || pg.SqlState.StartsWith("P0", StringComparison.Ordinal)
+            // So does a row-level security policy's WITH CHECK (or an UPDATE's USING) refusing the new row: 42501 like a
+            // missing grant, told apart by the routine that raises it (the message is in the server's language).
+            || (pg.SqlState == PostgresErrorCodes.InsufficientPrivilege && pg.Routine == "ExecWithCheckOptions")));
 
     /// <summary>
     /// Applies the rows numbered (from, to]. Outside careful mode, straight away. In careful mode, first as a trial under
