@@ -176,4 +176,33 @@ public sealed class TargetDriftTests : IDisposable
         Assert.Equal(CheckStatus.Fail, compatibility.Status);
         Assert.Contains(message, compatibility.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_sync_that_waits_past_command_timeout_for_a_dbas_lock_says_so_and_applies_nothing()
+    {
+        // With Command Timeout set, a run blocked by a DBA's LOCK TABLE failed as "cannot be reached: Exception while
+        // reading from stream", though the server answered (drift exploration, finding 11).
+        var path = await SyncedRowsAsync();
+        SyncFixture.Execute(path, "UPDATE t SET name = 'changed' WHERE id = 1");
+        await using var dba = new Npgsql.NpgsqlConnection(TestServer.ConnectionString);
+        await dba.OpenAsync();
+        await using var transaction = await dba.BeginTransactionAsync();
+        await using (var lockTable = new Npgsql.NpgsqlCommand($"LOCK TABLE {Table} IN ACCESS EXCLUSIVE MODE", dba, transaction))
+        {
+            await lockTable.ExecuteNonQueryAsync();
+        }
+
+        var error = await Assert.ThrowsAsync<DbSyncException>(() => _engine.SyncAsync(new SyncRequest
+        {
+            Path = path, Schema = _fixture.Schema,
+            ConnectionString = new Npgsql.NpgsqlConnectionStringBuilder(TestServer.ConnectionString) { CommandTimeout = 2 }.ConnectionString,
+        }));
+        await transaction.RollbackAsync();
+
+        Assert.Equal(ErrorIds.TargetUnreachable, error.ErrorId);
+        Assert.Contains("did not answer within the connection string's Command Timeout (2 s)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("lock another session holds", error.Message, StringComparison.Ordinal);
+        Assert.Equal(1, await PendingAsync(path));
+        Assert.Equal("n1", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 1"));
+    }
 }

@@ -192,6 +192,15 @@ public static class TargetDatabase
         if (ex is NpgsqlException or SocketException or TimeoutException or IOException or ObjectDisposedException || ex.InnerException is SocketException or TimeoutException)
         {
             var reason = ex.InnerException is SocketException socket ? socket.Message : ex.Message;
+            // A Command Timeout the user set ends a statement that waits too long the same way a network gone silent does:
+            // most often it waited for a lock another session holds. Say both.
+            if (builder.CommandTimeout > 0 && (ex is TimeoutException || ex.InnerException is TimeoutException))
+            {
+                return new DbSyncException(ErrorIds.TargetUnreachable, DbSyncErrorCategory.ConnectionError,
+                    $"PostgreSQL at {where} did not answer within the connection string's Command Timeout ({builder.CommandTimeout} s): a statement waited that long, most often for a lock another session holds on a synced table (see pg_locks and pg_stat_activity there), or the network stopped answering. {reason}",
+                    where, ex);
+            }
+
             return new DbSyncException(ErrorIds.TargetUnreachable, DbSyncErrorCategory.ConnectionError,
                 $"PostgreSQL at {where} cannot be reached: {reason}", where, ex);
         }
