@@ -102,16 +102,23 @@ public sealed class PermissionTests : IDisposable
             """);
     }
 
+    /// <summary>The file's tables made by the administrator, with every row privilege granted, and loaded as the role.</summary>
+    private async Task<string> LoadedAsTheRoleAsync()
+    {
+        await AdministratorMadeTablesAsync("bigint", $"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA app TO {_role};");
+        var path = Items();
+        var load = await SyncAsync(path, RoleConnection);
+        Assert.Equal((SyncStatus.Succeeded, 5L), (load.Status, load.Inserted));
+        return path;
+    }
+
     [Fact]
     public async Task A_delete_row_level_security_hides_from_the_role_is_held_back_not_marked_synced()
     {
         // A DBA enables row security: the role may see and insert every row, but update and delete only cheap ones. The
         // policy silently kept the delete of an expensive row from happening: the run said Succeeded, deleted 1, and the
         // change was marked synced, so PostgreSQL kept the row for good (drift exploration, finding 2).
-        await AdministratorMadeTablesAsync("bigint", $"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA app TO {_role};");
-        var path = Items();
-        var load = await SyncAsync(path, RoleConnection);
-        Assert.Equal((SyncStatus.Succeeded, 5L), (load.Status, load.Inserted));
+        var path = await LoadedAsTheRoleAsync();
         Admin($"""
             ALTER TABLE app.item ADD COLUMN price bigint NOT NULL DEFAULT 0;
             UPDATE app.item SET price = id * 100;
@@ -144,10 +151,7 @@ public sealed class PermissionTests : IDisposable
     {
         // A policy's WITH CHECK refusing one inserted row (and its USING one update) failed the whole run as
         // PermissionDenied, sending the user to look for grants, with no row named (drift exploration, finding 8).
-        await AdministratorMadeTablesAsync("bigint", $"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA app TO {_role};");
-        var path = Items();
-        var load = await SyncAsync(path, RoleConnection);
-        Assert.Equal((SyncStatus.Succeeded, 5L), (load.Status, load.Inserted));
+        var path = await LoadedAsTheRoleAsync();
         Admin($"""
             ALTER TABLE app.item ENABLE ROW LEVEL SECURITY;
             CREATE POLICY see ON app.item FOR SELECT TO {_role} USING (true);
