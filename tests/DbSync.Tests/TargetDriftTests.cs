@@ -156,11 +156,15 @@ public sealed class TargetDriftTests : IDisposable
 
     [Theory]
     [InlineData("ALTER TABLE {0} RENAME TO t_base; CREATE VIEW {0} AS SELECT * FROM {1}.t_base", "is a view in PostgreSQL, not a table")]
+    [InlineData("CREATE RULE keep AS ON DELETE TO {0} DO INSTEAD NOTHING", "has rules that DbSync cannot write through: keep (DO INSTEAD ON DELETE)")]
+    [InlineData("CREATE TABLE {1}.audit (id bigint); CREATE RULE audit AS ON UPDATE TO {0} DO ALSO INSERT INTO {1}.audit VALUES (new.id)", "has rules that DbSync cannot write through: audit (ON UPDATE)")]
     [InlineData("ALTER TABLE {0} DROP COLUMN qty; ALTER TABLE {0} ADD COLUMN qty bigint GENERATED ALWAYS AS (id * 100) STORED", "column 'qty' is a generated column in PostgreSQL table")]
-    public async Task A_target_a_dba_turned_into_a_view_or_a_column_made_generated_is_a_schema_mismatch_before_any_write(string ddl, string message)
+    public async Task A_target_a_dba_turned_into_a_view_gave_rules_or_a_generated_column_is_a_schema_mismatch_before_any_write(string ddl, string message)
     {
         // Raw PostgreSQL errors that named no table (42P07 "relation already exists": DbSync did not see the view and
-        // tried to create the table; 428C9 "can only be updated to DEFAULT"), and `test` passed (drift exploration, finding 10).
+        // tried to create the table; 428C9 "can only be updated to DEFAULT"; 0A000 "cannot perform DELETE RETURNING",
+        // "INSERT with ON CONFLICT clause cannot be used with table that has INSERT or UPDATE rules"), and `test` passed
+        // (drift exploration, finding 10).
         var path = await SyncedRowsAsync();
         _fixture.PgExecute(string.Format(System.Globalization.CultureInfo.InvariantCulture, ddl, Table, $"\"{_fixture.Schema}\""));
         SyncFixture.Execute(path, "UPDATE t SET name = 'changed' WHERE id = 1");

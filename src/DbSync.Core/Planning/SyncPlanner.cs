@@ -349,6 +349,13 @@ public static class SyncPlanner
                 source.Name);
         }
 
+        if (existing.BlockingRules is { } rules)
+        {
+            throw new DbSyncException(ErrorIds.SchemaMismatch, DbSyncErrorCategory.MetadataError,
+                $"Table '{source.Name}': PostgreSQL table {exactResult.Target} has rules that DbSync cannot write through: {rules} (PostgreSQL refuses an upsert into a table with INSERT or UPDATE rules, and an INSTEAD rule replaces a delete). Drop or disable them there, or do not sync this table.",
+                source.Name);
+        }
+
         var targetColumns = new List<string>();
         var targetTypes = new List<PgType>();
         var added = new List<int>();

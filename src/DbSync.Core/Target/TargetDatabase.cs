@@ -40,6 +40,13 @@ public sealed class TargetTable
     /// <summary>What the relation is when it is no table DbSync can write (a view, ...), else null.</summary>
     public string? NotATable { get; set; }
 
+    /// <summary>
+    /// The rules that stop DbSync's writes, as text ("ON INSERT", "DO INSTEAD ON DELETE", ...), or null: any rule on
+    /// INSERT or UPDATE (PostgreSQL refuses INSERT … ON CONFLICT on such a table), an INSTEAD rule on DELETE (which
+    /// replaces the delete and its RETURNING).
+    /// </summary>
+    public string? BlockingRules { get; set; }
+
     /// <summary>Finds a column by name, case-insensitively (an exact match wins).</summary>
     public TargetColumn? FindColumn(string name) =>
         Columns.FirstOrDefault(c => c.Name == name) ?? Columns.FirstOrDefault(c => string.Equals(c.Name, name, StringComparison.OrdinalIgnoreCase));
@@ -226,7 +233,11 @@ public static class TargetDatabase
         using (var command = new NpgsqlCommand("""
             SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
                    a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '', c.alters, c.relkind = 'p', a.attgenerated <> '',
-                   CASE c.relkind WHEN 'v' THEN 'a view' WHEN 'm' THEN 'a materialized view' WHEN 'f' THEN 'a foreign table' END
+                   CASE c.relkind WHEN 'v' THEN 'a view' WHEN 'm' THEN 'a materialized view' WHEN 'f' THEN 'a foreign table' END,
+                   (SELECT string_agg(format('%s (%sON %s)', r.rulename, CASE WHEN r.is_instead THEN 'DO INSTEAD ' ELSE '' END,
+                           CASE r.ev_type WHEN '2' THEN 'UPDATE' WHEN '3' THEN 'INSERT' ELSE 'DELETE' END), ', ' ORDER BY r.rulename)
+                    FROM pg_rewrite AS r
+                    WHERE r.ev_class = c.oid AND r.rulename <> '_RETURN' AND r.ev_enabled <> 'D' AND (r.ev_type IN ('2', '3') OR r.ev_type = '4' AND r.is_instead))
             FROM (SELECT c.oid, c.relname, c.relkind,
                     -- a trigger a DBA made (a BEFORE trigger can skip or change a row), a rule, row security
                     c.relrowsecurity
@@ -249,6 +260,7 @@ public static class TargetDatabase
                     tables[name] = table = new TargetTable
                     {
                         Name = name, AltersWrites = reader.GetBoolean(5), Partitioned = reader.GetBoolean(6), NotATable = reader.IsDBNull(8) ? null : reader.GetString(8),
+                        BlockingRules = reader.IsDBNull(9) ? null : reader.GetString(9),
                     };
                 }
 
