@@ -209,4 +209,21 @@ public sealed class TargetDriftTests : IDisposable
         Assert.Equal(1, await PendingAsync(path));
         Assert.Equal("n1", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 1"));
     }
+
+    [Fact]
+    public async Task A_resync_whose_deletes_a_trigger_skips_says_how_many_rows_stay()
+    {
+        // A resync deletes the target rows the file does not have; a trigger that skipped some of those deletes left them
+        // without a word, and the run said Succeeded (drift exploration, finding 3's resync).
+        var path = await SyncedRowsAsync();
+        _fixture.PgExecute($"INSERT INTO {Table} VALUES (98, 'theirs', 1), (99, 'kept', 1)");
+        Trigger("keep_99", "BEFORE DELETE", "IF old.id = 99 THEN RETURN NULL; END IF; RETURN old;");
+
+        var result = await _engine.SyncAsync(new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, Resync = true });
+
+        Assert.Equal(1, result.Deleted);
+        Assert.Contains(result.Warnings, w => w.StartsWith("Table t: 1 row(s) the file no longer has stay in PostgreSQL", StringComparison.Ordinal)
+            && w.Contains("a trigger, rule or row-level security policy", StringComparison.Ordinal));
+        Assert.Equal("99", _fixture.PgText($"SELECT string_agg(id::text, ' ') FROM {Table} WHERE id > 10"));
+    }
 }

@@ -412,6 +412,25 @@ public static class PgWriter
             await ExecuteAsync(connection, transaction, "RELEASE SAVEPOINT dbsync_missing", cancellationToken).ConfigureAwait(false);
         }
 
+        if (plan.Verify)
+        {
+            // A trigger, rule or row security may have kept rows from being deleted, without an error: say how many stay.
+            using var left = new NpgsqlCommand($"""
+                SELECT count(*) FROM {Identifiers.Quote(schema, plan.TargetName)} AS t
+                WHERE NOT EXISTS (SELECT 1 FROM {Identifiers.Quote(plan.StagingTable)} AS s WHERE {plan.KeyMatch("t", "s")}){own}{plan.NodeFilter("t")}
+                """, connection, transaction);
+            if (onlyOwn)
+            {
+                left.Parameters.AddWithValue(plan.NodeId);
+            }
+
+            var stayed = (long)(await left.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+            if (stayed > 0)
+            {
+                return $"Table {plan.Source.Name}: {stayed} row(s) the file no longer has stay in PostgreSQL {Identifiers.Quote(schema, plan.TargetName)}: a trigger, rule or row-level security policy there kept DbSync's delete from removing them. Delete them there, or change what keeps them, and run with --resync again.";
+            }
+        }
+
         return null;
     }
 
