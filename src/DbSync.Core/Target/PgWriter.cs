@@ -379,10 +379,13 @@ public static class PgWriter
     {
         ArgumentNullException.ThrowIfNull(plan);
         var own = onlyOwn ? " AND " + Conflicts.ConflictStore.WrittenByNode("t", "$1") : "";
+        var target = Identifiers.Quote(schema, plan.TargetName);
+        // The target rows to delete: not among the staged rows (and, for a full copy, this node's).
+        var missing = $"NOT EXISTS (SELECT 1 FROM {Identifiers.Quote(plan.StagingTable)} AS s WHERE {plan.KeyMatch("t", "s")}){own}{plan.NodeFilter("t")}";
         var sql = $"""
             WITH x AS (
-                DELETE FROM {Identifiers.Quote(schema, plan.TargetName)} AS t
-                WHERE NOT EXISTS (SELECT 1 FROM {Identifiers.Quote(plan.StagingTable)} AS s WHERE {plan.KeyMatch("t", "s")}){own}{plan.NodeFilter("t")}
+                DELETE FROM {target} AS t
+                WHERE {missing}
                 RETURNING 1)
             SELECT count(*) FROM x
             """;
@@ -415,10 +418,7 @@ public static class PgWriter
         if (plan.Verify)
         {
             // A trigger, rule or row security may have kept rows from being deleted, without an error: say how many stay.
-            using var left = new NpgsqlCommand($"""
-                SELECT count(*) FROM {Identifiers.Quote(schema, plan.TargetName)} AS t
-                WHERE NOT EXISTS (SELECT 1 FROM {Identifiers.Quote(plan.StagingTable)} AS s WHERE {plan.KeyMatch("t", "s")}){own}{plan.NodeFilter("t")}
-                """, connection, transaction);
+            using var left = new NpgsqlCommand($"SELECT count(*) FROM {target} AS t WHERE {missing}", connection, transaction);
             if (onlyOwn)
             {
                 left.Parameters.AddWithValue(plan.NodeId);
@@ -427,7 +427,7 @@ public static class PgWriter
             var stayed = (long)(await left.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
             if (stayed > 0)
             {
-                return $"Table {plan.Source.Name}: {stayed} row(s) the file no longer has stay in PostgreSQL {Identifiers.Quote(schema, plan.TargetName)}: a trigger, rule or row-level security policy there kept DbSync's delete from removing them. Delete them there, or change what keeps them, and run with --resync again.";
+                return $"Table {plan.Source.Name}: {stayed} row(s) the file no longer has stay in PostgreSQL {target}: a trigger, rule or row-level security policy there kept DbSync's delete from removing them. Delete them there, or change what keeps them, and run with --resync again.";
             }
         }
 
