@@ -189,8 +189,8 @@ public static class CaptureStore
             $"CREATE TABLE IF NOT EXISTS {Identifiers.Quote(registered.LogTable)} (seq INTEGER PRIMARY KEY, op INTEGER NOT NULL, {string.Join(", ", keyColumns)}, at TEXT DEFAULT CURRENT_TIMESTAMP)");
 
         var (expected, actual, stale) = TriggerState(connection, transaction, table, registered);
-        bool Same((string Name, string Sql) trigger) => actual.TryGetValue(trigger.Name, out var sql) && sql == trigger.Sql;
-        if (expected.All(Same) && stale.Count == 0)
+        bool Same((string Name, string Sql) trigger) => IsInstalled(actual, trigger);
+        if (!NeedInstall(expected, actual, stale))
         {
             return (registered, null);
         }
@@ -239,8 +239,15 @@ public static class CaptureStore
     internal static bool TriggersNeedInstall(SqliteConnection connection, SqliteTransaction? transaction, SourceTable table, RegisteredTable registered)
     {
         var (expected, actual, stale) = TriggerState(connection, transaction, table, registered);
-        return stale.Count > 0 || !expected.All(e => actual.TryGetValue(e.Name, out var sql) && sql == e.Sql);
+        return NeedInstall(expected, actual, stale);
     }
+
+    private static bool NeedInstall(IReadOnlyList<(string Name, string Sql)> expected, IReadOnlyDictionary<string, string> actual, List<string> stale) =>
+        stale.Count > 0 || !expected.All(e => IsInstalled(actual, e));
+
+    /// <summary>True when <paramref name="actual"/> (trigger name to CREATE statement) holds the trigger exactly as <see cref="TriggerSql"/> makes it.</summary>
+    internal static bool IsInstalled(IReadOnlyDictionary<string, string> actual, (string Name, string Sql) trigger) =>
+        actual.TryGetValue(trigger.Name, out var sql) && sql == trigger.Sql;
 
     /// <summary>A table's capture triggers as they should be, the triggers it has, and those of its triggers that must go.</summary>
     private static (IReadOnlyList<(string Name, string Sql)> Expected, Dictionary<string, string> Actual, List<string> Stale) TriggerState(

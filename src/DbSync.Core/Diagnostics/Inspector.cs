@@ -141,9 +141,8 @@ internal static class Inspector
                     // Intact: the insert, update and delete triggers. The two for REPLACE's removals through a UNIQUE index
                     // are missing after an upgrade or a new index, and the next sync adds them without copying the table.
                     var expected = CaptureStore.TriggerSql(registered, table);
-                    bool Same((string Name, string Sql) t) => triggers.TryGetValue(t.Name, out var sql) && sql == t.Sql;
-                    var intact = expected.Take(3).All(Same);
-                    var replaceCaptured = expected.Skip(3).All(Same);
+                    var intact = expected.Take(3).All(t => CaptureStore.IsInstalled(triggers, t));
+                    var replaceCaptured = expected.Skip(3).All(t => CaptureStore.IsInstalled(triggers, t));
                     long pending = 0;
                     TimeSpan? lag = null;
                     if (RunLog.TableExists(sqlite, registered.LogTable))
