@@ -275,12 +275,10 @@ public static class SyncPlanner
                 source.Name);
         }
 
-        var recorded = registry.ColumnSignature.Length == 0 ? [] : registry.ColumnSignature.Split('\n');
-        var previous = recorded.Where(line => !line.StartsWith(SourceTable.DefinitionMarker, StringComparison.Ordinal))
-            .Select(line => SourceTable.UnescapeSignature(line.Split('\t')[0])).ToList();
+        var previous = SourceTable.RecordedColumns(registry.ColumnSignature);
         // Recorded by this DbSync's syncs only (older ones kept the columns alone): a different definition with the same
         // columns is a column dropped and added again.
-        var definition = recorded.FirstOrDefault(line => line.StartsWith(SourceTable.DefinitionMarker, StringComparison.Ordinal))?[SourceTable.DefinitionMarker.Length..];
+        var definition = SourceTable.RecordedDefinition(registry.ColumnSignature);
         var lost = previous.Where(p => !source.Columns.Any(c => Identifiers.SqliteNames.Equals(c.Name, p))).ToList();
         var targetName = Identifiers.ToTargetName(source.Name, preserveCase);
         CheckLength(targetName, $"Table '{source.Name}'", source.Name);

@@ -89,14 +89,28 @@ public sealed class SourceTable
     /// True when a recorded signature (the registry's, from the last sync) is this table's: its columns, and its
     /// definition when the signature holds one (an earlier DbSync recorded the columns alone).
     /// </summary>
-    public bool MatchesRecorded(string recorded)
+    public bool MatchesRecorded(string recorded) =>
+        recorded == (RecordedDefinition(recorded) is null ? ColumnSignature : RecordedSignature);
+
+    /// <summary>The column names a recorded signature holds, in table order; none for an empty one (never synced).</summary>
+    public static IReadOnlyList<string> RecordedColumns(string recorded)
     {
         ArgumentNullException.ThrowIfNull(recorded);
-        return recorded == (recorded.Contains(DefinitionMarker, StringComparison.Ordinal) ? RecordedSignature : ColumnSignature);
+        return recorded.Length == 0
+            ? []
+            : recorded.Split('\n').Where(line => !line.StartsWith(DefinitionMarker, StringComparison.Ordinal))
+                .Select(line => UnescapeSignature(line.Split('\t')[0])).ToList();
+    }
+
+    /// <summary>The definition hash a recorded signature holds, or null when an earlier DbSync recorded the columns alone.</summary>
+    public static string? RecordedDefinition(string recorded)
+    {
+        ArgumentNullException.ThrowIfNull(recorded);
+        return recorded.Split('\n').FirstOrDefault(line => line.StartsWith(DefinitionMarker, StringComparison.Ordinal))?[DefinitionMarker.Length..];
     }
 
     /// <summary>Begins the definition line of a recorded signature.</summary>
-    public const string DefinitionMarker = "\u001Fh";
+    private const string DefinitionMarker = "\u001Fh";
 
     /// <summary>A short hash of <see cref="Definition"/>.</summary>
     public string DefinitionHash => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Definition)), 0, 12);
