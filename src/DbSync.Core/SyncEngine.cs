@@ -75,23 +75,12 @@ public sealed class SyncEngine
                     builder.Options = $"{builder.Options} -c statement_timeout=0 -c idle_in_transaction_session_timeout=0".Trim();
                 }
 
-                if (request.ReuseConnection)
+                if (request.ReuseConnection && !HasKey(request.ConnectionString, "Keepalive", "KeepAlive"))
                 {
-                    // Continuous mode keeps its connection between runs, and a run waits on it without a time limit: a
-                    // peer gone silent (a partition, a proxy whose far side died) must be noticed, not waited on for ever.
-                    // Npgsql's keepalive checks the idle connection (and drops it when the check gets no answer within
-                    // 3 s), so the next run connects afresh and fails within Timeout; TCP keepalive makes the kernel give
-                    // up on a dead peer during a run. Values the user sets win.
-                    if (!HasKey(request.ConnectionString, "Keepalive", "KeepAlive"))
-                    {
-                        builder.KeepAlive = 5;
-                    }
-
-                    if (!HasKey(request.ConnectionString, "Tcp Keepalive", "TcpKeepAlive", "Tcp Keepalive Time", "TcpKeepAliveTime", "Tcp Keepalive Interval", "TcpKeepAliveInterval"))
-                    {
-                        builder.TcpKeepAliveTime = 10;
-                        builder.TcpKeepAliveInterval = 5;
-                    }
+                    // Continuous mode keeps its connection between runs: Npgsql's keepalive checks it while idle (and drops
+                    // it when the check gets no answer within 3 s), so a network gone silent between runs fails the next
+                    // run within Timeout instead of hanging it. TCP keepalive (ParseConnectionString) covers a run itself.
+                    builder.KeepAlive = 5;
                 }
 
                 target = TargetDatabase.Describe(builder);
@@ -1218,9 +1207,5 @@ public sealed class SyncEngine
         }
     }
 
-    private static bool HasKey(string connectionString, params string[] keys)
-    {
-        var parsed = new DbConnectionStringBuilder { ConnectionString = connectionString };
-        return keys.Any(parsed.ContainsKey);
-    }
+    private static bool HasKey(string connectionString, params string[] keys) => TargetDatabase.HasKey(connectionString, keys);
 }

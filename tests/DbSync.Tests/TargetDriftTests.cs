@@ -211,6 +211,70 @@ public sealed class TargetDriftTests : IDisposable
     }
 
     [Fact]
+    public async Task A_run_waiting_on_postgresql_has_tcp_keepalive_armed_so_a_peer_gone_silent_ends_it()
+    {
+        // A one-shot run waits on PostgreSQL without a time limit, and only the watch's kept connection had keepalives:
+        // in a network gone silent (a partition, a NAT or VPN that dropped the flow) a scheduled run waited for ever,
+        // holding the file's run lock. A silent peer cannot be made on loopback (the kernel answers the probes), so this
+        // looks at the kernel's timer on the run's own socket while the run waits for a DBA's lock: armed for a probe
+        // within 10 s, or, when the connection string sets its own keepalive time, within that.
+        var path = await SyncedRowsAsync();
+        foreach (var (extra, atMostSeconds, atLeastSeconds) in new[] { ("", 10.0, 0.0), (";Tcp Keepalive Time=600", 600.0, 11.0) })
+        {
+            SyncFixture.Execute(path, $"UPDATE t SET qty = qty + 1 WHERE id = 1");
+            await using var dba = new Npgsql.NpgsqlConnection(TestServer.ConnectionString);
+            await dba.OpenAsync();
+            await using var transaction = await dba.BeginTransactionAsync();
+            await using (var lockTable = new Npgsql.NpgsqlCommand($"LOCK TABLE {Table} IN ACCESS EXCLUSIVE MODE", dba, transaction))
+            {
+                await lockTable.ExecuteNonQueryAsync();
+            }
+
+            var name = $"keepalive-{_fixture.Schema}";
+            var run = _engine.SyncAsync(new SyncRequest
+            {
+                Path = path, Schema = _fixture.Schema,
+                ConnectionString = new Npgsql.NpgsqlConnectionStringBuilder(TestServer.ConnectionString) { ApplicationName = name }.ConnectionString + extra,
+            });
+            var port = 0;
+            for (var clock = System.Diagnostics.Stopwatch.StartNew(); port == 0 && clock.Elapsed < TimeSpan.FromSeconds(30) && !run.IsCompleted; await Task.Delay(50))
+            {
+                port = (int)_fixture.PgScalar($"SELECT coalesce(max(client_port), 0) FROM pg_stat_activity WHERE application_name = '{name}' AND wait_event_type = 'Lock'");
+            }
+
+            Assert.True(port > 0, "the run never waited for the lock");
+            var (timer, seconds) = KernelTimer(port);
+            await transaction.RollbackAsync();
+            Assert.Equal(SyncStatus.Succeeded, (await run).Status);
+
+            Assert.True(timer == 2, $"the run's socket (local port {port}) has kernel timer {timer}, not the keepalive timer (2)");
+            Assert.InRange(seconds, atLeastSeconds, atMostSeconds);
+        }
+
+        Assert.Equal(0, await PendingAsync(path));
+    }
+
+    /// <summary>The kernel's pending timer on the loopback TCP socket with this local port (/proc/net/tcp: 0 none, 1 retransmit, 2 keepalive) and seconds until it fires.</summary>
+    private static (int Timer, double Seconds) KernelTimer(int localPort)
+    {
+        foreach (var table in new[] { "/proc/net/tcp", "/proc/net/tcp6" })
+        {
+            foreach (var line in File.ReadLines(table).Skip(1))
+            {
+                // sl local_address rem_address st tx_queue:rx_queue tr:tm->when ...
+                var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (Convert.ToInt32(fields[1][(fields[1].LastIndexOf(':') + 1)..], 16) == localPort && fields[3] == "01")
+                {
+                    var timer = fields[5].Split(':');
+                    return (Convert.ToInt32(timer[0], 16), Convert.ToInt64(timer[1], 16) / 100.0); // clock ticks of 1/100 s (USER_HZ)
+                }
+            }
+        }
+
+        throw new InvalidOperationException($"no established TCP socket with local port {localPort}");
+    }
+
+    [Fact]
     public async Task A_resync_whose_deletes_a_trigger_skips_says_how_many_rows_stay()
     {
         // A resync deletes the target rows the file does not have; a trigger that skipped some of those deletes left them

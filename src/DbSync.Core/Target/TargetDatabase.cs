@@ -97,7 +97,24 @@ public static class TargetDatabase
         builder.ApplicationName ??= "dbsync";
         // Pooling would keep sockets to the server open after a run; one run uses one connection.
         builder.Pooling = false;
+        // A run waits on PostgreSQL without a time limit (a load takes as long as it takes), so a peer gone silent (a
+        // partition, a VPN or NAT that dropped the flow, a host that died) would leave a scheduled run waiting for ever,
+        // holding the file's run lock. TCP keepalive makes the kernel give up on such a peer within about a minute; a
+        // live server's kernel answers the probes however long its statement runs. Values the user sets win.
+        if (!HasKey(connectionString, "Tcp Keepalive", "TcpKeepAlive", "Tcp Keepalive Time", "TcpKeepAliveTime", "Tcp Keepalive Interval", "TcpKeepAliveInterval"))
+        {
+            builder.TcpKeepAliveTime = 10;
+            builder.TcpKeepAliveInterval = 5;
+        }
+
         return builder;
+    }
+
+    /// <summary>Whether the connection string as given sets any of these keys (in any of their spellings' case).</summary>
+    internal static bool HasKey(string connectionString, params string[] keys)
+    {
+        var parsed = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+        return keys.Any(parsed.ContainsKey);
     }
 
     /// <summary>"host:port/database as user", for messages and logs. Never contains the password.</summary>
