@@ -244,13 +244,29 @@ public sealed class SyncEngine
     public Task<Diagnostics.DatabaseStatus> GetStatusAsync(Diagnostics.StatusRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
+        CheckTargetTimeout(request.TargetTimeout);
         return Diagnostics.Inspector.StatusAsync(request, cancellationToken);
+    }
+
+    /// <summary>The longest a status or a test waits for the target: Npgsql's connect Timeout takes at most 1024 s.</summary>
+    public static readonly TimeSpan MaxTargetTimeout = TimeSpan.FromSeconds(600);
+
+    private static void CheckTargetTimeout(TimeSpan timeout)
+    {
+        // Zero would mean "no answer can come in time" (a healthy server reported unreachable), and Npgsql refuses a
+        // connect Timeout above 1024 s with an exception of its own.
+        if (timeout < TimeSpan.FromSeconds(1) || timeout > MaxTargetTimeout)
+        {
+            throw new DbSyncException(ErrorIds.UsageError, DbSyncErrorCategory.InvalidArgument,
+                $"The target timeout must be between 1 and {MaxTargetTimeout.TotalSeconds:0} seconds (got {timeout.TotalSeconds:0.###}).");
+        }
     }
 
     /// <summary>Every preflight check of source and target, each Pass, Warning or Fail with a fix. Changes nothing.</summary>
     public Task<IReadOnlyList<Diagnostics.CheckResult>> TestAsync(Diagnostics.ConnectionTestRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
+        CheckTargetTimeout(request.TargetTimeout);
         return Diagnostics.Inspector.TestAsync(request, TargetSchemaName(request.Schema, request.PreserveCase), cancellationToken);
     }
 
@@ -909,19 +925,24 @@ public sealed class SyncEngine
         using var sqlite = SourceDatabase.OpenCancellable(path, TimeSpan.FromSeconds(30), cancellationToken);
         try
         {
+            CaptureStore.CheckNotNewer(sqlite, null);
             var nodeId = RunLog.TableExists(sqlite, "_dbsync_meta") ? CaptureStore.ReadMeta(sqlite, null, "node_id") : null;
             if (!RunLog.TableExists(sqlite, "_dbsync_runs"))
             {
-                if (request.WhatIf)
+                // A file without a run log (capture never enabled, or purged) gets only the run log's table, and only when
+                // the backup has entries of this file: it gains no node id and no capture, and restoring nothing leaves
+                // it as it was.
+                using var scratch = new SqliteConnection("Data Source=:memory:");
+                scratch.Open();
+                CaptureStore.Execute(scratch, null, RunLog.CreateTableSql);
+                var preview = RunLog.Restore(scratch, backup, path, nodeId, whatIf: true, noRunActive: true);
+                if (request.WhatIf || preview.Restored.Count == 0)
                 {
-                    using var scratch = new SqliteConnection("Data Source=:memory:");
-                    scratch.Open();
-                    CaptureStore.Execute(scratch, null, RunLog.CreateTableSql);
-                    return RunLog.Restore(scratch, backup, path, nodeId, whatIf: true, noRunActive: true);
+                    return preview;
                 }
 
                 using var transaction = sqlite.BeginTransaction(deferred: false);
-                CaptureStore.EnsureBookkeeping(sqlite, transaction);
+                CaptureStore.Execute(sqlite, transaction, RunLog.CreateTableSql);
                 transaction.Commit();
             }
 
@@ -1069,6 +1090,7 @@ public sealed class SyncEngine
         try
         {
             using var transaction = sqlite.BeginTransaction(deferred: false);
+            CaptureStore.CheckNotNewer(sqlite, transaction);
             if (!CaptureStore.IsEnabled(sqlite, transaction))
             {
                 var purgeNode = request.Purge ? null : ReadNodeId(sqlite, transaction);
@@ -1192,7 +1214,7 @@ public sealed class SyncEngine
 
     /// <summary>Why a selected table cannot be captured, or null when it can.</summary>
     private static string? NotCapturable(SourceTable table) => table.UnsyncableReason is { } reason
-        ? $"Table '{table.Name}' {reason} and is not synced.{(table.HasKey ? "" : " Give it a primary key to sync it.")}"
+        ? $"Table '{table.Name}' {reason} and is not synced.{(table.HasKey || table.IsVirtual ? "" : " Give it a primary key to sync it.")}"
         : null;
 
     /// <summary>Warnings for captured tables dropped from SQLite: their triggers went with them, their change logs and PostgreSQL tables stay.</summary>

@@ -108,6 +108,7 @@ public sealed class DiagnosticsTests : IDisposable
         var names = Only(checks, "Source.Names");
         Assert.Equal(CheckStatus.Fail, names.Status);
         Assert.Contains($"table '{longName}' is longer than 63 bytes", names.Message, StringComparison.Ordinal);
+        Assert.Equal("DbSync.NameTooLong", names.ErrorId);
         var values = Only(checks, "Source.ValueTypes");
         Assert.Equal(CheckStatus.Warning, values.Status);
         Assert.Contains("child.qty (bigint) holds 1 text value(s)", values.Message, StringComparison.Ordinal);
@@ -142,7 +143,58 @@ public sealed class DiagnosticsTests : IDisposable
         var hung = await TestAsync(path, new NpgsqlConnectionStringBuilder(TestServer.ConnectionString) { Port = ((IPEndPoint)silent.LocalEndpoint).Port }.ConnectionString, TimeSpan.FromSeconds(2));
         Assert.Equal(CheckStatus.Fail, Only(hung, "Target.Reachable").Status);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(8), $"took {clock.Elapsed}");
+        // The connect timeout is named as such: it said "the connection string's Command Timeout (7 s) ... a lock", which
+        // neither was set nor was (CLI exploration, M6). So for a sync and for conflicts.
+        Assert.Contains("within 2 s", Only(hung, "Target.Reachable").Message, StringComparison.Ordinal);
+        var silentString = new NpgsqlConnectionStringBuilder(TestServer.ConnectionString) { Port = ((IPEndPoint)silent.LocalEndpoint).Port, Timeout = 2 }.ConnectionString;
+        var sync = await Assert.ThrowsAsync<DbSyncException>(() => new SyncEngine().SyncAsync(new SyncRequest { Path = path, ConnectionString = silentString, Schema = _fixture.Schema }));
+        var conflicts = await Assert.ThrowsAsync<DbSyncException>(() => new SyncEngine().GetConflictsAsync(new ConflictQuery { ConnectionString = silentString }));
+        foreach (var error in new[] { sync, conflicts })
+        {
+            Assert.Equal(ErrorIds.TargetUnreachable, error.ErrorId);
+            Assert.Contains("did not complete the connection within 2 s", error.Message, StringComparison.Ordinal);
+        }
+
+        Assert.All(hung.Select(c => c.Message).Append(sync.Message).Append(conflicts.Message), m => Assert.DoesNotContain("Command Timeout", m, StringComparison.Ordinal));
         Assert.DoesNotContain(hung.Concat(auth).Concat(closed), c => c.Message.Contains(TestServer.Password, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_target_timeout_outside_1_to_600_seconds_is_a_usage_error_not_a_crash_or_a_false_unreachable()
+    {
+        // Above 1024 s Npgsql threw from its connection string builder: a crash, exit 134, no JSON; 0 reported a healthy
+        // server unreachable (CLI exploration, S1).
+        var path = _fixture.CopyChinook();
+        foreach (var seconds in new[] { 0, 601, 1025 })
+        {
+            var status = await Assert.ThrowsAsync<DbSyncException>(() => new SyncEngine().GetStatusAsync(new StatusRequest
+            {
+                Path = path, ConnectionString = TestServer.ConnectionString, TargetTimeout = TimeSpan.FromSeconds(seconds),
+            }));
+            var test = await Assert.ThrowsAsync<DbSyncException>(() => TestAsync(path, TestServer.ConnectionString, TimeSpan.FromSeconds(seconds)));
+            Assert.Equal((ErrorIds.UsageError, ErrorIds.UsageError), (status.ErrorId, test.ErrorId));
+            Assert.Contains($"between 1 and 600 seconds (got {seconds})", status.Message, StringComparison.Ordinal);
+        }
+
+        var longest = await new SyncEngine().GetStatusAsync(new StatusRequest { Path = path, ConnectionString = TestServer.ConnectionString, TargetTimeout = TimeSpan.FromSeconds(600) });
+        Assert.True(longest.TargetReachable);
+    }
+
+    [Fact]
+    public async Task A_connection_string_without_user_or_database_names_the_defaults_in_messages()
+    {
+        // "PostgreSQL at 127.0.0.1:1/ as  cannot be reached" (CLI exploration, m11).
+        int closedPort;
+        using (var probe = new TcpListener(IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            closedPort = ((IPEndPoint)probe.LocalEndpoint).Port;
+        }
+
+        var error = await Assert.ThrowsAsync<DbSyncException>(() => new SyncEngine().GetConflictsAsync(new ConflictQuery { ConnectionString = $"Host=127.0.0.1;Port={closedPort}" }));
+
+        Assert.Equal(ErrorIds.TargetUnreachable, error.ErrorId);
+        Assert.Matches($@"PostgreSQL at 127\.0\.0\.1:{closedPort}/\S+ as \S+ cannot be reached", error.Message);
     }
 
     [Fact]

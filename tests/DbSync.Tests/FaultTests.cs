@@ -557,6 +557,20 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
             Assert.Contains("no-such-pgpass' that the connection string names (Passfile) does not exist", missing.RootElement.GetProperty("message").GetString(), StringComparison.Ordinal);
         }
 
+        // Also when the string has a password, which leaves the Passfile unused (was: not reported at all), and `test`
+        // files it under the connection string.
+        var withPassword = new NpgsqlConnectionStringBuilder(TestServer.ConnectionString) { Passfile = Path.Combine(_fixture.Directory, "no-such-pgpass") }.ConnectionString;
+        using (var both = await RunAsync("sync", "--path", path, "--connection", withPassword, "--schema", _fixture.Schema, "--json"))
+        {
+            Assert.Equal("DbSync.InvalidConnectionString", both.RootElement.GetProperty("errorId").GetString());
+        }
+
+        using (var preflight = await RunAsync("test", "--path", path, "--connection", withPassword, "--schema", _fixture.Schema, "--json"))
+        {
+            var parsed = preflight.RootElement.GetProperty("checks").EnumerateArray().ToDictionary(c => c.GetProperty("name").GetString()!);
+            Assert.Equal(("Fail", "DbSync.InvalidConnectionString"), (parsed["Target.ConnectionString"].GetProperty("status").GetString(), parsed["Target.ConnectionString"].GetProperty("errorId").GetString()));
+        }
+
         using var test = await RunAsync("test", "--path", path, "--connection", noPassword, "--schema", _fixture.Schema, "--json");
         var checks = test.RootElement.GetProperty("checks").EnumerateArray().ToDictionary(c => c.GetProperty("name").GetString()!);
         Assert.Equal("Pass", checks["Target.Reachable"].GetProperty("status").GetString());

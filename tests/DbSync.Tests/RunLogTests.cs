@@ -550,6 +550,59 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task Restore_into_a_file_never_enabled_adds_only_the_run_log_and_only_for_entries_of_this_file()
+    {
+        // It gave the file all of DbSync's tables and a node id even when it restored nothing: status then said capture
+        // was enabled, and reset-node no longer said the file had no identity (CLI exploration, M2).
+        var path = _fixture.CopyChinook();
+        var before = SyncFixture.Hash(path);
+        var other = _fixture.CopyChinook("other.sqlite");
+        var elsewhere = Path.Combine(_fixture.Directory, "elsewhere.jsonl");
+        SyncRequest Broken(string file, string? logPath = null) => new() { Path = file, ConnectionString = "Host=127.0.0.1;Bogus=1", LogPath = logPath };
+        await Assert.ThrowsAsync<DbSyncException>(() => new SyncEngine().SyncAsync(Broken(other, elsewhere)));
+
+        var nothing = await new SyncEngine().RestoreLogAsync(new RestoreLogRequest { Path = path, BackupPath = elsewhere });
+
+        Assert.Equal((0, 1), (nothing.Restored.Count, nothing.Skipped));
+        Assert.Equal(before, SyncFixture.Hash(path));
+
+        // This file's own attempt (it failed before reading the file): restored into a run log of its own, and nothing else.
+        var failed = await Assert.ThrowsAsync<DbSyncException>(() => new SyncEngine().SyncAsync(Broken(path)));
+        var restored = await new SyncEngine().RestoreLogAsync(new RestoreLogRequest { Path = path });
+        Assert.Equal([failed.RunId!.Value], restored.Restored.Select(e => e.RunId));
+        Assert.Equal([failed.RunId.Value], (await LogAsync(path)).Select(e => e.RunId));
+        var status = await new SyncEngine().GetStatusAsync(new DbSync.Core.Diagnostics.StatusRequest { Path = path });
+        Assert.Equal((false, (string?)null), (status.CaptureEnabled, status.NodeId));
+        var reset = await Assert.ThrowsAsync<DbSyncException>(() => new SyncEngine().ResetNodeAsync(new ResetNodeRequest { Path = path }));
+        Assert.Equal(ErrorIds.UsageError, reset.ErrorId);
+
+        // The first sync enables capture and keeps the restored entry.
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path, "Genre")).Status);
+        Assert.Contains(await LogAsync(path), e => e.RunId == failed.RunId.Value);
+    }
+
+    [Fact]
+    public async Task A_file_a_newer_dbsync_wrote_is_refused_by_restore_and_disable_and_failed_by_test()
+    {
+        // test passed such a file that every sync refuses, and restore-log and disable --force --purge wrote into or removed
+        // the newer version's tables (CLI exploration, M1).
+        var path = _fixture.CopyChinook();
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path, "Genre")).Status);
+        SyncFixture.Execute(path, "UPDATE _dbsync_meta SET value = '99' WHERE key = 'schema_version'");
+        var before = SyncFixture.Hash(path);
+
+        var restore = await Assert.ThrowsAsync<DbSyncException>(() => new SyncEngine().RestoreLogAsync(new RestoreLogRequest { Path = path }));
+        var disable = await Assert.ThrowsAsync<DbSyncException>(() => new SyncEngine().DisableAsync(new DisableRequest { Path = path, Force = true, Purge = true }));
+        var checks = await new SyncEngine().TestAsync(new DbSync.Core.Diagnostics.ConnectionTestRequest { Path = path });
+
+        Assert.Equal((ErrorIds.NewerSchemaVersion, ErrorIds.NewerSchemaVersion), (restore.ErrorId, disable.ErrorId));
+        Assert.Equal(before, SyncFixture.Hash(path));
+        var version = checks.Single(c => c.Name == "Source.Version");
+        Assert.Equal((DbSync.Core.Diagnostics.CheckStatus.Fail, ErrorIds.NewerSchemaVersion), (version.Status, version.ErrorId));
+        Assert.Contains("schema version 99", version.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     [UnsupportedOSPlatform("windows")]
     public async Task A_backup_that_cannot_be_read_is_a_clear_error_naming_it()
     {

@@ -85,6 +85,9 @@ public sealed class SchemaAndCaptureTests : IDisposable
         Assert.Equal(2, plan.Warnings.Count);
         Assert.Contains(plan.Warnings, w => w.Contains("'loose' has no primary key", StringComparison.Ordinal));
         Assert.Contains(plan.Warnings, w => w.Contains("'kfts' is a virtual table", StringComparison.Ordinal));
+        // A primary key would not make a virtual table capturable: no such advice for it (was given).
+        Assert.DoesNotContain(plan.Warnings, w => w.Contains("'kfts'", StringComparison.Ordinal) && w.Contains("primary key", StringComparison.Ordinal));
+        Assert.Contains(plan.Warnings, w => w.Contains("'loose'", StringComparison.Ordinal) && w.EndsWith("Give it a primary key to sync it.", StringComparison.Ordinal));
         Assert.Equal(before, SyncFixture.Hash(path));
         await Assert.ThrowsAsync<DbSyncException>(() => new SyncEngine().PlanEnableAsync(new EnableRequest { Path = path, Tables = ["nothing*"] }));
 

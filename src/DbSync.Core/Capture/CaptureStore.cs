@@ -91,13 +91,7 @@ public static class CaptureStore
         // Version 2: rows held back (poison rows, conflicts left pending).
         Execute(connection, transaction, Conflicts.HeldRows.CreateTableSql);
 
-        var version = ReadMeta(connection, transaction, "schema_version");
-        var current = version is null ? 0 : int.Parse(version, CultureInfo.InvariantCulture);
-        if (current > SchemaVersion)
-        {
-            throw new DbSyncException(ErrorIds.NewerSchemaVersion, DbSyncErrorCategory.InvalidOperation,
-                $"This file's DbSync bookkeeping has schema version {current}, newer than this DbSync understands ({SchemaVersion}). Use a newer DbSync.");
-        }
+        var current = CheckNotNewer(connection, transaction);
 
         // Upgrades go here, one step per version: if (current < 2) { ...; } Each step only adds.
         if (current < SchemaVersion)
@@ -114,6 +108,23 @@ public static class CaptureStore
         }
 
         return nodeId;
+    }
+
+    /// <summary>
+    /// The schema version of the file's DbSync tables (0 without any); throws when a newer DbSync wrote them, whose
+    /// tables this one must neither write nor remove, since it does not know what they hold.
+    /// </summary>
+    /// <exception cref="DbSyncException">NewerSchemaVersion.</exception>
+    public static int CheckNotNewer(SqliteConnection connection, SqliteTransaction? transaction)
+    {
+        var version = Scalar<long>(connection, transaction, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '_dbsync_meta'") > 0
+            ? ReadMeta(connection, transaction, "schema_version")
+            : null;
+        var current = version is null ? 0 : int.Parse(version, CultureInfo.InvariantCulture);
+        return current > SchemaVersion
+            ? throw new DbSyncException(ErrorIds.NewerSchemaVersion, DbSyncErrorCategory.InvalidOperation,
+                $"This file's DbSync bookkeeping has schema version {current}, newer than this DbSync understands ({SchemaVersion}). Use a newer DbSync.")
+            : current;
     }
 
     /// <summary>Reads a value from <c>_dbsync_meta</c>, or null.</summary>

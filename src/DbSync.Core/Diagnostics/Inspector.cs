@@ -306,6 +306,16 @@ internal static class Inspector
                     path, error.ErrorId));
             }
 
+            // A file a newer DbSync wrote: every sync of it fails, so the preflight must too.
+            try
+            {
+                CaptureStore.CheckNotNewer(sqlite, null);
+            }
+            catch (DbSyncException ex) when (ex.ErrorId == ErrorIds.NewerSchemaVersion)
+            {
+                checks.Add(Check("Source.Version", CheckStatus.Fail, ex.Message, "Run a DbSync at least as new as the one that last synced this file.", path, ex.ErrorId));
+            }
+
             var quick = CaptureStore.Scalar<string>(sqlite, null, "PRAGMA quick_check");
             checks.Add(quick == "ok"
                 ? Check("Source.Integrity", CheckStatus.Pass, "PRAGMA quick_check found no damage.", target: path)
@@ -316,7 +326,7 @@ internal static class Inspector
             checks.Add(journal.Equals("wal", StringComparison.OrdinalIgnoreCase) && network is not null
                 ? Check("Source.JournalMode", CheckStatus.Warning, $"The file is in WAL mode on a network file system ({network}); WAL needs shared memory that network file systems do not provide.",
                     "Move the file to a local disk, or switch it to rollback-journal mode: PRAGMA journal_mode = DELETE.", path)
-                : Check("Source.JournalMode", CheckStatus.Pass, $"Journal mode {journal}; DbSync waits up to 30 s (--busy-timeout) for locks other programs hold.", target: path));
+                : Check("Source.JournalMode", CheckStatus.Pass, $"Journal mode {journal}; a sync waits up to its --busy-timeout (30 s unless set) for locks other programs hold.", target: path));
 
             var tables = SourceSchemaReader.ReadTables(sqlite);
             var selected = SyncPlanner.Select(tables, request.Tables);
@@ -340,26 +350,33 @@ internal static class Inspector
                 : Check("Source.ForeignKeys", CheckStatus.Fail, $"Rows reference missing parents (SQLite does not enforce foreign keys by default; PostgreSQL will): {string.Join("; ", violations)}{(violations.Count == 20 ? "; ..." : "")}.",
                     "Delete or fix the orphan rows (PRAGMA foreign_key_check lists them all).", violations[0].Split(' ')[0], ErrorIds.ForeignKeyViolation));
 
-            var badNames = new List<string>();
+            // Each kind of bad name fails as sync would: too long ends the run (NameTooLong), a collision is a schema
+            // mismatch, a system column's name skips its table (ReservedName). The check carries the gravest one's id.
+            var tooLong = new List<string>();
+            var collisions = new List<string>();
+            var reserved = new List<string>();
             foreach (var table in selected)
             {
                 if (!Identifiers.FitsPostgres(table.Name))
                 {
-                    badNames.Add($"table '{table.Name}' is longer than 63 bytes");
+                    tooLong.Add($"table '{table.Name}' is longer than 63 bytes");
                 }
 
-                badNames.AddRange(table.Columns.Where(c => !Identifiers.FitsPostgres(c.Name)).Select(c => $"column '{c.Name}' of table '{table.Name}' is longer than 63 bytes"));
-                badNames.AddRange(table.Columns.Where(c => SyncPlanner.ReservedColumnName(Identifiers.ToTargetName(c.Name, request.PreserveCase)) is not null)
+                tooLong.AddRange(table.Columns.Where(c => !Identifiers.FitsPostgres(c.Name)).Select(c => $"column '{c.Name}' of table '{table.Name}' is longer than 63 bytes"));
+                reserved.AddRange(table.Columns.Where(c => SyncPlanner.ReservedColumnName(Identifiers.ToTargetName(c.Name, request.PreserveCase)) is not null)
                     .Select(c => $"column '{c.Name}' of table '{table.Name}': {SyncPlanner.ReservedColumnName(Identifiers.ToTargetName(c.Name, request.PreserveCase))} (the table is skipped)"));
-                badNames.AddRange(table.Columns.GroupBy(c => c.Name.ToLowerInvariant()).Where(g => g.Count() > 1)
+                collisions.AddRange(table.Columns.GroupBy(c => c.Name.ToLowerInvariant()).Where(g => g.Count() > 1)
                     .Select(g => $"columns {string.Join(" and ", g.Select(c => $"'{c.Name}'"))} of table '{table.Name}' collide once lower-cased"));
             }
 
-            badNames.AddRange(selected.GroupBy(t => t.Name.ToLowerInvariant()).Where(g => g.Count() > 1)
+            collisions.AddRange(selected.GroupBy(t => t.Name.ToLowerInvariant()).Where(g => g.Count() > 1)
                 .Select(g => $"tables {string.Join(" and ", g.Select(t => $"'{t.Name}'"))} collide once lower-cased"));
+            var badNames = tooLong.Concat(collisions).Concat(reserved).ToList();
+            var namesErrorId = tooLong.Count > 0 ? ErrorIds.NameTooLong : collisions.Count > 0 ? ErrorIds.SchemaMismatch : ErrorIds.ReservedName;
             checks.Add(badNames.Count == 0
                 ? Check("Source.Names", CheckStatus.Pass, "Every table and column name fits PostgreSQL.")
-                : Check("Source.Names", CheckStatus.Fail, string.Join("; ", badNames) + ".", "Rename them in SQLite, or use --preserve-case for case collisions.", errorId: ErrorIds.NameTooLong));
+                : Check("Source.Names", CheckStatus.Fail, string.Join("; ", badNames) + ".",
+                    collisions.Count > 0 ? "Rename them in SQLite, or use --preserve-case for case collisions." : "Rename them in SQLite.", errorId: namesErrorId));
 
             checks.Add(ValueSample(sqlite, selected.Where(t => t.HasKey && !t.IsVirtual)));
             return selected.Where(t => t.HasKey && !t.IsVirtual).ToList();

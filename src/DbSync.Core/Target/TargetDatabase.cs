@@ -83,6 +83,14 @@ public static class TargetDatabase
                 "The PostgreSQL connection string names no Host.");
         }
 
+        // A Passfile that is not there is a mistake in the connection string, whether or not a password makes it unused:
+        // said before connecting, so that `test` files it under the connection string and not the network.
+        if (builder.Passfile is { Length: > 0 } passfile && !File.Exists(passfile))
+        {
+            throw new DbSyncException(ErrorIds.InvalidConnectionString, DbSyncErrorCategory.InvalidArgument,
+                $"The pgpass file '{passfile}' that the connection string names (Passfile) does not exist.", passfile);
+        }
+
         if (credential is not null)
         {
             // -Credential wins over the connection string, so a password never has to be written into one.
@@ -121,7 +129,12 @@ public static class TargetDatabase
     public static string Describe(NpgsqlConnectionStringBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        return $"{builder.Host}:{builder.Port}/{builder.Database ?? builder.Username} as {builder.Username}";
+        // Npgsql's defaults for what the string leaves out, so that no message says "host:5432/ as ".
+        var user = builder.Username is { Length: > 0 } given ? given : NonBlank(Environment.GetEnvironmentVariable("PGUSER")) ?? Environment.UserName;
+        var database = builder.Database is { Length: > 0 } named ? named : NonBlank(Environment.GetEnvironmentVariable("PGDATABASE")) ?? user;
+        return $"{builder.Host}:{builder.Port}/{database} as {user}";
+
+        static string? NonBlank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
     }
 
     /// <summary>Opens a connection, mapping every failure to a clear error.</summary>
@@ -129,9 +142,11 @@ public static class TargetDatabase
     {
         ArgumentNullException.ThrowIfNull(builder);
         var connection = new NpgsqlConnection(builder.ConnectionString);
+        var opened = false;
         try
         {
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            opened = true;
             // Staging tables are TEMP tables, held in this session's local buffers (8 MB by default); a push of a
             // few hundred thousand rows then spills to disk. The setting only counts before the first temp table.
             try
@@ -149,6 +164,16 @@ public static class TargetDatabase
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             await connection.DisposeAsync().ConfigureAwait(false);
+            // A connection that timed out before it was open waited for the handshake (the connect Timeout), not for a
+            // statement: no lock is involved, whatever Command Timeout says.
+            if (!opened && (ex is TimeoutException || ex.InnerException is TimeoutException))
+            {
+                var where = Describe(builder);
+                throw new DbSyncException(ErrorIds.TargetUnreachable, DbSyncErrorCategory.ConnectionError,
+                    $"PostgreSQL at {where} did not complete the connection within {builder.Timeout} s: the server is down or overloaded, or the network or a firewall drops the packets.",
+                    where, ex);
+            }
+
             throw Translate(ex, builder);
         }
     }
@@ -221,7 +246,7 @@ public static class TargetDatabase
             if (builder.CommandTimeout > 0 && (ex is TimeoutException || ex.InnerException is TimeoutException))
             {
                 return new DbSyncException(ErrorIds.TargetUnreachable, DbSyncErrorCategory.ConnectionError,
-                    $"PostgreSQL at {where} did not answer within the connection string's Command Timeout ({builder.CommandTimeout} s): a statement waited that long, most often for a lock another session holds on a synced table (see pg_locks and pg_stat_activity there), or the network stopped answering. {reason}",
+                    $"PostgreSQL at {where} did not answer within the Command Timeout ({builder.CommandTimeout} s): a statement waited that long, most often for a lock another session holds on a synced table (see pg_locks and pg_stat_activity there), or the network stopped answering. {reason}",
                     where, ex);
             }
 
