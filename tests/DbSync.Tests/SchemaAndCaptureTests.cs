@@ -436,6 +436,9 @@ public sealed class SchemaAndCaptureTests : IDisposable
         var path = _fixture.CreateDatabase("CREATE TABLE a (id INTEGER PRIMARY KEY, v TEXT); CREATE UNIQUE INDEX a_v ON a (v); INSERT INTO a VALUES (1, 'v1'), (2, 'v2');");
         Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
         SyncFixture.Execute(path, "UPDATE a SET v = 'unsent' WHERE id = 2; ALTER TABLE a RENAME TO b;");
+        // Status names the moved triggers before a sync removes them (it said only "not selected for sync yet").
+        var before = await _engine.GetStatusAsync(new StatusRequest { Path = path, Detailed = true });
+        Assert.Contains("it carries the capture triggers of 'a' (moved here by a rename)", before.Tables.Single(t => t.Name == "b").Reason, StringComparison.Ordinal);
 
         var renamed = await _fixture.SyncAsync(path);
 
@@ -462,6 +465,7 @@ public sealed class SchemaAndCaptureTests : IDisposable
         // a's logged change stays, for status to show, as for any table dropped or renamed: nothing is lost silently.
         var status = await _engine.GetStatusAsync(new StatusRequest { Path = path, Detailed = true });
         Assert.Equal((0L, 1L), (status.PendingChanges, status.Tables.Single(t => t.Name == "a").PendingChanges));
+        Assert.Null(status.Tables.Single(t => t.Name == "b").Reason);
     }
 
     private static string Scalar(string path, string sql)

@@ -126,15 +126,23 @@ internal static class Inspector
                 var enabled = CaptureStore.IsEnabled(sqlite);
                 var nodeId = RunLog.TableExists(sqlite, "_dbsync_meta") ? CaptureStore.ReadMeta(sqlite, null, "node_id") : null;
                 var registry = enabled ? CaptureStore.ReadRegistry(sqlite, null) : new Dictionary<string, RegisteredTable>(Identifiers.SqliteNames);
-                var triggers = Triggers(sqlite);
+                var triggers = Triggers(sqlite, out var triggerTables);
                 var held = Conflicts.HeldRows.CountByTable(sqlite, null);
                 var tables = new List<TableStatus>();
                 foreach (var table in SourceSchemaReader.ReadTables(sqlite))
                 {
                     registry.TryGetValue(table.Name, out var registered);
+                    // Another registration's capture triggers, which SQLite moved here with a renamed table: every write to
+                    // this table is also logged into that table's log, which no run sends. The next sync removes them.
+                    var foreign = CaptureStore.ForeignTriggers(triggerTables.Where(t => Identifiers.SqliteNames.Equals(t.Value, table.Name)).Select(t => t.Key), registered?.Id ?? -1)
+                        .Select(name => registry.Values.FirstOrDefault(r => r.TriggerNames.Contains(name, StringComparer.Ordinal))?.Name).OfType<string>()
+                        .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+                    var moved = foreign.Count == 0 ? null
+                        : $"it carries the capture triggers of {string.Join(", ", foreign.Select(f => $"'{f}'"))} (moved here by a rename), which log its writes into that table's change log; the next sync that captures this table removes them";
                     if (registered is null || !table.HasKey)
                     {
-                        tables.Add(new TableStatus { Path = path, Name = table.Name, Reason = table.UnsyncableReason ?? (enabled ? "not selected for sync yet" : "capture is not enabled") });
+                        var reason = table.UnsyncableReason ?? (enabled ? "not selected for sync yet" : "capture is not enabled");
+                        tables.Add(new TableStatus { Path = path, Name = table.Name, Reason = moved is null ? reason : $"{reason}; {moved}" });
                         continue;
                     }
 
@@ -159,7 +167,7 @@ internal static class Inspector
                         Quarantined = held.GetValueOrDefault(registered.Id), Lag = lag,
                         Reason = !intact ? "capture triggers are missing or altered; the next sync re-creates them and copies the table in full"
                             : !replaceCaptured ? "the next sync adds the triggers that capture the rows INSERT OR REPLACE removes through a UNIQUE index"
-                            : null,
+                            : moved,
                     });
                 }
 
@@ -240,14 +248,17 @@ internal static class Inspector
             : null;
     }
 
-    private static Dictionary<string, string> Triggers(SqliteConnection sqlite)
+    /// <summary>Every trigger of the file, name to CREATE statement, and in <paramref name="tables"/> name to its table.</summary>
+    private static Dictionary<string, string> Triggers(SqliteConnection sqlite, out Dictionary<string, string> tables)
     {
         var triggers = new Dictionary<string, string>(StringComparer.Ordinal);
-        using var command = CaptureStore.Command(sqlite, null, "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'");
+        tables = new Dictionary<string, string>(StringComparer.Ordinal);
+        using var command = CaptureStore.Command(sqlite, null, "SELECT name, sql, tbl_name FROM sqlite_master WHERE type = 'trigger'");
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
             triggers[reader.GetString(0)] = reader.IsDBNull(1) ? "" : reader.GetString(1);
+            tables[reader.GetString(0)] = reader.GetString(2);
         }
 
         return triggers;
