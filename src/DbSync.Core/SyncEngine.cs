@@ -48,7 +48,8 @@ public sealed class SyncEngine
         var schema = TargetSchemaName(request.Schema, request.PreserveCase);
 
         var runId = Guid.NewGuid();
-        var started = DateTime.UtcNow;
+        var clock = new RunClock();
+        var started = clock.StartedAt;
         var backupPath = RunLog.BackupPathFor(TryFullPath(request.Path), request.LogPath);
         NpgsqlConnection? pg = null;
         RunLock? runLock = null;
@@ -108,11 +109,11 @@ public sealed class SyncEngine
                 // The run never started: neither database changed, so the attempt is recorded in the backup only. A
                 // wait for a lock that the cancel ended is the cancel.
                 var failure = cancellationToken.IsCancellationRequested && ex is DbSyncException { ErrorId: ErrorIds.SourceBusy } ? null : ex as DbSyncException;
-                var finished = DateTime.UtcNow;
+                var elapsed = clock.Elapsed;
                 RunLog.TryAppendBackup(backupPath, new RunLogEntry
                 {
-                    RunId = runId, Path = TryFullPath(request.Path) is { } full ? Secrets.Redact(full) : null, Target = target, StartedAt = started, FinishedAt = finished,
-                    DurationMs = (long)(finished - started).TotalMilliseconds,
+                    RunId = runId, Path = TryFullPath(request.Path) is { } full ? Secrets.Redact(full) : null, Target = target, StartedAt = started, FinishedAt = started + elapsed,
+                    DurationMs = (long)elapsed.TotalMilliseconds,
                     Status = failure is null ? RunStatus.Cancelled : RunStatus.Failed,
                     ErrorId = failure?.ErrorId ?? ErrorIds.Cancelled, Message = failure?.Message ?? "The run was cancelled.",
                 });
@@ -127,6 +128,7 @@ public sealed class SyncEngine
 
             var result = new SyncResult { RunId = runId, NodeId = capture.NodeId, Path = path, Target = target, StartedAt = started };
             result.Log.BackupPath = backupPath;
+            result.Log.Clock = clock;
             var warnings = capture.Warnings;
             // The file does not keep a change for each target: what one target got is forgotten here, and another never gets it.
             var destination = $"{builder.Host}:{builder.Port}/{builder.Database ?? builder.Username}, schema {schema}";
@@ -146,7 +148,7 @@ public sealed class SyncEngine
             }
             catch (Exception ex)
             {
-                result.FinishedAt = DateTime.UtcNow;
+                result.FinishedAt = clock.Now;
                 result.Warnings = warnings;
                 var cancelled = cancellationToken.IsCancellationRequested && (ex is OperationCanceledException || IsBusy(ex));
                 result.Status = cancelled ? SyncStatus.Cancelled : SyncStatus.Failed;
@@ -175,7 +177,7 @@ public sealed class SyncEngine
                 throw failure;
             }
 
-            result.FinishedAt = DateTime.UtcNow;
+            result.FinishedAt = clock.Now;
             // PostgreSQL has committed: the run is a success, and a cancellation arriving now must not turn it into
             // "cancelled, nothing applied". Bookkeeping finishes whatever the token says.
             await FinishLogAsync(sqlite, pg, result, null, warnings, CancellationToken.None).ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Versioning;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -638,7 +639,8 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
     public async Task Restore_refuses_a_status_that_is_not_exactly_a_name_and_negative_counts()
     {
         // The status was read as .NET reads enums: "succeeded", 3, 99 and "Running, Succeeded" were all stored (99 then
-        // broke log --json), and negative conflicts, quarantined and durationMs too.
+        // broke log --json), and negative conflicts and quarantined too. A negative durationMs is what an earlier build
+        // wrote when the clock stepped back during a run: it is taken as 0 (the test after the clock-step one).
         var path = _fixture.CopyChinook();
         await _fixture.SyncAsync(path, "Genre");
         var good = File.ReadAllLines(Backup(path))[^1];
@@ -656,14 +658,16 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
             Run(j => j["status"] = "3"),
             Run(j => j["conflicts"] = -5),
             Run(j => j["quarantined"] = -1),
-            Run(j => j["durationMs"] = -9),
+            Run(j => j["durationMs"] = 1.5),
             Run(j => j["conflictsResolved"] = "1"),
             Run(j => j["status"] = "Failed"), // valid
+            Run(j => j["durationMs"] = -9), // valid, as 0 ms
         ]);
 
         var result = await new SyncEngine().RestoreLogAsync(new RestoreLogRequest { Path = path, BackupPath = backup });
 
-        Assert.Equal(RunStatus.Failed, Assert.Single(result.Restored).Status);
+        Assert.Equal([RunStatus.Failed, RunStatus.Succeeded], result.Restored.Select(e => e.Status));
+        Assert.Equal(0, result.Restored[1].DurationMs);
         var reasons = result.Invalid.ToDictionary(l => l.Line, l => l.Reason);
         Assert.Equal(Enumerable.Range(1, 9), reasons.Keys.Order());
         Assert.Contains("'status' is 'succeeded', not one of Running, Succeeded", reasons[1], StringComparison.Ordinal);
@@ -673,8 +677,9 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("'status' is '3'", reasons[5], StringComparison.Ordinal);
         Assert.Equal(["'conflicts'", "'quarantined'", "'durationMs'", "'conflictsResolved'"], reasons.Where(r => r.Key >= 6).OrderBy(r => r.Key)
             .Select(r => r.Value.Split(' ')[0]));
-        Assert.All(reasons.Where(r => r.Key >= 6), r => Assert.EndsWith("is not a whole number of 0 or more", r.Value, StringComparison.Ordinal));
-        Assert.Equal(2, (await LogAsync(path)).Count);
+        Assert.All(reasons.Where(r => r.Key >= 6 && r.Key != 8), r => Assert.EndsWith("is not a whole number of 0 or more", r.Value, StringComparison.Ordinal));
+        Assert.Equal("'durationMs' is not a whole number", reasons[8]);
+        Assert.Equal(3, (await LogAsync(path)).Count);
     }
 
     [Theory]
@@ -754,5 +759,65 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
         Assert.Equal((cancelled.RunId, RunStatus.Cancelled), (entry.RunId, entry.Status));
         Assert.NotEmpty(entry.Tables);
         Assert.All(entry.Tables, t => Assert.Equal(("Cancelled", 0L), (t.Status, t.Inserted)));
+    }
+
+    /// <summary>Steps this test's own wall clock (RunClock.TestOffset flows only into the runs this test starts).</summary>
+    private static StrongBox<TimeSpan> StepClock(TimeSpan offset)
+    {
+        var step = new StrongBox<TimeSpan>(offset);
+        RunClock.TestOffset.Value = step;
+        return step;
+    }
+
+    [Fact]
+    public async Task A_clock_stepped_back_during_a_run_logs_a_finish_after_its_start_and_restore_log_brings_the_run_back()
+    {
+        // Finding 1 of the run log exploration: the finish was read from the wall clock again, so a step back of an hour
+        // mid-run logged durationMs -3595901 and a finish before the start, which restore-log refused: the restored run
+        // was Abandoned with 0 rows.
+        var path = _fixture.CopyChinook();
+        var step = StepClock(TimeSpan.Zero);
+        var progress = new InlineProgress<SyncProgress>(p => step.Value = TimeSpan.FromHours(-1));
+
+        var result = await new SyncEngine().SyncAsync(_fixture.Request(path, "Genre"), progress);
+
+        Assert.Equal((SyncStatus.Succeeded, 25L), (result.Status, result.Inserted));
+        Assert.InRange(result.Duration, TimeSpan.Zero, TimeSpan.FromMinutes(5));
+        var line = BackupLines(path).Last();
+        var (started, finished) = (line.GetProperty("startedAt").GetDateTime(), line.GetProperty("finishedAt").GetDateTime());
+        Assert.Equal((long)(finished - started).TotalMilliseconds, line.GetProperty("durationMs").GetInt64());
+        Assert.InRange(line.GetProperty("durationMs").GetInt64(), 0, 300_000);
+        Assert.Equal(1, _fixture.PgScalar($"SELECT count(*) FROM dbsync.runs WHERE run_id = '{result.RunId}' AND finished_at >= started_at AND duration_ms >= 0"));
+
+        SyncFixture.Execute(path, "DELETE FROM _dbsync_runs");
+        var restored = await new SyncEngine().RestoreLogAsync(new RestoreLogRequest { Path = path });
+
+        Assert.Empty(restored.Invalid);
+        var entry = Assert.Single(await LogAsync(path));
+        Assert.Equal((result.RunId, RunStatus.Succeeded, 25L), (entry.RunId, entry.Status, entry.Inserted));
+    }
+
+    [Fact]
+    public async Task Restore_log_takes_a_line_an_earlier_build_wrote_with_the_clock_stepped_back_as_a_run_of_0_ms()
+    {
+        var path = _fixture.CopyChinook();
+        var result = await _fixture.SyncAsync(path, "Genre");
+        // What an earlier build wrote when the clock went back an hour during the run.
+        var written = File.ReadAllLines(Backup(path)).Last();
+        File.WriteAllText(Backup(path), With(written, j =>
+        {
+            j["finishedAt"] = "2024-05-01T14:47:18.0000000Z";
+            j["startedAt"] = "2024-05-01T15:47:14.0000000Z";
+            j["durationMs"] = -3595901;
+        }) + "\n");
+        SyncFixture.Execute(path, "DELETE FROM _dbsync_runs");
+
+        var restored = await new SyncEngine().RestoreLogAsync(new RestoreLogRequest { Path = path });
+
+        Assert.Empty(restored.Invalid);
+        var entry = Assert.Single(await LogAsync(path));
+        Assert.Equal((result.RunId, RunStatus.Succeeded, 25L, 0L), (entry.RunId, entry.Status, entry.Inserted, entry.DurationMs));
+        Assert.Equal(entry.StartedAt, entry.FinishedAt);
+        Assert.Equal(new DateTime(2024, 5, 1, 15, 47, 14, DateTimeKind.Utc), entry.StartedAt);
     }
 }

@@ -25,6 +25,9 @@ public sealed class RunLogOutcome
 
     /// <summary>What went wrong while logging, if anything.</summary>
     public string? Error { get; internal set; }
+
+    /// <summary>The run's clock: its entries' finish and duration come from it, never from a second read of the wall clock.</summary>
+    internal RunClock? Clock { get; set; }
 }
 
 /// <summary>
@@ -772,10 +775,9 @@ public static class RunLog
             // the detailed validation below then explains.
             if (JsonSerializer.Deserialize<RunLogEntry>(line, RunLogEntry.JsonOptions) is { } parsed
                 && parsed.RunId != Guid.Empty && parsed.Inserted >= 0 && parsed.Updated >= 0 && parsed.Deleted >= 0
-                && parsed.Conflicts >= 0 && parsed.ConflictsResolved >= 0 && parsed.Quarantined >= 0 && parsed.DurationMs >= 0)
+                && parsed.Conflicts >= 0 && parsed.ConflictsResolved >= 0 && parsed.Quarantined >= 0)
             {
-                parsed.StartedAt = DateTime.SpecifyKind(parsed.StartedAt.ToUniversalTime(), DateTimeKind.Utc);
-                entry = parsed;
+                entry = Normalized(parsed);
                 reason = "";
                 return true;
             }
@@ -836,7 +838,7 @@ public static class RunLog
                 return false;
             }
 
-            foreach (var name in new[] { "inserted", "updated", "deleted", "conflicts", "conflictsResolved", "quarantined", "durationMs" })
+            foreach (var name in new[] { "inserted", "updated", "deleted", "conflicts", "conflictsResolved", "quarantined" })
             {
                 // The first three are required (checked above); the others, where present.
                 if (root.TryGetProperty(name, out var value) && (value.ValueKind != JsonValueKind.Number || !value.TryGetInt64(out var count) || count < 0))
@@ -844,6 +846,13 @@ public static class RunLog
                     reason = $"'{name}' is not a whole number of 0 or more";
                     return false;
                 }
+            }
+
+            // Negative where present is taken (see Normalized), not a fraction or text.
+            if (root.TryGetProperty("durationMs", out var duration) && (duration.ValueKind != JsonValueKind.Number || !duration.TryGetInt64(out _)))
+            {
+                reason = "'durationMs' is not a whole number";
+                return false;
             }
 
             try
@@ -856,10 +865,28 @@ public static class RunLog
                 return false;
             }
 
-            entry.StartedAt = DateTime.SpecifyKind(entry.StartedAt.ToUniversalTime(), DateTimeKind.Utc);
+            entry = Normalized(entry);
             reason = "";
             return true;
         }
+    }
+
+    /// <summary>
+    /// A parsed line as the file stores it: its start in UTC, and never a negative duration or a finish before the start.
+    /// Earlier DbSync builds read the wall clock again at the end of a run, so a clock stepped back during the run (NTP,
+    /// a VM resumed from a snapshot) wrote such a line; how long that run really took is lost, so it is taken as 0 ms
+    /// and its finish as its start. Such a line is the run's true outcome, and refusing it restored the run Abandoned.
+    /// </summary>
+    private static RunLogEntry Normalized(RunLogEntry entry)
+    {
+        entry.StartedAt = DateTime.SpecifyKind(entry.StartedAt.ToUniversalTime(), DateTimeKind.Utc);
+        if (entry.FinishedAt < entry.StartedAt || entry.DurationMs < 0)
+        {
+            entry.FinishedAt = entry.FinishedAt is null ? null : entry.StartedAt;
+            entry.DurationMs = 0;
+        }
+
+        return entry;
     }
 
     /// <summary>True when a table exists in the file.</summary>

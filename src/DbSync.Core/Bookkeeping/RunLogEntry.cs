@@ -72,7 +72,7 @@ public sealed class RunLogEntry
     /// <summary>Rows held back in this run (poison rows).</summary>
     public long Quarantined { get; set; }
 
-    /// <summary>Wall time in milliseconds.</summary>
+    /// <summary>How long the run took, in milliseconds, by a monotonic clock (a step of the wall clock does not change it).</summary>
     public long DurationMs { get; set; }
 
     /// <summary>Per-table counts.</summary>
@@ -163,7 +163,7 @@ public sealed class RunLogEntry
     {
         var entry = Build(result, RunStatus.Abandoned, applied: true, null, null);
         entry.FinishedAt = null;
-        entry.DurationMs = (long)(DateTime.UtcNow - result.StartedAt).TotalMilliseconds;
+        entry.DurationMs = (long)(result.Log.Clock?.Elapsed ?? TimeSpan.Zero).TotalMilliseconds;
         return entry;
     }
 
@@ -182,7 +182,8 @@ public sealed class RunLogEntry
         Conflicts = applied ? result.Conflicts : 0,
         ConflictsResolved = applied ? result.ConflictsResolved : 0,
         Quarantined = applied ? result.Quarantined : 0,
-        DurationMs = (long)result.Duration.TotalMilliseconds,
+        // The run's finish is its start plus its monotonic clock (RunClock): never before its start.
+        DurationMs = Math.Max(0, (long)result.Duration.TotalMilliseconds),
         Tables = result.Tables.Select(t => new TableLogEntry
         {
             // In a run that applied nothing (failed, cancelled), a table is not Succeeded however far it got: it has
