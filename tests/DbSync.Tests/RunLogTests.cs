@@ -820,4 +820,61 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(entry.StartedAt, entry.FinishedAt);
         Assert.Equal(new DateTime(2024, 5, 1, 15, 47, 14, DateTimeKind.Utc), entry.StartedAt);
     }
+
+    /// <summary>Old lines of this file's runs (startedAt in 2020, run ids no database holds), enough to make a prune take a moment.</summary>
+    private static void AppendOldLines(string backup, string template, int count)
+    {
+        var old = With(template, j => { j["runId"] = "RUNID"; j["startedAt"] = "2020-01-01T00:00:00.0000000Z"; j["finishedAt"] = "2020-01-01T00:00:01.0000000Z"; });
+        using var writer = new StreamWriter(backup, append: true);
+        for (var i = 0; i < count; i++)
+        {
+            writer.Write(old.Replace("RUNID", Guid.NewGuid().ToString(), StringComparison.Ordinal));
+            writer.Write('\n');
+        }
+    }
+
+    [Fact]
+    public async Task Prune_backup_loses_no_line_other_processes_append_while_it_rewrites_the_backup()
+    {
+        // Finding 2 of the run log exploration: the prune read the backup, wrote a new file and renamed it over the backup,
+        // without a lock; the lines attempts appended meanwhile (13 of 120) were gone from every record.
+        var path = _fixture.CopyChinook();
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path, "Genre")).Status);
+        AppendOldLines(Backup(path), File.ReadAllLines(Backup(path)).Last(), 100_000);
+        SyncRequest Broken() => new() { Path = path, ConnectionString = "Host=127.0.0.1;Bogus=1" };
+        var attempts = new System.Collections.Concurrent.ConcurrentBag<Guid>();
+        using var stop = new CancellationTokenSource();
+        async Task Attempts()
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                // Each fails before it starts: its entry goes to the backup only.
+                var failed = await Assert.ThrowsAsync<DbSyncException>(() => new SyncEngine().SyncAsync(Broken()));
+                attempts.Add(failed.RunId!.Value);
+            }
+        }
+
+        var appenders = Enumerable.Range(0, 3).Select(_ => Task.Run(Attempts)).ToList();
+        while (attempts.Count < 30)
+        {
+            await Task.Delay(10);
+        }
+
+        var pruning = _fixture.Request(path, "Genre");
+        var pruned = await new SyncEngine().SyncAsync(new SyncRequest
+        {
+            Path = path, ConnectionString = pruning.ConnectionString, Schema = pruning.Schema, Tables = pruning.Tables, KeepDays = 1, PruneBackup = true,
+        });
+        var during = attempts.Count;
+        await stop.CancelAsync();
+        await Task.WhenAll(appenders);
+
+        Assert.True(pruned.Log.Error is null, pruned.Log.Error);
+        var ids = BackupLines(path).Select(l => Guid.Parse(l.GetProperty("runId").GetString()!)).ToHashSet();
+        Assert.True(ids.Count < 1000, $"the old lines were not pruned ({ids.Count} lines)");
+        output.WriteLine($"{attempts.Count} attempts, {during} before the prune ended");
+        var lost = attempts.Count(a => !ids.Contains(a));
+        Assert.True(lost == 0, $"{lost} of {attempts.Count} attempts lost their backup line");
+        Assert.False(File.Exists(Backup(path) + ".tmp"));
+    }
 }

@@ -81,7 +81,60 @@ public static class RunLog
             : Path.GetFullPath(databasePath) + "-dbsync-log.jsonl";
     }
 
-    /// <summary>Appends entries to the backup and flushes them to disk.</summary>
+    /// <summary>How long an append or a prune waits while another process holds the backup's lock (a prune of a large backup).</summary>
+    private static readonly TimeSpan BackupLockTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// The lock file beside a backup, <c>BACKUP.lock</c>: every process that appends to the backup or rewrites it (a prune)
+    /// holds it meanwhile, whichever file's runs it logs (DBSYNC_LOG_PATH and --log-path share one backup among files).
+    /// </summary>
+    public static string BackupLockPathFor(string backupPath) => backupPath + ".lock";
+
+    /// <summary>
+    /// Takes the backup's lock, waiting up to <see cref="BackupLockTimeout"/>. A prune writes a new file and renames it
+    /// over the backup: a line appended meanwhile to the old file was lost, and two appends could write at the same end.
+    /// Null when no lock file can be made or opened there: in a folder no one may write to, no one can prune either (the
+    /// new file goes in that folder), so an append goes on without it; and when the backup is a folder, whose append
+    /// then fails with its own message.
+    /// </summary>
+    /// <exception cref="IOException">Another process held the lock for the whole wait.</exception>
+    private static FileStream? LockBackup(string backupPath)
+    {
+        if (Directory.Exists(backupPath))
+        {
+            return null;
+        }
+
+        var path = BackupLockPathFor(backupPath);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                // FileShare.None is an exclusive flock() on Unix, also on a file opened only to read (which a lock file
+                // another user made can be), and a share-mode lock on Windows. The OS releases it when the process dies.
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.Read, FileShare.None, 1, FileOptions.None);
+            }
+            catch (Exception ex) when (ex is UnauthorizedAccessException or DirectoryNotFoundException)
+            {
+                return null;
+            }
+            catch (IOException) when (File.Exists(path) && clock.Elapsed < BackupLockTimeout)
+            {
+                Thread.Sleep(10);
+            }
+            catch (IOException ex) when (File.Exists(path))
+            {
+                throw new IOException($"another process has held its lock '{path}' for {BackupLockTimeout.TotalSeconds:0} s (a prune of a very large backup, or a stuck process)", ex);
+            }
+            catch (IOException)
+            {
+                return null;
+            }
+        }
+    }
+
+    /// <summary>Appends entries to the backup and flushes them to disk, holding the backup's lock.</summary>
     /// <exception cref="IOException">The file cannot be written.</exception>
     /// <exception cref="UnauthorizedAccessException">The file or folder is read-only.</exception>
     public static void AppendBackup(string backupPath, IEnumerable<RunLogEntry> entries)
@@ -93,6 +146,7 @@ public static class RunLog
             text.Append(entry.ToJson()).Append('\n');
         }
 
+        using var hold = LockBackup(backupPath);
         using var stream = new FileStream(backupPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
         // A last line cut short (a crash or a full disk while it was written) is ended first, so that it stays one
         // damaged line and the entries appended now stay whole.
@@ -420,7 +474,9 @@ public static class RunLog
 
     /// <summary>
     /// Rewrites the backup without entries that finished (or started) before the cutoff, except runs the file holds
-    /// unsent to PostgreSQL: the backup is their only other copy. Lines that do not parse are kept.
+    /// unsent to PostgreSQL: the backup is their only other copy. Lines that do not parse are kept. Holds the backup's
+    /// lock throughout, so that no line another process appends meanwhile is lost, and streams the lines to the new file
+    /// (a backup can be larger than memory). Returns how many lines it removed; with none, the backup is left as it is.
     /// </summary>
     public static int PruneBackup(SqliteConnection sqlite, string backupPath, DateTime cutoffUtc)
     {
@@ -440,28 +496,53 @@ public static class RunLog
             }
         }
 
-        var kept = new StringBuilder();
+        using var hold = LockBackup(backupPath)
+            ?? throw new UnauthorizedAccessException($"its lock file '{BackupLockPathFor(backupPath)}' cannot be made or opened, and lines other processes append while it is rewritten would be lost");
+        // Under the lock, one new file at a time: two prunes of a shared backup never write the same one.
+        var temporary = backupPath + ".tmp";
         var removed = 0;
-        foreach (var line in File.ReadLines(backupPath))
+        try
         {
-            if (TryParse(line, out var entry, out _) && (entry.FinishedAt ?? entry.StartedAt) < cutoffUtc && !unsent.Contains(entry.RunId))
+            using (var reader = new StreamReader(new FileStream(backupPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete), Encoding.UTF8))
+            using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write))
+            using (var writer = new StreamWriter(stream, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false)))
             {
-                removed++;
-                continue;
+                while (reader.ReadLine() is { } line)
+                {
+                    if (TryParse(line, out var entry, out _) && (entry.FinishedAt ?? entry.StartedAt) < cutoffUtc && !unsent.Contains(entry.RunId))
+                    {
+                        removed++;
+                        continue;
+                    }
+
+                    writer.Write(line);
+                    writer.Write('\n');
+                }
+
+                writer.Flush();
+                stream.Flush(flushToDisk: true);
             }
 
-            kept.Append(line).Append('\n');
-        }
+            if (removed == 0)
+            {
+                File.Delete(temporary);
+                return 0;
+            }
 
-        var temporary = backupPath + ".tmp";
-        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write))
+            if (!OperatingSystem.IsWindows())
+            {
+                // A backup shared among users stays writable by those who could write it.
+                File.SetUnixFileMode(temporary, File.GetUnixFileMode(backupPath));
+            }
+
+            File.Move(temporary, backupPath, overwrite: true);
+            return removed;
+        }
+        catch
         {
-            stream.Write(Encoding.UTF8.GetBytes(kept.ToString()));
-            stream.Flush(flushToDisk: true);
+            File.Delete(temporary);
+            throw;
         }
-
-        File.Move(temporary, backupPath, overwrite: true);
-        return removed;
     }
 
     /// <summary>
