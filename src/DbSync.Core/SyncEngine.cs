@@ -192,7 +192,7 @@ public sealed class SyncEngine
                     if (request.PruneBackup && backupPath is not null)
                     {
                         pruning = $"the backup '{backupPath}'";
-                        RunLog.PruneBackup(sqlite, backupPath, cutoff);
+                        RunLog.PruneBackup(sqlite, backupPath, cutoff, result.NodeId, path);
                     }
                 }
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or SqliteException)

@@ -252,7 +252,7 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
         await _fixture.SyncAsync(path, "Genre");
         // What a process killed mid-run leaves behind: its entry still says Running.
         var killed = Guid.NewGuid();
-        SyncFixture.Execute(path, $"INSERT INTO _dbsync_runs (run_id, started_at, status) VALUES ('{killed}', '2020-01-01T00:00:00.0000000Z', 'Running')");
+        SyncFixture.Execute(path, $"INSERT INTO _dbsync_runs (run_id, node_id, path, started_at, status) SELECT '{killed}', value, '{path}', '2020-01-01T00:00:00.0000000Z', 'Running' FROM _dbsync_meta WHERE key = 'node_id'");
 
         Assert.Equal(RunStatus.Abandoned, (await LogAsync(path)).Single(e => e.RunId == killed).Status);
         Assert.Equal([killed], (await LogAsync(path, status: RunStatus.Abandoned)).Select(e => e.RunId));
@@ -876,5 +876,39 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
         var lost = attempts.Count(a => !ids.Contains(a));
         Assert.True(lost == 0, $"{lost} of {attempts.Count} attempts lost their backup line");
         Assert.False(File.Exists(Backup(path) + ".tmp"));
+    }
+
+    [Fact]
+    public async Task Prune_backup_of_a_shared_backup_removes_only_this_files_old_lines()
+    {
+        // Finding 3 of the run log exploration: with a backup shared through --log-path, a prune removed every file's old
+        // lines, among them another file's run it held unsent and that file's attempts that never reached PostgreSQL.
+        using var other = new SyncFixture();
+        var shared = Path.Combine(_fixture.Directory, "all-runs.jsonl");
+        var a = _fixture.CopyChinook("a.sqlite");
+        var b = other.CopyChinook("b.sqlite");
+        SyncRequest Request(string path, string schema, string connection, int? keepDays = null) => new()
+        {
+            Path = path, ConnectionString = connection, Schema = schema, Tables = ["Genre"], LogPath = shared, KeepDays = keepDays, PruneBackup = keepDays is not null,
+        };
+        var step = StepClock(TimeSpan.FromDays(-10));
+        var oldA = await new SyncEngine().SyncAsync(Request(a, _fixture.Schema, TestServer.ConnectionString));
+        var oldAttemptA = await Assert.ThrowsAsync<DbSyncException>(() => new SyncEngine().SyncAsync(Request(a, _fixture.Schema, "Host=127.0.0.1;Bogus=1")));
+        var oldB = await new SyncEngine().SyncAsync(Request(b, other.Schema, TestServer.ConnectionString));
+        var oldAttemptB = await Assert.ThrowsAsync<DbSyncException>(() => new SyncEngine().SyncAsync(Request(b, other.Schema, "Host=127.0.0.1;Bogus=1")));
+        // b's file holds a run unsent: its entry is in b's file and in the backup only.
+        SyncFixture.Execute(b, $"UPDATE _dbsync_runs SET pg_sent = 0 WHERE run_id = '{oldB.RunId}'");
+        step.Value = TimeSpan.Zero;
+        SyncFixture.Execute(a, "UPDATE Genre SET Name = 'pruning' WHERE GenreId = 1");
+
+        var pruning = await new SyncEngine().SyncAsync(Request(a, _fixture.Schema, TestServer.ConnectionString, keepDays: 5));
+
+        Assert.True(pruning.Log.Error is null, pruning.Log.Error);
+        var runs = File.ReadAllLines(shared).Select(l => JsonDocument.Parse(l).RootElement).Select(l => Guid.Parse(l.GetProperty("runId").GetString()!)).ToList();
+        Assert.DoesNotContain(oldA.RunId, runs);
+        Assert.DoesNotContain(oldAttemptA.RunId!.Value, runs);
+        Assert.Equal(2, runs.Count(r => r == oldB.RunId));
+        Assert.Contains(oldAttemptB.RunId!.Value, runs);
+        Assert.Equal(2, runs.Count(r => r == pruning.RunId));
     }
 }

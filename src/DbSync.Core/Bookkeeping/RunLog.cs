@@ -473,12 +473,14 @@ public static class RunLog
     }
 
     /// <summary>
-    /// Rewrites the backup without entries that finished (or started) before the cutoff, except runs the file holds
-    /// unsent to PostgreSQL: the backup is their only other copy. Lines that do not parse are kept. Holds the backup's
+    /// Rewrites the backup without this file's entries (<see cref="IsThisFiles"/>) that finished (or started) before the
+    /// cutoff, except runs the file holds unsent to PostgreSQL: the backup is their only other copy. Other files' lines
+    /// stay (a shared backup; only their own file knows which of its runs are unsent), and so do lines that do not
+    /// parse. This file's attempts that failed before they started go once old: they changed nothing. Holds the backup's
     /// lock throughout, so that no line another process appends meanwhile is lost, and streams the lines to the new file
     /// (a backup can be larger than memory). Returns how many lines it removed; with none, the backup is left as it is.
     /// </summary>
-    public static int PruneBackup(SqliteConnection sqlite, string backupPath, DateTime cutoffUtc)
+    public static int PruneBackup(SqliteConnection sqlite, string backupPath, DateTime cutoffUtc, string? nodeId, string databasePath)
     {
         ArgumentNullException.ThrowIfNull(sqlite);
         if (!File.Exists(backupPath))
@@ -509,7 +511,8 @@ public static class RunLog
             {
                 while (reader.ReadLine() is { } line)
                 {
-                    if (TryParse(line, out var entry, out _) && (entry.FinishedAt ?? entry.StartedAt) < cutoffUtc && !unsent.Contains(entry.RunId))
+                    if (TryParse(line, out var entry, out _) && (entry.FinishedAt ?? entry.StartedAt) < cutoffUtc && !unsent.Contains(entry.RunId)
+                        && IsThisFiles(entry, nodeId, databasePath))
                     {
                         removed++;
                         continue;
@@ -709,8 +712,7 @@ public static class RunLog
                 continue;
             }
 
-            if (!(nodeId is not null && entry.NodeId == nodeId
-                || string.Equals(entry.Path, databasePath, OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal)))
+            if (!IsThisFiles(entry, nodeId, databasePath))
             {
                 skipped++; // another file's run
                 continue;
@@ -778,6 +780,15 @@ public static class RunLog
 
         return new RestoreLogResult { BackupPath = backupPath, Restored = restore, Skipped = skipped, Invalid = invalid, WhatIf = whatIf };
     }
+
+    /// <summary>
+    /// Whether a backup line is a run of this file, as restore-log and the prune tell: its node id is the file's, or its
+    /// path is the file's (a file purged and enabled again has a new node id; an attempt that failed before the file was
+    /// read has none). One backup may serve several files (DBSYNC_LOG_PATH, --log-path).
+    /// </summary>
+    internal static bool IsThisFiles(RunLogEntry entry, string? nodeId, string databasePath) =>
+        nodeId is not null && entry.NodeId == nodeId
+        || string.Equals(entry.Path, databasePath, OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal);
 
     /// <summary>
     /// Refuses a backup restore-log cannot use, before anything is changed: missing, a folder, or unreadable
