@@ -183,24 +183,32 @@ public sealed class SyncEngine
             await FinishLogAsync(sqlite, pg, result, null, warnings, CancellationToken.None).ConfigureAwait(false);
             if (request.KeepDays is { } days)
             {
-                // Never this run's own entry, not even with --keep-days 0: it finished after it started.
-                var cutoff = DateTime.UtcNow.AddDays(-days) is var byAge && byAge < result.StartedAt ? byAge : result.StartedAt;
-                var pruning = $"'{path}'";
-                try
+                if (await RunLog.ClockProblemAsync(pg, () => clock.Now, days).ConfigureAwait(false) is { } clockProblem)
                 {
-                    RunLog.Prune(sqlite, cutoff);
-                    if (request.PruneBackup && backupPath is not null)
-                    {
-                        pruning = $"the backup '{backupPath}'";
-                        RunLog.PruneBackup(sqlite, backupPath, cutoff, result.NodeId, path);
-                    }
+                    result.Log.Error = result.Log.Error is null ? clockProblem : $"{result.Log.Error}; {clockProblem}";
+                    warnings.Add("Run log: " + clockProblem);
                 }
-                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or SqliteException)
+                else
                 {
-                    // PostgreSQL has committed: like any failure to log, a failed prune is a warning, never a failed run.
-                    var problem = $"run log entries older than {days} days could not be removed from {pruning} ({OneLine(ex)}); a later run with --keep-days tries again";
-                    result.Log.Error = result.Log.Error is null ? problem : $"{result.Log.Error}; {problem}";
-                    warnings.Add("Run log: " + problem);
+                    // Never this run's own entry, not even with --keep-days 0: it finished after it started.
+                    var cutoff = clock.Now.AddDays(-days) is var byAge && byAge < result.StartedAt ? byAge : result.StartedAt;
+                    var pruning = $"'{path}'";
+                    try
+                    {
+                        RunLog.Prune(sqlite, cutoff);
+                        if (request.PruneBackup && backupPath is not null)
+                        {
+                            pruning = $"the backup '{backupPath}'";
+                            RunLog.PruneBackup(sqlite, backupPath, cutoff, result.NodeId, path);
+                        }
+                    }
+                    catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or SqliteException)
+                    {
+                        // PostgreSQL has committed: like any failure to log, a failed prune is a warning, never a failed run.
+                        var problem = $"run log entries older than {days} days could not be removed from {pruning} ({OneLine(ex)}); a later run with --keep-days tries again";
+                        result.Log.Error = result.Log.Error is null ? problem : $"{result.Log.Error}; {problem}";
+                        warnings.Add("Run log: " + problem);
+                    }
                 }
             }
 

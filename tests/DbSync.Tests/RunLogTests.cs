@@ -911,4 +911,39 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
         Assert.Contains(oldAttemptB.RunId!.Value, runs);
         Assert.Equal(2, runs.Count(r => r == pruning.RunId));
     }
+
+    [Fact]
+    public async Task A_run_whose_clock_is_far_from_PostgreSQLs_prunes_nothing_and_says_why()
+    {
+        // Finding 4 of the run log exploration: one run with the clock 400 days ahead (a VM booted before NTP) removed
+        // every entry of the file's log and backup, without a word.
+        var path = _fixture.CopyChinook();
+        for (var i = 0; i < 3; i++)
+        {
+            SyncFixture.Execute(path, $"UPDATE Genre SET Name = 'run {i}' WHERE GenreId = 1");
+            Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path, "Genre")).Status);
+        }
+
+        var lines = File.ReadAllLines(Backup(path)).Length;
+        var before = DateTime.UtcNow;
+        StepClock(TimeSpan.FromDays(400));
+        SyncFixture.Execute(path, "UPDATE Genre SET Name = 'ahead' WHERE GenreId = 1");
+        var r = _fixture.Request(path, "Genre");
+
+        var ahead = await new SyncEngine().SyncAsync(new SyncRequest
+        {
+            Path = path, ConnectionString = r.ConnectionString, Schema = r.Schema, Tables = r.Tables, KeepDays = 30, PruneBackup = true,
+        });
+
+        Assert.Equal((SyncStatus.Succeeded, 1L), (ahead.Status, ahead.Updated));
+        Assert.Equal(4, (await LogAsync(path)).Count);
+        Assert.Equal(lines + 2, File.ReadAllLines(Backup(path)).Length);
+        var warning = Assert.Single(ahead.Warnings, w => w.StartsWith("Run log:", StringComparison.Ordinal));
+        var times = System.Text.RegularExpressions.Regex.Match(warning, "were not removed: this machine's clock says (\\S+) and PostgreSQL's (\\S+), more than 5 minutes apart");
+        Assert.True(times.Success, warning);
+        var (local, server) = (DateTime.Parse(times.Groups[1].Value, null, System.Globalization.DateTimeStyles.AdjustToUniversal), DateTime.Parse(times.Groups[2].Value, null, System.Globalization.DateTimeStyles.AdjustToUniversal));
+        Assert.InRange(local, ahead.StartedAt.AddSeconds(-1), ahead.StartedAt.AddMinutes(5));
+        Assert.InRange(server, before.AddSeconds(-1), DateTime.UtcNow.AddSeconds(1));
+        Assert.Equal("Run log: " + ahead.Log.Error, warning);
+    }
 }

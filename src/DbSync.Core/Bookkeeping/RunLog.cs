@@ -459,6 +459,35 @@ public static class RunLog
         return found;
     }
 
+    /// <summary>How far this machine's clock may be from PostgreSQL's for a prune (beyond the time a query takes).</summary>
+    internal static readonly TimeSpan MaxClockSkew = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// Why entries must not be pruned now, or null: they go by their age, so a clock set far ahead (a VM booted before NTP,
+    /// a wrong RTC) removed the whole log and backup in one run. The run's clock (<paramref name="now"/>, which the cutoff
+    /// comes from) is compared with PostgreSQL's; when that cannot be read, nothing is pruned either.
+    /// </summary>
+    internal static async Task<string?> ClockProblemAsync(NpgsqlConnection pg, Func<DateTime> now, int keepDays)
+    {
+        ArgumentNullException.ThrowIfNull(pg);
+        ArgumentNullException.ThrowIfNull(now);
+        DateTime server;
+        try
+        {
+            // Its own timeout: the run's connection may wait for ever (Command Timeout 0), and the run has committed.
+            using var command = new NpgsqlCommand("SELECT clock_timestamp()", pg) { CommandTimeout = 30 };
+            server = DateTime.SpecifyKind((DateTime)(await command.ExecuteScalarAsync(CancellationToken.None).ConfigureAwait(false))!, DateTimeKind.Utc);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or IOException or TimeoutException or InvalidOperationException or InvalidCastException)
+        {
+            return $"run log entries older than {keepDays} days were not removed: PostgreSQL's clock, against which this machine's is checked first, could not be read ({SyncEngine.OneLine(ex)}); a later run with --keep-days tries again";
+        }
+
+        var local = now();
+        return (local - server).Duration() <= MaxClockSkew ? null
+            : $"run log entries older than {keepDays} days were not removed: this machine's clock says {local:yyyy-MM-ddTHH:mm:ss}Z and PostgreSQL's {server:yyyy-MM-ddTHH:mm:ss}Z, more than {MaxClockSkew.TotalMinutes:0} minutes apart, and entries go by their age, so a wrong clock would remove the wrong ones. Set the clock right (NTP); a later run with --keep-days prunes";
+    }
+
     /// <summary>
     /// Removes entries that finished (or started, when never finished) before the cutoff and that PostgreSQL has
     /// (<c>dbsync.runs</c>): one not sent yet would be lost there for good. Returns how many.
