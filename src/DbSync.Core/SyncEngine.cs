@@ -112,7 +112,7 @@ public sealed class SyncEngine
                 var elapsed = clock.Elapsed;
                 RunLog.TryAppendBackup(backupPath, new RunLogEntry
                 {
-                    RunId = runId, Path = TryFullPath(request.Path) is { } full ? Secrets.Redact(full) : null, Target = target, StartedAt = started, FinishedAt = started + elapsed,
+                    RunId = runId, NodeId = NodeIdAfterFailure(sqlite, ex), Path = TryFullPath(request.Path) is { } full ? Secrets.Redact(full) : null, Target = target, StartedAt = started, FinishedAt = started + elapsed,
                     DurationMs = (long)elapsed.TotalMilliseconds,
                     Status = failure is null ? RunStatus.Cancelled : RunStatus.Failed,
                     ErrorId = failure?.ErrorId ?? ErrorIds.Cancelled, Message = failure?.Message ?? "The run was cancelled.",
@@ -223,6 +223,28 @@ public sealed class SyncEngine
             {
                 await pg.DisposeAsync().ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>
+    /// The node id of a file a run opened before it failed to start (a --table matching no table, say), or null: its
+    /// backup-only entry then carries it, so restore-log finds it as the file's also after the file moved. Not read from
+    /// a file another program holds locked (that would wait the busy timeout again) or when the run was cancelled.
+    /// </summary>
+    private static string? NodeIdAfterFailure(SqliteConnection? sqlite, Exception failure)
+    {
+        if (sqlite is null || failure is not DbSyncException || IsBusy(failure))
+        {
+            return null;
+        }
+
+        try
+        {
+            return RunLog.TableExists(sqlite, "_dbsync_meta") ? CaptureStore.ReadMeta(sqlite, null, "node_id") : null;
+        }
+        catch (Exception ex) when (ex is SqliteException or InvalidOperationException)
+        {
+            return null;
         }
     }
 

@@ -946,4 +946,25 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
         Assert.InRange(server, before.AddSeconds(-1), DateTime.UtcNow.AddSeconds(1));
         Assert.Equal("Run log: " + ahead.Log.Error, warning);
     }
+
+    [Fact]
+    public async Task An_attempt_that_fails_after_the_file_was_opened_is_in_the_backup_with_the_files_node_id_and_restore_log_brings_it_back()
+    {
+        // Finding 5 of the run log exploration: a --table matching no table failed inside the capture check, after the file
+        // was opened; its backup line had nodeId null although the file has one, and cli.md said its runId was in the
+        // run history.
+        var path = _fixture.CopyChinook();
+        var first = await _fixture.SyncAsync(path, "Genre");
+
+        var failed = await Assert.ThrowsAsync<DbSyncException>(() => _fixture.SyncAsync(path, "nomatch"));
+
+        Assert.Equal(ErrorIds.TableNotFound, failed.ErrorId);
+        var line = BackupLines(path).Last();
+        Assert.Equal((failed.RunId.ToString(), first.NodeId, "DbSync.TableNotFound"),
+            (line.GetProperty("runId").GetString(), line.GetProperty("nodeId").GetString(), line.GetProperty("errorId").GetString()));
+        Assert.DoesNotContain(await LogAsync(path), e => e.RunId == failed.RunId);
+        var restored = await new SyncEngine().RestoreLogAsync(new RestoreLogRequest { Path = path });
+        Assert.Equal([failed.RunId!.Value], restored.Restored.Select(e => e.RunId));
+        Assert.Equal((RunStatus.Failed, first.NodeId), (await LogAsync(path)).Where(e => e.RunId == failed.RunId).Select(e => (e.Status, e.NodeId)).Single());
+    }
 }
