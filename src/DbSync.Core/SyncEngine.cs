@@ -94,7 +94,7 @@ public sealed class SyncEngine
                     capture = InstallCapture(sqlite, request.Tables, (transaction, nodeId) =>
                     {
                         entries.AddRange(RunLog.MarkAbandoned(sqlite, transaction, backupPath));
-                        var running = new RunLogEntry { RunId = runId, NodeId = nodeId, Path = path, Target = target, StartedAt = started, Status = RunStatus.Running };
+                        var running = new RunLogEntry { RunId = runId, NodeId = nodeId, Path = RunLock.TryRealPath(path), Target = target, StartedAt = started, Status = RunStatus.Running };
                         RunLog.Write(sqlite, transaction, running);
                         entries.Add(running);
                     });
@@ -112,7 +112,7 @@ public sealed class SyncEngine
                 var elapsed = clock.Elapsed;
                 RunLog.TryAppendBackup(backupPath, new RunLogEntry
                 {
-                    RunId = runId, NodeId = NodeIdAfterFailure(sqlite, ex), Path = TryFullPath(request.Path) is { } full ? Secrets.Redact(full) : null, Target = target, StartedAt = started, FinishedAt = started + elapsed,
+                    RunId = runId, NodeId = NodeIdAfterFailure(sqlite, ex), Path = TryFullPath(request.Path) is { } full ? (Secrets.Redact(full) is var redacted && redacted != full ? redacted : RunLock.TryRealPath(full)) : null, Target = target, StartedAt = started, FinishedAt = started + elapsed,
                     DurationMs = (long)elapsed.TotalMilliseconds,
                     Status = failure is null ? RunStatus.Cancelled : RunStatus.Failed,
                     ErrorId = failure?.ErrorId ?? ErrorIds.Cancelled, Message = failure?.Message ?? "The run was cancelled.",
@@ -129,6 +129,7 @@ public sealed class SyncEngine
             var result = new SyncResult { RunId = runId, NodeId = capture.NodeId, Path = path, Target = target, StartedAt = started };
             result.Log.BackupPath = backupPath;
             result.Log.Clock = clock;
+            result.Log.FilePath = RunLock.TryRealPath(path);
             var warnings = capture.Warnings;
             // The file does not keep a change for each target: what one target got is forgotten here, and another never gets it.
             var destination = $"{builder.Host}:{builder.Port}/{builder.Database ?? builder.Username}, schema {schema}";

@@ -967,4 +967,24 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
         Assert.Equal([failed.RunId!.Value], restored.Restored.Select(e => e.RunId));
         Assert.Equal((RunStatus.Failed, first.NodeId), (await LogAsync(path)).Where(e => e.RunId == failed.RunId).Select(e => (e.Status, e.NodeId)).Single());
     }
+
+    [Fact]
+    public async Task A_run_through_a_symbolic_link_logs_to_the_files_own_backup_under_the_files_path()
+    {
+        // Finding 9 of the run log exploration: the run lock resolved the link, the backup and the recorded path did not,
+        // so the run went to LINK-dbsync-log.jsonl, which restore-log --path FILE never read.
+        var path = _fixture.CopyChinook();
+        var link = Path.Combine(_fixture.Directory, "link.sqlite");
+        File.CreateSymbolicLink(link, path);
+
+        var result = await _fixture.SyncAsync(link, "Genre");
+        var failed = await Assert.ThrowsAsync<DbSyncException>(() => new SyncEngine().SyncAsync(new SyncRequest { Path = link, ConnectionString = "Host=127.0.0.1;Bogus=1" }));
+
+        Assert.False(File.Exists(Backup(link)));
+        Assert.Equal([path, path, path], BackupLines(path).Select(l => l.GetProperty("path").GetString()));
+        Assert.Equal(path, Assert.Single(await LogAsync(path)).Path);
+        SyncFixture.Execute(path, "DELETE FROM _dbsync_runs");
+        var restored = await new SyncEngine().RestoreLogAsync(new RestoreLogRequest { Path = path });
+        Assert.Equal([result.RunId, failed.RunId!.Value], restored.Restored.Select(e => e.RunId));
+    }
 }

@@ -19,6 +19,22 @@ public sealed class RunLock : IDisposable
     /// </summary>
     public static string LockPathFor(string databasePath) => RealPath(databasePath) + "-dbsync.lock";
 
+    /// <summary>
+    /// <see cref="RealPath"/>, or the path as given when a link cannot be read (a folder that may not be listed): the run
+    /// log's backup and recorded path, which are named after the file as the lock is.
+    /// </summary>
+    internal static string TryRealPath(string fullPath)
+    {
+        try
+        {
+            return RealPath(fullPath);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return fullPath;
+        }
+    }
+
     /// <summary>The path with every symbolic link in it resolved, the file's own and its folders'.</summary>
     internal static string RealPath(string fullPath, int depth = 0)
     {

@@ -28,6 +28,9 @@ public sealed class RunLogOutcome
 
     /// <summary>The run's clock: its entries' finish and duration come from it, never from a second read of the wall clock.</summary>
     internal RunClock? Clock { get; set; }
+
+    /// <summary>The path the run's entries record: the file's, with symbolic links resolved as for its lock and backup.</summary>
+    internal string? FilePath { get; set; }
 }
 
 /// <summary>
@@ -66,7 +69,10 @@ public static class RunLog
         CREATE INDEX IF NOT EXISTS _dbsync_runs_started ON _dbsync_runs (started_at);
         """;
 
-    /// <summary>The backup file: the explicit path, else DBSYNC_LOG_PATH, else <c>FILE-dbsync-log.jsonl</c> beside the database.</summary>
+    /// <summary>
+    /// The backup file: the explicit path, else DBSYNC_LOG_PATH, else <c>FILE-dbsync-log.jsonl</c> beside the database,
+    /// with symbolic links resolved as for the run lock: a run through a link and one through its target share it.
+    /// </summary>
     public static string? BackupPathFor(string? databasePath, string? explicitPath)
     {
         var configured = explicitPath ?? Environment.GetEnvironmentVariable(LogPathVariable);
@@ -78,7 +84,7 @@ public static class RunLog
         // A path carrying a password is a connection string given as the path: no backup is named after it.
         return string.IsNullOrWhiteSpace(databasePath) || Secrets.Redact(databasePath) != databasePath
             ? null
-            : Path.GetFullPath(databasePath) + "-dbsync-log.jsonl";
+            : RunLock.TryRealPath(Path.GetFullPath(databasePath)) + "-dbsync-log.jsonl";
     }
 
     /// <summary>How long an append or a prune waits while another process holds the backup's lock (a prune of a large backup).</summary>
@@ -529,6 +535,7 @@ public static class RunLog
 
         using var hold = LockBackup(backupPath)
             ?? throw new UnauthorizedAccessException($"its lock file '{BackupLockPathFor(backupPath)}' cannot be made or opened, and lines other processes append while it is rewritten would be lost");
+        var realPath = RunLock.TryRealPath(databasePath);
         // Under the lock, one new file at a time: two prunes of a shared backup never write the same one.
         var temporary = backupPath + ".tmp";
         var removed = 0;
@@ -541,7 +548,7 @@ public static class RunLog
                 while (reader.ReadLine() is { } line)
                 {
                     if (TryParse(line, out var entry, out _) && (entry.FinishedAt ?? entry.StartedAt) < cutoffUtc && !unsent.Contains(entry.RunId)
-                        && IsThisFiles(entry, nodeId, databasePath))
+                        && IsThisFiles(entry, nodeId, databasePath, realPath))
                     {
                         removed++;
                         continue;
@@ -727,6 +734,7 @@ public static class RunLog
         var order = new List<Guid>();
         var skipped = 0;
         var number = 0;
+        var realPath = RunLock.TryRealPath(databasePath);
         foreach (var line in ReadBackupLines(backupPath))
         {
             number++;
@@ -741,7 +749,7 @@ public static class RunLog
                 continue;
             }
 
-            if (!IsThisFiles(entry, nodeId, databasePath))
+            if (!IsThisFiles(entry, nodeId, databasePath, realPath))
             {
                 skipped++; // another file's run
                 continue;
@@ -815,9 +823,13 @@ public static class RunLog
     /// path is the file's (a file purged and enabled again has a new node id; an attempt that failed before the file was
     /// read has none). One backup may serve several files (DBSYNC_LOG_PATH, --log-path).
     /// </summary>
-    internal static bool IsThisFiles(RunLogEntry entry, string? nodeId, string databasePath) =>
+    internal static bool IsThisFiles(RunLogEntry entry, string? nodeId, string databasePath, string realPath) =>
         nodeId is not null && entry.NodeId == nodeId
-        || string.Equals(entry.Path, databasePath, OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal);
+        // The file's path with links resolved (RunLock.TryRealPath, as runs record it), or as given: earlier runs through
+        // a link recorded the link's.
+        || entry.Path is { } recorded && (SamePath(recorded, realPath) || SamePath(recorded, databasePath));
+
+    private static bool SamePath(string a, string b) => string.Equals(a, b, OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal);
 
     /// <summary>
     /// Refuses a backup restore-log cannot use, before anything is changed: missing, a folder, or unreadable

@@ -171,7 +171,7 @@ public sealed class RunLogEntry
     {
         RunId = result.RunId,
         NodeId = result.NodeId,
-        Path = result.Path,
+        Path = result.Log.FilePath ?? result.Path,
         Target = result.Target,
         StartedAt = result.StartedAt,
         FinishedAt = result.FinishedAt,
