@@ -987,4 +987,28 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
         var restored = await new SyncEngine().RestoreLogAsync(new RestoreLogRequest { Path = path });
         Assert.Equal([result.RunId, failed.RunId!.Value], restored.Restored.Select(e => e.RunId));
     }
+
+    [Fact]
+    public async Task History_lost_from_dbsync_runs_is_sent_again_after_clearing_the_files_log_and_restore_log()
+    {
+        // Finding 8 of the run log exploration: an entry once sent is never sent again, so a lost dbsync.runs stays
+        // without the history; cli.md ("The run log") gives this way to send it again.
+        var path = _fixture.CopyChinook();
+        var runs = new List<Guid>();
+        for (var i = 0; i < 3; i++)
+        {
+            SyncFixture.Execute(path, $"UPDATE Genre SET Name = 'run {i}' WHERE GenreId = 1");
+            runs.Add((await _fixture.SyncAsync(path, "Genre")).RunId);
+        }
+
+        // This file's rows only: other tests use dbsync.runs meanwhile.
+        _fixture.PgExecute($"DELETE FROM dbsync.runs WHERE path = '{path}'");
+        SyncFixture.Execute(path, "DELETE FROM _dbsync_runs");
+        var restored = await new SyncEngine().RestoreLogAsync(new RestoreLogRequest { Path = path });
+        var next = await _fixture.SyncAsync(path, "Genre");
+
+        Assert.Equal(runs, restored.Restored.Select(e => e.RunId));
+        Assert.True(next.Log.Postgres, next.Log.Error);
+        Assert.Equal(4, _fixture.PgScalar($"SELECT count(*) FROM dbsync.runs WHERE path = '{path}' AND status = 'Succeeded'"));
+    }
 }
