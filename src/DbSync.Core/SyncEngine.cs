@@ -192,7 +192,10 @@ public sealed class SyncEngine
                 else
                 {
                     // Never this run's own entry, not even with --keep-days 0: it finished after it started.
-                    var cutoff = clock.Now.AddDays(-days) is var byAge && byAge < result.StartedAt ? byAge : result.StartedAt;
+                    // More days than the calendar holds keeps everything (AddDays would throw, after PostgreSQL committed).
+                    var now = clock.Now;
+                    var byAge = days >= (now - DateTime.MinValue).TotalDays ? DateTime.MinValue : now.AddDays(-days);
+                    var cutoff = byAge < result.StartedAt ? byAge : result.StartedAt;
                     var pruning = $"'{path}'";
                     try
                     {

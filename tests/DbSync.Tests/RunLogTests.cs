@@ -276,6 +276,14 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(0, code);
         Assert.Equal(2, JsonDocument.Parse(stdout).RootElement.GetProperty("runs").GetArrayLength());
 
+        // More days than the calendar holds keeps everything: DateTime.AddDays threw there, after PostgreSQL had committed
+        // (found by the CLI fixes, which had it end as DbSync.Unexpected).
+        var kept = (await LogAsync(path)).Count;
+        var (huge, hugeOut, hugeErr) = await CliTests.RunCliAsync("sync", "--path", path, "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema,
+            "--table", "Genre", "--keep-days", "2147483647", "--prune-backup", "--json");
+        Assert.True(huge == 0, hugeOut + hugeErr);
+        Assert.Equal(kept + 1, (await LogAsync(path)).Count);
+
         // --keep-days 0 --prune-backup keeps the run that prunes, in the file and in the backup; every earlier one goes.
         var (zero, zeroOut, _) = await CliTests.RunCliAsync("sync", "--path", path, "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema,
             "--table", "Genre", "--keep-days", "0", "--prune-backup", "--json");
