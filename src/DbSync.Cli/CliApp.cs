@@ -147,6 +147,14 @@ public static class CliApp
         {
             return Fail(ex, json, stdout, stderr);
         }
+        catch (Exception ex)
+        {
+            // Last resort: a failure DbSync has no name for ended the process with .NET's stack trace (exit 134, stdout
+            // empty), which no script can read. It still gets the documented failure object and exit 1.
+            return Fail(new DbSyncException(ErrorIds.Unexpected, DbSyncErrorCategory.NotSpecified,
+                $"DbSync failed in a way it has no name for ({ex.GetType().Name}: {ex.Message.ReplaceLineEndings(" ")}); please report it with the command line.", inner: ex),
+                json, stdout, stderr);
+        }
         finally
         {
             Console.CancelKeyPress -= onCancel;
@@ -179,7 +187,7 @@ public static class CliApp
 
         if (parsed.Flag("--watch"))
         {
-            return await WatchAsync(request, TimeSpan.FromSeconds(parsed.Int("--interval") ?? 30), parsed.Flag("--json"), stdout, stderr, cancellationToken).ConfigureAwait(false);
+            return await WatchAsync(request, TimeSpan.FromSeconds(parsed.Int("--interval", minimum: 1, maximum: 86_400) ?? 30), parsed.Flag("--json"), stdout, stderr, cancellationToken).ConfigureAwait(false);
         }
 
         var result = await new SyncEngine().SyncAsync(request, null, cancellationToken).ConfigureAwait(false);
@@ -355,7 +363,7 @@ public static class CliApp
             Path = parsed.Required("--path"),
             ConnectionString = Connection(parsed),
             Detailed = parsed.Flag("--detailed"),
-            TargetTimeout = TimeSpan.FromSeconds(parsed.Int("--target-timeout") ?? 3),
+            TargetTimeout = TimeSpan.FromSeconds(parsed.Int("--target-timeout", minimum: 1, maximum: 600) ?? 3),
         }, cancellationToken).ConfigureAwait(false);
         if (parsed.Flag("--json"))
         {
@@ -410,7 +418,7 @@ public static class CliApp
             Schema = parsed.Value("--schema") ?? "public",
             Tables = parsed.Values("--table"),
             PreserveCase = parsed.Flag("--preserve-case"),
-            TargetTimeout = TimeSpan.FromSeconds(parsed.Int("--target-timeout") ?? 5),
+            TargetTimeout = TimeSpan.FromSeconds(parsed.Int("--target-timeout", minimum: 1, maximum: 600) ?? 5),
         }, cancellationToken).ConfigureAwait(false);
         var failed = checks.Any(c => c.Status == DbSync.Core.Diagnostics.CheckStatus.Fail);
         if (parsed.Flag("--json"))
@@ -986,8 +994,12 @@ public static class CliApp
                 : throw UsageError($"Option {name} needs an ISO 8601 date or date-time (2020-12-01, 2020-12-01T09:30:00Z, 2020-12-01T10:30+01:00), not '{text}'.");
         }
 
-        /// <summary>A whole-number option of at least <paramref name="minimum"/>; one message names the rule whatever the value breaks.</summary>
-        public int? Int(string name, int minimum = 0)
+        /// <summary>
+        /// A whole-number option from <paramref name="minimum"/> to <paramref name="maximum"/>; one message names the rule
+        /// whatever the value breaks. A range is the cmdlet parameter's (ValidateRange), so that a value one refuses the
+        /// other does not take: --target-timeout took 0 (a check that always failed) and crashed above 1024 (Npgsql's limit).
+        /// </summary>
+        public int? Int(string name, int minimum = 0, int maximum = int.MaxValue)
         {
             var text = Value(name);
             if (text is null)
@@ -995,9 +1007,11 @@ public static class CliApp
                 return null;
             }
 
-            return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= minimum
+            return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= minimum && value <= maximum
                 ? value
-                : throw UsageError($"Option {name} needs a whole number of {minimum} or more, not '{text}'.");
+                : throw UsageError(maximum == int.MaxValue
+                    ? $"Option {name} needs a whole number of {minimum} or more, not '{text}'."
+                    : $"Option {name} needs a whole number from {minimum} to {maximum}, not '{text}'.");
         }
     }
 }
