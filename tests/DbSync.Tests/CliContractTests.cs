@@ -75,4 +75,53 @@ public sealed class CliContractTests : IDisposable
         Assert.StartsWith("dbsync: DbSync.Unexpected: ", stderr, StringComparison.Ordinal);
         Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
+
+    [Fact]
+    public async Task Conflicts_finds_a_node_and_a_run_by_any_spelling_of_their_GUID()
+    {
+        // node_id was compared as text: an upper-case, braced or hyphen-less GUID, which the --node check accepts,
+        // listed nothing, exit 0, so a monitoring script reported "no conflicts".
+        var path = _fixture.CreateDatabase("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO item VALUES (1, 'one');");
+        string[] common = ["--path", path, "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema];
+        Assert.Equal(0, (await RunCliAsync(["sync", .. common])).Code);
+        _fixture.PgExecute($"UPDATE \"{_fixture.Schema}\".item SET name = 'pg' WHERE id = 1");
+        SyncFixture.Execute(path, "UPDATE item SET name = 'local' WHERE id = 1");
+        var (code, stdout, stderr) = await RunCliAsync(["sync", .. common, "--conflict-policy", "Fail", "--json"]);
+        Assert.True(code == 3, stdout + stderr);
+        var runId = Guid.Parse(Json(stdout).GetProperty("runId").GetString()!);
+        var nodeId = Guid.Parse(Json(stdout).GetProperty("nodeId").GetString()!);
+
+        foreach (var format in new[] { "D", "N", "B", "P" })
+        {
+            foreach (var spelling in new[] { nodeId.ToString(format), nodeId.ToString(format).ToUpperInvariant() })
+            {
+                (code, stdout, stderr) = await RunCliAsync("conflicts", "--connection", TestServer.ConnectionString, "--node", spelling, "--json");
+                Assert.True(code == 0, stdout + stderr);
+                var conflict = Assert.Single(Json(stdout).GetProperty("conflicts").EnumerateArray());
+                Assert.Equal(nodeId.ToString(), conflict.GetProperty("nodeId").GetString());
+            }
+        }
+
+        (code, stdout, stderr) = await RunCliAsync("conflicts", "--connection", TestServer.ConnectionString, "--run", runId.ToString("B").ToUpperInvariant(), "--json");
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Equal(runId.ToString(), Assert.Single(Json(stdout).GetProperty("conflicts").EnumerateArray()).GetProperty("runId").GetString());
+    }
+
+    [Fact]
+    public async Task Conflicts_needs_a_connection_string_also_for_a_file_that_never_synced_and_checks_its_options_first()
+    {
+        // With no node id in the file, conflicts returned [] (exit 0) before it looked for a connection string, and a bad
+        // --node without one gave ConnectionMissing, not the usage error.
+        var fresh = _fixture.CopyChinook();
+        var unset = new Dictionary<string, string?> { ["DBSYNC_CONNECTION"] = null };
+
+        var (code, stdout, stderr) = await RunCliProcessAsync(unset, "conflicts", "--path", fresh, "--json");
+        Assert.True(code == 1, stdout + stderr);
+        Assert.Equal("DbSync.ConnectionMissing", Json(stdout).GetProperty("errorId").GetString());
+
+        (code, stdout, stderr) = await RunCliProcessAsync(unset, "conflicts", "--node", "bogus", "--json");
+        Assert.True(code == 2, stdout + stderr);
+        Assert.Equal("DbSync.UsageError", Json(stdout).GetProperty("errorId").GetString());
+        Assert.Contains("'bogus'", Json(stdout).GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
 }

@@ -91,6 +91,13 @@ public static class ConflictStore
             "recorded in the file may report rows that run deleted as DeletedInTarget conflicts.";
     }
 
+    /// <summary>
+    /// A node id as DbSync writes it (<see cref="Guid.ToString()"/>: lower case, hyphens), or null when the text is no
+    /// GUID. <c>node_id</c> is compared as text, so an upper-case, braced or hyphen-less spelling, which
+    /// <see cref="Guid.TryParse(string?, out Guid)"/> accepts, found nothing.
+    /// </summary>
+    private static string? NodeIdText(string text) => Guid.TryParse(text, out var id) ? id.ToString() : null;
+
     /// <summary>Reads conflict records, newest first.</summary>
     public static async Task<IReadOnlyList<ConflictRecord>> QueryAsync(ConflictQuery query, CancellationToken cancellationToken)
     {
@@ -99,23 +106,22 @@ public static class ConflictStore
             throw new DbSyncException(ErrorIds.UsageError, DbSyncErrorCategory.InvalidArgument, $"--last must be at least 1 (got {query.Last}).");
         }
 
-        var nodeId = query.NodeId;
+        // Usage errors first, then the connection string, then the file: a missing connection string was reported only
+        // once the file had a node id, so a job without one looked healthy (exit 0, no conflicts) until its first sync.
+        var nodeId = query.NodeId is null ? null : NodeIdText(query.NodeId)
+            // Node ids are GUIDs: anything else would only list nothing.
+            ?? throw new DbSyncException(ErrorIds.UsageError, DbSyncErrorCategory.InvalidArgument, $"--node '{query.NodeId}' is not a node id (a GUID, as status and the run log show it).");
+        var builder = TargetDatabase.ParseConnectionString(query.ConnectionString, query.Credential);
         if (query.Path is not null)
         {
             var path = SourceDatabase.Validate(query.Path);
             using var sqlite = SourceDatabase.Open(path);
+            // As the file holds it: its runs recorded their conflicts under exactly this text.
             nodeId = Bookkeeping.RunLog.TableExists(sqlite, "_dbsync_meta") ? Capture.CaptureStore.ReadMeta(sqlite, null, "node_id") : null;
             if (nodeId is null)
             {
                 return [];
             }
-        }
-
-        var builder = TargetDatabase.ParseConnectionString(query.ConnectionString, query.Credential);
-        if (nodeId is not null && !Guid.TryParse(nodeId, out _))
-        {
-            // Node ids are GUIDs: anything else would only list nothing.
-            throw new DbSyncException(ErrorIds.UsageError, DbSyncErrorCategory.InvalidArgument, $"--node '{nodeId}' is not a node id (a GUID, as status and the run log show it).");
         }
 
         try
