@@ -664,11 +664,13 @@ public static class CliApp
     /// <summary>
     /// The connection string every command uses: --connection, else DBSYNC_CONNECTION, else null. An empty or blank
     /// variable counts as unset: containers and systemd's <c>Environment=DBSYNC_CONNECTION=</c> produce one, and it made
-    /// <c>test</c> fail and <c>status</c> report the target unreachable instead of not checking it. An explicit
-    /// <c>--connection ""</c> stays a value, so the error names it.
+    /// <c>test</c> fail and <c>status</c> report the target unreachable instead of not checking it. So does an empty or
+    /// blank <c>--connection</c>: wrappers pass <c>--connection "$OVERRIDE"</c> with the override unset, and the empty
+    /// value hid the variable, failing with a message that said neither was given.
     /// </summary>
     private static string? Connection(ParsedArgs parsed) =>
-        parsed.Value("--connection") ?? (Environment.GetEnvironmentVariable("DBSYNC_CONNECTION") is { } fromEnvironment && !string.IsNullOrWhiteSpace(fromEnvironment) ? fromEnvironment : null);
+        (parsed.Value("--connection") is { } given && !string.IsNullOrWhiteSpace(given) ? given : null)
+        ?? (Environment.GetEnvironmentVariable("DBSYNC_CONNECTION") is { } fromEnvironment && !string.IsNullOrWhiteSpace(fromEnvironment) ? fromEnvironment : null);
 
     private static async Task<int> EnableAsync(ParsedArgs parsed, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {

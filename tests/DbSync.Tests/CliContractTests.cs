@@ -124,4 +124,27 @@ public sealed class CliContractTests : IDisposable
         Assert.Equal("DbSync.UsageError", Json(stdout).GetProperty("errorId").GetString());
         Assert.Contains("'bogus'", Json(stdout).GetProperty("message").GetString(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task An_empty_connection_option_counts_as_unset_and_the_variable_is_used()
+    {
+        // An explicit --connection "" hid DBSYNC_CONNECTION and failed with "No PostgreSQL connection string was given
+        // (--connection or DBSYNC_CONNECTION)", though the variable was set.
+        var path = _fixture.CopyChinook();
+        var set = new Dictionary<string, string?> { ["DBSYNC_CONNECTION"] = TestServer.ConnectionString };
+
+        var (code, stdout, stderr) = await RunCliProcessAsync(set, "sync", "--path", path, "--connection", "", "--schema", _fixture.Schema, "--table", "Genre", "--json");
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Equal(25, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".genre"));
+
+        (code, stdout, stderr) = await RunCliProcessAsync(set, "status", "--path", path, "--connection", " ", "--json");
+        Assert.True(code == 0, stdout + stderr);
+        Assert.True(Json(stdout).GetProperty("targetReachable").GetBoolean());
+
+        // With neither, the message is still the one that names both.
+        var unset = new Dictionary<string, string?> { ["DBSYNC_CONNECTION"] = null };
+        (code, stdout, stderr) = await RunCliProcessAsync(unset, "sync", "--path", path, "--connection", "", "--json");
+        Assert.True(code == 1, stdout + stderr);
+        Assert.Equal("DbSync.ConnectionMissing", Json(stdout).GetProperty("errorId").GetString());
+    }
 }
