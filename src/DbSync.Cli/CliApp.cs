@@ -54,18 +54,48 @@ public static class CliApp
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(stdout);
         ArgumentNullException.ThrowIfNull(stderr);
-        // One command's options: `dbsync sync --help`, `dbsync help sync`. It was a usage error, and only the list of
-        // every command existed. A --help that is an option's value (--table --help) is a value.
-        if (args.Length > 0 && CommandAskingHelp(args) is { } asked)
+        // `--json=false` is a usage error (a switch takes no value), but a wrapper that always parses stdout still needs
+        // the error object: it got nothing.
+        var json = args.Any(a => a == "--json" || a.StartsWith("--json=", StringComparison.Ordinal));
+        if (args.Length == 0)
         {
-            stdout.WriteLine(CommandHelp(asked));
+            // As every usage error: the message line on stderr, and stdout left for what a command prints.
+            stderr.WriteLine($"dbsync: {ErrorIds.UsageError}: No command given.");
+            stderr.WriteLine(Help());
+            return Usage;
+        }
+
+        if (args[0] is "-h" or "--help" or "help")
+        {
+            // `help COMMAND` is one command's options; anything else after it was ignored and the general help printed
+            // with exit 0, an unknown command included.
+            if (args.Length > 1 && (args[0] != "help" || args.Length > 2 || args[1].StartsWith('-')))
+            {
+                return Fail(UsageError($"{args[0]} takes {(args[0] == "help" ? "one command name" : "nothing")} (got '{string.Join(" ", args.Skip(1))}'); " +
+                    "for one command's options: dbsync help COMMAND or dbsync COMMAND --help."), json, stdout, stderr);
+            }
+
+            if (args.Length == 2 && !_commands.ContainsKey(args[1]))
+            {
+                return Fail(UsageError($"Unknown command '{args[1]}'. Commands: {string.Join(", ", _commands.Keys)}."), json, stdout, stderr);
+            }
+
+            stdout.WriteLine(args.Length == 2 ? CommandHelp(args[1]) : Help());
             return Success;
         }
 
-        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        // One command's options: `dbsync sync --help`. It was a usage error, and only the list of every command existed.
+        // A --help that is an option's value (--table --help) is a value.
+        if (CommandAskingHelp(args) is { } asked)
         {
-            stdout.WriteLine(Help());
-            return args.Length == 0 ? Usage : Success;
+            if (json)
+            {
+                // Help is text; --json promises exactly one JSON object on stdout.
+                return Fail(UsageError($"--help prints text, not JSON: dbsync {asked} --help, without --json."), json, stdout, stderr);
+            }
+
+            stdout.WriteLine(CommandHelp(asked));
+            return Success;
         }
 
         if (args[0] is "--version" or "version")
@@ -73,14 +103,13 @@ public static class CliApp
             // `--version --json` is one object for scripts; anything else after it is a mistake, not ignored.
             if (args.Skip(1).FirstOrDefault(a => a != "--json") is { } extra)
             {
-                return Fail(UsageError($"{args[0]} takes no option but --json; got '{extra}'."), args.Contains("--json", StringComparer.Ordinal), stdout, stderr);
+                return Fail(UsageError($"{args[0]} takes no option but --json; got '{extra}'."), json, stdout, stderr);
             }
 
             stdout.WriteLine(args.Length > 1 ? new JsonObject { ["version"] = SyncEngine.Version }.ToJsonString() : $"dbsync {SyncEngine.Version}");
             return Success;
         }
 
-        var json = args.Contains("--json", StringComparer.Ordinal);
         ParsedArgs parsed;
         try
         {
@@ -886,11 +915,6 @@ public static class CliApp
     /// <summary>The command whose help the arguments ask for, or null.</summary>
     private static string? CommandAskingHelp(string[] args)
     {
-        if (args.Length == 2 && args[0] == "help" && _commands.ContainsKey(args[1]))
-        {
-            return args[1];
-        }
-
         if (!_commands.TryGetValue(args[0], out var spec))
         {
             return null;

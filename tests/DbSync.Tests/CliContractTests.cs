@@ -147,4 +147,75 @@ public sealed class CliContractTests : IDisposable
         Assert.True(code == 1, stdout + stderr);
         Assert.Equal("DbSync.ConnectionMissing", Json(stdout).GetProperty("errorId").GetString());
     }
+
+    [Theory]
+    [InlineData("status --path x --json=false")]
+    [InlineData("status --path x --json=true")]
+    [InlineData("--version --json=true")]
+    public async Task A_json_switch_with_a_value_is_a_usage_error_that_still_prints_the_error_object(string commandLine)
+    {
+        // Exit 2 as documented, but stdout was empty: --json was looked for as exactly "--json".
+        var (code, stdout, stderr) = await RunCliAsync(commandLine.Split(' '));
+
+        Assert.True(code == 2, stdout + stderr);
+        Assert.Equal("DbSync.UsageError", Json(stdout).GetProperty("errorId").GetString());
+        Assert.Contains("--json", Json(stdout).GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("help bogus", "Unknown command 'bogus'")]
+    [InlineData("help sync extra", "'sync extra'")]
+    [InlineData("--help sync", "'sync'")]
+    [InlineData("-h --anything", "'--anything'")]
+    [InlineData("help --json", "'--json'")]
+    [InlineData("sync --help --json", "without --json")]
+    public async Task Help_with_an_unknown_command_or_another_argument_is_a_usage_error(string commandLine, string named)
+    {
+        // They printed the general help with exit 0, an unknown command included.
+        var (code, stdout, stderr) = await RunCliAsync(commandLine.Split(' '));
+
+        Assert.True(code == 2, stdout + stderr);
+        Assert.StartsWith("dbsync: DbSync.UsageError: ", stderr, StringComparison.Ordinal);
+        Assert.Contains(named, stderr, StringComparison.Ordinal);
+        if (commandLine.Contains("--json", StringComparison.Ordinal))
+        {
+            Assert.Equal("DbSync.UsageError", Json(stdout).GetProperty("errorId").GetString());
+        }
+        else
+        {
+            Assert.Empty(stdout);
+        }
+    }
+
+    [Fact]
+    public async Task Help_and_version_in_every_documented_spelling_exit_0()
+    {
+        foreach (var args in new[] { new[] { "--help" }, ["-h"], ["help"] })
+        {
+            var (code, stdout, _) = await RunCliAsync(args);
+            Assert.Equal(0, code);
+            Assert.Contains("reset-node", stdout, StringComparison.Ordinal);
+        }
+
+        foreach (var args in new[] { new[] { "help", "log" }, ["log", "-h"], ["log", "--help"] })
+        {
+            var (code, stdout, _) = await RunCliAsync(args);
+            Assert.Equal(0, code);
+            Assert.StartsWith("dbsync log: ", stdout, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(0, (await RunCliAsync("version")).Code);
+    }
+
+    [Fact]
+    public async Task No_command_is_a_usage_error_on_stderr_with_the_usage_text()
+    {
+        // The help went to stdout, with exit 2 and no usage error line.
+        var (code, stdout, stderr) = await RunCliAsync();
+
+        Assert.Equal(2, code);
+        Assert.Empty(stdout);
+        Assert.StartsWith("dbsync: DbSync.UsageError: No command given.", stderr, StringComparison.Ordinal);
+        Assert.Contains("Usage: dbsync <command>", stderr, StringComparison.Ordinal);
+    }
 }
