@@ -237,6 +237,12 @@ public static class CliApp
     {
         var policy = parsed.Enum<ConflictPolicy>("--conflict-policy") ?? ConflictPolicy.SourceWins;
         var newestColumn = parsed.Value("--newest-column");
+        if (newestColumn is not null && string.IsNullOrWhiteSpace(newestColumn))
+        {
+            // Core refused it too, but as a run: with a runId, and an attempt recorded in the backup.
+            throw UsageError("--newest-column needs a column name, not an empty string.");
+        }
+
         if (policy == ConflictPolicy.Newest && newestColumn is null)
         {
             throw UsageError("--conflict-policy Newest needs --newest-column (the column that says which version is newer).");
@@ -253,7 +259,8 @@ public static class CliApp
             ConnectionString = Connection(parsed) ?? "",
             Schema = parsed.Value("--schema") ?? "public",
             Tables = parsed.Values("--table"),
-            BatchSize = parsed.Int("--batch-size") ?? 10_000,
+            // At least 1, as Core and cli.md say: "0 or more" here and "at least 1" from Core contradicted each other.
+            BatchSize = parsed.Int("--batch-size", minimum: 1) ?? 10_000,
             Resync = parsed.Flag("--resync"),
             PreserveCase = parsed.Flag("--preserve-case"),
             LockTimeout = TimeSpan.FromSeconds(parsed.Int("--lock-timeout") ?? 30),

@@ -218,4 +218,33 @@ public sealed class CliContractTests : IDisposable
         Assert.StartsWith("dbsync: DbSync.UsageError: No command given.", stderr, StringComparison.Ordinal);
         Assert.Contains("Usage: dbsync <command>", stderr, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("-1")]
+    [InlineData("0")]
+    public async Task Every_batch_size_below_1_gets_the_same_message(string value)
+    {
+        // -1 got "a whole number of 0 or more", and then 0 "must be at least 1".
+        var (code, stdout, _) = await RunCliAsync("sync", "--path", "x", "--connection", "Host=x", "--batch-size", value, "--json");
+
+        Assert.Equal(2, code);
+        Assert.Equal($"Option --batch-size needs a whole number of 1 or more, not '{value}'.", Json(stdout).GetProperty("message").GetString());
+    }
+
+    [Fact]
+    public async Task An_empty_newest_column_is_a_usage_error_before_any_run()
+    {
+        // The CLI let it through to Core, which refused it as a run: with a runId, and an attempt in the backup.
+        var path = _fixture.CopyChinook();
+
+        var (code, stdout, stderr) = await RunCliAsync("sync", "--path", path, "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema,
+            "--conflict-policy", "Newest", "--newest-column=", "--json");
+
+        Assert.True(code == 2, stdout + stderr);
+        var json = Json(stdout);
+        Assert.Equal("DbSync.UsageError", json.GetProperty("errorId").GetString());
+        Assert.Contains("--newest-column", json.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.False(json.TryGetProperty("runId", out _), stdout);
+        Assert.False(File.Exists(path + "-dbsync-log.jsonl"), "a usage error is no run and is not logged");
+    }
 }
