@@ -170,7 +170,7 @@ public static class CliApp
         catch (OperationCanceledException ex) when (cancel.IsCancellationRequested)
         {
             return Fail(ex is RunCancelledException run ? run.ToError()
-                : new DbSyncException(ErrorIds.Cancelled, DbSyncErrorCategory.OperationStopped, "The run was cancelled; nothing of it was applied."), json, stdout, stderr);
+                : new DbSyncException(ErrorIds.Cancelled, DbSyncErrorCategory.OperationStopped, CancelledMessage(parsed)), json, stdout, stderr);
         }
         catch (DbSyncException ex)
         {
@@ -189,6 +189,16 @@ public static class CliApp
             Console.CancelKeyPress -= onCancel;
         }
     }
+
+    /// <summary>What a cancel left undone, per command: the commands that only read said a run's "nothing of it was applied".</summary>
+    private static string CancelledMessage(ParsedArgs parsed) => parsed.Command switch
+    {
+        "log" or "status" or "test" or "conflicts" => $"{parsed.Command} was cancelled; it only reads, and nothing was changed.",
+        "quarantine" when !parsed.Flag("--retry") => "quarantine was cancelled; listing only reads, and nothing was changed.",
+        // Its writes are one transaction, committed last.
+        "restore-log" => "restore-log was cancelled; nothing was restored.",
+        _ => "The run was cancelled; nothing of it was applied.",
+    };
 
     private static async Task<int> SyncAsync(ParsedArgs parsed, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {

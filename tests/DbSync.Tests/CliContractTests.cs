@@ -247,4 +247,61 @@ public sealed class CliContractTests : IDisposable
         Assert.False(json.TryGetProperty("runId", out _), stdout);
         Assert.False(File.Exists(path + "-dbsync-log.jsonl"), "a usage error is no run and is not logged");
     }
+
+    [Theory]
+    [InlineData("log", "log was cancelled; it only reads, and nothing was changed.")]
+    [InlineData("quarantine", "quarantine was cancelled; listing only reads, and nothing was changed.")]
+    public async Task A_cancelled_read_only_command_does_not_speak_of_a_run(string command, string message)
+    {
+        // They said "The run was cancelled; nothing of it was applied." Another program's exclusive lock keeps the
+        // command waiting (the busy timeout, 30 s), so SIGTERM finds it under way.
+        var path = _fixture.CopyChinook();
+        Assert.Equal(0, (await RunCliAsync("enable", "--path", path, "--table", "Genre")).Code);
+        using var holder = SyncFixture.OpenSqlite(path);
+        SyncFixture.Execute(holder, "BEGIN EXCLUSIVE");
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "dbsync.dll"), command, "--path", path, "--json" })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        // Signalled once it has the file open (so its handler is registered and it waits for the lock): a SIGTERM
+        // during the runtime's start-up is not the command's to handle.
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (DateTime.UtcNow < deadline && !process.HasExited && !HasOpen(process.Id, path))
+        {
+            await Task.Delay(20);
+        }
+
+        await Task.Delay(200);
+        Assert.False(process.HasExited, "it did not wait for the lock");
+        using (var kill = System.Diagnostics.Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        await process.WaitForExitAsync();
+        SyncFixture.Execute(holder, "ROLLBACK");
+
+        Assert.True(process.ExitCode == 130, await stdout + await stderr);
+        var json = Json(await stdout);
+        Assert.Equal(("Cancelled", "DbSync.Cancelled"), (json.GetProperty("status").GetString(), json.GetProperty("errorId").GetString()));
+        Assert.Equal(message, json.GetProperty("message").GetString());
+        Assert.Contains(message, await stderr, StringComparison.Ordinal);
+
+        static bool HasOpen(int pid, string file)
+        {
+            try
+            {
+                return Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd").Any(fd => new FileInfo(fd).LinkTarget == file);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                return false; // it exited, or an fd closed while listed
+            }
+        }
+    }
 }
