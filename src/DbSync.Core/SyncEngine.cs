@@ -1033,6 +1033,23 @@ public sealed class SyncEngine
     {
         ArgumentNullException.ThrowIfNull(request);
         var held = await GetQuarantineAsync(new QuarantineQuery { Path = request.Path, Tables = request.Tables, BusyTimeout = request.BusyTimeout }, cancellationToken).ConfigureAwait(false);
+        // As a sync would, even with nothing to retry: a job without a target, or with a pattern no table matches,
+        // succeeded while nothing was held and so looked healthy until a row was.
+        TargetDatabase.ParseConnectionString(request.ConnectionString, request.Credential);
+        if (request.Tables.Count > 0)
+        {
+            var path = SourceDatabase.Validate(request.Path);
+            using var sqlite = SourceDatabase.OpenCancellable(path, request.BusyTimeout, cancellationToken);
+            try
+            {
+                SyncPlanner.Select(SourceSchemaReader.ReadTables(sqlite), request.Tables);
+            }
+            catch (SqliteException ex)
+            {
+                throw SourceDatabase.Translate(ex, path, cancellationToken);
+            }
+        }
+
         if (held.Count == 0)
         {
             return null;

@@ -304,4 +304,26 @@ public sealed class CliContractTests : IDisposable
             }
         }
     }
+
+    [Fact]
+    public async Task Quarantine_retry_with_nothing_held_still_needs_a_target_and_tables_that_exist()
+    {
+        // Both exited 0 while no row was held, hiding a job's misconfiguration until a row was.
+        var path = _fixture.CopyChinook();
+        var unset = new Dictionary<string, string?> { ["DBSYNC_CONNECTION"] = null };
+
+        var (code, stdout, stderr) = await RunCliProcessAsync(unset, "quarantine", "--path", path, "--retry", "--json");
+        Assert.True(code == 1, stdout + stderr);
+        Assert.Equal("DbSync.ConnectionMissing", Json(stdout).GetProperty("errorId").GetString());
+
+        (code, stdout, stderr) = await RunCliAsync("quarantine", "--path", path, "--retry", "--connection", TestServer.ConnectionString, "--table", "Nope*", "--json");
+        Assert.True(code == 1, stdout + stderr);
+        Assert.Equal("DbSync.TableNotFound", Json(stdout).GetProperty("errorId").GetString());
+        Assert.Contains("Nope*", Json(stdout).GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        // A pattern that matches a table holding nothing is no error: nothing to retry.
+        (code, stdout, stderr) = await RunCliAsync("quarantine", "--path", path, "--retry", "--connection", TestServer.ConnectionString, "--table", "Track", "--json");
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Equal(JsonValueKind.Null, Json(stdout).GetProperty("retried").ValueKind);
+    }
 }
