@@ -233,6 +233,7 @@ public static class CliApp
         if (parsed.Flag("--json"))
         {
             stdout.WriteLine(ToJson(result).ToJsonString(JsonOptions));
+            WriteNotes(result, stderr);
         }
         else
         {
@@ -301,6 +302,7 @@ public static class CliApp
                     if (json)
                     {
                         stdout.WriteLine(ToJson(result).ToJsonString(JsonOptions));
+                        WriteNotes(result, stderr);
                     }
                     else
                     {
@@ -379,12 +381,16 @@ public static class CliApp
                 }).ToArray()),
                 ["warnings"] = new JsonArray(plan.Warnings.Select(w => (JsonNode)JsonValue.Create(w)!).ToArray()),
             }.ToJsonString(JsonOptions));
-            return Success;
         }
 
         foreach (var warning in plan.Warnings)
         {
             stderr.WriteLine($"warning: {warning}");
+        }
+
+        if (json)
+        {
+            return Success;
         }
 
         stdout.WriteLine($"What if: sync {plan.Path} to {plan.Target} (nothing is changed):");
@@ -538,10 +544,11 @@ public static class CliApp
         else
         {
             stdout.WriteLine($"{(result.WhatIf ? "Would restore" : "Restored")} {result.Restored.Count}, skipped {result.Skipped}, invalid {result.Invalid.Count} (from {result.BackupPath}).");
-            foreach (var line in result.Invalid)
-            {
-                stderr.WriteLine($"line {line.Line}: {line.Reason}");
-            }
+        }
+
+        foreach (var line in result.Invalid)
+        {
+            stderr.WriteLine($"line {line.Line}: {line.Reason}");
         }
 
         return Success;
@@ -644,6 +651,11 @@ public static class CliApp
                     ["attempts"] = r.Attempts,
                 }).ToArray()),
             }.ToJsonString(JsonOptions));
+            if (retried is not null)
+            {
+                WriteNotes(retried, stderr);
+            }
+
             return code;
         }
 
@@ -763,12 +775,16 @@ public static class CliApp
                 ["discardedChanges"] = result.DiscardedChanges,
                 ["warnings"] = new JsonArray(result.Warnings.Select(w => (JsonNode)JsonValue.Create(w)!).ToArray()),
             }.ToJsonString(JsonOptions));
-            return;
         }
 
         foreach (var warning in result.Warnings)
         {
             stderr.WriteLine($"warning: {warning}");
+        }
+
+        if (json)
+        {
+            return;
         }
 
         stdout.WriteLine($"Capture {verb} on {result.Path}: {result.Tables.Count} table(s){(result.Tables.Count > 0 ? ": " + string.Join(", ", result.Tables) : "")}.");
@@ -827,12 +843,34 @@ public static class CliApp
         };
     }
 
-    private static void PrintResult(SyncResult result, TextWriter stdout, TextWriter stderr)
+    /// <summary>
+    /// A run's human-readable notes, on stderr in every mode: its warnings, and a line per table it skipped or held rows
+    /// of. With --json, stderr stayed empty, so a cron job mailing stderr heard nothing of a partial run.
+    /// </summary>
+    private static void WriteNotes(SyncResult result, TextWriter stderr)
     {
         foreach (var warning in result.Warnings)
         {
             stderr.WriteLine($"warning: {warning}");
         }
+
+        foreach (var table in result.Tables)
+        {
+            var pending = table.Conflicts - table.ConflictsResolved;
+            if (table.Status != SyncStatus.Succeeded)
+            {
+                stderr.WriteLine($"dbsync: table {table.Name} was skipped: {table.ErrorId}: {table.Message}");
+            }
+            else if (table.Quarantined > 0 || pending > 0)
+            {
+                stderr.WriteLine($"dbsync: table {table.Name} held rows back ({table.Quarantined} quarantined, {pending} conflict(s) left by Fail); 'dbsync quarantine' lists them.");
+            }
+        }
+    }
+
+    private static void PrintResult(SyncResult result, TextWriter stdout, TextWriter stderr)
+    {
+        WriteNotes(result, stderr);
 
         var held = (result.Conflicts > 0 ? $", {result.Conflicts} conflict(s) ({result.ConflictsResolved} resolved)" : "")
             + (result.Quarantined > 0 ? $", {result.Quarantined} quarantined" : "");

@@ -326,4 +326,30 @@ public sealed class CliContractTests : IDisposable
         Assert.True(code == 0, stdout + stderr);
         Assert.Equal(JsonValueKind.Null, Json(stdout).GetProperty("retried").ValueKind);
     }
+
+    [Fact]
+    public async Task With_json_the_warnings_and_a_partial_runs_skipped_tables_still_go_to_stderr()
+    {
+        // stderr stayed empty under --json: a cron job mailing it heard nothing of a PartiallySucceeded run.
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE good (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO good VALUES (1, 'a');
+            CREATE TABLE odd (id INTEGER PRIMARY KEY, xmin INTEGER); INSERT INTO odd VALUES (1, 2);
+            CREATE TABLE loose (name TEXT); INSERT INTO loose VALUES ('no key');
+            """);
+
+        var (code, stdout, stderr) = await RunCliAsync("enable", "--path", path, "--json");
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Contains("warning: ", stderr, StringComparison.Ordinal);
+        Assert.Contains("loose", stderr, StringComparison.Ordinal);
+
+        (code, stdout, stderr) = await RunCliAsync("sync", "--path", path, "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema, "--json");
+
+        Assert.True(code == 3, stdout + stderr);
+        var json = Json(stdout);
+        Assert.Equal("PartiallySucceeded", json.GetProperty("status").GetString());
+        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Contains(lines, l => l.StartsWith("warning: ", StringComparison.Ordinal) && l.Contains("loose", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("dbsync: table odd was skipped: DbSync.ReservedName: ", StringComparison.Ordinal));
+        Assert.Equal(json.GetProperty("warnings").GetArrayLength() + 1, lines.Length);
+    }
 }
