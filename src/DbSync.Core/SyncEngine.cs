@@ -941,7 +941,7 @@ public sealed class SyncEngine
         using var sqlite = SourceDatabase.OpenCancellable(path, TimeSpan.FromSeconds(30), cancellationToken);
         try
         {
-            return RunLog.Query(sqlite, query, noRunActive);
+            return RunLog.Query(sqlite, query, noRunActive, RunLog.BackupPathFor(path, null));
         }
         catch (SqliteException ex)
         {

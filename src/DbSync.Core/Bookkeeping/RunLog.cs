@@ -329,7 +329,7 @@ public static class RunLog
     }
 
     /// <summary>Runs newest first, filtered. With <paramref name="noRunActive"/>, a run still marked Running is shown as Abandoned.</summary>
-    public static IReadOnlyList<RunLogEntry> Query(SqliteConnection sqlite, LogQuery query, bool noRunActive)
+    public static IReadOnlyList<RunLogEntry> Query(SqliteConnection sqlite, LogQuery query, bool noRunActive, string? backupPath = null)
     {
         ArgumentNullException.ThrowIfNull(sqlite);
         ArgumentNullException.ThrowIfNull(query);
@@ -346,39 +346,60 @@ public static class RunLog
             command.Parameters.AddWithValue("$since", Iso(since.ToUniversalTime()));
         }
 
+        // While no run is active, a run still marked Running is shown as its backup shows it ended (a run whose
+        // bookkeeping failed after PostgreSQL committed: Failed, with its true counts), else as Abandoned; the next sync
+        // records the same. A status filter then applies to the status shown, so those rows are read too and filtered
+        // here (a check for a sync in progress must not find a crashed one).
+        var filterHere = noRunActive && query.Status is not null;
         if (query.Status is { } status)
         {
-            // Filtered on the status as shown: while no run is active, a run still marked Running is Abandoned, and
-            // only that (a check for a sync in progress must not find a crashed one).
             sql.Append(!noRunActive ? " AND status = $status"
-                : status == RunStatus.Abandoned ? " AND status IN ('Abandoned', 'Running')"
                 : status == RunStatus.Running ? " AND false"
-                : " AND status = $status");
+                : " AND status IN ($status, 'Running')");
             command.Parameters.AddWithValue("$status", status.ToString());
         }
 
         sql.Append(" ORDER BY started_at DESC, rowid DESC");
-        if (query.Last is { } last)
+        if (query.Last is { } last && !filterHere)
         {
             sql.Append(" LIMIT $last");
             command.Parameters.AddWithValue("$last", last);
         }
 
         command.CommandText = sql.ToString();
-        using var reader = command.ExecuteReader();
         var entries = new List<RunLogEntry>();
-        while (reader.Read())
+        var left = new HashSet<Guid>();
+        using (var reader = command.ExecuteReader())
         {
-            var entry = ReadEntry(reader);
-            if (noRunActive && entry.Status == RunStatus.Running)
+            while (reader.Read())
             {
-                entry.Status = RunStatus.Abandoned;
-            }
+                var entry = ReadEntry(reader);
+                if (noRunActive && entry.Status == RunStatus.Running)
+                {
+                    entry.Status = RunStatus.Abandoned;
+                    left.Add(entry.RunId);
+                }
 
-            entries.Add(entry);
+                entries.Add(entry);
+            }
         }
 
-        return entries;
+        if (noRunActive && left.Count > 0 && backupPath is not null)
+        {
+            // The backup is read only when a run was left Running, which is rare: it can be large.
+            var found = MostFinalInBackup(backupPath, left);
+            for (var i = 0; i < entries.Count; i++)
+            {
+                if (left.Contains(entries[i].RunId) && found.TryGetValue(entries[i].RunId, out var final) && Finality(final) > Finality(entries[i]))
+                {
+                    entries[i] = final;
+                }
+            }
+        }
+
+        return filterHere
+            ? entries.Where(e => e.Status == query.Status).Take(query.Last ?? int.MaxValue).ToList()
+            : entries;
     }
 
     /// <summary>
