@@ -14,13 +14,6 @@ public sealed class CliContractTests : IDisposable
 
     public void Dispose() => _fixture.Dispose();
 
-    private static JsonElement Json(string stdout)
-    {
-        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Single(lines);
-        return JsonDocument.Parse(lines[0]).RootElement;
-    }
-
     [Theory]
     [InlineData("status", "--target-timeout", "0", "1 to 600")]
     [InlineData("status", "--target-timeout", "601", "1 to 600")]

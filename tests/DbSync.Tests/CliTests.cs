@@ -45,7 +45,8 @@ public sealed class CliTests : IDisposable
         return (process.ExitCode, await stdout, await stderr);
     }
 
-    private static JsonElement Json(string stdout)
+    /// <summary>The one JSON object a command printed on one line of stdout.</summary>
+    internal static JsonElement Json(string stdout)
     {
         var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Single(lines);

@@ -14,13 +14,6 @@ public sealed class ConflictCliTests : IDisposable
 
     public void Dispose() => _fixture.Dispose();
 
-    private static JsonElement Json(string stdout)
-    {
-        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Single(lines);
-        return JsonDocument.Parse(lines[0]).RootElement;
-    }
-
     [Theory]
     [InlineData("sync --path x --connection Host=x --conflict-policy Sometimes", "Sometimes")]
     [InlineData("sync --path x --connection Host=x --conflict-policy 1", "'1'")]
