@@ -40,7 +40,11 @@ Describe 'Get-DbSyncConflict' {
     It 'throws DbSync.ConnectionMissing without -ConnectionString or DBSYNC_CONNECTION' {
         $saved = $env:DBSYNC_CONNECTION
         $env:DBSYNC_CONNECTION = $null
-        try { { Get-DbSyncConflict -NodeId 'x' } | Should -Throw -ErrorId 'DbSync.ConnectionMissing,DbSync.PowerShell.Commands.GetDbSyncConflictCommand' }
+        # A valid node id: a malformed one is a usage error first (as for the CLI's conflicts --node).
+        try {
+            { Get-DbSyncConflict -NodeId ([guid]::NewGuid().ToString()) } | Should -Throw -ErrorId 'DbSync.ConnectionMissing,DbSync.PowerShell.Commands.GetDbSyncConflictCommand'
+            { Get-DbSyncConflict -NodeId 'x' } | Should -Throw -ErrorId 'DbSync.UsageError,DbSync.PowerShell.Commands.GetDbSyncConflictCommand'
+        }
         finally { $env:DBSYNC_CONNECTION = $saved }
     }
 
