@@ -1235,6 +1235,8 @@ public sealed class SyncEngine
         var registry = CaptureStore.ReadRegistry(sqlite, transaction);
         var captured = new List<(SourceTable, RegisteredTable)>();
         var warnings = new List<string>();
+        // Read before Install removes a renamed table's old triggers from it, which say what it was renamed to.
+        var dropped = DroppedTables(sqlite, transaction, all, registry, patterns).ToList();
         foreach (var table in selected)
         {
             if (NotCapturable(table) is { } reason)
@@ -1253,7 +1255,7 @@ public sealed class SyncEngine
             captured.Add((table, registered));
         }
 
-        warnings.AddRange(DroppedTables(sqlite, transaction, all, registry, patterns));
+        warnings.AddRange(dropped);
         warnings.AddRange(ReservedNames(sqlite, transaction, patterns));
         alsoInTransaction?.Invoke(transaction, nodeId);
         transaction.Commit();
@@ -1278,7 +1280,9 @@ public sealed class SyncEngine
             .OrderBy(r => r.Name, StringComparer.Ordinal))
         {
             var pending = CaptureStore.CountLogEntries(sqlite, transaction, [gone]);
-            yield return $"Table '{gone.Name}' was captured but no longer exists in SQLite: it is not synced{(pending > 0 ? $", and its {pending} pending change(s) stay unsent" : "")}; its PostgreSQL table is left as it is.";
+            // SQLite moves a table's triggers with it when it is renamed: the table that has them is the new name.
+            var renamedTo = CaptureStore.TablesWithTriggers(sqlite, transaction, gone.TriggerNames).FirstOrDefault();
+            yield return $"Table '{gone.Name}' was captured but no longer exists in SQLite{(renamedTo is null ? "" : $" (it was renamed to '{renamedTo}')")}: it is not synced{(pending > 0 ? $", and its {pending} pending change(s) stay unsent" : "")}; its PostgreSQL table is left as it is.";
         }
     }
 

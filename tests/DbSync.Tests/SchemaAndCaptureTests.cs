@@ -444,7 +444,8 @@ public sealed class SchemaAndCaptureTests : IDisposable
 
         Assert.Equal(SyncStatus.Succeeded, renamed.Status);
         Assert.Equal([("b", "InitialLoad")], renamed.Tables.Select(t => (t.Name, t.Mode)));
-        Assert.Contains("Table 'a' was captured but no longer exists in SQLite: it is not synced, and its 1 pending change(s) stay unsent", Assert.Single(renamed.Warnings), StringComparison.Ordinal);
+        // The first run after the rename names the new name (it did not): a's triggers, which SQLite moved with the table, say it.
+        Assert.Contains("Table 'a' was captured but no longer exists in SQLite (it was renamed to 'b'): it is not synced, and its 1 pending change(s) stay unsent", Assert.Single(renamed.Warnings), StringComparison.Ordinal);
         Assert.Equal(2L, TableComparer.Count(path, "_dbsync_tables"));
         string Id(string table) => Scalar(path, $"SELECT id FROM _dbsync_tables WHERE name = '{table}'");
         Assert.Equal(new[] { "i", "ri", "ru", "u", "d" }.Select(s => $"_dbsync_{Id("b")}_{s}").Order(StringComparer.Ordinal),

@@ -289,6 +289,27 @@ public static class CaptureStore
         return triggers;
     }
 
+    /// <summary>The tables on which any of these triggers are, by name.</summary>
+    internal static IReadOnlyList<string> TablesWithTriggers(SqliteConnection connection, SqliteTransaction? transaction, IEnumerable<string> triggers)
+    {
+        var names = triggers.ToList();
+        using var read = Command(connection, transaction,
+            $"SELECT DISTINCT tbl_name FROM sqlite_master WHERE type = 'trigger' AND name IN ({string.Join(", ", names.Select((_, i) => $"$t{i}"))}) ORDER BY tbl_name");
+        for (var i = 0; i < names.Count; i++)
+        {
+            read.Parameters.AddWithValue($"$t{i}", names[i]);
+        }
+
+        using var reader = read.ExecuteReader();
+        var tables = new List<string>();
+        while (reader.Read())
+        {
+            tables.Add(reader.GetString(0));
+        }
+
+        return tables;
+    }
+
     /// <summary>Of <paramref name="names"/>, the capture triggers (<c>_dbsync_N_*</c>) of a registration other than <paramref name="id"/>.</summary>
     internal static IEnumerable<string> ForeignTriggers(IEnumerable<string> names, long id) => names.Where(name =>
     {
