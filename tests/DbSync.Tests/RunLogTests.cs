@@ -842,6 +842,26 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(new DateTime(2024, 5, 1, 15, 47, 14, DateTimeKind.Utc), entry.StartedAt);
     }
 
+    [Fact]
+    public async Task Restore_log_takes_tables_null_as_a_run_without_tables()
+    {
+        // "tables": null was restored as the text null, and log showed it so (run log exploration, finding 12).
+        var path = _fixture.CopyChinook();
+        var result = await _fixture.SyncAsync(path, "Genre");
+        var written = File.ReadAllLines(Backup(path)).Last();
+        File.WriteAllText(Backup(path), With(written, j => j["tables"] = null) + "\n");
+        SyncFixture.Execute(path, "DELETE FROM _dbsync_runs");
+
+        var restored = await new SyncEngine().RestoreLogAsync(new RestoreLogRequest { Path = path });
+
+        Assert.Equal(result.RunId, Assert.Single(restored.Restored).RunId);
+        Assert.Empty(Assert.Single(await LogAsync(path)).Tables);
+        using var sqlite = SyncFixture.OpenSqlite(path);
+        using var stored = sqlite.CreateCommand();
+        stored.CommandText = "SELECT tables FROM _dbsync_runs";
+        Assert.Equal("[]", stored.ExecuteScalar());
+    }
+
     /// <summary>Old lines of this file's runs (startedAt in 2020, run ids no database holds), enough to make a prune take a moment.</summary>
     private static void AppendOldLines(string backup, string template, int count)
     {

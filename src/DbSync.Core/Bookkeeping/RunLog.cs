@@ -1033,6 +1033,8 @@ public static class RunLog
     /// </summary>
     private static RunLogEntry Normalized(RunLogEntry entry)
     {
+        // "tables": null (or a null in the list) from a hand-edited or foreign line: stored as the text null before.
+        entry.Tables = entry.Tables?.Where(t => t is not null).ToList() ?? [];
         entry.StartedAt = DateTime.SpecifyKind(entry.StartedAt.ToUniversalTime(), DateTimeKind.Utc);
         if (entry.FinishedAt < entry.StartedAt || entry.DurationMs < 0)
         {
