@@ -384,18 +384,7 @@ public static class RunLog
             }
         }
 
-        if (noRunActive && left.Count > 0 && backupPath is not null)
-        {
-            // The backup is read only when a run was left Running, which is rare: it can be large.
-            var found = MostFinalInBackup(backupPath, left);
-            for (var i = 0; i < entries.Count; i++)
-            {
-                if (left.Contains(entries[i].RunId) && found.TryGetValue(entries[i].RunId, out var final) && Finality(final) > Finality(entries[i]))
-                {
-                    entries[i] = final;
-                }
-            }
-        }
+        TakeEndsFromBackup(entries, left, backupPath);
 
         return filterHere
             ? entries.Where(e => e.Status == query.Status).Take(query.Last ?? int.MaxValue).ToList()
@@ -439,18 +428,7 @@ public static class RunLog
             }
         }
 
-        // The backup is read only when a run was left Running, which is rare: it can be large.
-        if (abandoned.Count > 0 && backupPath is not null)
-        {
-            var found = MostFinalInBackup(backupPath, abandoned.Select(e => e.RunId).ToHashSet());
-            for (var i = 0; i < abandoned.Count; i++)
-            {
-                if (found.TryGetValue(abandoned[i].RunId, out var final) && Finality(final) > Finality(abandoned[i]))
-                {
-                    abandoned[i] = final;
-                }
-            }
-        }
+        TakeEndsFromBackup(abandoned, abandoned.Select(e => e.RunId).ToHashSet(), backupPath);
 
         using var writer = new EntryWriter(sqlite, transaction);
         foreach (var entry in abandoned)
@@ -459,6 +437,29 @@ public static class RunLog
         }
 
         return abandoned;
+    }
+
+    /// <summary>
+    /// Replaces the entry of each of <paramref name="runs"/> (runs left Running) with its backup line when that is more
+    /// final: how the run ended when the file could not record it (a crash after the backup was written, a bookkeeping
+    /// failure after PostgreSQL committed).
+    /// </summary>
+    private static void TakeEndsFromBackup(List<RunLogEntry> entries, HashSet<Guid> runs, string? backupPath)
+    {
+        // The backup is read only when a run was left Running, which is rare: it can be large.
+        if (runs.Count == 0 || backupPath is null)
+        {
+            return;
+        }
+
+        var found = MostFinalInBackup(backupPath, runs);
+        for (var i = 0; i < entries.Count; i++)
+        {
+            if (runs.Contains(entries[i].RunId) && found.TryGetValue(entries[i].RunId, out var final) && Finality(final) > Finality(entries[i]))
+            {
+                entries[i] = final;
+            }
+        }
     }
 
     /// <summary>The most final backup line of each of these runs; none when the backup is missing or cannot be read.</summary>
