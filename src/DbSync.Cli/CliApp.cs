@@ -415,7 +415,7 @@ public static class CliApp
             Path = parsed.Required("--path"),
             ConnectionString = Connection(parsed),
             Detailed = parsed.Flag("--detailed"),
-            TargetTimeout = TimeSpan.FromSeconds(parsed.Int("--target-timeout", minimum: 1, maximum: 600) ?? 3),
+            TargetTimeout = TimeSpan.FromSeconds(parsed.Int("--target-timeout", minimum: 1, maximum: (int)SyncEngine.MaxTargetTimeout.TotalSeconds) ?? 3),
         }, cancellationToken).ConfigureAwait(false);
         if (parsed.Flag("--json"))
         {
@@ -470,7 +470,7 @@ public static class CliApp
             Schema = parsed.Value("--schema") ?? "public",
             Tables = parsed.Values("--table"),
             PreserveCase = parsed.Flag("--preserve-case"),
-            TargetTimeout = TimeSpan.FromSeconds(parsed.Int("--target-timeout", minimum: 1, maximum: 600) ?? 5),
+            TargetTimeout = TimeSpan.FromSeconds(parsed.Int("--target-timeout", minimum: 1, maximum: (int)SyncEngine.MaxTargetTimeout.TotalSeconds) ?? 5),
         }, cancellationToken).ConfigureAwait(false);
         var failed = checks.Any(c => c.Status == DbSync.Core.Diagnostics.CheckStatus.Fail);
         if (parsed.Flag("--json"))

@@ -58,16 +58,19 @@ public sealed class SyncEngine
         try
         {
             string path;
+            string filePath;
             NpgsqlConnectionStringBuilder builder;
             (string NodeId, List<(SourceTable Table, RegisteredTable Registry)> Captured, List<string> Warnings) capture;
             var entries = new List<RunLogEntry>();
             try
             {
                 path = SourceDatabase.Validate(request.Path);
+                // The path the run's entries record: with symbolic links resolved, as for the run lock and the backup.
+                filePath = RunLock.TryRealPath(path);
                 progress?.Report(new SyncProgress("", SyncPhase.Preparing, 0, 0, 0, TimeSpan.Zero));
                 builder = TargetDatabase.ParseConnectionString(request.ConnectionString, request.Credential);
                 builder.Pooling = request.ReuseConnection;
-                if (!HasKey(request.ConnectionString, "Command Timeout", "CommandTimeout"))
+                if (!TargetDatabase.HasKey(request.ConnectionString, "Command Timeout", "CommandTimeout"))
                 {
                     // Loading a large table takes longer than Npgsql's 30 s default; a timeout the user sets is honoured.
                     builder.CommandTimeout = 0;
@@ -76,7 +79,7 @@ public sealed class SyncEngine
                     builder.Options = $"{builder.Options} -c statement_timeout=0 -c idle_in_transaction_session_timeout=0".Trim();
                 }
 
-                if (request.ReuseConnection && !HasKey(request.ConnectionString, "Keepalive", "KeepAlive"))
+                if (request.ReuseConnection && !TargetDatabase.HasKey(request.ConnectionString, "Keepalive", "KeepAlive"))
                 {
                     // Continuous mode keeps its connection between runs: Npgsql's keepalive checks it while idle (and drops
                     // it when the check gets no answer within 3 s), so a network gone silent between runs fails the next
@@ -94,7 +97,7 @@ public sealed class SyncEngine
                     capture = InstallCapture(sqlite, request.Tables, (transaction, nodeId) =>
                     {
                         entries.AddRange(RunLog.MarkAbandoned(sqlite, transaction, backupPath));
-                        var running = new RunLogEntry { RunId = runId, NodeId = nodeId, Path = RunLock.TryRealPath(path), Target = target, StartedAt = started, Status = RunStatus.Running };
+                        var running = new RunLogEntry { RunId = runId, NodeId = nodeId, Path = filePath, Target = target, StartedAt = started, Status = RunStatus.Running };
                         RunLog.Write(sqlite, transaction, running);
                         entries.Add(running);
                     });
@@ -129,7 +132,7 @@ public sealed class SyncEngine
             var result = new SyncResult { RunId = runId, NodeId = capture.NodeId, Path = path, Target = target, StartedAt = started };
             result.Log.BackupPath = backupPath;
             result.Log.Clock = clock;
-            result.Log.FilePath = RunLock.TryRealPath(path);
+            result.Log.FilePath = filePath;
             var warnings = capture.Warnings;
             // The file does not keep a change for each target: what one target got is forgotten here, and another never gets it.
             var destination = $"{builder.Host}:{builder.Port}/{builder.Database ?? builder.Username}, schema {schema}";
@@ -1285,6 +1288,4 @@ public sealed class SyncEngine
             yield return $"Table '{gone.Name}' was captured but no longer exists in SQLite{(renamedTo is null ? "" : $" (it was renamed to '{renamedTo}')")}: it is not synced{(pending > 0 ? $", and its {pending} pending change(s) stay unsent" : "")}; its PostgreSQL table is left as it is.";
         }
     }
-
-    private static bool HasKey(string connectionString, params string[] keys) => TargetDatabase.HasKey(connectionString, keys);
 }
