@@ -323,14 +323,20 @@ public sealed class SyncEngine
     {
         var entry = RunLogEntry.From(result, failure);
         var problems = new List<string>();
-        var backupProblem = RunLog.TryAppendBackup(result.Log.BackupPath, entry);
+        // The final entries of earlier runs that an append could not write (a full disk) go first: the backup then has
+        // every run's end, not a Running line that restore-log would make Abandoned. With no backup path, none is owed.
+        var owed = result.Log.BackupPath is null ? [] : RunLog.OwedToBackup(sqlite);
+        var backupProblem = RunLog.TryAppendBackup(result.Log.BackupPath, [.. RunLog.ReadOwed(sqlite, owed), entry]);
         result.Log.Backup = backupProblem is null;
         if (backupProblem is not null)
         {
             problems.Add(backupProblem);
         }
 
-        var databaseProblem = RunLog.Record(sqlite, entry);
+        var nowOwed = result.Log.BackupPath is null ? null
+            : backupProblem is not null ? [.. owed, entry.RunId]
+            : owed.Count > 0 ? [] : (List<Guid>?)null;
+        var databaseProblem = RunLog.Record(sqlite, entry, nowOwed);
         result.Log.Database = databaseProblem is null;
         if (databaseProblem is not null)
         {
@@ -423,6 +429,10 @@ public sealed class SyncEngine
                     && RunLog.TryAppendBackup(result.Log.BackupPath, completed) is { } backupProblem)
                 {
                     warnings.Add("Run log: " + backupProblem);
+                    if (result.Log.BackupPath is not null)
+                    {
+                        RunLog.OweBackup(sqlite, completed.RunId);
+                    }
                 }
 
                 return;

@@ -307,6 +307,57 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task A_final_entry_the_backup_could_not_take_is_appended_by_the_next_run_and_restores_as_the_run_ended()
+    {
+        var path = _fixture.CopyChinook();
+        await _fixture.SyncAsync(path, "Genre");
+        SyncFixture.Execute(path, "UPDATE Genre SET Name = Name || '!' WHERE GenreId <= 3");
+        var backup = Backup(path);
+        var aside = backup + ".aside";
+        // The backup takes the run's Running line; from the moment the run records its end it takes nothing more, as
+        // with a disk that filled up meanwhile (run log exploration, finding 7).
+        var blocked = false;
+        var progress = new InlineProgress<SyncProgress>(p =>
+        {
+            if (p.Phase == SyncPhase.Recording && !blocked)
+            {
+                File.Move(backup, aside);
+                Directory.CreateDirectory(backup);
+                blocked = true;
+            }
+        });
+        var request = new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, Tables = ["Genre"] };
+
+        var first = await new SyncEngine().SyncAsync(request, progress);
+
+        Assert.True(blocked, "the run never reported Recording");
+        Assert.Equal(SyncStatus.Succeeded, first.Status);
+        Assert.True(first.Log is { Backup: false, Database: true }, first.Log.Error);
+        Directory.Delete(backup);
+        File.Move(aside, backup);
+        List<JsonElement> LinesOf(Guid run) => BackupLines(path).Where(l => l.GetProperty("runId").GetString() == run.ToString()).ToList();
+        Assert.Equal("Running", Assert.Single(LinesOf(first.RunId)).GetProperty("status").GetString());
+
+        var second = await new SyncEngine().SyncAsync(request);
+
+        Assert.True(second.Log.Backup, second.Log.Error);
+        var ended = LinesOf(first.RunId)[^1];
+        Assert.Equal(("Succeeded", 3L), (ended.GetProperty("status").GetString(), ended.GetProperty("updated").GetInt64()));
+        Assert.Equal(second.RunId.ToString(), BackupLines(path)[^1].GetProperty("runId").GetString());
+
+        // A file that lost its run log gets the run back from the backup as it ended, not as Abandoned with 0 rows.
+        SyncFixture.Execute(path, "DELETE FROM _dbsync_runs");
+        await new SyncEngine().RestoreLogAsync(new RestoreLogRequest { Path = path });
+        var restored = (await LogAsync(path)).Single(e => e.RunId == first.RunId);
+        Assert.Equal((RunStatus.Succeeded, 3L), (restored.Status, restored.Updated));
+
+        // Owed once: the next run does not append it again.
+        var lines = LinesOf(first.RunId).Count;
+        Assert.Equal(SyncStatus.Succeeded, (await new SyncEngine().SyncAsync(request)).Status);
+        Assert.Equal(lines, LinesOf(first.RunId).Count);
+    }
+
+    [Fact]
     public async Task A_final_entry_that_reached_the_backup_but_not_the_file_is_what_the_next_run_records()
     {
         // The next run marked such a run Abandoned 0/0/0 in the file, the backup (after its true line, which restore-log

@@ -280,7 +280,13 @@ public static class RunLog
     /// Writes an entry to the database in its own transaction, reads it back and compares; retries up to three
     /// times. Returns null on success, else what went wrong (the backup still holds the entry).
     /// </summary>
-    public static string? Record(SqliteConnection sqlite, RunLogEntry entry)
+    public static string? Record(SqliteConnection sqlite, RunLogEntry entry) => Record(sqlite, entry, null);
+
+    /// <summary>
+    /// As <see cref="Record(SqliteConnection, RunLogEntry)"/>; with <paramref name="owed"/>, also sets, in the same
+    /// transaction, the runs whose final entry the backup still lacks (<see cref="BackupOwedKey"/>).
+    /// </summary>
+    internal static string? Record(SqliteConnection sqlite, RunLogEntry entry, IReadOnlyCollection<Guid>? owed)
     {
         ArgumentNullException.ThrowIfNull(sqlite);
         ArgumentNullException.ThrowIfNull(entry);
@@ -292,6 +298,11 @@ public static class RunLog
                 using (var transaction = sqlite.BeginTransaction(deferred: false))
                 {
                     Write(sqlite, transaction, entry);
+                    if (owed is not null)
+                    {
+                        WriteOwed(sqlite, transaction, owed);
+                    }
+
                     transaction.Commit();
                 }
 
@@ -316,6 +327,85 @@ public static class RunLog
         }
 
         return $"the run log entry could not be written to the database after 3 attempts ({problem})";
+    }
+
+    /// <summary>
+    /// The file's meta key naming the runs whose final entry could not be appended to the backup (a full disk, say):
+    /// run ids separated by spaces, oldest first. The next run whose append succeeds appends their entries, as the
+    /// database has them, before its own, so the backup's last word on such a run is not its Running line (from which
+    /// restore-log would make it Abandoned) or nothing. At most <see cref="MaxOwed"/> are kept, the newest: a backup
+    /// that stays unwritable does not make every run read back an ever longer list.
+    /// </summary>
+    internal const string BackupOwedKey = "backup_owed";
+
+    internal const int MaxOwed = 1000;
+
+    /// <summary>The runs whose final entry the backup still lacks (see <see cref="BackupOwedKey"/>); empty when unreadable.</summary>
+    internal static List<Guid> OwedToBackup(SqliteConnection sqlite, SqliteTransaction? transaction = null)
+    {
+        try
+        {
+            return [.. (CaptureStore.ReadMeta(sqlite, transaction, BackupOwedKey) ?? "")
+                .Split(' ', StringSplitOptions.RemoveEmptyEntries)
+                .Select(text => Guid.TryParse(text, out var id) ? id : Guid.Empty)
+                .Where(id => id != Guid.Empty)
+                .Distinct()];
+        }
+        catch (SqliteException)
+        {
+            return [];
+        }
+    }
+
+    /// <summary>The entries of owed runs that the database still holds; a run pruned since is gone from both, and left out.</summary>
+    internal static List<RunLogEntry> ReadOwed(SqliteConnection sqlite, IEnumerable<Guid> owed)
+    {
+        var entries = new List<RunLogEntry>();
+        foreach (var runId in owed)
+        {
+            try
+            {
+                if (Read(sqlite, runId) is { } entry)
+                {
+                    entries.Add(entry);
+                }
+            }
+            catch (Exception ex) when (ex is SqliteException or InvalidOperationException or FormatException or JsonException)
+            {
+                // An entry that cannot be read cannot be appended either; the others still are.
+            }
+        }
+
+        return entries;
+    }
+
+    /// <summary>Sets the runs the backup still owes (none: the key is removed), in the caller's transaction.</summary>
+    internal static void WriteOwed(SqliteConnection sqlite, SqliteTransaction transaction, IReadOnlyCollection<Guid> owed)
+    {
+        if (owed.Count == 0)
+        {
+            using var delete = CaptureStore.Command(sqlite, transaction, "DELETE FROM _dbsync_meta WHERE key = $k");
+            delete.Parameters.AddWithValue("$k", BackupOwedKey);
+            delete.ExecuteNonQuery();
+            return;
+        }
+
+        CaptureStore.WriteMeta(sqlite, transaction, BackupOwedKey, string.Join(' ', owed.Distinct().TakeLast(MaxOwed)));
+    }
+
+    /// <summary>Adds a run to those the backup owes, in a transaction of its own; best effort (a failure leaves the list as it was).</summary>
+    internal static void OweBackup(SqliteConnection sqlite, Guid runId)
+    {
+        try
+        {
+            using var transaction = sqlite.BeginTransaction(deferred: false);
+            WriteOwed(sqlite, transaction, [.. OwedToBackup(sqlite, transaction), runId]);
+            transaction.Commit();
+        }
+        catch (SqliteException)
+        {
+            // Like any failure to log: the run has committed, and the database entry is there for restore-log's reader.
+        }
     }
 
     /// <summary>Reads one entry, or null.</summary>
