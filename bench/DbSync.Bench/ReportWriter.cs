@@ -212,7 +212,7 @@ internal static class ReportWriter
         var operations = report.Operations;
         Line($"## 4. Status with pending changes");
         Line($"");
-        Line($"`SyncEngine.GetStatusAsync` (Get-DbSyncStatus, `dbsync status --detailed`), local part only, in process, on a file with {operations.PendingChanges:N0} pending changes (one table, one insert per row, integer keys logged in ascending order); the median of 5 runs after one warm-up. Samples (ms): {string.Join(" / ", operations.StatusSamples.Select(t => t.TotalMilliseconds.ToString("0", _invariant)))}.");
+        Line($"`SyncEngine.GetStatusAsync` (Get-DbSyncStatus, `dbsync status --detailed`), local part only, in process, on a file with {operations.PendingChanges:N0} pending changes (one table, synced once while empty, then one insert per row, integer keys logged in ascending order); the median of 5 runs after one warm-up. Samples (ms): {string.Join(" / ", operations.StatusSamples.Select(t => t.TotalMilliseconds.ToString("0", _invariant)))}.");
         Line($"");
         Line($"Not a target, the case the ascending log does not show: the same rows inserted in a scrambled key order (key = i × {OperationsResult.ScramblePrime} mod n + 1), so that every key reaches the log out of order: median {operations.ScrambledStatusMedianMs?.ToString("0", _invariant) ?? "—"} ms; samples (ms): {string.Join(" / ", operations.ScrambledStatusSamples.Select(t => t.TotalMilliseconds.ToString("0", _invariant)))}.");
         Line($"");

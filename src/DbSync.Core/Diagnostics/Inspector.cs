@@ -153,7 +153,18 @@ internal static class Inspector
                     var replaceCaptured = expected.Skip(3).All(t => CaptureStore.IsInstalled(triggers, t));
                     long pending = 0;
                     TimeSpan? lag = null;
-                    if (RunLog.TableExists(sqlite, registered.LogTable))
+                    string? notLoaded = null;
+                    if (!registered.Loaded)
+                    {
+                        // Never copied to PostgreSQL (enabled only, or its first load was stopped): every row waits for the
+                        // next sync's full copy, whatever the change log holds, since the table was enabled. Status said
+                        // 0 pending for 1.5 million rows PostgreSQL did not have (module exploration, finding 3).
+                        using var read = sqlite.BeginTransaction(deferred: true);
+                        pending = CaptureStore.Scalar<long>(sqlite, read, $"SELECT count(*) FROM {Identifiers.Quote(table.Name)}");
+                        lag = pending > 0 ? EnabledAge(sqlite, read, registered) : null;
+                        notLoaded = $"not copied to PostgreSQL yet: the next sync copies its {pending} row(s) in full";
+                    }
+                    else if (RunLog.TableExists(sqlite, registered.LogTable))
                     {
                         // One snapshot for the count and the age of the oldest change, even while a sync marks changes synced.
                         using var read = sqlite.BeginTransaction(deferred: true);
@@ -167,6 +178,7 @@ internal static class Inspector
                         Quarantined = held.GetValueOrDefault(registered.Id), Lag = lag,
                         Reason = !intact ? "capture triggers are missing or altered; the next sync re-creates them and copies the table in full"
                             : !replaceCaptured ? "the next sync adds the triggers that capture the rows INSERT OR REPLACE removes through a UNIQUE index"
+                            : notLoaded is not null ? (moved is null ? notLoaded : $"{notLoaded}; {moved}")
                             : moved,
                     });
                 }
@@ -238,6 +250,16 @@ internal static class Inspector
         {
             return (false, ex.Message, ex.ErrorId);
         }
+    }
+
+    /// <summary>How long ago a table was enabled (registered for capture), or null when that time cannot be read.</summary>
+    private static TimeSpan? EnabledAge(SqliteConnection sqlite, SqliteTransaction transaction, RegisteredTable registered)
+    {
+        using var command = CaptureStore.Command(sqlite, transaction, "SELECT enabled_at FROM _dbsync_tables WHERE id = $id");
+        command.Parameters.AddWithValue("$id", registered.Id);
+        return command.ExecuteScalar() is string at && DateTime.TryParse(at, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var when)
+            ? DateTime.UtcNow - when
+            : null;
     }
 
     private static TimeSpan? OldestChangeAge(SqliteConnection sqlite, SqliteTransaction transaction, RegisteredTable registered)
