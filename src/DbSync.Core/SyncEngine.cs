@@ -511,7 +511,7 @@ public sealed class SyncEngine
             }
 
             await Conflicts.NodeIdentity.ReleasePendingAsync(pg, sqlite, cancellationToken).ConfigureAwait(false);
-            var (unrecorded, unrecordedRun, unrecordedEntry) = await Conflicts.NodeIdentity.ClaimAsync(pg, transaction, sqlite, result.NodeId, result.RunId, result.Path, snapshots, cancellationToken)
+            var (unrecorded, unrecordedRun, unrecordedEntry, xid) = await Conflicts.NodeIdentity.ClaimAsync(pg, transaction, sqlite, result.NodeId, result.RunId, result.Path, snapshots, cancellationToken)
                 .ConfigureAwait(false);
             var targets = await TargetDatabase.ReadTablesAsync(pg, transaction, schema, cancellationToken).ConfigureAwait(false);
             var plans = new List<TablePlan>();
@@ -780,7 +780,7 @@ public sealed class SyncEngine
             {
                 // The connection broke with the COMMIT sent: PostgreSQL may have committed. This run's claim of its node
                 // (dbsync.nodes.last_run) was in the transaction, so a new connection can tell.
-                if (await CommittedAsync(request, result.NodeId, result.RunId).ConfigureAwait(false) is not { } committed)
+                if (await CommittedAsync(request, result.NodeId, result.RunId, xid).ConfigureAwait(false) is not { } committed)
                 {
                     throw new DbSyncException(ErrorIds.TargetUnreachable, DbSyncErrorCategory.ConnectionError,
                         $"The connection to PostgreSQL broke while it committed this run, and PostgreSQL could not be asked whether it did: it may have. The changes stay pending; the next run finds out and applies nothing twice. ({ex.Message})",
@@ -797,11 +797,18 @@ public sealed class SyncEngine
         }
     }
 
+    /// <summary>How long a run whose connection broke during its COMMIT waits for PostgreSQL to finish that transaction.</summary>
+    private static readonly TimeSpan CommitSettleTimeout = TimeSpan.FromSeconds(15);
+
     /// <summary>
-    /// Whether the run's transaction committed, asked on a new connection after the old one broke during COMMIT: the
-    /// transaction set the node's last run to this run. Null when PostgreSQL cannot be asked.
+    /// Whether the run's transaction committed, asked on a new connection after the old one broke during COMMIT. The
+    /// transaction may still be under way there (a COMMIT the network delivers late, a pooler that forwards it after
+    /// the client is gone): its status (<c>txid_status</c>) is awaited, up to <see cref="CommitSettleTimeout"/>, and
+    /// only a committed or aborted transaction is an answer. Where the status is unknown (a server before 10), the
+    /// transaction set the node's last run to this run. Null when PostgreSQL cannot be asked, or the transaction is
+    /// still in progress when the wait ends.
     /// </summary>
-    private static async Task<bool?> CommittedAsync(SyncRequest request, string nodeId, Guid runId)
+    private static async Task<bool?> CommittedAsync(SyncRequest request, string nodeId, Guid runId, long xid)
     {
         try
         {
@@ -810,6 +817,30 @@ public sealed class SyncEngine
             var check = await TargetDatabase.OpenAsync(builder, CancellationToken.None).ConfigureAwait(false);
             await using (check.ConfigureAwait(false))
             {
+                var clock = Stopwatch.StartNew();
+                while (true)
+                {
+                    using var status = new NpgsqlCommand("SELECT txid_status($1)", check);
+                    status.Parameters.AddWithValue(xid);
+                    var state = await status.ExecuteScalarAsync(CancellationToken.None).ConfigureAwait(false) as string;
+                    if (state is "committed" or "aborted")
+                    {
+                        return state == "committed";
+                    }
+
+                    if (state != "in progress")
+                    {
+                        break;
+                    }
+
+                    if (clock.Elapsed > CommitSettleTimeout)
+                    {
+                        return null;
+                    }
+
+                    await Task.Delay(TimeSpan.FromMilliseconds(100), CancellationToken.None).ConfigureAwait(false);
+                }
+
                 using var read = new NpgsqlCommand("SELECT last_run::text FROM dbsync.nodes WHERE node_id = $1", check);
                 read.Parameters.AddWithValue(nodeId);
                 return await read.ExecuteScalarAsync(CancellationToken.None).ConfigureAwait(false) is string last

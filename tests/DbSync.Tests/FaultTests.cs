@@ -260,6 +260,25 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task A_commit_that_reaches_postgresql_after_the_connection_broke_is_awaited_and_found_committed()
+    {
+        // The check on a new connection read the node's last run before PostgreSQL had the COMMIT, so the run said
+        // Failed, nothing applied, and PostgreSQL committed it 3 s later (crash exploration, finding 3).
+        var (path, _) = await TenPendingUpdatesAsync(TimeSpan.FromSeconds(30));
+        var real = new NpgsqlConnectionStringBuilder(TestServer.ConnectionString);
+        using var proxy = new CommitCuttingProxy(real.Host!, real.Port, commitDelay: TimeSpan.FromSeconds(3));
+        var through = new NpgsqlConnectionStringBuilder(TestServer.ConnectionString) { Host = "127.0.0.1", Port = proxy.Port, Pooling = false };
+
+        var result = await new SyncEngine().SyncAsync(new SyncRequest { Path = path, ConnectionString = through.ConnectionString, Schema = _fixture.Schema });
+
+        Assert.True(proxy.Cut, "the proxy never saw the COMMIT");
+        Assert.Equal((SyncStatus.Succeeded, 10L), (result.Status, result.Updated));
+        Assert.Equal(10, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".stream WHERE label = 'changed'"));
+        var logged = (await new SyncEngine().GetLogAsync(new LogQuery { Path = path, Last = 1 })).Single();
+        Assert.Equal((RunStatus.Succeeded, 10L), (logged.Status, logged.Updated));
+    }
+
+    [Fact]
     public async Task A_commit_whose_answer_was_lost_and_could_not_be_confirmed_gets_its_counts_from_the_next_run()
     {
         // Such a run was logged Failed 0/0/0, and the next run, which found PostgreSQL had committed it, applied nothing

@@ -31,7 +31,7 @@ public static class NodeIdentity
     /// older DbSync made it). Otherwise empty, and nulls.
     /// </returns>
     /// <exception cref="DbSyncException">DuplicateNodeId.</exception>
-    internal static async Task<(IReadOnlyDictionary<long, long> Snapshots, Guid? Run, RunLogEntry? Entry)> ClaimAsync(NpgsqlConnection pg, NpgsqlTransaction transaction, SqliteConnection sqlite,
+    internal static async Task<(IReadOnlyDictionary<long, long> Snapshots, Guid? Run, RunLogEntry? Entry, long Xid)> ClaimAsync(NpgsqlConnection pg, NpgsqlTransaction transaction, SqliteConnection sqlite,
         string nodeId, Guid runId, string path, bool snapshots, CancellationToken cancellationToken)
     {
         Guid? lastRun = null;
@@ -81,21 +81,23 @@ public static class NodeIdentity
         using var claim = new NpgsqlCommand("""
             INSERT INTO dbsync.nodes (node_id, last_run, host, path, last_seen) VALUES (@node, @run, @host, @path, now())
             ON CONFLICT (node_id) DO UPDATE SET last_run = EXCLUDED.last_run, host = EXCLUDED.host, path = EXCLUDED.path, last_seen = EXCLUDED.last_seen;
-            INSERT INTO dbsync.node_txns (node_id, xid) VALUES (@node, txid_current() % 4294967296) ON CONFLICT DO NOTHING
+            INSERT INTO dbsync.node_txns (node_id, xid) VALUES (@node, txid_current() % 4294967296) ON CONFLICT DO NOTHING;
+            SELECT txid_current()
             """, pg, transaction);
         claim.Parameters.AddWithValue("node", nodeId);
         claim.Parameters.AddWithValue("run", runId);
         claim.Parameters.AddWithValue("host", Environment.MachineName);
         claim.Parameters.AddWithValue("path", path);
-        await claim.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        // The transaction's id, by which a run whose connection broke during its COMMIT asks whether it committed.
+        var xid = (long)(await claim.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
 
         if (lastRun is not null && !recordedLast && lastSnapshots is not null)
         {
             var (sequences, entry) = ParseSnapshots(lastSnapshots);
-            return (sequences, lastRun, entry?.RunId == lastRun ? entry : null);
+            return (sequences, lastRun, entry?.RunId == lastRun ? entry : null, xid);
         }
 
-        return (new Dictionary<long, long>(), null, null);
+        return (new Dictionary<long, long>(), null, null, xid);
     }
 
     /// <summary>

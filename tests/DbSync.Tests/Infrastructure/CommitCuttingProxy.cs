@@ -8,18 +8,21 @@ namespace DbSync.Tests.Infrastructure;
 /// A TCP relay in front of the test server that, once, forwards a client's COMMIT and then cuts the connection before
 /// PostgreSQL's answer gets back: a network failure at the worst moment. Other connections are relayed untouched, or,
 /// with <c>refuseAfterCut</c>, closed at once after the cut: the network stays down, and nobody can ask PostgreSQL
-/// whether the COMMIT happened.
+/// whether the COMMIT happened. With <c>commitDelay</c>, the client is cut off as soon as it sends the COMMIT, and the
+/// COMMIT reaches PostgreSQL only that long afterwards (a network or a pooler that delivers it late).
 /// </summary>
 internal sealed class CommitCuttingProxy : TcpRelay
 {
     private static readonly byte[] _commit = Encoding.ASCII.GetBytes("COMMIT\0");
     private readonly bool _refuseAfterCut;
+    private readonly TimeSpan? _commitDelay;
     private int _armed = 1;
 
-    public CommitCuttingProxy(string host, int port, bool refuseAfterCut = false)
+    public CommitCuttingProxy(string host, int port, bool refuseAfterCut = false, TimeSpan? commitDelay = null)
         : base(host, port)
     {
         _refuseAfterCut = refuseAfterCut;
+        _commitDelay = commitDelay;
         Start();
     }
 
@@ -54,6 +57,12 @@ internal sealed class CommitCuttingProxy : TcpRelay
                 {
                     // Nothing more reaches the client: PostgreSQL's answer to the COMMIT is dropped.
                     Volatile.Write(ref cutting.Value, true);
+                }
+
+                if (cut && _commitDelay is { } delay)
+                {
+                    client.Client.Close(0);
+                    await Task.Delay(delay);
                 }
 
                 await to.WriteAsync(buffer.AsMemory(0, read));
