@@ -1301,9 +1301,39 @@ public sealed class SyncEngine
 
         warnings.AddRange(dropped);
         warnings.AddRange(ReservedNames(sqlite, transaction, patterns));
+        warnings.AddRange(IgnoringTriggers(sqlite, transaction, captured.Select(c => c.Item1.Name)));
         alsoInTransaction?.Invoke(transaction, nodeId);
         transaction.Commit();
         return (nodeId, captured, warnings);
+    }
+
+    /// <summary>
+    /// Warnings for the application's AFTER triggers on captured tables that use <c>RAISE(IGNORE)</c>: SQLite keeps the
+    /// row change and abandons the statement's remaining trigger programs, DbSync's among them when they would fire
+    /// later (SQLite fires the most recently created trigger first), so the write is never logged (crash exploration,
+    /// finding 1). A BEFORE trigger's RAISE(IGNORE) skips the change itself, which then needs no capture.
+    /// </summary>
+    private static IEnumerable<string> IgnoringTriggers(SqliteConnection sqlite, SqliteTransaction transaction, IEnumerable<string> tables)
+    {
+        var captured = tables.ToHashSet(Identifiers.SqliteNames);
+        using var read = CaptureStore.Command(sqlite, transaction,
+            "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger' AND sql IS NOT NULL AND substr(name, 1, 8) <> '_dbsync_' ORDER BY tbl_name, name");
+        using var reader = read.ExecuteReader();
+        var found = new List<string>();
+        while (reader.Read())
+        {
+            var (name, table, sql) = (reader.GetString(0), reader.GetString(1), reader.GetString(2));
+            var body = System.Text.RegularExpressions.Regex.Match(sql, @"\bBEGIN\b", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
+            var head = body.Success ? sql[..body.Index] : sql;
+            if (captured.Contains(table)
+                && System.Text.RegularExpressions.Regex.IsMatch(head, @"\bAFTER\b", System.Text.RegularExpressions.RegexOptions.IgnoreCase)
+                && System.Text.RegularExpressions.Regex.IsMatch(sql, @"\bRAISE\s*\(\s*IGNORE\s*\)", System.Text.RegularExpressions.RegexOptions.IgnoreCase))
+            {
+                found.Add($"Table '{table}': the application's trigger '{name}' is an AFTER trigger that uses RAISE(IGNORE). A write it ignores stays in the file, but SQLite then skips the triggers it has not fired yet, DbSync's capture triggers among them when they come later (SQLite fires the most recently created first): that write is never logged and never reaches PostgreSQL. Make it a BEFORE trigger or end it without RAISE(IGNORE) (see docs/capture.md, \"Not captured\"); a --resync of the table repairs what was missed.");
+            }
+        }
+
+        return found;
     }
 
     /// <summary>Warnings for the application's tables named with DbSync's reserved prefix, which are never synced.</summary>

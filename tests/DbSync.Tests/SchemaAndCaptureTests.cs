@@ -14,6 +14,30 @@ public sealed class SchemaAndCaptureTests : IDisposable
     private async Task<long> PendingAsync(string path) => (await _engine.GetStatusAsync(new StatusRequest { Path = path })).PendingChanges;
 
     [Fact]
+    public async Task An_application_after_trigger_ending_in_raise_ignore_on_a_captured_table_is_warned_of_by_name()
+    {
+        // Such a trigger, created after DbSync's, fires first; its RAISE(IGNORE) keeps the row and skips DbSync's
+        // trigger, so the write is never logged, and nothing said so (crash exploration, finding 1).
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);
+            CREATE TABLE quiet (id INTEGER PRIMARY KEY, v TEXT);
+            """);
+        await _fixture.SyncAsync(path);
+        SyncFixture.Execute(path, """
+            CREATE TRIGGER app_skip AFTER INSERT ON t WHEN new.v = 'skip-rest' BEGIN SELECT RAISE(IGNORE); END;
+            CREATE TRIGGER app_before BEFORE INSERT ON quiet WHEN new.v = 'skip' BEGIN SELECT RAISE(IGNORE); END;
+            INSERT INTO t VALUES (1, 'skip-rest');
+            """);
+
+        var result = await _fixture.SyncAsync(path);
+
+        var warning = Assert.Single(result.Warnings, w => w.Contains("RAISE(IGNORE)", StringComparison.Ordinal));
+        Assert.StartsWith("Table 't': the application's trigger 'app_skip' is an AFTER trigger", warning, StringComparison.Ordinal);
+        // What it warns of: the row is in the file, and was never logged, so PostgreSQL does not have it.
+        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".t"));
+    }
+
+    [Fact]
     public async Task Tables_without_a_primary_key_are_named_in_a_warning_and_the_rest_syncs()
     {
         var path = _fixture.CreateDatabase("""
