@@ -1046,9 +1046,9 @@ public sealed class SyncEngine
         {
             return false;
         }
-        catch (DbSyncException ex) when (ex.ErrorId == ErrorIds.SourceReadOnly)
+        catch (DbSyncException ex) when (ex.ErrorId is ErrorIds.SourceReadOnly or ErrorIds.SourceError)
         {
-            // A read-only folder cannot hold a lock file, and so cannot host a run either.
+            // A folder that cannot hold the lock file (read-only, or the name too long for it) cannot host a run either.
             return true;
         }
     }

@@ -622,6 +622,33 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
 
     [Fact]
     [UnsupportedOSPlatform("windows")]
+    public async Task A_lock_file_that_cannot_be_created_is_a_clear_error_at_once_not_a_lock_timeout()
+    {
+        // Every failure to open the lock file was taken for another run holding it: a read-only file system, a name too
+        // long for it or a link loop waited the whole lock timeout and then blamed a run that did not exist.
+        var looped = _fixture.CreateDatabase(StreamSchema);
+        File.CreateSymbolicLink(RunLock.LockPathFor(looped), RunLock.LockPathFor(looped));
+        var longName = _fixture.CreateDatabase(StreamSchema, new string('n', 241) + ".db");
+        foreach (var path in new[] { looped, longName })
+        {
+            var before = SyncFixture.Hash(path);
+            var clock = Stopwatch.StartNew();
+            var error = await Assert.ThrowsAsync<DbSyncException>(() => new SyncEngine().SyncAsync(new SyncRequest
+            {
+                Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, LockTimeout = TimeSpan.FromSeconds(30),
+            }));
+            output.WriteLine(error.Message);
+            Assert.Equal(ErrorIds.SourceError, error.ErrorId);
+            Assert.Contains(RunLock.LockPathFor(path), error.Message, StringComparison.Ordinal);
+            Assert.InRange(clock.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(15));
+            Assert.Equal(before, SyncFixture.Hash(path));
+        }
+
+        Assert.False(_fixture.SchemaExists());
+    }
+
+    [Fact]
+    [UnsupportedOSPlatform("windows")]
     public async Task The_preflight_fails_source_writable_for_a_read_only_file_and_for_a_folder_it_cannot_write()
     {
         // SQLite opens a file it may not write read-only without a word and locks it all the same: the check passed,

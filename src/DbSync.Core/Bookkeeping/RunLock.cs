@@ -52,7 +52,8 @@ public sealed class RunLock : IDisposable
     }
 
     /// <summary>Takes the lock, waiting up to <paramref name="timeout"/>.</summary>
-    /// <exception cref="DbSyncException">LockTimeout when another run still holds it.</exception>
+    /// <exception cref="DbSyncException">LockTimeout when another run still holds it; SourceReadOnly or SourceError when the
+    /// lock file cannot be created or opened at all.</exception>
     public static async Task<RunLock> AcquireAsync(string databasePath, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var path = LockPathFor(databasePath);
@@ -69,6 +70,16 @@ public sealed class RunLock : IDisposable
                 throw new DbSyncException(ErrorIds.SourceReadOnly, DbSyncErrorCategory.PermissionDenied,
                     $"Cannot create the lock file '{path}' beside the database: {ex.Message}", databasePath, ex);
             }
+            catch (IOException ex) when (!HeldByAnother(ex))
+            {
+                // Not another run's lock: a read-only file system, a name too long for it, a link loop. Waiting would
+                // only end in a LockTimeout that blames a run that does not exist.
+                throw ex.HResult == ReadOnlyFileSystem
+                    ? new DbSyncException(ErrorIds.SourceReadOnly, DbSyncErrorCategory.PermissionDenied,
+                        $"Cannot create the lock file '{path}' beside the database: the file system is read-only ({ex.Message}).", databasePath, ex)
+                    : new DbSyncException(ErrorIds.SourceError, DbSyncErrorCategory.WriteError,
+                        $"Cannot create or open the lock file '{path}' beside the database: {ex.Message}", databasePath, ex);
+            }
             catch (IOException) when (clock.Elapsed < timeout)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken).ConfigureAwait(false);
@@ -80,6 +91,16 @@ public sealed class RunLock : IDisposable
             }
         }
     }
+
+    /// <summary>EROFS on Linux and macOS, which .NET passes on as the exception's HResult.</summary>
+    private const int ReadOnlyFileSystem = 30;
+
+    /// <summary>
+    /// Whether opening the lock file failed because another process holds the lock: flock()'s EWOULDBLOCK (11 on Linux,
+    /// 35 on macOS), or Windows' sharing or lock violation. Anything else is a fault that waiting cannot cure.
+    /// </summary>
+    private static bool HeldByAnother(IOException ex) =>
+        OperatingSystem.IsWindows() ? (ex.HResult & 0xFFFF) is 32 or 33 : ex.HResult is 11 or 35;
 
     /// <inheritdoc />
     public void Dispose() => _stream.Dispose();
