@@ -113,6 +113,15 @@ public sealed class SyncEngine
                 // wait for a lock that the cancel ended is the cancel.
                 var failure = cancellationToken.IsCancellationRequested && ex is DbSyncException { ErrorId: ErrorIds.SourceBusy } ? null : ex as DbSyncException;
                 var elapsed = clock.Elapsed;
+                if (failure is { ErrorId: ErrorIds.SourceNotFound or ErrorIds.SourceNotAFile } && string.IsNullOrWhiteSpace(request.LogPath)
+                    && string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(RunLog.LogPathVariable)) && !File.Exists(backupPath))
+                {
+                    // No file there, and no backup beside it yet: a mistyped path or a folder. Recording the attempt would
+                    // leave a new backup and its lock file beside whatever the path names (a folder's, even '/-dbsync-log.jsonl').
+                    // A file that had a backup (deleted, or replaced while a watch runs) keeps its history of such failures.
+                    throw;
+                }
+
                 RunLog.TryAppendBackup(backupPath, new RunLogEntry
                 {
                     RunId = runId, NodeId = NodeIdAfterFailure(sqlite, ex), Path = TryFullPath(request.Path) is { } full ? (Secrets.Redact(full) is var redacted && redacted != full ? redacted : RunLock.TryRealPath(full)) : null, Target = target, StartedAt = started, FinishedAt = started + elapsed,

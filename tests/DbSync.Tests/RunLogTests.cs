@@ -127,18 +127,47 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task An_attempt_that_fails_before_opening_the_database_is_in_the_backup_only()
     {
-        var missing = Path.Combine(_fixture.Directory, "missing.sqlite");
         var notSqlite = Path.Combine(_fixture.Directory, "notes.txt");
         File.WriteAllText(notSqlite, "not a database");
+        var deleted = _fixture.CopyChinook();
+        await _fixture.SyncAsync(deleted, "Genre");
+        File.Delete(deleted);
 
-        await Assert.ThrowsAnyAsync<DbSyncException>(() => _fixture.SyncAsync(missing));
         await Assert.ThrowsAnyAsync<DbSyncException>(() => _fixture.SyncAsync(notSqlite));
+        var gone = await Assert.ThrowsAnyAsync<DbSyncException>(() => _fixture.SyncAsync(deleted));
 
-        Assert.False(File.Exists(missing));
         Assert.Equal("not a database", File.ReadAllText(notSqlite));
-        Assert.Equal("DbSync.SourceNotFound", Assert.Single(BackupLines(missing)).GetProperty("errorId").GetString());
         Assert.Equal("DbSync.SourceNotSqlite", Assert.Single(BackupLines(notSqlite)).GetProperty("errorId").GetString());
+        // A file that had a backup keeps the history of its absence.
+        Assert.Equal(gone.RunId.ToString(), BackupLines(deleted)[^1].GetProperty("runId").GetString());
+        Assert.Equal("DbSync.SourceNotFound", BackupLines(deleted)[^1].GetProperty("errorId").GetString());
     }
+
+    [Fact]
+    public async Task A_mistyped_path_or_a_folder_leaves_no_backup_beside_it_unless_a_backup_was_named()
+    {
+        // Such an attempt wrote a new backup and its lock file beside whatever the path named: 'missing.sqlite-dbsync-log.jsonl',
+        // a folder's 'DIR-dbsync-log.jsonl', even '/-dbsync-log.jsonl'.
+        var missing = Path.Combine(_fixture.Directory, "missing.sqlite");
+        var folder = Directory.CreateDirectory(Path.Combine(_fixture.Directory, "folder")).FullName;
+        foreach (var path in new[] { missing, folder })
+        {
+            var error = await Assert.ThrowsAnyAsync<DbSyncException>(() => _fixture.SyncAsync(path));
+            Assert.Null(error.RunId);
+        }
+
+        Assert.Equal(["folder"], Directory.EnumerateFileSystemEntries(_fixture.Directory).Select(Path.GetFileName));
+
+        var named = Path.Combine(_fixture.Directory, "shared-log.jsonl");
+        var request = _fixture.Request(missing);
+        var recorded = await Assert.ThrowsAnyAsync<DbSyncException>(() => new SyncEngine().SyncAsync(new SyncRequest
+        {
+            Path = missing, ConnectionString = request.ConnectionString, Schema = request.Schema, LogPath = named,
+        }));
+        var line = JsonDocument.Parse(Assert.Single(File.ReadAllLines(named))).RootElement;
+        Assert.Equal((recorded.RunId.ToString(), "DbSync.SourceNotFound"), (line.GetProperty("runId").GetString(), line.GetProperty("errorId").GetString()));
+    }
+
 
     [Fact]
     public async Task An_attempt_that_fails_before_opening_the_database_records_how_long_it_took()
