@@ -448,6 +448,55 @@ public sealed class ConflictTests : IDisposable
         Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(original)).Status);
     }
 
+    /// <summary>A table keyed by text with a UNIQUE column besides (so it has REPLACE triggers), synced once.</summary>
+    private async Task<string> SyncedPeopleAsync()
+    {
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE person (id TEXT PRIMARY KEY, email TEXT UNIQUE, v INTEGER);
+            INSERT INTO person VALUES ('a', 'a@x', 1), ('b', 'b@x', 2);
+            """);
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        return path;
+    }
+
+    [Theory]
+    [InlineData(ConflictPolicy.SourceWins)]
+    [InlineData(ConflictPolicy.TargetWins)]
+    public async Task A_row_replaced_then_deleted_before_reset_node_is_not_left_in_postgresql_by_the_full_copy(ConflictPolicy policy)
+    {
+        // INSERT OR REPLACE of a row the file had logs an insert, and after reset-node PostgreSQL's row counts as another
+        // node's (the file wrote it under its old id): the delete was taken for an insert and delete that never reached
+        // PostgreSQL and left alone, with nothing pending (reset-node exploration).
+        var path = await SyncedPeopleAsync();
+        SyncFixture.Execute(path, "INSERT OR REPLACE INTO person VALUES ('a', 'new@x', 3); DELETE FROM person WHERE id = 'a';");
+        await _engine.ResetNodeAsync(new ResetNodeRequest { Path = path, ConnectionString = TestServer.ConnectionString });
+
+        var result = await SyncAsync(path, policy);
+
+        Assert.Equal((SyncStatus.Succeeded, "FullCopy", 1L, 1L), (result.Status, result.Tables.Single().Mode, result.Conflicts, result.ConflictsResolved));
+        var record = Assert.Single(await _engine.GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path }));
+        Assert.Equal(ConflictKind.DeletedLocally, record.Kind);
+        // The source's delete reaches PostgreSQL, or the target's row comes back to the file: either way they agree.
+        Assert.Equal(policy == ConflictPolicy.SourceWins ? 0 : 1, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".person WHERE id = 'a'"));
+        Assert.Equal(policy == ConflictPolicy.SourceWins ? null : "a@x", Local(path, "SELECT email FROM person WHERE id = 'a'"));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+        Assert.Equal(0, await PendingAsync(path));
+    }
+
+    [Fact]
+    public async Task A_row_another_writer_changed_that_is_replaced_then_deleted_here_is_a_conflict_not_left_alone()
+    {
+        var path = await SyncedPeopleAsync();
+        _fixture.PgExecute($"UPDATE \"{_fixture.Schema}\".person SET v = 20 WHERE id = 'b'");
+        SyncFixture.Execute(path, "INSERT OR REPLACE INTO person VALUES ('b', 'other@x', 3); DELETE FROM person WHERE id = 'b';");
+
+        var result = await SyncAsync(path, ConflictPolicy.SourceWins);
+
+        Assert.Equal((SyncStatus.Succeeded, "Push", 1L, 1L, 1L), (result.Status, result.Tables.Single().Mode, result.Conflicts, result.ConflictsResolved, result.Deleted));
+        Assert.Equal(ConflictKind.DeletedLocally, Assert.Single(await _engine.GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path })).Kind);
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
     [Fact]
     public async Task A_copied_file_is_refused_as_a_duplicate_node_until_reset_node_gives_the_copy_its_own_identity()
     {

@@ -112,7 +112,10 @@ internal static class Applier
         // One statement a batch, one probe of the target a row: the join locks the existing rows and works out, for
         // the ones another writer wrote last, everything the conflict needs (the target image only for those); the
         // staged changes to rows the target lacks are the ones the join did not find. With `others`, the batch's
-        // updates are left out: all were found and updated.
+        // updates are left out: all were found and updated. A row deleted here is a conflict also when its first pending
+        // change is an insert: that insert may be an INSERT OR REPLACE of a row the file had (logged as an insert), and
+        // the target's row this file's own under an earlier node id (reset-node); leaving such a row alone, as an insert
+        // and delete that never reached PostgreSQL, kept it there for good with nothing pending.
         string Classify(bool others)
         {
             var missing = push && !others
@@ -134,10 +137,8 @@ internal static class Applier
                     FOR NO KEY UPDATE OF t),
                 found AS (
                     UPDATE {staging} AS s SET
-                        {Staging.Conflict} = CASE WHEN s.{Staging.Gone} AND s.{Staging.Op} = 1 THEN NULL
-                            WHEN s.{Staging.Gone} THEN 'DeletedLocally'
+                        {Staging.Conflict} = CASE WHEN s.{Staging.Gone} THEN 'DeletedLocally'
                             WHEN NOT cur.same THEN 'Changed' END,
-                        {Staging.Skip} = s.{Staging.Gone} AND s.{Staging.Op} = 1,
                         {Staging.Touch} = NOT s.{Staging.Gone} AND cur.same,
                         {Staging.TargetImage} = cur.image,
                         {Staging.Newer} = cur.newer
