@@ -38,6 +38,33 @@ public sealed class SchemaAndCaptureTests : IDisposable
     }
 
     [Fact]
+    public async Task A_nocase_or_rtrim_key_deleted_and_inserted_under_another_spelling_in_one_run_syncs_both()
+    {
+        // The deleted key was read back through the key's collation, found the new spelling, and both were upserted as
+        // one row: every later run of the whole file failed with TargetError, until a --resync (fidelity exploration, S1).
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE nc (k TEXT COLLATE NOCASE PRIMARY KEY, v TEXT);
+            CREATE TABLE rt (k TEXT COLLATE RTRIM NOT NULL PRIMARY KEY, v TEXT) WITHOUT ROWID;
+            CREATE TABLE other (id INTEGER PRIMARY KEY, v TEXT);
+            INSERT INTO nc VALUES ('Abc', '1'), ('x', '2'); INSERT INTO rt VALUES ('a', '1'); INSERT INTO other VALUES (1, 'a');
+            """);
+        await _fixture.SyncAsync(path);
+        SyncFixture.Execute(path, """
+            DELETE FROM nc WHERE k = 'Abc'; INSERT INTO nc VALUES ('ABC', 'new');
+            DELETE FROM rt WHERE k = 'a'; INSERT INTO rt VALUES ('a ', 'spaced');
+            INSERT INTO other VALUES (2, 'b');
+            """);
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal(SyncStatus.Succeeded, result.Status);
+        Assert.Equal("ABC=new,x=2", _fixture.PgText($"SELECT string_agg(k || '=' || v, ',' ORDER BY k) FROM \"{_fixture.Schema}\".nc"));
+        Assert.Equal("[a ]=spaced", _fixture.PgText($"SELECT string_agg('[' || k || ']=' || v, ',') FROM \"{_fixture.Schema}\".rt"));
+        Assert.Equal(2, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".other"));
+        Assert.Equal(0, await PendingAsync(path));
+    }
+
+    [Fact]
     public async Task Tables_without_a_primary_key_are_named_in_a_warning_and_the_rest_syncs()
     {
         var path = _fixture.CreateDatabase("""

@@ -770,10 +770,15 @@ public static class CaptureStore
         // A key column that can hold NULL (SQLite allows it outside an INTEGER PRIMARY KEY or NOT NULL) is matched with
         // IS, so that a row with a NULL key is found, and held back by name, rather than taken for deleted.
         var rowidAlias = table.KeyIsRowid;
-        var join = string.Join(" AND ", table.KeyColumns.Select((c, i) => $"t.{Identifiers.Quote(c.Name)} {(rowidAlias || c.NotNull ? "=" : "IS")} g.{keys[i]}"));
+        // A key column declared COLLATE NOCASE (or RTRIM) would find 'ABC' for a logged 'Abc', taking a deleted key for the
+        // row now under another spelling, which PostgreSQL stores apart: both would be upserted as one row (a run failing
+        // for good). The key is matched exactly too; the column's own comparison stays first, for its index.
+        string Exactly(string column, string op, string key) => rowidAlias ? "" : $" AND {column} {op} {key} COLLATE BINARY";
+        var join = string.Join(" AND ", table.KeyColumns.Select((c, i) => (Column: $"t.{Identifiers.Quote(c.Name)}", Op: rowidAlias || c.NotNull ? "=" : "IS", Key: $"g.{keys[i]}"))
+            .Select(k => $"{k.Column} {k.Op} {k.Key}{Exactly(k.Column, k.Op, k.Key)}"));
         var nullable = table.KeyColumns.Where((c, i) => !(rowidAlias || c.NotNull)).Any();
         var exists = nullable
-            ? $"({string.Join(" OR ", table.KeyColumns.Select(c => $"t.{Identifiers.Quote(c.Name)} IS NOT NULL"))} OR EXISTS (SELECT 1 FROM {Identifiers.Quote(table.Name)} AS x WHERE {string.Join(" AND ", table.KeyColumns.Select((c, i) => $"x.{Identifiers.Quote(c.Name)} IS g.{keys[i]}"))}))"
+            ? $"({string.Join(" OR ", table.KeyColumns.Select(c => $"t.{Identifiers.Quote(c.Name)} IS NOT NULL"))} OR EXISTS (SELECT 1 FROM {Identifiers.Quote(table.Name)} AS x WHERE {string.Join(" AND ", table.KeyColumns.Select((c, i) => $"x.{Identifiers.Quote(c.Name)} IS g.{keys[i]}{Exactly($"x.{Identifiers.Quote(c.Name)}", "IS", $"g.{keys[i]}")}"))}))"
             : $"t.{Identifiers.Quote(table.KeyColumns[0].Name)} IS NOT NULL";
         // The op is the kind of the first change PostgreSQL does not have: the first after $a (what an unrecorded run
         // already committed there, else 0), or, when every change is at or before $a, the first of all. seq * 4 + op
