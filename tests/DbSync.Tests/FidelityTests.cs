@@ -188,6 +188,11 @@ public sealed class FidelityTests : IDisposable
         { "INTEGER", "9223372036854775808", "" }, // SQLite turns it into a double beyond the 64-bit range
         { "INTEGER", "x'01'", "BLOB" },
         { "REAL", "'twelve'", "is not a number" },
+        // .NET's parsers take trailing NUL characters for the end of the text: these arrived as 12, 1.5, 7 and 3.25.
+        { "INTEGER", "'12' || char(0)", "is not an integer" },
+        { "REAL", "'1.5' || char(0)", "is not a number" },
+        { "NUMERIC", "'7' || char(0) || char(0)", "is not a number" },
+        { "DECIMAL(10,2)", "'3.25' || char(0)", "is not a number" },
         { "REAL", "x'01'", "BLOB" },
         { "TEXT", "'a' || char(0) || 'b'", "NUL" },
         { "TEXT", "CAST(x'c328' AS TEXT)", "UTF-8" },

@@ -245,7 +245,9 @@ public sealed class ValueWriter
                 failure = $"the real value {d.ToString("R", CultureInfo.InvariantCulture)} is not a whole number that {_type.SqlName} can hold";
                 return false;
             case StorageClass.Text:
-                if (long.TryParse(reader.Utf8(ordinal), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value))
+                // .NET's parsers take trailing NUL characters for the end of the text: '12\0' would arrive as 12.
+                if (reader.Utf8(ordinal) is var digits && !digits.Contains((byte)0)
+                    && long.TryParse(digits, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value))
                 {
                     return true;
                 }
@@ -277,7 +279,8 @@ public sealed class ValueWriter
                 value = reader.Double(ordinal);
                 return true;
             case StorageClass.Text:
-                if (double.TryParse(reader.Utf8(ordinal), NumberStyles.Float, CultureInfo.InvariantCulture, out value))
+                if (reader.Utf8(ordinal) is var number && !number.Contains((byte)0)
+                    && double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out value))
                 {
                     return true;
                 }
@@ -325,15 +328,15 @@ public sealed class ValueWriter
                 return false;
         }
 
-        try
+        if (text.Contains('\0', StringComparison.Ordinal) || !decimal.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out value))
         {
-            if (!decimal.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out value))
-            {
-                failure = $"the text '{Shorten(text)}' is not a number";
-                return false;
-            }
+            failure = $"the text '{Shorten(text)}' is not a number";
+            return false;
         }
-        catch (OverflowException)
+
+        // TryParse rounds what System.Decimal cannot hold (a 35-digit fraction) instead of failing. (SQLite turns text
+        // that is a well-formed number into a REAL in a NUMERIC column, so such text is rare there.)
+        if (DecimalDigits(text) != DecimalDigits(value.ToString(CultureInfo.InvariantCulture)))
         {
             failure = $"'{Shorten(text)}' is beyond the 28 significant digits DbSync can carry into {_type.SqlName}";
             return false;
