@@ -77,18 +77,27 @@ function New-ShopFolder([string] $Database, [string] $Prefix) {
 
 function Get-FileHashText([string] $Path) { (Get-FileHash -LiteralPath $Path -Algorithm SHA256).Hash }
 
+function Get-ChildPwsh {
+    # The program that starts another pwsh like this one, and the arguments that go before pwsh's own: pwsh
+    # installed as a .NET tool (dotnet tool install PowerShell) runs as "dotnet pwsh.dll", and the process's path
+    # is dotnet's, which given -NoProfile alone looks for a "dotnet--NoProfile" command.
+    $path = (Get-Process -Id $PID).Path
+    $leading = if ([System.IO.Path]::GetFileNameWithoutExtension($path) -eq 'dotnet') { @(Join-Path $PSHOME 'pwsh.dll') } else { @() }
+    [pscustomobject]@{ Path = $path; Leading = $leading }
+}
+
 function Invoke-ChildPwsh([string] $Script, [int] $TimeoutSeconds = 0) {
     # A separate, non-interactive pwsh: for host output (-WhatIf lines) and for proving nothing prompts. With a
     # timeout, a child still running then is killed and reported as exit code -1 (a hang fails, rather than blocks).
-    $pwsh = (Get-Process -Id $PID).Path
+    $pwsh = Get-ChildPwsh
     $full = "`$ErrorActionPreference = 'Stop'; Import-Module '$script:ModuleManifest'; $Script"
     if ($TimeoutSeconds -le 0) {
-        $output = & $pwsh -NoProfile -NonInteractive -Command $full 2>&1 | Out-String
+        $output = & $pwsh.Path @($pwsh.Leading) -NoProfile -NonInteractive -Command $full 2>&1 | Out-String
         return [pscustomobject]@{ ExitCode = $LASTEXITCODE; Output = $output }
     }
 
-    $info = [System.Diagnostics.ProcessStartInfo]::new($pwsh)
-    foreach ($argument in @('-NoProfile', '-NonInteractive', '-Command', $full)) { $info.ArgumentList.Add($argument) }
+    $info = [System.Diagnostics.ProcessStartInfo]::new($pwsh.Path)
+    foreach ($argument in @($pwsh.Leading) + @('-NoProfile', '-NonInteractive', '-Command', $full)) { $info.ArgumentList.Add($argument) }
     $info.RedirectStandardOutput = $true
     $info.RedirectStandardError = $true
     $child = [System.Diagnostics.Process]::Start($info)

@@ -179,8 +179,8 @@ Describe 'Start-DbSync' {
                 'unreachable' { $env:DBSYNC_CONNECTION = 'Host=127.0.0.1;Port=1;Username=x;Password=y;Timeout=2' }
                 'malformed' { $env:DBSYNC_CONNECTION = 'Hots=x' }
             }
-            $pwsh = (Get-Process -Id $PID).Path
-            $output = & $pwsh -NoProfile -NonInteractive -File $job 2>&1 | Out-String
+            $pwsh = Get-ChildPwsh
+            $output = & $pwsh.Path @($pwsh.Leading) -NoProfile -NonInteractive -File $job 2>&1 | Out-String
             $LASTEXITCODE | Should -Be $ExitCode -Because $output
         }
         finally { $env:DBSYNC_CONNECTION = $saved }
