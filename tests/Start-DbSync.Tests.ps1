@@ -243,6 +243,36 @@ Describe 'Start-DbSync' {
         }
     }
 
+    It 'takes a blank DBSYNC_LOG_PATH as unset, as the CLI does: the backup beside the file' {
+        $folder = New-TestFolder 'blanklog'
+        $saved = $env:DBSYNC_LOG_PATH
+        Push-Location $folder
+        try {
+            $env:DBSYNC_LOG_PATH = '  '
+            $result = Start-DbSync -LiteralPath $db -ConnectionString $Pg -Schema $schema -Table Genre
+            $result.Log.BackupPath | Should -Be "$db-dbsync-log.jsonl"
+            Test-Path -LiteralPath "$db-dbsync-log.jsonl" | Should -BeTrue
+            Get-ChildItem -LiteralPath $folder -Force | Should -BeNullOrEmpty
+        }
+        finally {
+            Pop-Location
+            $env:DBSYNC_LOG_PATH = $saved
+        }
+    }
+
+    It 'takes a blank -ConnectionString or DBSYNC_CONNECTION as unset, as the CLI does' {
+        $saved = $env:DBSYNC_CONNECTION
+        try {
+            $env:DBSYNC_CONNECTION = $Pg
+            (Start-DbSync -LiteralPath $db -ConnectionString '  ' -Schema $schema -Table Genre).Status.ToString() | Should -Be 'Succeeded'
+            $env:DBSYNC_CONNECTION = ' '
+            { Start-DbSync -LiteralPath $db -Schema $schema -Table Genre } | Should -Throw -ErrorId 'DbSync.ConnectionMissing*'
+            { Start-DbSync -LiteralPath $db -ConnectionString '' -Schema $schema -Table Genre } | Should -Throw -ErrorId 'DbSync.ConnectionMissing*'
+            (Get-DbSyncStatus -LiteralPath $db).TargetReachable | Should -BeNullOrEmpty
+        }
+        finally { $env:DBSYNC_CONNECTION = $saved }
+    }
+
     It 'binds -ConflictPolicy case-insensitively, completes its values, and refuses an unknown one' {
         $before = Get-FileHashText $db
         $run = Invoke-ChildPwsh "Start-DbSync -LiteralPath '$db' -ConnectionString '$Pg' -Schema '$schema' -Table Genre -ConflictPolicy newest -NewestColumn Name -NodePartitioned Gen*, Art* -WhatIf"

@@ -36,7 +36,7 @@ public sealed class GetDbSyncConflictCommand : DbSyncCommand
     [ValidateNotNullOrEmpty]
     public string NodeId { get; set; } = "";
 
-    /// <summary>Npgsql connection string; default DBSYNC_CONNECTION. A password in it is never shown.</summary>
+    /// <summary>Npgsql connection string; default DBSYNC_CONNECTION (an empty or blank value of either counts as not given). A password in it is never shown.</summary>
     [Parameter(Position = 1)]
     public string? ConnectionString { get; set; }
 

@@ -13,9 +13,18 @@ internal static class Connection
     public static NetworkCredential? ToNetworkCredential(PSCredential? credential) =>
         credential is null || ReferenceEquals(credential, PSCredential.Empty) ? null : credential.GetNetworkCredential();
 
-    /// <summary>The -ConnectionString, else DBSYNC_CONNECTION, else null.</summary>
+    /// <summary>
+    /// The -ConnectionString, else DBSYNC_CONNECTION, else null. A blank value of either counts as unset, as the CLI
+    /// treats <c>--connection ""</c> and the variable: <c>-ConnectionString $env:OVERRIDE</c> with the override unset
+    /// or blank does not hide DBSYNC_CONNECTION, and a blank variable (<c>Environment=DBSYNC_CONNECTION=</c> in a
+    /// systemd unit) is no connection string, so a status does not check a target and a sync fails with
+    /// DbSync.ConnectionMissing.
+    /// </summary>
     public static string? FromParameterOrEnvironment(string? connectionString) =>
-        string.IsNullOrEmpty(connectionString) ? NullIfEmpty(Environment.GetEnvironmentVariable(EnvironmentVariable)) : connectionString;
+        NullIfBlank(connectionString) ?? EnvironmentSetting(EnvironmentVariable);
 
-    private static string? NullIfEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
+    /// <summary>An environment variable's value, or null when it is unset, empty or only white space.</summary>
+    public static string? EnvironmentSetting(string variable) => NullIfBlank(Environment.GetEnvironmentVariable(variable));
+
+    private static string? NullIfBlank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
 }

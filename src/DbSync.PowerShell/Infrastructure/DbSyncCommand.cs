@@ -67,13 +67,16 @@ public abstract class DbSyncCommand : PSCmdlet
     /// <summary>
     /// The run log backup a -LogPath or -BackupPath names, else DBSYNC_LOG_PATH's, both resolved against PowerShell's
     /// location (left to Core, a relative DBSYNC_LOG_PATH meant the process's working folder, which Set-Location does
-    /// not change); null for Core's default beside the file.
+    /// not change); null for Core's default beside the file. A blank DBSYNC_LOG_PATH counts as unset, as Core and the
+    /// CLI take it, rather than a path resolved in the PowerShell location.
     /// </summary>
     protected string? LogPathOrDefault(string? path, string parameter) =>
         path is not null ? FileSystemPath(path, "-" + parameter)
-        : Environment.GetEnvironmentVariable(DbSync.Core.Bookkeeping.RunLog.LogPathVariable) is { Length: > 0 } variable
-            ? FileSystemPath(variable, DbSync.Core.Bookkeeping.RunLog.LogPathVariable)
-            : null;
+        : LogPathVariable() is { } variable ? FileSystemPath(variable, DbSync.Core.Bookkeeping.RunLog.LogPathVariable)
+        : null;
+
+    /// <summary>DBSYNC_LOG_PATH, or null when it is unset, empty or blank.</summary>
+    internal static string? LogPathVariable() => Connection.EnvironmentSetting(DbSync.Core.Bookkeeping.RunLog.LogPathVariable);
 
     /// <summary>Runs a Core operation that is not about one input item; a failure that stops it is a terminating error.</summary>
     protected T RunCore<T>(object? target, Func<CancellationToken, Task<T>> operation)

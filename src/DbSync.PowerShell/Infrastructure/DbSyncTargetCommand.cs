@@ -7,7 +7,7 @@ namespace DbSync.PowerShell.Infrastructure;
 /// Get-DbSyncStatus and Test-DbSyncConnection take them.</summary>
 public abstract class DbSyncTargetCommand : DbSyncFileCommand
 {
-    /// <summary>Npgsql connection string; default DBSYNC_CONNECTION. A password in it is never shown.</summary>
+    /// <summary>Npgsql connection string; default DBSYNC_CONNECTION (an empty or blank value of either counts as not given). A password in it is never shown.</summary>
     [Parameter(Position = 1)]
     public string? ConnectionString { get; set; }
 
