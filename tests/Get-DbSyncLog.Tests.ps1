@@ -28,7 +28,26 @@ Describe 'Get-DbSyncLog' {
     }
 
     It 'rejects a status that is not a RunStatus' {
-        { Get-DbSyncLog -LiteralPath $db -Status Bogus } | Should -Throw -ErrorId 'CannotConvertArgumentNoMessage,DbSync.PowerShell.Commands.GetDbSyncLogCommand'
+        { Get-DbSyncLog -LiteralPath $db -Status Bogus } | Should -Throw -ErrorId 'ParameterArgumentTransformationError,DbSync.PowerShell.Commands.GetDbSyncLogCommand'
+    }
+
+    It 'refuses -Status <Value>, which PowerShell would convert to a status, naming the parameter and its values' -ForEach @(
+        @{ Value = 1 }, @{ Value = '1' }, @{ Value = 'Failed,Succeeded' }, @{ Value = 'Failed,Cancelled' }
+    ) {
+        $caught = $null
+        try { Get-DbSyncLog -LiteralPath $db -Status $Value } catch { $caught = $_ }
+        $caught.FullyQualifiedErrorId | Should -Be 'ParameterArgumentTransformationError,DbSync.PowerShell.Commands.GetDbSyncLogCommand'
+        $caught.Exception.Message | Should -Match ([regex]::Escape('-Status takes exactly one of Running, Succeeded, PartiallySucceeded, Failed, Cancelled, Abandoned, by name'))
+    }
+
+    It 'takes -Status by name in any case, or as a status read from a run' {
+        Get-DbSyncLog -LiteralPath $db -Status succeeded | Should -HaveCount 2
+        Get-DbSyncLog -LiteralPath $db -Status (Get-DbSyncLog -LiteralPath $db -Last 1).Status | Should -HaveCount 2
+    }
+
+    It 'says in its help that -Since is a [DateTime]' {
+        (Get-Help Get-DbSyncLog -Parameter Since | Out-String) | Should -Match ([regex]::Escape('[DateTime]'))
+        (Get-Help Get-DbSyncConflict -Parameter Since | Out-String) | Should -Match ([regex]::Escape('[DateTime]'))
     }
 
     It 'fits its default view in an 80-column console, with whole headers, and has a useful ToString' {

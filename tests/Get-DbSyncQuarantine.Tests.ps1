@@ -36,7 +36,7 @@ Describe 'Get-DbSyncQuarantine' {
     It 'applies the conflict policy rules of Start-DbSync to -Retry' {
         { Get-DbSyncQuarantine -LiteralPath $db -Retry -ConflictPolicy Newest } | Should -Throw -ErrorId 'DbSync.UsageError,DbSync.PowerShell.Commands.GetDbSyncQuarantineCommand'
         { Get-DbSyncQuarantine -LiteralPath $db -Retry -NewestColumn UpdatedAt } | Should -Throw -ErrorId 'DbSync.UsageError,DbSync.PowerShell.Commands.GetDbSyncQuarantineCommand'
-        { Get-DbSyncQuarantine -LiteralPath $db -Retry -ConflictPolicy Sometimes } | Should -Throw -ErrorId 'CannotConvertArgumentNoMessage,DbSync.PowerShell.Commands.GetDbSyncQuarantineCommand'
+        { Get-DbSyncQuarantine -LiteralPath $db -Retry -ConflictPolicy Sometimes } | Should -Throw -ErrorId 'ParameterArgumentTransformationError,DbSync.PowerShell.Commands.GetDbSyncQuarantineCommand'
     }
 
     It 'shows a held conflict''s reason with the cmdlets'' names' {

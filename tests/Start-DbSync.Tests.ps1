@@ -279,9 +279,21 @@ Describe 'Start-DbSync' {
         $run.ExitCode | Should -Be 0
         $run.Output | Should -Match 'What if: 1\. Genre -> '
         Get-FileHashText $db | Should -Be $before
-        { Start-DbSync -LiteralPath $db -ConnectionString $Pg -ConflictPolicy Sometimes } | Should -Throw -ErrorId 'CannotConvertArgumentNoMessage,DbSync.PowerShell.Commands.StartDbSyncCommand'
+        { Start-DbSync -LiteralPath $db -ConnectionString $Pg -ConflictPolicy Sometimes } | Should -Throw -ErrorId 'ParameterArgumentTransformationError,DbSync.PowerShell.Commands.StartDbSyncCommand'
         $completions = (TabExpansion2 -inputScript 'Start-DbSync -ConflictPolicy ' -cursorColumn 'Start-DbSync -ConflictPolicy '.Length).CompletionMatches.CompletionText
         $completions | Sort-Object | Should -Be @('Fail', 'Newest', 'SourceWins', 'TargetWins')
+    }
+
+    It 'refuses -ConflictPolicy <Value>, which PowerShell would convert to a policy, naming the parameter and its values' -ForEach @(
+        @{ Value = 1 }, @{ Value = '1' }, @{ Value = 7 }, @{ Value = '5' }, @{ Value = 'SourceWins,TargetWins' }, @{ Value = ' Fail ' }
+    ) {
+        $before = Get-FileHashText $db
+        $caught = $null
+        try { Start-DbSync -LiteralPath $db -ConnectionString $Pg -Schema $schema -ConflictPolicy $Value } catch { $caught = $_ }
+        $caught.FullyQualifiedErrorId | Should -Be 'ParameterArgumentTransformationError,DbSync.PowerShell.Commands.StartDbSyncCommand'
+        $caught.Exception.Message | Should -Match ([regex]::Escape('-ConflictPolicy takes exactly one of SourceWins, TargetWins, Newest, Fail, by name'))
+        Get-FileHashText $db | Should -Be $before
+        { Get-DbSyncQuarantine -LiteralPath $db -Retry -ConnectionString $Pg -ConflictPolicy $Value } | Should -Throw -ErrorId 'ParameterArgumentTransformationError*'
     }
 
     It 'is a terminating error that try/catch sees even without -ErrorAction Stop, with category and target' {

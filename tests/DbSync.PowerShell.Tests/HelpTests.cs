@@ -41,6 +41,22 @@ public sealed class HelpTests
         Assert.All(examples, e => Assert.False(string.IsNullOrWhiteSpace(e.Element(_dev + "code")!.Value)));
     }
 
+    [Theory]
+    [InlineData("Get-DbSyncLog", "Since", "[DateTime]")]
+    [InlineData("Get-DbSyncConflict", "Since", "[DateTime]")]
+    [InlineData("Get-DbSyncLog", "Status", "A number (3, '3') or a comma-joined list")]
+    [InlineData("Start-DbSync", "ConflictPolicy", "a number (1, '1') or a comma-joined list")]
+    [InlineData("Get-DbSyncQuarantine", "ConflictPolicy", "a number or a list is refused")]
+    public void Help_says_what_a_parameter_takes(string cmdlet, string parameter, string text)
+    {
+        var descriptions = Command(cmdlet).Descendants(_command + "parameter")
+            .Where(p => p.Element(_maml + "name")!.Value == parameter)
+            .Select(p => p.Element(_maml + "description")!.Value)
+            .ToList();
+        Assert.NotEmpty(descriptions);
+        Assert.All(descriptions, d => Assert.Contains(text, d, StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Start_DbSync_help_shows_a_scheduled_job_and_a_splatted_settings_file()
     {

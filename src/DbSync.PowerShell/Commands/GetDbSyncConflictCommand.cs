@@ -62,7 +62,7 @@ public sealed class GetDbSyncConflictCommand : DbSyncCommand
         set => _runId = value == Guid.Empty ? null : value;
     }
 
-    /// <summary>Only conflicts at or after this instant. A local time (Get-Date) is converted; a date without a kind is UTC, as in the CLI.</summary>
+    /// <summary>Only conflicts at or after this instant, a [DateTime]. A local time (Get-Date) is converted; a date without a kind is UTC, as in the CLI.</summary>
     [Parameter]
     public DateTime Since
     {

@@ -29,7 +29,7 @@ public sealed class GetDbSyncLogCommand : DbSyncFileCommand
         set => _last = value;
     }
 
-    /// <summary>Only runs started at or after this instant. A local time (Get-Date) is converted; a date without a kind is UTC, as in the CLI.</summary>
+    /// <summary>Only runs started at or after this instant, a [DateTime]. A local time (Get-Date) is converted; a date without a kind is UTC, as in the CLI.</summary>
     [Parameter]
     public DateTime Since
     {
@@ -37,8 +37,9 @@ public sealed class GetDbSyncLogCommand : DbSyncFileCommand
         set => _since = value;
     }
 
-    /// <summary>Only runs with this status.</summary>
+    /// <summary>Only runs with this status, by name (a number or a list is refused).</summary>
     [Parameter]
+    [StrictEnum(typeof(RunStatus), nameof(Status))]
     public RunStatus Status
     {
         get => _status is RunStatus status ? status : default;

@@ -49,8 +49,9 @@ public abstract class DbSyncSyncCommand : DbSyncTargetCommand
     [ValidateNotNullOrEmpty]
     public string? LogPath { get; set; }
 
-    /// <summary>What to do with a target row another writer changed since this node last synced it: SourceWins (default), TargetWins, Newest or Fail.</summary>
+    /// <summary>What to do with a target row another writer changed since this node last synced it: SourceWins (default), TargetWins, Newest or Fail, by name (a number or a list is refused).</summary>
     [Parameter]
+    [StrictEnum(typeof(ConflictPolicy), nameof(ConflictPolicy))]
     public ConflictPolicy ConflictPolicy
     {
         get => _conflictPolicy is ConflictPolicy policy ? policy : ConflictPolicy.SourceWins;
