@@ -375,6 +375,18 @@ Describe 'Start-DbSync' {
         (Get-DbSyncStatus -LiteralPath $db).CaptureEnabled | Should -BeFalse
     }
 
+    It 'counts and names every file piped to -Continuous, each once, and syncs none of them' {
+        $files = 1..3 | ForEach-Object { Copy-Chinook ("watch$_-" + [guid]::NewGuid().ToString('N').Substring(0, 6) + '.sqlite') }
+        $caught = $null
+        try { $files + $files[0] | Start-DbSync -ConnectionString $Pg -Schema $schema -Continuous } catch { $caught = $_ }
+        $caught.FullyQualifiedErrorId | Should -BeLike 'DbSync.UsageError,*'
+        $caught.Exception.Message | Should -Match '-Continuous watches one file, and 3 were given'
+        foreach ($file in $files) {
+            $caught.Exception.Message | Should -Match ([regex]::Escape("'$file'"))
+            (Get-DbSyncStatus -LiteralPath $file).CaptureEnabled | Should -BeFalse
+        }
+    }
+
     It 'ends -Continuous -ErrorAction Stop with the first failed run''s error' {
         $run = Invoke-ChildPwsh "try { Start-DbSync -LiteralPath '$db' -ConnectionString 'Host=127.0.0.1;Port=1;Username=x;Password=y;Timeout=2' -Schema '$schema' -Continuous -ErrorAction Stop } catch { 'caught: ' + `$_.FullyQualifiedErrorId }" -TimeoutSeconds 60
         $run.Output | Should -Match 'caught: DbSync\.TargetUnreachable'

@@ -239,6 +239,28 @@ public sealed class RequestMappingTests
     }
 
     [Fact]
+    public void Continuous_counts_and_names_every_file_given_each_once()
+    {
+        var cmdlet = new StartDbSyncCommand { ConnectionString = "Host=db" };
+        cmdlet.CollectForWatch(["/data/a.sqlite"]);
+        Assert.Null(cmdlet.WatchRefusal());
+        cmdlet.CollectForWatch(["/data/a.sqlite"]);
+        Assert.Null(cmdlet.WatchRefusal());
+
+        // Piped one by one (ProcessRecord per object), or several from one wildcard.
+        cmdlet.CollectForWatch(["/data/b.sqlite"]);
+        cmdlet.CollectForWatch(["/data/c.sqlite", "/data/d.sqlite", "/data/b.sqlite"]);
+        var refusal = cmdlet.WatchRefusal();
+        Assert.NotNull(refusal);
+        Assert.StartsWith("-Continuous watches one file, and 4 were given ('/data/a.sqlite', '/data/b.sqlite', '/data/c.sqlite', '/data/d.sqlite'); none is watched or synced.", refusal, StringComparison.Ordinal);
+
+        var many = new StartDbSyncCommand();
+        many.CollectForWatch(Enumerable.Range(1, 12).Select(i => $"/data/{i}.sqlite"));
+        Assert.Contains("12 were given ('/data/1.sqlite', ", many.WatchRefusal(), StringComparison.Ordinal);
+        Assert.Contains("'/data/10.sqlite', ...)", many.WatchRefusal(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Conflict_policy_rules_are_the_CLI_rules()
     {
         Assert.Null(DbSync.PowerShell.Infrastructure.ConflictOptions.Check(ConflictPolicy.SourceWins, null));

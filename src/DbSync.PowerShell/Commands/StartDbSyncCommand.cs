@@ -48,6 +48,9 @@ public sealed class StartDbSyncCommand : DbSyncSyncCommand
     /// <summary>The files this command synced (or tried to), so that each is synced once whatever is piped in.</summary>
     private readonly HashSet<string> _synced = new(StringComparer.Ordinal);
 
+    /// <summary>With -Continuous, the distinct files given, in the order they came.</summary>
+    private readonly List<string> _toWatch = [];
+
     #region Overrides
 
     /// <inheritdoc />
@@ -77,12 +80,7 @@ public sealed class StartDbSyncCommand : DbSyncSyncCommand
         {
             // The watch starts once every piped object is in (EndProcessing): started with the first, it would never
             // return to take the next, and a second file would go unwatched without a word.
-            _synced.UnionWith(files);
-            if (_synced.Count > 1)
-            {
-                throw Terminating(Errors.Usage($"-Continuous watches one file, and {_synced.Count} were given; start one Start-DbSync -Continuous per file (for example as separate jobs).", null));
-            }
-
+            CollectForWatch(files);
             return;
         }
 
@@ -102,15 +100,52 @@ public sealed class StartDbSyncCommand : DbSyncSyncCommand
     /// <inheritdoc />
     protected override void EndProcessing()
     {
-        if (Continuous.IsPresent && _synced.Count == 1)
+        if (Continuous.IsPresent)
         {
-            SyncOne(_synced.First());
+            if (WatchRefusal() is { } refusal)
+            {
+                throw Terminating(Errors.Usage(refusal, null));
+            }
+
+            if (_toWatch.Count == 1)
+            {
+                SyncOne(_toWatch[0]);
+            }
         }
 
         base.EndProcessing();
     }
 
     #endregion
+
+    /// <summary>With -Continuous, takes the files of one piped object (or of -Path) for the watch, each once.</summary>
+    internal void CollectForWatch(IEnumerable<string> files)
+    {
+        foreach (var file in files)
+        {
+            if (_synced.Add(file))
+            {
+                _toWatch.Add(file);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Why -Continuous cannot start, or null: it watches one file, and the message counts and names every file given,
+    /// once all are in. Refused at the second file, it said "2 were given" of three, and the pipeline stopped there.
+    /// </summary>
+    internal string? WatchRefusal()
+    {
+        if (_toWatch.Count <= 1)
+        {
+            return null;
+        }
+
+        const int Shown = 10;
+        var names = string.Join(", ", _toWatch.Take(Shown).Select(f => $"'{f}'")) + (_toWatch.Count > Shown ? ", ..." : "");
+        return string.Create(CultureInfo.InvariantCulture,
+            $"-Continuous watches one file, and {_toWatch.Count} were given ({names}); none is watched or synced. Start one Start-DbSync -Continuous per file (for example as separate jobs).");
+    }
 
     /// <summary>The Core request for one file: exactly the parameters, nothing decided here.</summary>
     /// <param name="path">The resolved SQLite file.</param>
