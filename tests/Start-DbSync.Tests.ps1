@@ -243,6 +243,15 @@ Describe 'Start-DbSync' {
         }
     }
 
+    It 'names -LogPath once in the warning about a backup that is a folder' {
+        $folder = New-TestFolder 'logfolder'
+        $result = Start-DbSync -LiteralPath $db -ConnectionString $Pg -Schema $schema -Table Genre -LogPath $folder -WarningVariable warnings -WarningAction SilentlyContinue
+        $result.Status.ToString() | Should -Be 'Succeeded'
+        $text = $warnings -join "`n"
+        $text | Should -Match ([regex]::Escape('is a folder, and the backup is a file (-LogPath names the file)'))
+        $text | Should -Not -Match '-LogPath or -LogPath'
+    }
+
     It 'takes a blank DBSYNC_LOG_PATH as unset, as the CLI does: the backup beside the file' {
         $folder = New-TestFolder 'blanklog'
         $saved = $env:DBSYNC_LOG_PATH

@@ -21,10 +21,30 @@ public sealed class WordingTests
 
     [Theory]
     [InlineData("Run 'dbsync reset-node --path <this file> --connection ...' (Reset-DbSyncNode) to give it an identity of its own, then 'dbsync sync --resync' to make PostgreSQL match it.",
-        "Run Reset-DbSyncNode -Path <this file> -ConnectionString ... (Reset-DbSyncNode) to give it an identity of its own, then Start-DbSync -Resync to make PostgreSQL match it.")]
+        "Run Reset-DbSyncNode -Path <this file> -ConnectionString ... to give it an identity of its own, then Start-DbSync -Resync to make PostgreSQL match it.")]
     [InlineData("the backup '/data/--force/x.jsonl' is a folder (--log-path or -LogPath names the file)",
-        "the backup '/data/--force/x.jsonl' is a folder (-LogPath or -LogPath names the file)")]
+        "the backup '/data/--force/x.jsonl' is a folder (-LogPath names the file)")]
     public void Cli_names_in_DbSyncs_wording_become_cmdlet_names_around_quoted_data(string core, string shown) => Assert.Equal(shown, Wording.ForPowerShell(core));
+
+    /// <summary>Core's messages that name the cmdlet or parameter beside the CLI's name say it once in PowerShell.</summary>
+    [Theory]
+    [InlineData("Run 'dbsync reset-node --path <the copy> --connection ...' (Reset-DbSyncNode) on the copy to give it an identity of its own.",
+        "Run Reset-DbSyncNode -Path <the copy> -ConnectionString ... on the copy to give it an identity of its own.")]
+    [InlineData("otherwise run 'dbsync reset-node --path \"/data/shop.sqlite\" --connection ...' (Reset-DbSyncNode) to give this file an identity of its own, then 'dbsync sync --resync' to make PostgreSQL match it.",
+        "otherwise run Reset-DbSyncNode -Path \"/data/shop.sqlite\" -ConnectionString ... to give this file an identity of its own, then Start-DbSync -Resync to make PostgreSQL match it.")]
+    [InlineData("PostgreSQL at db:5432/x as u denied a permission DbSync needs: permission denied for schema s. 'dbsync test' (Test-DbSyncConnection) names each missing grant.",
+        "PostgreSQL at db:5432/x as u denied a permission DbSync needs: permission denied for schema s. Test-DbSyncConnection names each missing grant.")]
+    [InlineData("the backup '/b' could not be written: it is a folder, and the backup is a file (--log-path or -LogPath names the file)",
+        "the backup '/b' could not be written: it is a folder, and the backup is a file (-LogPath names the file)")]
+    public void A_cmdlet_or_parameter_is_named_once(string core, string shown)
+    {
+        Assert.Equal(shown, Wording.ForPowerShell(core));
+        Assert.DoesNotMatch(@"(?<![\w-])([\w-]{3,})\s+(?:\(|or )\1(?![\w-])", Wording.ForPowerShell(core));
+    }
+
+    [Theory]
+    [InlineData("see Get-DbSyncLog (Get-DbSyncStatus shows the last run); -Schema or -Table; -Force or -Forced")]
+    public void Different_names_side_by_side_stay(string text) => Assert.Equal(text, Wording.ForPowerShell(text));
 
     /// <summary>Held values, keys, names and PostgreSQL's text that look like the CLI's names are shown as stored.</summary>
     [Theory]

@@ -45,15 +45,26 @@ internal static partial class Wording
     private static partial Regex QuotedPattern();
 
     // A quoted CLI command line, which is DbSync's wording and not data: 'dbsync restore-log',
-    // 'dbsync reset-node --path <the copy> --connection ...'.
-    [GeneratedRegex(@"^dbsync [a-z][a-z-]*[a-z](?: (?:--[a-z][a-z-]*[a-z]|<[^<>']*>|\.\.\.))*$")]
+    // 'dbsync reset-node --path <the copy> --connection ...', 'dbsync reset-node --path "/data/a.sqlite" --connection ...'.
+    [GeneratedRegex(@"^dbsync [a-z][a-z-]*[a-z](?: (?:--[a-z][a-z-]*[a-z]|<[^<>']*>|""[^""\n]*""|\.\.\.))*$")]
     private static partial Regex CommandLinePattern();
+
+    // Core names the cmdlet for PowerShell users beside a CLI command line ("run 'dbsync reset-node ...'
+    // (Reset-DbSyncNode)", "'dbsync test' (Test-DbSyncConnection) names ...") and both names of an option ("--log-path
+    // or -LogPath"): rewritten, each said the same thing twice ("Reset-DbSyncNode -Path ... (Reset-DbSyncNode)",
+    // "-LogPath or -LogPath").
+    [GeneratedRegex(@"(?<![\w-])(?<command>(?:Start|Get|Test|Enable|Disable|Restore|Reset)-DbSync[A-Za-z]*)(?<rest>[^()\n]*?) \(\k<command>\)")]
+    private static partial Regex RepeatedCommandPattern();
+
+    [GeneratedRegex(@"(?<![\w-])(?<parameter>-[A-Z][A-Za-z]*) or \k<parameter>(?![\w-])")]
+    private static partial Regex RepeatedParameterPattern();
 
     /// <summary>
     /// <paramref name="text"/> with the CLI's names replaced by the cmdlets'; names it does not know stay. Text inside
     /// single or double quotes is data (a value, a name, a path, PostgreSQL's text) and stays as it is, except a
     /// quoted DbSync command line, which becomes the cmdlet's (without the quotes). A quoted value that is itself
-    /// exactly such a command line cannot be told apart from DbSync's wording.
+    /// exactly such a command line cannot be told apart from DbSync's wording. A cmdlet or parameter the rewriting
+    /// names twice in a row ("Reset-DbSyncNode ... (Reset-DbSyncNode)", "-LogPath or -LogPath") is named once.
     /// </summary>
     public static string ForPowerShell(string text)
     {
@@ -69,7 +80,9 @@ internal static partial class Wording
             at = quoted.Index + quoted.Length;
         }
 
-        return result.Append(Rewrite(text[at..])).ToString();
+        var shown = result.Append(Rewrite(text[at..])).ToString();
+        shown = RepeatedCommandPattern().Replace(shown, m => m.Groups["command"].Value + m.Groups["rest"].Value);
+        return RepeatedParameterPattern().Replace(shown, m => m.Groups["parameter"].Value);
     }
 
     /// <summary>The CLI's names in text that holds no quoted data.</summary>
