@@ -186,6 +186,38 @@ Describe 'Start-DbSync' {
         finally { $env:DBSYNC_CONNECTION = $saved }
     }
 
+    It 'runs about_DbSync''s scheduled job script with exit code <ExitCode> when <Case>' -ForEach @(
+        @{ Case = 'every file syncs'; ExitCode = 0; Setup = 'none' }
+        @{ Case = 'a file held rows back'; ExitCode = 3; Setup = 'held' }
+        @{ Case = 'a file is not SQLite, and the file after it still syncs'; ExitCode = 1; Setup = 'bad' }
+    ) {
+        $about = Get-Content -LiteralPath (Join-Path (Get-Module DbSync).ModuleBase 'en-US/about_DbSync.help.txt')
+        $start = [array]::FindIndex([string[]] $about, [Predicate[string]] { param($l) $l -match '# sync-all\.ps1' })
+        $end = [array]::FindIndex([string[]] $about, [Predicate[string]] { param($l) $l -match '^\s+exit 0$' })
+        $start | Should -BeGreaterThan 0
+        $end | Should -BeGreaterThan $start
+        $folder = New-TestFolder 'shops'
+        Copy-Item -LiteralPath $db (Join-Path $folder 'b.sqlite')
+        if ($Setup -eq 'bad') { 'not a database' | Set-Content (Join-Path $folder 'a.sqlite') }
+        if ($Setup -eq 'held') {
+            Start-DbSync -LiteralPath (Join-Path $folder 'b.sqlite') -ConnectionString $Pg -Schema $schema | Out-Null
+            Invoke-Sqlite (Join-Path $folder 'b.sqlite') "UPDATE Track SET Milliseconds = 'long' WHERE TrackId = 1"
+        }
+        $job = Join-Path $TestDrive 'sync-all.ps1'
+        # The script as printed, pointed at this test's folder, module and schema.
+        ($about[$start..$end] | ForEach-Object { $_ -replace '^ {8}', '' }) -join "`n" -replace '/data/shops', $folder -replace 'Import-Module DbSync', "Import-Module '$ModuleManifest'" -replace '\$env:DBSYNC_CONNECTION', "`$env:DBSYNC_CONNECTION -Schema '$schema'" | Set-Content -LiteralPath $job
+        $saved = $env:DBSYNC_CONNECTION
+        $env:DBSYNC_CONNECTION = $Pg
+        try {
+            $pwsh = Get-ChildPwsh
+            $output = & $pwsh.Path @($pwsh.Leading) -NoProfile -NonInteractive -File $job 2>&1 | Out-String
+            $LASTEXITCODE | Should -Be $ExitCode -Because $output
+            if ($Setup -eq 'bad') { $output | Should -Match 'a\.sqlite: DbSync\.SourceNotSqlite,' }
+            (Get-DbSyncStatus -LiteralPath (Join-Path $folder 'b.sqlite')).LastRun.Status.ToString() | Should -BeIn @('Succeeded', 'PartiallySucceeded')
+        }
+        finally { $env:DBSYNC_CONNECTION = $saved }
+    }
+
     It 'fits its default view in an 80-column console and shows the path, and its ToString and ConvertTo-Json -EnumsAsStrings name the status' {
         $result = Start-DbSync -LiteralPath $db -ConnectionString $Pg -Schema $schema -Table Genre
         $text = $result | Out-String -Width 80

@@ -57,6 +57,48 @@ public sealed class HelpTests
         Assert.All(descriptions, d => Assert.Contains(text, d, StringComparison.Ordinal));
     }
 
+    private static readonly string _about = File.ReadAllText(RepoFile("module", "en-US", "about_DbSync.help.txt"));
+
+    /// <summary>A job run by pwsh -File exits 0 after non-terminating errors: the topic shows how to make it fail.</summary>
+    [Fact]
+    public void About_topic_shows_a_scheduled_job_that_exits_non_zero_and_the_RowsHeld_trade_off()
+    {
+        var jobs = Section(_about, "SCHEDULED JOBS");
+        Assert.Contains("pwsh -File", jobs, StringComparison.Ordinal);
+        Assert.Contains("exits with code 0", jobs, StringComparison.Ordinal);
+        Assert.Contains("$ErrorActionPreference = 'Stop'", jobs, StringComparison.Ordinal);
+        Assert.Contains("foreach ($file in Get-ChildItem", jobs, StringComparison.Ordinal);
+        Assert.Contains("catch {", jobs, StringComparison.Ordinal);
+        Assert.Contains("exit 1", jobs, StringComparison.Ordinal);
+        Assert.Contains("DbSync.RowsHeld", jobs, StringComparison.Ordinal);
+        Assert.Contains("trade-off", jobs, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void About_topic_lists_every_error_id()
+    {
+        var section = Section(_about, "ERROR IDS");
+        var ids = typeof(DbSync.Core.ErrorIds).GetFields().Where(f => f.IsLiteral).Select(f => (string)f.GetRawConstantValue()!).ToList();
+        Assert.True(ids.Count > 30);
+        Assert.All(ids, id => Assert.Matches($@"(?m)^\s+{System.Text.RegularExpressions.Regex.Escape(id)}\s", section));
+    }
+
+    [Theory]
+    [InlineData("Duration, a TimeSpan, for durationMs")]
+    [InlineData("Lag, a TimeSpan, for lagSeconds")]
+    [InlineData("restoredRunIds")]
+    [InlineData("$_.Exception.RunId")]
+    public void About_topic_names_where_output_properties_differ_from_the_CLIs_JSON(string text) =>
+        Assert.Contains(text, Section(_about, "OUTPUT OBJECTS"), StringComparison.Ordinal);
+
+    /// <summary>An about topic's section: from its heading (a line of capitals at the margin) to the next.</summary>
+    private static string Section(string topic, string heading)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(topic, $@"(?ms)^{heading}\r?\n(.*?)(?=^[A-Z][A-Z ']+\r?$|\z)");
+        Assert.True(match.Success, $"about_DbSync has no {heading} section");
+        return match.Groups[1].Value;
+    }
+
     [Fact]
     public void Start_DbSync_help_shows_a_scheduled_job_and_a_splatted_settings_file()
     {
