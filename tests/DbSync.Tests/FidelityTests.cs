@@ -235,6 +235,31 @@ public sealed class FidelityTests : IDisposable
     }
 
     [Fact]
+    public async Task Declared_types_with_arguments_before_with_time_zone_map_by_their_whole_name_and_char_n_is_named_so()
+    {
+        // TIMESTAMP(3) WITH TIME ZONE, as DDL from PostgreSQL writes it (SQLite takes it quoted), was mapped by the part before its parenthesis:
+        // a timestamp without time zone. A char(n) column's refusals named it character varying(n) (fidelity exploration, m3, m4).
+        _fixture.PgExecute($"CREATE SCHEMA IF NOT EXISTS \"{_fixture.Schema}\"; CREATE TABLE \"{_fixture.Schema}\".codes (id bigint PRIMARY KEY, c char(3))");
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE stamps (id INTEGER PRIMARY KEY, a "TIMESTAMP(3) WITH TIME ZONE", b "timestamp ( 6 )  without  time zone", c TIMESTAMPTZ(3));
+            INSERT INTO stamps VALUES (1, '2024-03-01 10:00:00+02:00', '2024-03-01 10:00:00', '2024-03-01 10:00:00Z');
+            CREATE TABLE codes (id INTEGER PRIMARY KEY, c TEXT);
+            INSERT INTO codes VALUES (1, 'abc'), (2, 'abcd');
+            """);
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal(SyncStatus.PartiallySucceeded, result.Status);
+        Assert.Equal("timestamp with time zone,timestamp without time zone,timestamp with time zone", _fixture.PgText($"""
+            SELECT string_agg(format_type(atttypid, atttypmod), ',' ORDER BY attnum) FROM pg_attribute
+            WHERE attrelid = '"{_fixture.Schema}".stamps'::regclass AND attname IN ('a', 'b', 'c')
+            """));
+        Assert.Equal("2024-03-01 08:00:00", _fixture.PgText($"SELECT to_char(a AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM \"{_fixture.Schema}\".stamps"));
+        var held = Assert.Single(await new SyncEngine().GetQuarantineAsync(new QuarantineQuery { Path = path }));
+        Assert.Contains("the 3 characters of character(3)", held.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Reals_beyond_what_a_decimal_holds_arrive_in_numeric_as_their_shortest_decimal()
     {
         // System.Decimal keeps 28 decimal places and 7.9e28: these used to arrive as 0 (or rounded), or were refused.

@@ -38,6 +38,9 @@ public enum PgKind
 /// <param name="Scale">numeric scale.</param>
 public sealed record PgType(PgKind Kind, int Precision = 0, int Scale = 0)
 {
+    /// <summary>char(n), blank-padded, rather than varchar(n): only the name shown differs.</summary>
+    public bool Fixed { get; init; }
+
     /// <summary>The type as PostgreSQL's format_type prints it.</summary>
     public string SqlName => Kind switch
     {
@@ -47,7 +50,7 @@ public sealed record PgType(PgKind Kind, int Precision = 0, int Scale = 0)
         PgKind.Float4 => "real",
         PgKind.Float8 => "double precision",
         PgKind.Numeric => Precision > 0 ? string.Create(CultureInfo.InvariantCulture, $"numeric({Precision},{Scale})") : "numeric",
-        PgKind.Text => Precision > 0 ? string.Create(CultureInfo.InvariantCulture, $"character varying({Precision})") : "text",
+        PgKind.Text => Precision > 0 ? string.Create(CultureInfo.InvariantCulture, $"{(Fixed ? "character" : "character varying")}({Precision})") : "text",
         PgKind.Bytea => "bytea",
         PgKind.Boolean => "boolean",
         PgKind.Date => "date",
@@ -96,23 +99,27 @@ public static partial class TypeMapping
 
         var paren = t.IndexOf('(', StringComparison.Ordinal);
         var baseName = (paren >= 0 ? t[..paren] : t).Trim();
+        // The name without its arguments, wherever they stand: PostgreSQL writes TIMESTAMP(3) WITH TIME ZONE.
+        var close = paren >= 0 ? t.IndexOf(')', paren) : -1;
+        var name = string.Join(' ', (close > paren ? t[..paren] + " " + t[(close + 1)..] : baseName)
+            .Split(' ', '\t', '\r', '\n').Where(w => w.Length > 0));
 
-        if (baseName is "BOOLEAN" or "BOOL")
+        if (name is "BOOLEAN" or "BOOL")
         {
             return new PgType(PgKind.Boolean);
         }
 
-        if (baseName is "DATETIME" or "TIMESTAMP" or "TIMESTAMP WITHOUT TIME ZONE")
+        if (name is "DATETIME" or "TIMESTAMP" or "TIMESTAMP WITHOUT TIME ZONE")
         {
             return new PgType(PgKind.Timestamp);
         }
 
-        if (baseName is "TIMESTAMPTZ" or "TIMESTAMP WITH TIME ZONE")
+        if (name is "TIMESTAMPTZ" or "TIMESTAMP WITH TIME ZONE")
         {
             return new PgType(PgKind.TimestampTz);
         }
 
-        if (baseName == "DATE")
+        if (name == "DATE")
         {
             return new PgType(PgKind.Date);
         }
@@ -184,7 +191,8 @@ public static partial class TypeMapping
             "double precision" => new PgType(PgKind.Float8),
             "numeric" => new PgType(PgKind.Numeric, Arg(1), Arg(2)),
             "text" => new PgType(PgKind.Text),
-            "character varying" or "character" => new PgType(PgKind.Text, Arg(1)),
+            "character varying" => new PgType(PgKind.Text, Arg(1)),
+            "character" => new PgType(PgKind.Text, Arg(1)) { Fixed = true },
             "bytea" => new PgType(PgKind.Bytea),
             "boolean" => new PgType(PgKind.Boolean),
             "date" => new PgType(PgKind.Date),
