@@ -260,6 +260,23 @@ public sealed class FidelityTests : IDisposable
     }
 
     [Fact]
+    public async Task Held_rows_whose_text_keys_are_not_utf8_are_told_apart_by_their_bytes()
+    {
+        // Both showed as (k=\uFFFD), in quarantine and in the reason (fidelity exploration, m5).
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE k (k TEXT PRIMARY KEY, v TEXT);
+            INSERT INTO k VALUES (CAST(x'ff' AS TEXT), 'a'), (CAST(x'fe' AS TEXT), 'b'), ('fine', 'c');
+            """);
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal((SyncStatus.PartiallySucceeded, 1L, 2L), (result.Status, result.Inserted, result.Quarantined));
+        var held = await new SyncEngine().GetQuarantineAsync(new QuarantineQuery { Path = path });
+        Assert.Equal(["(k=CAST(x'FE' AS TEXT))", "(k=CAST(x'FF' AS TEXT))"], held.Select(h => h.Key).Order(StringComparer.Ordinal));
+        Assert.All(held, h => Assert.Contains(h.Key, h.Reason, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Reals_beyond_what_a_decimal_holds_arrive_in_numeric_as_their_shortest_decimal()
     {
         // System.Decimal keeps 28 decimal places and 7.9e28: these used to arrive as 0 (or rounded), or were refused.

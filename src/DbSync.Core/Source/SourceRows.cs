@@ -170,7 +170,8 @@ public sealed class SourceRows : IDisposable
         Target.StorageClass.Null => "NULL",
         Target.StorageClass.Integer => Int64(ordinal).ToString(System.Globalization.CultureInfo.InvariantCulture),
         Target.StorageClass.Real => Double(ordinal).ToString("R", System.Globalization.CultureInfo.InvariantCulture),
-        Target.StorageClass.Text => String(ordinal),
+        // Text that is not UTF-8 would show as U+FFFD, and two such keys alike: shown as SQL that finds the row.
+        Target.StorageClass.Text => System.Text.Unicode.Utf8.IsValid(Utf8(ordinal)) ? String(ordinal) : "CAST(x'" + Convert.ToHexString(Utf8(ordinal)) + "' AS TEXT)",
         _ => "x'" + Convert.ToHexString(Blob(ordinal)) + "'",
     };
 
