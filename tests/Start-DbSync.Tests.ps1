@@ -402,6 +402,25 @@ Describe 'Start-DbSync' {
         (Get-DbSyncLog -LiteralPath $db | Where-Object { $_.Status.ToString() -eq 'Running' }) | Should -BeNullOrEmpty
     }
 
+    It 'shows each -Continuous run''s progress and completes the bar when the run ends' {
+        $ps = [powershell]::Create()
+        $null = $ps.AddScript('param($Module, $Db, $Pg, $Schema) Import-Module $Module; Start-DbSync -LiteralPath $Db -ConnectionString $Pg -Schema $Schema -Continuous -Interval 600')
+        $null = $ps.AddArgument($ModuleManifest).AddArgument($db).AddArgument($Pg).AddArgument($schema)
+        $output = [System.Management.Automation.PSDataCollection[psobject]]::new()
+        $handle = $ps.BeginInvoke([System.Management.Automation.PSDataCollection[psobject]]::new(), $output)
+        $deadline = [DateTime]::UtcNow.AddSeconds(60)
+        while ($output.Count -lt 1 -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
+        $records = @($ps.Streams.Progress)
+        $ps.Stop()
+        try { $null = $ps.EndInvoke($handle) } catch { }
+        $ps.Dispose()
+
+        $output.Count | Should -Be 1
+        @($records | Where-Object RecordType -eq 'Processing').Count | Should -BeGreaterThan 3
+        $records[0].Activity | Should -BeLike 'Start-DbSync -Continuous *'
+        $records[-1].RecordType | Should -Be 'Completed'
+    }
+
     It 'ends -Continuous when Select-Object -First has the runs it wants' {
         $run = Invoke-ChildPwsh "`$r = Start-DbSync -LiteralPath '$db' -ConnectionString '$Pg' -Schema '$schema' -Continuous -Interval 600 | Select-Object -First 1; 'first: ' + `$r.Status" -TimeoutSeconds 60
         $run.Output | Should -Match 'first: Succeeded'

@@ -112,6 +112,28 @@ public sealed class ContinuousModeTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task Each_watched_run_reports_its_progress_before_its_result()
+    {
+        // What Start-DbSync -Continuous shows as its progress bar (it passed no progress, so showed none).
+        var path = _fixture.CreateDatabase("CREATE TABLE tick (id INTEGER PRIMARY KEY); INSERT INTO tick VALUES (1);");
+        var reports = new ConcurrentQueue<object>();
+        using var stop = new CancellationTokenSource();
+        var watch = new SyncEngine().WatchAsync(_fixture.Request(path), new WatchOptions { Interval = TimeSpan.FromMinutes(10) },
+            new InlineProgress<WatchRun>(reports.Enqueue), new InlineProgress<SyncProgress>(reports.Enqueue), stop.Token);
+        await WaitUntilAsync(() => reports.Count(r => r is WatchRun) == 1, TimeSpan.FromSeconds(30), "the initial load");
+        SyncFixture.Execute(path, "INSERT INTO tick VALUES (2)");
+        await WaitUntilAsync(() => reports.Count(r => r is WatchRun) == 2, TimeSpan.FromSeconds(30), "the run of the commit");
+        await stop.CancelAsync();
+        await watch.WaitAsync(TimeSpan.FromSeconds(30));
+
+        var list = reports.ToList();
+        var second = list.FindIndex(r => r is WatchRun);
+        Assert.Contains(list.Take(second), r => r is SyncProgress { Phase: SyncPhase.Preparing });
+        Assert.Contains(list.Take(second), r => r is SyncProgress { Phase: SyncPhase.Recording });
+        Assert.Contains(list.Skip(second + 1), r => r is SyncProgress { Phase: SyncPhase.Applying });
+    }
+
+    [Fact]
     public async Task Every_commit_of_a_rapid_stream_arrives_without_waiting_for_the_interval()
     {
         // Commits that land while a run is ending must still wake the next run (a bug the benchmark found).

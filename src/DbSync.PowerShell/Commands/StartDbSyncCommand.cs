@@ -200,27 +200,56 @@ public sealed class StartDbSyncCommand : DbSyncSyncCommand
         }
     }
 
-    /// <summary>Continuous mode: a result object per run, a non-terminating error per failed run (it is retried), until Ctrl+C.</summary>
+    /// <summary>
+    /// Continuous mode: a result object per run, a non-terminating error per failed run (it is retried), until Ctrl+C;
+    /// each run's progress as Start-DbSync's, completed when the run ends.
+    /// </summary>
     private void Watch(SyncEngine engine, SyncRequest request, string path)
     {
         WriteVerbose($"Watching '{path}': syncing on every commit and at least every {Interval} s. Ctrl+C stops.");
         var options = new DbSync.Core.Watching.WatchOptions { Interval = TimeSpan.FromSeconds(Interval) };
-        Runner.Run<bool, DbSync.Core.Watching.WatchRun>(async (runs, token) =>
+        var activity = $"Start-DbSync -Continuous {System.IO.Path.GetFileName(path)}";
+        var status = "Watching";
+        Runner.Run<bool, object>(async (reports, token) =>
         {
-            await engine.WatchAsync(request, options, runs, null, token).ConfigureAwait(false);
+            await engine.WatchAsync(request, options, new Forward<DbSync.Core.Watching.WatchRun>(reports), new Forward<SyncProgress>(reports), token)
+                .ConfigureAwait(false);
             return true;
-        }, run =>
+        }, report =>
         {
-            if (run.Result is { } result)
+            switch (report)
             {
-                WriteRun(result, path);
-            }
-            else if (run.Error is { } error)
-            {
-                WriteError(Errors.From(error, path));
-                WriteVerbose(string.Create(CultureInfo.InvariantCulture, $"Retrying in {run.RetryIn?.TotalSeconds:0.#} s."));
+                case SyncProgress progress:
+                    status = Describe(progress);
+                    WriteProgress(new ProgressRecord(1, activity, status) { PercentComplete = progress.PercentComplete });
+                    break;
+                case DbSync.Core.Watching.WatchRun run:
+                    WriteProgress(new ProgressRecord(1, activity, status) { RecordType = ProgressRecordType.Completed });
+                    if (run.Result is { } result)
+                    {
+                        WriteRun(result, path);
+                    }
+                    else if (run.Error is { } error)
+                    {
+                        WriteError(Errors.From(error, path));
+                        WriteVerbose(string.Create(CultureInfo.InvariantCulture, $"Retrying in {run.RetryIn?.TotalSeconds:0.#} s."));
+                    }
+
+                    break;
             }
         });
+    }
+
+    /// <summary>A progress report's status line.</summary>
+    private static string Describe(SyncProgress report) => report.Table.Length == 0
+        ? report.Phase.ToString()
+        : string.Create(CultureInfo.CurrentCulture,
+            $"Table {report.TableIndex}/{report.TableCount} {report.Table}: {report.Phase}, {report.Rows:N0} rows ({report.RowsPerSecond:N0} rows/s)");
+
+    /// <summary>Passes one kind of report on to a progress that takes several (the runner's one queue).</summary>
+    private sealed class Forward<T>(IProgress<object> reports) : IProgress<T>
+    {
+        public void Report(T value) => reports.Report(value!);
     }
 
     private SyncResult RunWithProgress(SyncEngine engine, SyncRequest request, string path)
@@ -233,10 +262,7 @@ public sealed class StartDbSyncCommand : DbSyncSyncCommand
         {
             return Runner.Run<SyncResult, SyncProgress>((progress, token) => engine.SyncAsync(request, progress, token), report =>
             {
-                status = report.Table.Length == 0
-                    ? report.Phase.ToString()
-                    : string.Create(CultureInfo.CurrentCulture,
-                        $"Table {report.TableIndex}/{report.TableCount} {report.Table}: {report.Phase}, {report.Rows:N0} rows ({report.RowsPerSecond:N0} rows/s)");
+                status = Describe(report);
                 WriteProgress(new ProgressRecord(1, activity, status) { PercentComplete = report.PercentComplete });
             });
         }
