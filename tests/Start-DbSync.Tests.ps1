@@ -275,6 +275,15 @@ Describe 'Start-DbSync' {
         }
     }
 
+    It 'takes a blank -LogPath as not given: the backup beside the file, as the CLI''s --log-path' {
+        Push-Location $TestDrive
+        try { $result = Start-DbSync -LiteralPath $db -ConnectionString $Pg -Schema $schema -Table Genre -LogPath '  ' }
+        finally { Pop-Location }
+        $result.Status.ToString() | Should -Be 'Succeeded'
+        Test-Path -LiteralPath (Join-Path $TestDrive '  ') | Should -BeFalse
+        (Get-Content -LiteralPath "$db-dbsync-log.jsonl" | Select-Object -Last 1 | ConvertFrom-Json).runId | Should -Be $result.RunId.ToString()
+    }
+
     It 'names -LogPath once in the warning about a backup that is a folder' {
         $folder = New-TestFolder 'logfolder'
         $result = Start-DbSync -LiteralPath $db -ConnectionString $Pg -Schema $schema -Table Genre -LogPath $folder -WarningVariable warnings -WarningAction SilentlyContinue

@@ -65,6 +65,17 @@ public sealed class EnvironmentSettingTests
         Assert.Equal("/data/a.sqlite-dbsync-log.jsonl", DbSync.Core.Bookkeeping.RunLog.BackupPathFor("/data/a.sqlite", null));
     });
 
+    [Theory]
+    [InlineData("")]
+    [InlineData("  ")]
+    [InlineData("\t")]
+    public void A_blank_LogPath_or_BackupPath_counts_as_not_given_as_the_CLIs_log_path(string blank)
+    {
+        // It was resolved as a file named by the blanks in the PowerShell location.
+        Assert.Null(DbSyncCommand.Given(blank));
+        Assert.Equal("/logs/a.jsonl", DbSyncCommand.Given("/logs/a.jsonl"));
+    }
+
     [Fact]
     public void A_set_DBSYNC_LOG_PATH_is_used() => WithVariable("DBSYNC_LOG_PATH", "/logs/all.jsonl", () =>
         Assert.Equal("/logs/all.jsonl", DbSyncCommand.LogPathVariable()));

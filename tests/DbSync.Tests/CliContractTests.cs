@@ -121,6 +121,23 @@ public sealed class CliContractTests : IDisposable
         Assert.Equal("DbSync.ConnectionMissing", Json(stdout).GetProperty("errorId").GetString());
     }
 
+    [Fact]
+    public async Task A_blank_log_path_option_counts_as_unset_and_the_variable_is_used()
+    {
+        // A blank --log-path skipped DBSYNC_LOG_PATH for the backup beside the file, where a blank --connection counts
+        // as unset and the variable applies (and the module's blank -LogPath now does the same).
+        var path = _fixture.CopyChinook();
+        var shared = Path.Combine(_fixture.Directory, "shared-log.jsonl");
+        var set = new Dictionary<string, string?> { ["DBSYNC_LOG_PATH"] = shared };
+
+        var (code, stdout, stderr) = await RunCliProcessAsync(set, "sync", "--path", path, "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema,
+            "--table", "Genre", "--log-path", "  ", "--json");
+
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Contains(Json(stdout).GetProperty("runId").GetString()!, File.ReadAllText(shared), StringComparison.Ordinal);
+        Assert.False(File.Exists(path + "-dbsync-log.jsonl"));
+    }
+
     [Theory]
     [InlineData("status --path x --json=false")]
     [InlineData("status --path x --json=true")]

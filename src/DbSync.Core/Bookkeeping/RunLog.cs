@@ -75,7 +75,8 @@ public static class RunLog
     /// </summary>
     public static string? BackupPathFor(string? databasePath, string? explicitPath)
     {
-        var configured = explicitPath ?? Environment.GetEnvironmentVariable(LogPathVariable);
+        // A blank explicit path counts as not given, as a blank --connection does: DBSYNC_LOG_PATH then applies.
+        var configured = string.IsNullOrWhiteSpace(explicitPath) ? Environment.GetEnvironmentVariable(LogPathVariable) : explicitPath;
         if (!string.IsNullOrWhiteSpace(configured))
         {
             return Path.GetFullPath(configured);

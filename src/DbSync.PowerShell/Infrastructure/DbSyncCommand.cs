@@ -68,12 +68,16 @@ public abstract class DbSyncCommand : PSCmdlet
     /// The run log backup a -LogPath or -BackupPath names, else DBSYNC_LOG_PATH's, both resolved against PowerShell's
     /// location (left to Core, a relative DBSYNC_LOG_PATH meant the process's working folder, which Set-Location does
     /// not change); null for Core's default beside the file. A blank DBSYNC_LOG_PATH counts as unset, as Core and the
-    /// CLI take it, rather than a path resolved in the PowerShell location.
+    /// CLI take it, rather than a path resolved in the PowerShell location; so does a blank -LogPath or -BackupPath, as
+    /// the CLI's --log-path "  " (it was a file named by the spaces in the PowerShell location).
     /// </summary>
     protected string? LogPathOrDefault(string? path, string parameter) =>
-        path is not null ? FileSystemPath(path, "-" + parameter)
+        Given(path) is { } given ? FileSystemPath(given, "-" + parameter)
         : LogPathVariable() is { } variable ? FileSystemPath(variable, DbSync.Core.Bookkeeping.RunLog.LogPathVariable)
         : null;
+
+    /// <summary>A path parameter's value, or null when it is not given or blank.</summary>
+    internal static string? Given(string? path) => string.IsNullOrWhiteSpace(path) ? null : path;
 
     /// <summary>DBSYNC_LOG_PATH, or null when it is unset, empty or blank.</summary>
     internal static string? LogPathVariable() => Connection.EnvironmentSetting(DbSync.Core.Bookkeeping.RunLog.LogPathVariable);
