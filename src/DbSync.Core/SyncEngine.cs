@@ -89,6 +89,8 @@ public sealed class SyncEngine
 
                 target = TargetDatabase.Describe(builder);
                 pg = await TargetDatabase.OpenAsync(builder, cancellationToken).ConfigureAwait(false);
+                // A database encoding whose characters DbSync does not know is refused now, rather than by a failed COPY mid-run.
+                _ = ServerEncoding.Of(pg, target);
                 runLock = await RunLock.AcquireAsync(path, request.LockTimeout, cancellationToken).ConfigureAwait(false);
                 // Until PostgreSQL has committed, a wait for another program's lock ends at a cancel (Ctrl+C).
                 sqlite = SourceDatabase.Open(path, (int)Math.Ceiling(request.BusyTimeout.TotalSeconds), cancellationToken);

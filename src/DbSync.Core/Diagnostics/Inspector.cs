@@ -602,6 +602,23 @@ internal static class Inspector
         _ => null,
     };
 
+    /// <summary>The database's encoding: UTF8 holds every character; another one holds back text with characters it lacks.</summary>
+    internal static CheckResult EncodingCheck(string encoding, string? database, string where)
+    {
+        const string fix = "Sync into a database created with ENCODING 'UTF8': CREATE DATABASE ... ENCODING 'UTF8' TEMPLATE template0.";
+        return encoding switch
+        {
+            "UTF8" or "" => Check("Target.Encoding", CheckStatus.Pass, $"Database '{database}' is in UTF8, which holds every character.", target: where),
+            "SQL_ASCII" => Check("Target.Encoding", CheckStatus.Warning,
+                $"Database '{database}' is in SQL_ASCII: PostgreSQL stores text as the bytes it is sent, without checking them, and converts none of it for its clients. DbSync sends UTF-8, which programs reading the database must expect.",
+                fix, where),
+            _ when ServerEncoding.IsSupported(encoding) => Check("Target.Encoding", CheckStatus.Warning,
+                $"Database '{database}' is in {encoding}, which lacks most characters: a row whose text has one it lacks is held back (quarantined, as for any value PostgreSQL cannot hold; docs/type-mapping.md) while the rest is synced.",
+                fix, where),
+            _ => Check("Target.Encoding", CheckStatus.Fail, ServerEncoding.UnsupportedMessage(encoding).Replace(" Nothing was written.", "", StringComparison.Ordinal), fix, where, ErrorIds.TargetError),
+        };
+    }
+
     private static async Task TargetQueriesAsync(ConnectionTestRequest request, string schema, List<SourceTable>? tables, List<CheckResult> checks,
         NpgsqlConnection pg, NpgsqlConnectionStringBuilder builder, string where, CancellationToken cancellationToken)
     {
@@ -610,6 +627,8 @@ internal static class Inspector
         checks.Add(version.Major >= 12
             ? Check("Target.ServerVersion", CheckStatus.Pass, $"PostgreSQL {pg.ServerVersion}.", target: where)
             : Check("Target.ServerVersion", CheckStatus.Warning, $"PostgreSQL {pg.ServerVersion} is older than 12, which DbSync is tested against.", "Upgrade PostgreSQL.", where));
+
+        checks.Add(EncodingCheck(pg.PostgresParameters.TryGetValue("server_encoding", out var encoding) ? encoding : "", pg.Database, where));
 
         var ssl = (bool?)await ScalarAsync(pg, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", cancellationToken).ConfigureAwait(false) ?? false;
         var local = builder.Host is "localhost" or "127.0.0.1" or "::1" || builder.Host!.StartsWith('/');

@@ -82,6 +82,12 @@ public sealed class TablePlan
     /// </summary>
     internal HashSet<long> UpdatedBatches { get; } = [];
 
+    /// <summary>
+    /// The reason and key of staged rows held back whose text the PostgreSQL database's encoding cannot hold, by row
+    /// number: the staging table has a stand-in for them (see <see cref="Target.ServerEncoding.Escape"/>).
+    /// </summary>
+    internal Dictionary<long, (string Reason, string Key)> HeldTexts { get; } = [];
+
     /// <summary>Name of this run's staging table, when one is used.</summary>
     public string StagingTable => "_dbsync_stage_" + Registry.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
 

@@ -583,7 +583,7 @@ internal static class Applier
             var pReason = insert.Parameters.Add("$r", SqliteType.Text);
             using var command = new NpgsqlCommand($"""
                 SELECT {Staging.Seq}, {Staging.Literals}, {Staging.KeyText}, CASE WHEN {Staging.Winner} = 'None' THEN 'Conflict' ELSE 'Quarantined' END,
-                    coalesce({Staging.Bad}, {Staging.Held}), {keyText}
+                    coalesce({Staging.Bad}, {Staging.Held}), {keyText}, {Staging.RowNumber}
                 FROM {staging} WHERE {Staging.Bad} IS NOT NULL OR {Staging.Held} IS NOT NULL ORDER BY {Staging.RowNumber}
                 """, context.Pg, context.Transaction);
             using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -595,6 +595,12 @@ internal static class Applier
                 pKey.Value = reader.IsDBNull(2) ? DescribeKey(plan, reader, 5) : reader.GetString(2);
                 pKind.Value = reader.GetString(3);
                 pReason.Value = reader.GetString(4);
+                if (plan.HeldTexts.TryGetValue(reader.GetInt64(5 + plan.Source.KeyColumns.Count), out var held))
+                {
+                    pKey.Value = held.Key;
+                    pReason.Value = held.Reason;
+                }
+
                 insert.ExecuteNonQuery();
             }
         }

@@ -152,7 +152,9 @@ public static class PgWriter
 
         var nodeId = !staging && plan.NodeColumn is not null ? plan.NodeId : null;
 
-        var writers = plan.Source.Columns.Select((c, i) => new ValueWriter(plan.Source.Name, c.Name, plan.TargetTypes[i])).ToArray();
+        // A database not in UTF8 converts the text it receives: text it cannot hold is refused here, by name.
+        var encoding = ServerEncoding.Of(connection);
+        var writers = plan.Source.Columns.Select((c, i) => new ValueWriter(plan.Source.Name, c.Name, plan.TargetTypes[i], encoding)).ToArray();
         var keyIndex = plan.Source.KeyColumns.Select(k => plan.IndexOf(k.Name)).ToArray();
         var isKey = new bool[writers.Length];
         foreach (var k in keyIndex)
@@ -272,7 +274,7 @@ public static class PgWriter
 
                         if (layout.Literals >= 0 && reader.Storage(layout.Literals) == StorageClass.Text)
                         {
-                            WriteLiterals(importer, reader.Utf8(layout.Literals), reader, layout.Literals);
+                            WriteLiterals(importer, reader.Utf8(layout.Literals), reader, layout.Literals, encoding);
                         }
                         else
                         {
@@ -287,8 +289,17 @@ public static class PgWriter
                         else
                         {
                             plan.Result.Quarantined++;
+                            var key = DescribeKey();
+                            if (encoding is not null && !(encoding.CanHold(bad) && encoding.CanHold(key)))
+                            {
+                                // The database's encoding lacks a character of the reason (a value it quotes) or of the key: the
+                                // staged row carries a stand-in, and the held row gets the text itself (Applier.CollectAsync).
+                                plan.HeldTexts[firstRow + rows] = (bad, key);
+                                (bad, key) = (encoding.Escape(bad), encoding.Escape(key));
+                            }
+
                             importer.WriteText(ShowNul(bad));
-                            importer.WriteText(ShowNul(DescribeKey()));
+                            importer.WriteText(ShowNul(key));
                         }
                     }
 
@@ -333,17 +344,19 @@ public static class PgWriter
 
     /// <summary>
     /// The key as SQLite literals, sent as the bytes SQLite made when they are valid UTF-8 without NUL (always, but for
-    /// a key that is itself invalid text, whose row is held back by name); otherwise decoded as before.
+    /// a key that is itself invalid text, whose row is held back by name) and the database's encoding has their
+    /// characters; otherwise decoded, and with the text the encoding lacks written as SQLite's char() of its code points.
     /// </summary>
-    private static void WriteLiterals(CopyWriter importer, ReadOnlySpan<byte> utf8, SourceRows reader, int ordinal)
+    private static void WriteLiterals(CopyWriter importer, ReadOnlySpan<byte> utf8, SourceRows reader, int ordinal, ServerEncoding? encoding)
     {
-        if (utf8.IndexOf((byte)0) < 0 && System.Text.Unicode.Utf8.IsValid(utf8))
+        if (utf8.IndexOf((byte)0) < 0 && System.Text.Unicode.Utf8.IsValid(utf8) && (encoding is null || encoding.CanHold(utf8, out _)))
         {
             importer.WriteBytes(utf8);
         }
         else
         {
-            importer.WriteText(reader.String(ordinal));
+            var literals = reader.String(ordinal);
+            importer.WriteText(encoding is null ? literals : encoding.SqliteLiterals(literals));
         }
     }
 

@@ -62,13 +62,19 @@ public sealed class ValueWriter
     private readonly string _column;
     private readonly PgType _type;
     private readonly decimal _numericLimit;
+    private readonly ServerEncoding? _encoding;
 
     /// <summary>Creates a writer for one target column.</summary>
-    public ValueWriter(string table, string column, PgType type)
+    /// <param name="table">The source table, for messages.</param>
+    /// <param name="column">The source column, for messages.</param>
+    /// <param name="type">The target column's type.</param>
+    /// <param name="encoding">The database's encoding when text must be checked against it (<see cref="ServerEncoding.Of"/>); null for UTF8.</param>
+    public ValueWriter(string table, string column, PgType type, ServerEncoding? encoding = null)
     {
         _table = table;
         _column = column;
         _type = type ?? throw new ArgumentNullException(nameof(type));
+        _encoding = encoding;
         _numericLimit = type.Kind == PgKind.Numeric && type.Precision > 0 && type.Precision - type.Scale <= 28
             ? Pow10(type.Precision - type.Scale)
             : decimal.MaxValue;
@@ -450,6 +456,13 @@ public sealed class ValueWriter
         if (!Utf8.IsValid(utf8))
         {
             failure = "the text is not valid UTF-8 (SQLite stores whatever bytes it is given; PostgreSQL refuses them)";
+            return false;
+        }
+
+        // PostgreSQL would convert it to a database encoding that lacks one of its characters, and fail the whole COPY.
+        if (_encoding is not null && !_encoding.CanHold(utf8, out var missing))
+        {
+            failure = _encoding.Refusal(missing);
             return false;
         }
 

@@ -1,0 +1,173 @@
+using DbSync.Core;
+using DbSync.Core.Diagnostics;
+using DbSync.Core.Target;
+using DbSync.Tests.Infrastructure;
+using Npgsql;
+
+namespace DbSync.Tests;
+
+/// <summary>
+/// Text encodings (docs/type-mapping.md): a PostgreSQL database not in UTF8 lacks most characters, and a value with
+/// one it lacks is refused by name and held back like any value PostgreSQL cannot hold, while the rest is synced.
+/// </summary>
+public sealed class EncodingTests : IDisposable
+{
+    private readonly SyncFixture _fixture = new();
+    private readonly SyncEngine _engine = new();
+
+    public void Dispose() => _fixture.Dispose();
+
+    /// <summary>A database of its own in <paramref name="encoding"/>, dropped at the end.</summary>
+    private async Task InDatabaseAsync(string encoding, Func<string, Task> test)
+    {
+        var database = "dbsync_enc_" + Guid.NewGuid().ToString("N")[..8];
+        _fixture.PgExecute($"CREATE DATABASE {database} ENCODING '{encoding}' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0");
+        try
+        {
+            await test(new NpgsqlConnectionStringBuilder(TestServer.ConnectionString) { Database = database, Pooling = false }.ConnectionString);
+        }
+        finally
+        {
+            _fixture.PgExecute($"DROP DATABASE IF EXISTS {database} WITH (FORCE)");
+        }
+    }
+
+    private static List<(long Id, string? Value)> Rows(string connectionString, string sql)
+    {
+        using var connection = new NpgsqlConnection(connectionString);
+        connection.Open();
+        using var command = new NpgsqlCommand(sql, connection);
+        using var reader = command.ExecuteReader();
+        var rows = new List<(long, string?)>();
+        while (reader.Read())
+        {
+            rows.Add((reader.GetInt64(0), reader.IsDBNull(1) ? null : reader.GetString(1)));
+        }
+
+        return rows;
+    }
+
+    [Fact]
+    public Task Text_a_LATIN1_database_lacks_is_held_back_by_name_on_the_first_load_and_on_pushes_while_the_rest_commits() => InDatabaseAsync("LATIN1", async connectionString =>
+    {
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE z (id INTEGER PRIMARY KEY, v TEXT);
+            INSERT INTO z VALUES (1, 'plain'), (2, 'café'), (3, 'emoji 🎉'), (4, 'ÿ€');
+            CREATE TABLE y (id INTEGER PRIMARY KEY, v TEXT);
+            INSERT INTO y VALUES (1, 'ok');
+            CREATE TABLE k (k TEXT PRIMARY KEY, n INTEGER);
+            INSERT INTO k VALUES ('é', 1), ('x🎉''', 2);
+            CREATE TABLE m (id INTEGER PRIMARY KEY, n INTEGER);
+            INSERT INTO m VALUES (1, 5), (2, 'Ω5');
+            """);
+        var request = new SyncRequest { Path = path, ConnectionString = connectionString, Schema = _fixture.Schema };
+        var test = await _engine.TestAsync(new ConnectionTestRequest { Path = path, ConnectionString = connectionString, Schema = _fixture.Schema });
+        var encoding = test.Single(c => c.Name == "Target.Encoding");
+        Assert.Equal(CheckStatus.Warning, encoding.Status);
+        Assert.Contains("LATIN1", encoding.Message, StringComparison.Ordinal);
+        Assert.Contains("held back", encoding.Message, StringComparison.Ordinal);
+
+        // The first load: every table is created and loaded but for the rows with a character LATIN1 lacks.
+        var result = await _engine.SyncAsync(request);
+        Assert.Equal(SyncStatus.PartiallySucceeded, result.Status);
+        Assert.Equal((5L, 4L), (result.Inserted, result.Quarantined));
+        Assert.Empty(result.Warnings);
+        Assert.Equal([(1L, "plain"), (2L, "café")], Rows(connectionString, $"SELECT id, v FROM \"{_fixture.Schema}\".z ORDER BY id"));
+        Assert.Equal([(1L, "é")], Rows(connectionString, $"SELECT n, k FROM \"{_fixture.Schema}\".k ORDER BY n"));
+        Assert.Equal([(1L, "5")], Rows(connectionString, $"SELECT id, n::text FROM \"{_fixture.Schema}\".m ORDER BY id"));
+        var held = (await _engine.GetQuarantineAsync(new QuarantineQuery { Path = path })).OrderBy(h => h.Table).ThenBy(h => h.Key).ToList();
+        Assert.Equal([("k", "(k=x🎉')"), ("m", "(id=2)"), ("z", "(id=3)"), ("z", "(id=4)")], held.Select(h => (h.Table, h.Key)));
+        Assert.Contains("column 'v', row (id=3): the text has the character U+1F389, which the PostgreSQL database's encoding LATIN1 does not have", held[2].Reason, StringComparison.Ordinal);
+        Assert.Contains("U+20AC", held[3].Reason, StringComparison.Ordinal);
+        Assert.Contains("column 'k', row (k=x🎉')", held[0].Reason, StringComparison.Ordinal);
+        // A reason quoting the value keeps it as it is, though the staged row in PostgreSQL could not.
+        Assert.Contains("the text 'Ω5' is not an integer", held[1].Reason, StringComparison.Ordinal);
+
+        // A push: the other changes go, the new value PostgreSQL cannot hold is held back, a fixed one heals.
+        SyncFixture.Execute(path, """
+            UPDATE z SET v = 'plain2' WHERE id = 1;
+            UPDATE z SET v = 'fixed' WHERE id = 3;
+            INSERT INTO z VALUES (5, 'Ωmega');
+            INSERT INTO y VALUES (2, 'ok2');
+            UPDATE k SET n = 3 WHERE k = 'é';
+            DELETE FROM k WHERE n = 2;
+            """);
+        result = await _engine.SyncAsync(request);
+        Assert.Equal(SyncStatus.PartiallySucceeded, result.Status);
+        Assert.Equal((2L, 2L, 0L, 3L), (result.Inserted, result.Updated, result.Deleted, result.Quarantined));
+        Assert.Empty(result.Warnings);
+        Assert.Equal([(1L, "plain2"), (2L, "café"), (3L, "fixed")], Rows(connectionString, $"SELECT id, v FROM \"{_fixture.Schema}\".z ORDER BY id"));
+        Assert.Equal([(1L, "ok"), (2L, "ok2")], Rows(connectionString, $"SELECT id, v FROM \"{_fixture.Schema}\".y ORDER BY id"));
+        Assert.Equal([(3L, "é")], Rows(connectionString, $"SELECT n, k FROM \"{_fixture.Schema}\".k ORDER BY n"));
+        held = (await _engine.GetQuarantineAsync(new QuarantineQuery { Path = path })).OrderBy(h => h.Table).ThenBy(h => h.Key).ToList();
+        // The key PostgreSQL never had is deleted in the file: nothing to delete there, and its held row is settled.
+        Assert.Equal([("m", "(id=2)"), ("z", "(id=4)"), ("z", "(id=5)")], held.Select(h => (h.Table, h.Key)));
+        // Both runs are in PostgreSQL's run log too.
+        Assert.Equal([(2L, "PartiallySucceeded")], Rows(connectionString, "SELECT count(*), min(status) FROM dbsync.runs"));
+    });
+
+    [Fact]
+    public Task A_database_in_an_encoding_DbSync_cannot_check_is_refused_before_anything_is_written() => InDatabaseAsync("EUC_JP", async connectionString =>
+    {
+        var path = _fixture.CreateDatabase("CREATE TABLE z (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO z VALUES (1, 'plain');");
+
+        var test = await _engine.TestAsync(new ConnectionTestRequest { Path = path, ConnectionString = connectionString, Schema = _fixture.Schema });
+        var encoding = test.Single(c => c.Name == "Target.Encoding");
+        Assert.Equal((CheckStatus.Fail, ErrorIds.TargetError), (encoding.Status, encoding.ErrorId));
+        Assert.Contains("EUC_JP", encoding.Message, StringComparison.Ordinal);
+
+        var error = await Assert.ThrowsAsync<DbSyncException>(() => _engine.SyncAsync(new SyncRequest { Path = path, ConnectionString = connectionString, Schema = _fixture.Schema }));
+        Assert.Equal(ErrorIds.TargetError, error.ErrorId);
+        Assert.Contains("encoding is EUC_JP", error.Message, StringComparison.Ordinal);
+        Assert.Contains("ENCODING 'UTF8'", error.Message, StringComparison.Ordinal);
+        using var connection = new NpgsqlConnection(connectionString);
+        connection.Open();
+        using var command = new NpgsqlCommand($"SELECT count(*) FROM pg_namespace WHERE nspname IN ('{_fixture.Schema}', 'dbsync')", connection);
+        Assert.Equal(0L, (long)command.ExecuteScalar()!);
+    });
+
+    [Fact]
+    public void The_encoding_tables_are_the_servers_own_conversions()
+    {
+        // Each byte 0x80..0xFF of each encoding, converted to UTF8 by the server: the character the table says, or an
+        // error where the table has none. (The other direction, every character up to U+FFFF, was checked when the
+        // tables were made; PostgreSQL's single-byte conversions are one to one.)
+        using var connection = TestServer.Open();
+        foreach (var (name, table) in ServerEncodingTables.HighHalf)
+        {
+            for (var b = 0x80; b <= 0xFF; b++)
+            {
+                using var command = new NpgsqlCommand($"SELECT convert_from(convert(decode('{b:x2}', 'hex'), '{name}', 'UTF8'), 'UTF8')", connection);
+                string? converted;
+                try
+                {
+                    converted = (string)command.ExecuteScalar()!;
+                }
+                catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UntranslatableCharacter)
+                {
+                    converted = null;
+                }
+
+                Assert.True((table[b - 0x80] == '\0' ? null : table[b - 0x80].ToString()) == converted, $"{name} byte 0x{b:X2}: table U+{(int)table[b - 0x80]:X4}, server {converted}");
+            }
+        }
+
+        Assert.Null(ServerEncoding.Resolve("UTF8"));
+        Assert.Null(ServerEncoding.Resolve("SQL_ASCII"));
+        Assert.False(ServerEncoding.IsSupported("EUC_JP"));
+        var win1252 = ServerEncoding.Resolve("WIN1252")!;
+        Assert.True(win1252.CanHold("€ café"));
+        Assert.False(win1252.CanHold("\u0081"));
+        Assert.Equal("(1, (char(120, 937)), 'é''', X'00')", win1252.SqliteLiterals("(1, 'xΩ', 'é''', X'00')"));
+    }
+
+    [Fact]
+    public async Task The_test_command_reports_a_UTF8_database_as_holding_every_character()
+    {
+        var path = _fixture.CreateDatabase("CREATE TABLE z (id INTEGER PRIMARY KEY, v TEXT);");
+        var test = await _engine.TestAsync(new ConnectionTestRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema });
+        var encoding = test.Single(c => c.Name == "Target.Encoding");
+        Assert.Equal(CheckStatus.Pass, encoding.Status);
+        Assert.Contains("UTF8", encoding.Message, StringComparison.Ordinal);
+    }
+}
