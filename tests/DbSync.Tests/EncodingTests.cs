@@ -161,6 +161,41 @@ public sealed class EncodingTests : IDisposable
         Assert.Equal("(1, (char(120, 937)), 'é''', X'00')", win1252.SqliteLiterals("(1, 'xΩ', 'é''', X'00')"));
     }
 
+    [Theory]
+    [InlineData("UTF-16le")]
+    [InlineData("UTF-16be")]
+    public async Task Text_that_is_not_valid_UTF16_in_a_UTF16_file_is_refused_by_name_not_merged_into_another_character(string fileEncoding)
+    {
+        // Code units in the file's byte order. 'A', a lone high surrogate, 'A' arrived as 'A👁' (U+1F441): SQLite's own
+        // UTF-16 to UTF-8 conversion merges a high surrogate with whatever unit follows it.
+        string Units(params int[] units) => "CAST(x'" + string.Concat(units.Select(u => fileEncoding == "UTF-16le" ? $"{u & 0xFF:X2}{u >> 8:X2}" : $"{u:X4}")) + "' AS TEXT)";
+        var path = _fixture.CreateDatabase($"""
+            PRAGMA encoding = '{fileEncoding}';
+            CREATE TABLE z (id INTEGER PRIMARY KEY, v TEXT);
+            CREATE TABLE k (k TEXT PRIMARY KEY, n INTEGER);
+            INSERT INTO z VALUES (1, 'plain é🎉'), (2, {Units(0x41, 0xD83D, 0x41)}), (3, {Units(0xD83D)}), (4, {Units(0x41, 0xDC00, 0x42)});
+            INSERT INTO k VALUES ('ké🎉', 1);
+            """);
+        var request = new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema };
+
+        var result = await _engine.SyncAsync(request);
+
+        Assert.Equal((SyncStatus.PartiallySucceeded, 2L, 3L), (result.Status, result.Inserted, result.Quarantined));
+        Assert.Equal([(1L, "plain é🎉")], Rows(TestServer.ConnectionString, $"SELECT id, v FROM \"{_fixture.Schema}\".z ORDER BY id"));
+        Assert.Equal([(1L, "ké🎉")], Rows(TestServer.ConnectionString, $"SELECT n, k FROM \"{_fixture.Schema}\".k"));
+        var held = (await _engine.GetQuarantineAsync(new QuarantineQuery { Path = path })).OrderBy(h => h.Key).ToList();
+        Assert.Equal(["(id=2)", "(id=3)", "(id=4)"], held.Select(h => h.Key));
+        Assert.All(held, h => Assert.Contains("column 'v'", h.Reason, StringComparison.Ordinal));
+        Assert.All(held, h => Assert.Contains("not valid UTF-16", h.Reason, StringComparison.Ordinal));
+
+        // A push: the same on an insert, while the valid changes go.
+        SyncFixture.Execute(path, $"INSERT INTO z VALUES (5, {Units(0x41, 0xD83D, 0x41)}); UPDATE z SET v = 'ünicode 👁' WHERE id = 1; UPDATE z SET v = 'fixed' WHERE id = 2;");
+        result = await _engine.SyncAsync(request);
+        Assert.Equal((SyncStatus.PartiallySucceeded, 1L, 1L, 3L), (result.Status, result.Inserted, result.Updated, result.Quarantined));
+        Assert.Equal([(1L, "ünicode 👁"), (2L, "fixed")], Rows(TestServer.ConnectionString, $"SELECT id, v FROM \"{_fixture.Schema}\".z ORDER BY id"));
+        Assert.Equal(["(id=3)", "(id=4)", "(id=5)"], (await _engine.GetQuarantineAsync(new QuarantineQuery { Path = path })).Select(h => h.Key).Order());
+    }
+
     [Fact]
     public async Task The_test_command_reports_a_UTF8_database_as_holding_every_character()
     {

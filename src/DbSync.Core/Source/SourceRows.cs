@@ -17,16 +17,21 @@ public sealed class SourceRows : IDisposable
     private readonly sqlite3_stmt _statement;
     private readonly nint _handle;
     private readonly bool _utf8Database;
+    private readonly bool _bigEndian;
+    private readonly byte[]?[] _converted;
     private char[] _chars = new char[256];
+    private char[] _units = [];
 
-    private SourceRows(sqlite3 db, sqlite3_stmt statement, bool utf8Database)
+    private SourceRows(sqlite3 db, sqlite3_stmt statement, string encoding)
     {
         _db = db;
         _statement = statement;
         // The statement's pointer, valid until Dispose: this reader owns the statement and is used by one thread.
         _handle = statement.DangerousGetHandle();
-        _utf8Database = utf8Database;
+        _utf8Database = encoding == "UTF-8";
+        _bigEndian = encoding == "UTF-16be";
         ColumnCount = raw.sqlite3_column_count(statement);
+        _converted = _utf8Database ? [] : new byte[ColumnCount][];
     }
 
     /// <summary>Columns per row.</summary>
@@ -45,11 +50,11 @@ public sealed class SourceRows : IDisposable
     {
         ArgumentNullException.ThrowIfNull(db);
         ArgumentNullException.ThrowIfNull(parameters);
-        bool utf8Database;
+        string encoding;
         SqliteException.ThrowExceptionForRC(raw.sqlite3_prepare_v2(db, "PRAGMA encoding", out var pragma), db);
         using (pragma)
         {
-            utf8Database = raw.sqlite3_step(pragma) == raw.SQLITE_ROW && raw.sqlite3_column_text(pragma, 0).utf8_to_string() == "UTF-8";
+            encoding = raw.sqlite3_step(pragma) == raw.SQLITE_ROW ? raw.sqlite3_column_text(pragma, 0).utf8_to_string() : "";
         }
 
         var rc = raw.sqlite3_prepare_v2(db, sql, out var statement);
@@ -66,7 +71,7 @@ public sealed class SourceRows : IDisposable
             raw.sqlite3_bind_int64(statement, index, value);
         }
 
-        return new SourceRows(db, statement, utf8Database);
+        return new SourceRows(db, statement, encoding);
     }
 
     /// <summary>Moves to the next row; false at the end.</summary>
@@ -107,25 +112,63 @@ public sealed class SourceRows : IDisposable
     public ReadOnlySpan<byte> Utf8(int ordinal) => _utf8Database ? Blob(ordinal) : ConvertedUtf8(ordinal);
 
     /// <summary>
-    /// A UTF-16 database's text as the UTF-8 bytes SQLite converts it to, not decoded and encoded again: text SQLite
-    /// holds that is not valid UTF-16 (a lone surrogate) stays invalid, and is refused as such, instead of arriving
-    /// with U+FFFD in its place.
+    /// A UTF-16 database's text as UTF-8, converted here from the UTF-16 SQLite holds rather than by SQLite: text that is
+    /// not valid UTF-16 (a lone surrogate) stays invalid, and is refused as such, instead of arriving with U+FFFD in its
+    /// place or, as SQLite's own conversion does with a high surrogate followed by anything, merged with the next
+    /// character into another, valid one. Valid until the next call for the same column.
     /// </summary>
-    private unsafe ReadOnlySpan<byte> ConvertedUtf8(int ordinal)
+    private ReadOnlySpan<byte> ConvertedUtf8(int ordinal)
     {
-        var text = raw.sqlite3_column_text(_statement, ordinal);
-        // SQLite's documented order: the text first, then its length in bytes (which may hold NUL characters).
-        var length = raw.sqlite3_column_bytes(_statement, ordinal);
-        if (length == 0)
+        // A TEXT value read as a BLOB is not converted (SQLite's documented TEXT to BLOB conversion: no change): the
+        // text's UTF-16 bytes in the database's byte order.
+        var utf16 = Blob(ordinal);
+        if (utf16.IsEmpty)
         {
             return default;
         }
 
-        fixed (byte* bytes = text)
+        var count16 = utf16.Length / 2;
+        if (_units.Length < count16)
         {
-            // SQLite's own memory, valid until the next call on this statement; fixed only yields its address.
-            return new ReadOnlySpan<byte>(bytes, length);
+            _units = new char[Math.Max(count16, _units.Length * 2)];
         }
+
+        for (var i = 0; i < count16; i++)
+        {
+            _units[i] = _bigEndian ? (char)((utf16[2 * i] << 8) | utf16[(2 * i) + 1]) : (char)(utf16[2 * i] | (utf16[(2 * i) + 1] << 8));
+        }
+
+        // At most three bytes per unit (a surrogate pair's two units take four), and one for an odd byte.
+        var needed = (count16 * 3) + 1;
+        var converted = _converted[ordinal] is { } buffer && buffer.Length >= needed ? buffer : _converted[ordinal] = new byte[Math.Max(64, needed)];
+        ReadOnlySpan<char> rest = _units.AsSpan(0, count16);
+        var written = 0;
+        while (true)
+        {
+            var status = System.Text.Unicode.Utf8.FromUtf16(rest, converted.AsSpan(written), out var read, out var count, replaceInvalidSequences: false);
+            written += count;
+            rest = rest[read..];
+            if (status != System.Buffers.OperationStatus.InvalidData)
+            {
+                break;
+            }
+
+            // A lone surrogate: written as the three bytes its code unit would take, which no UTF-8 reader accepts, so the
+            // value is refused as invalid text.
+            var unit = rest[0];
+            converted[written++] = (byte)(0xE0 | (unit >> 12));
+            converted[written++] = (byte)(0x80 | ((unit >> 6) & 0x3F));
+            converted[written++] = (byte)(0x80 | (unit & 0x3F));
+            rest = rest[1..];
+        }
+
+        if (utf16.Length % 2 != 0)
+        {
+            // Half a code unit (text made by casting an odd-length blob): a byte no UTF-8 text has, so it is refused too.
+            converted[written++] = 0xFF;
+        }
+
+        return converted.AsSpan(0, written);
     }
 
     /// <summary>A BLOB value; valid until the next call on this reader.</summary>

@@ -455,7 +455,7 @@ public sealed class ValueWriter
 
         if (!Utf8.IsValid(utf8))
         {
-            failure = "the text is not valid UTF-8 (SQLite stores whatever bytes it is given; PostgreSQL refuses them)";
+            failure = "the text is not valid UTF-8, or in a UTF-16 database not valid UTF-16 (a lone surrogate) (SQLite stores whatever it is given; PostgreSQL refuses it)";
             return false;
         }
 
