@@ -92,6 +92,8 @@ public sealed class DiagnosticsTests : IDisposable
             CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent (id), qty INTEGER);
             CREATE TABLE loose (v TEXT);
             CREATE TABLE "{longName}" (id INTEGER PRIMARY KEY);
+            CREATE TABLE odd (id INTEGER PRIMARY KEY, at DATETIME, ok BOOLEAN, price DECIMAL(5,2));
+            INSERT INTO odd VALUES (1, '2024-02-29', 1, 1.5), (2, '2024-02-30', 2, 1.505), (3, 'yesterday', 0, 1234.5);
             INSERT INTO parent VALUES (1);
             PRAGMA foreign_keys = OFF;
             INSERT INTO child VALUES (1, 1, 5), (2, 99, 'lots');
@@ -111,10 +113,20 @@ public sealed class DiagnosticsTests : IDisposable
         Assert.Equal("DbSync.NameTooLong", names.ErrorId);
         var values = Only(checks, "Source.ValueTypes");
         Assert.Equal(CheckStatus.Warning, values.Status);
-        Assert.Contains("child.qty (bigint) holds 1 text value(s)", values.Message, StringComparison.Ordinal);
+        // Through the sync's own conversion: each value a sync would refuse, which storage classes alone do not tell.
+        Assert.Contains("child.qty (bigint): 1 value(s) in the first 1000 rows cannot be stored exactly, the first in row (id=2): the text 'lots' is not an integer",
+            values.Message, StringComparison.Ordinal);
+        Assert.Contains("odd.at (timestamp without time zone): 2 value(s) in the first 1000 rows cannot be stored exactly, the first in row (id=2): the text '2024-02-30' is not a valid calendar date or time",
+            values.Message, StringComparison.Ordinal);
+        Assert.Contains("odd.ok (boolean): 1 value(s)", values.Message, StringComparison.Ordinal);
+        Assert.Contains("odd.price (numeric(5,2)): 2 value(s)", values.Message, StringComparison.Ordinal);
+        // Such rows are held back, not a failed sync.
+        Assert.Contains("A sync holds such rows back (quarantined", values.Message, StringComparison.Ordinal);
+        Assert.Contains("PartiallySucceeded (exit 3)", values.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("stop", values.Message, StringComparison.Ordinal);
 
         // Fixed, each passes.
-        SyncFixture.Execute(path, $"DELETE FROM child WHERE id = 2; DROP TABLE loose; DROP TABLE \"{longName}\";");
+        SyncFixture.Execute(path, $"DELETE FROM child WHERE id = 2; DROP TABLE loose; DROP TABLE \"{longName}\"; DELETE FROM odd WHERE id > 1;");
         Assert.All((await TestAsync(path)).Where(c => c.Name.StartsWith("Source.", StringComparison.Ordinal)), c => Assert.Equal(CheckStatus.Pass, c.Status));
     }
 

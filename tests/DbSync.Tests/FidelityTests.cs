@@ -7,7 +7,7 @@ namespace DbSync.Tests;
 
 /// <summary>
 /// Data fidelity (docs/type-mapping.md): every value PostgreSQL can hold in the mapped type arrives identical, by
-/// an expectation written here independently of DbSync's converter; every other value stops the run by name.
+/// an expectation written here independently of DbSync's converter; every other value is refused by name and its row held back.
 /// </summary>
 public sealed class FidelityTests : IDisposable
 {

@@ -437,40 +437,61 @@ internal static class Inspector
         _ => otherwise,
     };
 
-    /// <summary>Samples up to 1000 values per column and names columns holding values their mapped type refuses.</summary>
+    /// <summary>
+    /// Runs the first 1000 rows of each table through the same conversion a sync uses (<see cref="ValueWriter"/>, into the
+    /// types DbSync would create) and names the columns holding values it would refuse, with the first such row and why.
+    /// </summary>
     private static CheckResult ValueSample(SqliteConnection sqlite, IEnumerable<SourceTable> tables)
     {
         var findings = new List<string>();
+        // The converted values go nowhere: only the refusals count.
+        var sink = new CopyWriter(Stream.Null);
         foreach (var table in tables)
         {
-            foreach (var column in table.Columns)
+            var writers = table.Columns.Select(c => new ValueWriter(table.Name, c.Name, TypeMapping.Map(c.DeclaredType))).ToArray();
+            var keys = table.KeyColumns.Select(k => table.Columns.ToList().IndexOf(k)).ToArray();
+            var refused = new (long Count, ValueConversionException? First)[writers.Length];
+            using (var reader = SourceRows.Open(sqlite,
+                $"SELECT {string.Join(", ", table.Columns.Select(c => Identifiers.Quote(c.Name)))} FROM {Identifiers.Quote(table.Name)} LIMIT 1000"))
             {
-                var mapped = TypeMapping.Map(column.DeclaredType);
-                var allowed = mapped.Kind switch
-                {
-                    PgKind.Int64 => new[] { "integer" },
-                    PgKind.Float8 or PgKind.Numeric => ["integer", "real"],
-                    PgKind.Text => ["text", "integer", "real"],
-                    PgKind.Bytea => ["blob"],
-                    PgKind.Boolean => ["integer"],
-                    _ => ["text", "integer", "real"],
-                };
-                using var command = CaptureStore.Command(sqlite, null,
-                    $"SELECT typeof(v), count(*) FROM (SELECT {Identifiers.Quote(column.Name)} AS v FROM {Identifiers.Quote(table.Name)} LIMIT 1000) WHERE v IS NOT NULL GROUP BY 1");
-                using var reader = command.ExecuteReader();
+                string DescribeKey() => "(" + string.Join(", ", keys.Select(k => table.Columns[k].Name + "=" + reader.Describe(k))) + ")";
+                Func<string> describeKey = DescribeKey;
                 while (reader.Read())
                 {
-                    if (!allowed.Contains(reader.GetString(0)))
+                    sink.StartRow(writers.Length);
+                    for (var i = 0; i < writers.Length; i++)
                     {
-                        findings.Add($"{table.Name}.{column.Name} ({mapped.SqlName}) holds {reader.GetInt64(1)} {reader.GetString(0)} value(s) in the first 1000 rows");
+                        try
+                        {
+                            if (keys.Contains(i) && reader.Storage(i) == StorageClass.Null)
+                            {
+                                throw new ValueConversionException(table.Name, table.Columns[i].Name, DescribeKey(), "the primary key column is NULL, which a PostgreSQL key cannot be");
+                            }
+
+                            writers[i].Write(reader, i, sink, describeKey);
+                        }
+                        catch (ValueConversionException ex)
+                        {
+                            refused[i] = (refused[i].Count + 1, refused[i].First ?? ex);
+                            sink.WriteNull();
+                        }
                     }
+                }
+            }
+
+            for (var i = 0; i < writers.Length; i++)
+            {
+                if (refused[i].First is { } first)
+                {
+                    findings.Add($"{table.Name}.{table.Columns[i].Name} ({TypeMapping.Map(table.Columns[i].DeclaredType).SqlName}): {refused[i].Count} value(s) in the first 1000 rows cannot be stored exactly, the first in row {first.Key}: {first.Reason}");
                 }
             }
         }
 
         return findings.Count == 0
-            ? Check("Source.ValueTypes", CheckStatus.Pass, "Sampled values fit their mapped PostgreSQL types.")
-            : Check("Source.ValueTypes", CheckStatus.Warning, string.Join("; ", findings) + ". Values that cannot be stored exactly stop the sync (docs/type-mapping.md).",
+            ? Check("Source.ValueTypes", CheckStatus.Pass, "The values of the first 1000 rows of each table can be stored exactly in the PostgreSQL types DbSync maps them to.")
+            : Check("Source.ValueTypes", CheckStatus.Warning, string.Join("; ", findings) +
+                ". A sync holds such rows back (quarantined, until the value or the column type is fixed) while the rest is synced; the run then ends PartiallySucceeded (exit 3). See docs/type-mapping.md.",
                 "Fix the values or declare the column with a type that holds them.");
     }
 
