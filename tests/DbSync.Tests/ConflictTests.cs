@@ -187,6 +187,28 @@ public sealed class ConflictTests : IDisposable
         Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".parent"));
     }
 
+    [Fact]
+    public async Task A_winning_null_boolean_and_real_come_back_as_they_are_and_a_later_push_keeps_them()
+    {
+        // A NULL boolean came back as 0 (false), and a real's shortest text (0.1) as another double, which the next
+        // push then sent as false over NULL and held back as "cannot be stored in real without rounding" (reverse
+        // fidelity exploration, S2 and M1).
+        _fixture.PgExecute($"CREATE SCHEMA IF NOT EXISTS \"{_fixture.Schema}\"; CREATE TABLE \"{_fixture.Schema}\".w (id bigint PRIMARY KEY, flag boolean, r real, note text)");
+        var path = _fixture.CreateDatabase("CREATE TABLE w (id INTEGER PRIMARY KEY, flag BOOLEAN, r REAL, note TEXT); INSERT INTO w VALUES (1, NULL, 0.5, 'orig');");
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        _fixture.PgExecute($"UPDATE \"{_fixture.Schema}\".w SET r = 0.1, note = 'pg' WHERE id = 1");
+        SyncFixture.Execute(path, "UPDATE w SET note = 'local' WHERE id = 1");
+
+        var result = await SyncAsync(path, ConflictPolicy.TargetWins);
+
+        Assert.Equal((SyncStatus.Succeeded, 1L), (result.Status, result.ConflictsResolved));
+        Assert.Equal("null|real|0.100000001490116|pg", Local(path, "SELECT typeof(flag) || '|' || typeof(r) || '|' || printf('%.15f', r) || '|' || note FROM w WHERE id = 1"));
+        SyncFixture.Execute(path, "UPDATE w SET note = 'later' WHERE id = 1");
+        var later = await SyncAsync(path, ConflictPolicy.TargetWins);
+        Assert.Equal((SyncStatus.Succeeded, 1L, 0L), (later.Status, later.Updated, later.Quarantined));
+        Assert.Equal("null|0.1|later", _fixture.PgText($"SELECT coalesce(flag::text, 'null') || '|' || r::text || '|' || note FROM \"{_fixture.Schema}\".w WHERE id = 1"));
+    }
+
     [Theory]
     [InlineData("'NaN'", "NaN", "text")]
     [InlineData("'Infinity'", "Infinity", "real")]

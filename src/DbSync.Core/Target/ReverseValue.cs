@@ -22,7 +22,11 @@ internal static class ReverseValue
         PgKind.Timestamp => Iso(expression, $"to_char({expression}, 'YYYY-MM-DD HH24:MI:SS.US')", "'0001-01-01'::timestamp"),
         PgKind.Date => Iso(expression, $"to_char({expression}, 'YYYY-MM-DD')", "'0001-01-01'::date"),
         PgKind.Bytea => $"encode({expression}, 'hex')",
-        PgKind.Boolean => $"CASE WHEN {expression} THEN '1' ELSE '0' END",
+        // NULL stays NULL: an ELSE made it false, which the next push of the row then sent over PostgreSQL's NULL.
+        PgKind.Boolean => $"CASE WHEN {expression} THEN '1' WHEN NOT {expression} THEN '0' END",
+        // A real's exact value as a double: its shortest text (0.1) is another double, which a push then refuses for the
+        // same real column as "cannot be stored in real without rounding".
+        PgKind.Float4 => $"{expression}::float8::text",
         _ => $"{expression}::text",
     };
 
