@@ -717,7 +717,7 @@ public sealed class SyncEngine
                     // ON CONFLICT met one target row twice in one statement: two rows of the file are one key in PostgreSQL.
                     throw new DbSyncException(ErrorIds.TargetError, DbSyncErrorCategory.WriteError,
                         $"Table '{plan.Source.Name}': two changed rows have primary keys ({string.Join(", ", plan.Source.KeyColumns.Select(k => k.Name))}) that SQLite tells apart but PostgreSQL stores as one key: "
-                        + "an untyped or NUMERIC key's 1 and '1', a NOCASE key's 'a' and 'A', a date-time key written two ways. Make those keys distinct in SQLite (docs/capture.md). "
+                        + "an untyped or NUMERIC key's 1 and '1', a date-time key written two ways, a BOOLEAN key's 1 and 'true'. Make those keys distinct in SQLite (docs/capture.md). "
                         + $"Nothing of the run was applied. PostgreSQL said: {ex.SqlState}: {ex.MessageText}", plan.Source.Name, ex);
                 }
                 if (plan.DeleteMissing || plan.Mode == LoadMode.CopyUpsert)
