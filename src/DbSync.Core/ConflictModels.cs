@@ -99,7 +99,7 @@ public enum HeldKind
 {
     /// <summary>PostgreSQL rejected the row, or DbSync could not convert one of its values (a poison row).</summary>
     Quarantined,
-    /// <summary>A conflict the Fail policy left for a person to settle.</summary>
+    /// <summary>A conflict the Fail policy left for a person to settle, or one whose winning target version the file refused.</summary>
     Conflict,
 }
 

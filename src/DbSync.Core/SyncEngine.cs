@@ -701,6 +701,11 @@ public sealed class SyncEngine
                         await Applier.RecoverTargetWinsAsync(context, plan, run, cancellationToken).ConfigureAwait(false);
                     }
 
+                    if (Conflicts.HeldRows.RefusedKeys(sqlite, plan.Registry) is { Length: > 0 } refused)
+                    {
+                        await Applier.MarkRefusedAsync(context, plan, refused, cancellationToken).ConfigureAwait(false);
+                    }
+
                     if (await Applier.ClassifyAsync(context, plan, r => Report(plan, SyncPhase.Applying, r, clock), cancellationToken).ConfigureAwait(false) > 0)
                     {
                         await Applier.ResolveAsync(context, plan, cancellationToken).ConfigureAwait(false);

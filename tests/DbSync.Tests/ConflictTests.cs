@@ -210,6 +210,104 @@ public sealed class ConflictTests : IDisposable
     }
 
     [Theory]
+    [InlineData(ConflictPolicy.TargetWins)]
+    [InlineData(ConflictPolicy.Newest)]
+    public async Task A_winning_target_version_sqlite_refuses_is_not_overwritten_by_the_losing_local_version_on_later_runs(ConflictPolicy policy)
+    {
+        // The run made PostgreSQL's winning row this node's before the file refused its version; the file's version then
+        // stayed pending as an ordinary change, and the next run pushed it over the winner as a plain update, no conflict.
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT CHECK (name <> 'forbidden'), updated_at TEXT);
+            INSERT INTO item VALUES (1, 'one', '2024-01-01 00:00:00'), (2, 'two', '2024-01-01 00:00:00');
+            """);
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        _fixture.PgExecute($"UPDATE {Table} SET name = 'forbidden', updated_at = '2024-01-03 00:00:00' WHERE id = 1");
+        SyncFixture.Execute(path, "UPDATE item SET name = 'local', updated_at = '2024-01-02 00:00:00' WHERE id = 1");
+        var newest = policy == ConflictPolicy.Newest ? "updated_at" : null;
+
+        var first = await SyncAsync(path, policy, newest);
+        var second = await SyncAsync(path, policy, newest);
+        SyncFixture.Execute(path, "UPDATE item SET name = 'TWO' WHERE id = 2");
+        var third = await SyncAsync(path, policy, newest);
+
+        foreach (var run in new[] { first, second, third })
+        {
+            Assert.Equal((SyncStatus.Succeeded, 1L, 1L, 0L), (run.Status, run.Conflicts, run.ConflictsResolved, run.Tables.Single().Updated - (run == third ? 1 : 0)));
+            Assert.Contains(run.Warnings, w => w.StartsWith("Table 'item': PostgreSQL's version of the row (id = 1), which won its conflict (Changed), could not be written to the file: ", StringComparison.Ordinal)
+                && w.Contains("CHECK constraint failed", StringComparison.Ordinal));
+        }
+
+        Assert.Equal("forbidden", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 1"));
+        Assert.Equal("TWO", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 2"));
+        Assert.Equal("local", Local(path, "SELECT name FROM item WHERE id = 1"));
+        // Held, by name, and recorded once: a run meeting the same conflict again adds no record.
+        var held = Assert.Single(await _engine.GetQuarantineAsync(new QuarantineQuery { Path = path }));
+        Assert.Equal(("(id=1)", HeldKind.Conflict, 3L), (held.Key, held.Kind, held.Attempts));
+        Assert.StartsWith("The file refused PostgreSQL's version of the row, which won its conflict (Changed): ", held.Reason, StringComparison.Ordinal);
+        Assert.Contains("CHECK constraint failed", held.Reason, StringComparison.Ordinal);
+        Assert.Equal("Target", Assert.Single(await _engine.GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path })).Winner);
+
+        // Held by the Fail policy meanwhile, it stays that conflict: retried under the first policy, PostgreSQL's version stays.
+        var failed = await SyncAsync(path, ConflictPolicy.Fail);
+        Assert.Equal((SyncStatus.PartiallySucceeded, 1L, 0L), (failed.Status, failed.Conflicts, failed.Updated));
+        var retried = await _engine.RetryQuarantineAsync(new SyncRequest
+        {
+            Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, ConflictPolicy = policy, NewestColumn = newest,
+        });
+        Assert.Equal((1L, 0L), (retried!.Conflicts, retried.Updated));
+        Assert.Equal("forbidden", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 1"));
+
+        // Settled by another policy: the file's version goes, and that decision is recorded.
+        var settled = await SyncAsync(path, ConflictPolicy.SourceWins);
+        Assert.Equal((SyncStatus.Succeeded, 1L, 1L), (settled.Status, settled.Conflicts, settled.Updated));
+        Assert.Equal("local", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 1"));
+        Assert.Empty(await _engine.GetQuarantineAsync(new QuarantineQuery { Path = path }));
+        Assert.Equal(0, await PendingAsync(path));
+        Assert.Equal(["None", "Source", "Target"], (await _engine.GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path }))
+            .Select(c => c.Winner).Order());
+    }
+
+    [Fact]
+    public async Task A_winning_target_row_sqlite_refuses_to_take_back_is_not_deleted_by_the_local_delete_and_arrives_once_the_file_can_take_it()
+    {
+        // The row PostgreSQL kept (the target won a DeletedLocally conflict) could not be put back in the file (its email
+        // is another row's now), and the next run deleted it in PostgreSQL, with no conflict.
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE person (id INTEGER PRIMARY KEY, email TEXT UNIQUE, note TEXT);
+            INSERT INTO person VALUES (1, 'a@x', 'one'), (2, 'b@x', 'two');
+            """);
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        var table = $"\"{_fixture.Schema}\".person";
+        _fixture.PgExecute($"UPDATE {table} SET note = 'pg important' WHERE id = 1");
+        SyncFixture.Execute(path, "DELETE FROM person WHERE id = 1; INSERT INTO person VALUES (3, 'a@x', 'three');");
+
+        var first = await SyncAsync(path, ConflictPolicy.TargetWins);
+        var second = await SyncAsync(path, ConflictPolicy.TargetWins);
+
+        foreach (var run in new[] { first, second })
+        {
+            Assert.Equal((SyncStatus.Succeeded, 1L, 0L), (run.Status, run.Conflicts, run.Tables.Single().Deleted));
+            Assert.Contains(run.Warnings, w => w.StartsWith("Table 'person': PostgreSQL's version of the row (id = 1), which won its conflict (DeletedLocally), could not be written to the file: ", StringComparison.Ordinal)
+                && w.Contains("UNIQUE constraint failed", StringComparison.Ordinal));
+        }
+
+        Assert.Equal("pg important", _fixture.PgText($"SELECT note FROM {table} WHERE id = 1"));
+        Assert.Equal(1, _fixture.PgScalar($"SELECT count(*) FROM {table} WHERE id = 3"));
+
+        // Once the file can take it, the winning row comes back into the file, and nothing is left pending or held.
+        SyncFixture.Execute(path, "UPDATE person SET email = 'c@x' WHERE id = 3");
+        var healed = await SyncAsync(path, ConflictPolicy.TargetWins);
+        Assert.Equal((SyncStatus.Succeeded, 1L), (healed.Status, healed.Conflicts));
+        Assert.DoesNotContain(healed.Warnings, w => w.StartsWith("Table 'person'", StringComparison.Ordinal));
+        Assert.Equal("a@x|pg important", Local(path, "SELECT email || '|' || note FROM person WHERE id = 1"));
+        Assert.Equal("c@x", _fixture.PgText($"SELECT email FROM {table} WHERE id = 3"));
+        Assert.Empty(await _engine.GetQuarantineAsync(new QuarantineQuery { Path = path }));
+        Assert.Equal(0, await PendingAsync(path));
+        var after = await SyncAsync(path, ConflictPolicy.TargetWins);
+        Assert.Equal((0L, 0L, 0L), (after.Conflicts, after.Tables.Single().Updated, after.Tables.Single().Deleted));
+    }
+
+    [Theory]
     [InlineData("'NaN'", "NaN", "text")]
     [InlineData("'Infinity'", "Infinity", "real")]
     [InlineData("'-Infinity'", "-Infinity", "real")]

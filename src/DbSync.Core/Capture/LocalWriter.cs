@@ -11,7 +11,8 @@ namespace DbSync.Core.Capture;
 /// then holds exactly the target's version. A row changed locally again since the run's snapshot is left alone; that
 /// newer change is pushed by the next run. So are changes the application's own triggers make during these writes,
 /// to the row itself or to others. A row SQLite refuses to take (a constraint, a trigger's RAISE) keeps the file's
-/// version, stays pending, and is named in a warning.
+/// version and is named in a warning and held (<see cref="Conflicts.HeldRows.RefusedPrefix"/>), so every run meets its
+/// conflict again.
 /// </summary>
 internal static class LocalWriter
 {
@@ -82,11 +83,23 @@ internal static class LocalWriter
             catch (SqliteException ex) when (ex.SqliteErrorCode == 19 /* SQLITE_CONSTRAINT, a trigger's RAISE(ABORT) included */)
             {
                 CaptureStore.Execute(sqlite, transaction, "ROLLBACK TO dbsync_local; RELEASE dbsync_local");
-                // Its pending entries are about to be marked synced: one more keeps the row pending, so the next run
-                // meets the conflict again rather than the file keeping a version PostgreSQL does not have, unsaid.
-                CaptureStore.Execute(sqlite, transaction, $"INSERT INTO {log} (op, {logKeys[1..^1]}) VALUES ({CaptureStore.OpUpdate}, {row.Literals})");
+                // The run has made PostgreSQL's row this node's: left as an ordinary pending change, the file's version
+                // went over it on the next run as the node's own update (or delete), with no conflict. Held with this
+                // reason, its first entry stays pending and every run takes the row for the conflict it is.
+                using (var hold = CaptureStore.Command(sqlite, transaction,
+                    "INSERT INTO temp._dbsync_run_held (table_id, seq, lit, key, kind, reason) VALUES ($t, $s, $l, $k, 'Conflict', $r)"))
+                {
+                    hold.Parameters.AddWithValue("$t", plan.Registry.Id);
+                    hold.Parameters.AddWithValue("$s", row.Seq is { } seq ? seq : DBNull.Value);
+                    hold.Parameters.AddWithValue("$l", row.Literals);
+                    hold.Parameters.AddWithValue("$k", row.Key);
+                    hold.Parameters.AddWithValue("$r", $"{Conflicts.HeldRows.RefusedPrefix}, which won its conflict ({row.Kind}): {ex.Message.TrimEnd('.')}. "
+                        + "Each run meets the conflict again, and PostgreSQL's version stays, until the file can take it or the conflict is decided otherwise (another policy, or a change in PostgreSQL).");
+                    hold.ExecuteNonQuery();
+                }
+
                 warnings.Add($"Table '{plan.Source.Name}': PostgreSQL's version of the row ({Describe(plan, row)}), which won its conflict ({row.Kind}), could not be written to the file: {ex.Message.TrimEnd('.')}. "
-                    + "The file keeps its own version, pending: each run meets the conflict again until the row is changed here or settled in PostgreSQL.");
+                    + "The file keeps its own version, held (dbsync quarantine): each run meets the conflict again, and PostgreSQL's version stays, until the file can take it or the conflict is decided otherwise.");
                 continue;
             }
 

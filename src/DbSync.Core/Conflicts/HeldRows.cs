@@ -95,6 +95,45 @@ public static class HeldRows
     /// </summary>
     internal const string NotStoredPrefix = "PostgreSQL did not store the row as sent";
 
+    /// <summary>
+    /// The start of the reason of a row whose conflict PostgreSQL's version won but whose file refused that version (a
+    /// CHECK, UNIQUE or foreign key in the file, a trigger). The run had made the target row this node's before the file
+    /// refused; held so, it is a conflict again on every run (<see cref="RefusedKeys"/>), not the node's own row to push over.
+    /// </summary>
+    internal const string RefusedPrefix = "The file refused PostgreSQL's version of the row";
+
+    /// <summary>Added to the reason of such a row when it is held for another reason too (a run under the Fail policy, say).</summary>
+    internal const string RefusedNote = RefusedPrefix + " when it last won this conflict: the row stays a conflict until the conflict is decided otherwise or the file takes that version.";
+
+    /// <summary>
+    /// The keys of a table held because the file refused the version the target won (their reason holds
+    /// <see cref="RefusedPrefix"/>, at its start or in <see cref="RefusedNote"/>), as SQLite literals in the form of
+    /// the staged rows' key literals (quote() of each key column, comma-separated), read from their change-log entries.
+    /// </summary>
+    internal static string[] RefusedKeys(SqliteConnection sqlite, RegisteredTable registry)
+    {
+        if (!RunLog.TableExists(sqlite, "_dbsync_held"))
+        {
+            return [];
+        }
+
+        var literals = string.Join(" || ',' || ", Enumerable.Range(1, registry.KeyCount).Select(i => "quote(l.k" + i.ToString(CultureInfo.InvariantCulture) + ")"));
+        using var command = CaptureStore.Command(sqlite, null, $"""
+            SELECT {literals} FROM _dbsync_held AS h JOIN {Identifiers.Quote(registry.LogTable)} AS l ON l.seq = h.seq
+            WHERE h.table_id = $t AND instr(h.reason, $p) > 0
+            """);
+        command.Parameters.AddWithValue("$t", registry.Id);
+        command.Parameters.AddWithValue("$p", RefusedPrefix);
+        var keys = new List<string>();
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            keys.Add(reader.GetString(0));
+        }
+
+        return [.. keys];
+    }
+
     /// <summary>True when a row PostgreSQL rejected is still held: the next run then starts in careful mode at once.</summary>
     internal static bool AnyRejected(SqliteConnection sqlite) =>
         RunLog.TableExists(sqlite, "_dbsync_held") &&

@@ -32,7 +32,9 @@ internal sealed class ApplyContext
 /// <param name="Literals">The SQLite key as literals.</param>
 /// <param name="Kind">What both sides did.</param>
 /// <param name="Values">The target row's values for every source column, as SQLite values; null when the target deleted it.</param>
-internal sealed record TargetWinsRow(string Literals, ConflictKind Kind, object?[]? Values);
+/// <param name="Seq">The row's first pending change (null in a full copy): the entry kept when the file refuses the version.</param>
+/// <param name="Key">The key as the held rows show it, <c>(id=1)</c>.</param>
+internal sealed record TargetWinsRow(string Literals, ConflictKind Kind, object?[]? Values, long? Seq, string Key);
 
 /// <summary>
 /// Applies a staged table: detects conflicts (target rows whose <c>xmin</c> is not one of this node's transactions),
@@ -103,7 +105,7 @@ internal static class Applier
             WITH u AS (
                 UPDATE {target} AS t SET {string.Join(", ", values.Select(v => $"{Q(v)} = s.{Q(v)}"))}
                 FROM {staging} AS s
-                WHERE {batch} AND {updates} AND {Match(plan, "t", "s")}
+                WHERE {batch} AND {updates} AND {Match(plan, "t", "s")} AND s.{Staging.Refused} IS NOT TRUE
                     AND {Conflicts.ConflictStore.WrittenByNode("t", "$3")} AND NOT {Same(plan, "t", "s")}
                 RETURNING 1)
             SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM {staging} AS s WHERE {batch} AND {updates})
@@ -128,7 +130,7 @@ internal static class Applier
             return $"""
                 WITH cur AS (
                     SELECT s.{Staging.RowNumber} AS n,
-                        CASE WHEN NOT {Conflicts.ConflictStore.WrittenByNode("t", "$3")} THEN to_jsonb(t.*) END AS image,
+                        CASE WHEN NOT {Conflicts.ConflictStore.WrittenByNode("t", "$3")} OR s.{Staging.Refused} IS TRUE THEN to_jsonb(t.*) END AS image,
                         {Same(plan, "t", "s")} AS same,
                         {newer} AS newer
                     FROM {staging} AS s JOIN {target} AS t ON {Match(plan, "t", "s")}
@@ -201,6 +203,15 @@ internal static class Applier
             """, cancellationToken, unrecordedRun, context.NodeId, plan.Source.Name, plan.AppliedThrough, plan.TargetKeyColumns.ToArray()).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Marks the staged rows held because the file refused the version the target won (<see cref="Conflicts.HeldRows.RefusedKeys"/>):
+    /// the classification takes the target row for the conflict's other side though this node wrote it last (the run the
+    /// target won made it so, and the file never took that version), so the file's version is not pushed over it as the
+    /// node's own change; the policy decides again.
+    /// </summary>
+    public static Task MarkRefusedAsync(ApplyContext context, TablePlan plan, string[] keys, CancellationToken cancellationToken) =>
+        ExecuteAsync(context, $"UPDATE {Q(plan.StagingTable)} SET {Staging.Refused} = true WHERE {Staging.Literals} = ANY($1)", cancellationToken, [keys]);
+
     /// <summary>Applies the policy to the conflicts, records every conflict in dbsync.conflicts and counts them.</summary>
     public static async Task ResolveAsync(ApplyContext context, TablePlan plan, CancellationToken cancellationToken)
     {
@@ -221,17 +232,18 @@ internal static class Applier
                 WHERE {Staging.Winner} = 'None'
             """, cancellationToken).ConfigureAwait(false);
         // A conflict the Fail policy leaves waiting is recorded once: every later run meets it again (and counts it), and a
-        // node in continuous mode would record it every few seconds until someone settles it.
+        // node in continuous mode would record it every few seconds until someone settles it. So is one met again because
+        // the file refused the version the target won, while it is decided the same way between the same two versions.
         await ExecuteAsync(context, $"""
             INSERT INTO dbsync.conflicts (run_id, node_id, table_name, target_table, key, kind, policy, winner, source_row, target_row)
             SELECT $1, $2, $3, $4, n.key, n.kind, $6, n.winner, n.source_row, n.target_row
             FROM (SELECT {KeyImage("s", "$5")} AS key, s.{Staging.Conflict} AS kind, s.{Staging.Winner} AS winner,
                     CASE WHEN s.{Staging.Gone} THEN NULL ELSE to_jsonb(s.*) - $7::text[] END AS source_row, s.{Staging.TargetImage} AS target_row,
-                    s.{Staging.RowNumber} AS row_number
+                    s.{Staging.RowNumber} AS row_number, s.{Staging.Refused} IS TRUE AS refused
                 FROM {staging} AS s WHERE s.{Staging.Conflict} IS NOT NULL) AS n
-            WHERE NOT (n.winner = 'None' AND EXISTS (
+            WHERE NOT ((n.winner = 'None' OR n.refused) AND EXISTS (
                 SELECT 1 FROM dbsync.conflicts AS c
-                WHERE c.node_id = $2 AND c.table_name = $3 AND c.key = n.key AND c.winner = 'None' AND c.kind = n.kind
+                WHERE c.node_id = $2 AND c.table_name = $3 AND c.key = n.key AND c.winner = n.winner AND c.kind = n.kind
                     AND c.source_row IS NOT DISTINCT FROM n.source_row AND c.target_row IS NOT DISTINCT FROM n.target_row))
             ORDER BY n.row_number
             """, cancellationToken, context.RunId, context.NodeId, plan.Source.Name, plan.Result.Target, plan.TargetKeyColumns.ToArray(),
@@ -583,7 +595,7 @@ internal static class Applier
             var pReason = insert.Parameters.Add("$r", SqliteType.Text);
             using var command = new NpgsqlCommand($"""
                 SELECT {Staging.Seq}, {Staging.Literals}, {Staging.KeyText}, CASE WHEN {Staging.Winner} = 'None' THEN 'Conflict' ELSE 'Quarantined' END,
-                    coalesce({Staging.Bad}, {Staging.Held}), {keyText}, {Staging.RowNumber}
+                    coalesce({Staging.Bad}, {Staging.Held}), {keyText}, {Staging.RowNumber}, {Staging.Refused} IS TRUE
                 FROM {staging} WHERE {Staging.Bad} IS NOT NULL OR {Staging.Held} IS NOT NULL ORDER BY {Staging.RowNumber}
                 """, context.Pg, context.Transaction);
             using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -601,13 +613,20 @@ internal static class Applier
                     pReason.Value = held.Reason;
                 }
 
+                if (reader.GetBoolean(6 + plan.Source.KeyColumns.Count))
+                {
+                    // Held for another reason now (the Fail policy, PostgreSQL refusing the file's version): it must stay
+                    // known as a row the target won and the file refused, or a later run would push it as the node's own.
+                    pReason.Value = (string)pReason.Value + " " + Conflicts.HeldRows.RefusedNote;
+                }
+
                 insert.ExecuteNonQuery();
             }
         }
 
         var columns = string.Join(", ", plan.TargetColumns.Select((c, i) => ReverseValue.SelectText("t." + Q(c), plan.TargetTypes[i])));
         using (var command = new NpgsqlCommand($"""
-            SELECT s.{Staging.Literals},
+            SELECT s.{Staging.Literals}, s.{Staging.Seq}, {string.Join(", ", plan.TargetKeyColumns.Select(k => $"s.{Q(k)}::text"))},
                 coalesce(s.{Staging.Conflict}, CASE WHEN s.{Staging.Gone} THEN 'DeletedLocally' WHEN t.{Q(plan.TargetKeyColumns.First())} IS NULL THEN 'DeletedInTarget' ELSE 'Changed' END),
                 t.{Q(plan.TargetKeyColumns.First())} IS NOT NULL, {columns}
             FROM {staging} AS s LEFT JOIN {TargetTable(context, plan)} AS t ON {Match(plan, "t", "s")}
@@ -615,19 +634,21 @@ internal static class Applier
             """, context.Pg, context.Transaction))
         {
             using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            var first = 2 + plan.Source.KeyColumns.Count;
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
                 object?[]? values = null;
-                if (reader.GetBoolean(2))
+                if (reader.GetBoolean(first + 1))
                 {
                     values = new object?[plan.TargetColumns.Count];
                     for (var i = 0; i < values.Length; i++)
                     {
-                        values[i] = reader.IsDBNull(3 + i) ? null : ReverseValue.FromText(reader.GetString(3 + i), plan.TargetTypes[i]);
+                        values[i] = reader.IsDBNull(first + 2 + i) ? null : ReverseValue.FromText(reader.GetString(first + 2 + i), plan.TargetTypes[i]);
                     }
                 }
 
-                rows.Add(new TargetWinsRow(reader.GetString(0), Enum.Parse<ConflictKind>(reader.GetString(1)), values));
+                rows.Add(new TargetWinsRow(reader.GetString(0), Enum.Parse<ConflictKind>(reader.GetString(first)), values,
+                    reader.IsDBNull(1) ? null : reader.GetInt64(1), DescribeKey(plan, reader, 2)));
             }
         }
 

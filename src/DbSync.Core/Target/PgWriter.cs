@@ -105,7 +105,7 @@ public static class PgWriter
             $"CREATE TEMP TABLE {Identifiers.Quote(plan.StagingTable)} ON COMMIT DROP AS SELECT {columns}, " +
             $"0::bigint AS {RowNumber}, false AS {Gone}, 0::smallint AS {Staging.Op}, 0::bigint AS {Staging.Seq}, 0::bigint AS {Staging.Last}, ''::text AS {Staging.Literals}, " +
             $"''::text AS {Staging.Bad}, ''::text AS {Staging.KeyText}, ''::text AS {Staging.Conflict}, ''::text AS {Staging.Winner}, " +
-            $"NULL::jsonb AS {Staging.TargetImage}, false AS {Staging.Newer}, false AS {Staging.Touch}, false AS {Staging.Skip}, ''::text AS {Staging.Held} " +
+            $"NULL::jsonb AS {Staging.TargetImage}, false AS {Staging.Newer}, false AS {Staging.Touch}, false AS {Staging.Skip}, ''::text AS {Staging.Held}, false AS {Staging.Refused} " +
             $"FROM {Identifiers.Quote(schema, plan.TargetName)} WITH NO DATA",
             cancellationToken);
     }

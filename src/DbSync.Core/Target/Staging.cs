@@ -33,7 +33,12 @@ internal static class Staging
     public const string Skip = "_dbsync_skip";
     /// <summary>Why the row is held back (PostgreSQL's error, or the conflict left by the Fail policy).</summary>
     public const string Held = "_dbsync_held";
+    /// <summary>
+    /// The file refused the target's version when the target last won this row's conflict (a held row, see
+    /// <c>HeldRows.RefusedPrefix</c>): the target row is the conflict's other side whoever wrote it last.
+    /// </summary>
+    public const string Refused = "_dbsync_refused";
 
     /// <summary>Every bookkeeping column, to strip them from a row image.</summary>
-    public static readonly string[] All = [RowNumber, Gone, Op, Seq, Last, Literals, Bad, KeyText, Conflict, Winner, TargetImage, Newer, Touch, Skip, Held];
+    public static readonly string[] All = [RowNumber, Gone, Op, Seq, Last, Literals, Bad, KeyText, Conflict, Winner, TargetImage, Newer, Touch, Skip, Held, Refused];
 }
