@@ -897,6 +897,7 @@ public sealed class SyncEngine
             {
                 using var write = sqlite.BeginTransaction(deferred: false);
                 var refused = new List<string>();
+                long added = 0;
                 foreach (var plan in applied.Plans)
                 {
                     if (applied.TargetWins.TryGetValue(plan, out var rows) && rows.Count > 0)
@@ -906,7 +907,7 @@ public sealed class SyncEngine
 
                     if (plan.Mode != LoadMode.CopyDirect)
                     {
-                        Conflicts.HeldRows.Record(sqlite, write, plan.Registry, plan.Snapshot);
+                        added += Conflicts.HeldRows.Record(sqlite, write, plan.Registry, plan.Snapshot);
                     }
 
                     CaptureStore.MarkSynced(sqlite, write, plan.Registry, plan.Snapshot, plan.Source.RecordedSignature);
@@ -916,8 +917,10 @@ public sealed class SyncEngine
                 var completed = applied.Unrecorded is { } unrecorded ? RunLog.CompleteCommitted(sqlite, write, unrecorded, result.RunId) : null;
                 Conflicts.NodeIdentity.ForgetPendingReleases(sqlite, write);
                 CaptureStore.WriteMeta(sqlite, write, LastTargetKey, destination);
-                // Of the tables this run read, only the entries it saw: one committed since is new work, not left.
-                result.ChangeLogEntriesLeft = CaptureStore.CountLogEntries(sqlite, write,
+                // Of the tables this run read, only the entries it saw: one committed since is new work, not left. The
+                // entries this transaction gave rows a whole-table copy held back (which had none) are left too: counted as
+                // new, each such row started another run at once rather than waiting for the interval.
+                result.ChangeLogEntriesLeft = added + CaptureStore.CountLogEntries(sqlite, write,
                     CaptureStore.ReadRegistry(sqlite, write).Values.Where(r => SyncPlanner.Selects(r.Name, tables)),
                     applied.Plans.ToDictionary(p => p.Registry.Id, p => p.Snapshot));
                 write.Commit();

@@ -198,6 +198,69 @@ public sealed class ContinuousModeTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task A_target_version_the_file_refuses_waits_for_the_interval_rather_than_starting_run_after_run()
+    {
+        // PostgreSQL deleted a parent this node changed, and the file still has its child: the winning delete is refused by
+        // the file's foreign key. Its row was kept pending by a log entry after the run's snapshot, which the watch took
+        // for a new commit: about 10 runs a second, each recording one more conflict (exploration S3).
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE parent (id INTEGER PRIMARY KEY, v TEXT);
+            CREATE TABLE child (id INTEGER PRIMARY KEY, pid INTEGER NOT NULL REFERENCES parent (id));
+            INSERT INTO parent VALUES (1, 'p'), (2, 'q'); INSERT INTO child VALUES (10, 1);
+            """);
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        var schema = $"\"{_fixture.Schema}\"";
+        _fixture.PgExecute($"DELETE FROM {schema}.child; DELETE FROM {schema}.parent WHERE id = 1");
+        SyncFixture.Execute(path, "UPDATE parent SET v = 'local' WHERE id = 1");
+        var runs = new ConcurrentQueue<WatchRun>();
+        using var stop = new CancellationTokenSource();
+        var request = new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, ConflictPolicy = ConflictPolicy.TargetWins };
+        var watch = new SyncEngine().WatchAsync(request, new WatchOptions { Interval = TimeSpan.FromMinutes(10) },
+            new InlineProgress<WatchRun>(runs.Enqueue), null, stop.Token);
+        await WaitUntilAsync(() => !runs.IsEmpty, TimeSpan.FromSeconds(30), "the first run");
+        await Task.Delay(3000);
+
+        // One run met the conflict; a new commit still starts a run at once.
+        var first = Assert.Single(runs).Result!;
+        Assert.Equal((1L, SyncStatus.Succeeded), (first.Conflicts, first.Status));
+        Assert.Contains(first.Warnings, w => w.StartsWith("Table 'parent': PostgreSQL's version of the row (id = 1), which won its conflict (DeletedInTarget)", StringComparison.Ordinal));
+        SyncFixture.Execute(path, "UPDATE parent SET v = 'changed' WHERE id = 2");
+        await WaitUntilAsync(() => _fixture.PgText($"SELECT v FROM {schema}.parent WHERE id = 2") == "changed", TimeSpan.FromSeconds(10), "the new commit");
+        await Task.Delay(1500);
+        await stop.CancelAsync();
+        await watch.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(2, runs.Count);
+        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM {schema}.parent WHERE id = 1"));
+        Assert.Single(await new SyncEngine().GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path }));
+    }
+
+    [Fact]
+    public async Task A_row_the_first_load_holds_back_waits_for_the_interval_too()
+    {
+        // A row held back by a whole-table copy had no log entry: the run gives it one, after its snapshot, which the
+        // watch took for a new commit, starting a second run at once.
+        var path = _fixture.CreateDatabase("""
+            PRAGMA foreign_keys = OFF;
+            CREATE TABLE parent (id INTEGER PRIMARY KEY);
+            CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent (id));
+            INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1, 1), (2, 99);
+            """);
+        var runs = new ConcurrentQueue<WatchRun>();
+        using var stop = new CancellationTokenSource();
+        var watch = new SyncEngine().WatchAsync(_fixture.Request(path), new WatchOptions { Interval = TimeSpan.FromMinutes(10) },
+            new InlineProgress<WatchRun>(runs.Enqueue), null, stop.Token);
+        await WaitUntilAsync(() => !runs.IsEmpty, TimeSpan.FromSeconds(30), "the first run");
+        await Task.Delay(2000);
+        await stop.CancelAsync();
+        await watch.WaitAsync(TimeSpan.FromSeconds(30));
+
+        var run = Assert.Single(runs).Result!;
+        Assert.Equal((SyncStatus.PartiallySucceeded, 1L), (run.Status, run.Quarantined));
+        Assert.Equal(1, Assert.Single(await new SyncEngine().GetQuarantineAsync(new QuarantineQuery { Path = path })).Attempts);
+    }
+
+    [Fact]
     public async Task A_table_rebuilt_or_given_a_new_column_by_another_program_is_synced_while_watching()
     {
         // The watch started a run only when a change log gained entries. A table rebuilt the way SQLite recommends (or

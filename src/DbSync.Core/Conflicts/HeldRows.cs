@@ -161,9 +161,10 @@ public static class HeldRows
     /// <summary>
     /// After PostgreSQL committed, inside the write transaction that marks a table synced: keeps the change-log entries
     /// of this run's held rows, adds entries for held rows of a full copy (which had none), and brings the table's
-    /// held-row records up to date. Returns the sequence numbers to keep when deleting up to the snapshot.
+    /// held-row records up to date.
     /// </summary>
-    internal static void Record(SqliteConnection sqlite, SqliteTransaction transaction, RegisteredTable registry, long snapshot)
+    /// <returns>The entries added (after the run's snapshot): they are left pending like the held rows' other entries.</returns>
+    internal static int Record(SqliteConnection sqlite, SqliteTransaction transaction, RegisteredTable registry, long snapshot)
     {
         var now = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture);
         var log = Identifiers.Quote(registry.LogTable);
@@ -206,6 +207,8 @@ public static class HeldRows
             upsert.Parameters.AddWithValue("$now", now);
             upsert.ExecuteNonQuery();
         }
+
+        return fresh.Count;
     }
 
     /// <summary>Forgets every held row (node reset).</summary>
