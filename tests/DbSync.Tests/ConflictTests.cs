@@ -268,6 +268,45 @@ public sealed class ConflictTests : IDisposable
     }
 
     [Fact]
+    public async Task A_write_back_sqlite_fails_for_another_reason_than_a_constraint_is_held_with_a_warning_and_the_rest_is_recorded()
+    {
+        // The application's trigger calls a function the application registers on its own connections. DbSync's write
+        // of the winning version failed with SQLite's "no such function", not a constraint error: every run ended
+        // BookkeepingFailed after PostgreSQL had committed, and nothing was ever marked synced (exploration M2).
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT);
+            CREATE TABLE other (id INTEGER PRIMARY KEY, v TEXT);
+            INSERT INTO item VALUES (1, 'one'), (2, 'two'); INSERT INTO other VALUES (1, 'a');
+            CREATE TRIGGER audit AFTER UPDATE ON item BEGIN SELECT app_audit(new.name); END;
+            """);
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        _fixture.PgExecute($"UPDATE {Table} SET name = 'pg' WHERE id = 1");
+        using (var app = SyncFixture.OpenSqlite(path))
+        {
+            app.CreateFunction("app_audit", (string? name) => name);
+            SyncFixture.Execute(app, "UPDATE item SET name = 'local' WHERE id = 1; UPDATE item SET name = 'TWO' WHERE id = 2; UPDATE other SET v = 'b';");
+        }
+
+        var first = await SyncAsync(path, ConflictPolicy.TargetWins);
+        var second = await SyncAsync(path, ConflictPolicy.TargetWins);
+
+        foreach (var run in new[] { first, second })
+        {
+            Assert.Equal((SyncStatus.Succeeded, 1L), (run.Status, run.Conflicts));
+            Assert.Contains(run.Warnings, w => w.StartsWith("Table 'item': PostgreSQL's version of the row (id = 1), which won its conflict (Changed), could not be written to the file: ", StringComparison.Ordinal)
+                && w.Contains("no such function: app_audit", StringComparison.Ordinal));
+        }
+
+        Assert.Equal((2L, 0L), (first.Updated, second.Updated));
+        Assert.Equal("pg|TWO|b", _fixture.PgText($"SELECT (SELECT string_agg(name, '|' ORDER BY id) FROM {Table}) || '|' || (SELECT v FROM \"{_fixture.Schema}\".other)"));
+        Assert.Equal("local", Local(path, "SELECT name FROM item WHERE id = 1"));
+        // Only the refused row is left: the rest of the run was recorded.
+        var held = Assert.Single(await _engine.GetQuarantineAsync(new QuarantineQuery { Path = path }));
+        Assert.Equal(("(id=1)", HeldKind.Conflict), (held.Key, held.Kind));
+        Assert.Equal(1, await PendingAsync(path));
+    }
+
+    [Fact]
     public async Task A_winning_target_row_sqlite_refuses_to_take_back_is_not_deleted_by_the_local_delete_and_arrives_once_the_file_can_take_it()
     {
         // The row PostgreSQL kept (the target won a DeletedLocally conflict) could not be put back in the file (its email

@@ -10,7 +10,7 @@ namespace DbSync.Core.Capture;
 /// write being captured: the change-log entries of the rows written are removed in the same transaction when the row
 /// then holds exactly the target's version. A row changed locally again since the run's snapshot is left alone; that
 /// newer change is pushed by the next run. So are changes the application's own triggers make during these writes,
-/// to the row itself or to others. A row SQLite refuses to take (a constraint, a trigger's RAISE) keeps the file's
+/// to the row itself or to others. A row SQLite refuses to take (a constraint, a trigger's RAISE or error) keeps the file's
 /// version and is named in a warning and held (<see cref="Conflicts.HeldRows.RefusedPrefix"/>), so every run meets its
 /// conflict again.
 /// </summary>
@@ -80,7 +80,7 @@ internal static class LocalWriter
             {
                 write.ExecuteNonQuery();
             }
-            catch (SqliteException ex) when (ex.SqliteErrorCode == 19 /* SQLITE_CONSTRAINT, a trigger's RAISE(ABORT) included */)
+            catch (SqliteException ex) when (RowRefused(ex))
             {
                 CaptureStore.Execute(sqlite, transaction, "ROLLBACK TO dbsync_local; RELEASE dbsync_local");
                 // The run has made PostgreSQL's row this node's: left as an ordinary pending change, the file's version
@@ -113,6 +113,18 @@ internal static class LocalWriter
 
         return warnings;
     }
+
+    /// <summary>
+    /// True when SQLite refused this one write, not the file or the connection: a constraint (a trigger's RAISE(ABORT)
+    /// included), and any other error of the statement itself, such as an application trigger calling a function or a
+    /// collation that only the application's own connections register ("no such function"), a datatype mismatch or a
+    /// value too big. Those failed the whole bookkeeping after PostgreSQL committed, on every run. A busy or locked
+    /// file, a full disk, an I/O error, damage, a read-only file, memory, an interrupt or an aborted transaction stay
+    /// failures of the run (BookkeepingFailed, or retried when busy): they are not the row's.
+    /// </summary>
+    private static bool RowRefused(SqliteException ex) => (ex.SqliteErrorCode & 0xff) is not (
+        3 /* PERM */ or 4 /* ABORT */ or 5 /* BUSY */ or 6 /* LOCKED */ or 7 /* NOMEM */ or 8 /* READONLY */ or 9 /* INTERRUPT */
+        or 10 /* IOERR */ or 11 /* CORRUPT */ or 13 /* FULL */ or 14 /* CANTOPEN */ or 15 /* PROTOCOL */ or 17 /* SCHEMA */ or 26 /* NOTADB */);
 
     private static string Describe(TablePlan plan, TargetWinsRow row) =>
         string.Join(", ", plan.Source.KeyColumns.Select(k => k.Name)) + " = " + row.Literals;
