@@ -897,12 +897,17 @@ public sealed class SyncEngine
             {
                 using var write = sqlite.BeginTransaction(deferred: false);
                 var refused = new List<string>();
+                var refusedRows = new List<(TablePlan Plan, int Count)>();
                 long added = 0;
                 foreach (var plan in applied.Plans)
                 {
                     if (applied.TargetWins.TryGetValue(plan, out var rows) && rows.Count > 0)
                     {
-                        refused.AddRange(LocalWriter.Apply(sqlite, write, plan, rows));
+                        // Each version the file refused is a row held (quarantine lists it): counted so, which makes the
+                        // run PartiallySucceeded (exit 3), as any run that holds rows back.
+                        var warned = LocalWriter.Apply(sqlite, write, plan, rows);
+                        refusedRows.Add((plan, warned.Count));
+                        refused.AddRange(warned);
                     }
 
                     if (plan.Mode != LoadMode.CopyDirect)
@@ -925,6 +930,11 @@ public sealed class SyncEngine
                     applied.Plans.ToDictionary(p => p.Registry.Id, p => p.Snapshot));
                 write.Commit();
                 warnings.AddRange(refused);
+                foreach (var (plan, count) in refusedRows)
+                {
+                    plan.Result.Quarantined += count;
+                }
+
                 var held = applied.Plans.Any(p => p.Result.Quarantined > 0 || p.Result.Conflicts > p.Result.ConflictsResolved);
                 result.Status = applied.Skipped.Count > 0 || held ? SyncStatus.PartiallySucceeded : SyncStatus.Succeeded;
                 return completed;

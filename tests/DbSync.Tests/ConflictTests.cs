@@ -159,7 +159,7 @@ public sealed class ConflictTests : IDisposable
     }
 
     [Fact]
-    public async Task A_target_version_sqlite_refuses_leaves_the_file_version_pending_with_a_warning_and_the_run_succeeds()
+    public async Task A_target_version_sqlite_refuses_leaves_the_file_version_held_with_a_warning_and_the_run_partially_succeeded()
     {
         // PostgreSQL deleted the parent (and its child there); this node changed the parent and still has a child
         // pointing at it. DbSync's connection enforces foreign keys, so writing the winning delete failed after the commit,
@@ -175,14 +175,15 @@ public sealed class ConflictTests : IDisposable
 
         var result = await SyncAsync(path, ConflictPolicy.TargetWins);
 
-        Assert.Equal(SyncStatus.Succeeded, result.Status);
+        // The row is held (quarantine lists it), so the run says PartiallySucceeded (exit 3), as any run that holds rows back.
+        Assert.Equal((SyncStatus.PartiallySucceeded, 1L, 1L), (result.Status, result.ConflictsResolved, result.Quarantined));
         Assert.Contains(result.Warnings, w => w.StartsWith("Table 'parent': PostgreSQL's version of the row (id = 1), which won its conflict (DeletedInTarget), could not be written to the file: ", StringComparison.Ordinal)
             && w.Contains("FOREIGN KEY", StringComparison.Ordinal));
         Assert.Equal("local", Local(path, "SELECT name FROM parent WHERE id = 1"));
         // Still pending: the next run meets the conflict again, and says so again; nothing fails.
         Assert.True(await PendingAsync(path) >= 1);
         var again = await SyncAsync(path, ConflictPolicy.TargetWins);
-        Assert.Equal((SyncStatus.Succeeded, 1L), (again.Status, again.Conflicts));
+        Assert.Equal((SyncStatus.PartiallySucceeded, 1L), (again.Status, again.Conflicts));
         Assert.Contains(again.Warnings, w => w.StartsWith("Table 'parent'", StringComparison.Ordinal));
         Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".parent"));
     }
@@ -232,7 +233,7 @@ public sealed class ConflictTests : IDisposable
 
         foreach (var run in new[] { first, second, third })
         {
-            Assert.Equal((SyncStatus.Succeeded, 1L, 1L, 0L), (run.Status, run.Conflicts, run.ConflictsResolved, run.Tables.Single().Updated - (run == third ? 1 : 0)));
+            Assert.Equal((SyncStatus.PartiallySucceeded, 1L, 1L, 1L, 0L), (run.Status, run.Conflicts, run.ConflictsResolved, run.Quarantined, run.Tables.Single().Updated - (run == third ? 1 : 0)));
             Assert.Contains(run.Warnings, w => w.StartsWith("Table 'item': PostgreSQL's version of the row (id = 1), which won its conflict (Changed), could not be written to the file: ", StringComparison.Ordinal)
                 && w.Contains("CHECK constraint failed", StringComparison.Ordinal));
         }
@@ -292,7 +293,7 @@ public sealed class ConflictTests : IDisposable
 
         foreach (var run in new[] { first, second })
         {
-            Assert.Equal((SyncStatus.Succeeded, 1L), (run.Status, run.Conflicts));
+            Assert.Equal((SyncStatus.PartiallySucceeded, 1L, 1L), (run.Status, run.Conflicts, run.Quarantined));
             Assert.Contains(run.Warnings, w => w.StartsWith("Table 'item': PostgreSQL's version of the row (id = 1), which won its conflict (Changed), could not be written to the file: ", StringComparison.Ordinal)
                 && w.Contains("no such function: app_audit", StringComparison.Ordinal));
         }
@@ -325,7 +326,7 @@ public sealed class ConflictTests : IDisposable
 
         foreach (var run in new[] { first, second })
         {
-            Assert.Equal((SyncStatus.Succeeded, 1L, 0L), (run.Status, run.Conflicts, run.Tables.Single().Deleted));
+            Assert.Equal((SyncStatus.PartiallySucceeded, 1L, 1L, 0L), (run.Status, run.Conflicts, run.Quarantined, run.Tables.Single().Deleted));
             Assert.Contains(run.Warnings, w => w.StartsWith("Table 'person': PostgreSQL's version of the row (id = 1), which won its conflict (DeletedLocally), could not be written to the file: ", StringComparison.Ordinal)
                 && w.Contains("UNIQUE constraint failed", StringComparison.Ordinal));
         }
