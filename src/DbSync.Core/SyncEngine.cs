@@ -507,6 +507,7 @@ public sealed class SyncEngine
         List<(SourceTable Table, RegisteredTable Registry)> captured, SyncResult result, List<string> warnings, bool careful, bool snapshots,
         IProgress<SyncProgress>? progress, CancellationToken cancellationToken)
     {
+        CheckNamesFitEncoding(pg, schema, captured.Select(c => c.Table), request.PreserveCase);
         CaptureStore.Execute(sqlite, null, Conflicts.HeldRows.RunTableSql);
         var transaction = await pg.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using (transaction.ConfigureAwait(false))
@@ -876,6 +877,36 @@ public sealed class SyncEngine
         var keyCount = plan.Source.KeyColumns.Count;
         return new PgWriter.SourceLayout(columns + keyCount + 1, Enumerable.Range(columns, keyCount).ToList(), columns + keyCount,
             columns + keyCount + 2, columns + keyCount + 3, columns + keyCount + 4);
+    }
+
+    /// <summary>
+    /// In a database whose encoding is not UTF8, the schema, table and column names must be ones it can hold: PostgreSQL
+    /// would otherwise fail the run's first statement naming them (its table locks) with a bare 22P05 naming nothing.
+    /// </summary>
+    /// <exception cref="DbSyncException">TargetError naming the table and the name, before anything is written.</exception>
+    private static void CheckNamesFitEncoding(NpgsqlConnection pg, string schema, IEnumerable<SourceTable> tables, bool preserveCase)
+    {
+        if (ServerEncoding.Of(pg) is not { } encoding)
+        {
+            return;
+        }
+
+        var names = new List<(string What, string Name, string? Table)> { ("The schema", schema, null) };
+        foreach (var table in tables)
+        {
+            names.Add(("Table", Identifiers.ToTargetName(table.Name, preserveCase), table.Name));
+            names.AddRange(table.Columns.Select(c => ($"Table '{table.Name}', column", Identifiers.ToTargetName(c.Name, preserveCase), (string?)table.Name)));
+        }
+
+        foreach (var (what, name, table) in names)
+        {
+            if (!encoding.CanHold(name))
+            {
+                throw new DbSyncException(ErrorIds.TargetError, DbSyncErrorCategory.InvalidData,
+                    $"{what} '{name}': the name has a character the PostgreSQL database's encoding {encoding.Name} does not have, so PostgreSQL cannot create it. "
+                    + "Rename it in SQLite, or sync into a database created with ENCODING 'UTF8'. Nothing was written.", table);
+            }
+        }
     }
 
     /// <summary>The file's meta key for where it last synced to (server, database, schema): a run elsewhere warns.</summary>

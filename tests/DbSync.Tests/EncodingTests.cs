@@ -127,6 +127,31 @@ public sealed class EncodingTests : IDisposable
     });
 
     [Fact]
+    public Task A_name_a_LATIN1_database_lacks_is_a_clear_error_naming_it_before_anything_is_written() => InDatabaseAsync("LATIN1", async connectionString =>
+    {
+        // PostgreSQL failed the CREATE TABLE with a bare 22P05 naming nothing (helper-38's note).
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE "tåble🎉" (id INTEGER PRIMARY KEY, v TEXT);
+            CREATE TABLE plain (id INTEGER PRIMARY KEY, "cöl✓" TEXT);
+            CREATE TABLE café (id INTEGER PRIMARY KEY);
+            """);
+        foreach (var (table, message) in new[] { ("tåble🎉", "Table 'tåble🎉': the name has a character"), ("plain", "Table 'plain', column 'cöl✓': the name has a character") })
+        {
+            var error = await Assert.ThrowsAsync<DbSyncException>(() => _engine.SyncAsync(new SyncRequest
+            {
+                Path = path, ConnectionString = connectionString, Schema = _fixture.Schema, Tables = [table, "café"],
+            }));
+            Assert.Equal(ErrorIds.TargetError, error.ErrorId);
+            Assert.StartsWith(message, error.Message, StringComparison.Ordinal);
+            Assert.Contains("LATIN1", error.Message, StringComparison.Ordinal);
+        }
+
+        // Nothing was written; 'café', which LATIN1 holds, syncs alone.
+        Assert.Empty(Rows(connectionString, $"SELECT 1::bigint, relname::text FROM pg_class WHERE relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = '{_fixture.Schema}')"));
+        Assert.Equal(SyncStatus.Succeeded, (await _engine.SyncAsync(new SyncRequest { Path = path, ConnectionString = connectionString, Schema = _fixture.Schema, Tables = ["café"] })).Status);
+    });
+
+    [Fact]
     public void The_encoding_tables_are_the_servers_own_conversions()
     {
         // Each byte 0x80..0xFF of each encoding, converted to UTF8 by the server: the character the table says, or an
