@@ -152,6 +152,25 @@ public sealed class EncodingTests : IDisposable
     });
 
     [Fact]
+    public Task A_file_path_a_LATIN1_database_lacks_is_recorded_with_those_characters_escaped_and_every_run_succeeds() => InDatabaseAsync("LATIN1", async connectionString =>
+    {
+        // The path went into dbsync.nodes (and dbsync.runs) as it was: every run failed with a bare 22P05 (review of
+        // 8f81d53). It is kept with U+XXXX for what LATIN1 lacks, and compared so on the next run.
+        var path = _fixture.CreateDatabase("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'a');", "日本-café.sqlite");
+        var request = new SyncRequest { Path = path, ConnectionString = connectionString, Schema = _fixture.Schema };
+
+        var first = await _engine.SyncAsync(request);
+        SyncFixture.Execute(path, "INSERT INTO t VALUES (2, 'b')");
+        var second = await _engine.SyncAsync(request);
+
+        Assert.Equal((SyncStatus.Succeeded, SyncStatus.Succeeded, 1L), (first.Status, second.Status, second.Inserted));
+        Assert.True(second.Log.Postgres, second.Log.Error);
+        var escaped = path.Replace("日本", "U+65E5U+672C", StringComparison.Ordinal);
+        Assert.Equal([(1L, escaped)], Rows(connectionString, "SELECT 1::bigint, path FROM dbsync.nodes"));
+        Assert.Equal([(2L, escaped)], Rows(connectionString, "SELECT count(*), min(path) FROM dbsync.runs"));
+    });
+
+    [Fact]
     public void The_encoding_tables_are_the_servers_own_conversions()
     {
         // Each byte 0x80..0xFF of each encoding, converted to UTF8 by the server: the character the table says, or an

@@ -736,14 +736,27 @@ public static class RunLog
                 tables = EXCLUDED.tables, error_id = EXCLUDED.error_id, message = EXCLUDED.message, version = EXCLUDED.version
             WHERE {FinalitySql("EXCLUDED")} >= {FinalitySql("r")}
             """;
+        // A database whose encoding lacks some characters of the entries' text (the path, a message naming a value) gets
+        // them written as U+XXXX: sent as they are, they failed every send with 22P05, and every later entry stayed unsent.
+        Target.ServerEncoding? encoding = null;
+        try
+        {
+            encoding = Target.ServerEncoding.Of(pg);
+        }
+        catch (DbSyncException)
+        {
+            // An encoding DbSync cannot check (no sync runs there): the text goes as it is.
+        }
+
+        string? Fit(string? text) => text is null || encoding is null ? text : encoding.Escape(text);
         foreach (var chunk in unsent.Chunk(1000))
         {
             using (var command = new NpgsqlCommand(upsert, pg))
             {
                 command.Parameters.AddWithValue(chunk.Select(e => e.RunId).ToArray());
                 command.Parameters.AddWithValue(chunk.Select(e => e.NodeId).ToArray());
-                command.Parameters.AddWithValue(chunk.Select(e => e.Path).ToArray());
-                command.Parameters.AddWithValue(chunk.Select(e => e.Target).ToArray());
+                command.Parameters.AddWithValue(chunk.Select(e => Fit(e.Path)).ToArray());
+                command.Parameters.AddWithValue(chunk.Select(e => Fit(e.Target)).ToArray());
                 command.Parameters.Add(new NpgsqlParameter { Value = chunk.Select(e => DateTime.SpecifyKind(e.StartedAt, DateTimeKind.Utc)).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
                 command.Parameters.Add(new NpgsqlParameter
                 {
@@ -758,9 +771,9 @@ public static class RunLog
                 command.Parameters.AddWithValue(chunk.Select(e => e.ConflictsResolved).ToArray());
                 command.Parameters.AddWithValue(chunk.Select(e => e.Quarantined).ToArray());
                 command.Parameters.AddWithValue(chunk.Select(e => e.DurationMs).ToArray());
-                command.Parameters.AddWithValue(chunk.Select(e => JsonSerializer.Serialize(e.Tables, RunLogEntry.JsonOptions)).ToArray());
-                command.Parameters.AddWithValue(chunk.Select(e => e.ErrorId).ToArray());
-                command.Parameters.AddWithValue(chunk.Select(e => e.Message).ToArray());
+                command.Parameters.AddWithValue(chunk.Select(e => Fit(JsonSerializer.Serialize(e.Tables, RunLogEntry.JsonOptions))).ToArray());
+                command.Parameters.AddWithValue(chunk.Select(e => Fit(e.ErrorId)).ToArray());
+                command.Parameters.AddWithValue(chunk.Select(e => Fit(e.Message)).ToArray());
                 command.Parameters.AddWithValue(chunk.Select(e => e.Version).ToArray());
                 await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }

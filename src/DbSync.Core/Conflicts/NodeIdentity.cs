@@ -52,6 +52,11 @@ public static class NodeIdentity
             }
         }
 
+        // In a database whose encoding lacks some of their characters, the path and the host name are kept with those
+        // written as U+XXXX (ServerEncoding.Escape), and compared so: sent as they are, they failed every run with 22P05.
+        var encoding = Target.ServerEncoding.Of(pg);
+        string Fit(string text) => encoding is null ? text : encoding.Escape(text);
+
         // Whether the file recorded the node's last committed run; if not, that run was this file's unrecorded one, or another file's.
         var recordedLast = lastRun is { } committed && RecordedLast(sqlite, null, committed);
         if (lastRun is { } seen && !recordedLast && !InRunLog(sqlite, null, seen))
@@ -60,8 +65,8 @@ public static class NodeIdentity
             // The run was made from this very path on this host, and this file does not have it: the file was replaced by
             // an older version of itself (a backup restored over it, or an application that read it, into memory through
             // SQLite's backup API for one, and saved it back after that run). "Another file" would name this one.
-            if (string.Equals(host, Environment.MachineName, StringComparison.OrdinalIgnoreCase)
-                && string.Equals(lastPath, path, OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal))
+            if (string.Equals(host, Fit(Environment.MachineName), StringComparison.OrdinalIgnoreCase)
+                && string.Equals(lastPath, Fit(path), OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal))
             {
                 throw new DbSyncException(ErrorIds.DuplicateNodeId, DbSyncErrorCategory.InvalidOperation,
                     $"'{path}' is an older copy of itself: PostgreSQL last synced node id {nodeId} from this same file (run {seen} at {at}), a run its history does not have, " +
@@ -86,8 +91,8 @@ public static class NodeIdentity
             """, pg, transaction);
         claim.Parameters.AddWithValue("node", nodeId);
         claim.Parameters.AddWithValue("run", runId);
-        claim.Parameters.AddWithValue("host", Environment.MachineName);
-        claim.Parameters.AddWithValue("path", path);
+        claim.Parameters.AddWithValue("host", Fit(Environment.MachineName));
+        claim.Parameters.AddWithValue("path", Fit(path));
         // The transaction's id, by which a run whose connection broke during its COMMIT asks whether it committed.
         var xid = (long)(await claim.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
 
@@ -116,7 +121,15 @@ public static class NodeIdentity
         }
 
         document[RunKey] = System.Text.Json.JsonSerializer.SerializeToNode(entry, RunLogEntry.JsonOptions);
-        var json = document.ToJsonString();
+        // Characters as they are, not \uXXXX: jsonb turns an escape back into the character, which a database whose
+        // encoding lacks it refuses (22P05). There the entry's path and message get U+XXXX for such characters instead (the
+        // entry a later run recovers from here then shows them so).
+        var json = document.ToJsonString(RunLogEntry.JsonOptions);
+        if (Target.ServerEncoding.Of(pg) is { } encoding)
+        {
+            json = encoding.Escape(json);
+        }
+
         using var command = new NpgsqlCommand("UPDATE dbsync.nodes SET snapshots = $2::jsonb WHERE node_id = $1", pg, transaction);
         command.Parameters.AddWithValue(nodeId);
         command.Parameters.AddWithValue(json);
