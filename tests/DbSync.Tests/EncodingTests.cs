@@ -238,6 +238,17 @@ public sealed class EncodingTests : IDisposable
         Assert.Equal((SyncStatus.PartiallySucceeded, 1L, 1L, 3L), (result.Status, result.Inserted, result.Updated, result.Quarantined));
         Assert.Equal([(1L, "ünicode 👁"), (2L, "fixed")], Rows(TestServer.ConnectionString, $"SELECT id, v FROM \"{_fixture.Schema}\".z ORDER BY id"));
         Assert.Equal(["(id=3)", "(id=4)", "(id=5)"], (await _engine.GetQuarantineAsync(new QuarantineQuery { Path = path })).Select(h => h.Key).Order());
+
+        // A text key that is not valid UTF-16 is shown by its bytes in the file's own encoding, as SQL that finds it there
+        // (it showed the UTF-8 bytes DbSync converted it to, which find nothing in a UTF-16 file).
+        SyncFixture.Execute(path, $"INSERT INTO k VALUES ({Units(0x41, 0xD83D)}, 2)");
+        await _engine.SyncAsync(request);
+        var key = Assert.Single(await _engine.GetQuarantineAsync(new QuarantineQuery { Path = path, Tables = ["k"] })).Key;
+        Assert.Equal($"(k={Units(0x41, 0xD83D)})", key);
+        using var file = SyncFixture.OpenSqlite(path);
+        using var find = file.CreateCommand();
+        find.CommandText = $"SELECT n FROM k WHERE k = {key[3..^1]}";
+        Assert.Equal(2L, find.ExecuteScalar());
     }
 
     [Fact]

@@ -277,6 +277,16 @@ public sealed class FidelityTests : IDisposable
     }
 
     [Fact]
+    public void A_zero_with_a_huge_exponent_is_zero_digits_not_its_zeros_spelled_out()
+    {
+        // The digit-for-digit check after decimal.TryParse spelled out '0e999999999' (a billion zeros); an exponent
+        // beyond int overflows, which the check takes for different digits (review of fa55c4c).
+        Assert.Equal((false, "", 0), DbSync.Core.Target.ValueWriter.DecimalDigits("0e999999999"));
+        Assert.Equal((true, "15", 1), DbSync.Core.Target.ValueWriter.DecimalDigits("-1.50"));
+        Assert.Throws<OverflowException>(() => DbSync.Core.Target.ValueWriter.DecimalDigits("1e99999999999"));
+    }
+
+    [Fact]
     public async Task Reals_beyond_what_a_decimal_holds_arrive_in_numeric_as_their_shortest_decimal()
     {
         // System.Decimal keeps 28 decimal places and 7.9e28: these used to arrive as 0 (or rounded), or were refused.

@@ -100,7 +100,7 @@ public sealed class RunLock : IDisposable
     /// 35 on macOS), or Windows' sharing or lock violation. Anything else is a fault that waiting cannot cure.
     /// </summary>
     private static bool HeldByAnother(IOException ex) =>
-        OperatingSystem.IsWindows() ? (ex.HResult & 0xFFFF) is 32 or 33 : ex.HResult is 11 or 35;
+        OperatingSystem.IsWindows() ? (ex.HResult & 0xFFFF) is 32 or 33 : ex.HResult == (OperatingSystem.IsMacOS() || OperatingSystem.IsFreeBSD() ? 35 : 11);
 
     /// <inheritdoc />
     public void Dispose() => _stream.Dispose();

@@ -213,8 +213,9 @@ public sealed class SourceRows : IDisposable
         Target.StorageClass.Null => "NULL",
         Target.StorageClass.Integer => Int64(ordinal).ToString(System.Globalization.CultureInfo.InvariantCulture),
         Target.StorageClass.Real => Double(ordinal).ToString("R", System.Globalization.CultureInfo.InvariantCulture),
-        // Text that is not UTF-8 would show as U+FFFD, and two such keys alike: shown as SQL that finds the row.
-        Target.StorageClass.Text => System.Text.Unicode.Utf8.IsValid(Utf8(ordinal)) ? String(ordinal) : "CAST(x'" + Convert.ToHexString(Utf8(ordinal)) + "' AS TEXT)",
+        // Text that is not UTF-8 would show as U+FFFD, and two such keys alike: shown as SQL that finds the row (in a
+        // UTF-16 file, its UTF-16 bytes, which CAST(... AS TEXT) reads there).
+        Target.StorageClass.Text => System.Text.Unicode.Utf8.IsValid(Utf8(ordinal)) ? String(ordinal) : "CAST(x'" + Convert.ToHexString(_utf8Database ? Utf8(ordinal) : Blob(ordinal)) + "' AS TEXT)",
         _ => "x'" + Convert.ToHexString(Blob(ordinal)) + "'",
     };
 

@@ -342,13 +342,26 @@ public sealed class ValueWriter
 
         // TryParse rounds what System.Decimal cannot hold (a 35-digit fraction) instead of failing. (SQLite turns text
         // that is a well-formed number into a REAL in a NUMERIC column, so such text is rare there.)
-        if (DecimalDigits(text) != DecimalDigits(value.ToString(CultureInfo.InvariantCulture)))
+        if (!SameDigits(text, value))
         {
             failure = $"'{Shorten(text)}' is beyond the 28 significant digits DbSync can carry into {_type.SqlName}";
             return false;
         }
 
         return CheckNumericRange(value, ref failure);
+    }
+
+    /// <summary>Whether a number's text and the decimal it parsed to have the same digits (an exponent beyond int: no).</summary>
+    private static bool SameDigits(string text, decimal value)
+    {
+        try
+        {
+            return DecimalDigits(text) == DecimalDigits(value.ToString(CultureInfo.InvariantCulture));
+        }
+        catch (OverflowException)
+        {
+            return false;
+        }
     }
 
     /// <summary>
@@ -408,6 +421,12 @@ public sealed class ValueWriter
         var point = body.IndexOf('.');
         var fraction = point < 0 ? 0 : body.Length - point - 1;
         var all = point < 0 ? body.ToString() : string.Concat(body[..point], body[(point + 1)..]);
+        if (all.AsSpan().TrimStart('0').IsEmpty)
+        {
+            // Zero, whatever its exponent ('0e999999999' would otherwise spell out its zeros).
+            return (false, "", 0);
+        }
+
         var scale = fraction - exponent;
         if (scale < 0)
         {
