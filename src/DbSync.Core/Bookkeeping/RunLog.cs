@@ -738,17 +738,7 @@ public static class RunLog
             """;
         // A database whose encoding lacks some characters of the entries' text (the path, a message naming a value) gets
         // them written as U+XXXX: sent as they are, they failed every send with 22P05, and every later entry stayed unsent.
-        Target.ServerEncoding? encoding = null;
-        try
-        {
-            encoding = Target.ServerEncoding.Of(pg);
-        }
-        catch (DbSyncException)
-        {
-            // An encoding DbSync cannot check (no sync runs there): the text goes as it is.
-        }
-
-        string? Fit(string? text) => text is null || encoding is null ? text : encoding.Escape(text);
+        string? Fit(string? text) => Target.ServerEncoding.Fit(pg, text);
         foreach (var chunk in unsent.Chunk(1000))
         {
             using (var command = new NpgsqlCommand(upsert, pg))

@@ -54,8 +54,7 @@ public static class NodeIdentity
 
         // In a database whose encoding lacks some of their characters, the path and the host name are kept with those
         // written as U+XXXX (ServerEncoding.Escape), and compared so: sent as they are, they failed every run with 22P05.
-        var encoding = Target.ServerEncoding.Of(pg);
-        string Fit(string text) => encoding is null ? text : encoding.Escape(text);
+        string Fit(string text) => Target.ServerEncoding.Fit(pg, text);
 
         // Whether the file recorded the node's last committed run; if not, that run was this file's unrecorded one, or another file's.
         var recordedLast = lastRun is { } committed && RecordedLast(sqlite, null, committed);
@@ -124,11 +123,7 @@ public static class NodeIdentity
         // Characters as they are, not \uXXXX: jsonb turns an escape back into the character, which a database whose
         // encoding lacks it refuses (22P05). There the entry's path and message get U+XXXX for such characters instead (the
         // entry a later run recovers from here then shows them so).
-        var json = document.ToJsonString(RunLogEntry.JsonOptions);
-        if (Target.ServerEncoding.Of(pg) is { } encoding)
-        {
-            json = encoding.Escape(json);
-        }
+        var json = Target.ServerEncoding.Fit(pg, document.ToJsonString(RunLogEntry.JsonOptions));
 
         using var command = new NpgsqlCommand("UPDATE dbsync.nodes SET snapshots = $2::jsonb WHERE node_id = $1", pg, transaction);
         command.Parameters.AddWithValue(nodeId);

@@ -465,7 +465,7 @@ internal static class Inspector
                         {
                             if (keys.Contains(i) && reader.Storage(i) == StorageClass.Null)
                             {
-                                throw new ValueConversionException(table.Name, table.Columns[i].Name, DescribeKey(), "the primary key column is NULL, which a PostgreSQL key cannot be");
+                                throw new ValueConversionException(table.Name, table.Columns[i].Name, DescribeKey(), PgWriter.NullKeyReason);
                             }
 
                             writers[i].Write(reader, i, sink, describeKey);

@@ -204,8 +204,7 @@ public static class PgWriter
                         // a row is refused by name. (A delete of a NULL key has nothing to delete: PostgreSQL never had it.)
                         if (reader.Storage(keyIndex[k]) == StorageClass.Null)
                         {
-                            var problem = new ValueConversionException(plan.Source.Name, plan.Source.KeyColumns[k].Name, DescribeKey(),
-                                "the primary key column is NULL (SQLite allows it in a table that is not WITHOUT ROWID; a PostgreSQL key cannot be NULL); give the row a key");
+                            var problem = new ValueConversionException(plan.Source.Name, plan.Source.KeyColumns[k].Name, DescribeKey(), NullKeyReason);
                             bad = staging ? problem.HeldReason : throw problem;
                             break;
                         }
@@ -324,6 +323,10 @@ public static class PgWriter
     }
 
     /// <summary>PostgreSQL text cannot hold NUL, which a refused value or key may contain: it is shown as \0.</summary>
+    /// <summary>Why a row whose key column is NULL is refused: by a sync, and by dbsync test's value check alike.</summary>
+    internal const string NullKeyReason =
+        "the primary key column is NULL (SQLite allows it in a table that is not WITHOUT ROWID; a PostgreSQL key cannot be NULL); give the row a key";
+
     private static string ShowNul(string text) => text.Replace("\0", "\\0", StringComparison.Ordinal);
 
     /// <summary>

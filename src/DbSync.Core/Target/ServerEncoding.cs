@@ -139,6 +139,24 @@ public sealed class ServerEncoding
     }
 
     /// <summary>
+    /// DbSync's own record of <paramref name="text"/> (a path, a host name, a run log message) in the connection's
+    /// database: as it is where every character fits, else <see cref="Escape"/>d. An encoding DbSync cannot check (no sync
+    /// runs there) leaves the text as it is.
+    /// </summary>
+    [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(text))]
+    public static string? Fit(NpgsqlConnection connection, string? text)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        if (text is null)
+        {
+            return null;
+        }
+
+        var name = connection.PostgresParameters.TryGetValue("server_encoding", out var reported) ? reported : null;
+        return IsSupported(name) && Resolve(name) is { } encoding ? encoding.Escape(text) : text;
+    }
+
+    /// <summary>
     /// A row key as SQLite literals (quote(a) || ',' || quote(b)) that the encoding can hold: each text literal with a
     /// character it lacks becomes SQLite's <c>char(...)</c> of its code points, the same value in any SQLite encoding.
     /// </summary>
