@@ -783,6 +783,55 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(3, (await LogAsync(path)).Count);
     }
 
+    [Fact]
+    public async Task Restore_refuses_table_lines_with_negative_counts_no_name_or_the_wrong_shape()
+    {
+        // The run's own counts were checked, its tables' were not: a hand-edited line with a table's inserted -5, no
+        // table name or a number as a table's status was restored, and log then showed those figures.
+        var path = _fixture.CopyChinook();
+        await _fixture.SyncAsync(path, "Genre");
+        var good = File.ReadAllLines(Backup(path))[^1];
+        Assert.Equal("Genre", JsonNode.Parse(good)!["tables"]![0]!["name"]!.GetValue<string>());
+        string Run(Action<JsonObject> change) => With(good, j =>
+        {
+            j["runId"] = Guid.NewGuid().ToString();
+            change(j);
+        });
+        JsonObject Table(JsonObject j) => j["tables"]![0]!.AsObject();
+        var backup = Path.Combine(_fixture.Directory, "edited-tables.jsonl");
+        File.WriteAllLines(backup, [
+            Run(j => Table(j)["inserted"] = -5),
+            Run(j => Table(j).Remove("name")),
+            Run(j => Table(j)["name"] = ""),
+            Run(j => Table(j)["name"] = null),
+            Run(j => Table(j)["status"] = 3),
+            Run(j => Table(j)["quarantined"] = 1.5),
+            Run(j => j["tables"] = "Genre"),
+            Run(j => j["tables"] = new JsonArray(7)),
+            Run(j => Table(j)["inserted"] = 2), // valid
+            Run(j => j["tables"] = new JsonArray(null, JsonNode.Parse(good)!["tables"]![0]!.DeepClone())), // valid, the null skipped
+        ]);
+
+        var result = await new SyncEngine().RestoreLogAsync(new RestoreLogRequest { Path = path, BackupPath = backup });
+
+        var reasons = result.Invalid.ToDictionary(l => l.Line, l => l.Reason);
+        Assert.Equal(Enumerable.Range(1, 8), reasons.Keys.Order());
+        Assert.Equal("'inserted' of table 'Genre' in 'tables' is not a whole number of 0 or more", reasons[1]);
+        Assert.Equal("table 1 of 'tables' has no 'name'", reasons[2]);
+        Assert.Equal("table 1 of 'tables' has no 'name'", reasons[3]);
+        Assert.Equal("table 1 of 'tables' has no 'name'", reasons[4]);
+        Assert.Equal("'status' of table 'Genre' in 'tables' is number, not text", reasons[5]);
+        Assert.Equal("'quarantined' of table 'Genre' in 'tables' is not a whole number of 0 or more", reasons[6]);
+        Assert.Equal("'tables' is string, not an array", reasons[7]);
+        Assert.Equal("table 1 of 'tables' is number, not an object", reasons[8]);
+        Assert.Equal(2, result.Restored.Count);
+        Assert.Equal([2L], result.Restored[0].Tables.Select(t => t.Inserted));
+        Assert.Equal(["Genre"], result.Restored[1].Tables.Select(t => t.Name));
+        var log = await LogAsync(path);
+        Assert.Equal(3, log.Count);
+        Assert.All(log, e => Assert.All(e.Tables, t => Assert.True(t.Inserted >= 0 && t.Name.Length > 0)));
+    }
+
     [Theory]
     [InlineData("log")]
     [InlineData("conflicts")]

@@ -1024,7 +1024,9 @@ public static class RunLog
             // the detailed validation below then explains.
             if (JsonSerializer.Deserialize<RunLogEntry>(line, RunLogEntry.JsonOptions) is { } parsed
                 && parsed.RunId != Guid.Empty && parsed.Inserted >= 0 && parsed.Updated >= 0 && parsed.Deleted >= 0
-                && parsed.Conflicts >= 0 && parsed.ConflictsResolved >= 0 && parsed.Quarantined >= 0)
+                && parsed.Conflicts >= 0 && parsed.ConflictsResolved >= 0 && parsed.Quarantined >= 0
+                && (parsed.Tables ?? []).All(t => t is null || !string.IsNullOrEmpty(t.Name) && t.Inserted >= 0 && t.Updated >= 0 && t.Deleted >= 0
+                    && t.Conflicts >= 0 && t.ConflictsResolved >= 0 && t.Quarantined >= 0))
             {
                 entry = Normalized(parsed);
                 reason = "";
@@ -1104,6 +1106,12 @@ public static class RunLog
                 return false;
             }
 
+            if (TableProblem(root) is { } tableProblem)
+            {
+                reason = tableProblem;
+                return false;
+            }
+
             try
             {
                 entry = root.Deserialize<RunLogEntry>(RunLogEntry.JsonOptions)!;
@@ -1118,6 +1126,63 @@ public static class RunLog
             reason = "";
             return true;
         }
+    }
+
+    /// <summary>
+    /// What is wrong with an entry's <c>tables</c>, or null: each item must be an object (or null, skipped) naming its
+    /// table, with counts that are whole numbers of 0 or more and text fields that are text. <c>log</c> shows these
+    /// figures as the run's per-table outcome, so a hand-edited line with a negative count or no name is refused as the
+    /// run's own counts are.
+    /// </summary>
+    private static string? TableProblem(JsonElement root)
+    {
+        if (!root.TryGetProperty("tables", out var tables) || tables.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (tables.ValueKind != JsonValueKind.Array)
+        {
+            return $"'tables' is {tables.ValueKind.ToString().ToLowerInvariant()}, not an array";
+        }
+
+        var index = 0;
+        foreach (var table in tables.EnumerateArray())
+        {
+            index++;
+            if (table.ValueKind == JsonValueKind.Null)
+            {
+                continue;
+            }
+
+            if (table.ValueKind != JsonValueKind.Object)
+            {
+                return $"table {index} of 'tables' is {table.ValueKind.ToString().ToLowerInvariant()}, not an object";
+            }
+
+            if (!table.TryGetProperty("name", out var name) || name.ValueKind != JsonValueKind.String || name.GetString()!.Length == 0)
+            {
+                return $"table {index} of 'tables' has no 'name'";
+            }
+
+            foreach (var field in new[] { "inserted", "updated", "deleted", "conflicts", "conflictsResolved", "quarantined" })
+            {
+                if (table.TryGetProperty(field, out var value) && (value.ValueKind != JsonValueKind.Number || !value.TryGetInt64(out var count) || count < 0))
+                {
+                    return $"'{field}' of table '{name.GetString()}' in 'tables' is not a whole number of 0 or more";
+                }
+            }
+
+            foreach (var field in new[] { "target", "mode", "status", "errorId", "message" })
+            {
+                if (table.TryGetProperty(field, out var value) && value.ValueKind is not (JsonValueKind.String or JsonValueKind.Null))
+                {
+                    return $"'{field}' of table '{name.GetString()}' in 'tables' is {value.ValueKind.ToString().ToLowerInvariant()}, not text";
+                }
+            }
+        }
+
+        return null;
     }
 
     /// <summary>
