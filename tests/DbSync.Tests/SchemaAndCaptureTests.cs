@@ -65,6 +65,54 @@ public sealed class SchemaAndCaptureTests : IDisposable
     }
 
     [Fact]
+    public async Task A_nocase_or_rtrim_key_changed_by_an_update_in_its_spelling_only_moves_the_row_in_postgresql()
+    {
+        // The update trigger told a key change through the key's collation: 'bob' to 'Bob' was an update of one key,
+        // and PostgreSQL, which compares exactly, got 'Bob' as a new row beside 'bob' (documented, --resync to repair).
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE nc (k TEXT COLLATE NOCASE PRIMARY KEY, v TEXT);
+            CREATE TABLE rt (a INTEGER NOT NULL, k TEXT COLLATE RTRIM NOT NULL, v TEXT, PRIMARY KEY (a, k)) WITHOUT ROWID;
+            INSERT INTO nc VALUES ('bob', '1'), ('x', '2'); INSERT INTO rt VALUES (1, 'a', '1');
+            """);
+        await _fixture.SyncAsync(path);
+        SyncFixture.Execute(path, "UPDATE nc SET k = 'Bob' WHERE k = 'bob'; UPDATE rt SET k = 'a ', v = 'spaced' WHERE k = 'a';");
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal((SyncStatus.Succeeded, 0L, 2L, 2L), (result.Status, result.Conflicts, result.Inserted, result.Deleted));
+        Assert.Equal("Bob=1,x=2", _fixture.PgText($"SELECT string_agg(k || '=' || v, ',' ORDER BY k) FROM \"{_fixture.Schema}\".nc"));
+        Assert.Equal("[a ]=spaced", _fixture.PgText($"SELECT string_agg('[' || k || ']=' || v, ',') FROM \"{_fixture.Schema}\".rt"));
+        Assert.Equal(0, await PendingAsync(path));
+    }
+
+    [Fact]
+    public async Task Capture_triggers_that_told_a_key_change_through_its_collation_are_upgraded_in_place_without_a_copy()
+    {
+        // A file captured before the exact key comparison: its update trigger captured every change, so it is replaced
+        // in the next run's transaction, the table is not copied again, and status calls it intact meanwhile.
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE nc (k TEXT COLLATE NOCASE PRIMARY KEY, v TEXT);
+            INSERT INTO nc VALUES ('bob', '1');
+            """);
+        await _fixture.SyncAsync(path);
+        string UpdateTrigger() => Scalar(path, "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND substr(name, -2) = '_u'");
+        var current = UpdateTrigger();
+        Assert.Contains("COLLATE BINARY", current, StringComparison.Ordinal);
+        var name = Scalar(path, "SELECT name FROM sqlite_master WHERE type = 'trigger' AND substr(name, -2) = '_u'");
+        SyncFixture.Execute(path, $"DROP TRIGGER \"{name}\"; {current.Replace(" COLLATE BINARY", "", StringComparison.Ordinal)}");
+        SyncFixture.Execute(path, "UPDATE nc SET v = 'one' WHERE k = 'bob'");
+
+        var status = await _engine.GetStatusAsync(new StatusRequest { Path = path, Detailed = true });
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.True(status.Tables.Single(t => t.Name == "nc").TriggersIntact);
+        Assert.Equal((SyncStatus.Succeeded, "Push", 1L), (result.Status, result.Tables.Single().Mode, result.Updated));
+        Assert.DoesNotContain(result.Warnings, w => w.Contains("missing or altered", StringComparison.Ordinal));
+        Assert.Equal(current, UpdateTrigger());
+        Assert.Equal("bob=one", _fixture.PgText($"SELECT string_agg(k || '=' || v, ',') FROM \"{_fixture.Schema}\".nc"));
+    }
+
+    [Fact]
     public async Task Tables_without_a_primary_key_are_named_in_a_warning_and_the_rest_syncs()
     {
         var path = _fixture.CreateDatabase("""

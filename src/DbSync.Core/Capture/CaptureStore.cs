@@ -222,9 +222,7 @@ public static class CaptureStore
             return (registered, null);
         }
 
-        // Triggers that differ only by being an older DbSync's (same names, every change captured) are upgraded, not repaired.
-        var upgraded = TriggerSql(registered, table, asInVersion01: true).Take(3).All(Same);
-        if (!expected.Take(3).All(Same) && !upgraded)
+        if (!CaptureIntact(actual, registered, table))
         {
             registered.Loaded = false;
             using var update = Command(connection, transaction, "UPDATE _dbsync_tables SET loaded = 0 WHERE id = $id");
@@ -242,6 +240,14 @@ public static class CaptureStore
                 + string.Join(", ", uncovered.Select(u => "UNIQUE (" + string.Join(", ", u.Select(c => c.Name)) + ")"))
                 + " are captured; a row removed that way before (the index is new, or the file was enabled by an earlier DbSync) stays in PostgreSQL until a --resync of this table.");
     }
+
+    /// <summary>
+    /// True when a table's insert, update and delete triggers are DbSync's, as this DbSync makes them or as an earlier
+    /// one did (same names, every change captured: <see cref="Install"/> upgrades them in place, without copying the
+    /// table again). False when one is missing or altered, so changes may have gone uncaptured.
+    /// </summary>
+    internal static bool CaptureIntact(IReadOnlyDictionary<string, string> actual, RegisteredTable registered, SourceTable table) =>
+        Enum.GetValues<TriggerForm>().Any(form => TriggerSql(registered, table, form).Take(3).All(t => IsInstalled(actual, t)));
 
     /// <summary>
     /// True when <see cref="Install"/> would change a registered table's triggers: one is missing or altered (the table
@@ -331,11 +337,10 @@ public static class CaptureStore
 
     /// <summary>The exact CREATE TRIGGER statements for a table, as sqlite_master stores them.</summary>
     /// <remarks>
-    /// With <paramref name="asInVersion01"/>, the statements DbSync 0.1 installed: its update trigger logged a key
-    /// change's new key as an update. It captured every change all the same, so such triggers are replaced in place,
-    /// without copying the table again.
+    /// An earlier <paramref name="form"/> gives the statements an earlier DbSync installed. They captured every change
+    /// all the same, so such triggers are replaced in place, without copying the table again.
     /// </remarks>
-    public static IReadOnlyList<(string Name, string Sql)> TriggerSql(RegisteredTable registered, SourceTable table, bool asInVersion01 = false)
+    public static IReadOnlyList<(string Name, string Sql)> TriggerSql(RegisteredTable registered, SourceTable table, TriggerForm form = TriggerForm.Current)
     {
         ArgumentNullException.ThrowIfNull(registered);
         ArgumentNullException.ThrowIfNull(table);
@@ -344,7 +349,12 @@ public static class CaptureStore
         var target = Identifiers.Quote(table.Name);
         var keyList = string.Join(", ", Enumerable.Range(1, table.KeyColumns.Count).Select(i => "k" + i.ToString(CultureInfo.InvariantCulture)));
         string Values(string row) => string.Join(", ", table.KeyColumns.Select(c => row + "." + Identifiers.Quote(c.Name)));
-        var keyChanged = string.Join(" OR ", table.KeyColumns.Select(c => $"OLD.{Identifiers.Quote(c.Name)} IS NOT NEW.{Identifiers.Quote(c.Name)}"));
+        var asInVersion01 = form == TriggerForm.KeyChangeAsUpdate;
+        // A key changed exactly, not through the column's collation: an update of a COLLATE NOCASE (or RTRIM) key from
+        // 'bob' to 'Bob' (or 'a' to 'a ') is one key to SQLite but two to PostgreSQL, which compares exactly; logged as
+        // an update of 'Bob', it left 'bob' in PostgreSQL beside the new row. A rowid key is an integer: no collation.
+        var exactly = table.KeyIsRowid || form != TriggerForm.Current ? "" : " COLLATE BINARY";
+        var keyChanged = string.Join(" OR ", table.KeyColumns.Select(c => $"OLD.{Identifiers.Quote(c.Name)} IS NOT NEW.{Identifiers.Quote(c.Name)}{exactly}"));
         var triggers = new List<(string Name, string Sql)>
         {
             (names[0], $"CREATE TRIGGER {Identifiers.Quote(names[0])} AFTER INSERT ON {target} BEGIN INSERT INTO {log} (op, {keyList}) VALUES ({OpInsert}, {Values("NEW")}); END"),
@@ -872,4 +882,17 @@ public static class CaptureStore
         using var command = Command(connection, transaction, sql);
         return (T)Convert.ChangeType(command.ExecuteScalar()!, typeof(T), CultureInfo.InvariantCulture);
     }
+}
+
+/// <summary>The forms of DbSync's capture triggers, as each version installed them.</summary>
+public enum TriggerForm
+{
+    /// <summary>The first form: the update trigger logged a key change's new key as an update.</summary>
+    KeyChangeAsUpdate,
+
+    /// <summary>A key change told through the key column's collation, so a NOCASE key's change of case only was an update.</summary>
+    KeyComparedByCollation,
+
+    /// <summary>This DbSync's.</summary>
+    Current,
 }

@@ -146,10 +146,11 @@ internal static class Inspector
                         continue;
                     }
 
-                    // Intact: the insert, update and delete triggers. The two for REPLACE's removals through a UNIQUE index
-                    // are missing after an upgrade or a new index, and the next sync adds them without copying the table.
+                    // Intact: the insert, update and delete triggers, as this DbSync or an earlier one made them (the next
+                    // sync upgrades those in place). The two for REPLACE's removals through a UNIQUE index are missing after
+                    // an upgrade or a new index, and the next sync adds them without copying the table.
                     var expected = CaptureStore.TriggerSql(registered, table);
-                    var intact = expected.Take(3).All(t => CaptureStore.IsInstalled(triggers, t));
+                    var intact = CaptureStore.CaptureIntact(triggers, registered, table);
                     var replaceCaptured = expected.Skip(3).All(t => CaptureStore.IsInstalled(triggers, t));
                     long pending = 0;
                     TimeSpan? lag = null;
