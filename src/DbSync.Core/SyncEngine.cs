@@ -921,6 +921,7 @@ public sealed class SyncEngine
         List<string> warnings)
     {
         // PostgreSQL has committed: from here on a failure must not be reported as "nothing applied".
+        var refusedBefore = new Dictionary<(long TableId, string Literals), string>();
         for (var attempt = 1; ; attempt++)
         {
             var clock = Stopwatch.StartNew();
@@ -936,7 +937,7 @@ public sealed class SyncEngine
                     {
                         // Each version the file refused is a row held (quarantine lists it): counted so, which makes the
                         // run PartiallySucceeded (exit 3), as any run that holds rows back.
-                        var warned = LocalWriter.Apply(sqlite, write, plan, rows);
+                        var warned = LocalWriter.Apply(sqlite, write, plan, rows, refusedBefore);
                         refusedRows.Add((plan, warned.Count));
                         refused.AddRange(warned);
                     }
@@ -970,6 +971,11 @@ public sealed class SyncEngine
                 result.Status = applied.Skipped.Count > 0 || held ? SyncStatus.PartiallySucceeded : SyncStatus.Succeeded;
                 return completed;
             }
+            catch (TransactionRolledBackException ex) when (refusedBefore.TryAdd((ex.TableId, ex.Literals), ex.Message))
+            {
+                // The transaction is gone, and with it everything this attempt wrote: the next holds that row unwritten.
+                attempt--;
+            }
             catch (SqliteException ex) when (IsBusy(ex) && attempt < 5 && clock.Elapsed < TimeSpan.FromSeconds(SourceDatabase.BusyTimeoutSeconds(sqlite)))
             {
                 // SQLite answers BUSY at once, without waiting out the busy timeout, when waiting could deadlock
@@ -977,7 +983,7 @@ public sealed class SyncEngine
                 // busy timeout is not retried: that is a real failure.
                 Thread.Sleep(100 * attempt);
             }
-            catch (Exception ex) when (ex is SqliteException or InvalidOperationException or FormatException or OverflowException)
+            catch (Exception ex) when (ex is SqliteException or InvalidOperationException or FormatException or OverflowException or TransactionRolledBackException)
             {
                 throw new DbSyncException(ErrorIds.BookkeepingFailed, DbSyncErrorCategory.WriteError,
                     $"The changes were committed to PostgreSQL but could not be marked synced in '{sqlite.DataSource}' ({ex.Message}). They stay pending; the next run applies them again, which changes nothing.",

@@ -308,6 +308,44 @@ public sealed class ConflictTests : IDisposable
     }
 
     [Fact]
+    public async Task A_write_back_an_application_trigger_rolls_back_with_raise_rollback_is_held_and_the_other_winners_are_written()
+    {
+        // RAISE(ROLLBACK) rolls back SQLite's whole transaction, savepoint and all: every run ended BookkeepingFailed
+        // after PostgreSQL committed, and by the third the file's losing version went over PostgreSQL's as a plain update.
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT);
+            CREATE TABLE other (id INTEGER PRIMARY KEY, v TEXT);
+            INSERT INTO item VALUES (1, 'one'), (2, 'two'), (3, 'three'); INSERT INTO other VALUES (1, 'a');
+            CREATE TRIGGER app_guard BEFORE UPDATE ON item WHEN new.name = 'pg-vetoed' BEGIN SELECT RAISE(ROLLBACK, 'the application vetoes this'); END;
+            """);
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        _fixture.PgExecute($"UPDATE {Table} SET name = 'pg-vetoed' WHERE id = 1; UPDATE {Table} SET name = 'pg-taken' WHERE id = 3");
+        SyncFixture.Execute(path, "UPDATE item SET name = 'local' WHERE id IN (1, 3); UPDATE item SET name = 'TWO' WHERE id = 2; UPDATE other SET v = 'b';");
+
+        var runs = new List<SyncResult>();
+        for (var i = 0; i < 3; i++)
+        {
+            runs.Add(await SyncAsync(path, ConflictPolicy.TargetWins));
+        }
+
+        Assert.Equal((2L, 2L, 1L, 1L), (runs[0].Conflicts, runs[0].ConflictsResolved, runs[0].Quarantined, runs[0].Tables.Single(t => t.Name == "item").Updated));
+        foreach (var run in runs)
+        {
+            Assert.Equal(SyncStatus.PartiallySucceeded, run.Status);
+            Assert.Contains(run.Warnings, w => w.StartsWith("Table 'item': PostgreSQL's version of the row (id = 1), which won its conflict (Changed), could not be written to the file: ", StringComparison.Ordinal)
+                && w.Contains("the application vetoes this", StringComparison.Ordinal));
+        }
+
+        Assert.All(runs.Skip(1), run => Assert.Equal((1L, 1L, 0L), (run.Conflicts, run.Quarantined, run.Updated)));
+        Assert.Equal("pg-vetoed|TWO|pg-taken|b", _fixture.PgText($"SELECT (SELECT string_agg(name, '|' ORDER BY id) FROM {Table}) || '|' || (SELECT v FROM \"{_fixture.Schema}\".other)"));
+        Assert.Equal("local|TWO|pg-taken", Local(path, "SELECT group_concat(name, '|') FROM (SELECT name FROM item ORDER BY id)"));
+        var held = Assert.Single(await _engine.GetQuarantineAsync(new QuarantineQuery { Path = path }));
+        Assert.Equal(("(id=1)", HeldKind.Conflict), (held.Key, held.Kind));
+        Assert.Contains("the application vetoes this", held.Reason, StringComparison.Ordinal);
+        Assert.Equal(1, await PendingAsync(path));
+    }
+
+    [Fact]
     public async Task A_winning_target_row_sqlite_refuses_to_take_back_is_not_deleted_by_the_local_delete_and_arrives_once_the_file_can_take_it()
     {
         // The row PostgreSQL kept (the target won a DeletedLocally conflict) could not be put back in the file (its email

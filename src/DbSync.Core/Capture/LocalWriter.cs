@@ -16,8 +16,21 @@ namespace DbSync.Core.Capture;
 /// </summary>
 internal static class LocalWriter
 {
+    /// <param name="sqlite">The file, in <paramref name="transaction"/>.</param>
+    /// <param name="transaction">The run's bookkeeping transaction.</param>
+    /// <param name="plan">The table's plan.</param>
+    /// <param name="rows">The rows the target won, with its versions.</param>
+    /// <param name="refusedBefore">
+    /// Rows of this run whose write an application trigger's <c>RAISE(ROLLBACK)</c> refused in an earlier attempt of the
+    /// same bookkeeping (table id and key literals, to SQLite's message): they are held without being written again.
+    /// </param>
     /// <returns>Warnings for the rows whose target version SQLite refused.</returns>
-    public static List<string> Apply(SqliteConnection sqlite, SqliteTransaction transaction, TablePlan plan, IReadOnlyList<TargetWinsRow> rows)
+    /// <exception cref="TransactionRolledBackException">
+    /// A write's refusal rolled the whole transaction back (an application trigger's <c>RAISE(ROLLBACK)</c>): the
+    /// caller runs its transaction again with that row in <paramref name="refusedBefore"/>.
+    /// </exception>
+    public static List<string> Apply(SqliteConnection sqlite, SqliteTransaction transaction, TablePlan plan, IReadOnlyList<TargetWinsRow> rows,
+        IReadOnlyDictionary<(long TableId, string Literals), string> refusedBefore)
     {
         var table = Identifiers.Quote(plan.Source.Name);
         var log = Identifiers.Quote(plan.Registry.LogTable);
@@ -75,6 +88,12 @@ internal static class LocalWriter
                 }
             }
 
+            if (refusedBefore.TryGetValue((plan.Registry.Id, row.Literals), out var refusal))
+            {
+                Hold(row, refusal);
+                continue;
+            }
+
             CaptureStore.Execute(sqlite, transaction, "SAVEPOINT dbsync_local");
             try
             {
@@ -82,24 +101,16 @@ internal static class LocalWriter
             }
             catch (SqliteException ex) when (RowRefused(ex))
             {
-                CaptureStore.Execute(sqlite, transaction, "ROLLBACK TO dbsync_local; RELEASE dbsync_local");
-                // The run has made PostgreSQL's row this node's: left as an ordinary pending change, the file's version
-                // went over it on the next run as the node's own update (or delete), with no conflict. Held with this
-                // reason, its first entry stays pending and every run takes the row for the conflict it is.
-                using (var hold = CaptureStore.Command(sqlite, transaction,
-                    "INSERT INTO temp._dbsync_run_held (table_id, seq, lit, key, kind, reason) VALUES ($t, $s, $l, $k, 'Conflict', $r)"))
+                if (SQLitePCL.raw.sqlite3_get_autocommit(sqlite.Handle) != 0)
                 {
-                    hold.Parameters.AddWithValue("$t", plan.Registry.Id);
-                    hold.Parameters.AddWithValue("$s", row.Seq is { } seq ? seq : DBNull.Value);
-                    hold.Parameters.AddWithValue("$l", row.Literals);
-                    hold.Parameters.AddWithValue("$k", row.Key);
-                    hold.Parameters.AddWithValue("$r", $"{Conflicts.HeldRows.RefusedPrefix}, which won its conflict ({row.Kind}): {ex.Message.TrimEnd('.')}. "
-                        + "Each run meets the conflict again, and PostgreSQL's version stays, until the file can take it or the conflict is decided otherwise (another policy, or a change in PostgreSQL).");
-                    hold.ExecuteNonQuery();
+                    // RAISE(ROLLBACK) in an application trigger: SQLite rolled back the whole transaction, savepoint and
+                    // all, and every later statement of it failed, so the run ended BookkeepingFailed after PostgreSQL
+                    // committed, on every run; by the third the file's version went over PostgreSQL's with no conflict.
+                    throw new TransactionRolledBackException(plan.Registry.Id, row.Literals, ex.Message);
                 }
 
-                warnings.Add($"Table '{plan.Source.Name}': PostgreSQL's version of the row ({Describe(plan, row)}), which won its conflict ({row.Kind}), could not be written to the file: {ex.Message.TrimEnd('.')}. "
-                    + "The file keeps its own version, held (dbsync quarantine): each run meets the conflict again, and PostgreSQL's version stays, until the file can take it or the conflict is decided otherwise.");
+                CaptureStore.Execute(sqlite, transaction, "ROLLBACK TO dbsync_local; RELEASE dbsync_local");
+                Hold(row, ex.Message);
                 continue;
             }
 
@@ -112,6 +123,27 @@ internal static class LocalWriter
         }
 
         return warnings;
+
+        // The run has made PostgreSQL's row this node's: left as an ordinary pending change, the file's version went
+        // over it on the next run as the node's own update (or delete), with no conflict. Held with this reason, its
+        // first entry stays pending and every run takes the row for the conflict it is.
+        void Hold(TargetWinsRow row, string message)
+        {
+            using (var hold = CaptureStore.Command(sqlite, transaction,
+                "INSERT INTO temp._dbsync_run_held (table_id, seq, lit, key, kind, reason) VALUES ($t, $s, $l, $k, 'Conflict', $r)"))
+            {
+                hold.Parameters.AddWithValue("$t", plan.Registry.Id);
+                hold.Parameters.AddWithValue("$s", row.Seq is { } seq ? seq : DBNull.Value);
+                hold.Parameters.AddWithValue("$l", row.Literals);
+                hold.Parameters.AddWithValue("$k", row.Key);
+                hold.Parameters.AddWithValue("$r", $"{Conflicts.HeldRows.RefusedPrefix}, which won its conflict ({row.Kind}): {message.TrimEnd('.')}. "
+                    + "Each run meets the conflict again, and PostgreSQL's version stays, until the file can take it or the conflict is decided otherwise (another policy, or a change in PostgreSQL).");
+                hold.ExecuteNonQuery();
+            }
+
+            warnings.Add($"Table '{plan.Source.Name}': PostgreSQL's version of the row ({Describe(plan, row)}), which won its conflict ({row.Kind}), could not be written to the file: {message.TrimEnd('.')}. "
+                + "The file keeps its own version, held (dbsync quarantine): each run meets the conflict again, and PostgreSQL's version stays, until the file can take it or the conflict is decided otherwise.");
+        }
     }
 
     /// <summary>
@@ -128,4 +160,17 @@ internal static class LocalWriter
 
     private static string Describe(TablePlan plan, TargetWinsRow row) =>
         string.Join(", ", plan.Source.KeyColumns.Select(k => k.Name)) + " = " + row.Literals;
+}
+
+/// <summary>
+/// A write-back's refusal rolled back the whole SQLite transaction (an application trigger's <c>RAISE(ROLLBACK)</c>):
+/// the bookkeeping runs again, with this row held instead of written.
+/// </summary>
+internal sealed class TransactionRolledBackException(long tableId, string literals, string reason) : Exception(reason)
+{
+    /// <summary>The registered table's id.</summary>
+    public long TableId { get; } = tableId;
+
+    /// <summary>The row's key, as SQL literals.</summary>
+    public string Literals { get; } = literals;
 }
