@@ -45,6 +45,13 @@ Describe 'Get-DbSyncLog' {
         Get-DbSyncLog -LiteralPath $db -Status (Get-DbSyncLog -LiteralPath $db -Last 1).Status | Should -HaveCount 2
     }
 
+    It 'takes a one-item array as its item, as PowerShell binds scalars, and refuses two' {
+        Get-DbSyncLog -LiteralPath $db -Status @('Succeeded') | Should -HaveCount 2
+        $caught = $null
+        try { Get-DbSyncLog -LiteralPath $db -Status @('Succeeded', 'Failed') } catch { $caught = $_ }
+        $caught.Exception.Message | Should -Match ([regex]::Escape('not a list (Succeeded, Failed)'))
+    }
+
     It 'says in its help that -Since is a [DateTime]' {
         (Get-Help Get-DbSyncLog -Parameter Since | Out-String) | Should -Match ([regex]::Escape('[DateTime]'))
         (Get-Help Get-DbSyncConflict -Parameter Since | Out-String) | Should -Match ([regex]::Escape('[DateTime]'))

@@ -28,6 +28,17 @@ public sealed class StrictEnumTests
         Assert.Equal(RunStatus.Abandoned, StrictEnum.Parse(typeof(RunStatus), "Status", RunStatus.Abandoned, out _));
     }
 
+    [Fact]
+    public void A_one_item_array_is_its_item_as_powershell_binds_scalars()
+    {
+        // -Status @('Failed') was refused as "a list (Failed)".
+        Assert.Equal(RunStatus.Failed, StrictEnum.Parse(typeof(RunStatus), "Status", new object[] { "failed" }, out _));
+        Assert.Equal(ConflictPolicy.TargetWins, StrictEnum.Parse(typeof(ConflictPolicy), "ConflictPolicy", new object[] { ConflictPolicy.TargetWins }, out _));
+        Assert.Null(StrictEnum.Parse(typeof(RunStatus), "Status", new object[] { "2" }, out var error));
+        Assert.Contains("not '2'", error, StringComparison.Ordinal);
+        Assert.Null(StrictEnum.Parse(typeof(RunStatus), "Status", new object[] { new object[] { "Failed", "Cancelled" } }, out _));
+    }
+
     public static TheoryData<object?> Refused() => new()
     {
         1, "1", 7, "5", 0L, 1.0, "0x1", "SourceWins,TargetWins", "SourceWins, TargetWins", " Fail ", "", "Sometimes", null,

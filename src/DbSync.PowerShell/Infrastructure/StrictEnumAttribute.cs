@@ -7,7 +7,8 @@ namespace DbSync.PowerShell.Infrastructure;
 /// <c>--status</c>. PowerShell's own conversion also takes a number (<c>-ConflictPolicy 1</c> or <c>'1'</c> is
 /// TargetWins) and a comma-joined list (<c>'SourceWins,TargetWins'</c> is the bitwise OR of the two, TargetWins;
 /// <c>-Status 'Failed,Succeeded'</c> is Cancelled), so a job ran with a value nobody named. Anything but one name, or a
-/// defined value of the enum itself, is refused with an error that names the parameter and its values.
+/// defined value of the enum itself (alone or as the one item of an array), is refused with an error that names the
+/// parameter and its values.
 /// </summary>
 /// <remarks>The enum type is only read when an argument is bound, after the module's load context is in place, as the
 /// parameter's own type is.</remarks>
@@ -46,6 +47,13 @@ internal static class StrictEnum
         if (input is not null && input.GetType() == enumType && Enum.IsDefined(enumType, input))
         {
             return input;
+        }
+
+        // A one-item array is its item, as PowerShell binds one to any scalar parameter (-Status @('Failed'),
+        // -ConflictPolicy $policies[0..0], a value from a splatted hashtable built as a list).
+        if (input is object?[] { Length: 1 } single)
+        {
+            return Parse(enumType, parameter, single[0] is PSObject wrapped ? wrapped.BaseObject : single[0], out error);
         }
 
         var names = Enum.GetNames(enumType);
