@@ -74,10 +74,13 @@ public sealed class SyncEngine
                 {
                     // Loading a large table takes longer than Npgsql's 30 s default; a timeout the user sets is honoured.
                     builder.CommandTimeout = 0;
-                    // Nor on the server, where a role or database may set one: options sent at connect override those
-                    // settings. The run's transaction also waits between statements while it reads the file.
-                    builder.Options = $"{builder.Options} -c statement_timeout=0 -c idle_in_transaction_session_timeout=0".Trim();
                 }
+
+                // Nor on the server, where a role or database may set one: options sent at connect override those
+                // settings. The run's transaction also waits between statements while it reads the file. With a Command
+                // Timeout given, that is the run's limit: a role's 20 ms statement_timeout failed every run with a bare
+                // 57014 that 'dbsync test' did not foresee.
+                builder.Options = $"{builder.Options} -c statement_timeout=0 -c idle_in_transaction_session_timeout=0".Trim();
 
                 if (request.ReuseConnection && !TargetDatabase.HasKey(request.ConnectionString, "Keepalive", "KeepAlive"))
                 {
@@ -88,7 +91,7 @@ public sealed class SyncEngine
                 }
 
                 target = TargetDatabase.Describe(builder);
-                pg = await TargetDatabase.OpenAsync(builder, cancellationToken).ConfigureAwait(false);
+                pg = await TargetDatabase.OpenAsync(builder, cancellationToken, forWriting: true).ConfigureAwait(false);
                 // A database encoding whose characters DbSync does not know is refused now, rather than by a failed COPY mid-run.
                 _ = ServerEncoding.Of(pg, target);
                 runLock = await RunLock.AcquireAsync(path, request.LockTimeout, cancellationToken).ConfigureAwait(false);

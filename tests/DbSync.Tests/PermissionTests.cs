@@ -29,6 +29,8 @@ public sealed class PermissionTests : IDisposable
     public void Dispose()
     {
         _fixture.PgExecute($"DROP DATABASE IF EXISTS {_database} WITH (FORCE)");
+        // Also revokes what was granted on shared objects (GRANT SET ON PARAMETER), which would keep the role.
+        _fixture.PgExecute($"DROP OWNED BY {_role}");
         _fixture.PgExecute($"DROP ROLE IF EXISTS {_role}");
         _fixture.Dispose();
     }
@@ -110,6 +112,72 @@ public sealed class PermissionTests : IDisposable
         var load = await SyncAsync(path, RoleConnection);
         Assert.Equal((SyncStatus.Succeeded, 5L), (load.Status, load.Inserted));
         return path;
+    }
+
+    [Fact]
+    public async Task A_role_whose_sessions_start_as_a_replica_is_refused_for_writing_unless_it_may_set_origin()
+    {
+        // ALTER ROLE ... SET session_replication_role = replica (a role shared with a replication tool): PostgreSQL
+        // checked no foreign key and fired no trigger for the run's writes, so an orphan went in, silently, and test
+        // said nothing (target exploration, F9).
+        var path = await LoadedAsTheRoleAsync();
+        Admin($"""
+            CREATE TABLE app.audit (n int);
+            CREATE FUNCTION app.audit() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN INSERT INTO app.audit VALUES (1); RETURN NEW; END';
+            CREATE TRIGGER audit AFTER INSERT ON app.item FOR EACH ROW EXECUTE FUNCTION app.audit();
+            GRANT INSERT ON app.audit TO {_role};
+            ALTER ROLE {_role} SET session_replication_role = replica;
+            """);
+        SyncFixture.Execute(path, "PRAGMA foreign_keys = OFF; INSERT INTO item VALUES (9, 99, 'orphan'), (10, 1, 'fine');");
+
+        var check = Only(await TestAsync(path, RoleConnection), "Target.ForeignKeyChecks");
+        var refused = await Assert.ThrowsAsync<DbSyncException>(() => SyncAsync(path, RoleConnection));
+
+        Assert.Equal((CheckStatus.Fail, ErrorIds.PermissionDenied), (check.Status, check.ErrorId));
+        Assert.Contains("session_replication_role = replica", check.Message, StringComparison.Ordinal);
+        Assert.Equal(ErrorIds.PermissionDenied, refused.ErrorId);
+        Assert.Contains("session_replication_role = replica", refused.Message, StringComparison.Ordinal);
+        Assert.Contains($"ALTER ROLE \"{_role}\" RESET session_replication_role", refused.Message, StringComparison.Ordinal);
+        Assert.Equal("0", AdminText("SELECT count(*) FROM app.item WHERE id >= 9"));
+
+        // Allowed to set it (the grant test's fix names): the run's session is set back to origin, so the orphan is
+        // held back by PostgreSQL's own check and the administrator's trigger fires.
+        Admin($"GRANT SET ON PARAMETER session_replication_role TO {_role}");
+        Assert.Equal(CheckStatus.Pass, Only(await TestAsync(path, RoleConnection), "Target.ForeignKeyChecks").Status);
+        var push = await SyncAsync(path, RoleConnection);
+        Assert.Equal((SyncStatus.PartiallySucceeded, 1L, 1L), (push.Status, push.Inserted, push.Quarantined));
+        Assert.Equal("10", AdminText("SELECT string_agg(id::text, ',') FROM app.item WHERE id >= 9"));
+        Assert.Equal("1", AdminText("SELECT count(*) FROM app.audit"));
+    }
+
+    [Fact]
+    public async Task A_role_s_statement_and_idle_session_timeouts_do_not_end_a_run()
+    {
+        // A role's statement_timeout applied whenever the connection string set Command Timeout (every run failed with
+        // a bare 57014), and its idle_session_timeout ended the session while the run waited for the file's lock
+        // (TargetUnreachable), which test foresaw neither of (target exploration, F2 and F3).
+        await AdministratorMadeTablesAsync("bigint", $"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA app TO {_role};");
+        var path = _fixture.CopyChinook();
+        SyncFixture.Execute(path, "CREATE TABLE kind (id INTEGER PRIMARY KEY, name TEXT NOT NULL); CREATE TABLE item (id INTEGER PRIMARY KEY, kind_id INTEGER NOT NULL REFERENCES kind (id), name TEXT); INSERT INTO kind VALUES (1, 'tool'); INSERT INTO item VALUES (1, 1, 'hammer');");
+        Admin($"GRANT CREATE ON SCHEMA app TO {_role}; ALTER ROLE {_role} SET statement_timeout = '1ms'; ALTER ROLE {_role} SET idle_session_timeout = '1s';");
+        var connection = new NpgsqlConnectionStringBuilder(RoleConnection) { CommandTimeout = 600 }.ConnectionString;
+
+        var load = await SyncAsync(path, connection);
+        Assert.Equal(SyncStatus.Succeeded, load.Status);
+        Assert.Equal("2240", AdminText("SELECT count(*) FROM app.invoiceline"));
+
+        // Another program holds the file for 2.5 s; the run opened its PostgreSQL session before waiting for it.
+        SyncFixture.Execute(path, "UPDATE item SET name = 'claw hammer' WHERE id = 1");
+        using (var holder = SyncFixture.OpenSqlite(path))
+        {
+            SyncFixture.Execute(holder, "BEGIN IMMEDIATE");
+            var push = SyncAsync(path, connection);
+            await Task.Delay(TimeSpan.FromSeconds(2.5));
+            SyncFixture.Execute(holder, "COMMIT");
+            Assert.Equal((SyncStatus.Succeeded, 1L), ((await push).Status, (await push).Updated));
+        }
+
+        Assert.Equal("claw hammer", AdminText("SELECT name FROM app.item WHERE id = 1"));
     }
 
     [Fact]

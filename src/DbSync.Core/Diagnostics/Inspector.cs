@@ -771,20 +771,34 @@ internal static class Inspector
             : Check("Target.DbSyncSchema", CheckStatus.Fail, $"DbSync's own tables in schema dbsync, which every sync needs for node identity, conflicts and the run log: {string.Join("; ", ownProblems)}.",
                 string.Join(" ", ownFixes.Distinct()), "dbsync", ErrorIds.PermissionDenied));
 
-        // A push checks its foreign keys once per key only when the role may set session_replication_role (docs/capture.md).
-        var withKeys = tables?.Where(t => t.ForeignKeys.Count > 0).Select(t => t.Name).ToList() ?? [];
-        var mayBatch = (bool)(await ScalarAsync(pg, "SELECT rolsuper" + (version.Major >= 15 ? " OR has_parameter_privilege('session_replication_role', 'SET')" : "") +
-            " FROM pg_roles WHERE rolname = current_user", cancellationToken).ConfigureAwait(false))!;
-        checks.Add(mayBatch || withKeys.Count == 0
-            ? Check("Target.ForeignKeyChecks", CheckStatus.Pass, mayBatch
-                ? "Pushes may check foreign keys themselves, one statement per key (the role may set session_replication_role)."
-                : "No synced table has a foreign key.")
-            : Check("Target.ForeignKeyChecks", CheckStatus.Warning,
-                $"{builder.Username} may not set session_replication_role, so pushes into tables with foreign keys ({string.Join(", ", withKeys)}) leave the checks to PostgreSQL's triggers, one query per row at the COMMIT (about 14 µs a row): correct, but slower for large pushes.",
-                version.Major >= 15
-                    ? $"GRANT SET ON PARAMETER session_replication_role TO \"{builder.Username}\"; (as a superuser)"
-                    : "Only a superuser may set it before PostgreSQL 15; nothing to do unless large pushes are too slow.",
-                withKeys[0]));
+        // A session that starts as a replica (the role's or the database's setting) and may not be set back: PostgreSQL
+        // would check no foreign key and fire no trigger for the run's writes, so sync refuses it (TargetDatabase.OpenAsync
+        // has set it back to origin when the role may).
+        var replication = (string)(await ScalarAsync(pg, "SELECT current_setting('session_replication_role')", cancellationToken).ConfigureAwait(false))!;
+        if (replication != "origin")
+        {
+            checks.Add(Check("Target.ForeignKeyChecks", CheckStatus.Fail,
+                $"Sessions of {builder.Username} start with session_replication_role = {replication} (set for the role or the database), under which PostgreSQL checks no foreign key and fires no trigger, and {builder.Username} may not set it back to origin: sync refuses to write so.",
+                $"As a superuser: ALTER ROLE \"{builder.Username}\" RESET session_replication_role; (or ALTER DATABASE ... RESET, wherever it is set), or GRANT SET ON PARAMETER session_replication_role TO \"{builder.Username}\";",
+                where, ErrorIds.PermissionDenied));
+        }
+        else
+        {
+            // A push checks its foreign keys once per key only when the role may set session_replication_role (docs/capture.md).
+            var withKeys = tables?.Where(t => t.ForeignKeys.Count > 0).Select(t => t.Name).ToList() ?? [];
+            var mayBatch = (bool)(await ScalarAsync(pg, "SELECT rolsuper" + (version.Major >= 15 ? " OR has_parameter_privilege('session_replication_role', 'SET')" : "") +
+                " FROM pg_roles WHERE rolname = current_user", cancellationToken).ConfigureAwait(false))!;
+            checks.Add(mayBatch || withKeys.Count == 0
+                ? Check("Target.ForeignKeyChecks", CheckStatus.Pass, mayBatch
+                    ? "Pushes may check foreign keys themselves, one statement per key (the role may set session_replication_role)."
+                    : "No synced table has a foreign key.")
+                : Check("Target.ForeignKeyChecks", CheckStatus.Warning,
+                    $"{builder.Username} may not set session_replication_role, so pushes into tables with foreign keys ({string.Join(", ", withKeys)}) leave the checks to PostgreSQL's triggers, one query per row at the COMMIT (about 14 µs a row): correct, but slower for large pushes.",
+                    version.Major >= 15
+                        ? $"GRANT SET ON PARAMETER session_replication_role TO \"{builder.Username}\"; (as a superuser)"
+                        : "Only a superuser may set it before PostgreSQL 15; nothing to do unless large pushes are too slow.",
+                    withKeys[0]));
+        }
 
         if (tables is null)
         {

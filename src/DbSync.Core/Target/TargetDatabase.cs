@@ -138,7 +138,14 @@ public static class TargetDatabase
     }
 
     /// <summary>Opens a connection, mapping every failure to a clear error.</summary>
-    public static async Task<NpgsqlConnection> OpenAsync(NpgsqlConnectionStringBuilder builder, CancellationToken cancellationToken)
+    /// <param name="builder">The connection string.</param>
+    /// <param name="cancellationToken">Cancels the connect.</param>
+    /// <param name="forWriting">
+    /// The session will write synced tables: a <c>session_replication_role</c> other than <c>origin</c> that the role
+    /// cannot set back is refused (<see cref="ErrorIds.PermissionDenied"/>), since PostgreSQL then checks no foreign key
+    /// and fires no trigger for its writes.
+    /// </param>
+    public static async Task<NpgsqlConnection> OpenAsync(NpgsqlConnectionStringBuilder builder, CancellationToken cancellationToken, bool forWriting = false)
     {
         ArgumentNullException.ThrowIfNull(builder);
         var connection = new NpgsqlConnection(builder.ConnectionString);
@@ -159,6 +166,7 @@ public static class TargetDatabase
                 // A reused (pooled) session that already had temp tables keeps its setting; that only costs speed.
             }
 
+            await SetSessionAsync(connection, builder, forWriting, cancellationToken).ConfigureAwait(false);
             return connection;
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
@@ -175,6 +183,49 @@ public static class TargetDatabase
             }
 
             throw Translate(ex, builder);
+        }
+    }
+
+    /// <summary>
+    /// Settings a role or a database may give every session that a run cannot work under, in one round trip:
+    /// <list type="bullet">
+    /// <item><c>idle_session_timeout</c> (PostgreSQL 14+) ended the session while a run waited for the file's run lock or
+    /// for another program's lock on the file, and every kept connection of <c>sync --watch</c> after a quiet second; it
+    /// is set to 0 for this session (anyone may).</item>
+    /// <item><c>session_replication_role = replica</c> (set for a role shared with a replication tool) makes PostgreSQL
+    /// skip foreign key checks and triggers: orphans went into tables with foreign keys and an administrator's audit
+    /// triggers never fired, silently. It is set back to <c>origin</c>; a role that may not do so is refused for writing.</item>
+    /// </list>
+    /// </summary>
+    private static async Task SetSessionAsync(NpgsqlConnection connection, NpgsqlConnectionStringBuilder builder, bool forWriting, CancellationToken cancellationToken)
+    {
+        string role;
+        using (var command = new NpgsqlCommand("SELECT current_setting('session_replication_role')"
+            + (connection.PostgreSqlVersion.Major >= 14 ? ", set_config('idle_session_timeout', '0', false)" : ""), connection))
+        {
+            role = (string)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+        }
+
+        if (role == "origin")
+        {
+            return;
+        }
+
+        try
+        {
+            using var reset = new NpgsqlCommand("SET session_replication_role = origin", connection);
+            await reset.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException ex) when (ex.SqlState == "42501" && forWriting)
+        {
+            var where = Describe(builder);
+            throw new DbSyncException(ErrorIds.PermissionDenied, DbSyncErrorCategory.PermissionDenied,
+                $"PostgreSQL at {where} starts this session with session_replication_role = {role} (set for the role or the database), under which it checks no foreign key and fires no trigger, and the role may not set it back to origin: DbSync would write rows PostgreSQL never checks. "
+                + $"As a superuser: ALTER ROLE \"{builder.Username}\" RESET session_replication_role; (or ALTER DATABASE ... RESET, wherever it is set), or GRANT SET ON PARAMETER session_replication_role TO \"{builder.Username}\"; Nothing was written.", where, ex);
+        }
+        catch (PostgresException ex) when (ex.SqlState == "42501")
+        {
+            // Only reading (test, conflicts): the setting does not matter.
         }
     }
 
