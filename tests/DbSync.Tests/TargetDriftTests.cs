@@ -96,6 +96,39 @@ public sealed class TargetDriftTests : IDisposable
     }
 
     [Fact]
+    public async Task A_change_of_case_only_reaches_a_column_with_a_case_insensitive_collation()
+    {
+        // An administrator's nondeterministic ICU collation calls 'n1' and 'N1' equal: the push took the row for one that
+        // already held the file's version, skipped it, counted nothing and marked it synced (target exploration, F21).
+        var path = Rows();
+        var collation = $"\"{_fixture.Schema}\".ci";
+        _fixture.PgExecute($"""
+            CREATE SCHEMA "{_fixture.Schema}";
+            CREATE COLLATION {collation} (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+            CREATE TABLE {Table} (id bigint PRIMARY KEY, name text COLLATE {collation} NOT NULL, qty bigint);
+            """);
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        Assert.Equal(1, _fixture.PgScalar($"SELECT count(*) FROM {Table} WHERE name = 'N1'"));
+        SyncFixture.Execute(path, "UPDATE t SET name = 'N1' WHERE id = 1; UPDATE t SET name = 'N2', qty = 21 WHERE id = 2;");
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal((SyncStatus.Succeeded, 2L), (result.Status, result.Updated));
+        Assert.Equal("N1|N2", _fixture.PgText($"SELECT string_agg(name, '|' ORDER BY id) FROM {Table} WHERE id <= 2"));
+        Assert.Equal(0, await PendingAsync(path));
+
+        // Another writer's change of case only is a change too: a row the file then writes with its own spelling is
+        // a conflict, not a row that already holds the file's version (adopted, the two sides differing for good), and
+        // under SourceWins the file's spelling goes over it.
+        _fixture.PgExecute($"UPDATE {Table} SET name = 'N3' WHERE id = 3");
+        SyncFixture.Execute(path, "UPDATE t SET name = 'n3' WHERE id = 3");
+        var conflict = await _fixture.SyncAsync(path);
+        Assert.Equal((1L, 1L), (conflict.Conflicts, conflict.Updated));
+        Assert.Equal("n3", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 3"));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
+    [Fact]
     public async Task A_first_load_into_a_table_whose_trigger_drops_rows_counts_only_what_was_stored_and_holds_the_rest()
     {
         var path = Rows();

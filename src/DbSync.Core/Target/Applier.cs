@@ -66,7 +66,22 @@ internal static class Applier
         var values = ValueColumns(plan);
         return values.Count == 0
             ? "true"
-            : $"({string.Join(", ", values.Select(v => $"{t}.{Q(v)}"))}) IS NOT DISTINCT FROM ({string.Join(", ", values.Select(v => $"{s}.{Q(v)}"))})";
+            : $"{Compared(plan, t)} IS NOT DISTINCT FROM {Compared(plan, s)}";
+    }
+
+    /// <summary>
+    /// The value columns of <paramref name="alias"/>'s row as compared to tell whether a row already holds a version:
+    /// text exactly, byte for byte (<c>COLLATE "C"</c>). Under the column's own collation a nondeterministic one (an
+    /// administrator's case-insensitive ICU collation) calls 'a' and 'A' equal, and the file's change of case was skipped,
+    /// counted as nothing and marked synced. A deterministic collation compares equal text as C does, so nothing else
+    /// changes.
+    /// </summary>
+    private static string Compared(TablePlan plan, string alias)
+    {
+        var keys = plan.TargetKeyColumns.ToHashSet(StringComparer.Ordinal);
+        return "(" + string.Join(", ", plan.TargetColumns.Select((c, i) => (Column: c, Type: plan.TargetTypes[i]))
+            .Where(c => !keys.Contains(c.Column))
+            .Select(c => $"{alias}.{Q(c.Column)}" + (c.Type.Kind == PgKind.Text ? " COLLATE \"C\"" : ""))) + ")";
     }
 
     /// <summary>
@@ -285,7 +300,7 @@ internal static class Applier
         var onConflict = values.Count == 0
             ? "DO NOTHING"
             : $"DO UPDATE SET {string.Join(", ", values.Select(v => $"{v} = EXCLUDED.{v}"))} " +
-              $"WHERE ({string.Join(", ", values.Select(v => "t." + v))}) IS DISTINCT FROM ({string.Join(", ", values.Select(v => "EXCLUDED." + v))})";
+              $"WHERE {Compared(plan, "t")} IS DISTINCT FROM {Compared(plan, "EXCLUDED")}";
         var applied = $"NOT {Staging.Gone} AND {Staging.Bad} IS NULL AND {Staging.Skip} IS NOT TRUE AND {Staging.RowNumber} > $1 AND {Staging.RowNumber} <= $2";
         // Push: the rows found in the target (and locked) by the classification: those whose first change is an update
         // or a delete, unless found missing, and those another writer wrote (their image was taken); else, to insert.
@@ -329,7 +344,7 @@ internal static class Applier
             values.Count == 0
                 ? "DO NOTHING"
                 : $"DO UPDATE SET {string.Join(", ", values.Select(v => $"{v} = EXCLUDED.{v}"))} WHERE {Conflicts.ConflictStore.WrittenByNode("t", "$3")} " +
-                  $"AND ({string.Join(", ", values.Select(v => "t." + v))}) IS DISTINCT FROM ({string.Join(", ", values.Select(v => "EXCLUDED." + v))})",
+                  $"AND {Compared(plan, "t")} IS DISTINCT FROM {Compared(plan, "EXCLUDED")}",
             $", (SELECT count(*) FROM {Q(plan.StagingTable)} WHERE {applied} AND NOT {found})");
         // Asked only when fewer rows were written than staged: how many of them this node's row already held unchanged.
         // Not the rows the insert itself just wrote (they are this node's too, and hold the staged values): counting
@@ -337,7 +352,7 @@ internal static class Applier
         var unchanged = $"""
             SELECT count(*) FROM {Q(plan.StagingTable)} AS s JOIN {TargetTable(context, plan)} AS t ON {Match(plan, "t", "s")}
             WHERE {applied} AND NOT {found} AND {Conflicts.ConflictStore.WrittenByNode("t", "$3")} AND t.xmin::text::bigint <> txid_current() % 4294967296
-                AND ({string.Join(", ", values.Select(v => "t." + v).DefaultIfEmpty("0"))}) IS NOT DISTINCT FROM ({string.Join(", ", values.Select(v => "s." + v).DefaultIfEmpty("0"))})
+                AND {Same(plan, "t", "s")}
             """;
         var absent = $"""
             SELECT count(*) FROM {Q(plan.StagingTable)} AS s
