@@ -77,10 +77,13 @@ public sealed class SyncEngine
                 }
 
                 // Nor on the server, where a role or database may set one: options sent at connect override those
-                // settings. The run's transaction also waits between statements while it reads the file. With a Command
-                // Timeout given, that is the run's limit: a role's 20 ms statement_timeout failed every run with a bare
-                // 57014 that 'dbsync test' did not foresee.
-                builder.Options = $"{builder.Options} -c statement_timeout=0 -c idle_in_transaction_session_timeout=0".Trim();
+                // settings from the first statement on (Npgsql's own type loading included). The run's transaction also
+                // waits between statements while it reads the file, and for an application's row locks as for anything
+                // else. With a Command Timeout given, that is the run's limit: a role's 20 ms statement_timeout failed
+                // every such run with a bare 57014, its lock_timeout with a bare 55P03 (idle_session_timeout, which
+                // PostgreSQL 13 does not know, is set after connecting: TargetDatabase.OpenAsync).
+                builder.Options = $"{builder.Options} -c statement_timeout=0 -c idle_in_transaction_session_timeout=0 -c lock_timeout=0".Trim();
+
 
                 if (request.ReuseConnection && !TargetDatabase.HasKey(request.ConnectionString, "Keepalive", "KeepAlive"))
                 {

@@ -151,11 +151,12 @@ public sealed class PermissionTests : IDisposable
     }
 
     [Fact]
-    public async Task A_role_s_statement_and_idle_session_timeouts_do_not_end_a_run()
+    public async Task A_role_s_statement_idle_session_and_lock_timeouts_do_not_end_a_run()
     {
         // A role's statement_timeout applied whenever the connection string set Command Timeout (every run failed with
         // a bare 57014), and its idle_session_timeout ended the session while the run waited for the file's lock
-        // (TargetUnreachable), which test foresaw neither of (target exploration, F2 and F3).
+        // (TargetUnreachable), which test foresaw neither of (target exploration, F2 and F3); its lock_timeout failed a
+        // run that waited for an application's row lock (F12).
         await AdministratorMadeTablesAsync("bigint", $"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA app TO {_role};");
         var path = _fixture.CopyChinook();
         SyncFixture.Execute(path, "CREATE TABLE kind (id INTEGER PRIMARY KEY, name TEXT NOT NULL); CREATE TABLE item (id INTEGER PRIMARY KEY, kind_id INTEGER NOT NULL REFERENCES kind (id), name TEXT); INSERT INTO kind VALUES (1, 'tool'); INSERT INTO item VALUES (1, 1, 'hammer');");
@@ -178,6 +179,26 @@ public sealed class PermissionTests : IDisposable
         }
 
         Assert.Equal("claw hammer", AdminText("SELECT name FROM app.item WHERE id = 1"));
+
+        // The role's lock_timeout, while an application holds the row for 1.5 s: the run waits for it (F12).
+        Admin($"ALTER ROLE {_role} SET lock_timeout = '100ms'");
+        SyncFixture.Execute(path, "UPDATE item SET name = 'sledge hammer' WHERE id = 1");
+        using (var application = new NpgsqlConnection(AdminConnection))
+        {
+            application.Open();
+            using var transaction = application.BeginTransaction();
+            using (var hold = new NpgsqlCommand("SELECT * FROM app.item WHERE id = 1 FOR UPDATE", application, transaction))
+            {
+                hold.ExecuteNonQuery();
+            }
+
+            var push = SyncAsync(path, connection);
+            await Task.Delay(TimeSpan.FromSeconds(1.5));
+            transaction.Commit();
+            Assert.Equal((SyncStatus.Succeeded, 1L), ((await push).Status, (await push).Updated));
+        }
+
+        Assert.Equal("sledge hammer", AdminText("SELECT name FROM app.item WHERE id = 1"));
     }
 
     [Fact]

@@ -189,9 +189,10 @@ public static class TargetDatabase
     /// <summary>
     /// Settings a role or a database may give every session that a run cannot work under, in one round trip:
     /// <list type="bullet">
-    /// <item><c>idle_session_timeout</c> (PostgreSQL 14+) ended the session while a run waited for the file's run lock or
-    /// for another program's lock on the file, and every kept connection of <c>sync --watch</c> after a quiet second; it
-    /// is set to 0 for this session (anyone may).</item>
+    /// <item>For writing, <c>idle_session_timeout</c> (PostgreSQL 14+; the other time limits are startup options of
+    /// the run's connection string) ended the session while a run waited for the file's run lock or for another
+    /// program's lock on the file, and every kept connection of <c>sync --watch</c> after a quiet second; it is set to 0
+    /// for this session (anyone may).</item>
     /// <item><c>session_replication_role = replica</c> (set for a role shared with a replication tool) makes PostgreSQL
     /// skip foreign key checks and triggers: orphans went into tables with foreign keys and an administrator's audit
     /// triggers never fired, silently. It is set back to <c>origin</c>; a role that may not do so is refused for writing.</item>
@@ -200,8 +201,8 @@ public static class TargetDatabase
     private static async Task SetSessionAsync(NpgsqlConnection connection, NpgsqlConnectionStringBuilder builder, bool forWriting, CancellationToken cancellationToken)
     {
         string role;
-        using (var command = new NpgsqlCommand("SELECT current_setting('session_replication_role')"
-            + (connection.PostgreSqlVersion.Major >= 14 ? ", set_config('idle_session_timeout', '0', false)" : ""), connection))
+        var idle = forWriting && connection.PostgreSqlVersion.Major >= 14 ? ", set_config('idle_session_timeout', '0', false)" : "";
+        using (var command = new NpgsqlCommand("SELECT current_setting('session_replication_role')" + idle, connection))
         {
             role = (string)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
         }
