@@ -74,15 +74,12 @@ public sealed class SyncEngine
                 {
                     // Loading a large table takes longer than Npgsql's 30 s default; a timeout the user sets is honoured.
                     builder.CommandTimeout = 0;
+                    // Nor on the server, where a role or database may set one: options sent at connect override those
+                    // settings from the first statement on (Npgsql's own type loading included). With a Command Timeout
+                    // given, no startup options are sent (a pooler may refuse them) and TargetDatabase.OpenAsync sets the
+                    // same limits once connected.
+                    builder.Options = $"{builder.Options} -c statement_timeout=0 -c idle_in_transaction_session_timeout=0 -c lock_timeout=0".Trim();
                 }
-
-                // Nor on the server, where a role or database may set one: options sent at connect override those
-                // settings from the first statement on (Npgsql's own type loading included). The run's transaction also
-                // waits between statements while it reads the file, and for an application's row locks as for anything
-                // else. With a Command Timeout given, that is the run's limit: a role's 20 ms statement_timeout failed
-                // every such run with a bare 57014, its lock_timeout with a bare 55P03 (idle_session_timeout, which
-                // PostgreSQL 13 does not know, is set after connecting: TargetDatabase.OpenAsync).
-                builder.Options = $"{builder.Options} -c statement_timeout=0 -c idle_in_transaction_session_timeout=0 -c lock_timeout=0".Trim();
 
 
                 if (request.ReuseConnection && !TargetDatabase.HasKey(request.ConnectionString, "Keepalive", "KeepAlive"))

@@ -158,14 +158,15 @@ public sealed class PermissionTests : IDisposable
         // (TargetUnreachable), which test foresaw neither of (target exploration, F2 and F3); its lock_timeout failed a
         // run that waited for an application's row lock (F12).
         await AdministratorMadeTablesAsync("bigint", $"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA app TO {_role};");
-        var path = _fixture.CopyChinook();
-        SyncFixture.Execute(path, "CREATE TABLE kind (id INTEGER PRIMARY KEY, name TEXT NOT NULL); CREATE TABLE item (id INTEGER PRIMARY KEY, kind_id INTEGER NOT NULL REFERENCES kind (id), name TEXT); INSERT INTO kind VALUES (1, 'tool'); INSERT INTO item VALUES (1, 1, 'hammer');");
-        Admin($"GRANT CREATE ON SCHEMA app TO {_role}; ALTER ROLE {_role} SET statement_timeout = '1ms'; ALTER ROLE {_role} SET idle_session_timeout = '1s';");
+        var path = Items();
+        // Its copy takes one statement well over the role's 100 ms.
+        SyncFixture.Execute(path, "CREATE TABLE big (id INTEGER PRIMARY KEY, v TEXT); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000) INSERT INTO big SELECT i, 'value ' || i FROM n;");
+        Admin($"GRANT CREATE ON SCHEMA app TO {_role}; ALTER ROLE {_role} SET statement_timeout = '100ms'; ALTER ROLE {_role} SET idle_session_timeout = '1s';");
         var connection = new NpgsqlConnectionStringBuilder(RoleConnection) { CommandTimeout = 600 }.ConnectionString;
 
         var load = await SyncAsync(path, connection);
         Assert.Equal(SyncStatus.Succeeded, load.Status);
-        Assert.Equal("2240", AdminText("SELECT count(*) FROM app.invoiceline"));
+        Assert.Equal("300000", AdminText("SELECT count(*) FROM app.big"));
 
         // Another program holds the file for 2.5 s; the run opened its PostgreSQL session before waiting for it.
         SyncFixture.Execute(path, "UPDATE item SET name = 'claw hammer' WHERE id = 1");

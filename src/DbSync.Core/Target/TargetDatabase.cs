@@ -189,10 +189,13 @@ public static class TargetDatabase
     /// <summary>
     /// Settings a role or a database may give every session that a run cannot work under, in one round trip:
     /// <list type="bullet">
-    /// <item>For writing, <c>idle_session_timeout</c> (PostgreSQL 14+; the other time limits are startup options of
-    /// the run's connection string) ended the session while a run waited for the file's run lock or for another
-    /// program's lock on the file, and every kept connection of <c>sync --watch</c> after a quiet second; it is set to 0
-    /// for this session (anyone may).</item>
+    /// <item>For writing, the time limits are set to 0 for this session (anyone may; without Command Timeout they are
+    /// startup options too, which hold from the first statement on). A large load takes minutes, the run's transaction
+    /// waits between statements while it reads the file, and it waits for an application's row locks as for anything
+    /// else; with a Command Timeout given, that is the run's limit. A role's 20 ms <c>statement_timeout</c> failed every
+    /// run with a Command Timeout with a bare 57014, its <c>lock_timeout</c> with a bare 55P03, and
+    /// <c>idle_session_timeout</c> (PostgreSQL 14+) ended the session while a run waited for the file's run lock or for
+    /// another program's lock on the file, and every kept connection of <c>sync --watch</c> after a quiet second.</item>
     /// <item><c>session_replication_role = replica</c> (set for a role shared with a replication tool) makes PostgreSQL
     /// skip foreign key checks and triggers: orphans went into tables with foreign keys and an administrator's audit
     /// triggers never fired, silently. It is set back to <c>origin</c>; a role that may not do so is refused for writing.</item>
@@ -201,8 +204,12 @@ public static class TargetDatabase
     private static async Task SetSessionAsync(NpgsqlConnection connection, NpgsqlConnectionStringBuilder builder, bool forWriting, CancellationToken cancellationToken)
     {
         string role;
-        var idle = forWriting && connection.PostgreSqlVersion.Major >= 14 ? ", set_config('idle_session_timeout', '0', false)" : "";
-        using (var command = new NpgsqlCommand("SELECT current_setting('session_replication_role')" + idle, connection))
+        var timeouts = forWriting
+            ? new[] { "statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout" }
+                .Concat(connection.PostgreSqlVersion.Major >= 14 ? ["idle_session_timeout"] : Array.Empty<string>())
+                .Select(name => $", set_config('{name}', '0', false)")
+            : [];
+        using (var command = new NpgsqlCommand("SELECT current_setting('session_replication_role')" + string.Concat(timeouts), connection))
         {
             role = (string)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
         }
