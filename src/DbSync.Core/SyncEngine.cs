@@ -954,6 +954,23 @@ public sealed class SyncEngine
                 }
 
                 Conflicts.NodeIdentity.RecordCommitted(sqlite, write, result.RunId);
+                // The run's entry with its counts, still Running, in the transaction that records its commit: a process that
+                // dies before the final entry is written leaves one that the next run marks Abandoned with what PostgreSQL
+                // committed (RunLog.MarkAbandoned). Written only afterwards, it stayed Abandoned with no counts for good,
+                // since the file had recorded the commit and so no later run took the run for an unrecorded one.
+                foreach (var (plan, count) in refusedRows)
+                {
+                    plan.Result.Quarantined += count;
+                }
+
+                var recorded = RunLogEntry.Committed(result);
+                foreach (var (plan, count) in refusedRows)
+                {
+                    plan.Result.Quarantined -= count;
+                }
+
+                recorded.Status = RunStatus.Running;
+                RunLog.Write(sqlite, write, recorded);
                 var completed = applied.Unrecorded is { } unrecorded ? RunLog.CompleteCommitted(sqlite, write, unrecorded, result.RunId) : null;
                 Conflicts.NodeIdentity.ForgetPendingReleases(sqlite, write);
                 CaptureStore.WriteMeta(sqlite, write, LastTargetKey, destination);

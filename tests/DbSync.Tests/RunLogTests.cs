@@ -72,6 +72,47 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task A_run_that_ends_after_its_bookkeeping_before_its_final_entry_is_logged_Abandoned_with_the_counts_it_committed()
+    {
+        // A process killed between the file's bookkeeping transaction and its final log entry stayed Abandoned 0/0/0 for
+        // good, in the file, the backup and dbsync.runs (interrupt exploration, F2): the file had recorded the commit, so
+        // no later run took it for an unrecorded one. Here that moment is made to last: the backup is a folder (it takes
+        // nothing), and a trigger in the file refuses every entry but a Running one, so the run's end is written nowhere.
+        var path = _fixture.CopyChinook();
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path, "Genre")).Status);
+        SyncFixture.Execute(path, """
+            UPDATE Genre SET Name = Name || '!' WHERE GenreId <= 3;
+            INSERT INTO Genre (GenreId, Name) VALUES (900, 'new');
+            CREATE TRIGGER refuse_ends BEFORE INSERT ON _dbsync_runs WHEN NEW.status <> 'Running' BEGIN SELECT RAISE(ABORT, 'no end'); END;
+            """);
+        var cut = await new SyncEngine().SyncAsync(new SyncRequest
+        {
+            Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, Tables = ["Genre"], LogPath = _fixture.Directory,
+        });
+        Assert.True(cut.Log is { Backup: false, Database: false }, cut.Log.Error);
+        Assert.Equal((1L, 3L), (cut.Inserted, cut.Updated));
+        using (var connection = SyncFixture.OpenSqlite(path))
+        using (var command = connection.CreateCommand())
+        {
+            command.CommandText = $"SELECT status FROM _dbsync_runs WHERE run_id = '{cut.RunId}'";
+            Assert.Equal("Running", command.ExecuteScalar());
+        }
+
+        SyncFixture.Execute(path, "DROP TRIGGER refuse_ends");
+
+        var next = await _fixture.SyncAsync(path, "Genre");
+
+        Assert.Equal((SyncStatus.Succeeded, 0L, 0L), (next.Status, next.Inserted, next.Updated));
+        var logged = (await LogAsync(path)).Single(e => e.RunId == cut.RunId);
+        Assert.Equal((RunStatus.Abandoned, 1L, 3L, 0L), (logged.Status, logged.Inserted, logged.Updated, logged.Deleted));
+        Assert.Equal((1L, 3L), logged.Tables.Where(t => t.Name == "Genre").Select(t => (t.Inserted, t.Updated)).Single());
+        Assert.StartsWith("PostgreSQL committed this run's changes (the counts) and the file recorded them", logged.Message, StringComparison.Ordinal);
+        var line = BackupLines(path).Last(l => l.GetProperty("runId").GetString() == cut.RunId.ToString());
+        Assert.Equal(("Abandoned", 1, 3), (line.GetProperty("status").GetString(), line.GetProperty("inserted").GetInt32(), line.GetProperty("updated").GetInt32()));
+        Assert.Equal("Abandoned 1 3 0", _fixture.PgText($"SELECT concat_ws(' ', status, inserted, updated, deleted) FROM dbsync.runs WHERE run_id = '{cut.RunId}'"));
+    }
+
+    [Fact]
     public async Task A_successful_run_is_logged_in_the_file_the_backup_and_postgresql()
     {
         var path = _fixture.CopyChinook();

@@ -508,6 +508,9 @@ public static class RunLog
     public static IReadOnlyList<RunLogEntry> MarkAbandoned(SqliteConnection sqlite, SqliteTransaction transaction, string? backupPath)
     {
         var abandoned = new List<RunLogEntry>();
+        // The run whose commit the file recorded last: its entry got its counts in that same transaction (RecordSynced),
+        // so its process died after both databases had the run, before it wrote how the run ended.
+        var recordedLast = CaptureStore.ReadMeta(sqlite, transaction, Conflicts.NodeIdentity.LastRunKey);
         using (var command = CaptureStore.Command(sqlite, transaction, $"SELECT {Columns} FROM _dbsync_runs WHERE status = 'Running'"))
         using (var reader = command.ExecuteReader())
         {
@@ -515,6 +518,11 @@ public static class RunLog
             {
                 var entry = ReadEntry(reader);
                 entry.Status = RunStatus.Abandoned;
+                if (string.Equals(recordedLast, entry.RunId.ToString(), StringComparison.OrdinalIgnoreCase))
+                {
+                    entry.Message ??= "PostgreSQL committed this run's changes (the counts) and the file recorded them, but its process ended before it logged how the run ended.";
+                }
+
                 abandoned.Add(entry);
             }
         }
