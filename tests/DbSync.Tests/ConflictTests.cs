@@ -840,6 +840,31 @@ public sealed class ConflictTests : IDisposable
     }
 
     [Fact]
+    public async Task After_a_TargetWins_run_whose_commit_the_file_never_recorded_the_file_gets_the_versions_that_won_then_and_counts_no_conflict_twice()
+    {
+        // The next run counted that run's conflicts as resolved (resolved > conflicts), wrote PostgreSQL's current rows into
+        // the file and deleted rows another writer deleted after that run, with no conflict recorded (interrupt exploration, F3).
+        var path = await SyncedItemsAsync();
+        _fixture.PgExecute($"UPDATE {Table} SET name = 'pgA' WHERE id IN (1, 2)");
+        SyncFixture.Execute(path, "UPDATE item SET name = 'local' WHERE id IN (1, 2, 3)");
+        await SyncUnrecordedAsync(path);
+        Assert.Equal("pgA|pgA|local", _fixture.PgText($"SELECT string_agg(name, '|' ORDER BY id) FROM {Table}"));
+        _fixture.PgExecute($"UPDATE {Table} SET name = 'pgB' WHERE id = 1; DELETE FROM {Table} WHERE id = 2");
+
+        var result = await SyncAsync(path, ConflictPolicy.TargetWins);
+
+        Assert.Equal((SyncStatus.Succeeded, 0L, 0L, 0L, 0L, 0L), (result.Status, result.Inserted, result.Updated, result.Deleted, result.Conflicts, result.ConflictsResolved));
+        Assert.True(result.Tables.All(t => t.ConflictsResolved <= t.Conflicts));
+        // What that run would have written: the versions it saw win; later changes by the other writer are not the file's.
+        Assert.Equal("1=pgA|2=pgA|3=local", Local(path, "SELECT group_concat(id || '=' || name, '|') FROM (SELECT id, name FROM item ORDER BY id)"));
+        Assert.Equal("1=pgB|3=local", _fixture.PgText($"SELECT string_agg(id || '=' || name, '|' ORDER BY id) FROM {Table}"));
+        Assert.Equal(2, (await _engine.GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path })).Count);
+        Assert.Equal(0, await PendingAsync(path));
+        var next = await SyncAsync(path, ConflictPolicy.TargetWins);
+        Assert.Equal((SyncStatus.Succeeded, 0L, 0L, 0L, 0L), (next.Status, next.Inserted, next.Updated, next.Deleted, next.Conflicts));
+    }
+
+    [Fact]
     public async Task Tables_an_older_version_made_get_the_snapshots_column_and_a_role_that_may_not_add_it_gets_a_warning()
     {
         // In a database of its own: the dbsync tables there are changed under the runs' feet.

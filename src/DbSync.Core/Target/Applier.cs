@@ -149,7 +149,7 @@ internal static class Applier
                         {Same(plan, "t", "s")} AS same,
                         {newer} AS newer
                     FROM {staging} AS s JOIN {target} AS t ON {Match(plan, "t", "s")}
-                    WHERE {batch} AND s.{Staging.Bad} IS NULL{(others ? $" AND NOT ({updates})" : "")}
+                    WHERE {batch} AND s.{Staging.Bad} IS NULL AND s.{Staging.Skip} IS NOT TRUE{(others ? $" AND NOT ({updates})" : "")}
                     ORDER BY s.{Staging.RowNumber}
                     FOR NO KEY UPDATE OF t),
                 found AS (
@@ -206,15 +206,18 @@ internal static class Applier
     /// After a run that PostgreSQL committed but the file never recorded (<see cref="TablePlan.AppliedThrough"/>): the
     /// rows whose conflict that run resolved with the target winning, and that have not changed here since, are not
     /// pushed again, which would overwrite the version that won (it is this node's row now, so no conflict would stop
-    /// it). Like any row the target wins, the file gets the target's version of them when this run commits.
+    /// it). The file gets the target's version of them when this run commits, as that run would have: the version that
+    /// won then (its image in <c>dbsync.conflicts</c>), not what PostgreSQL holds now, since a change another writer made
+    /// after that run is one the file would not have had either. They are that run's conflicts, counted and recorded by
+    /// it: here they are neither classified nor counted (their conflict column stays null).
     /// </summary>
     public static async Task RecoverTargetWinsAsync(ApplyContext context, TablePlan plan, Guid unrecordedRun, CancellationToken cancellationToken)
     {
         plan.Recovered = await ExecuteAsync(context, $"""
-            UPDATE {Q(plan.StagingTable)} AS s SET {Staging.Winner} = 'Target', {Staging.Skip} = true
-            FROM dbsync.conflicts AS c
-            WHERE c.run_id = $1 AND c.node_id = $2 AND c.table_name = $3 AND c.winner = 'Target' AND s.{Staging.Last} <= $4
-                AND c.key = {KeyImage("s", "$5")}
+            UPDATE {Q(plan.StagingTable)} AS s SET {Staging.Winner} = 'Target', {Staging.Skip} = true, {Staging.TargetImage} = c.target_row
+            FROM (SELECT DISTINCT ON (key) key, target_row FROM dbsync.conflicts
+                    WHERE run_id = $1 AND node_id = $2 AND table_name = $3 AND winner = 'Target' ORDER BY key, id DESC) AS c
+            WHERE s.{Staging.Last} <= $4 AND c.key = {KeyImage("s", "$5")}
             """, cancellationToken, unrecordedRun, context.NodeId, plan.Source.Name, plan.AppliedThrough, plan.TargetKeyColumns.ToArray()).ConfigureAwait(false);
     }
 
@@ -264,8 +267,10 @@ internal static class Applier
             """, cancellationToken, context.RunId, context.NodeId, plan.Source.Name, plan.Result.Target, plan.TargetKeyColumns.ToArray(),
             context.Policy.ToString(), Staging.All).ConfigureAwait(false);
 
+        // Only this run's conflicts count as resolved: the rows an unrecorded run's target won (RecoverTargetWinsAsync)
+        // were that run's, and counted there; counted here too, resolved exceeded conflicts.
         using var count = new NpgsqlCommand(
-            $"SELECT count(*) FILTER (WHERE {Staging.Conflict} IS NOT NULL), count(*) FILTER (WHERE {Staging.Winner} IN ('Source', 'Target')) FROM {staging}",
+            $"SELECT count(*) FILTER (WHERE {Staging.Conflict} IS NOT NULL), count(*) FILTER (WHERE {Staging.Conflict} IS NOT NULL AND {Staging.Winner} IN ('Source', 'Target')) FROM {staging}",
             context.Pg, context.Transaction);
         using var reader = await count.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
@@ -640,11 +645,18 @@ internal static class Applier
         }
 
         var columns = string.Join(", ", plan.TargetColumns.Select((c, i) => ReverseValue.SelectText("t." + Q(c), plan.TargetTypes[i])));
+        // A row an unrecorded run's target won (no conflict of this run's) gets the version that won then, from its image;
+        // none means the target's side was its absence (DeletedInTarget). Every other row gets the target row as it is.
+        var target = TargetTable(context, plan);
         using (var command = new NpgsqlCommand($"""
             SELECT s.{Staging.Literals}, s.{Staging.Seq}, {string.Join(", ", plan.TargetKeyColumns.Select(k => $"s.{Q(k)}::text"))},
                 coalesce(s.{Staging.Conflict}, CASE WHEN s.{Staging.Gone} THEN 'DeletedLocally' WHEN t.{Q(plan.TargetKeyColumns.First())} IS NULL THEN 'DeletedInTarget' ELSE 'Changed' END),
                 t.{Q(plan.TargetKeyColumns.First())} IS NOT NULL, {columns}
-            FROM {staging} AS s LEFT JOIN {TargetTable(context, plan)} AS t ON {Match(plan, "t", "s")}
+            FROM {staging} AS s LEFT JOIN LATERAL (
+                    SELECT t.* FROM {target} AS t WHERE s.{Staging.Conflict} IS NOT NULL AND {Match(plan, "t", "s")}
+                    UNION ALL
+                    SELECT r.* FROM jsonb_populate_record(NULL::{target}, s.{Staging.TargetImage}) AS r WHERE s.{Staging.Conflict} IS NULL AND s.{Staging.TargetImage} IS NOT NULL
+                ) AS t ON true
             WHERE s.{Staging.Winner} = 'Target' AND s.{Staging.Literals} IS NOT NULL ORDER BY s.{Staging.RowNumber}
             """, context.Pg, context.Transaction))
         {
