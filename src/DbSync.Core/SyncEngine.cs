@@ -627,6 +627,11 @@ public sealed class SyncEngine
                         }
 
                         plan.AppliedThrough = through;
+                        // Counted before its COMMIT, the entry says whether that run held any row of the table back; the
+                        // rows it held are not recorded anywhere the next run can read, so only a table without any is known
+                        // to have been applied in full.
+                        plan.AppliedAll = unrecordedEntry?.Tables.FirstOrDefault(t => Identifiers.SqliteNames.Equals(t.Name, plan.Source.Name)) is { Quarantined: 0 } entry
+                            && entry.Conflicts == entry.ConflictsResolved;
                     }
                 }
 
@@ -700,14 +705,19 @@ public sealed class SyncEngine
                 await PgWriter.PrepareStagingAsync(pg, transaction, plan, request.BatchSize, cancellationToken).ConfigureAwait(false);
                 if (!request.Resync)
                 {
-                    if (plan.AppliedThrough > 0 && plan.Mode == LoadMode.Push && unrecordedRun is { } run)
-                    {
-                        await Applier.RecoverTargetWinsAsync(context, plan, run, cancellationToken).ConfigureAwait(false);
-                    }
-
                     if (Conflicts.HeldRows.RefusedKeys(sqlite, plan.Registry) is { Length: > 0 } refused)
                     {
                         await Applier.MarkRefusedAsync(context, plan, refused, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    if (plan.AppliedThrough > 0 && plan.Mode == LoadMode.Push && unrecordedRun is { } run)
+                    {
+                        await Applier.RecoverTargetWinsAsync(context, plan, run, cancellationToken).ConfigureAwait(false);
+                        if (plan.AppliedAll)
+                        {
+                            // After the refused rows are marked: those are decided again, not taken for applied.
+                            await Applier.SkipAppliedAsync(context, plan, cancellationToken).ConfigureAwait(false);
+                        }
                     }
 
                     if (await Applier.ClassifyAsync(context, plan, r => Report(plan, SyncPhase.Applying, r, clock), cancellationToken).ConfigureAwait(false) > 0)

@@ -839,6 +839,53 @@ public sealed class ConflictTests : IDisposable
         Assert.Equal((SyncStatus.Succeeded, 0L, 0L, 0L, 0L), (next.Status, next.Inserted, next.Updated, next.Deleted, next.Conflicts));
     }
 
+    [Theory]
+    [InlineData(ConflictPolicy.SourceWins)]
+    [InlineData(ConflictPolicy.TargetWins)]
+    [InlineData(ConflictPolicy.Fail)]
+    public async Task After_a_run_whose_commit_the_file_never_recorded_the_rows_it_applied_are_synced_and_another_writers_later_change_stays(ConflictPolicy policy)
+    {
+        // Pushed again as conflicts, the file's already-committed versions went over another writer's later update and
+        // re-inserted its delete under SourceWins (interrupt exploration, F1); without the crash nothing was pending for them.
+        var path = await SyncedItemsAsync();
+        SyncFixture.Execute(path, "UPDATE item SET name = 'local' WHERE id IN (1, 2, 3)");
+        await SyncUnrecordedAsync(path);
+        Assert.Equal(3, _fixture.PgScalar($"SELECT count(*) FROM {Table} WHERE name = 'local'"));
+        _fixture.PgExecute($"UPDATE {Table} SET name = 'later' WHERE id = 1; DELETE FROM {Table} WHERE id = 2");
+        // A change made here after that run is new, and pushed as any other.
+        SyncFixture.Execute(path, "INSERT INTO item VALUES (4, 'four', NULL)");
+
+        var result = await SyncAsync(path, policy);
+
+        Assert.Equal((SyncStatus.Succeeded, 1L, 0L, 0L, 0L, 0L), (result.Status, result.Inserted, result.Updated, result.Deleted, result.Conflicts, result.ConflictsResolved));
+        Assert.Equal("1=later|3=local|4=four", _fixture.PgText($"SELECT string_agg(id || '=' || name, '|' ORDER BY id) FROM {Table}"));
+        // The file keeps what it had, as it would have had that run been recorded.
+        Assert.Equal("1=local|2=local|3=local|4=four", Local(path, "SELECT group_concat(id || '=' || name, '|') FROM (SELECT id, name FROM item ORDER BY id)"));
+        Assert.Empty(await _engine.GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path }));
+        Assert.Equal(0, await PendingAsync(path));
+        var next = await SyncAsync(path, policy);
+        Assert.Equal((SyncStatus.Succeeded, 0L, 0L, 0L, 0L), (next.Status, next.Inserted, next.Updated, next.Deleted, next.Conflicts));
+    }
+
+    [Fact]
+    public async Task After_a_run_whose_commit_the_file_never_recorded_a_row_postgresql_refused_in_it_is_still_held_and_pushed_once_it_can_be()
+    {
+        // That run held row 1 back (PostgreSQL's CHECK): it did not apply it, so the row is not taken for synced.
+        var path = await SyncedItemsAsync();
+        _fixture.PgExecute($"ALTER TABLE {Table} ADD CONSTRAINT no_bad CHECK (name <> 'bad')");
+        SyncFixture.Execute(path, "UPDATE item SET name = 'bad' WHERE id = 1; UPDATE item SET name = 'local' WHERE id = 2;");
+        await SyncUnrecordedAsync(path);
+        Assert.Equal("one|local", _fixture.PgText($"SELECT string_agg(name, '|' ORDER BY id) FROM {Table} WHERE id IN (1, 2)"));
+
+        var result = await SyncAsync(path, ConflictPolicy.SourceWins);
+
+        Assert.Equal((SyncStatus.PartiallySucceeded, 1L), (result.Status, result.Quarantined));
+        _fixture.PgExecute($"ALTER TABLE {Table} DROP CONSTRAINT no_bad");
+        var healed = await SyncAsync(path, ConflictPolicy.SourceWins);
+        Assert.Equal((SyncStatus.Succeeded, 1L, 0L), (healed.Status, healed.Updated, healed.Conflicts));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
     [Fact]
     public async Task After_a_TargetWins_run_whose_commit_the_file_never_recorded_the_file_gets_the_versions_that_won_then_and_counts_no_conflict_twice()
     {

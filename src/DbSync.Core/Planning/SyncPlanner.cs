@@ -61,6 +61,14 @@ public sealed class TablePlan
     /// </summary>
     public long AppliedThrough { get; set; }
 
+    /// <summary>
+    /// The unrecorded run of <see cref="AppliedThrough"/> held no row of this table back (its log entry as committed says
+    /// no row quarantined and no conflict left pending), so it applied every change it read but those whose conflict the
+    /// target won: the rows changed only up to <see cref="AppliedThrough"/> are synced (see <c>Applier.SkipAppliedAsync</c>).
+    /// False when that run held rows here, or its entry is unknown: which rows it held is not known, so all are pushed again.
+    /// </summary>
+    public bool AppliedAll { get; set; }
+
     /// <summary>Rows an unrecorded run gave the target, marked not to be pushed again (see <c>Applier.RecoverTargetWinsAsync</c>).</summary>
     public long Recovered { get; set; }
 

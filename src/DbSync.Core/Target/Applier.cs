@@ -222,6 +222,20 @@ internal static class Applier
     }
 
     /// <summary>
+    /// After a run that PostgreSQL committed but the file never recorded, in a table where that run held no row back
+    /// (<see cref="TablePlan.AppliedAll"/>): every staged row whose changes are all at or before that run's snapshot was
+    /// applied by it, so it is left out, exactly as if the file had recorded that run: not pushed, not classified, and
+    /// marked synced when this run commits. Pushed again with conflict detection, a row another writer changed or deleted
+    /// after that run was a conflict that the file's stale version won under SourceWins. Rows the target won then
+    /// (<see cref="RecoverTargetWinsAsync"/>), rows the file refused the target's version of (still decided again), and
+    /// rows whose values cannot be converted (held, as that run held them) are not among them.
+    /// </summary>
+    public static Task SkipAppliedAsync(ApplyContext context, TablePlan plan, CancellationToken cancellationToken) => ExecuteAsync(context, $"""
+        UPDATE {Q(plan.StagingTable)} SET {Staging.Skip} = true
+        WHERE {Staging.Last} <= $1 AND {Staging.Winner} IS NULL AND {Staging.Bad} IS NULL AND {Staging.Refused} IS NOT TRUE
+        """, cancellationToken, plan.AppliedThrough);
+
+    /// <summary>
     /// Marks the staged rows held because the file refused the version the target won (<see cref="Conflicts.HeldRows.RefusedKeys"/>):
     /// the classification takes the target row for the conflict's other side though this node wrote it last (the run the
     /// target won made it so, and the file never took that version), so the file's version is not pushed over it as the
