@@ -295,9 +295,9 @@ internal static class Applier
     /// <summary>Rewrites target rows that this node now agrees with, so that they count as its own from now on.</summary>
     public static Task TouchAsync(ApplyContext context, TablePlan plan, CancellationToken cancellationToken)
     {
-        var key = Q(plan.TargetKeyColumns.First());
+        var column = Q(plan.TouchColumn);
         return ExecuteAsync(context, $"""
-            UPDATE {TargetTable(context, plan)} AS t SET {key} = t.{key} FROM {Q(plan.StagingTable)} AS s
+            UPDATE {TargetTable(context, plan)} AS t SET {column} = t.{column} FROM {Q(plan.StagingTable)} AS s
             WHERE {Match(plan, "t", "s")} AND s.{Staging.Touch}
             """, cancellationToken);
     }
@@ -326,6 +326,8 @@ internal static class Applier
         var push = plan.Mode == LoadMode.Push;
         var found = $"({Staging.Op} IN (2, 3) AND {Staging.Conflict} IS DISTINCT FROM 'DeletedInTarget' OR {Staging.TargetImage} IS NOT NULL)";
         var rowKeys = plan.TargetKeyColumns.Select(Q).ToList();
+        // OVERRIDING SYSTEM VALUE: the file's keys are the rows' keys, also in a column an administrator made an identity
+        // GENERATED ALWAYS (which COPY, the first load, fills without it). On a table without one it changes nothing.
         // The staged rows matching `where`, upserted; counts of rows inserted and rows updated, then `more`. A new row
         // version with xmax 0 is an insert; a partitioned table returns no system column, so there the rows whose key the
         // statement's snapshot already held (`pre`) are the updates.
@@ -335,7 +337,7 @@ internal static class Applier
                     SELECT {string.Join(", ", rowKeys.Select(k => "s." + k))} FROM {Q(plan.StagingTable)} AS s JOIN {TargetTable(context, plan)} AS t ON {Match(plan, "t", "s")}
                     WHERE {where}),
                 x AS (
-                    INSERT INTO {TargetTable(context, plan)} AS t ({string.Join(", ", insertColumns)})
+                    INSERT INTO {TargetTable(context, plan)} AS t ({string.Join(", ", insertColumns)}) OVERRIDING SYSTEM VALUE
                     SELECT {string.Join(", ", selectColumns)} FROM {Q(plan.StagingTable)}
                     WHERE {where}
                     ON CONFLICT ({string.Join(", ", keys)}) {onConflictAction}
@@ -345,7 +347,7 @@ internal static class Applier
                 """
             : $"""
                 WITH x AS (
-                    INSERT INTO {TargetTable(context, plan)} AS t ({string.Join(", ", insertColumns)})
+                    INSERT INTO {TargetTable(context, plan)} AS t ({string.Join(", ", insertColumns)}) OVERRIDING SYSTEM VALUE
                     SELECT {string.Join(", ", selectColumns)} FROM {Q(plan.StagingTable)}
                     WHERE {where}
                     ON CONFLICT ({string.Join(", ", keys)}) {onConflictAction}

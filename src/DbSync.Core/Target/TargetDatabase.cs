@@ -14,6 +14,12 @@ public sealed record TargetColumn(string Name, string FormattedType, PgType? Typ
 {
     /// <summary>A generated column (GENERATED ALWAYS AS ... STORED): PostgreSQL computes it and refuses any value for it.</summary>
     public bool Generated { get; init; }
+
+    /// <summary>
+    /// An identity column GENERATED ALWAYS: PostgreSQL takes a value for it only from an INSERT that says OVERRIDING
+    /// SYSTEM VALUE, and lets no UPDATE set it.
+    /// </summary>
+    public bool IdentityAlways { get; init; }
 }
 
 /// <summary>An existing PostgreSQL table.</summary>
@@ -338,7 +344,8 @@ public static class TargetDatabase
                    (SELECT string_agg(format('%s (%sON %s)', r.rulename, CASE WHEN r.is_instead THEN 'DO INSTEAD ' ELSE '' END,
                            CASE r.ev_type WHEN '2' THEN 'UPDATE' WHEN '3' THEN 'INSERT' ELSE 'DELETE' END), ', ' ORDER BY r.rulename)
                     FROM pg_rewrite AS r
-                    WHERE r.ev_class = c.oid AND r.rulename <> '_RETURN' AND r.ev_enabled <> 'D' AND (r.ev_type IN ('2', '3') OR r.ev_type = '4' AND r.is_instead))
+                    WHERE r.ev_class = c.oid AND r.rulename <> '_RETURN' AND r.ev_enabled <> 'D' AND (r.ev_type IN ('2', '3') OR r.ev_type = '4' AND r.is_instead)),
+                   a.attidentity = 'a'
             FROM (SELECT c.oid, c.relname, c.relkind,
                     -- a trigger a DBA made (a BEFORE trigger can skip or change a row), a rule, row security
                     c.relrowsecurity
@@ -368,7 +375,7 @@ public static class TargetDatabase
                 var formatted = reader.GetString(2);
                 table.Columns.Add(new TargetColumn(reader.GetString(1), formatted, TypeMapping.FromPostgres(formatted), reader.GetBoolean(3), reader.GetBoolean(4))
                 {
-                    Generated = reader.GetBoolean(7),
+                    Generated = reader.GetBoolean(7), IdentityAlways = reader.GetBoolean(10),
                 });
             }
         }
