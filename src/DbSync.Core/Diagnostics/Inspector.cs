@@ -440,16 +440,19 @@ internal static class Inspector
 
     /// <summary>
     /// Runs the first 1000 rows of each table through the same conversion a sync uses (<see cref="ValueWriter"/>, into the
-    /// types DbSync would create) and names the columns holding values it would refuse, with the first such row and why.
+    /// types DbSync would create, or those of the existing PostgreSQL columns <paramref name="existing"/> gives) and names
+    /// the columns holding values it would refuse, with the first such row and why.
     /// </summary>
-    private static CheckResult ValueSample(SqliteConnection sqlite, IEnumerable<SourceTable> tables)
+    private static CheckResult ValueSample(SqliteConnection sqlite, IEnumerable<SourceTable> tables,
+        IReadOnlyDictionary<string, IReadOnlyList<PgType>>? existing = null)
     {
         var findings = new List<string>();
         // The converted values go nowhere: only the refusals count.
         var sink = new CopyWriter(Stream.Null);
         foreach (var table in tables)
         {
-            var writers = table.Columns.Select(c => new ValueWriter(table.Name, c.Name, TypeMapping.Map(c.DeclaredType))).ToArray();
+            var types = existing is not null && existing.TryGetValue(table.Name, out var found) ? found : table.Columns.Select(c => TypeMapping.Map(c.DeclaredType)).ToList();
+            var writers = table.Columns.Select((c, i) => new ValueWriter(table.Name, c.Name, types[i])).ToArray();
             var keys = table.KeyColumns.Select(k => table.Columns.ToList().IndexOf(k)).ToArray();
             var refused = new (long Count, ValueConversionException? First)[writers.Length];
             using (var reader = SourceRows.Open(sqlite,
@@ -484,16 +487,18 @@ internal static class Inspector
             {
                 if (refused[i].First is { } first)
                 {
-                    findings.Add($"{table.Name}.{table.Columns[i].Name} ({TypeMapping.Map(table.Columns[i].DeclaredType).SqlName}): {refused[i].Count} value(s) in the first 1000 rows cannot be stored exactly, the first in row {first.Key}: {first.Reason}");
+                    findings.Add($"{table.Name}.{table.Columns[i].Name} ({types[i].SqlName}): {refused[i].Count} value(s) in the first 1000 rows cannot be stored exactly, the first in row {first.Key}: {first.Reason}");
                 }
             }
         }
 
         return findings.Count == 0
-            ? Check("Source.ValueTypes", CheckStatus.Pass, "The values of the first 1000 rows of each table can be stored exactly in the PostgreSQL types DbSync maps them to.")
+            ? Check("Source.ValueTypes", CheckStatus.Pass, existing is null
+                ? "The values of the first 1000 rows of each table can be stored exactly in the PostgreSQL types DbSync maps them to."
+                : "The values of the first 1000 rows of each table can be stored exactly in the PostgreSQL types DbSync maps them to, or in those of the existing PostgreSQL columns.")
             : Check("Source.ValueTypes", CheckStatus.Warning, string.Join("; ", findings) +
                 ". A sync holds such rows back (quarantined, until the value or the column type is fixed) while the rest is synced; the run then ends PartiallySucceeded (exit 3). See docs/type-mapping.md.",
-                "Fix the values or declare the column with a type that holds them.");
+                existing is null ? "Fix the values or declare the column with a type that holds them." : "Fix the values, or declare the column (in SQLite, or the existing PostgreSQL column) with a type that holds them.");
     }
 
     /// <summary>
@@ -812,6 +817,9 @@ internal static class Inspector
         var registry = CaptureStore.IsEnabled(sqlite) ? CaptureStore.ReadRegistry(sqlite, null) : new Dictionary<string, RegisteredTable>(Identifiers.SqliteNames);
 
         var compatible = 0;
+        // Existing columns narrower than the types DbSync maps to (timestamp(0), varchar(3), numeric(6,2), integer): the
+        // value check is made again with them, since a sync holds back what they cannot hold exactly.
+        var narrower = new Dictionary<string, IReadOnlyList<PgType>>(Identifiers.SqliteNames);
         foreach (var table in tables)
         {
             var registered = registry.TryGetValue(table.Name, out var known) ? known : RegisteredTable.Unregistered(table);
@@ -830,6 +838,11 @@ internal static class Inspector
             if (plan.CreateTarget)
             {
                 continue;
+            }
+
+            if (table.Columns.Where((c, i) => TypeMapping.Map(c.DeclaredType) != plan.TargetTypes[i]).Any())
+            {
+                narrower[table.Name] = plan.TargetTypes;
             }
 
             var target = Identifiers.Quote(schema, plan.TargetName);
@@ -919,6 +932,11 @@ internal static class Inspector
                     }
                 }
             }
+        }
+
+        if (narrower.Count > 0 && checks.FindIndex(c => c.Name == "Source.ValueTypes") is var sample and >= 0)
+        {
+            checks[sample] = ValueSample(sqlite, tables, narrower);
         }
 
         if (compatible == tables.Count)

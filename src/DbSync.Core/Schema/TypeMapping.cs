@@ -41,6 +41,12 @@ public sealed record PgType(PgKind Kind, int Precision = 0, int Scale = 0)
     /// <summary>char(n), blank-padded, rather than varchar(n): only the name shown differs.</summary>
     public bool Fixed { get; init; }
 
+    /// <summary>
+    /// The fractional digits of a second a timestamp(p) or timestamptz(p) keeps (0 to 5); null for PostgreSQL's full
+    /// microseconds. PostgreSQL rounds a value with more.
+    /// </summary>
+    public int? FractionalDigits { get; init; }
+
     /// <summary>The type as PostgreSQL's format_type prints it.</summary>
     public string SqlName => Kind switch
     {
@@ -54,8 +60,8 @@ public sealed record PgType(PgKind Kind, int Precision = 0, int Scale = 0)
         PgKind.Bytea => "bytea",
         PgKind.Boolean => "boolean",
         PgKind.Date => "date",
-        PgKind.Timestamp => "timestamp without time zone",
-        PgKind.TimestampTz => "timestamp with time zone",
+        PgKind.Timestamp => FractionalDigits is { } p ? string.Create(CultureInfo.InvariantCulture, $"timestamp({p}) without time zone") : "timestamp without time zone",
+        PgKind.TimestampTz => FractionalDigits is { } q ? string.Create(CultureInfo.InvariantCulture, $"timestamp({q}) with time zone") : "timestamp with time zone",
         _ => throw new ArgumentOutOfRangeException(nameof(Kind)),
     };
 
@@ -196,8 +202,9 @@ public static partial class TypeMapping
             "bytea" => new PgType(PgKind.Bytea),
             "boolean" => new PgType(PgKind.Boolean),
             "date" => new PgType(PgKind.Date),
-            "timestamp without time zone" => new PgType(PgKind.Timestamp),
-            "timestamp with time zone" => new PgType(PgKind.TimestampTz),
+            // timestamp(6) keeps what timestamp does: DbSync writes microseconds at most.
+            "timestamp without time zone" => new PgType(PgKind.Timestamp) { FractionalDigits = match.Success && Arg(1) < 6 ? Arg(1) : null },
+            "timestamp with time zone" => new PgType(PgKind.TimestampTz) { FractionalDigits = match.Success && Arg(1) < 6 ? Arg(1) : null },
             _ => null,
         };
     }

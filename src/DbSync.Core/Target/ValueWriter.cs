@@ -62,6 +62,8 @@ public sealed class ValueWriter
     private readonly string _column;
     private readonly PgType _type;
     private readonly decimal _numericLimit;
+    // The ticks (100 ns) of one unit of a timestamp(p)'s last digit; 0 when the column keeps microseconds, as DbSync writes them.
+    private readonly long _timestampUnit;
     private readonly ServerEncoding? _encoding;
 
     /// <summary>Creates a writer for one target column.</summary>
@@ -78,6 +80,7 @@ public sealed class ValueWriter
         _numericLimit = type.Kind == PgKind.Numeric && type.Precision > 0 && type.Precision - type.Scale <= 28
             ? Pow10(type.Precision - type.Scale)
             : decimal.MaxValue;
+        _timestampUnit = type.FractionalDigits is { } digits and < 6 ? (long)Math.Pow(10, 7 - digits) : 0;
     }
 
     /// <summary>Writes the reader's value at <paramref name="ordinal"/> as the next field of the current COPY row.</summary>
@@ -208,16 +211,20 @@ public sealed class ValueWriter
 
                 break;
             case PgKind.Timestamp:
+            case PgKind.TimestampTz:
                 if (ToDateTime(reader, ordinal, storage, out var moment, ref failure))
                 {
-                    writer.WriteTimestamp(moment);
-                }
-
-                break;
-            case PgKind.TimestampTz:
-                if (ToDateTime(reader, ordinal, storage, out var instant, ref failure))
-                {
-                    writer.WriteTimestamp(instant);
+                    if (_timestampUnit != 0 && moment.Ticks % _timestampUnit != 0)
+                    {
+                        // PostgreSQL would round it, 23:59:59.6 into timestamp(0) to the next day.
+                        failure = _type.FractionalDigits == 0
+                            ? $"'{Preview(reader, ordinal, storage)}' has a fraction of a second, which {_type.SqlName} would round"
+                            : $"'{Preview(reader, ordinal, storage)}' has more than {_type.FractionalDigits} fractional digits of a second, which {_type.SqlName} would round";
+                    }
+                    else
+                    {
+                        writer.WriteTimestamp(moment);
+                    }
                 }
 
                 break;
