@@ -377,6 +377,15 @@ public static class SyncPlanner
                 source.Name);
         }
 
+        if (existing.InheritedBy is { } children)
+        {
+            // An upsert sees only the table's own unique index: an update of a row that lives in a child inserted a second
+            // row with its key into the table, while a delete reached the child.
+            throw new DbSyncException(ErrorIds.SchemaMismatch, DbSyncErrorCategory.MetadataError,
+                $"Table '{source.Name}': PostgreSQL table {exactResult.Target} has inheritance children ({children}), whose rows share its keys unseen by its primary key, so DbSync cannot keep each key to one row. Move their rows back (INSERT INTO {exactResult.Target} SELECT * FROM ONLY <child>) and drop the inheritance (ALTER TABLE <child> NO INHERIT {exactResult.Target};), make it a partitioned table, or sync into another schema.",
+                source.Name);
+        }
+
         var targetColumns = new List<string>();
         var targetTypes = new List<PgType>();
         var added = new List<int>();

@@ -53,6 +53,13 @@ public sealed class TargetTable
     /// </summary>
     public string? BlockingRules { get; set; }
 
+    /// <summary>
+    /// The tables that inherit from this plain table (INHERITS: an archive, or partitioning as before PostgreSQL 10), quoted
+    /// with their schemas, or null. Their rows show in the table, but its primary key does not see them. A declarative
+    /// partitioned table's partitions are not listed: its key covers them.
+    /// </summary>
+    public string? InheritedBy { get; set; }
+
     /// <summary>Finds a column by name, case-insensitively (an exact match wins).</summary>
     public TargetColumn? FindColumn(string name) =>
         Columns.FirstOrDefault(c => c.Name == name) ?? Columns.FirstOrDefault(c => string.Equals(c.Name, name, StringComparison.OrdinalIgnoreCase));
@@ -345,7 +352,11 @@ public static class TargetDatabase
                            CASE r.ev_type WHEN '2' THEN 'UPDATE' WHEN '3' THEN 'INSERT' ELSE 'DELETE' END), ', ' ORDER BY r.rulename)
                     FROM pg_rewrite AS r
                     WHERE r.ev_class = c.oid AND r.rulename <> '_RETURN' AND r.ev_enabled <> 'D' AND (r.ev_type IN ('2', '3') OR r.ev_type = '4' AND r.is_instead)),
-                   a.attidentity = 'a'
+                   a.attidentity = 'a',
+                   (SELECT array_agg(cn.nspname::text ORDER BY cn.nspname, ch.relname) FROM pg_inherits AS i JOIN pg_class AS ch ON ch.oid = i.inhrelid
+                    JOIN pg_namespace AS cn ON cn.oid = ch.relnamespace WHERE i.inhparent = c.oid AND c.relkind = 'r'),
+                   (SELECT array_agg(ch.relname::text ORDER BY cn.nspname, ch.relname) FROM pg_inherits AS i JOIN pg_class AS ch ON ch.oid = i.inhrelid
+                    JOIN pg_namespace AS cn ON cn.oid = ch.relnamespace WHERE i.inhparent = c.oid AND c.relkind = 'r')
             FROM (SELECT c.oid, c.relname, c.relkind,
                     -- a trigger a DBA made (a BEFORE trigger can skip or change a row), a rule, row security
                     c.relrowsecurity
@@ -369,6 +380,8 @@ public static class TargetDatabase
                     {
                         Name = name, AltersWrites = reader.GetBoolean(5), Partitioned = reader.GetBoolean(6), NotATable = reader.IsDBNull(8) ? null : reader.GetString(8),
                         BlockingRules = reader.IsDBNull(9) ? null : reader.GetString(9),
+                        InheritedBy = reader.IsDBNull(11) ? null
+                            : string.Join(", ", reader.GetFieldValue<string[]>(11).Zip(reader.GetFieldValue<string[]>(12), Identifiers.Quote)),
                     };
                 }
 
