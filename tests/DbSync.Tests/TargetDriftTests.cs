@@ -129,6 +129,33 @@ public sealed class TargetDriftTests : IDisposable
     }
 
     [Fact]
+    public async Task A_target_key_under_a_case_insensitive_collation_is_a_schema_mismatch_before_anything_is_written()
+    {
+        // The upsert matched the file's new row 'ABC' with PostgreSQL's other row 'abc' under such a collation, overwrote
+        // it and counted an update (target exploration, F26).
+        var path = _fixture.CreateDatabase("CREATE TABLE u (name TEXT PRIMARY KEY, v INTEGER); INSERT INTO u VALUES ('abc', 1), ('ABC', 2);");
+        var collation = $"\"{_fixture.Schema}\".ci";
+        _fixture.PgExecute($"""
+            CREATE SCHEMA "{_fixture.Schema}";
+            CREATE COLLATION {collation} (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+            CREATE TABLE "{_fixture.Schema}".u (name text COLLATE {collation} PRIMARY KEY, v bigint);
+            """);
+
+        var refused = await Assert.ThrowsAsync<DbSyncException>(() => _fixture.SyncAsync(path));
+        var check = Assert.Single(await _engine.TestAsync(new ConnectionTestRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema }),
+            c => c.Name == "Target.Compatibility" && c.Status == CheckStatus.Fail);
+
+        Assert.Equal(ErrorIds.SchemaMismatch, refused.ErrorId);
+        Assert.StartsWith("Table 'u': key column 'name' has the nondeterministic collation", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("COLLATE \"default\"", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(ErrorIds.SchemaMismatch, check.ErrorId);
+        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".u"));
+
+        _fixture.PgExecute($"ALTER TABLE \"{_fixture.Schema}\".u ALTER COLUMN name TYPE text COLLATE \"default\"");
+        Assert.Equal((SyncStatus.Succeeded, 2L), ((await _fixture.SyncAsync(path)) is var result ? (result.Status, result.Inserted) : default));
+    }
+
+    [Fact]
     public async Task A_first_load_into_a_table_whose_trigger_drops_rows_counts_only_what_was_stored_and_holds_the_rest()
     {
         var path = Rows();

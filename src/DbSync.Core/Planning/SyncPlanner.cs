@@ -429,6 +429,16 @@ public static class SyncPlanner
                     source.Name);
             }
 
+            // The key decides which row an upsert writes: under a collation that ignores case, the file's new row 'ABC'
+            // went over PostgreSQL's other row 'abc', reported as an update (target exploration, F26).
+            if (target.NondeterministicCollation is { } collation && column.KeyPosition > 0)
+            {
+                throw new DbSyncException(ErrorIds.SchemaMismatch, DbSyncErrorCategory.MetadataError,
+                    $"Table '{source.Name}': key column '{column.Name}' has the nondeterministic collation {collation} in PostgreSQL table {exactResult.Target}, which takes keys that differ (in case or accents, say) for one key, where SQLite keeps them apart: the file's rows would overwrite each other there. "
+                    + $"Give it a deterministic collation (ALTER TABLE {exactResult.Target} ALTER COLUMN {Identifiers.Quote(target.Name)} TYPE {target.FormattedType} COLLATE \"default\";), or sync into another schema.",
+                    source.Name);
+            }
+
             if (target.Type is null || !TypeMapping.IsCompatible(mapped[i], target.Type))
             {
                 throw new DbSyncException(ErrorIds.SchemaMismatch, DbSyncErrorCategory.MetadataError,

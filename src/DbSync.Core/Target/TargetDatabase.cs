@@ -20,6 +20,12 @@ public sealed record TargetColumn(string Name, string FormattedType, PgType? Typ
     /// SYSTEM VALUE, and lets no UPDATE set it.
     /// </summary>
     public bool IdentityAlways { get; init; }
+
+    /// <summary>
+    /// The column's collation when it is nondeterministic (an ICU collation that ignores case or accents), else null:
+    /// PostgreSQL then calls text equal that differs.
+    /// </summary>
+    public string? NondeterministicCollation { get; init; }
 }
 
 /// <summary>An existing PostgreSQL table.</summary>
@@ -356,7 +362,9 @@ public static class TargetDatabase
                    (SELECT array_agg(cn.nspname::text ORDER BY cn.nspname, ch.relname) FROM pg_inherits AS i JOIN pg_class AS ch ON ch.oid = i.inhrelid
                     JOIN pg_namespace AS cn ON cn.oid = ch.relnamespace WHERE i.inhparent = c.oid AND c.relkind = 'r'),
                    (SELECT array_agg(ch.relname::text ORDER BY cn.nspname, ch.relname) FROM pg_inherits AS i JOIN pg_class AS ch ON ch.oid = i.inhrelid
-                    JOIN pg_namespace AS cn ON cn.oid = ch.relnamespace WHERE i.inhparent = c.oid AND c.relkind = 'r')
+                    JOIN pg_namespace AS cn ON cn.oid = ch.relnamespace WHERE i.inhparent = c.oid AND c.relkind = 'r'),
+                   (SELECT format('%I.%I', cn.nspname, co.collname) FROM pg_collation AS co JOIN pg_namespace AS cn ON cn.oid = co.collnamespace
+                    WHERE co.oid = a.attcollation AND NOT co.collisdeterministic)
             FROM (SELECT c.oid, c.relname, c.relkind,
                     -- a trigger a DBA made (a BEFORE trigger can skip or change a row), a rule, row security
                     c.relrowsecurity
@@ -388,7 +396,7 @@ public static class TargetDatabase
                 var formatted = reader.GetString(2);
                 table.Columns.Add(new TargetColumn(reader.GetString(1), formatted, TypeMapping.FromPostgres(formatted), reader.GetBoolean(3), reader.GetBoolean(4))
                 {
-                    Generated = reader.GetBoolean(7), IdentityAlways = reader.GetBoolean(10),
+                    Generated = reader.GetBoolean(7), IdentityAlways = reader.GetBoolean(10), NondeterministicCollation = reader.IsDBNull(13) ? null : reader.GetString(13),
                 });
             }
         }
