@@ -131,6 +131,43 @@ public sealed class DiagnosticsTests : IDisposable
     }
 
     [Fact]
+    public async Task A_tls_failure_is_reachable_with_target_tls_failing_and_sync_says_tls_not_unreachable()
+    {
+        // SSL Mode=Require against a server without TLS (an untrusted certificate likewise): test said "cannot be
+        // reached" with a fix about hosts, ports and firewalls, and so did sync (target exploration, F20).
+        var path = _fixture.CopyChinook();
+        var require = new NpgsqlConnectionStringBuilder(TestServer.ConnectionString) { SslMode = SslMode.Require }.ConnectionString;
+
+        var checks = await TestAsync(path, require);
+        var refused = await Assert.ThrowsAsync<DbSyncException>(() => new SyncEngine().SyncAsync(new SyncRequest { Path = path, ConnectionString = require, Schema = _fixture.Schema }));
+
+        Assert.Equal(CheckStatus.Pass, Only(checks, "Target.Reachable").Status);
+        var tls = Only(checks, "Target.Tls");
+        Assert.Equal((CheckStatus.Fail, ErrorIds.TargetUnreachable), (tls.Status, tls.ErrorId));
+        Assert.Contains("the encrypted (TLS) connection failed: the server has no TLS", tls.Message, StringComparison.Ordinal);
+        Assert.StartsWith("With SSL Mode=VerifyCA or VerifyFull", tls.Fix, StringComparison.Ordinal);
+        Assert.Equal(ErrorIds.TargetUnreachable, refused.ErrorId);
+        Assert.Contains("answered, but the encrypted (TLS) connection failed", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("no pg_hba.conf entry for host \"10.0.0.5\", user \"sync\", database \"shop\", no encryption", "add SSL Mode=Require")]
+    [InlineData("pg_hba.conf rejects connection for host \"10.0.0.5\", user \"sync\", database \"shop\", SSL encryption", "use SSL Mode=Disable")]
+    [InlineData("no pg_hba.conf entry for host \"10.0.0.5\", user \"sync\", database \"shop\"", "has no line that lets this user connect")]
+    public void A_pg_hba_refusal_says_no_password_was_checked_and_what_to_change(string message, string fix)
+    {
+        // It said "refused the credentials" and to check the password, which the server never asked for (target
+        // exploration, F8).
+        var builder = new NpgsqlConnectionStringBuilder(TestServer.ConnectionString);
+        var error = DbSync.Core.Target.TargetDatabase.Translate(new PostgresException(message, "FATAL", "FATAL", "28000"), builder);
+
+        Assert.Equal(ErrorIds.AuthenticationFailed, error.ErrorId);
+        Assert.Contains("refused the connection before any password was checked", error.Message, StringComparison.Ordinal);
+        Assert.Contains(fix, error.Message, StringComparison.Ordinal);
+        Assert.Contains(fix, DbSync.Core.Target.TargetDatabase.HbaFix(message), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Target_checks_fail_for_a_wrong_password_a_closed_port_and_a_silent_socket_within_the_timeout()
     {
         var path = _fixture.CopyChinook();

@@ -576,6 +576,14 @@ internal static class Inspector
             catch (Exception ex) when (ex is DbSyncException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
             {
                 var error = ex as DbSyncException;
+                // The server answered, and the TLS handshake failed or it has no TLS: reachable, not encrypted as asked.
+                if (error?.InnerException is { } inner && TargetDatabase.TlsFailure(inner) is not null)
+                {
+                    checks.Add(Check("Target.Reachable", CheckStatus.Pass, $"PostgreSQL at {where} answers.", target: where));
+                    checks.Add(Check("Target.Tls", CheckStatus.Fail, error.Message, TargetDatabase.TlsFix, where, error.ErrorId));
+                    return;
+                }
+
                 // The server answered and refused: a wrong password, no such database, no CONNECT, a connection limit.
                 var auth = error?.ErrorId is ErrorIds.AuthenticationFailed or ErrorIds.TargetDatabaseNotFound || error?.InnerException is PostgresException;
                 checks.Add(Check("Target.Reachable", auth ? CheckStatus.Pass : CheckStatus.Fail,
@@ -584,7 +592,8 @@ internal static class Inspector
                 if (auth)
                 {
                     checks.Add(Check("Target.Authentication", CheckStatus.Fail, error!.Message,
-                        error.ErrorId == ErrorIds.AuthenticationFailed ? "Check the user name and password (-Credential, PGPASSWORD or pgpass) and pg_hba.conf."
+                        error.InnerException is PostgresException { SqlState: "28000" } hba && hba.MessageText.Contains("pg_hba.conf", StringComparison.Ordinal) ? TargetDatabase.HbaFix(hba.MessageText)
+                        : error.ErrorId == ErrorIds.AuthenticationFailed ? "Check the user name and password (-Credential, PGPASSWORD or pgpass) and pg_hba.conf."
                         : error.ErrorId == ErrorIds.TargetDatabaseNotFound ? "Create the database or fix its name."
                         : (error.InnerException as PostgresException)?.SqlState switch
                         {

@@ -256,6 +256,40 @@ public static class TargetDatabase
         }
     }
 
+    /// <summary>What to do about a TLS failure (<see cref="TlsFailure"/>).</summary>
+    internal const string TlsFix = "With SSL Mode=VerifyCA or VerifyFull, give the server's CA certificate in Root Certificate (and, for VerifyFull, connect by a host name the certificate names); SSL Mode=Require encrypts without checking the certificate. A server without TLS needs ssl = on there, or SSL Mode=Prefer or Disable here.";
+
+    /// <summary>
+    /// Why a connection failed in its TLS handshake or for want of TLS on the server, or null when that was not it: the
+    /// innermost message of a handshake's AuthenticationException (an untrusted certificate, a name mismatch), or Npgsql's
+    /// own for a server that answers SSL Mode=Require without TLS.
+    /// </summary>
+    internal static string? TlsFailure(Exception ex)
+    {
+        for (var inner = ex; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is System.Security.Authentication.AuthenticationException authentication)
+            {
+                return (authentication.InnerException?.Message ?? authentication.Message).TrimEnd('.');
+            }
+
+            if (inner is NpgsqlException && inner.Message.StartsWith("SSL connection requested. No SSL enabled connection", StringComparison.Ordinal))
+            {
+                return "the server has no TLS (" + inner.Message.TrimEnd('.') + ")";
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The fix for a pg_hba.conf refusal, by what its message says.</summary>
+    internal static string HbaFix(string message) =>
+        message.EndsWith("no encryption", StringComparison.Ordinal)
+            ? "pg_hba.conf refuses this user unencrypted connections from this host: add SSL Mode=Require to the connection string (or change pg_hba.conf)."
+            : message.EndsWith("SSL encryption", StringComparison.Ordinal) || message.EndsWith("GSS encryption", StringComparison.Ordinal)
+                ? "pg_hba.conf refuses this user encrypted connections from this host: use SSL Mode=Disable (or change pg_hba.conf)."
+                : "pg_hba.conf has no line that lets this user connect to this database from this host: add one there (and reload the server), or connect as another user or from another host.";
+
     /// <summary>
     /// PostgreSQL's DETAIL of an error, or null when there is none or Npgsql withheld it (without 'Include Error Detail'
     /// Npgsql puts a sentence of its own there, which is not PostgreSQL's).
@@ -278,6 +312,9 @@ public static class TargetDatabase
         {
             return pg.SqlState switch
             {
+                // pg_hba.conf's refusal is no verdict on the credentials: it never asked for them (target exploration, F8).
+                "28000" when pg.MessageText.Contains("pg_hba.conf", StringComparison.Ordinal) => new DbSyncException(ErrorIds.AuthenticationFailed, DbSyncErrorCategory.PermissionDenied,
+                    $"PostgreSQL at {where} refused the connection before any password was checked: {pg.MessageText}. {HbaFix(pg.MessageText)}", where, ex),
                 "28P01" or "28000" => new DbSyncException(ErrorIds.AuthenticationFailed, DbSyncErrorCategory.PermissionDenied,
                     $"PostgreSQL at {where} refused the credentials: {pg.MessageText}", where, ex),
                 "3D000" => new DbSyncException(ErrorIds.TargetDatabaseNotFound, DbSyncErrorCategory.ObjectNotFound,
@@ -313,6 +350,14 @@ public static class TargetDatabase
         {
             return new DbSyncException(ErrorIds.InvalidConnectionString, DbSyncErrorCategory.InvalidArgument,
                 $"The pgpass file '{passfile}' that the connection string names (Passfile) does not exist.", passfile, ex);
+        }
+
+        // The server answered, and the TLS handshake failed or the server has no TLS: "cannot be reached" with a fix about
+        // hosts, ports and firewalls sent the user the wrong way (target exploration, F20).
+        if (TlsFailure(ex) is { } tls)
+        {
+            return new DbSyncException(ErrorIds.TargetUnreachable, DbSyncErrorCategory.ConnectionError,
+                $"PostgreSQL at {where} answered, but the encrypted (TLS) connection failed: {tls}. {TlsFix}", where, ex);
         }
 
         // ObjectDisposedException: Npgsql's objects of a connection that broke mid-run.
