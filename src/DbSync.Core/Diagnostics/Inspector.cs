@@ -932,12 +932,17 @@ internal static class Inspector
                         continue;
                     }
 
+                    // The sync moves the sequence past the largest key after every run, when the role may: a lag only
+                    // the file's new keys make is its to repair, and warning of it asked the administrator to do by hand,
+                    // before every sync with new rows, what the run does anyway (target exploration, F17).
                     var needed = Math.Max(sourceMax, targetMax);
-                    if (last < needed)
+                    var mayMove = (bool)(await ScalarAsync(pg, $"SELECT has_sequence_privilege('{sequence.Replace("'", "''", StringComparison.Ordinal)}', 'SELECT') AND has_sequence_privilege('{sequence.Replace("'", "''", StringComparison.Ordinal)}', 'UPDATE')", cancellationToken).ConfigureAwait(false))!;
+                    if (last < targetMax || last < needed && !mayMove)
                     {
                         checks.Add(Check("Target.Sequences", CheckStatus.Warning,
-                            $"Sequence {sequence} of {qualified}.{key} is at {last}, behind the largest key {needed}: an application inserting without a key would collide.",
-                            $"SELECT setval('{sequence}', {needed});", table.Name));
+                            $"Sequence {sequence} of {qualified}.{key} is at {last}, behind the largest key {needed}: an application inserting without a key would collide"
+                            + (mayMove ? ". The next sync moves it past the largest key." : $", and {builder.Username} may not move it (it needs SELECT and UPDATE on it), so no sync will."),
+                            mayMove ? $"SELECT setval('{sequence}', {needed}); (or run a sync)" : $"GRANT SELECT, UPDATE ON SEQUENCE {sequence} TO {Identifiers.Quote(builder.Username ?? "")}; or SELECT setval('{sequence}', {needed});", table.Name));
                     }
                 }
             }
