@@ -297,6 +297,17 @@ public static class TargetDatabase
     internal static string? DetailOf(PostgresException ex) =>
         ex.Detail is { Length: > 0 } detail && !detail.StartsWith("Detail redacted", StringComparison.Ordinal) ? detail : null;
 
+    /// <summary>
+    /// A 42501's message, naming the object as PostgreSQL does. A denial inside a function (an administrator's trigger
+    /// writing to another schema) is that function's privilege, not one of DbSync's statements, which are all 'dbsync
+    /// test' checks: saying test names it sent users to a test that had passed.
+    /// </summary>
+    private static string PermissionMessage(PostgresException pg, string where) =>
+        pg.Where is { Length: > 0 } context && context.Contains("function", StringComparison.OrdinalIgnoreCase)
+            ? $"PostgreSQL at {where} denied a permission: {pg.MessageText}, in {context.ReplaceLineEndings(" / ")}. "
+              + "That is a privilege a trigger, rule or function an administrator put on a synced table needs, not one of DbSync's own statements, so 'dbsync test' (Test-DbSyncConnection) does not check it: grant it to the role (or make the function SECURITY DEFINER) there."
+            : $"PostgreSQL at {where} denied a permission: {pg.MessageText}. 'dbsync test' (Test-DbSyncConnection) names the grants DbSync's own statements need; a privilege a trigger or rule an administrator put on a synced table needs is not among them, and is granted there.";
+
     /// <summary>Turns a PostgreSQL or network failure into a DbSyncException with a stable id.</summary>
     public static DbSyncException Translate(Exception ex, NpgsqlConnectionStringBuilder builder)
     {
@@ -319,8 +330,7 @@ public static class TargetDatabase
                     $"PostgreSQL at {where} refused the credentials: {pg.MessageText}", where, ex),
                 "3D000" => new DbSyncException(ErrorIds.TargetDatabaseNotFound, DbSyncErrorCategory.ObjectNotFound,
                     $"PostgreSQL at {where}: {pg.MessageText}", where, ex),
-                "42501" => new DbSyncException(ErrorIds.PermissionDenied, DbSyncErrorCategory.PermissionDenied,
-                    $"PostgreSQL at {where} denied a permission DbSync needs: {pg.MessageText}. 'dbsync test' (Test-DbSyncConnection) names each missing grant.", where, ex),
+                "42501" => new DbSyncException(ErrorIds.PermissionDenied, DbSyncErrorCategory.PermissionDenied, PermissionMessage(pg, where), where, ex),
                 // A standby, or default_transaction_read_only set for the role or the database.
                 "25006" => new DbSyncException(ErrorIds.PermissionDenied, DbSyncErrorCategory.PermissionDenied,
                     $"PostgreSQL at {where} accepts no writes in this session ({pg.MessageText}): it is a standby, or default_transaction_read_only is on for the role or the database. Connect to the primary, or turn that setting off for this role.", where, ex),
