@@ -87,6 +87,44 @@ public sealed class PreflightTests : IDisposable
     }
 
     [Fact]
+    public async Task Without_usage_on_the_schema_test_names_that_grant_and_no_lock()
+    {
+        // Every table privilege but no USAGE on schema app: test said "did not answer a check within 5 s (42501 ...)"
+        // as Target.Responsive, with a fix that hunted for locks, and skipped the remaining checks (F1).
+        var path = await MadeByTheAdministratorAsync();
+        Admin($"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA app TO {_role};");
+        SyncFixture.Execute(path, "UPDATE item SET name = 'claw hammer' WHERE id = 1;");
+
+        var checks = await TestAsync(path, RoleConnection);
+        var refused = await Assert.ThrowsAsync<DbSyncException>(() => SyncAsync(path, RoleConnection));
+
+        Assert.DoesNotContain(checks, c => c.Name == "Target.Responsive");
+        var check = Assert.Single(checks, c => c.Status == CheckStatus.Fail);
+        Assert.Equal(("Target.TablePrivileges", ErrorIds.PermissionDenied), (check.Name, check.ErrorId));
+        Assert.Equal($"GRANT USAGE ON SCHEMA \"app\" TO \"{_role}\";", check.Fix);
+        Assert.Equal(ErrorIds.PermissionDenied, refused.ErrorId);
+
+        Admin(check.Fix!);
+        Assert.Empty(Failed(await TestAsync(path, RoleConnection)));
+        var push = await SyncAsync(path, RoleConnection);
+        Assert.Equal((SyncStatus.Succeeded, 1L), (push.Status, push.Updated));
+    }
+
+    [Fact]
+    public async Task Without_select_on_tables_test_names_each_table_and_no_lock()
+    {
+        // INSERT, UPDATE, DELETE but no SELECT: the largest-key probe of the first table failed 42501, reported as a
+        // lock wait, and the second table was never checked.
+        var path = await MadeByTheAdministratorAsync();
+        Admin($"GRANT USAGE ON SCHEMA app TO {_role}; GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA app TO {_role}; GRANT SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA app TO {_role};");
+
+        var checks = await TestAsync(path, RoleConnection);
+
+        Assert.DoesNotContain(checks, c => c.Name == "Target.Responsive");
+        Assert.Equal(["item", "kind"], checks.Where(c => c.Name == "Target.TablePrivileges" && c.Status == CheckStatus.Fail).Select(c => c.Target).Order());
+    }
+
+    [Fact]
     public async Task A_privilege_an_administrators_trigger_lacks_is_named_as_the_triggers_not_as_one_test_checks()
     {
         // A DBA's audit trigger writes to schema audit, which the role may not use: the sync failed saying test names
@@ -110,5 +148,103 @@ public sealed class PreflightTests : IDisposable
         Assert.Contains("log_item", refused.Message, StringComparison.Ordinal);
         Assert.Contains("does not check it", refused.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("names each missing grant", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_new_table_whose_foreign_key_references_an_administrators_table_needs_references_and_test_says_so()
+    {
+        // The administrator made kind; the role may create item in schema app, with a foreign key to kind, which needs
+        // REFERENCES on kind: test passed, the sync failed (F7).
+        var path = Items();
+        Admin($"""
+            CREATE TABLE app.kind (id bigint PRIMARY KEY, name text NOT NULL);
+            GRANT USAGE, CREATE ON SCHEMA app TO {_role};
+            GRANT SELECT, INSERT, UPDATE, DELETE ON app.kind TO {_role};
+            CREATE SCHEMA dbsync AUTHORIZATION {_role};
+            """);
+
+        var checks = await TestAsync(path, RoleConnection);
+        await Assert.ThrowsAsync<DbSyncException>(() => SyncAsync(path, RoleConnection));
+
+        var check = Assert.Single(checks, c => c.Status == CheckStatus.Fail);
+        Assert.Equal(("Target.TablePrivileges", ErrorIds.PermissionDenied, "item"), (check.Name, check.ErrorId, check.Target));
+        Assert.Equal($"GRANT REFERENCES ON \"app\".\"kind\" TO \"{_role}\";", check.Fix);
+        Admin(check.Fix!);
+        Assert.Empty(Failed(await TestAsync(path, RoleConnection)));
+        var load = await SyncAsync(path, RoleConnection);
+        Assert.Equal((SyncStatus.Succeeded, 5L), (load.Status, load.Inserted));
+        Assert.Equal("3", AdminText("SELECT count(*) FROM app.item"));
+    }
+
+    [Fact]
+    public async Task A_sequence_an_extra_columns_default_draws_from_needs_usage_and_test_says_so()
+    {
+        // An administrator's extra bigserial column, with GRANT ... ON ALL TABLES but not its sequence: test passed,
+        // every push of a new row failed as a whole (F16).
+        var path = await MadeByTheAdministratorAsync();
+        Admin($"""
+            ALTER TABLE app.item ADD COLUMN audit_no bigserial;
+            GRANT USAGE ON SCHEMA app TO {_role};
+            GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA app TO {_role};
+            GRANT SELECT, UPDATE ON SEQUENCE app.item_id_seq, app.kind_id_seq TO {_role};
+            """);
+        SyncFixture.Execute(path, "INSERT INTO item VALUES (4, 1, 'saw');");
+
+        var check = Assert.Single(await TestAsync(path, RoleConnection), c => c.Status == CheckStatus.Fail);
+        Assert.Equal(ErrorIds.PermissionDenied, (await Assert.ThrowsAsync<DbSyncException>(() => SyncAsync(path, RoleConnection))).ErrorId);
+
+        Assert.Equal(("Target.TablePrivileges", "item"), (check.Name, check.Target));
+        Assert.Equal($"GRANT USAGE ON SEQUENCE app.item_audit_no_seq TO \"{_role}\";", check.Fix);
+        Admin(check.Fix!);
+        Assert.Empty(Failed(await TestAsync(path, RoleConnection)));
+        var push = await SyncAsync(path, RoleConnection);
+        Assert.Equal((SyncStatus.Succeeded, 1L), (push.Status, push.Inserted));
+    }
+
+    [Fact]
+    public async Task A_default_tablespace_the_role_may_not_create_in_fails_create_permission()
+    {
+        // ALTER DATABASE ... SET default_tablespace to a tablespace the role has no CREATE on: test passed, the first
+        // sync failed "permission denied for tablespace" (F18).
+        var path = Items();
+        // An in-place tablespace (a developer option, superuser only) needs no directory on the server's machine.
+        using (var server = TestServer.Open())
+        {
+            using var allow = new NpgsqlCommand("SET allow_in_place_tablespaces = true", server);
+            allow.ExecuteNonQuery();
+            using var create = new NpgsqlCommand($"CREATE TABLESPACE {_tablespace} LOCATION ''", server);
+            create.ExecuteNonQuery();
+        }
+
+        Admin($"ALTER DATABASE {_database} SET default_tablespace = '{_tablespace}'; GRANT CREATE ON DATABASE {_database} TO {_role}; DROP SCHEMA app;");
+
+        var check = Assert.Single(await TestAsync(path, RoleConnection), c => c.Status == CheckStatus.Fail);
+        Assert.Equal(ErrorIds.PermissionDenied, (await Assert.ThrowsAsync<DbSyncException>(() => SyncAsync(path, RoleConnection))).ErrorId);
+
+        Assert.Equal(("Target.CreatePermission", ErrorIds.PermissionDenied), (check.Name, check.ErrorId));
+        Assert.Contains(_tablespace, check.Message, StringComparison.Ordinal);
+        Admin(check.Fix![..(check.Fix!.IndexOf(';', StringComparison.Ordinal) + 1)]);
+        Assert.Empty(Failed(await TestAsync(path, RoleConnection)));
+        Assert.Equal(SyncStatus.Succeeded, (await SyncAsync(path, RoleConnection)).Status);
+    }
+
+    [Fact]
+    public async Task An_administrators_mixed_case_tables_need_no_create_as_the_sync_finds_them()
+    {
+        // Quoted PascalCase tables (as EF Core makes them), which sync matches case-insensitively: test failed
+        // CreatePermission asking for a CREATE the sync never needed (F22).
+        var path = Items();
+        Admin($"""
+            CREATE TABLE app."Kind" ("Id" bigint PRIMARY KEY, "Name" text NOT NULL);
+            CREATE TABLE app."Item" ("Id" bigint PRIMARY KEY, "Kind_Id" bigint NOT NULL REFERENCES app."Kind", "Name" text);
+            GRANT USAGE ON SCHEMA app TO {_role};
+            GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA app TO {_role};
+            CREATE SCHEMA dbsync AUTHORIZATION {_role};
+            """);
+
+        Assert.Empty(Failed(await TestAsync(path, RoleConnection)));
+        var load = await SyncAsync(path, RoleConnection);
+        Assert.Equal((SyncStatus.Succeeded, 5L), (load.Status, load.Inserted));
+        Assert.Equal("3", AdminText("SELECT count(*) FROM app.\"Item\""));
     }
 }

@@ -617,6 +617,14 @@ internal static class Inspector
             await ScalarAsync(pg, $"SELECT set_config('lock_timeout', '{limit}', false), set_config('statement_timeout', '{limit}', false)", cancellationToken).ConfigureAwait(false);
             await TargetQueriesAsync(request, schema, tables, checks, pg, builder, where, cancellationToken).ConfigureAwait(false);
         }
+        catch (PostgresException ex) when (!cancellationToken.IsCancellationRequested && ex.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+        {
+            // A privilege a check itself needed and no earlier check named: the server answered at once, so this is no
+            // wait (it was reported as one, with a fix that sent the user hunting for locks).
+            checks.Add(Check("Target.TablePrivileges", CheckStatus.Fail,
+                $"PostgreSQL at {where} refused a check: {ex.MessageText}. A sync needs that privilege too; the remaining checks did not run.",
+                $"Grant {builder.Username} what the message names (see the grants in docs/cli.md), then run test again.", where, ErrorIds.PermissionDenied));
+        }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested && (ex is NpgsqlException or TimeoutException or IOException))
         {
             // A check that did not finish in time (a lock another session holds, a server that stopped answering) is a
@@ -705,14 +713,40 @@ internal static class Inspector
                 $"GRANT TEMPORARY ON DATABASE \"{pg.Database}\" TO \"{user}\";", where, ErrorIds.PermissionDenied));
 
         var schemaExists = (long)(await ScalarAsync(pg, "SELECT count(*) FROM pg_namespace WHERE nspname = $1", cancellationToken, schema).ConfigureAwait(false))! > 0;
+        // Without USAGE on the schema every name in it is out of reach, created or not: the first check that named a
+        // table failed with 42501, reported as a lock wait.
+        var schemaUsable = !schemaExists || (bool)(await ScalarAsync(pg, "SELECT has_schema_privilege($1, 'USAGE')", cancellationToken, schema).ConfigureAwait(false))!;
+        if (!schemaUsable)
+        {
+            checks.Add(Check("Target.TablePrivileges", CheckStatus.Fail,
+                $"{user} may not use schema '{schema}' (no USAGE on it): a sync can neither read nor write any table in it.",
+                $"GRANT USAGE ON SCHEMA {Identifiers.Quote(schema)} TO {Identifiers.Quote(user ?? "")};", schema, ErrorIds.PermissionDenied));
+        }
+
         var targets = await TargetDatabase.ReadTablesAsync(pg, null, schema, cancellationToken).ConfigureAwait(false);
-        // Only tables that do not exist yet need CREATE; a role that writes tables an administrator made needs none.
-        var missing = tables?.Where(t => !targets.ContainsKey(Identifiers.ToTargetName(t.Name, request.PreserveCase))).Select(t => t.Name).ToList();
+        // Only tables that do not exist yet need CREATE; a role that writes tables an administrator made needs none. An
+        // existing table is found as the planner finds it: by exact name, else case-insensitively ("Parent" for parent).
+        var missing = tables?.Where(t => !targets.Values.Any(e => e.NotATable is null
+                && string.Equals(e.Name, Identifiers.ToTargetName(t.Name, request.PreserveCase), StringComparison.OrdinalIgnoreCase)))
+            .Select(t => t.Name).ToList();
         var canCreate = missing is { Count: 0 } && schemaExists || (schemaExists
             ? (bool)(await ScalarAsync(pg, "SELECT has_schema_privilege($1, 'CREATE')", cancellationToken, schema).ConfigureAwait(false))!
             : (bool)(await ScalarAsync(pg, "SELECT has_database_privilege(current_database(), 'CREATE')", cancellationToken).ConfigureAwait(false))!);
+        // New tables (and their keys' indexes) go into default_tablespace, which a DBA may set for the role or the
+        // database to a tablespace the role may not create in.
+        var tablespace = canCreate && !(missing is { Count: 0 } && schemaExists)
+            ? (string?)await ScalarAsync(pg,
+                "SELECT spcname FROM pg_tablespace WHERE spcname = current_setting('default_tablespace') AND NOT has_tablespace_privilege(oid, 'CREATE') " +
+                // PostgreSQL asks no privilege for the database's own tablespace, named or not.
+                "AND oid <> (SELECT dattablespace FROM pg_database WHERE datname = current_database())",
+                cancellationToken).ConfigureAwait(false)
+            : null;
         var toCreate = missing is null ? "" : $" ({missing.Count} table(s) to create: {string.Join(", ", missing.Take(5))}{(missing.Count > 5 ? ", …" : "")})";
-        checks.Add(canCreate
+        checks.Add(tablespace is not null
+            ? Check("Target.CreatePermission", CheckStatus.Fail,
+                $"{user} may not create tables in tablespace '{tablespace}', the default_tablespace of its sessions (set for the role or the database), where new tables go{toCreate}.",
+                $"GRANT CREATE ON TABLESPACE {Identifiers.Quote(tablespace)} TO {Identifiers.Quote(user ?? "")}; (or ALTER ROLE {Identifiers.Quote(user ?? "")} SET default_tablespace = '' to use the database's)", schema, ErrorIds.PermissionDenied)
+            : canCreate
             ? Check("Target.CreatePermission", CheckStatus.Pass, missing is { Count: 0 } && schemaExists
                 ? $"Every synced table exists in schema '{schema}': nothing needs creating."
                 : $"{user} may create tables in schema '{schema}'{(schemaExists ? "" : " (the schema will be created)")}{toCreate}.", target: schema)
@@ -829,6 +863,7 @@ internal static class Inspector
         // Existing columns narrower than the types DbSync maps to (timestamp(0), varchar(3), numeric(6,2), integer): the
         // value check is made again with them, since a sync holds back what they cannot hold exactly.
         var narrower = new Dictionary<string, IReadOnlyList<PgType>>(Identifiers.SqliteNames);
+        var plans = new Dictionary<string, TablePlan>(Identifiers.SqliteNames);
         foreach (var table in tables)
         {
             var registered = registry.TryGetValue(table.Name, out var known) ? known : RegisteredTable.Unregistered(table);
@@ -836,6 +871,7 @@ internal static class Inspector
             try
             {
                 plan = SyncPlanner.Plan(table, registered, schema, targets, request.PreserveCase, resync: false);
+                plans[table.Name] = plan;
                 compatible++;
             }
             catch (DbSyncException ex)
@@ -844,8 +880,9 @@ internal static class Inspector
                 continue;
             }
 
-            if (plan.CreateTarget)
+            if (plan.CreateTarget || !schemaUsable)
             {
+                // Without USAGE on the schema any name in it fails to resolve; Target.TablePrivileges has said so.
                 continue;
             }
 
@@ -863,6 +900,23 @@ internal static class Inspector
                 checks.Add(Check("Target.TablePrivileges", CheckStatus.Fail,
                     $"{user} may not {lacking} {target}, which a run needs (it reads, inserts, updates and deletes the rows of the changes it pushes).",
                     $"GRANT SELECT, INSERT, UPDATE, DELETE ON {target} TO \"{user}\";", table.Name, ErrorIds.PermissionDenied));
+            }
+
+            // A column PostgreSQL fills for DbSync's inserts (an administrator's serial or DEFAULT nextval(...)) needs
+            // USAGE on its sequence, which GRANT ... ON ALL TABLES does not give; identity columns need none.
+            if (await ScalarAsync(pg, """
+                SELECT string_agg(DISTINCT s.oid::regclass::text, ', ')
+                FROM pg_attrdef AS ad
+                JOIN pg_attribute AS a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+                JOIN pg_depend AS d ON d.classid = 'pg_attrdef'::regclass AND d.objid = ad.oid AND d.refclassid = 'pg_class'::regclass
+                JOIN pg_class AS s ON s.oid = d.refobjid AND d.refobjsubid = 0
+                -- CASE, since PostgreSQL may call has_sequence_privilege before the other conditions, and it fails on a table
+                WHERE ad.adrelid = $1::regclass AND NOT a.attname = ANY($2) AND CASE WHEN s.relkind = 'S' THEN NOT has_sequence_privilege(s.oid, 'USAGE') ELSE false END
+                """, cancellationToken, target, plan.TargetColumns.Append(plan.NodeColumn ?? "").ToArray()).ConfigureAwait(false) is string sequences)
+            {
+                checks.Add(Check("Target.TablePrivileges", CheckStatus.Fail,
+                    $"{user} may not use sequence(s) {sequences}, which the default of a column of {target} that SQLite does not have draws from: every insert a run makes into {target} would fail.",
+                    $"GRANT USAGE ON SEQUENCE {sequences} TO {Identifiers.Quote(user ?? "")};", table.Name, ErrorIds.PermissionDenied));
             }
 
             if (plan.AddColumns.Count > 0
@@ -931,6 +985,11 @@ internal static class Inspector
                             table.Name, ErrorIds.TargetError));
                         continue;
                     }
+                    catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+                    {
+                        // No SELECT on the table: Target.TablePrivileges has named it; the other tables are still checked.
+                        continue;
+                    }
 
                     // The sync moves the sequence past the largest key after every run, when the role may: a lag only
                     // the file's new keys make is its to repair, and warning of it asked the administrator to do by hand,
@@ -951,6 +1010,31 @@ internal static class Inspector
         if (narrower.Count > 0 && checks.FindIndex(c => c.Name == "Source.ValueTypes") is var sample and >= 0)
         {
             checks[sample] = ValueSample(sqlite, tables, narrower);
+        }
+
+        // A foreign key a run creates from a new table to a table that exists needs REFERENCES on that table, which
+        // an administrator who granted SELECT, INSERT, UPDATE, DELETE has not given (the same conditions as
+        // SyncEngine.AddForeignKeysAsync: both tables synced, the parent's key referenced, both partitioned or neither).
+        foreach (var child in schemaUsable ? plans.Values.Where(p => p.CreateTarget) : [])
+        {
+            foreach (var fk in child.Source.ForeignKeys)
+            {
+                if (!plans.TryGetValue(fk.ParentTable, out var parent) || parent.CreateTarget || (child.NodeColumn is null) != (parent.NodeColumn is null))
+                {
+                    continue;
+                }
+
+                var parentColumns = fk.ParentColumns.Count > 0 ? fk.ParentColumns : parent.Source.KeyColumns.Select(k => k.Name).ToList();
+                var isKey = parentColumns.Count == parent.Source.KeyColumns.Count && fk.Columns.Count == parentColumns.Count &&
+                    parentColumns.All(c => parent.Source.KeyColumns.Any(k => string.Equals(k.Name, c, StringComparison.OrdinalIgnoreCase)));
+                var referenced = Identifiers.Quote(schema, parent.TargetName);
+                if (isKey && !(bool)(await ScalarAsync(pg, "SELECT has_table_privilege($1, 'REFERENCES')", cancellationToken, referenced).ConfigureAwait(false))!)
+                {
+                    checks.Add(Check("Target.TablePrivileges", CheckStatus.Fail,
+                        $"{user} may not reference {referenced}: a run creates table '{child.TargetName}' with a foreign key to it ({child.Source.Name}({string.Join(", ", fk.Columns)}) -> {fk.ParentTable}), which needs the REFERENCES privilege on {referenced}.",
+                        $"GRANT REFERENCES ON {referenced} TO {Identifiers.Quote(user ?? "")};", child.Source.Name, ErrorIds.PermissionDenied));
+                }
+            }
         }
 
         if (compatible == tables.Count)
