@@ -177,6 +177,29 @@ public sealed class PreflightTests : IDisposable
     }
 
     [Fact]
+    public async Task A_deferrable_primary_key_is_a_schema_mismatch_before_anything_is_written_and_the_fix_works()
+    {
+        // PostgreSQL takes no deferrable constraint as ON CONFLICT's arbiter, nor as a foreign key's referenced key:
+        // test passed, every push (or the child's foreign key) failed with a bare 55000 (F14).
+        var path = Items();
+        Admin("CREATE TABLE app.kind (id bigint, name text NOT NULL, CONSTRAINT kind_pk PRIMARY KEY (id) DEFERRABLE INITIALLY DEFERRED);");
+
+        var check = Assert.Single(await TestAsync(path, AdminConnection), c => c.Status == CheckStatus.Fail);
+        var refused = await Assert.ThrowsAsync<DbSyncException>(() => SyncAsync(path, AdminConnection));
+
+        Assert.Equal(("Target.Compatibility", ErrorIds.SchemaMismatch, "kind"), (check.Name, check.ErrorId, check.Target));
+        Assert.Equal(ErrorIds.SchemaMismatch, refused.ErrorId);
+        Assert.Contains("DEFERRABLE", refused.Message, StringComparison.Ordinal);
+        Assert.Null(AdminText("SELECT to_regclass('app.item')::text"));
+        Assert.Equal("0", AdminText("SELECT count(*) FROM app.kind"));
+
+        var fix = refused.Message[refused.Message.IndexOf("ALTER TABLE", StringComparison.Ordinal)..];
+        Admin(fix[..(fix.IndexOf(';', StringComparison.Ordinal) + 1)]);
+        Assert.Equal(SyncStatus.Succeeded, (await SyncAsync(path, AdminConnection)).Status);
+        Assert.Equal("2", AdminText("SELECT count(*) FROM app.kind"));
+    }
+
+    [Fact]
     public async Task A_sequence_an_extra_columns_default_draws_from_needs_usage_and_test_says_so()
     {
         // An administrator's extra bigserial column, with GRANT ... ON ALL TABLES but not its sequence: test passed,
@@ -226,6 +249,26 @@ public sealed class PreflightTests : IDisposable
         Admin(check.Fix![..(check.Fix!.IndexOf(';', StringComparison.Ordinal) + 1)]);
         Assert.Empty(Failed(await TestAsync(path, RoleConnection)));
         Assert.Equal(SyncStatus.Succeeded, (await SyncAsync(path, RoleConnection)).Status);
+    }
+
+    [Theory]
+    [InlineData("CREATE TYPE app.kind AS ENUM ('a', 'b')", "kind", "an enum type")]
+    [InlineData("CREATE SEQUENCE app.item", "item", "a sequence")]
+    [InlineData("CREATE TABLE app.other (x int); CREATE INDEX item ON app.other (x)", "item", "an index")]
+    public async Task A_type_sequence_or_index_with_a_synced_tables_name_is_a_schema_mismatch_before_anything_is_written(string sql, string table, string what)
+    {
+        // test passed, every sync failed with a bare 42710 "type already exists" or 42P07 "relation already exists" (F19).
+        var path = Items();
+        Admin(sql);
+
+        var check = Assert.Single(await TestAsync(path, AdminConnection), c => c.Status == CheckStatus.Fail);
+        var refused = await Assert.ThrowsAsync<DbSyncException>(() => SyncAsync(path, AdminConnection));
+
+        Assert.Equal(("Target.Compatibility", ErrorIds.SchemaMismatch, table), (check.Name, check.ErrorId, check.Target));
+        Assert.Contains(what, check.Message, StringComparison.Ordinal);
+        Assert.Equal(ErrorIds.SchemaMismatch, refused.ErrorId);
+        Assert.Contains($"\"app\".\"{table}\" is taken by {what}", refused.Message, StringComparison.Ordinal);
+        Assert.Equal("0", AdminText("SELECT count(*) FROM pg_class WHERE relname IN ('kind', 'item') AND relkind = 'r'"));
     }
 
     [Fact]

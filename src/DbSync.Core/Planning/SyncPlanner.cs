@@ -316,7 +316,7 @@ public static class SyncPlanner
 
         var mapped = source.Columns.Select(c => TypeMapping.Map(c.DeclaredType)).ToList();
 
-        var matches = targets.Values.Where(t => string.Equals(t.Name, targetName, StringComparison.OrdinalIgnoreCase)).ToList();
+        var matches = targets.Values.Where(t => t.Name == targetName || !t.NameOnly && string.Equals(t.Name, targetName, StringComparison.OrdinalIgnoreCase)).ToList();
         var existing = matches.FirstOrDefault(t => t.Name == targetName) ?? (matches.Count == 1 ? matches[0] : null);
         if (existing is null && matches.Count > 1)
         {
@@ -363,6 +363,13 @@ public static class SyncPlanner
         }
 
         var exactResult = new TableSyncResult { Name = source.Name, Target = Identifiers.Quote(schema, existing.Name) };
+        if (existing.NotATable is { } taken && existing.NameOnly)
+        {
+            throw new DbSyncException(ErrorIds.SchemaMismatch, DbSyncErrorCategory.MetadataError,
+                $"Table '{source.Name}': the name {exactResult.Target} is taken by {taken} in PostgreSQL, so the table cannot be created there. Rename or drop it there, or sync into another schema (--schema).",
+                source.Name);
+        }
+
         if (existing.NotATable is { } kind)
         {
             throw new DbSyncException(ErrorIds.SchemaMismatch, DbSyncErrorCategory.MetadataError,
@@ -464,6 +471,17 @@ public static class SyncPlanner
         {
             throw new DbSyncException(ErrorIds.SchemaMismatch, DbSyncErrorCategory.MetadataError,
                 $"Table '{source.Name}' is to be node-partitioned, but PostgreSQL table {exactResult.Target} already exists without a '{NodeColumnName}' column in its primary key; DbSync does not rekey an existing table. Drop or rename it, or sync the table without --node-partitioned.",
+                source.Name);
+        }
+
+        if (!existing.UniqueKeys.Any(u => u.Count == keyTargets.Count && u.All(keyTargets.Contains))
+            && existing.DeferrableKeys.FirstOrDefault(d => d.Columns.Count == keyTargets.Count && d.Columns.All(keyTargets.Contains)) is { Name: not null } deferrable)
+        {
+            // PostgreSQL takes no deferrable constraint as ON CONFLICT's arbiter, nor as the key a foreign key references:
+            // every push failed with 55000. ALTER CONSTRAINT changes only foreign keys, so the fix re-creates it.
+            var columns = string.Join(", ", deferrable.Columns.Select(Identifiers.Quote));
+            throw new DbSyncException(ErrorIds.SchemaMismatch, DbSyncErrorCategory.MetadataError,
+                $"Table '{source.Name}': the key ({columns}) of PostgreSQL table {exactResult.Target} is the DEFERRABLE constraint {Identifiers.Quote(deferrable.Name)}, which PostgreSQL cannot use for an upsert (INSERT ... ON CONFLICT) or a foreign key. Make it not deferrable there: ALTER TABLE {exactResult.Target} DROP CONSTRAINT {Identifiers.Quote(deferrable.Name)}, ADD CONSTRAINT {Identifiers.Quote(deferrable.Name)} {(deferrable.Primary ? "PRIMARY KEY" : "UNIQUE")} ({columns}); (a foreign key referencing it must be dropped first and added again after).",
                 source.Name);
         }
 

@@ -53,6 +53,18 @@ public sealed class TargetTable
     public string? NotATable { get; set; }
 
     /// <summary>
+    /// Not a relation with columns but another object whose name a new table cannot take (a sequence, an index, a
+    /// type): it is in the way of its exact name only, never matched case-insensitively as a table is.
+    /// </summary>
+    public bool NameOnly { get; init; }
+
+    /// <summary>
+    /// Deferrable primary key and unique constraints (name, whether the primary key, columns), kept out of <see cref="UniqueKeys"/>: PostgreSQL
+    /// takes none as an upsert's arbiter nor as the key a foreign key references (55000).
+    /// </summary>
+    public List<(string Name, bool Primary, IReadOnlyList<string> Columns)> DeferrableKeys { get; } = [];
+
+    /// <summary>
     /// The rules that stop DbSync's writes, as text ("ON INSERT", "DO INSTEAD ON DELETE", ...), or null: any rule on
     /// INSERT or UPDATE (PostgreSQL refuses INSERT … ON CONFLICT on such a table), an INSTEAD rule on DELETE (which
     /// replaces the delete and its RETURNING).
@@ -397,8 +409,9 @@ public static class TargetDatabase
     }
 
     /// <summary>
-    /// Reads the tables of one schema, keyed by exact name, and the views, materialized views and foreign tables, which
-    /// the planner refuses by name. An absent schema reads as empty.
+    /// Reads the tables of one schema, keyed by exact name, and the views, materialized views and foreign tables, and the
+    /// sequences, indexes and types (<see cref="TargetTable.NameOnly"/>), which the planner refuses by name. An absent
+    /// schema reads as empty.
     /// </summary>
     public static async Task<Dictionary<string, TargetTable>> ReadTablesAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction,
         string schema, CancellationToken cancellationToken)
@@ -456,22 +469,51 @@ public static class TargetDatabase
             }
         }
 
+        // Other objects whose name a new table cannot take: CREATE TABLE failed on them with a bare 42P07 or 42710. An
+        // array type is left out: PostgreSQL renames one that is in the way of a new table's.
         using (var command = new NpgsqlCommand("""
-            SELECT c.relname, array_agg(a.attname ORDER BY k.ord)
-            FROM pg_constraint con
-            JOIN pg_class c ON c.oid = con.conrelid
-            JOIN pg_namespace n ON n.oid = c.relnamespace
-            CROSS JOIN LATERAL unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
-            JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
-            WHERE n.nspname = $1 AND con.contype IN ('p', 'u')
-            GROUP BY c.relname, con.oid
+            SELECT c.relname, CASE c.relkind WHEN 'S' THEN 'a sequence' WHEN 'c' THEN 'a composite type' WHEN 'i' THEN 'an index' WHEN 'I' THEN 'an index' ELSE 'a relation' END
+            FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+            WHERE n.nspname = $1 AND c.relkind NOT IN ('r', 'p', 'v', 'm', 'f')
+            UNION ALL
+            SELECT t.typname, CASE t.typtype WHEN 'e' THEN 'an enum type' WHEN 'd' THEN 'a domain' WHEN 'r' THEN 'a range type' WHEN 'm' THEN 'a multirange type' ELSE 'a type' END
+            FROM pg_type AS t JOIN pg_namespace AS n ON n.oid = t.typnamespace
+            WHERE n.nspname = $1 AND t.typrelid = 0 AND NOT EXISTS (SELECT 1 FROM pg_type AS e WHERE e.typarray = t.oid)
             """, connection, transaction))
         {
             command.Parameters.AddWithValue(schema);
             using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                if (tables.TryGetValue(reader.GetString(0), out var table))
+                tables.TryAdd(reader.GetString(0), new TargetTable { Name = reader.GetString(0), NotATable = reader.GetString(1), NameOnly = true });
+            }
+        }
+
+        using (var command = new NpgsqlCommand("""
+            SELECT c.relname, array_agg(a.attname ORDER BY k.ord), con.condeferrable, con.conname, con.contype = 'p'
+            FROM pg_constraint con
+            JOIN pg_class c ON c.oid = con.conrelid
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            CROSS JOIN LATERAL unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
+            JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+            WHERE n.nspname = $1 AND con.contype IN ('p', 'u')
+            GROUP BY c.relname, con.oid, con.condeferrable, con.conname, con.contype
+            """, connection, transaction))
+        {
+            command.Parameters.AddWithValue(schema);
+            using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (!tables.TryGetValue(reader.GetString(0), out var table))
+                {
+                    continue;
+                }
+
+                if (reader.GetBoolean(2))
+                {
+                    table.DeferrableKeys.Add((reader.GetString(3), reader.GetBoolean(4), reader.GetFieldValue<string[]>(1)));
+                }
+                else
                 {
                     table.UniqueKeys.Add(reader.GetFieldValue<string[]>(1));
                 }
