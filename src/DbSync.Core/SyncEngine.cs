@@ -504,7 +504,11 @@ public sealed class SyncEngine
     }
 
     /// <summary>What one committed attempt leaves for the SQLite side; <c>Unrecorded</c>: the log entry of an earlier run PostgreSQL committed but the file never recorded.</summary>
-    private sealed record Applied(List<TablePlan> Plans, List<TableSyncResult> Skipped, Dictionary<TablePlan, List<TargetWinsRow>> TargetWins, RunLogEntry? Unrecorded);
+    private sealed record Applied(List<TablePlan> Plans, List<TableSyncResult> Skipped, Dictionary<TablePlan, List<TargetWinsRow>> TargetWins, RunLogEntry? Unrecorded)
+    {
+        /// <summary>The role could not release the node ids a reset-node left to release: the file keeps them to release.</summary>
+        public bool ReleasesKept { get; init; }
+    }
 
     private static async Task<Applied> ApplyAsync(SyncRequest request, string schema, SqliteConnection sqlite, NpgsqlConnection pg,
         List<(SourceTable Table, RegisteredTable Registry)> captured, SyncResult result, List<string> warnings, bool careful, bool snapshots,
@@ -525,7 +529,12 @@ public sealed class SyncEngine
                 await locks.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            await Conflicts.NodeIdentity.ReleasePendingAsync(pg, sqlite, cancellationToken).ConfigureAwait(false);
+            var releasesKept = await Conflicts.NodeIdentity.ReleasePendingAsync(pg, sqlite, cancellationToken).ConfigureAwait(false);
+            if (releasesKept is not null)
+            {
+                warnings.Add(releasesKept);
+            }
+
             var (unrecorded, unrecordedRun, unrecordedEntry, xid) = await Conflicts.NodeIdentity.ClaimAsync(pg, transaction, sqlite, result.NodeId, result.RunId, result.Path, snapshots, cancellationToken)
                 .ConfigureAwait(false);
             var targets = await TargetDatabase.ReadTablesAsync(pg, transaction, schema, cancellationToken).ConfigureAwait(false);
@@ -823,7 +832,7 @@ public sealed class SyncEngine
                 }
             }
 
-            return new Applied(plans, skipped, targetWins, unrecordedEntry);
+            return new Applied(plans, skipped, targetWins, unrecordedEntry) { ReleasesKept = releasesKept is not null };
         }
     }
 
@@ -982,7 +991,11 @@ public sealed class SyncEngine
                 recorded.Status = RunStatus.Running;
                 RunLog.Write(sqlite, write, recorded);
                 var completed = applied.Unrecorded is { } unrecorded ? RunLog.CompleteCommitted(sqlite, write, unrecorded, result.RunId) : null;
-                Conflicts.NodeIdentity.ForgetPendingReleases(sqlite, write);
+                if (!applied.ReleasesKept)
+                {
+                    Conflicts.NodeIdentity.ForgetPendingReleases(sqlite, write);
+                }
+
                 CaptureStore.WriteMeta(sqlite, write, LastTargetKey, destination);
                 // Of the tables this run read, only the entries it saw: one committed since is new work, not left. The
                 // entries this transaction gave rows a whole-table copy held back (which had none) are left too: counted as

@@ -290,4 +290,31 @@ public sealed class PreflightTests : IDisposable
         Assert.Equal((SyncStatus.Succeeded, 5L), (load.Status, load.Inserted));
         Assert.Equal("3", AdminText("SELECT count(*) FROM app.\"Item\""));
     }
+
+    [Fact]
+    public async Task A_release_the_role_may_not_make_after_an_offline_reset_node_is_a_warning_and_stays_pending()
+    {
+        // After a reset-node without --connection, the copy's next sync releases the old id with a DELETE on
+        // dbsync.nodes, a grant no sync needed before: as a role granted what cli.md lists, every sync of the copy
+        // failed as DbSync.PermissionDenied, all its changes blocked, and test had passed (F23).
+        var original = await MadeByTheAdministratorAsync();
+        Admin($"GRANT USAGE ON SCHEMA app TO {_role}; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA app TO {_role}; GRANT SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA app TO {_role};");
+        var copy = Path.Combine(_fixture.Directory, "copy.sqlite");
+        File.Copy(original, copy);
+        var reset = await new SyncEngine().ResetNodeAsync(new ResetNodeRequest { Path = copy });
+        SyncFixture.Execute(copy, "INSERT INTO item VALUES (4, 1, 'saw');");
+
+        Assert.Empty(Failed(await TestAsync(copy, RoleConnection)));
+        var first = await SyncAsync(copy, RoleConnection);
+        var again = await SyncAsync(copy, RoleConnection);
+
+        Assert.Equal((SyncStatus.Succeeded, 1L), (first.Status, first.Inserted));
+        Assert.Equal("saw", AdminText("SELECT name FROM app.item WHERE id = 4"));
+        Assert.Contains(first.Warnings, w => w.Contains(reset.PreviousNodeId!, StringComparison.Ordinal) && w.Contains("GRANT DELETE ON dbsync.nodes", StringComparison.Ordinal));
+        Assert.Contains(again.Warnings, w => w.Contains("GRANT DELETE ON dbsync.nodes", StringComparison.Ordinal)); // still to release
+
+        Admin($"GRANT DELETE ON dbsync.nodes TO {_role};");
+        Assert.DoesNotContain((await SyncAsync(copy, RoleConnection)).Warnings, w => w.Contains("dbsync.nodes", StringComparison.Ordinal));
+        Assert.Equal("0", AdminText($"SELECT count(*) FROM dbsync.nodes WHERE node_id = '{reset.PreviousNodeId}'"));
+    }
 }

@@ -179,8 +179,12 @@ public static class NodeIdentity
     /// <summary>The file's meta key for node ids a reset-node without connection left to release.</summary>
     private const string ReleaseKey = "release_node_ids";
 
+    /// <summary>
+    /// Releases <paramref name="nodeId"/> in dbsync.nodes when PostgreSQL's last run under it is one this file made;
+    /// with <paramref name="delete"/> false, only says whether it would.
+    /// </summary>
     private static async Task<bool> ReleaseAsync(NpgsqlConnection pg, SqliteConnection sqlite, SqliteTransaction? transaction, string nodeId,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, bool delete = true)
     {
         using var read = new NpgsqlCommand("SELECT last_run FROM dbsync.nodes WHERE node_id = $1 AND to_regclass('dbsync.nodes') IS NOT NULL", pg);
         read.Parameters.AddWithValue(nodeId);
@@ -199,6 +203,11 @@ public static class NodeIdentity
             return false;
         }
 
+        if (!delete)
+        {
+            return true;
+        }
+
         using var release = new NpgsqlCommand("DELETE FROM dbsync.nodes WHERE node_id = $1 AND last_run = $2", pg);
         release.Parameters.AddWithValue(nodeId);
         release.Parameters.AddWithValue(run);
@@ -210,12 +219,36 @@ public static class NodeIdentity
     /// connection, when PostgreSQL's last run under them is one this file made, so that the file it was copied from can
     /// go on under its id. The file forgets them once the run commits (<see cref="ForgetPendingReleases"/>).
     /// </summary>
-    internal static async Task ReleasePendingAsync(NpgsqlConnection pg, SqliteConnection sqlite, CancellationToken cancellationToken)
+    /// <returns>
+    /// Null, or a warning when the role may not DELETE from dbsync.nodes (a grant only this needs) and an id needs
+    /// releasing: the ids then stay to release, and the run goes on (its 42501 failed every run of the file).
+    /// </returns>
+    internal static async Task<string?> ReleasePendingAsync(NpgsqlConnection pg, SqliteConnection sqlite, CancellationToken cancellationToken)
     {
-        foreach (var nodeId in (CaptureStore.ReadMeta(sqlite, null, ReleaseKey) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries))
+        var pending = (CaptureStore.ReadMeta(sqlite, null, ReleaseKey) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries);
+        if (pending.Length == 0)
         {
-            await ReleaseAsync(pg, sqlite, null, nodeId, cancellationToken).ConfigureAwait(false);
+            return null;
         }
+
+        bool mayDelete;
+        using (var may = new NpgsqlCommand("SELECT CASE WHEN to_regclass('dbsync.nodes') IS NULL THEN true ELSE has_table_privilege('dbsync.nodes', 'DELETE') END", pg))
+        {
+            mayDelete = (bool)(await may.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+        }
+
+        var kept = new List<string>();
+        foreach (var nodeId in pending)
+        {
+            if (await ReleaseAsync(pg, sqlite, null, nodeId, cancellationToken, delete: mayDelete).ConfigureAwait(false) && !mayDelete)
+            {
+                kept.Add(nodeId);
+            }
+        }
+
+        return kept.Count == 0 ? null
+            : $"The node id(s) {string.Join(", ", kept)} this file had before a reset-node without --connection stay claimed in dbsync.nodes: releasing them needs DELETE on dbsync.nodes, which {pg.UserName} lacks. "
+              + $"Until a sync as a role that may (GRANT DELETE ON dbsync.nodes TO {Identifiers.Quote(pg.UserName ?? "")};) releases them, the file this one was copied from is refused (DbSync.DuplicateNodeId); this file's changes are synced meanwhile.";
     }
 
     /// <summary>After PostgreSQL committed a run (which released them): the old ids need no release any more.</summary>
