@@ -316,8 +316,11 @@ public static class SyncPlanner
 
         var mapped = source.Columns.Select(c => TypeMapping.Map(c.DeclaredType)).ToList();
 
-        var matches = targets.Values.Where(t => t.Name == targetName || !t.NameOnly && string.Equals(t.Name, targetName, StringComparison.OrdinalIgnoreCase)).ToList();
-        var existing = matches.FirstOrDefault(t => t.Name == targetName) ?? (matches.Count == 1 ? matches[0] : null);
+        var matches = targets.Values.Where(t => !t.NameOnly && string.Equals(t.Name, targetName, StringComparison.OrdinalIgnoreCase)).ToList();
+        // A sequence, index or type is in the way only of a table to create under its exact name; an administrator's
+        // "Item" beside an index "item" is still the table synced into.
+        var existing = matches.FirstOrDefault(t => t.Name == targetName) ?? (matches.Count == 1 ? matches[0]
+            : matches.Count == 0 && targets.TryGetValue(targetName, out var other) && other.NameOnly ? other : null);
         if (existing is null && matches.Count > 1)
         {
             throw new DbSyncException(ErrorIds.SchemaMismatch, DbSyncErrorCategory.MetadataError,
