@@ -305,16 +305,19 @@ public sealed class PreflightTests : IDisposable
         var reset = await new SyncEngine().ResetNodeAsync(new ResetNodeRequest { Path = copy });
         SyncFixture.Execute(copy, "INSERT INTO item VALUES (4, 1, 'saw');");
 
-        Assert.Empty(Failed(await TestAsync(copy, RoleConnection)));
+        var checks = await TestAsync(copy, RoleConnection);
         var first = await SyncAsync(copy, RoleConnection);
         var again = await SyncAsync(copy, RoleConnection);
 
+        Assert.Empty(Failed(checks));
+        var warned = Assert.Single(checks, c => c is { Name: "Target.DbSyncSchema", Status: CheckStatus.Warning });
+        Assert.Equal($"GRANT DELETE ON dbsync.nodes TO \"{_role}\";", warned.Fix);
         Assert.Equal((SyncStatus.Succeeded, 1L), (first.Status, first.Inserted));
         Assert.Equal("saw", AdminText("SELECT name FROM app.item WHERE id = 4"));
         Assert.Contains(first.Warnings, w => w.Contains(reset.PreviousNodeId!, StringComparison.Ordinal) && w.Contains("GRANT DELETE ON dbsync.nodes", StringComparison.Ordinal));
         Assert.Contains(again.Warnings, w => w.Contains("GRANT DELETE ON dbsync.nodes", StringComparison.Ordinal)); // still to release
 
-        Admin($"GRANT DELETE ON dbsync.nodes TO {_role};");
+        Admin(warned.Fix!);
         Assert.DoesNotContain((await SyncAsync(copy, RoleConnection)).Warnings, w => w.Contains("dbsync.nodes", StringComparison.Ordinal));
         Assert.Equal("0", AdminText($"SELECT count(*) FROM dbsync.nodes WHERE node_id = '{reset.PreviousNodeId}'"));
     }

@@ -225,8 +225,8 @@ public static class NodeIdentity
     /// </returns>
     internal static async Task<string?> ReleasePendingAsync(NpgsqlConnection pg, SqliteConnection sqlite, CancellationToken cancellationToken)
     {
-        var pending = (CaptureStore.ReadMeta(sqlite, null, ReleaseKey) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries);
-        if (pending.Length == 0)
+        var pending = PendingReleases(sqlite);
+        if (pending.Count == 0)
         {
             return null;
         }
@@ -250,6 +250,10 @@ public static class NodeIdentity
             : $"The node id(s) {string.Join(", ", kept)} this file had before a reset-node without --connection stay claimed in dbsync.nodes: releasing them needs DELETE on dbsync.nodes, which {pg.UserName} lacks. "
               + $"Until a sync as a role that may (GRANT DELETE ON dbsync.nodes TO {Identifiers.Quote(pg.UserName ?? "")};) releases them, the file this one was copied from is refused (DbSync.DuplicateNodeId); this file's changes are synced meanwhile.";
     }
+
+    /// <summary>The node ids a reset-node without connection left for the file's next sync to release.</summary>
+    internal static IReadOnlyList<string> PendingReleases(SqliteConnection sqlite) =>
+        (CaptureStore.ReadMeta(sqlite, null, ReleaseKey) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries);
 
     /// <summary>After PostgreSQL committed a run (which released them): the old ids need no release any more.</summary>
     internal static void ForgetPendingReleases(SqliteConnection sqlite, SqliteTransaction transaction) =>

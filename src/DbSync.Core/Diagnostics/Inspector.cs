@@ -859,6 +859,16 @@ internal static class Inspector
         using var sqlite = SourceDatabase.Open(SourceDatabase.Validate(request.Path), busyTimeoutSeconds: 2);
         var registry = CaptureStore.IsEnabled(sqlite) ? CaptureStore.ReadRegistry(sqlite, null) : new Dictionary<string, RegisteredTable>(Identifiers.SqliteNames);
 
+        // A reset-node without --connection left node ids for the next sync to release, with a DELETE on dbsync.nodes
+        // that no other sync needs; a sync that may not warns and leaves them claimed (Conflicts.NodeIdentity).
+        if (canLog && CaptureStore.IsEnabled(sqlite) && Conflicts.NodeIdentity.PendingReleases(sqlite) is { Count: > 0 } releases
+            && !(bool)(await ScalarAsync(pg, "SELECT CASE WHEN to_regclass('dbsync.nodes') IS NULL THEN true ELSE has_table_privilege('dbsync.nodes', 'DELETE') END", cancellationToken).ConfigureAwait(false))!)
+        {
+            checks.Add(Check("Target.DbSyncSchema", CheckStatus.Warning,
+                $"This file's node id(s) {string.Join(", ", releases)} from before a reset-node without --connection are released by its next sync, which needs DELETE on dbsync.nodes, and {user} lacks it: syncs work, with a warning, and leave the id(s) claimed, so the file this one was copied from is refused (DbSync.DuplicateNodeId) meanwhile.",
+                $"GRANT DELETE ON dbsync.nodes TO {Identifiers.Quote(user ?? "")};", "dbsync", ErrorIds.PermissionDenied));
+        }
+
         var compatible = 0;
         // Existing columns narrower than the types DbSync maps to (timestamp(0), varchar(3), numeric(6,2), integer): the
         // value check is made again with them, since a sync holds back what they cannot hold exactly.
