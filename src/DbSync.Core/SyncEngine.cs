@@ -535,7 +535,7 @@ public sealed class SyncEngine
                 warnings.Add(releasesKept);
             }
 
-            var (unrecorded, unrecordedRun, unrecordedEntry, xid) = await Conflicts.NodeIdentity.ClaimAsync(pg, transaction, sqlite, result.NodeId, result.RunId, result.Path, snapshots, cancellationToken)
+            var (unrecorded, _, unrecordedEntry, xid) = await Conflicts.NodeIdentity.ClaimAsync(pg, transaction, sqlite, result.NodeId, result.RunId, result.Path, snapshots, cancellationToken)
                 .ConfigureAwait(false);
             var targets = await TargetDatabase.ReadTablesAsync(pg, transaction, schema, cancellationToken).ConfigureAwait(false);
             var plans = new List<TablePlan>();
@@ -624,23 +624,21 @@ public sealed class SyncEngine
                     // commit removes changes from the log, and that run's was never done: a log without that run's last
                     // change is not the file it read. It is a copy taken while that run was running (or restored from
                     // one), which lacks changes PostgreSQL got from the original; its node id is the original's.
-                    if (unrecorded.TryGetValue(plan.Registry.Id, out var through) && through > 0)
+                    if (unrecorded.TryGetValue(plan.Registry.Id, out var applied) && applied.Through > 0)
                     {
+                        var through = applied.Through;
                         if (through > plan.Snapshot || read.Scalar(CaptureStore.HoldsSequenceSql(plan.Registry, through)) != 1)
                         {
                             throw new DbSyncException(ErrorIds.DuplicateNodeId, DbSyncErrorCategory.InvalidOperation,
-                                $"'{result.Path}' lacks changes that run {unrecordedRun} of its node read from it and PostgreSQL committed (table '{plan.Source.Name}', change {through}): " +
+                                $"'{result.Path}' lacks changes that run {applied.Runs.MaxBy(r => r.Value).Key} of its node read from it and PostgreSQL committed (table '{plan.Source.Name}', change {through}): " +
                                 "it is a copy of the file taken while that run was running, or restored from one, and PostgreSQL has changes this file does not. " +
                                 $"Run 'dbsync reset-node --path <this file> --connection ...' (Reset-DbSyncNode) to give it an identity of its own, then 'dbsync sync --resync' to make PostgreSQL match it. Nothing was written.",
                                 result.Path);
                         }
 
                         plan.AppliedThrough = through;
-                        // Counted before its COMMIT, the entry says whether that run held any row of the table back; the
-                        // rows it held are not recorded anywhere the next run can read, so only a table without any is known
-                        // to have been applied in full.
-                        plan.AppliedAll = unrecordedEntry?.Tables.FirstOrDefault(t => Identifiers.SqliteNames.Equals(t.Name, plan.Source.Name)) is { Quarantined: 0 } entry
-                            && entry.Conflicts == entry.ConflictsResolved;
+                        plan.AppliedAll = applied.AppliedAll;
+                        plan.UnrecordedRuns = applied.Runs;
                     }
                 }
 
@@ -719,9 +717,9 @@ public sealed class SyncEngine
                         await Applier.MarkRefusedAsync(context, plan, refused, cancellationToken).ConfigureAwait(false);
                     }
 
-                    if (plan.AppliedThrough > 0 && plan.Mode == LoadMode.Push && unrecordedRun is { } run)
+                    if (plan.AppliedThrough > 0 && plan.Mode == LoadMode.Push)
                     {
-                        await Applier.RecoverTargetWinsAsync(context, plan, run, cancellationToken).ConfigureAwait(false);
+                        await Applier.RecoverTargetWinsAsync(context, plan, cancellationToken).ConfigureAwait(false);
                         if (plan.AppliedAll)
                         {
                             // After the refused rows are marked: those are decided again, not taken for applied.
@@ -801,8 +799,10 @@ public sealed class SyncEngine
             if (snapshots)
             {
                 // Committed with the changes: if this process dies before the file records them, the next run knows.
+                // What earlier unrecorded runs applied goes on with it: of the tables this run did not cover, the file
+                // records nothing when it records this run.
                 await Conflicts.NodeIdentity.RecordSnapshotsAsync(pg, transaction, result.NodeId, plans.Select(p => (p.Registry.Id, p.Snapshot)),
-                    RunLogEntry.Committed(result), cancellationToken).ConfigureAwait(false);
+                    RunLogEntry.Committed(result), unrecorded, cancellationToken).ConfigureAwait(false);
             }
 
             cancellationToken.ThrowIfCancellationRequested();

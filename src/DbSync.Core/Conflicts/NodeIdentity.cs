@@ -25,13 +25,14 @@ public static class NodeIdentity
     /// whether <c>dbsync.nodes</c> has its <c>snapshots</c> column.
     /// </summary>
     /// <returns>
-    /// When the node's last committed run is one this file started but never recorded as committed (it was killed, or
-    /// the file could not be written, after PostgreSQL committed): how far that run read each table's change log, by
-    /// table id (see <see cref="RecordSnapshotsAsync"/>), that run's id, and its run log entry as committed (null when an
-    /// older DbSync made it). Otherwise empty, and nulls.
+    /// By table id, the changes PostgreSQL has and the file never recorded (<see cref="Unsettled"/>): those of the node's
+    /// last committed run when it is one this file started but never recorded as committed (it was killed, or the file
+    /// could not be written, after PostgreSQL committed), and those of earlier such runs that no run recorded since
+    /// (see <see cref="RecordSnapshotsAsync"/>); then the id of that last run and its run log entry as committed (null
+    /// when an older DbSync made it), or nulls when the file recorded it.
     /// </returns>
     /// <exception cref="DbSyncException">DuplicateNodeId.</exception>
-    internal static async Task<(IReadOnlyDictionary<long, long> Snapshots, Guid? Run, RunLogEntry? Entry, long Xid)> ClaimAsync(NpgsqlConnection pg, NpgsqlTransaction transaction, SqliteConnection sqlite,
+    internal static async Task<(IReadOnlyDictionary<long, Unsettled> Unsettled, Guid? Run, RunLogEntry? Entry, long Xid)> ClaimAsync(NpgsqlConnection pg, NpgsqlTransaction transaction, SqliteConnection sqlite,
         string nodeId, Guid runId, string path, bool snapshots, CancellationToken cancellationToken)
     {
         Guid? lastRun = null;
@@ -95,23 +96,58 @@ public static class NodeIdentity
         // The transaction's id, by which a run whose connection broke during its COMMIT asks whether it committed.
         var xid = (long)(await claim.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
 
-        if (lastRun is not null && !recordedLast && lastSnapshots is not null)
+        if (lastRun is not { } last || lastSnapshots is null)
         {
-            var (sequences, entry) = ParseSnapshots(lastSnapshots);
-            return (sequences, lastRun, entry?.RunId == lastRun ? entry : null, xid);
+            return (new Dictionary<long, Unsettled>(), null, null, xid);
         }
 
-        return (new Dictionary<long, long>(), null, null, xid);
+        var (sequences, entry, earlier) = ParseSnapshots(lastSnapshots);
+        entry = entry?.RunId == last ? entry : null;
+        // Tables that run did not cover keep what earlier unrecorded runs applied, whether or not the file recorded it: a
+        // run of some tables (sync --table, quarantine --retry) settles only those. Settled for the whole file, the next
+        // run pushed the rest again with conflict detection (interrupt exploration, F4).
+        // A table no longer captured is dropped: its log went with it.
+        var names = CaptureStore.ReadRegistry(sqlite, null).Values.ToDictionary(r => r.Id, r => r.Name);
+        var unsettled = earlier.Where(e => !sequences.ContainsKey(e.Key) && names.ContainsKey(e.Key)).ToDictionary(e => e.Key, e => e.Value);
+        if (!recordedLast)
+        {
+            foreach (var (tableId, through) in sequences)
+            {
+                // Counted before its COMMIT, the entry says whether that run held any row of the table back; the rows it held
+                // are not recorded anywhere the next run can read, so only a table without any is known to have been applied in full.
+                var all = names.TryGetValue(tableId, out var name)
+                    && entry?.Tables.FirstOrDefault(t => Identifiers.SqliteNames.Equals(t.Name, name)) is { Quarantined: 0 } table
+                    && table.Conflicts == table.ConflictsResolved;
+                unsettled[tableId] = new Unsettled(through, all, new Dictionary<Guid, long> { [last] = through });
+            }
+        }
+
+        return (unsettled, recordedLast ? null : last, recordedLast ? null : entry, xid);
     }
+
+    /// <summary>
+    /// What PostgreSQL has of one table's changes that the file never recorded: the runs that committed them were killed,
+    /// or could not write the file, after their COMMIT, and no run since recorded this table.
+    /// </summary>
+    /// <param name="Through">The sequence number through which PostgreSQL has the table's changes (the latest such run's snapshot).</param>
+    /// <param name="AppliedAll">That run held no row of the table back, so it applied every change up to <paramref name="Through"/> but those the target won.</param>
+    /// <param name="Runs">
+    /// Each such run, with its snapshot of the table: the rows whose conflict one of them resolved with the target winning,
+    /// and that have not changed here since its snapshot, still need that version in the file.
+    /// </param>
+    internal sealed record Unsettled(long Through, bool AppliedAll, IReadOnlyDictionary<Guid, long> Runs);
 
     /// <summary>
     /// Inside the run's PostgreSQL transaction, just before its COMMIT: how far it read each table's change log (the
     /// largest sequence number), by table id, and the run's log entry as committed (under the key <c>run</c>). Committed
     /// with the run's changes, so that when the file cannot record the commit, the next run knows which of the changes
-    /// it finds pending PostgreSQL already has, and logs what the run did.
+    /// it finds pending PostgreSQL already has, and logs what the run did. Under the key <c>earlier</c>, what earlier
+    /// unrecorded runs applied (<paramref name="unsettled"/>, as <see cref="ClaimAsync"/> found it): of a table this run did
+    /// not cover, all of it, which stays in force even once the file records this run; of one it covered, their runs only,
+    /// whose target-won rows the file still needs if it never records this run either.
     /// </summary>
     internal static async Task RecordSnapshotsAsync(NpgsqlConnection pg, NpgsqlTransaction transaction, string nodeId, IEnumerable<(long TableId, long Sequence)> snapshots,
-        RunLogEntry entry, CancellationToken cancellationToken)
+        RunLogEntry entry, IReadOnlyDictionary<long, Unsettled> unsettled, CancellationToken cancellationToken)
     {
         var document = new System.Text.Json.Nodes.JsonObject();
         foreach (var (tableId, sequence) in snapshots)
@@ -120,6 +156,26 @@ public static class NodeIdentity
         }
 
         document[RunKey] = System.Text.Json.JsonSerializer.SerializeToNode(entry, RunLogEntry.JsonOptions);
+        if (unsettled.Count > 0)
+        {
+            var earlier = new System.Text.Json.Nodes.JsonObject();
+            foreach (var (tableId, table) in unsettled)
+            {
+                var runs = new System.Text.Json.Nodes.JsonObject();
+                foreach (var (run, through) in table.Runs)
+                {
+                    runs[run.ToString()] = through;
+                }
+
+                earlier[tableId.ToString(CultureInfo.InvariantCulture)] = new System.Text.Json.Nodes.JsonObject
+                {
+                    ["through"] = table.Through, ["all"] = table.AppliedAll, ["runs"] = runs,
+                };
+            }
+
+            document[EarlierKey] = earlier;
+        }
+
         // Characters as they are, not \uXXXX: jsonb turns an escape back into the character, which a database whose
         // encoding lacks it refuses (22P05). There the entry's path and message get U+XXXX for such characters instead (the
         // entry a later run recovers from here then shows them so).
@@ -131,12 +187,16 @@ public static class NodeIdentity
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>The key of the run's log entry in <c>dbsync.nodes.snapshots</c>; the others are table ids.</summary>
+    /// <summary>The key of the run's log entry in <c>dbsync.nodes.snapshots</c>; the others are table ids, and <see cref="EarlierKey"/>.</summary>
     private const string RunKey = "run";
 
-    private static (Dictionary<long, long> Sequences, RunLogEntry? Entry) ParseSnapshots(string json)
+    /// <summary>The key, in <c>dbsync.nodes.snapshots</c>, of what earlier unrecorded runs applied, by table id (see <see cref="RecordSnapshotsAsync"/>).</summary>
+    private const string EarlierKey = "earlier";
+
+    private static (Dictionary<long, long> Sequences, RunLogEntry? Entry, Dictionary<long, Unsettled> Earlier) ParseSnapshots(string json)
     {
         var parsed = new Dictionary<long, long>();
+        var earlier = new Dictionary<long, Unsettled>();
         RunLogEntry? entry = null;
         try
         {
@@ -153,6 +213,16 @@ public static class NodeIdentity
                     {
                         entry = ReadEntry(property.Value);
                     }
+                    else if (property.Name == EarlierKey && property.Value.ValueKind == System.Text.Json.JsonValueKind.Object)
+                    {
+                        foreach (var table in property.Value.EnumerateObject())
+                        {
+                            if (long.TryParse(table.Name, NumberStyles.None, CultureInfo.InvariantCulture, out var tableId) && ReadUnsettled(table.Value) is { } unsettled)
+                            {
+                                earlier[tableId] = unsettled;
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -161,7 +231,32 @@ public static class NodeIdentity
             // Not written by DbSync: nothing is known, and the run treats every pending change as not yet applied.
         }
 
-        return (parsed, entry);
+        return (parsed, entry, earlier);
+    }
+
+    /// <summary>One table of <see cref="EarlierKey"/>; null when it is not as DbSync writes it (then nothing is known of that table).</summary>
+    private static Unsettled? ReadUnsettled(System.Text.Json.JsonElement element)
+    {
+        if (element.ValueKind != System.Text.Json.JsonValueKind.Object
+            || !element.TryGetProperty("through", out var through) || through.ValueKind != System.Text.Json.JsonValueKind.Number || !through.TryGetInt64(out var sequence)
+            || !element.TryGetProperty("all", out var all) || all.ValueKind is not (System.Text.Json.JsonValueKind.True or System.Text.Json.JsonValueKind.False)
+            || !element.TryGetProperty("runs", out var runs) || runs.ValueKind != System.Text.Json.JsonValueKind.Object)
+        {
+            return null;
+        }
+
+        var parsed = new Dictionary<Guid, long>();
+        foreach (var run in runs.EnumerateObject())
+        {
+            if (!Guid.TryParse(run.Name, out var id) || run.Value.ValueKind != System.Text.Json.JsonValueKind.Number || !run.Value.TryGetInt64(out var runThrough))
+            {
+                return null;
+            }
+
+            parsed[id] = runThrough;
+        }
+
+        return new Unsettled(sequence, all.GetBoolean(), parsed);
     }
 
     private static RunLogEntry? ReadEntry(System.Text.Json.JsonElement element)

@@ -69,6 +69,12 @@ public sealed class TablePlan
     /// </summary>
     public bool AppliedAll { get; set; }
 
+    /// <summary>
+    /// The unrecorded runs whose changes <see cref="AppliedThrough"/> counts, each with its snapshot of this table: the
+    /// last one, and earlier ones that no recorded run settled since (see <see cref="Conflicts.NodeIdentity.Unsettled"/>).
+    /// </summary>
+    public IReadOnlyDictionary<Guid, long> UnrecordedRuns { get; set; } = new Dictionary<Guid, long>();
+
     /// <summary>Rows an unrecorded run gave the target, marked not to be pushed again (see <c>Applier.RecoverTargetWinsAsync</c>).</summary>
     public long Recovered { get; set; }
 

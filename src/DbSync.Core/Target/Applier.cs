@@ -210,15 +210,19 @@ internal static class Applier
     /// won then (its image in <c>dbsync.conflicts</c>), not what PostgreSQL holds now, since a change another writer made
     /// after that run is one the file would not have had either. They are that run's conflicts, counted and recorded by
     /// it: here they are neither classified nor counted (their conflict column stays null).
+    /// Each run of <see cref="TablePlan.UnrecordedRuns"/> is looked up up to its own snapshot, the latest conflict of a key deciding.
     /// </summary>
-    public static async Task RecoverTargetWinsAsync(ApplyContext context, TablePlan plan, Guid unrecordedRun, CancellationToken cancellationToken)
+    public static async Task RecoverTargetWinsAsync(ApplyContext context, TablePlan plan, CancellationToken cancellationToken)
     {
+        var runs = plan.UnrecordedRuns.ToArray();
         plan.Recovered = await ExecuteAsync(context, $"""
             UPDATE {Q(plan.StagingTable)} AS s SET {Staging.Winner} = 'Target', {Staging.Skip} = true, {Staging.TargetImage} = c.target_row
-            FROM (SELECT DISTINCT ON (key) key, target_row FROM dbsync.conflicts
-                    WHERE run_id = $1 AND node_id = $2 AND table_name = $3 AND winner = 'Target' ORDER BY key, id DESC) AS c
-            WHERE s.{Staging.Last} <= $4 AND c.key = {KeyImage("s", "$5")}
-            """, cancellationToken, unrecordedRun, context.NodeId, plan.Source.Name, plan.AppliedThrough, plan.TargetKeyColumns.ToArray()).ConfigureAwait(false);
+            FROM (SELECT DISTINCT ON (c.key) c.key, c.target_row, c.winner, u.through FROM dbsync.conflicts AS c
+                    JOIN unnest($1::uuid[], $4::bigint[]) AS u (run_id, through) ON c.run_id = u.run_id
+                    WHERE c.node_id = $2 AND c.table_name = $3 ORDER BY c.key, c.id DESC) AS c
+            WHERE c.winner = 'Target' AND s.{Staging.Last} <= c.through AND c.key = {KeyImage("s", "$5")}
+            """, cancellationToken, runs.Select(r => r.Key).ToArray(), context.NodeId, plan.Source.Name, runs.Select(r => r.Value).ToArray(),
+            plan.TargetKeyColumns.ToArray()).ConfigureAwait(false);
     }
 
     /// <summary>
