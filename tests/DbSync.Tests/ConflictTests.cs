@@ -966,6 +966,30 @@ public sealed class ConflictTests : IDisposable
         Assert.Equal((SyncStatus.Succeeded, 0L, 0L, 0L, 0L), (next.Status, next.Inserted, next.Updated, next.Deleted, next.Conflicts));
     }
 
+    [Theory]
+    [InlineData(ConflictPolicy.TargetWins)]
+    [InlineData(ConflictPolicy.SourceWins)]
+    public async Task After_two_runs_in_a_row_whose_commits_the_file_never_recorded_the_file_gets_the_versions_the_first_ones_target_won(ConflictPolicy policy)
+    {
+        // The second run recovered the first one's target-won rows (not pushed, not counted); the run after it took them
+        // for rows the second had applied and marked them synced, so the file kept its losing version for good.
+        var path = await SyncedItemsAsync();
+        _fixture.PgExecute($"UPDATE {Table} SET name = 'pg' WHERE id IN (1, 2)");
+        SyncFixture.Execute(path, "UPDATE item SET name = 'local' WHERE id IN (1, 3); DELETE FROM item WHERE id = 2;");
+        await SyncUnrecordedAsync(path);
+        await SyncUnrecordedAsync(path);
+        Assert.Equal("1=pg|2=pg|3=local", _fixture.PgText($"SELECT string_agg(id || '=' || name, '|' ORDER BY id) FROM {Table}"));
+
+        var result = await SyncAsync(path, policy);
+
+        Assert.Equal((SyncStatus.Succeeded, 0L, 0L, 0L, 0L, 0L), (result.Status, result.Inserted, result.Updated, result.Deleted, result.Conflicts, result.ConflictsResolved));
+        Assert.Equal("1=pg|2=pg|3=local", _fixture.PgText($"SELECT string_agg(id || '=' || name, '|' ORDER BY id) FROM {Table}"));
+        Assert.Equal("1=pg|2=pg|3=local", Local(path, "SELECT group_concat(id || '=' || name, '|') FROM (SELECT id, name FROM item ORDER BY id)"));
+        Assert.Equal(2, (await _engine.GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path })).Count);
+        Assert.Equal(0, await PendingAsync(path));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
     [Fact]
     public async Task Tables_an_older_version_made_get_the_snapshots_column_and_a_role_that_may_not_add_it_gets_a_warning()
     {

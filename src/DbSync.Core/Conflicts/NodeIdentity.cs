@@ -118,7 +118,11 @@ public static class NodeIdentity
                 var all = names.TryGetValue(tableId, out var name)
                     && entry?.Tables.FirstOrDefault(t => Identifiers.SqliteNames.Equals(t.Name, name)) is { Quarantined: 0 } table
                     && table.Conflicts == table.ConflictsResolved;
-                unsettled[tableId] = new Unsettled(through, all, new Dictionary<Guid, long> { [last] = through });
+                // The rows earlier unrecorded runs' target won and this one left for the file to take are still to be written
+                // here; and so are this run's own.
+                var runs = earlier.TryGetValue(tableId, out var before) ? new Dictionary<Guid, long>(before.Runs) : [];
+                runs[last] = through;
+                unsettled[tableId] = new Unsettled(through, all, runs);
             }
         }
 

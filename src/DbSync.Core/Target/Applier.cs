@@ -210,7 +210,10 @@ internal static class Applier
     /// won then (its image in <c>dbsync.conflicts</c>), not what PostgreSQL holds now, since a change another writer made
     /// after that run is one the file would not have had either. They are that run's conflicts, counted and recorded by
     /// it: here they are neither classified nor counted (their conflict column stays null).
-    /// Each run of <see cref="TablePlan.UnrecordedRuns"/> is looked up up to its own snapshot, the latest conflict of a key deciding.
+    /// Several unrecorded runs in a row (<see cref="TablePlan.UnrecordedRuns"/>): a later one recovered an earlier one's
+    /// rows so, without a conflict of its own, so each run's are looked up, each up to its own snapshot, the latest
+    /// conflict of a key deciding. Looked up in the last run alone, they were taken for rows it applied and marked synced,
+    /// and the file kept the version that lost for good.
     /// </summary>
     public static async Task RecoverTargetWinsAsync(ApplyContext context, TablePlan plan, CancellationToken cancellationToken)
     {
