@@ -131,6 +131,34 @@ public sealed class DiagnosticsTests : IDisposable
     }
 
     [Fact]
+    public async Task A_fix_naming_a_schema_or_role_with_a_double_quote_is_valid_sql()
+    {
+        // The fixes wrote "{name}" around schema, role and database names: GRANT CREATE ON SCHEMA "my"schema" TO ...,
+        // a syntax error when pasted (target exploration, F15).
+        var path = _fixture.CreateDatabase("CREATE TABLE t (id INTEGER PRIMARY KEY)");
+        var schema = _fixture.Schema + "\"q";
+        var role = "r\"" + _fixture.Schema;
+        var quotedRole = "\"" + role.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+        _fixture.PgExecute($"CREATE SCHEMA \"{schema.Replace("\"", "\"\"", StringComparison.Ordinal)}\"; CREATE ROLE {quotedRole} LOGIN PASSWORD 'role-secret'; GRANT USAGE ON SCHEMA \"{schema.Replace("\"", "\"\"", StringComparison.Ordinal)}\" TO {quotedRole};");
+        try
+        {
+            var connection = new NpgsqlConnectionStringBuilder(TestServer.ConnectionString) { Username = role, Password = "role-secret" }.ConnectionString;
+            var request = new ConnectionTestRequest { Path = path, ConnectionString = connection, Schema = schema };
+            var denied = Only(await new SyncEngine().TestAsync(request), "Target.CreatePermission");
+            Assert.Equal(CheckStatus.Fail, denied.Status);
+            Assert.StartsWith("GRANT CREATE ON SCHEMA ", denied.Fix, StringComparison.Ordinal);
+
+            _fixture.PgExecute(denied.Fix!);
+
+            Assert.Equal(CheckStatus.Pass, Only(await new SyncEngine().TestAsync(request), "Target.CreatePermission").Status);
+        }
+        finally
+        {
+            _fixture.PgExecute($"DROP SCHEMA \"{schema.Replace("\"", "\"\"", StringComparison.Ordinal)}\" CASCADE; DROP OWNED BY {quotedRole}; DROP ROLE {quotedRole};");
+        }
+    }
+
+    [Fact]
     public async Task A_tls_failure_is_reachable_with_target_tls_failing_and_sync_says_tls_not_unreachable()
     {
         // SSL Mode=Require against a server without TLS (an untrusted certificate likewise): test said "cannot be

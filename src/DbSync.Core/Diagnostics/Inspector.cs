@@ -597,8 +597,8 @@ internal static class Inspector
                         : error.ErrorId == ErrorIds.TargetDatabaseNotFound ? "Create the database or fix its name."
                         : (error.InnerException as PostgresException)?.SqlState switch
                         {
-                            "42501" => $"GRANT CONNECT ON DATABASE \"{builder.Database}\" TO \"{builder.Username}\";",
-                            "53300" => $"Wait for other sessions to end, or raise the limit: ALTER ROLE \"{builder.Username}\" CONNECTION LIMIT …; (or the database's, or max_connections).",
+                            "42501" => $"GRANT CONNECT ON DATABASE {Identifiers.Quote(builder.Database ?? "")} TO {Identifiers.Quote(builder.Username ?? "")};",
+                            "53300" => $"Wait for other sessions to end, or raise the limit: ALTER ROLE {Identifiers.Quote(builder.Username ?? "")} CONNECTION LIMIT …; (or the database's, or max_connections).",
                             _ => "See the message: the server answered and refused the session.",
                         },
                         where, error.ErrorId));
@@ -701,7 +701,7 @@ internal static class Inspector
         checks.Add(readOnly
             ? Check("Target.Writable", CheckStatus.Fail,
                 $"PostgreSQL at {where} accepts no writes from {user}: {(recovery ? "the server is a standby (in recovery)" : "default_transaction_read_only is on for the role or the database")}.",
-                recovery ? "Connect to the primary server." : $"As an administrator: ALTER ROLE \"{user}\" SET default_transaction_read_only = off; (or ALTER DATABASE \"{pg.Database}\" SET …)",
+                recovery ? "Connect to the primary server." : $"As an administrator: ALTER ROLE {Identifiers.Quote(user ?? "")} SET default_transaction_read_only = off; (or ALTER DATABASE {Identifiers.Quote(pg.Database ?? "")} SET …)",
                 where, ErrorIds.PermissionDenied)
             : Check("Target.Writable", CheckStatus.Pass, $"PostgreSQL at {where} accepts writes.", target: where));
 
@@ -710,7 +710,7 @@ internal static class Inspector
         checks.Add(mayTemp
             ? Check("Target.TempTables", CheckStatus.Pass, $"{user} may create temporary tables, in which pushes stage their changes.", target: where)
             : Check("Target.TempTables", CheckStatus.Fail, $"{user} may not create temporary tables in database '{pg.Database}': every push after the first load stages its changes in them.",
-                $"GRANT TEMPORARY ON DATABASE \"{pg.Database}\" TO \"{user}\";", where, ErrorIds.PermissionDenied));
+                $"GRANT TEMPORARY ON DATABASE {Identifiers.Quote(pg.Database ?? "")} TO {Identifiers.Quote(user ?? "")};", where, ErrorIds.PermissionDenied));
 
         var schemaExists = (long)(await ScalarAsync(pg, "SELECT count(*) FROM pg_namespace WHERE nspname = $1", cancellationToken, schema).ConfigureAwait(false))! > 0;
         // Without USAGE on the schema every name in it is out of reach, created or not: the first check that named a
@@ -751,7 +751,7 @@ internal static class Inspector
                 ? $"Every synced table exists in schema '{schema}': nothing needs creating."
                 : $"{user} may create tables in schema '{schema}'{(schemaExists ? "" : " (the schema will be created)")}{toCreate}.", target: schema)
             : Check("Target.CreatePermission", CheckStatus.Fail, $"{user} may not create {(schemaExists ? $"tables in schema '{schema}'" : $"schema '{schema}'")}{toCreate}.",
-                schemaExists ? $"GRANT CREATE ON SCHEMA \"{schema}\" TO \"{user}\";" : $"GRANT CREATE ON DATABASE \"{pg.Database}\" TO \"{user}\"; or create the schema first.", schema, ErrorIds.PermissionDenied));
+                schemaExists ? $"GRANT CREATE ON SCHEMA {Identifiers.Quote(schema)} TO {Identifiers.Quote(user ?? "")};" : $"GRANT CREATE ON DATABASE {Identifiers.Quote(pg.Database ?? "")} TO {Identifiers.Quote(user ?? "")}; or create the schema first.", schema, ErrorIds.PermissionDenied));
 
         // DbSync's own tables: each one that exists must be readable and writable; one that does not, creatable (CREATE
         // on schema dbsync, or on the database while the schema does not exist); and a conflict's id comes from a sequence.
@@ -768,7 +768,7 @@ internal static class Inspector
         if (!usable)
         {
             ownProblems.Add("schema dbsync may not be used (no USAGE on it)");
-            ownFixes.Add($"GRANT USAGE ON SCHEMA dbsync TO \"{user}\"; (and SELECT, INSERT, UPDATE on its tables, USAGE on dbsync.conflicts_id_seq)");
+            ownFixes.Add($"GRANT USAGE ON SCHEMA dbsync TO {Identifiers.Quote(user ?? "")}; (and SELECT, INSERT, UPDATE on its tables, USAGE on dbsync.conflicts_id_seq)");
         }
 
         foreach (var name in usable ? ownTables : [])
@@ -784,7 +784,7 @@ internal static class Inspector
             else if (state == "denied")
             {
                 ownProblems.Add($"dbsync.{name} may not be read and written");
-                ownFixes.Add($"GRANT SELECT, INSERT, UPDATE ON dbsync.{name} TO \"{user}\";");
+                ownFixes.Add($"GRANT SELECT, INSERT, UPDATE ON dbsync.{name} TO {Identifiers.Quote(user ?? "")};");
             }
         }
 
@@ -792,8 +792,8 @@ internal static class Inspector
         {
             ownProblems.Add($"dbsync.{string.Join(", dbsync.", absent)} {(absent.Count == 1 ? "does" : "do")} not exist and may not be created");
             ownFixes.Add(dbsyncSchema
-                ? $"GRANT CREATE ON SCHEMA dbsync TO \"{user}\"; (or let an administrator create the tables and grant SELECT, INSERT, UPDATE on them)"
-                : $"CREATE SCHEMA dbsync AUTHORIZATION \"{user}\"; (or let an administrator create the tables and grant SELECT, INSERT, UPDATE on them, and USAGE on the schema and on dbsync.conflicts_id_seq)");
+                ? $"GRANT CREATE ON SCHEMA dbsync TO {Identifiers.Quote(user ?? "")}; (or let an administrator create the tables and grant SELECT, INSERT, UPDATE on them)"
+                : $"CREATE SCHEMA dbsync AUTHORIZATION {Identifiers.Quote(user ?? "")}; (or let an administrator create the tables and grant SELECT, INSERT, UPDATE on them, and USAGE on the schema and on dbsync.conflicts_id_seq)");
         }
 
         if (usable && dbsyncSchema && !absent.Contains("conflicts")
@@ -801,7 +801,7 @@ internal static class Inspector
             && !(bool)(await ScalarAsync(pg, "SELECT has_sequence_privilege($1, 'USAGE')", cancellationToken, idSequence).ConfigureAwait(false))!)
         {
             ownProblems.Add($"the first conflict could not be recorded: no USAGE on {idSequence}");
-            ownFixes.Add($"GRANT USAGE ON SEQUENCE {idSequence} TO \"{user}\";");
+            ownFixes.Add($"GRANT USAGE ON SEQUENCE {idSequence} TO {Identifiers.Quote(user ?? "")};");
         }
 
         var canLog = ownProblems.Count == 0;
@@ -827,7 +827,7 @@ internal static class Inspector
         {
             checks.Add(Check("Target.ForeignKeyChecks", CheckStatus.Fail,
                 $"Sessions of {builder.Username} start with session_replication_role = {replication} (set for the role or the database), under which PostgreSQL checks no foreign key and fires no trigger, and {builder.Username} may not set it back to origin: sync refuses to write so.",
-                $"As a superuser: ALTER ROLE \"{builder.Username}\" RESET session_replication_role; (or ALTER DATABASE ... RESET, wherever it is set), or GRANT SET ON PARAMETER session_replication_role TO \"{builder.Username}\";",
+                $"As a superuser: ALTER ROLE {Identifiers.Quote(builder.Username ?? "")} RESET session_replication_role; (or ALTER DATABASE ... RESET, wherever it is set), or GRANT SET ON PARAMETER session_replication_role TO {Identifiers.Quote(builder.Username ?? "")};",
                 where, ErrorIds.PermissionDenied));
         }
         else
@@ -843,7 +843,7 @@ internal static class Inspector
                 : Check("Target.ForeignKeyChecks", CheckStatus.Warning,
                     $"{builder.Username} may not set session_replication_role, so pushes into tables with foreign keys ({string.Join(", ", withKeys)}) leave the checks to PostgreSQL's triggers, one query per row at the COMMIT (about 14 µs a row): correct, but slower for large pushes.",
                     version.Major >= 15
-                        ? $"GRANT SET ON PARAMETER session_replication_role TO \"{builder.Username}\"; (as a superuser)"
+                        ? $"GRANT SET ON PARAMETER session_replication_role TO {Identifiers.Quote(builder.Username ?? "")}; (as a superuser)"
                         : "Only a superuser may set it before PostgreSQL 15; nothing to do unless large pushes are too slow.",
                     withKeys[0]));
         }
@@ -909,7 +909,7 @@ internal static class Inspector
             {
                 checks.Add(Check("Target.TablePrivileges", CheckStatus.Fail,
                     $"{user} may not {lacking} {target}, which a run needs (it reads, inserts, updates and deletes the rows of the changes it pushes).",
-                    $"GRANT SELECT, INSERT, UPDATE, DELETE ON {target} TO \"{user}\";", table.Name, ErrorIds.PermissionDenied));
+                    $"GRANT SELECT, INSERT, UPDATE, DELETE ON {target} TO {Identifiers.Quote(user ?? "")};", table.Name, ErrorIds.PermissionDenied));
             }
 
             // A column PostgreSQL fills for DbSync's inserts (an administrator's serial or DEFAULT nextval(...)) needs
@@ -971,7 +971,7 @@ internal static class Inspector
                     catch (PostgresException ex) when (ex.SqlState == "42501")
                     {
                         checks.Add(Check("Target.Sequences", CheckStatus.Warning, $"Sequence {sequence} of {qualified}.{key} cannot be read by {builder.Username}: {ex.MessageText}.",
-                            $"GRANT SELECT, UPDATE ON SEQUENCE {sequence} TO \"{builder.Username}\";", table.Name, ErrorIds.PermissionDenied));
+                            $"GRANT SELECT, UPDATE ON SEQUENCE {sequence} TO {Identifiers.Quote(builder.Username ?? "")};", table.Name, ErrorIds.PermissionDenied));
                     }
                 }
 

@@ -260,7 +260,7 @@ public static class TargetDatabase
             var where = Describe(builder);
             throw new DbSyncException(ErrorIds.PermissionDenied, DbSyncErrorCategory.PermissionDenied,
                 $"PostgreSQL at {where} starts this session with session_replication_role = {role} (set for the role or the database), under which it checks no foreign key and fires no trigger, and the role may not set it back to origin: DbSync would write rows PostgreSQL never checks. "
-                + $"As a superuser: ALTER ROLE \"{builder.Username}\" RESET session_replication_role; (or ALTER DATABASE ... RESET, wherever it is set), or GRANT SET ON PARAMETER session_replication_role TO \"{builder.Username}\"; Nothing was written.", where, ex);
+                + $"As a superuser: ALTER ROLE {Identifiers.Quote(builder.Username ?? "")} RESET session_replication_role; (or ALTER DATABASE ... RESET, wherever it is set), or GRANT SET ON PARAMETER session_replication_role TO {Identifiers.Quote(builder.Username ?? "")}; Nothing was written.", where, ex);
         }
         catch (PostgresException ex) when (ex.SqlState == "42501")
         {
