@@ -99,7 +99,7 @@ public sealed class SyncEngine
                 sqlite = SourceDatabase.Open(path, (int)Math.Ceiling(request.BusyTimeout.TotalSeconds), cancellationToken);
                 try
                 {
-                    capture = InstallCapture(sqlite, request.Tables, (transaction, nodeId) =>
+                    capture = InstallCapture(sqlite, request.Tables, request.NodePartitioned, (transaction, nodeId) =>
                     {
                         entries.AddRange(RunLog.MarkAbandoned(sqlite, transaction, backupPath));
                         var running = new RunLogEntry { RunId = runId, NodeId = nodeId, Path = filePath, Target = target, StartedAt = started, Status = RunStatus.Running };
@@ -414,11 +414,7 @@ public sealed class SyncEngine
     {
         SyncPlanner.CheckNameCollisions(captured.Select(c => c.Table), request.PreserveCase);
         CheckNewestColumn(request, captured);
-        foreach (var pattern in request.NodePartitioned.Where(p => !captured.Any(c => SyncPlanner.Matches(c.Table.Name, [p]))))
-        {
-            throw new DbSyncException(ErrorIds.TableNotFound, DbSyncErrorCategory.ObjectNotFound,
-                $"--node-partitioned '{pattern}' matches no synced table. Tables: {string.Join(", ", captured.Select(c => c.Table.Name))}.", pattern);
-        }
+        CheckNodePartitioned(request.NodePartitioned, captured.Select(c => c.Table));
         var snapshotsMissing = await Conflicts.ConflictStore.EnsureTablesAsync(pg, cancellationToken).ConfigureAwait(false);
         if (snapshotsMissing is not null)
         {
@@ -472,6 +468,22 @@ public sealed class SyncEngine
                 // Ordered keys and per-table locks make these rare; when one happens anyway, nothing was applied.
                 await Task.Delay(Random.Shared.Next(50, 200) * attempt, cancellationToken).ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>
+    /// Refuses a --node-partitioned pattern that matches none of the tables a run would sync, as a --table miss is
+    /// refused. The run checks it before it installs capture or logs itself, and --what-if checks it the same way, so a
+    /// dry run never passes what the run refuses (contract exploration, F1).
+    /// </summary>
+    /// <exception cref="DbSyncException">TableNotFound, naming the pattern and the tables.</exception>
+    internal static void CheckNodePartitioned(IReadOnlyList<string> patterns, IEnumerable<SourceTable> synced)
+    {
+        var names = synced.Select(t => t.Name).ToList();
+        foreach (var pattern in patterns.Where(p => !names.Any(n => SyncPlanner.Matches(n, [p]))))
+        {
+            throw new DbSyncException(ErrorIds.TableNotFound, DbSyncErrorCategory.ObjectNotFound,
+                $"--node-partitioned '{pattern}' matches no synced table. Tables: {string.Join(", ", names)}. Nothing was written.", pattern);
         }
     }
 
@@ -1110,7 +1122,11 @@ public sealed class SyncEngine
         var backup = RunLog.BackupPathFor(path, request.BackupPath)!;
         // Before anything is created: a restore that cannot read its backup must not add DbSync's tables to the file.
         RunLog.CheckBackup(backup);
-        using var runLock = await RunLock.AcquireAsync(path, request.LockTimeout, cancellationToken).ConfigureAwait(false);
+        // A what-if changes nothing, so it does not wait behind a sync for the run lock (it used to, and failed with
+        // LockTimeout after 30 s; contract exploration, F6): it only asks whether a run holds it now, which decides how it
+        // shows a backup's Running entry, as log does.
+        var noRunActive = !request.WhatIf || await NoRunActiveAsync(path, cancellationToken).ConfigureAwait(false);
+        using var runLock = request.WhatIf ? null : await RunLock.AcquireAsync(path, request.LockTimeout, cancellationToken).ConfigureAwait(false);
         using var sqlite = SourceDatabase.OpenCancellable(path, TimeSpan.FromSeconds(30), cancellationToken);
         try
         {
@@ -1124,7 +1140,7 @@ public sealed class SyncEngine
                 using var scratch = new SqliteConnection("Data Source=:memory:");
                 scratch.Open();
                 CaptureStore.Execute(scratch, null, RunLog.CreateTableSql);
-                var preview = RunLog.Restore(scratch, backup, path, nodeId, whatIf: true, noRunActive: true);
+                var preview = RunLog.Restore(scratch, backup, path, nodeId, whatIf: true, noRunActive);
                 if (request.WhatIf || preview.Restored.Count == 0)
                 {
                     return preview;
@@ -1135,8 +1151,8 @@ public sealed class SyncEngine
                 transaction.Commit();
             }
 
-            // We hold the run lock, so a run the backup shows as Running is not running.
-            return RunLog.Restore(sqlite, backup, path, nodeId, request.WhatIf, noRunActive: true);
+            // Without --what-if we hold the run lock, so a run the backup shows as Running is not running.
+            return RunLog.Restore(sqlite, backup, path, nodeId, request.WhatIf, noRunActive);
         }
         catch (SqliteException ex)
         {
@@ -1243,7 +1259,7 @@ public sealed class SyncEngine
         using var sqlite = SourceDatabase.OpenCancellable(path, request.BusyTimeout, cancellationToken);
         try
         {
-            var capture = InstallCapture(sqlite, request.Tables, null);
+            var capture = InstallCapture(sqlite, request.Tables, [], null);
             return new CaptureResult { Path = path, NodeId = capture.NodeId, Tables = capture.Captured.Select(c => c.Table.Name).ToList(), Warnings = capture.Warnings };
         }
         catch (SqliteException ex)
@@ -1265,6 +1281,9 @@ public sealed class SyncEngine
         try
         {
             using var transaction = sqlite.BeginTransaction(deferred: true);
+            // As enable does: a file a newer DbSync wrote is refused, so that the dry run does not report a success the
+            // real one cannot have (contract exploration, F2).
+            CaptureStore.CheckNotNewer(sqlite, transaction);
             var all = SourceSchemaReader.ReadTables(sqlite, transaction);
             var selected = SyncPlanner.Select(all, request.Tables);
             var registry = CaptureStore.IsEnabled(sqlite, transaction)
@@ -1379,11 +1398,13 @@ public sealed class SyncEngine
     }
 
     private static (string NodeId, List<(SourceTable Table, RegisteredTable Registry)> Captured, List<string> Warnings) InstallCapture(
-        SqliteConnection sqlite, IReadOnlyList<string> patterns, Action<SqliteTransaction, string>? alsoInTransaction)
+        SqliteConnection sqlite, IReadOnlyList<string> patterns, IReadOnlyList<string> nodePartitioned, Action<SqliteTransaction, string>? alsoInTransaction)
     {
         using var transaction = sqlite.BeginTransaction(deferred: false);
         var all = SourceSchemaReader.ReadTables(sqlite, transaction);
         var selected = SyncPlanner.Select(all, patterns);
+        // Before anything is written, as a --table miss (Select) is: the attempt is then recorded in the backup only.
+        CheckNodePartitioned(nodePartitioned, selected.Where(t => NotCapturable(t) is null));
         var nodeId = CaptureStore.EnsureBookkeeping(sqlite, transaction);
         var registry = CaptureStore.ReadRegistry(sqlite, transaction);
         var captured = new List<(SourceTable, RegisteredTable)>();

@@ -342,4 +342,57 @@ public sealed class CliContractTests : IDisposable
         Assert.Contains(lines, l => l.StartsWith("dbsync: table odd was skipped: DbSync.ReservedName: ", StringComparison.Ordinal));
         Assert.Equal(json.GetProperty("warnings").GetArrayLength() + 1, lines.Length);
     }
+
+    [Fact]
+    public async Task Sync_what_if_refuses_a_node_partitioned_pattern_that_matches_no_table_and_the_run_refuses_it_before_writing()
+    {
+        // --what-if printed the plan, exit 0; the run failed TableNotFound only after installing capture and logging a
+        // Failed run (contract exploration, F1).
+        var path = _fixture.CreateDatabase("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO item VALUES (1, 'one');");
+        string[] common = ["sync", "--path", path, "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema, "--node-partitioned", "Itemz", "--json"];
+        var before = SyncFixture.Hash(path);
+
+        var (code, stdout, stderr) = await RunCliAsync([.. common, "--what-if"]);
+        Assert.True(code == 1, stdout + stderr);
+        Assert.Equal("DbSync.TableNotFound", Json(stdout).GetProperty("errorId").GetString());
+        Assert.Contains("--node-partitioned 'Itemz' matches no synced table", Json(stdout).GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        (code, stdout, stderr) = await RunCliAsync(common);
+        Assert.True(code == 1, stdout + stderr);
+        Assert.Equal("DbSync.TableNotFound", Json(stdout).GetProperty("errorId").GetString());
+        Assert.Equal(before, SyncFixture.Hash(path));
+        Assert.False(SyncFixture.RunLogged(path));
+    }
+
+    [Fact]
+    public async Task Enable_what_if_on_a_file_a_newer_DbSync_wrote_fails_as_enable_does()
+    {
+        // It reported Succeeded, exit 0, where enable fails NewerSchemaVersion (contract exploration, F2).
+        var path = _fixture.CreateDatabase("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT);");
+        Assert.Equal(0, (await RunCliAsync("enable", "--path", path)).Code);
+        SyncFixture.Execute(path, "UPDATE _dbsync_meta SET value = '99' WHERE key = 'schema_version'");
+
+        foreach (var whatIf in new[] { true, false })
+        {
+            var (code, stdout, stderr) = await RunCliAsync(["enable", "--path", path, .. whatIf ? new[] { "--what-if" } : [], "--json"]);
+            Assert.True(code == 1, stdout + stderr);
+            Assert.Equal("DbSync.NewerSchemaVersion", Json(stdout).GetProperty("errorId").GetString());
+        }
+    }
+
+    [Fact]
+    public async Task Restore_log_what_if_does_not_wait_for_the_run_lock()
+    {
+        // It waited the 30 s lock timeout behind a running sync and failed LockTimeout, exit 4 (F6).
+        var path = _fixture.CreateDatabase("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO item VALUES (1, 'one');");
+        Assert.Equal(0, (await RunCliAsync("sync", "--path", path, "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema)).Code);
+        using (await DbSync.Core.Bookkeeping.RunLock.AcquireAsync(path, TimeSpan.Zero, CancellationToken.None))
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var (code, stdout, stderr) = await RunCliAsync("restore-log", "--path", path, "--what-if", "--json");
+            Assert.True(code == 0, stdout + stderr);
+            Assert.True(Json(stdout).GetProperty("whatIf").GetBoolean());
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), clock.Elapsed.ToString());
+        }
+    }
 }

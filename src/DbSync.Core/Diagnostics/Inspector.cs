@@ -42,6 +42,7 @@ internal static class Inspector
 
             // As a run would: a Newest policy whose column a table lacks fails before anything else.
             SyncEngine.CheckNewestColumn(request, syncable);
+            SyncEngine.CheckNodePartitioned(request.NodePartitioned, syncable.Select(s => s.Table));
             var targets = await TargetDatabase.ReadTablesAsync(pg, null, schema, cancellationToken).ConfigureAwait(false);
             var infos = new List<TablePlanInfo>();
             foreach (var (table, registered) in SyncPlanner.ParentsFirst(syncable, s => s.Table))
