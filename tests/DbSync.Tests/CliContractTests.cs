@@ -395,4 +395,38 @@ public sealed class CliContractTests : IDisposable
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), clock.Elapsed.ToString());
         }
     }
+
+    [Theory]
+    [InlineData(null, "DbSync.ConnectionMissing")]
+    [InlineData("Host=localhost;Bogus Key=1", "DbSync.InvalidConnectionString")]
+    public async Task A_watch_without_a_usable_connection_string_fails_at_once(string? connection, string errorId)
+    {
+        // It retried ConnectionMissing for ever, a failed line and a backup line each time, though nothing can heal it (F7).
+        var path = _fixture.CreateDatabase("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT);");
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "dbsync.dll"), "sync", "--path", path, "--watch", "--json" })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        start.Environment["DBSYNC_CONNECTION"] = connection;
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            Assert.Fail($"the watch was still running after 30 s: {await stdout}");
+        }
+
+        Assert.True(process.ExitCode == 1, await stdout + await stderr);
+        Assert.Equal(errorId, Json(await stdout).GetProperty("errorId").GetString());
+        Assert.False(File.Exists(path + "-dbsync-log.jsonl"));
+    }
 }

@@ -1,5 +1,6 @@
 using DbSync.Core.Capture;
 using DbSync.Core.Source;
+using DbSync.Core.Target;
 using Microsoft.Data.Sqlite;
 
 namespace DbSync.Core.Watching;
@@ -65,6 +66,10 @@ public static class SyncWatcher
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(runs);
         var path = SourceDatabase.Validate(request.Path);
+        // A missing or malformed connection string is fixed in the process's own arguments: no deploy or restore heals
+        // it, so it ends the watch at once (exit 1) as a one-shot sync, instead of a failed run and a backup line at
+        // every retry for ever (contract exploration, F7).
+        _ = TargetDatabase.ParseConnectionString(request.ConnectionString, request.Credential);
         request = request.WithReusedConnection();
         var busyTimeout = (int)Math.Ceiling(request.BusyTimeout.TotalSeconds);
         var identity = FileIdentity.Of(path);
