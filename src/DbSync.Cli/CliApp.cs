@@ -75,7 +75,7 @@ public static class CliApp
                     "for one command's options: dbsync help COMMAND or dbsync COMMAND --help."), json, stdout, stderr);
             }
 
-            if (args.Length == 2 && !_commands.ContainsKey(args[1]))
+            if (args.Length == 2 && !_commands.ContainsKey(args[1]) && args[1] != "version")
             {
                 return Fail(UsageError($"Unknown command '{args[1]}'. Commands: {string.Join(", ", _commands.Keys)}."), json, stdout, stderr);
             }
@@ -95,6 +95,13 @@ public static class CliApp
             }
 
             stdout.WriteLine(CommandHelp(asked));
+            return Success;
+        }
+
+        if (args[0] is "version" && args.Skip(1).Any(a => a is "--help" or "-h") && !json)
+        {
+            // cli.md lists `dbsync version` among the commands, so it answers --help as they do.
+            stdout.WriteLine(CommandHelp("version"));
             return Success;
         }
 
@@ -991,12 +998,19 @@ public static class CliApp
         return null;
     }
 
-    private static string CommandHelp(string command) => $"""
+    private static string CommandHelp(string command) => command == "version" ? VersionHelp : $"""
         dbsync {command}: {_commands[command].Summary}
 
         Usage: dbsync {command} {string.Join(" ", _commands[command].Options.Select(o => $"[{o} VALUE]").Concat(_commands[command].Flags.Select(f => $"[{f}]")))}
 
         docs/cli.md, "`{command}`", says what each option does, and gives the exit codes and JSON fields.
+        """;
+
+    /// <summary>`version` is no command of <see cref="_commands"/> (it opens nothing), but its help reads as theirs does.</summary>
+    private const string VersionHelp = """
+        dbsync version: print DbSync's version (with --json: {"version": "..."}).
+
+        Usage: dbsync version [--json]   or   dbsync --version [--json]
         """;
 
     private static string Help() => $"""
@@ -1005,6 +1019,9 @@ public static class CliApp
         Usage: dbsync <command> [options]   (docs/cli.md has every option, exit code and JSON field)
 
         {string.Join(Environment.NewLine, _commands.Select(c => $"  {c.Key,-8} {c.Value.Summary}{Environment.NewLine}           {string.Join(" ", c.Value.Options.Select(o => $"[{o} VALUE]").Concat(c.Value.Flags.Select(f => $"[{f}]")))}"))}
+
+          version  print DbSync's version
+                   [--json]
 
         Exit codes: 0 succeeded, 1 failed, 2 usage error, 3 partially succeeded, 4 another run holds the lock, 130 cancelled.
         """;

@@ -381,6 +381,20 @@ public sealed class CliContractTests : IDisposable
     }
 
     [Fact]
+    public async Task Help_version_and_version_help_print_the_version_commands_usage()
+    {
+        // `dbsync help version` was "Unknown command 'version'", exit 2, though cli.md lists `dbsync version` (F5).
+        foreach (var args in new[] { new[] { "help", "version" }, ["version", "--help"], ["version", "-h"] })
+        {
+            var (code, stdout, stderr) = await RunCliAsync(args);
+            Assert.True(code == 0, stdout + stderr);
+            Assert.StartsWith("dbsync version: ", stdout, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("version", (await RunCliAsync("help")).Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Restore_log_what_if_does_not_wait_for_the_run_lock()
     {
         // It waited the 30 s lock timeout behind a running sync and failed LockTimeout, exit 4 (F6).
