@@ -443,4 +443,21 @@ public sealed class CliContractTests : IDisposable
         Assert.Equal(errorId, Json(await stdout).GetProperty("errorId").GetString());
         Assert.False(File.Exists(path + "-dbsync-log.jsonl"));
     }
+
+    [Fact]
+    public async Task A_read_only_command_on_a_locked_file_says_how_long_it_waited_without_naming_an_option_it_lacks()
+    {
+        // log said the file "stayed locked ... longer than the busy timeout", an option log does not take (F3).
+        var path = _fixture.CopyChinook();
+        Assert.Equal(0, (await RunCliAsync("enable", "--path", path, "--table", "Genre")).Code);
+        using var holder = SyncFixture.OpenSqlite(path);
+        SyncFixture.Execute(holder, "BEGIN EXCLUSIVE");
+
+        var (code, stdout, stderr) = await RunCliAsync("log", "--path", path, "--json");
+
+        Assert.True(code == 1, stdout + stderr);
+        var message = Json(stdout).GetProperty("message").GetString()!;
+        Assert.Equal("DbSync.SourceBusy", Json(stdout).GetProperty("errorId").GetString());
+        Assert.Contains("longer than DbSync waits for it (--busy-timeout where the command takes it, else 30 s)", message, StringComparison.Ordinal);
+    }
 }
