@@ -458,6 +458,6 @@ public sealed class CliContractTests : IDisposable
         Assert.True(code == 1, stdout + stderr);
         var message = Json(stdout).GetProperty("message").GetString()!;
         Assert.Equal("DbSync.SourceBusy", Json(stdout).GetProperty("errorId").GetString());
-        Assert.Contains("longer than DbSync waits for it (--busy-timeout where the command takes it, else 30 s)", message, StringComparison.Ordinal);
+        Assert.Contains("longer than DbSync waits for a lock (--busy-timeout where the command takes it; status, log, test, restore-log and the quarantine listing wait up to 30 s)", message, StringComparison.Ordinal);
     }
 }

@@ -318,9 +318,9 @@ public static class SourceDatabase
                 ErrorIds.SourceReadOnly, DbSyncErrorCategory.PermissionDenied,
                 $"The SQLite database '{fullPath}' cannot be written: {ex.Message}", fullPath, ex),
             SQLitePCL.raw.SQLITE_BUSY or SQLitePCL.raw.SQLITE_LOCKED => new DbSyncException(ErrorIds.SourceBusy, DbSyncErrorCategory.OperationTimeout,
-                // Only sync, enable, disable, reset-node and quarantine --retry take --busy-timeout; status, log, test and the
-                // quarantine listing wait 30 s, and "the busy timeout" named an option they do not have (contract exploration, F3).
-                $"The SQLite database '{fullPath}' stayed locked by another program longer than DbSync waits for it (--busy-timeout where the command takes it, else 30 s): {ex.Message}", fullPath, ex),
+                // Only sync, enable, disable, reset-node and quarantine --retry take --busy-timeout; the read-only commands wait
+                // a fixed time of their own (2 to 30 s), and "the busy timeout" named an option they do not have (contract exploration, F3).
+                $"The SQLite database '{fullPath}' stayed locked by another program longer than DbSync waits for a lock (--busy-timeout where the command takes it; status, log, test, restore-log and the quarantine listing wait up to 30 s): {ex.Message}", fullPath, ex),
             SQLitePCL.raw.SQLITE_FULL or SQLitePCL.raw.SQLITE_IOERR => new DbSyncException(ErrorIds.SourceError, DbSyncErrorCategory.WriteError,
                 $"The SQLite database '{fullPath}' could not be written (disk full or I/O error): {ex.Message}", fullPath, ex),
             _ => new DbSyncException(ErrorIds.SourceError, DbSyncErrorCategory.NotSpecified,
