@@ -74,7 +74,7 @@ public sealed class ConflictCliTests : IDisposable
         var before = SyncFixture.Hash(path);
 
         var (code, stdout, stderr) = await RunCliAsync("sync", "--path", path, "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema,
-            "--table", "Genre", "--conflict-policy", "nEWEST", "--newest-column", "Name", "--node-partitioned", "Gen*", "--node-partitioned", "Artist",
+            "--table", "Genre", "--conflict-policy", "nEWEST", "--newest-column", "Name", "--node-partitioned", "Gen*", "--node-partitioned", "genre",
             "--what-if", "--json");
 
         Assert.True(code == 0, stdout + stderr);
