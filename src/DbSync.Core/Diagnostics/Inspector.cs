@@ -828,8 +828,7 @@ internal static class Inspector
         {
             checks.Add(Check("Target.ForeignKeyChecks", CheckStatus.Fail,
                 $"Sessions of {builder.Username} start with session_replication_role = {replication} (set for the role or the database), under which PostgreSQL checks no foreign key and fires no trigger, and {builder.Username} may not set it back to origin: sync refuses to write so.",
-                $"As a superuser: ALTER ROLE {Identifiers.Quote(builder.Username ?? "")} RESET session_replication_role; (or ALTER DATABASE ... RESET, wherever it is set), or GRANT SET ON PARAMETER session_replication_role TO {Identifiers.Quote(builder.Username ?? "")};",
-                where, ErrorIds.PermissionDenied));
+                TargetDatabase.ReplicationRoleFix(builder.Username), where, ErrorIds.PermissionDenied));
         }
         else
         {

@@ -260,13 +260,17 @@ public static class TargetDatabase
             var where = Describe(builder);
             throw new DbSyncException(ErrorIds.PermissionDenied, DbSyncErrorCategory.PermissionDenied,
                 $"PostgreSQL at {where} starts this session with session_replication_role = {role} (set for the role or the database), under which it checks no foreign key and fires no trigger, and the role may not set it back to origin: DbSync would write rows PostgreSQL never checks. "
-                + $"As a superuser: ALTER ROLE {Identifiers.Quote(builder.Username ?? "")} RESET session_replication_role; (or ALTER DATABASE ... RESET, wherever it is set), or GRANT SET ON PARAMETER session_replication_role TO {Identifiers.Quote(builder.Username ?? "")}; Nothing was written.", where, ex);
+                + $"{ReplicationRoleFix(builder.Username)} Nothing was written.", where, ex);
         }
         catch (PostgresException ex) when (ex.SqlState == "42501")
         {
             // Only reading (test, conflicts): the setting does not matter.
         }
     }
+
+    /// <summary>What to do about a session that starts as a replica and may not be set back (sync's refusal, test's Fail).</summary>
+    internal static string ReplicationRoleFix(string? user) =>
+        $"As a superuser: ALTER ROLE {Identifiers.Quote(user ?? "")} RESET session_replication_role; (or ALTER DATABASE ... RESET, wherever it is set), or GRANT SET ON PARAMETER session_replication_role TO {Identifiers.Quote(user ?? "")};";
 
     /// <summary>What to do about a TLS failure (<see cref="TlsFailure"/>).</summary>
     internal const string TlsFix = "With SSL Mode=VerifyCA or VerifyFull, give the server's CA certificate in Root Certificate (and, for VerifyFull, connect by a host name the certificate names); SSL Mode=Require encrypts without checking the certificate. A server without TLS needs ssl = on there, or SSL Mode=Prefer or Disable here.";
