@@ -998,10 +998,30 @@ public static class CliApp
         return null;
     }
 
+    /// <summary>What each option's value is, as docs/cli.md's synopsis names it.</summary>
+    private static readonly Dictionary<string, string> _placeholders = new(StringComparer.Ordinal)
+    {
+        ["--path"] = "FILE", ["--connection"] = "CONNSTR", ["--schema"] = "NAME", ["--table"] = "PATTERN", ["--batch-size"] = "N",
+        ["--lock-timeout"] = "SECONDS", ["--busy-timeout"] = "SECONDS", ["--log-path"] = "JSONL", ["--keep-days"] = "N",
+        ["--interval"] = "SECONDS", ["--conflict-policy"] = "SourceWins|TargetWins|Newest|Fail", ["--newest-column"] = "NAME",
+        ["--node-partitioned"] = "PATTERN", ["--target-timeout"] = "SECONDS", ["--last"] = "N", ["--since"] = "ISO-8601",
+        ["--status"] = "STATUS", ["--backup"] = "JSONL", ["--node"] = "ID", ["--run"] = "RUNID",
+    };
+
+    /// <summary>
+    /// A command's options as a usage line: the required --path bare, the others in brackets, each with what its value is
+    /// and `...` on those that repeat. Every option read as "[--path VALUE]", so the help called the one option every file
+    /// command needs optional.
+    /// </summary>
+    private static string Synopsis(string command) => string.Join(" ", _commands[command].Options
+        .Select(o => (Option: o, Text: $"{o} {_placeholders[o]}" + (_repeatable.Contains(o) ? "..." : "")))
+        .Select(o => o.Option == "--path" && command is not ("conflicts" or "demo") ? o.Text : $"[{o.Text}]")
+        .Concat(_commands[command].Flags.Select(f => $"[{f}]")));
+
     private static string CommandHelp(string command) => command == "version" ? VersionHelp : $"""
         dbsync {command}: {_commands[command].Summary}
 
-        Usage: dbsync {command} {string.Join(" ", _commands[command].Options.Select(o => $"[{o} VALUE]").Concat(_commands[command].Flags.Select(f => $"[{f}]")))}
+        Usage: dbsync {command} {Synopsis(command)}
 
         docs/cli.md, "`{command}`", says what each option does, and gives the exit codes and JSON fields.
         """;
@@ -1018,10 +1038,10 @@ public static class CliApp
 
         Usage: dbsync <command> [options]   (docs/cli.md has every option, exit code and JSON field)
 
-        {string.Join(Environment.NewLine, _commands.Select(c => $"  {c.Key,-8} {c.Value.Summary}{Environment.NewLine}           {string.Join(" ", c.Value.Options.Select(o => $"[{o} VALUE]").Concat(c.Value.Flags.Select(f => $"[{f}]")))}"))}
+        {string.Join(Environment.NewLine, _commands.Select(c => $"  {c.Key,-11} {c.Value.Summary}{Environment.NewLine}              {Synopsis(c.Key)}"))}
 
-          version  print DbSync's version
-                   [--json]
+          version     print DbSync's version
+                      [--json]
 
         Exit codes: 0 succeeded, 1 failed, 2 usage error, 3 partially succeeded, 4 another run holds the lock, 130 cancelled.
         """;

@@ -198,6 +198,26 @@ public sealed class CliContractTests : IDisposable
     }
 
     [Fact]
+    public async Task A_commands_help_shows_path_as_required_and_names_each_value()
+    {
+        // Every option read "[--path VALUE]": the help called the one option each file command needs optional.
+        var (code, stdout, _) = await RunCliAsync("sync", "--help");
+        Assert.Equal(0, code);
+        Assert.Contains("Usage: dbsync sync --path FILE [--connection CONNSTR]", stdout, StringComparison.Ordinal);
+        Assert.Contains("[--table PATTERN...]", stdout, StringComparison.Ordinal);
+        Assert.Contains("[--conflict-policy SourceWins|TargetWins|Newest|Fail]", stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("VALUE", stdout, StringComparison.Ordinal);
+
+        // conflicts reads PostgreSQL alone: --path is one way to name the node, not required.
+        (code, stdout, _) = await RunCliAsync("help", "conflicts");
+        Assert.Equal(0, code);
+        Assert.Contains("[--path FILE]", stdout, StringComparison.Ordinal);
+
+        (code, stdout, _) = await RunCliAsync("--help");
+        Assert.Contains("--path FILE [--last N] [--since ISO-8601] [--status STATUS] [--json]", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task No_command_is_a_usage_error_on_stderr_with_the_usage_text()
     {
         // The help went to stdout, with exit 2 and no usage error line.
