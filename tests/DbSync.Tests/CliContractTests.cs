@@ -478,6 +478,22 @@ public sealed class CliContractTests : IDisposable
         Assert.True(code == 1, stdout + stderr);
         var message = Json(stdout).GetProperty("message").GetString()!;
         Assert.Equal("DbSync.SourceBusy", Json(stdout).GetProperty("errorId").GetString());
-        Assert.Contains("longer than DbSync waits for a lock (--busy-timeout where the command takes it; status, log, test, restore-log and the quarantine listing wait up to 30 s)", message, StringComparison.Ordinal);
+        Assert.Contains("stayed locked by another program for the whole 30 s DbSync waited for its lock (--busy-timeout sets that wait where the command takes it)", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_busy_file_says_the_seconds_the_command_waited()
+    {
+        // The message gave a range ("up to 30 s") whatever the command had waited: sync's --busy-timeout 1 or test's 2 s.
+        var path = _fixture.CopyChinook();
+        Assert.Equal(0, (await RunCliAsync("enable", "--path", path, "--table", "Genre")).Code);
+        using var holder = SyncFixture.OpenSqlite(path);
+        SyncFixture.Execute(holder, "BEGIN EXCLUSIVE");
+
+        var (code, stdout, stderr) = await RunCliAsync("sync", "--path", path, "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema, "--busy-timeout", "1", "--json");
+
+        Assert.True(code == 1, stdout + stderr);
+        Assert.Equal("DbSync.SourceBusy", Json(stdout).GetProperty("errorId").GetString());
+        Assert.Contains("for the whole 1 s DbSync waited for its lock", Json(stdout).GetProperty("message").GetString()!, StringComparison.Ordinal);
     }
 }

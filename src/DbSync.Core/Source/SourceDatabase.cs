@@ -240,6 +240,13 @@ public static class SourceDatabase
     [ThreadStatic]
     private static long t_waited;
 
+    /// <summary>
+    /// The busy timeout, in seconds, after which the handler last gave up a wait on this thread, 0 when it did not: the
+    /// statement then fails as busy on the same thread, and <see cref="Translate(SqliteException, string)"/> says how long it waited.
+    /// </summary>
+    [ThreadStatic]
+    private static int t_gaveUpAfter;
+
     /// <summary>When the handler last returned on this thread (a Stopwatch timestamp).</summary>
     [ThreadStatic]
     private static long t_returned;
@@ -270,6 +277,7 @@ public static class SourceDatabase
         if (count <= 0)
         {
             t_waited = 0;
+            t_gaveUpAfter = 0;
         }
         else
         {
@@ -278,6 +286,7 @@ public static class SourceDatabase
 
         if (t_waited >= wait.TimeoutTicks)
         {
+            t_gaveUpAfter = wait.TimeoutSeconds;
             return 0;
         }
 
@@ -308,6 +317,8 @@ public static class SourceDatabase
     public static DbSyncException Translate(SqliteException ex, string fullPath)
     {
         ArgumentNullException.ThrowIfNull(ex);
+        var waited = t_gaveUpAfter;
+        t_gaveUpAfter = 0;
         return (ex.SqliteErrorCode & 0xFF) switch
         {
             SQLitePCL.raw.SQLITE_NOTADB => new DbSyncException(ErrorIds.SourceNotSqlite, DbSyncErrorCategory.InvalidData,
@@ -320,7 +331,11 @@ public static class SourceDatabase
             SQLitePCL.raw.SQLITE_BUSY or SQLitePCL.raw.SQLITE_LOCKED => new DbSyncException(ErrorIds.SourceBusy, DbSyncErrorCategory.OperationTimeout,
                 // Only sync, enable, disable, reset-node and quarantine --retry take --busy-timeout; the read-only commands wait
                 // a fixed time of their own (2 to 30 s), and "the busy timeout" named an option they do not have (contract exploration, F3).
-                $"The SQLite database '{fullPath}' stayed locked by another program longer than DbSync waits for a lock (--busy-timeout where the command takes it; status, log, test, restore-log and the quarantine listing wait up to 30 s): {ex.Message}", fullPath, ex),
+                // The wait is said in seconds when this thread's handler gave it up; the range, "up to 30 s", told a
+                // user of status (5 s) or test (2 s) nothing of how long it had waited (stop 22's left-alone list).
+                waited > 0
+                    ? $"The SQLite database '{fullPath}' stayed locked by another program for the whole {waited} s DbSync waited for its lock (--busy-timeout sets that wait where the command takes it): {ex.Message}"
+                    : $"The SQLite database '{fullPath}' stayed locked by another program longer than DbSync waits for a lock (--busy-timeout where the command takes it; status, log, test, restore-log and the quarantine listing wait up to 30 s): {ex.Message}", fullPath, ex),
             SQLitePCL.raw.SQLITE_FULL or SQLitePCL.raw.SQLITE_IOERR => new DbSyncException(ErrorIds.SourceError, DbSyncErrorCategory.WriteError,
                 $"The SQLite database '{fullPath}' could not be written (disk full or I/O error): {ex.Message}", fullPath, ex),
             _ => new DbSyncException(ErrorIds.SourceError, DbSyncErrorCategory.NotSpecified,
