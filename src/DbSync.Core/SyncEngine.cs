@@ -92,6 +92,7 @@ public sealed class SyncEngine
 
                 target = TargetDatabase.Describe(builder);
                 pg = await TargetDatabase.OpenAsync(builder, cancellationToken, forWriting: true).ConfigureAwait(false);
+                schema = await TargetDatabase.ResolveSchemaAsync(pg, schema, request.PreserveCase, cancellationToken).ConfigureAwait(false);
                 // A database encoding whose characters DbSync does not know is refused now, rather than by a failed COPY mid-run.
                 _ = ServerEncoding.Of(pg, target);
                 runLock = await RunLock.AcquireAsync(path, request.LockTimeout, cancellationToken).ConfigureAwait(false);

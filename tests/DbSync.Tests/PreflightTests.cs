@@ -57,12 +57,12 @@ public sealed class PreflightTests : IDisposable
         return command.ExecuteScalar() is { } value and not DBNull ? Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) : null;
     }
 
-    private string Items() => _fixture.CreateDatabase("""
+    private string Items(string name = "test.sqlite") => _fixture.CreateDatabase("""
         CREATE TABLE kind (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
         CREATE TABLE item (id INTEGER PRIMARY KEY, kind_id INTEGER NOT NULL REFERENCES kind (id), name TEXT);
         INSERT INTO kind VALUES (1, 'tool'), (2, 'part');
         INSERT INTO item VALUES (1, 1, 'hammer'), (2, 2, 'bolt'), (3, 2, 'nut');
-        """);
+        """, name);
 
     private Task<IReadOnlyList<CheckResult>> TestAsync(string path, string connection) =>
         new SyncEngine().TestAsync(new ConnectionTestRequest { Path = path, ConnectionString = connection, Schema = "app" });
@@ -320,5 +320,37 @@ public sealed class PreflightTests : IDisposable
         Admin(warned.Fix!);
         Assert.DoesNotContain((await SyncAsync(copy, RoleConnection)).Warnings, w => w.Contains("dbsync.nodes", StringComparison.Ordinal));
         Assert.Equal("0", AdminText($"SELECT count(*) FROM dbsync.nodes WHERE node_id = '{reset.PreviousNodeId}'"));
+    }
+
+    [Fact]
+    public async Task A_schema_named_in_another_case_is_the_administrators_schema_and_two_such_are_refused()
+    {
+        // F25 (target exploration): --schema Sales beside an administrator's "Sales" created a schema sales and loaded
+        // every table there, and no option could name "Sales" without keeping the case of every table and column too.
+        Admin("""CREATE SCHEMA "Sales" """);
+        var path = Items();
+        var checks = await new SyncEngine().TestAsync(new ConnectionTestRequest { Path = path, ConnectionString = AdminConnection, Schema = "Sales" });
+        Assert.Empty(Failed(checks));
+        Assert.Contains(checks, c => c.Name == "Target.Schema" && c.Status == CheckStatus.Pass && c.Target == "Sales");
+        var plan = await new SyncEngine().PlanAsync(new SyncRequest { Path = path, ConnectionString = AdminConnection, Schema = "Sales" });
+        Assert.All(plan.Tables, t => Assert.StartsWith("\"Sales\".", t.Target, StringComparison.Ordinal));
+
+        var result = await new SyncEngine().SyncAsync(new SyncRequest { Path = path, ConnectionString = AdminConnection, Schema = "Sales" });
+
+        Assert.Equal(SyncStatus.Succeeded, result.Status);
+        Assert.Equal("3", AdminText("""SELECT count(*) FROM "Sales".item"""));
+        Assert.Null(AdminText("SELECT nspname FROM pg_namespace WHERE nspname = 'sales'"));
+
+        // "Sales" and "SALES", and no sales: which one is meant is unknown, and nothing is created or written.
+        Admin("""CREATE SCHEMA "SALES" """);
+        var other = Items("other.sqlite");
+        var refused = await Assert.ThrowsAsync<DbSyncException>(() =>
+            new SyncEngine().SyncAsync(new SyncRequest { Path = other, ConnectionString = AdminConnection, Schema = "sales" }));
+        Assert.Equal(ErrorIds.UsageError, refused.ErrorId);
+        Assert.Contains("\"SALES\" and \"Sales\"", refused.Message, StringComparison.Ordinal);
+        checks = await new SyncEngine().TestAsync(new ConnectionTestRequest { Path = other, ConnectionString = AdminConnection, Schema = "sales" });
+        Assert.Contains(checks, c => c.Name == "Target.Schema" && c.Status == CheckStatus.Fail && c.ErrorId == ErrorIds.UsageError);
+        Assert.Null(AdminText("SELECT nspname FROM pg_namespace WHERE nspname = 'sales'"));
+        Assert.Null(AdminText("""SELECT count(*) FROM pg_tables WHERE schemaname = 'SALES' HAVING count(*) > 0"""));
     }
 }

@@ -20,6 +20,7 @@ internal static class Inspector
         var builder = TargetDatabase.ParseConnectionString(request.ConnectionString, request.Credential);
         var pg = await TargetDatabase.OpenAsync(builder, cancellationToken).ConfigureAwait(false);
         await using var pgScope = pg.ConfigureAwait(false);
+        schema = await TargetDatabase.ResolveSchemaAsync(pg, schema, request.PreserveCase, cancellationToken).ConfigureAwait(false);
         using var sqlite = SourceDatabase.OpenCancellable(path, request.BusyTimeout, cancellationToken);
         try
         {
@@ -712,6 +713,22 @@ internal static class Inspector
             ? Check("Target.TempTables", CheckStatus.Pass, $"{user} may create temporary tables, in which pushes stage their changes.", target: where)
             : Check("Target.TempTables", CheckStatus.Fail, $"{user} may not create temporary tables in database '{pg.Database}': every push after the first load stages its changes in them.",
                 $"GRANT TEMPORARY ON DATABASE {Identifiers.Quote(pg.Database ?? "")} TO {Identifiers.Quote(user ?? "")};", where, ErrorIds.PermissionDenied));
+
+        // Found as sync finds it: an existing schema whose name differs only in case is the one meant.
+        try
+        {
+            var found = await TargetDatabase.ResolveSchemaAsync(pg, schema, request.PreserveCase, cancellationToken).ConfigureAwait(false);
+            if (found != schema)
+            {
+                checks.Add(Check("Target.Schema", CheckStatus.Pass,
+                    $"No schema is named '{schema}'; {Identifiers.Quote(found)} is, in another case, and the tables go there (found as tables are).", target: found));
+                schema = found;
+            }
+        }
+        catch (DbSyncException ex) when (ex.ErrorId == ErrorIds.UsageError)
+        {
+            checks.Add(Check("Target.Schema", CheckStatus.Fail, ex.Message, "Give the exact name with --preserve-case, or rename one of the schemas.", schema, ex.ErrorId));
+        }
 
         var schemaExists = (long)(await ScalarAsync(pg, "SELECT count(*) FROM pg_namespace WHERE nspname = $1", cancellationToken, schema).ConfigureAwait(false))! > 0;
         // Without USAGE on the schema every name in it is out of reach, created or not: the first check that named a

@@ -269,6 +269,40 @@ public static class TargetDatabase
     }
 
     /// <summary>What to do about a session that starts as a replica and may not be set back (sync's refusal, test's Fail).</summary>
+    /// <summary>
+    /// The schema a run writes to. The name given (lower-cased unless --preserve-case) when it exists or no schema has it
+    /// in another case (the run creates it); else the one existing schema whose name differs only in case ("Sales", which
+    /// an administrator made with quotes), found as a table is: `--schema Sales` created a schema sales beside it and
+    /// loaded every table there, and no option could name "Sales" without also keeping the case of every table and
+    /// column. Several such schemas and none with the exact name: which one is meant is unknown, and it is refused.
+    /// </summary>
+    /// <exception cref="DbSyncException">UsageError: several schemas match in other cases.</exception>
+    public static async Task<string> ResolveSchemaAsync(NpgsqlConnection pg, string schema, bool preserveCase, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(pg);
+        if (preserveCase)
+        {
+            return schema;
+        }
+
+        var names = new List<string>();
+        using (var command = new NpgsqlCommand("SELECT nspname FROM pg_namespace WHERE lower(nspname) = lower($1) ORDER BY nspname", pg))
+        {
+            command.Parameters.AddWithValue(schema);
+            using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                names.Add(reader.GetString(0));
+            }
+        }
+
+        return names.Count == 0 || names.Contains(schema, StringComparer.Ordinal) ? schema
+            : names.Count == 1 ? names[0]
+            : throw new DbSyncException(ErrorIds.UsageError, DbSyncErrorCategory.InvalidArgument,
+                $"--schema {schema} matches schemas {string.Join(" and ", names.Select(n => Identifiers.Quote(n)))} in PostgreSQL, none of them spelt '{schema}': " +
+                "give the exact name with --preserve-case (which also keeps the case of table and column names), or rename one of them.", schema);
+    }
+
     internal static string ReplicationRoleFix(string? user) =>
         $"As a superuser: ALTER ROLE {Identifiers.Quote(user ?? "")} RESET session_replication_role; (or ALTER DATABASE ... RESET, wherever it is set), or GRANT SET ON PARAMETER session_replication_role TO {Identifiers.Quote(user ?? "")};";
 
