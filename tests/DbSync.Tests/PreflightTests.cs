@@ -353,4 +353,29 @@ public sealed class PreflightTests : IDisposable
         Assert.Null(AdminText("SELECT nspname FROM pg_namespace WHERE nspname = 'sales'"));
         Assert.Null(AdminText("""SELECT count(*) FROM pg_tables WHERE schemaname = 'SALES' HAVING count(*) > 0"""));
     }
+
+    [Fact]
+    public async Task Test_names_a_target_tables_triggers_rules_and_row_security_that_a_sync_checks_rows_against()
+    {
+        // F5 (target exploration): test passed such tables in silence; the first sync's held rows were the first word of them.
+        var path = await MadeByTheAdministratorAsync();
+        Admin("""
+            CREATE FUNCTION app.shout() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.name := upper(NEW.name); RETURN NEW; END $$;
+            CREATE TRIGGER shout BEFORE INSERT OR UPDATE ON app.item FOR EACH ROW EXECUTE FUNCTION app.shout();
+            ALTER TABLE app.kind ENABLE ROW LEVEL SECURITY;
+            """);
+
+        var checks = await TestAsync(path, AdminConnection);
+
+        Assert.Empty(Failed(checks));
+        var item = Assert.Single(checks, c => c.Name == "Target.Compatibility" && c.Status == CheckStatus.Warning && c.Target == "item");
+        Assert.Contains("has trigger shout:", item.Message, StringComparison.Ordinal);
+        var kind = Assert.Single(checks, c => c.Name == "Target.Compatibility" && c.Status == CheckStatus.Warning && c.Target == "kind");
+        Assert.Contains("has row-level security:", kind.Message, StringComparison.Ordinal);
+
+        // What it warns of is what a sync then does: the row the trigger rewrote is held back.
+        SyncFixture.Execute(path, "UPDATE item SET name = 'spanner' WHERE id = 1");
+        var result = await SyncAsync(path, AdminConnection);
+        Assert.Equal((SyncStatus.PartiallySucceeded, 1L), (result.Status, result.Quarantined));
+    }
 }

@@ -929,6 +929,23 @@ internal static class Inspector
                     $"GRANT SELECT, INSERT, UPDATE, DELETE ON {target} TO {Identifiers.Quote(user ?? "")};", table.Name, ErrorIds.PermissionDenied));
             }
 
+            // A DBA's trigger, rule or row security can store a row otherwise than sent, or skip it, without an error: a
+            // sync then holds back every such row, run after run (docs/capture.md). test passed such a table in silence
+            // (target exploration, F5), and the first sync's held rows were the first word of it.
+            if (plan.Verify && await ScalarAsync(pg, """
+                SELECT string_agg(w, ', ' ORDER BY o, w) FROM (
+                    SELECT 1, format('trigger %I', t.tgname) FROM pg_trigger AS t WHERE t.tgrelid = $1::regclass AND NOT t.tgisinternal AND t.tgenabled <> 'D'
+                    UNION ALL SELECT 2, format('rule %I', r.rulename) FROM pg_rewrite AS r WHERE r.ev_class = $1::regclass AND r.rulename <> '_RETURN' AND r.ev_enabled <> 'D'
+                    UNION ALL SELECT 3, CASE WHEN c.relforcerowsecurity THEN 'row-level security (forced)' ELSE 'row-level security' END
+                        FROM pg_class AS c WHERE c.oid = $1::regclass AND c.relrowsecurity) AS x (o, w)
+                """, cancellationToken, target).ConfigureAwait(false) is string objects)
+            {
+                checks.Add(Check("Target.Compatibility", CheckStatus.Warning,
+                    $"{target} has {objects}: PostgreSQL may store a pushed row otherwise than sent, or not at all, without an error. Each sync compares the rows it wrote and holds back (quarantines) any such row, which stays pending and is tried again every run; one that changes a synced column holds back every row it changes, run after run.",
+                    "Make sure they leave the synced columns as DbSync writes them (filling columns SQLite does not have is fine) and skip no row; 'dbsync quarantine' lists what was held back (docs/capture.md, Target tables with triggers, rules or row security).",
+                    table.Name));
+            }
+
             // A column PostgreSQL fills for DbSync's inserts (an administrator's serial or DEFAULT nextval(...)) needs
             // USAGE on its sequence, which GRANT ... ON ALL TABLES does not give; identity columns need none.
             if (await ScalarAsync(pg, """
