@@ -378,4 +378,33 @@ public sealed class PreflightTests : IDisposable
         var result = await SyncAsync(path, AdminConnection);
         Assert.Equal((SyncStatus.PartiallySucceeded, 1L), (result.Status, result.Quarantined));
     }
+
+    [Fact]
+    public async Task Test_warns_of_another_sessions_lock_that_a_sync_would_wait_for()
+    {
+        // F13 (target exploration): only the largest-key read of Target.Sequences noticed a lock, on a table with one
+        // integer key and a lock that blocks reading; a CREATE INDEX's SHARE lock, which lets reads through and stops
+        // every write, went unsaid, and the sync then waited for it.
+        var path = await MadeByTheAdministratorAsync();
+        using var holder = new NpgsqlConnection(AdminConnection);
+        holder.Open();
+        using (var command = new NpgsqlCommand("BEGIN; LOCK TABLE app.item IN SHARE MODE", holder))
+        {
+            command.ExecuteNonQuery();
+        }
+
+        var checks = await TestAsync(path, AdminConnection);
+
+        var warning = Assert.Single(checks, c => c.Name == "Target.Locks");
+        Assert.Equal((CheckStatus.Warning, "item", ErrorIds.TargetError), (warning.Status, warning.Target, warning.ErrorId));
+        Assert.Contains($"ShareLock by process {holder.ProcessID}", warning.Message, StringComparison.Ordinal);
+        Assert.Contains($"WHERE pid IN ({holder.ProcessID})", warning.Fix, StringComparison.Ordinal);
+
+        using (var command = new NpgsqlCommand("ROLLBACK", holder))
+        {
+            command.ExecuteNonQuery();
+        }
+
+        Assert.DoesNotContain(await TestAsync(path, AdminConnection), c => c.Name == "Target.Locks");
+    }
 }

@@ -1051,6 +1051,34 @@ internal static class Inspector
             }
         }
 
+        // Another session's lock that a sync's writes would queue behind: LOCK TABLE, VACUUM FULL, ALTER TABLE, CLUSTER, a
+        // CREATE INDEX (SHARE). Read from pg_locks, so it waits for nothing and needs no privilege. Only the largest-key read
+        // of Target.Sequences noticed one, and only on a table with one integer key and a lock that blocks reading; a
+        // sync waits for such a lock for as long as it is held (target exploration, F13).
+        var existing = schemaUsable ? plans.Values.Where(p => !p.CreateTarget).ToList() : [];
+        if (existing.Count > 0)
+        {
+            using var locks = new NpgsqlCommand("""
+                SELECT c.relname, string_agg(DISTINCT format('%s by process %s', l.mode, l.pid), ', '), array_agg(DISTINCT l.pid)
+                FROM pg_locks AS l JOIN pg_class AS c ON c.oid = l.relation
+                WHERE l.granted AND l.pid <> pg_backend_pid() AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                    AND l.mode IN ('ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')
+                    AND l.relation IN (SELECT to_regclass(n) FROM unnest($1::text[]) AS n)
+                GROUP BY c.relname ORDER BY c.relname
+                """, pg);
+            locks.Parameters.AddWithValue(existing.Select(p => Identifiers.Quote(schema, p.TargetName)).ToArray());
+            using var reader = await locks.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var plan = existing.First(p => p.TargetName == reader.GetString(0));
+                var pids = string.Join(", ", reader.GetFieldValue<int[]>(2));
+                checks.Add(Check("Target.Locks", CheckStatus.Warning,
+                    $"{Identifiers.Quote(schema, plan.TargetName)} is locked by another session ({reader.GetString(1)}): a sync's writes wait for that lock for as long as it is held.",
+                    $"Find the session: SELECT pid, usename, state, xact_start, query FROM pg_stat_activity WHERE pid IN ({pids}); wait for it to finish, or end it (SELECT pg_terminate_backend(pid)).",
+                    plan.Source.Name, ErrorIds.TargetError));
+            }
+        }
+
         if (narrower.Count > 0 && checks.FindIndex(c => c.Name == "Source.ValueTypes") is var sample and >= 0)
         {
             checks[sample] = ValueSample(sqlite, tables, narrower);
