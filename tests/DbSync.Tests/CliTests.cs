@@ -79,7 +79,7 @@ public sealed class CliTests : IDisposable
 
             Assert.Equal(0, code);
             Assert.StartsWith("dbsync sync: ", stdout, StringComparison.Ordinal);
-            Assert.Contains("[--busy-timeout VALUE]", stdout, StringComparison.Ordinal);
+            Assert.Contains("[--busy-timeout SECONDS]", stdout, StringComparison.Ordinal);
             Assert.DoesNotContain("reset-node", stdout, StringComparison.Ordinal);
         }
 
