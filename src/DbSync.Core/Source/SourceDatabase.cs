@@ -38,8 +38,22 @@ public static class SourceDatabase
         int read;
         try
         {
-            using var stream = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+            // Never while a connection of this process has the file open: on POSIX systems closing ANY descriptor of a
+            // file drops every lock the process holds on it, SQLite's included. A watch validated the path before each
+            // run with its polling connection open, lost that connection's WAL locks, and another program closing its
+            // last connection then checkpointed and reset the WAL under it: the file was damaged (schema exploration, F0).
+            lock (HeaderGate)
+            {
+                if (!OperatingSystem.IsWindows() && Watching.FileIdentity.Of(full) is { } identity && OpenFiles.ContainsKey(identity))
+                {
+                    // SQLite has this very file open here, so it is a SQLite database; a header damaged since is
+                    // SQLite's to report (DbSync.SourceNotSqlite or SourceCorrupt from the next statement).
+                    return full;
+                }
+
+                using var stream = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+            }
         }
         catch (UnauthorizedAccessException ex)
         {
@@ -89,6 +103,16 @@ public static class SourceDatabase
             DefaultTimeout = 1,
         };
         var connection = new SqliteConnection(builder.ToString());
+        // Registered before SQLite can take a lock on the file, and released when the connection closes: a header read
+        // (Validate) of the same file waits for the registration or is skipped, and never closes a descriptor of it.
+        var identity = Register(fullPath);
+        connection.StateChange += (_, e) =>
+        {
+            if (e.CurrentState == System.Data.ConnectionState.Closed)
+            {
+                Release(ref identity);
+            }
+        };
         try
         {
             connection.Open();
@@ -116,12 +140,56 @@ public static class SourceDatabase
         catch (SqliteException ex)
         {
             connection.Dispose();
+            Release(ref identity);
             throw Translate(ex, fullPath);
         }
         catch
         {
             connection.Dispose();
+            Release(ref identity);
             throw;
+        }
+    }
+
+    /// <summary>Serialises <see cref="Validate"/>'s header reads with <see cref="Register"/>.</summary>
+    private static readonly object HeaderGate = new();
+
+    /// <summary>The files connections of this process have open (by <see cref="Watching.FileIdentity"/>), and how many each.</summary>
+    private static readonly ConcurrentDictionary<string, int> OpenFiles = new();
+
+    private static string? Register(string fullPath)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return null; // closing a handle there drops no lock taken through another one
+        }
+
+        lock (HeaderGate)
+        {
+            var identity = Watching.FileIdentity.Of(fullPath);
+            if (identity is not null)
+            {
+                OpenFiles.AddOrUpdate(identity, 1, (_, count) => count + 1);
+            }
+
+            return identity;
+        }
+    }
+
+    /// <summary>Releases what <see cref="Register"/> registered, once: the closed event and a failed open may both call it.</summary>
+    private static void Release(ref string? identity)
+    {
+        if (Interlocked.Exchange(ref identity, null) is not { } released)
+        {
+            return;
+        }
+
+        lock (HeaderGate)
+        {
+            if (OpenFiles.AddOrUpdate(released, 0, (_, count) => count - 1) <= 0)
+            {
+                OpenFiles.TryRemove(released, out _);
+            }
         }
     }
 
