@@ -198,8 +198,10 @@ public sealed class SyncEngine
 
             result.FinishedAt = clock.Now;
             // PostgreSQL has committed: the run is a success, and a cancellation arriving now must not turn it into
-            // "cancelled, nothing applied". Bookkeeping finishes whatever the token says.
-            await FinishLogAsync(sqlite, pg, result, null, warnings, CancellationToken.None).ConfigureAwait(false);
+            // "cancelled, nothing applied". Bookkeeping in the file finishes whatever the token says; sending the entry to
+            // dbsync.runs, which a later run does too, gives way to it (a cancel request ends a COMMIT's wait for a missing
+            // synchronous standby there, as it does the run's own).
+            await FinishLogAsync(sqlite, pg, result, null, warnings, cancellationToken).ConfigureAwait(false);
             if (request.KeepDays is { } days)
             {
                 if (await RunLog.ClockProblemAsync(pg, () => clock.Now, days).ConfigureAwait(false) is { } clockProblem)
@@ -365,10 +367,12 @@ public sealed class SyncEngine
                 await RunLog.SendToPostgresAsync(sqlite, pg, cancellationToken).ConfigureAwait(false);
                 result.Log.Postgres = true;
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            catch (Exception ex) when (ex is not OperationCanceledException || cancellationToken.IsCancellationRequested)
             {
                 // Logging never fails a run that has committed; the entries stay due for a later run.
-                problems.Add($"the run log could not be sent to PostgreSQL (dbsync.runs): {OneLine(ex)}; it is sent on a later run");
+                problems.Add(ex is OperationCanceledException
+                    ? "the run log was not sent to PostgreSQL (dbsync.runs): the run was cancelled after PostgreSQL committed it; it is sent on a later run"
+                    : $"the run log could not be sent to PostgreSQL (dbsync.runs): {OneLine(ex)}; it is sent on a later run");
             }
         }
 
@@ -823,10 +827,43 @@ public sealed class SyncEngine
             {
                 PercentComplete = ProgressMeter.Percent(SyncPhase.Committing),
             });
-            // Not cancellable: a cancel racing the COMMIT could not tell whether it happened.
+            // A cancel during the COMMIT is a cancel request to the server, whose answer says what happened: an error
+            // (57014, the COMMIT stopped before it was done) means rolled back; a COMMIT that completes means committed.
+            // The wait it ends is a synchronous standby's: with none connected, PostgreSQL waits for ever after committing
+            // locally, and the run ignored SIGTERM and Ctrl+C (target exploration, F24). A cancel there makes PostgreSQL
+            // stop waiting, with a WARNING that the transaction committed locally: the run is recorded, and says so.
+            var commitWarnings = new List<string>();
+            void OnNotice(object sender, NpgsqlNoticeEventArgs e)
+            {
+                if (e.Notice.Severity is "WARNING" or "NOTICE")
+                {
+                    commitWarnings.Add(e.Notice.MessageText + (e.Notice.Detail is { Length: > 0 } detail ? " " + detail : ""));
+                }
+            }
+
+            pg.Notice += OnNotice;
             try
             {
-                await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested && ex.InnerException is PostgresException)
+            {
+                // PostgreSQL answered the cancel with an error: the transaction was rolled back.
+                throw;
+            }
+            catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested)
+            {
+                // Cancelled before the COMMIT went out: the connection is still open with the transaction in it.
+                if (pg.FullState.HasFlag(System.Data.ConnectionState.Open))
+                {
+                    throw;
+                }
+
+                // No answer to the cancel in time: Npgsql broke the connection, and only a new one can tell.
+                if (await CommittedAsync(request, result.NodeId, result.RunId, xid).ConfigureAwait(false) is not true)
+                {
+                    throw new OperationCanceledException("The run was cancelled while PostgreSQL committed it, and PostgreSQL did not answer: the changes stay pending; the next run finds out whether it committed and applies nothing twice.", ex, cancellationToken);
+                }
             }
             catch (Exception ex) when (ex is not PostgresException && (ex is NpgsqlException or IOException or ObjectDisposedException or TimeoutException))
             {
@@ -843,6 +880,15 @@ public sealed class SyncEngine
                 {
                     throw;
                 }
+            }
+            finally
+            {
+                pg.Notice -= OnNotice;
+            }
+
+            if (cancellationToken.IsCancellationRequested && commitWarnings.Count > 0)
+            {
+                warnings.Add($"The run was cancelled while PostgreSQL committed it; PostgreSQL had committed it and says: {string.Join(" ", commitWarnings)} The run is recorded as committed.");
             }
 
             return new Applied(plans, skipped, targetWins, unrecordedEntry) { ReleasesKept = releasesKept is not null };

@@ -239,6 +239,66 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task A_cancel_while_the_commit_waits_for_a_missing_synchronous_standby_ends_the_run_recorded_as_committed()
+    {
+        // Target exploration F24: with synchronous_standby_names set and no standby connected, PostgreSQL commits locally
+        // and waits for ever; the run's COMMIT was not cancellable, so SIGTERM and Ctrl+C left it hanging. A server of
+        // its own: its setting would hold up every other test's commits.
+        var (connection, directory) = TestServer.StartPrivate();
+        try
+        {
+            var path = _fixture.CreateDatabase("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO item VALUES (1, 'a'), (2, 'b');");
+            var request = new SyncRequest { Path = path, ConnectionString = connection, Schema = "standby" };
+            Assert.Equal(SyncStatus.Succeeded, (await new SyncEngine().SyncAsync(request)).Status);
+            using (var admin = new NpgsqlConnection(connection))
+            {
+                admin.Open();
+                using var command = new NpgsqlCommand("ALTER SYSTEM SET synchronous_standby_names = 'nobody'; SELECT pg_reload_conf(); ALTER DATABASE postgres SET synchronous_commit = on", admin);
+                command.ExecuteNonQuery();
+            }
+
+            SyncFixture.Execute(path, "UPDATE item SET name = 'changed' WHERE id = 1");
+            using var cancel = new CancellationTokenSource();
+            var committing = false;
+            var progress = new InlineProgress<SyncProgress>(p =>
+            {
+                if (p.Phase == SyncPhase.Committing && !committing)
+                {
+                    committing = true;
+                    cancel.CancelAfter(TimeSpan.FromSeconds(2));
+                }
+            });
+
+            var run = new SyncEngine().SyncAsync(request, progress, cancel.Token);
+            var finished = await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(60))) == run;
+            if (!finished)
+            {
+                // Lets the COMMIT go, so that the run and the server can end.
+                using var admin = new NpgsqlConnection(connection);
+                admin.Open();
+                using var command = new NpgsqlCommand("ALTER SYSTEM RESET synchronous_standby_names; SELECT pg_reload_conf()", admin);
+                command.ExecuteNonQuery();
+            }
+
+            Assert.True(finished, "the run still waited for the standby 58 s after it was cancelled");
+            var result = await run;
+            Assert.Equal((SyncStatus.Succeeded, 1L), (result.Status, result.Updated));
+            Assert.Contains(result.Warnings, w => w.Contains("synchronous replication", StringComparison.Ordinal) && w.Contains("recorded as committed", StringComparison.Ordinal));
+            Assert.Equal(0, (await new SyncEngine().GetStatusAsync(new DbSync.Core.Diagnostics.StatusRequest { Path = path })).PendingChanges);
+            using (var check = new NpgsqlConnection(connection))
+            {
+                check.Open();
+                using var command = new NpgsqlCommand("SELECT name FROM standby.item WHERE id = 1", check);
+                Assert.Equal("changed", command.ExecuteScalar());
+            }
+        }
+        finally
+        {
+            TestServer.StopPrivate(directory);
+        }
+    }
+
+    [Fact]
     public async Task A_commit_whose_answer_the_network_lost_is_found_committed_and_recorded_with_its_counts()
     {
         // Exit 1 means nothing was applied: a run whose COMMIT reached PostgreSQL said so, and logged 0/0/0.
