@@ -350,4 +350,32 @@ public sealed class TargetDriftTests : IDisposable
             && w.Contains("a trigger, rule or row-level security policy", StringComparison.Ordinal));
         Assert.Equal("99", _fixture.PgText($"SELECT string_agg(id::text, ' ') FROM {Table} WHERE id > 10"));
     }
+
+    [Fact]
+    public async Task Rows_that_swap_values_of_a_unique_constraint_a_DBA_added_are_held_with_the_way_out_which_heals_them()
+    {
+        // Schema exploration F7: SQLite swaps two rows' unique values in one transaction; PostgreSQL, checking a constraint
+        // that is not deferrable row by row, refused each row alone, and the rows were held for ever with a reason that
+        // pointed at nothing one could fix.
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE seat (id INTEGER PRIMARY KEY, pos INTEGER NOT NULL UNIQUE, who TEXT);
+            INSERT INTO seat VALUES (1, 1, 'a'), (2, 2, 'b'), (3, 3, 'c');
+            """);
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        var seat = $"\"{_fixture.Schema}\".seat";
+        _fixture.PgExecute($"ALTER TABLE {seat} ADD CONSTRAINT seat_pos_key UNIQUE (pos)");
+        SyncFixture.Execute(path, "BEGIN; UPDATE seat SET pos = -1 WHERE id = 1; UPDATE seat SET pos = 1 WHERE id = 2; UPDATE seat SET pos = 2 WHERE id = 1; COMMIT;");
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal((SyncStatus.PartiallySucceeded, 2L), (result.Status, result.Quarantined));
+        Assert.All(await HeldAsync(path), h => Assert.Contains("make it a DEFERRABLE INITIALLY DEFERRED constraint", h.Reason, StringComparison.Ordinal));
+
+        // The way out it gives works.
+        _fixture.PgExecute($"ALTER TABLE {seat} DROP CONSTRAINT seat_pos_key, ADD CONSTRAINT seat_pos_key UNIQUE (pos) DEFERRABLE INITIALLY DEFERRED");
+        var retried = await _engine.RetryQuarantineAsync(new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema });
+        Assert.Equal((SyncStatus.Succeeded, 2L), (retried!.Status, retried.Updated));
+        Assert.Equal("1:2 2:1 3:3", _fixture.PgText($"SELECT string_agg(id || ':' || pos, ' ' ORDER BY id) FROM {seat}"));
+        Assert.Equal(0, await PendingAsync(path));
+    }
 }

@@ -599,6 +599,17 @@ internal static class Applier
                     : "It goes once its parent is in PostgreSQL: if the parent exists here, change it here (it is then pushed again); if another node or program deleted it there, restore it there, or delete or change this row here.");
             }
 
+            else if (failure.SqlState == PostgresErrorCodes.UniqueViolation && failure.ConstraintName is { } constraint)
+            {
+                // Rows that trade values of a unique constraint among themselves (two seats swapped, positions shifted by
+                // one) make a valid end state that PostgreSQL refuses row by row, as it checks a constraint that is not
+                // deferrable at each row: each row alone met the other's old value, and was held for ever, with nothing
+                // in the file to fix (schema exploration, F7).
+                reason = reason.TrimEnd('.') + $". If rows of this run trade values of \"{constraint}\" among themselves (a swap, a shift), PostgreSQL refuses each one alone though the end state is valid: " +
+                    $"make it a DEFERRABLE INITIALLY DEFERRED constraint (ALTER TABLE {TargetTable(context, plan)} DROP CONSTRAINT {Q(constraint)}, ADD CONSTRAINT {Q(constraint)} UNIQUE (...) DEFERRABLE INITIALLY DEFERRED), then run 'dbsync quarantine --retry'. " +
+                    "Otherwise another row in PostgreSQL holds the value: change one of the two.";
+            }
+
             await ExecuteAsync(context, $"UPDATE {Q(plan.StagingTable)} SET {Staging.Skip} = true, {Staging.Held} = $1 WHERE {Staging.RowNumber} = $2",
                 cancellationToken, reason, to).ConfigureAwait(false);
             plan.Result.Quarantined++;
