@@ -667,4 +667,30 @@ public sealed class HostileInputTests : IDisposable
         Assert.Contains("Password=***", error.Message, StringComparison.Ordinal);
         Assert.Equal(cwd, System.IO.Directory.GetFiles(Environment.CurrentDirectory).Length); // no backup named after it
     }
+
+    [Fact]
+    public async Task Sparse_64_bit_keys_in_several_tables_sync_with_a_progress_reporter()
+    {
+        // Module exploration F1: each table's progress estimate is its rowid range; two tables keyed by random 64-bit ids
+        // summed past long.MaxValue, and every run given a progress reporter (Start-DbSync always gives one) failed as
+        // DbSync.Unexpected (OverflowException), also on -Resync and every -Continuous retry.
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
+            CREATE TABLE orders (id INTEGER PRIMARY KEY, total REAL);
+            INSERT INTO notes VALUES (-9223372036854775807, 'lowest'), (1, 'one'), (9223372036854775807, 'highest');
+            INSERT INTO orders VALUES (-3, 1.5), (6000000000000000000, 2.5), (9223372036854775806, 3.5);
+            """);
+        var seen = new List<SyncProgress>();
+
+        var loaded = await new SyncEngine().SyncAsync(_fixture.Request(path), new InlineProgress<SyncProgress>(seen.Add));
+
+        Assert.Equal((SyncStatus.Succeeded, 6L), (loaded.Status, loaded.Inserted));
+        SyncFixture.Execute(path, "UPDATE notes SET body = 'changed'; INSERT INTO orders VALUES (-9223372036854775808, 0);");
+        var pushed = await new SyncEngine().SyncAsync(_fixture.Request(path), new InlineProgress<SyncProgress>(seen.Add));
+        Assert.Equal((SyncStatus.Succeeded, 1L, 3L), (pushed.Status, pushed.Inserted, pushed.Updated));
+        var resync = await new SyncEngine().SyncAsync(new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, Resync = true }, new InlineProgress<SyncProgress>(seen.Add));
+        Assert.Equal(SyncStatus.Succeeded, resync.Status);
+        Assert.All(seen.Where(p => p.PercentComplete >= 0), p => Assert.InRange(p.PercentComplete, 0, 100));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
 }

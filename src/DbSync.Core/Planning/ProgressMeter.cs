@@ -43,7 +43,12 @@ internal sealed class ProgressMeter
             else
             {
                 // A column named rowid hides the rowid; its values may be anything, which only makes the estimate wrong.
-                rows = read.Scalar(plan.Source.WithoutRowid ? $"SELECT count(*) FROM {table}" : $"SELECT coalesce(max(rowid) - min(rowid) + 1, 0) FROM {table}");
+                // Sparse 64-bit keys (random, Snowflake-style) make a range of up to 2^64 rows: it is capped at what the
+                // file could hold (a row takes more than 4 bytes), and the sums below are taken as doubles. Summed as
+                // longs, two such tables overflowed, and every run with a progress reporter (the module's) failed as
+                // DbSync.Unexpected (module exploration, F1).
+                rows = read.Scalar(plan.Source.WithoutRowid ? $"SELECT count(*) FROM {table}"
+                    : $"SELECT CAST(coalesce(min(max(rowid) - min(rowid) + 1.0, (SELECT page_count FROM pragma_page_count()) * (SELECT page_size FROM pragma_page_size()) / 4), 0) AS INTEGER) FROM {table}");
             }
 
             _read[i] = Math.Max(rows, 1);
@@ -68,10 +73,10 @@ internal sealed class ProgressMeter
     public int Percent(TablePlan plan, SyncPhase phase, long rows)
     {
         var i = _plans.IndexOf(plan);
-        var total = (double)(_read.Sum() + _apply.Sum());
+        var total = _read.Sum(r => (double)r) + _apply.Sum(a => (double)a);
         var done = phase is SyncPhase.Copying or SyncPhase.Staging
-            ? _read.Take(i).Sum() + Math.Clamp(rows, 0, _read[i])
-            : _read.Sum() + _apply.Take(i).Sum() + Math.Clamp(rows, 0, _apply[i]);
+            ? _read.Take(i).Sum(r => (double)r) + Math.Clamp(rows, 0, _read[i])
+            : _read.Sum(r => (double)r) + _apply.Take(i).Sum(a => (double)a) + Math.Clamp(rows, 0, _apply[i]);
         return _last = Math.Max(_last, (int)(done * 95 / total));
     }
 
