@@ -239,6 +239,46 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task A_cancel_while_a_server_that_accepted_the_connection_never_answers_ends_the_run_at_once()
+    {
+        // Module exploration F2: an ssh tunnel or a proxy whose backend is down accepts and never speaks; Npgsql gives
+        // up only the TCP connect at a cancel, so Ctrl+C, SIGTERM and Stop-Job waited the whole connect Timeout (for
+        // ever with Timeout=0), and the run was then logged Failed rather than Cancelled.
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start();
+        var accepted = new List<System.Net.Sockets.TcpClient>();
+        _ = Task.Run(async () =>
+        {
+            while (true)
+            {
+                try
+                {
+                    accepted.Add(await silent.AcceptTcpClientAsync());
+                }
+                catch (Exception ex) when (ex is ObjectDisposedException or System.Net.Sockets.SocketException)
+                {
+                    return;
+                }
+            }
+        });
+        var path = _fixture.CreateDatabase("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO item VALUES (1, 'a');");
+        var connection = $"Host=127.0.0.1;Port={((System.Net.IPEndPoint)silent.LocalEndpoint).Port};Username=nobody;Password=x;Database=none;Timeout=0";
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+        var clock = Stopwatch.StartNew();
+
+        var run = new SyncEngine().SyncAsync(new SyncRequest { Path = path, ConnectionString = connection, Schema = "silent" }, null, cancel.Token);
+        var finished = await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(30))) == run;
+        silent.Stop();
+        accepted.ForEach(c => c.Dispose());
+
+        Assert.True(finished, "the run still waited for the silent server 29 s after the cancel");
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"the cancel took {clock.Elapsed}");
+        var logged = File.ReadAllLines(path + "-dbsync-log.jsonl").Select(l => JsonDocument.Parse(l).RootElement).Last();
+        Assert.Equal("Cancelled", logged.GetProperty("status").GetString());
+    }
+
+    [Fact]
     public async Task A_cancel_while_the_commit_waits_for_a_missing_synchronous_standby_ends_the_run_recorded_as_committed()
     {
         // Target exploration F24: with synchronous_standby_names set and no standby connected, PostgreSQL commits locally

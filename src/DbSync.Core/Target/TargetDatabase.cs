@@ -183,7 +183,22 @@ public static class TargetDatabase
         var opened = false;
         try
         {
-            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            // Npgsql gives up the TCP connect at a cancel, not the startup exchange after it: a server (an ssh tunnel, a
+            // proxy whose backend is down) that accepts and never answers held Ctrl+C, SIGTERM and Stop-Job for the whole
+            // connect Timeout, for ever with Timeout=0 (module exploration, F2). The open is abandoned at the cancel, and
+            // the connection disposed once Npgsql lets it go.
+            var open = connection.OpenAsync(cancellationToken);
+            try
+            {
+                await open.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !open.IsCompleted)
+            {
+                _ = open.ContinueWith(static (t, c) => { _ = t.Exception; ((NpgsqlConnection)c!).Dispose(); }, connection,
+                    CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+                throw;
+            }
+
             opened = true;
             // Staging tables are TEMP tables, held in this session's local buffers (8 MB by default); a push of a
             // few hundred thousand rows then spills to disk. The setting only counts before the first temp table.
