@@ -52,6 +52,20 @@ Describe 'Get-DbSyncConflict' {
         { Get-DbSyncConflict -LiteralPath (Join-Path $TestDrive 'nope.sqlite') -ConnectionString $Pg } | Should -Throw -ErrorId 'DbSync.SourceNotFound,DbSync.PowerShell.Commands.GetDbSyncConflictCommand'
     }
 
+    It 'keeps the password out of the error record when the connection string is given in the path''s position' {
+        $cs = 'Host=127.0.0.1;Port=1;Username=dbsync;Database=held;Password=TopSecret99'
+        Push-Location $TestDrive
+        try {
+            $failure = $null
+            try { Get-DbSyncConflict $cs $db -ErrorAction Stop } catch { $failure = $_ }
+        }
+        finally { Pop-Location }
+        $failure.FullyQualifiedErrorId | Should -Be 'DbSync.InvalidConnectionString,DbSync.PowerShell.Commands.GetDbSyncConflictCommand'
+        "$($failure.TargetObject)" | Should -Not -Match 'TopSecret99'
+        "$($failure.CategoryInfo)" | Should -Not -Match 'TopSecret99'
+        ($failure | Out-String) | Should -Not -Match 'TopSecret99'
+    }
+
     It 'has three parameter sets, the default one without a required parameter' {
         $command = Get-Command Get-DbSyncConflict
         $command.ParameterSets.Name | Sort-Object | Should -Be @('LiteralPath', 'NodeId', 'Path')

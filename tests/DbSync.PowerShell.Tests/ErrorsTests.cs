@@ -34,5 +34,22 @@ public sealed class ErrorsTests : IDisposable
         Assert.False(Errors.EndsTheCommand(new DbSyncException(ErrorIds.SourceNotFound, DbSyncErrorCategory.ObjectNotFound, "Missing.", path)));
     }
 
+    [Fact]
+    public async Task A_connection_string_given_as_the_path_is_not_the_error_records_target_with_its_password()
+    {
+        // Get-DbSyncConflict $cs ./h.sqlite: position 0 is -Path, so the connection string resolves to a path in the
+        // current folder, and the SQLite file is taken as the connection string; Core's error has no target of its own.
+        var file = _fixture.CopyChinook();
+        var swapped = Path.Combine(Path.GetDirectoryName(file)!, "Host=127.0.0.1;Username=dbsync;Database=held;Password=TopSecret99");
+        var error = await Assert.ThrowsAsync<DbSyncException>(() => new SyncEngine().GetConflictsAsync(
+            new ConflictQuery { ConnectionString = file, Path = swapped }, CancellationToken.None));
+        Assert.Null(error.Target);
+
+        var target = Assert.IsType<string>(Errors.TargetOf(error, swapped));
+        Assert.DoesNotContain("TopSecret99", target, StringComparison.Ordinal);
+        Assert.EndsWith("Password=***", target, StringComparison.Ordinal);
+        Assert.Equal(file, Errors.TargetOf(new DbSyncException(ErrorIds.SourceBusy, DbSyncErrorCategory.OperationTimeout, "Busy."), file));
+    }
+
     public void Dispose() => _fixture.Dispose();
 }

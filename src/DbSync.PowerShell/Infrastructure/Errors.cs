@@ -22,7 +22,15 @@ internal static class Errors
 
     /// <summary>An ErrorRecord for a Core failure; the target object is what the error is about, else the file.</summary>
     public static ErrorRecord From(DbSyncException exception, object? fallbackTarget) =>
-        InPowerShellWords(new(exception, exception.ErrorId, ToErrorCategory(exception.Category), exception.Target ?? fallbackTarget));
+        InPowerShellWords(new(exception, exception.ErrorId, ToErrorCategory(exception.Category), TargetOf(exception, fallbackTarget)));
+
+    /// <summary>
+    /// The record's target object: Core's target, else the fallback, a string with any password in it redacted. The
+    /// fallback is usually the resolved path, and a connection string given in the path's position (arguments swapped)
+    /// resolves to a path holding its password; NormalView prints the target, and jobs and Export-Clixml keep it.
+    /// </summary>
+    internal static object? TargetOf(DbSyncException exception, object? fallbackTarget) =>
+        exception.Target ?? (fallbackTarget is string text ? Secrets.Redact(text) : fallbackTarget);
 
     /// <summary>
     /// Shows the record's message with the cmdlets' names for the CLI's options and commands (see <see cref="Wording"/>),
@@ -76,7 +84,7 @@ internal static class Errors
 
     /// <summary>The record for a run stopped by a cancellation that did not come from the pipeline (e.g. a timeout).</summary>
     public static ErrorRecord Cancelled(string path) => From(
-        new DbSyncException(ErrorIds.Cancelled, DbSyncErrorCategory.OperationStopped, "The run was cancelled; nothing of it was applied.", path), path);
+        new DbSyncException(ErrorIds.Cancelled, DbSyncErrorCategory.OperationStopped, "The run was cancelled; nothing of it was applied.", Secrets.Redact(path)), path);
 
     /// <summary>Maps Core's category one to one onto PowerShell's.</summary>
     public static ErrorCategory ToErrorCategory(DbSyncErrorCategory category) => category switch
