@@ -66,6 +66,26 @@ Describe 'Get-DbSyncLog' {
         "$entry" | Should -Match "^Succeeded: 1 inserted, 0 updated, 0 deleted, run $($entry.RunId)"
     }
 
+    It 'shows Gregorian UTC times in the log and conflict views whatever the culture''s calendar' -ForEach @(
+        @{ Culture = 'th-TH' }, @{ Culture = 'ar-SA' }, @{ Culture = 'fa-IR' }
+    ) {
+        $entry = Get-DbSyncLog -LiteralPath $db -Last 1
+        $expected = $entry.StartedAt.ToString('yyyy-MM-dd HH:mm:ss', [cultureinfo]::InvariantCulture)
+        $conflictType = Get-ModuleType 'DbSync.Core' 'DbSync.Core.ConflictRecord'
+        $conflict = [Activator]::CreateInstance($conflictType)
+        $conflictType.GetProperty('At').SetValue($conflict, [datetime]::new(2026, 12, 3, 13, 37, 53, [DateTimeKind]::Utc))
+        foreach ($name in 'NodeId', 'Table', 'Target', 'Key', 'Winner') { $conflictType.GetProperty($name).SetValue($conflict, 'x') }
+        $saved = [cultureinfo]::CurrentCulture
+        try {
+            [cultureinfo]::CurrentCulture = $Culture
+            $log = $entry | Out-String -Width 120
+            $conflicts = $conflict | Out-String -Width 120
+        }
+        finally { [cultureinfo]::CurrentCulture = $saved }
+        $log | Should -Match ([regex]::Escape($expected))
+        $conflicts | Should -Match '2026-12-03 13:37:53'
+    }
+
     It 'never writes to the file' {
         $before = Get-FileHashText $db
         Get-DbSyncLog -LiteralPath $db | Out-Null
