@@ -33,6 +33,21 @@ Describe 'Get-DbSyncQuarantine' {
         { Get-DbSyncQuarantine @arguments } | Should -Throw -ErrorId 'DbSync.UsageError,DbSync.PowerShell.Commands.GetDbSyncQuarantineCommand'
     }
 
+    It 'lists the held rows with site-wide defaults for the retry parameters in $PSDefaultParameterValues' {
+        $keys = '*-DbSync*:LockTimeout', '*-DbSync*:Schema', 'Get-DbSyncQuarantine:Batch*'
+        try {
+            $PSDefaultParameterValues['*-DbSync*:LockTimeout'] = 120
+            $PSDefaultParameterValues['*-DbSync*:Schema'] = 'held'
+            $PSDefaultParameterValues['Get-DbSyncQuarantine:Batch*'] = 10
+            Get-DbSyncQuarantine -LiteralPath $db -ErrorAction Stop | Should -BeNullOrEmpty
+            # Typed, a retry parameter is still refused without -Retry.
+            { Get-DbSyncQuarantine -LiteralPath $db -NodePartitioned 'Basket*' } | Should -Throw -ErrorId 'DbSync.UsageError,DbSync.PowerShell.Commands.GetDbSyncQuarantineCommand'
+            $PSDefaultParameterValues['Disabled'] = $true
+            { Get-DbSyncQuarantine -LiteralPath $db -Schema held } | Should -Throw -ErrorId 'DbSync.UsageError,DbSync.PowerShell.Commands.GetDbSyncQuarantineCommand'
+        }
+        finally { foreach ($key in @($keys) + 'Disabled') { $PSDefaultParameterValues.Remove($key) } }
+    }
+
     It 'applies the conflict policy rules of Start-DbSync to -Retry' {
         { Get-DbSyncQuarantine -LiteralPath $db -Retry -ConflictPolicy Newest } | Should -Throw -ErrorId 'DbSync.UsageError,DbSync.PowerShell.Commands.GetDbSyncQuarantineCommand'
         { Get-DbSyncQuarantine -LiteralPath $db -Retry -NewestColumn UpdatedAt } | Should -Throw -ErrorId 'DbSync.UsageError,DbSync.PowerShell.Commands.GetDbSyncQuarantineCommand'

@@ -132,6 +132,16 @@ Describe 'Start-DbSync' {
         { Start-DbSync @arguments -Schema $schema -ErrorAction Stop } | Should -Throw -ErrorId "$ErrorId,DbSync.PowerShell.Commands.StartDbSyncCommand"
     }
 
+    It 'syncs with an -Interval from $PSDefaultParameterValues, and still refuses one typed without -Continuous' {
+        try {
+            $PSDefaultParameterValues['Start-DbSync:Interval'] = 10
+            (Start-DbSync -LiteralPath $db -ConnectionString $Pg -Schema $schema -Table Genre -ErrorAction Stop).Status | Should -Be 'Succeeded'
+            $PSDefaultParameterValues.Remove('Start-DbSync:Interval')
+            { Start-DbSync -LiteralPath $db -ConnectionString $Pg -Schema $schema -Table Genre -Interval 10 -ErrorAction Stop } | Should -Throw -ErrorId 'DbSync.UsageError,DbSync.PowerShell.Commands.StartDbSyncCommand'
+        }
+        finally { $PSDefaultParameterValues.Remove('Start-DbSync:Interval') }
+    }
+
     It 'reports a path on a drive or provider that does not exist as that path''s DbSync.SourceNotFound, and syncs the files after it' {
         $results = Start-DbSync -LiteralPath 'NoSuchDrive:/shop.sqlite', 'NoSuchProvider::/shop.sqlite', $db -ConnectionString $Pg -Schema $schema -Table Genre -ErrorAction SilentlyContinue -ErrorVariable failures
         $results.Path | Should -Be $db

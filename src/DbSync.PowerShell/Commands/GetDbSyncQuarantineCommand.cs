@@ -30,7 +30,7 @@ public sealed class GetDbSyncQuarantineCommand : DbSyncSyncCommand
     protected override void BeginProcessing()
     {
         base.BeginProcessing();
-        if (!Retry.IsPresent && _retryParameters.FirstOrDefault(MyInvocation.BoundParameters.ContainsKey) is { } retryOnly)
+        if (!Retry.IsPresent && _retryParameters.FirstOrDefault(GivenByCaller) is { } retryOnly)
         {
             ThrowTerminatingError(Errors.Usage($"-{retryOnly} goes with -Retry.", null));
         }

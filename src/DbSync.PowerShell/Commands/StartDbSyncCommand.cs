@@ -62,9 +62,10 @@ public sealed class StartDbSyncCommand : DbSyncSyncCommand
             ThrowTerminatingError(Errors.Usage("-PruneBackup needs -KeepDays.", null));
         }
 
-        if (!Continuous.IsPresent && MyInvocation.BoundParameters.ContainsKey(nameof(Interval)))
+        if (!Continuous.IsPresent && GivenByCaller(nameof(Interval)))
         {
-            // As the CLI's --interval without --watch: a job meant to keep watching would end after one run.
+            // As the CLI's --interval without --watch: a job meant to keep watching would end after one run. An
+            // -Interval from $PSDefaultParameterValues is no such mistake (it applies to every Start-DbSync).
             ThrowTerminatingError(Errors.Usage("-Interval goes with -Continuous.", null));
         }
 

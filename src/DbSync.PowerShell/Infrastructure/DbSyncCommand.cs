@@ -32,6 +32,18 @@ public abstract class DbSyncCommand : PSCmdlet
     }
 
     /// <summary>
+    /// Whether the caller gave <paramref name="parameter"/> (typed, splatted or piped), rather than PowerShell binding
+    /// it from $PSDefaultParameterValues. Both land in BoundParameters; a parameter an entry of $PSDefaultParameterValues
+    /// names counts as not given by the caller, so a check that refuses it alone ("-X goes with -Y") never refuses a
+    /// value the user did not type. The price: the same parameter typed while such a default exists is not refused.
+    /// </summary>
+    protected bool GivenByCaller(string parameter) =>
+        MyInvocation.BoundParameters.ContainsKey(parameter)
+        && !DefaultParameterValues.Name(GetVariableValue("PSDefaultParameterValues") as System.Collections.IDictionary,
+            MyInvocation.MyCommand.Name, parameter,
+            MyInvocation.MyCommand.Parameters.TryGetValue(parameter, out var metadata) ? metadata.Aliases : []);
+
+    /// <summary>
     /// The files <paramref name="paths"/> name. A path that resolves to nothing, not to the file system, or not at all
     /// (a drive or provider that does not exist) is a non-terminating error about that path: the others are still
     /// processed, and -ErrorAction decides.
