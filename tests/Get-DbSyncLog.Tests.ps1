@@ -86,6 +86,27 @@ Describe 'Get-DbSyncLog' {
         $conflicts | Should -Match '2026-12-03 13:37:53'
     }
 
+    It 'reads a relative DBSYNC_LOG_PATH in the PowerShell location, as Start-DbSync writes it, for how a run ended' {
+        $folder = New-TestFolder 'rel-log'
+        $file = Copy-Chinook 'rel-log.sqlite'
+        $saved = $env:DBSYNC_LOG_PATH
+        Push-Location $folder
+        try {
+            [Environment]::CurrentDirectory | Should -Not -Be $folder
+            $env:DBSYNC_LOG_PATH = 'sync-log.jsonl'
+            $run = Start-DbSync -LiteralPath $file -ConnectionString $Pg -Schema $schema -Table Genre -ErrorAction Stop
+            # The end reached the backup but not the file, as a crash after the backup append leaves it.
+            Invoke-Sqlite $file "UPDATE _dbsync_runs SET status = 'Running', finished_at = NULL WHERE run_id = '$($run.RunId)'"
+            (Get-DbSyncLog -LiteralPath $file -Last 1).Status.ToString() | Should -Be 'Succeeded'
+            (Get-DbSyncLog -LiteralPath $file -Status Succeeded).RunId | Should -Be $run.RunId
+            (Get-DbSyncStatus -LiteralPath $file).LastRun.Status.ToString() | Should -Be 'Succeeded'
+        }
+        finally {
+            Pop-Location
+            $env:DBSYNC_LOG_PATH = $saved
+        }
+    }
+
     It 'never writes to the file' {
         $before = Get-FileHashText $db
         Get-DbSyncLog -LiteralPath $db | Out-Null

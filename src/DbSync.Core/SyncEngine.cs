@@ -1153,7 +1153,7 @@ public sealed class SyncEngine
         using var sqlite = SourceDatabase.OpenCancellable(path, TimeSpan.FromSeconds(30), cancellationToken);
         try
         {
-            return RunLog.Query(sqlite, query, noRunActive, RunLog.BackupPathFor(path, null));
+            return RunLog.Query(sqlite, query, noRunActive, RunLog.BackupPathFor(path, query.BackupPath));
         }
         catch (SqliteException ex)
         {

@@ -29,7 +29,7 @@ public sealed class EnvironmentSettingTests
     {
         Assert.Equal(FromEnvironment, new StartDbSyncCommand { ConnectionString = blank }.BuildRequest("/a", null).ConnectionString);
         Assert.Equal(FromEnvironment, new GetDbSyncQuarantineCommand { ConnectionString = blank }.BuildRetryRequest("/a", null).ConnectionString);
-        Assert.Equal(FromEnvironment, new GetDbSyncStatusCommand { ConnectionString = blank }.BuildRequest("/a").ConnectionString);
+        Assert.Equal(FromEnvironment, new GetDbSyncStatusCommand { ConnectionString = blank }.BuildRequest("/a", null).ConnectionString);
         Assert.Equal(FromEnvironment, new TestDbSyncConnectionCommand { ConnectionString = blank }.BuildRequest("/a").ConnectionString);
         Assert.Equal(FromEnvironment, new ResetDbSyncNodeCommand { ConnectionString = blank }.BuildRequest("/a").ConnectionString);
         Assert.Equal(FromEnvironment, new GetDbSyncConflictCommand { ConnectionString = blank }.BuildQuery(null).ConnectionString);
@@ -40,7 +40,7 @@ public sealed class EnvironmentSettingTests
     public async Task Blank_everywhere_is_no_connection_string_and_gives_ConnectionMissing(string? blank) => await WithVariableAsync("DBSYNC_CONNECTION", blank, async () =>
     {
         // Status and test then do not check a target at all, rather than report a blank one unreachable.
-        Assert.Null(new GetDbSyncStatusCommand { ConnectionString = " " }.BuildRequest("/a").ConnectionString);
+        Assert.Null(new GetDbSyncStatusCommand { ConnectionString = " " }.BuildRequest("/a", null).ConnectionString);
         Assert.Null(new TestDbSyncConnectionCommand { ConnectionString = " " }.BuildRequest("/a").ConnectionString);
         Assert.Null(new ResetDbSyncNodeCommand { ConnectionString = " " }.BuildRequest("/a").ConnectionString);
 

@@ -72,13 +72,15 @@ public sealed class RequestMappingTests
     [Fact]
     public void Get_DbSyncStatus_maps_onto_StatusRequest()
     {
-        var request = new GetDbSyncStatusCommand { ConnectionString = "Host=db", TargetTimeout = 4 }.BuildRequest("/data/a.sqlite");
+        var request = new GetDbSyncStatusCommand { ConnectionString = "Host=db", TargetTimeout = 4 }.BuildRequest("/data/a.sqlite", null);
         Assert.Equal("/data/a.sqlite", request.Path);
         Assert.Equal("Host=db", request.ConnectionString);
         Assert.Equal(TimeSpan.FromSeconds(4), request.TargetTimeout);
         Assert.Null(request.Credential);
         Assert.False(request.Detailed);
-        Assert.Equal(TimeSpan.FromSeconds(3), new GetDbSyncStatusCommand { ConnectionString = "Host=db" }.BuildRequest("/a").TargetTimeout);
+        Assert.Null(request.BackupPath);
+        Assert.Equal(TimeSpan.FromSeconds(3), new GetDbSyncStatusCommand { ConnectionString = "Host=db" }.BuildRequest("/a", null).TargetTimeout);
+        Assert.Equal("/logs/all.jsonl", new GetDbSyncStatusCommand().BuildRequest("/a", "/logs/all.jsonl").BackupPath);
     }
 
     [Fact]
@@ -116,23 +118,25 @@ public sealed class RequestMappingTests
     public void Get_DbSyncLog_maps_onto_LogQuery_with_UTC_since()
     {
         var query = new GetDbSyncLogCommand { Last = 3, Status = RunStatus.Failed, Since = new DateTime(2025, 1, 2, 3, 4, 5, DateTimeKind.Unspecified) }
-            .BuildQuery("/data/a.sqlite");
+            .BuildQuery("/data/a.sqlite", "/logs/all.jsonl");
         Assert.Equal("/data/a.sqlite", query.Path);
+        Assert.Equal("/logs/all.jsonl", query.BackupPath);
         Assert.Equal(3, query.Last);
         Assert.Equal(RunStatus.Failed, query.Status);
         Assert.Equal(new DateTime(2025, 1, 2, 3, 4, 5, DateTimeKind.Utc), query.Since);
         Assert.Equal(DateTimeKind.Utc, query.Since!.Value.Kind);
 
         var local = new DateTime(2025, 6, 1, 12, 0, 0, DateTimeKind.Local);
-        Assert.Equal(local.ToUniversalTime(), new GetDbSyncLogCommand { Since = local }.BuildQuery("/a").Since);
+        Assert.Equal(local.ToUniversalTime(), new GetDbSyncLogCommand { Since = local }.BuildQuery("/a", null).Since);
 
-        var none = new GetDbSyncLogCommand().BuildQuery("/a");
+        var none = new GetDbSyncLogCommand().BuildQuery("/a", null);
         Assert.Null(none.Last);
         Assert.Null(none.Since);
         Assert.Null(none.Status);
+        Assert.Null(none.BackupPath);
 
         // Running is the enum's default value: setting it must still filter.
-        Assert.Equal(RunStatus.Running, new GetDbSyncLogCommand { Status = RunStatus.Running }.BuildQuery("/a").Status);
+        Assert.Equal(RunStatus.Running, new GetDbSyncLogCommand { Status = RunStatus.Running }.BuildQuery("/a", null).Status);
     }
 
     [Fact]

@@ -329,6 +329,32 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task Log_and_status_read_the_backup_the_caller_names_for_how_a_run_still_recorded_Running_ended()
+    {
+        // Start-DbSync resolves a relative DBSYNC_LOG_PATH against PowerShell's location and passes it as LogPath;
+        // Get-DbSyncLog and Get-DbSyncStatus pass the same path, or Core resolved it against the process's working
+        // folder, read another backup, and showed a run that succeeded as Abandoned (module exploration F4).
+        var path = _fixture.CopyChinook();
+        var backup = Path.Combine(_fixture.Directory, "elsewhere", "sync-log.jsonl");
+        Directory.CreateDirectory(Path.GetDirectoryName(backup)!);
+        var run = await new SyncEngine().SyncAsync(new SyncRequest
+        {
+            Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, Tables = ["Genre"], LogPath = backup,
+        });
+        Assert.Equal(SyncStatus.Succeeded, run.Status);
+        // The end reached the backup, not the file (a crash after the backup append, DbSync.BookkeepingFailed).
+        SyncFixture.Execute(path, $"UPDATE _dbsync_runs SET status = 'Running', finished_at = NULL WHERE run_id = '{run.RunId}'");
+
+        var shown = (await new SyncEngine().GetLogAsync(new LogQuery { Path = path, Last = 1, BackupPath = backup })).Single();
+        Assert.Equal((run.RunId, RunStatus.Succeeded), (shown.RunId, shown.Status));
+        Assert.Equal(run.RunId, (await new SyncEngine().GetLogAsync(new LogQuery { Path = path, Status = RunStatus.Succeeded, BackupPath = backup })).Single().RunId);
+        var status = await new SyncEngine().GetStatusAsync(new DbSync.Core.Diagnostics.StatusRequest { Path = path, BackupPath = backup });
+        Assert.Equal(RunStatus.Succeeded, status.LastRun!.Status);
+        // Without it, the file's own backup (which has no line of that run) leaves it Abandoned.
+        Assert.Equal(RunStatus.Abandoned, (await LogAsync(path, last: 1)).Single().Status);
+    }
+
+    [Fact]
     public async Task A_killed_run_shows_as_abandoned_and_log_filters_and_retention_work()
     {
         var path = _fixture.CopyChinook();

@@ -256,6 +256,12 @@ public sealed class LogQuery
 
     /// <summary>Only runs with this status.</summary>
     public RunStatus? Status { get; init; }
+
+    /// <summary>
+    /// The backup that says how a run still recorded Running ended; default DBSYNC_LOG_PATH, else the file's own. A
+    /// caller with its own notion of the current folder (PowerShell's location) passes DBSYNC_LOG_PATH resolved.
+    /// </summary>
+    public string? BackupPath { get; init; }
 }
 
 /// <summary>What <c>dbsync restore-log</c> does.</summary>

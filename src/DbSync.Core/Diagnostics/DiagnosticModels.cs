@@ -70,6 +70,12 @@ public sealed class StatusRequest
 
     /// <summary>How long the target check may take; status never hangs.</summary>
     public TimeSpan TargetTimeout { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>
+    /// The backup that says how a last run still recorded Running ended; default DBSYNC_LOG_PATH, else the file's own.
+    /// A caller with its own notion of the current folder (PowerShell's location) passes DBSYNC_LOG_PATH resolved.
+    /// </summary>
+    public string? BackupPath { get; init; }
 }
 
 /// <summary>The state of one SQLite file. Reading it changes neither database.</summary>

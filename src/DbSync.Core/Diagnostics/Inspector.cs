@@ -206,7 +206,7 @@ internal static class Inspector
                     PendingChanges = captured.Sum(t => t.PendingChanges),
                     Quarantined = captured.Sum(t => t.Quarantined),
                     Lag = captured.Where(t => t.Lag is not null).Select(t => t.Lag).Max(),
-                    LastRun = RunLog.Query(sqlite, new LogQuery { Path = path, Last = 1 }, noRunActive, RunLog.BackupPathFor(path, null)).FirstOrDefault(),
+                    LastRun = RunLog.Query(sqlite, new LogQuery { Path = path, Last = 1 }, noRunActive, RunLog.BackupPathFor(path, request.BackupPath)).FirstOrDefault(),
                     Tables = request.Detailed ? tables : [],
                 };
             }

@@ -55,10 +55,11 @@ public sealed class GetDbSyncLogCommand : DbSyncFileCommand
     {
         var files = ResolveFiles();
 
+        var backupPath = LogPathFromEnvironment();
         var engine = new SyncEngine();
         foreach (var file in files)
         {
-            if (!TryRunCore(file, token => engine.GetLogAsync(BuildQuery(file), token), out var entries))
+            if (!TryRunCore(file, token => engine.GetLogAsync(BuildQuery(file, backupPath), token), out var entries))
             {
                 continue;
             }
@@ -70,9 +71,16 @@ public sealed class GetDbSyncLogCommand : DbSyncFileCommand
     #endregion
 
     /// <summary>The Core query for one file.</summary>
-    internal LogQuery BuildQuery(string path) => new()
+    /// <param name="path">The resolved SQLite file.</param>
+    /// <param name="backupPath">
+    /// DBSYNC_LOG_PATH resolved against PowerShell's location, or null: left to Core, a relative one was resolved against
+    /// the process's working folder, another backup than Start-DbSync writes, and a run whose end only reached the
+    /// backup was shown Abandoned.
+    /// </param>
+    internal LogQuery BuildQuery(string path, string? backupPath) => new()
     {
         Path = path,
+        BackupPath = backupPath,
         Last = _last,
         Since = _since is { } since ? Times.ToUtc(since) : null,
         Status = _status is RunStatus status ? status : null,

@@ -32,10 +32,11 @@ public sealed class GetDbSyncStatusCommand : DbSyncTargetCommand
     {
         var files = ResolveFiles();
 
+        var backupPath = LogPathFromEnvironment();
         var engine = new SyncEngine();
         foreach (var file in files)
         {
-            if (!TryRunCore(file, token => engine.GetStatusAsync(BuildRequest(file), token), out var status))
+            if (!TryRunCore(file, token => engine.GetStatusAsync(BuildRequest(file, backupPath), token), out var status))
             {
                 continue;
             }
@@ -61,9 +62,12 @@ public sealed class GetDbSyncStatusCommand : DbSyncTargetCommand
     internal const string DetailedTypeName = "DbSync.Core.Diagnostics.DatabaseStatus#Detailed";
 
     /// <summary>The Core request for one file.</summary>
-    internal StatusRequest BuildRequest(string path) => new()
+    /// <param name="path">The resolved SQLite file.</param>
+    /// <param name="backupPath">DBSYNC_LOG_PATH resolved against PowerShell's location, or null (as for Get-DbSyncLog).</param>
+    internal StatusRequest BuildRequest(string path, string? backupPath) => new()
     {
         Path = path,
+        BackupPath = backupPath,
         ConnectionString = EffectiveConnectionString,
         Credential = EffectiveCredential,
         Detailed = Detailed.IsPresent,

@@ -88,6 +88,13 @@ public abstract class DbSyncCommand : PSCmdlet
         : LogPathVariable() is { } variable ? FileSystemPath(variable, DbSync.Core.Bookkeeping.RunLog.LogPathVariable)
         : null;
 
+    /// <summary>
+    /// DBSYNC_LOG_PATH resolved against PowerShell's location, or null when it is unset or blank: the backup Start-DbSync
+    /// writes when no -LogPath is given, which Get-DbSyncLog and Get-DbSyncStatus read to show how a run still recorded
+    /// Running ended.
+    /// </summary>
+    protected string? LogPathFromEnvironment() => LogPathOrDefault(null, DbSync.Core.Bookkeeping.RunLog.LogPathVariable);
+
     /// <summary>A path parameter's value, or null when it is not given or blank.</summary>
     internal static string? Given(string? path) => string.IsNullOrWhiteSpace(path) ? null : path;
 
