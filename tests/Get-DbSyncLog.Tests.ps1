@@ -107,6 +107,25 @@ Describe 'Get-DbSyncLog' {
         }
     }
 
+    It 'pipes its entries on as the file whose log was read, not the path a run recorded before a rename' {
+        $old = Copy-Chinook 'renamed-old.sqlite'
+        $new = Join-Path $TestDrive 'renamed-new.sqlite'
+        Start-DbSync -LiteralPath $old -ConnectionString $Pg -Schema $schema -Table Genre -ErrorAction Stop | Out-Null
+        Move-Item -LiteralPath $old -Destination $new
+        Invoke-Sqlite $new "INSERT INTO Genre (GenreId, Name) VALUES (2000, 'Renamed')"
+        # Without another file at the old name, the entry named a missing file.
+        Get-DbSyncLog -LiteralPath $new -Last 1 | Get-DbSyncConflict -ConnectionString $Pg -ErrorAction Stop | Should -BeNullOrEmpty
+        Copy-Item -LiteralPath $Chinook -Destination $old
+        $result = Get-DbSyncLog -LiteralPath $new -Last 1 | Start-DbSync -ConnectionString $Pg -Schema $schema -Table Genre -ErrorAction Stop
+        $result.Path | Should -Be $new
+        $result.Inserted | Should -Be 1
+        (Get-DbSyncStatus -LiteralPath $old).CaptureEnabled | Should -BeFalse
+        (Get-DbSyncLog -LiteralPath $new -Last 1).ReadFrom | Should -Be $new
+        (Get-DbSyncLog -LiteralPath $new -Last 1 | Get-DbSyncStatus).Path | Should -Be $new
+        # Get-DbSyncStatus output still binds by its Path.
+        (Get-DbSyncStatus -LiteralPath $new | Get-DbSyncLog -Last 1).Path | Should -Be $new
+    }
+
     It 'never writes to the file' {
         $before = Get-FileHashText $db
         Get-DbSyncLog -LiteralPath $db | Out-Null

@@ -32,9 +32,10 @@ internal static partial class CmdletMetadata
         return $"{cmdlet.ConstructorArguments[0].Value}-{cmdlet.ConstructorArguments[1].Value}";
     }
 
-    /// <summary>Properties with at least one [Parameter].</summary>
+    /// <summary>Properties with at least one [Parameter], except hidden ones (DontShow: -ReadFrom, bound from piped run log entries).</summary>
     public static IReadOnlyList<PropertyInfo> Parameters(Type type) =>
-        type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => Attribute(p, "ParameterAttribute") is not null).ToList();
+        type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Where(p => Attribute(p, "ParameterAttribute") is { } parameter && !Named<bool>(parameter, "DontShow")).ToList();
 
     /// <summary>Every approved verb: the constants of the Verbs* classes.</summary>
     public static IReadOnlySet<string> ApprovedVerbs { get; } = typeof(VerbsCommon).Assembly.GetTypes()

@@ -136,6 +136,22 @@ public sealed class CmdletMetadataTests
 
     [Theory]
     [MemberData(nameof(Cmdlets))]
+    public void A_piped_run_log_entry_names_the_file_its_log_was_read_from_not_the_path_it_recorded(string cmdlet)
+    {
+        // Get-DbSyncLog's entries carry a ReadFrom note; the hidden -ReadFrom takes it by property name, in every set,
+        // and wins over the entry's Path (where the file was when that run ran: module exploration F3).
+        var readFrom = TypeOf(cmdlet).GetProperty("ReadFrom")!;
+        Assert.Equal(typeof(string), readFrom.PropertyType);
+        var parameter = Assert.Single(Attributes(readFrom, "ParameterAttribute"));
+        Assert.True(Named<bool>(parameter, "ValueFromPipelineByPropertyName"));
+        Assert.False(Named<bool>(parameter, "ValueFromPipeline"));
+        Assert.True(Named<bool>(parameter, "DontShow"));
+        Assert.Null(Named<string>(parameter, "ParameterSetName"));
+        Assert.Equal(DbSync.PowerShell.Commands.GetDbSyncLogCommand.ReadFromProperty, readFrom.Name);
+    }
+
+    [Theory]
+    [MemberData(nameof(Cmdlets))]
     public void Table_takes_wildcards_and_completes_from_the_source_database(string cmdlet)
     {
         if (TypeOf(cmdlet).GetProperty("Table") is not { } table)

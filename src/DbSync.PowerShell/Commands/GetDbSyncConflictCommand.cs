@@ -31,6 +31,13 @@ public sealed class GetDbSyncConflictCommand : DbSyncCommand
     [ValidateNotNullOrEmpty]
     public string[] LiteralPath { get; set; } = [];
 
+    /// <summary>
+    /// The SQLite file a piped Get-DbSyncLog entry was read from (the entry's ReadFrom note), taken literally instead of
+    /// the entry's Path, which names where the file was when that run ran. Hidden: nobody types it.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true, DontShow = true)]
+    public string? ReadFrom { get; set; }
+
     /// <summary>Only the conflicts of this node id (for a file that is not at hand).</summary>
     [Parameter(Mandatory = true, ParameterSetName = NodeIdSet)]
     [ValidateNotNullOrEmpty]
@@ -85,6 +92,13 @@ public sealed class GetDbSyncConflictCommand : DbSyncCommand
         var engine = new SyncEngine();
         var literal = ParameterSetName == PathResolver.LiteralPathSet;
         var paths = literal ? LiteralPath : Path;
+        if (Given(ReadFrom) is { } readFrom && paths.Length > 0)
+        {
+            // A piped run log entry: its Path is where the file was when that run ran; the file whose log was read is
+            // the one asked about (see DbSyncFileCommand.ReadFrom).
+            (paths, literal) = ([readFrom], true);
+        }
+
         if (paths.Length == 0)
         {
             // -NodeId, or no filter at all: one query.

@@ -64,11 +64,29 @@ public sealed class GetDbSyncLogCommand : DbSyncFileCommand
                 continue;
             }
 
-            WriteObject(entries, enumerateCollection: true);
+            foreach (var entry in entries)
+            {
+                WriteObject(WithReadFrom(entry, file));
+            }
         }
     }
 
     #endregion
+
+    /// <summary>The note naming, on each entry written, the file its log was read from.</summary>
+    internal const string ReadFromProperty = "ReadFrom";
+
+    /// <summary>
+    /// The entry with a ReadFrom note naming <paramref name="file"/>. Piped on, the entry's Path would bind to -Path, and
+    /// it names where the file was when that run ran: after a rename, a move, a copy or a restore, another file or none.
+    /// The cmdlets' hidden -ReadFrom takes the note by property name and wins over that Path.
+    /// </summary>
+    private static PSObject WithReadFrom(RunLogEntry entry, string file)
+    {
+        var item = new PSObject(entry);
+        item.Properties.Add(new PSNoteProperty(ReadFromProperty, file));
+        return item;
+    }
 
     /// <summary>The Core query for one file.</summary>
     /// <param name="path">The resolved SQLite file.</param>

@@ -20,9 +20,23 @@ public abstract class DbSyncFileCommand : DbSyncCommand
     [ValidateNotNullOrEmpty]
     public string[] LiteralPath { get; set; } = [];
 
+    /// <summary>
+    /// The SQLite file a piped Get-DbSyncLog entry was read from (the entry's ReadFrom note), taken literally instead of
+    /// the entry's Path. Hidden: nobody types it.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true, DontShow = true)]
+    public string? ReadFrom { get; set; }
+
     /// <summary>The files -Path or -LiteralPath name; a path that resolves to nothing is a terminating error.</summary>
     protected IReadOnlyList<string> ResolveFiles()
     {
+        // A run log entry's Path is where the file was when that run ran (renamed, moved, copied or restored since, it
+        // names another file, or none); the file whose log was read is the one asked about.
+        if (Given(ReadFrom) is { } readFrom)
+        {
+            return ResolveFiles([readFrom], literal: true);
+        }
+
         var literal = ParameterSetName == PathResolver.LiteralPathSet;
         return ResolveFiles(literal ? LiteralPath : Path, literal);
     }
