@@ -1098,10 +1098,19 @@ public sealed class SyncEngine
         List<string> warnings, CancellationToken cancellationToken)
     {
         var byName = plans.ToDictionary(p => p.Source.Name, Identifiers.SqliteNames);
-        foreach (var child in plans.Where(p => p.CreateTarget))
+        // A table this run creates gets its foreign keys; so does an existing table whose parent this run creates again: a
+        // DBA's DROP TABLE parent CASCADE took the child's key with it, and the parent came back without it, silently
+        // (schema exploration, M3).
+        foreach (var child in plans.Where(p => p.CreateTarget || p.Source.ForeignKeys.Any(fk => byName.TryGetValue(fk.ParentTable, out var parent) && parent.CreateTarget)))
         {
             foreach (var fk in child.Source.ForeignKeys)
             {
+                var restored = !child.CreateTarget;
+                if (restored && !(byName.TryGetValue(fk.ParentTable, out var created) && created.CreateTarget))
+                {
+                    continue;
+                }
+
                 var what = $"Foreign key {child.Source.Name}({string.Join(", ", fk.Columns)}) -> {fk.ParentTable}";
                 if (!byName.TryGetValue(fk.ParentTable, out var parent))
                 {
@@ -1133,9 +1142,35 @@ public sealed class SyncEngine
                     referenced.Insert(0, parent.NodeColumn!);
                 }
 
-                await PgWriter.AddForeignKeyAsync(pg, transaction, schema, child, childColumns, parent, referenced, cancellationToken).ConfigureAwait(false);
+                if (!restored)
+                {
+                    await PgWriter.AddForeignKeyAsync(pg, transaction, schema, child, childColumns, parent, referenced, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                // On a table an administrator may own, with rows of its own: a refusal (not the owner, a row whose parent
+                // the file lacks) is a warning, never the run's failure.
+                await ExecuteAsync(pg, transaction, "SAVEPOINT dbsync_foreign_key", cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await PgWriter.AddForeignKeyAsync(pg, transaction, schema, child, childColumns, parent, referenced, cancellationToken).ConfigureAwait(false);
+                    await ExecuteAsync(pg, transaction, "RELEASE SAVEPOINT dbsync_foreign_key", cancellationToken).ConfigureAwait(false);
+                }
+                catch (PostgresException ex) when (ex.SqlState.StartsWith("23", StringComparison.Ordinal) || ex.SqlState is PostgresErrorCodes.InsufficientPrivilege)
+                {
+                    await ExecuteAsync(pg, transaction, "ROLLBACK TO SAVEPOINT dbsync_foreign_key; RELEASE SAVEPOINT dbsync_foreign_key", cancellationToken).ConfigureAwait(false);
+                    warnings.Add($"{what} was not created again in PostgreSQL, though this run created table {fk.ParentTable} again (it was dropped, and its foreign keys with it): {OneLine(ex)}. " +
+                        $"As the owner of {Identifiers.Quote(schema, child.TargetName)}, once its rows all have parents: ALTER TABLE {Identifiers.Quote(schema, child.TargetName)} ADD FOREIGN KEY ({string.Join(", ", childColumns.Select(Identifiers.Quote))}) " +
+                        $"REFERENCES {Identifiers.Quote(schema, parent.TargetName)} ({string.Join(", ", referenced.Select(Identifiers.Quote))}) DEFERRABLE INITIALLY IMMEDIATE;");
+                }
             }
         }
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection pg, NpgsqlTransaction transaction, string sql, CancellationToken cancellationToken)
+    {
+        using var command = new NpgsqlCommand(sql, pg, transaction);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Reads the run log from the SQLite file, newest first. Never writes to the database.</summary>

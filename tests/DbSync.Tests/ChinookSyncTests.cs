@@ -392,4 +392,24 @@ public sealed class ChinookSyncTests(ITestOutputHelper output) : IDisposable
             }
         }
     }
+
+    [Fact]
+    public async Task A_parent_table_dropped_with_cascade_in_PostgreSQL_comes_back_with_its_childrens_foreign_keys()
+    {
+        // Schema exploration M3: DROP TABLE artist CASCADE took album's foreign key with it; the next sync created and
+        // loaded artist again, but album's key to it was gone for good, and nothing said so.
+        var path = _fixture.CopyChinook();
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        var keys = $"SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND conrelid = '\"{_fixture.Schema}\".album'::regclass AND confrelid = '\"{_fixture.Schema}\".artist'::regclass";
+        Assert.Equal(1, _fixture.PgScalar(keys));
+        _fixture.PgExecute($"DROP TABLE \"{_fixture.Schema}\".artist CASCADE");
+        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND conrelid = '\"{_fixture.Schema}\".album'::regclass"));
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal(SyncStatus.Succeeded, result.Status);
+        Assert.Empty(result.Warnings);
+        Assert.Equal(1, _fixture.PgScalar(keys));
+        Assert.Equal(275, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".artist"));
+    }
 }
