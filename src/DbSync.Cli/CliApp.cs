@@ -163,7 +163,7 @@ public static class CliApp
                 "sync" => await SyncAsync(parsed, stdout, stderr, cancel.Token).ConfigureAwait(false),
                 "enable" => await EnableAsync(parsed, stdout, stderr, cancel.Token).ConfigureAwait(false),
                 "disable" => await DisableAsync(parsed, stdout, stderr, cancel.Token).ConfigureAwait(false),
-                "log" => await LogAsync(parsed, stdout, cancel.Token).ConfigureAwait(false),
+                "log" => await LogAsync(parsed, stdout, stderr, cancel.Token).ConfigureAwait(false),
                 "status" => await StatusAsync(parsed, stdout, cancel.Token).ConfigureAwait(false),
                 "test" => await TestAsync(parsed, stdout, cancel.Token).ConfigureAwait(false),
                 "restore-log" => await RestoreLogAsync(parsed, stdout, stderr, cancel.Token).ConfigureAwait(false),
@@ -502,16 +502,22 @@ public static class CliApp
         return failed ? Failed : Success;
     }
 
-    private static async Task<int> LogAsync(ParsedArgs parsed, TextWriter stdout, CancellationToken cancellationToken)
+    private static async Task<int> LogAsync(ParsedArgs parsed, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
         var since = parsed.Time("--since");
         // One name, as --conflict-policy takes it: Enum.TryParse also took "Succeeded,Cancelled" and ORed the two into
         // another status, which found the wrong runs.
         var status = parsed.Enum<RunStatus>("--status");
+        var warnings = new List<string>();
         var entries = await new SyncEngine().GetLogAsync(new LogQuery
         {
             Path = parsed.Required("--path"), Last = parsed.Int("--last", minimum: 1), Since = since, Status = status,
-        }, cancellationToken).ConfigureAwait(false);
+        }, warnings, cancellationToken).ConfigureAwait(false);
+        foreach (var warning in warnings)
+        {
+            stderr.WriteLine($"warning: {warning}");
+        }
+
         if (parsed.Flag("--json"))
         {
             var runs = new JsonArray(entries.Select(e => JsonNode.Parse(e.ToJson())).ToArray());

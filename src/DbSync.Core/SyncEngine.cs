@@ -364,8 +364,9 @@ public sealed class SyncEngine
         {
             try
             {
-                await RunLog.SendToPostgresAsync(sqlite, pg, cancellationToken).ConfigureAwait(false);
+                var unreadable = await RunLog.SendToPostgresAsync(sqlite, pg, cancellationToken).ConfigureAwait(false);
                 result.Log.Postgres = true;
+                warnings.AddRange(unreadable.Select(problem => "Run log: " + problem));
             }
             catch (Exception ex) when (ex is not OperationCanceledException || cancellationToken.IsCancellationRequested)
             {
@@ -1174,7 +1175,14 @@ public sealed class SyncEngine
     }
 
     /// <summary>Reads the run log from the SQLite file, newest first. Never writes to the database.</summary>
-    public async Task<IReadOnlyList<RunLogEntry>> GetLogAsync(LogQuery query, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<RunLogEntry>> GetLogAsync(LogQuery query, CancellationToken cancellationToken = default) =>
+        GetLogAsync(query, new List<string>(), cancellationToken);
+
+    /// <summary>
+    /// Reads the run log from the SQLite file, newest first; a row that cannot be read (a hand edit) is left out and
+    /// named in <paramref name="warnings"/>. Never writes to the database.
+    /// </summary>
+    public async Task<IReadOnlyList<RunLogEntry>> GetLogAsync(LogQuery query, ICollection<string> warnings, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
         if (query.Last is < 1)
@@ -1188,7 +1196,7 @@ public sealed class SyncEngine
         using var sqlite = SourceDatabase.OpenCancellable(path, TimeSpan.FromSeconds(30), cancellationToken);
         try
         {
-            return RunLog.Query(sqlite, query, noRunActive, RunLog.BackupPathFor(path, query.BackupPath));
+            return RunLog.Query(sqlite, query, noRunActive, RunLog.BackupPathFor(path, query.BackupPath), warnings);
         }
         catch (SqliteException ex)
         {

@@ -328,6 +328,51 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(3, (await LogAsync(path)).Count);
     }
 
+    [Theory]
+    [InlineData("status", "succeeded")]
+    [InlineData("started_at", "yesterday")]
+    [InlineData("tables", "{")]
+    [InlineData("run_id", "not-a-guid")]
+    public async Task A_run_log_row_that_cannot_be_read_is_left_out_and_named_and_blocks_neither_log_nor_syncs(string column, string value)
+    {
+        // One row DbSync cannot parse (a hand edit with sqlite3, which "The run log" sends administrators to) made log
+        // fail with DbSync.Unexpected, every later send to dbsync.runs fail ("sent on a later run", never), and, left
+        // Running, every sync fail before it started (run log exploration, F1).
+        var path = _fixture.CopyChinook();
+        var first = await _fixture.SyncAsync(path, "Genre");
+        var bad = Guid.NewGuid();
+        SyncFixture.Execute(path, $"INSERT INTO _dbsync_runs (run_id, path, started_at, status, tables) VALUES ('{bad}', 'x', '2026-01-01T00:00:00.0000000Z', 'Failed', '[]')");
+        SyncFixture.Execute(path, $"UPDATE _dbsync_runs SET {column} = '{value}' WHERE path = 'x'");
+        var named = column == "run_id" ? "'not-a-guid'" : $"'{bad}'";
+
+        var warnings = new List<string>();
+        var entries = await new SyncEngine().GetLogAsync(new LogQuery { Path = path }, warnings);
+        Assert.Equal([first.RunId], entries.Select(e => e.RunId));
+        Assert.Contains(named, Assert.Single(warnings), StringComparison.Ordinal);
+        var (code, stdout, stderr) = await CliTests.RunCliAsync("log", "--path", path, "--json");
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Equal(1, JsonDocument.Parse(stdout).RootElement.GetProperty("runs").GetArrayLength());
+        Assert.Contains($"warning: the run log row with run_id {named} in _dbsync_runs cannot be read", stderr, StringComparison.Ordinal);
+
+        SyncFixture.Execute(path, "UPDATE Genre SET Name = Name || '!' WHERE GenreId = 1");
+        var second = await _fixture.SyncAsync(path, "Genre");
+        Assert.Equal((SyncStatus.Succeeded, 1L), (second.Status, second.Updated));
+        Assert.True(second.Log is { Backup: true, Database: true, Postgres: true }, second.Log.Error);
+        Assert.Contains(second.Warnings, w => w.StartsWith($"Run log: the run log row with run_id {named}", StringComparison.Ordinal));
+        Assert.Equal(2, _fixture.PgScalar($"SELECT count(*) FROM dbsync.runs WHERE run_id IN ('{first.RunId}', '{second.RunId}')"));
+
+        // Left Running: no run holds the lock, so it is not running; the sync marks it Abandoned and goes on.
+        SyncFixture.Execute(path, "UPDATE _dbsync_runs SET status = 'Running' WHERE path = 'x'");
+        SyncFixture.Execute(path, "UPDATE Genre SET Name = Name || '!' WHERE GenreId = 2");
+        var third = await _fixture.SyncAsync(path, "Genre");
+        Assert.Equal((SyncStatus.Succeeded, 1L), (third.Status, third.Updated));
+        Assert.Equal(1, _fixture.PgScalar($"SELECT count(*) FROM dbsync.runs WHERE run_id = '{third.RunId}'"));
+        using var connection = SyncFixture.OpenSqlite(path);
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT status FROM _dbsync_runs WHERE path = 'x'";
+        Assert.Equal("Abandoned", command.ExecuteScalar());
+    }
+
     [Fact]
     public async Task Log_and_status_read_the_backup_the_caller_names_for_how_a_run_still_recorded_Running_ended()
     {

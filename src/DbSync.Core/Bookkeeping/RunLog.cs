@@ -210,7 +210,8 @@ public static class RunLog
         {
             command.Parameters.AddWithValue("$id", committed.RunId.ToString());
             using var reader = command.ExecuteReader();
-            recorded = reader.Read() ? ReadEntry(reader) : null;
+            // A row that cannot be read (a hand edit) is not one to complete: the run's own entry still records it.
+            recorded = reader.Read() && TryReadEntry(reader, out var entry, out _) ? entry : null;
         }
 
         if (recorded is { Status: RunStatus.Abandoned, Message: null })
@@ -419,8 +420,11 @@ public static class RunLog
         return reader.Read() ? ReadEntry(reader) : null;
     }
 
-    /// <summary>Runs newest first, filtered. With <paramref name="noRunActive"/>, a run still marked Running is shown as Abandoned.</summary>
-    public static IReadOnlyList<RunLogEntry> Query(SqliteConnection sqlite, LogQuery query, bool noRunActive, string? backupPath = null)
+    /// <summary>
+    /// Runs newest first, filtered. With <paramref name="noRunActive"/>, a run still marked Running is shown as Abandoned.
+    /// A row that cannot be read is left out and named in <paramref name="unreadable"/>.
+    /// </summary>
+    public static IReadOnlyList<RunLogEntry> Query(SqliteConnection sqlite, LogQuery query, bool noRunActive, string? backupPath = null, ICollection<string>? unreadable = null)
     {
         ArgumentNullException.ThrowIfNull(sqlite);
         ArgumentNullException.ThrowIfNull(query);
@@ -464,7 +468,12 @@ public static class RunLog
         {
             while (reader.Read())
             {
-                var entry = ReadEntry(reader);
+                if (!TryReadEntry(reader, out var entry, out var problem))
+                {
+                    unreadable?.Add(problem);
+                    continue;
+                }
+
                 if (noRunActive && entry.Status == RunStatus.Running)
                 {
                     entry.Status = RunStatus.Abandoned;
@@ -508,15 +517,23 @@ public static class RunLog
     public static IReadOnlyList<RunLogEntry> MarkAbandoned(SqliteConnection sqlite, SqliteTransaction transaction, string? backupPath)
     {
         var abandoned = new List<RunLogEntry>();
+        var unreadable = new List<long>();
         // The run whose commit the file recorded last: its entry got its counts in that same transaction (RecordSynced),
         // so its process died after both databases had the run, before it wrote how the run ended.
         var recordedLast = CaptureStore.ReadMeta(sqlite, transaction, Conflicts.NodeIdentity.LastRunKey);
-        using (var command = CaptureStore.Command(sqlite, transaction, $"SELECT {Columns} FROM _dbsync_runs WHERE status = 'Running'"))
+        using (var command = CaptureStore.Command(sqlite, transaction, $"SELECT {Columns}, rowid FROM _dbsync_runs WHERE status = 'Running'"))
         using (var reader = command.ExecuteReader())
         {
             while (reader.Read())
             {
-                var entry = ReadEntry(reader);
+                if (!TryReadEntry(reader, out var entry, out _))
+                {
+                    // A row left Running that cannot be read (a hand edit) failed every sync here. No run holds the lock,
+                    // so it is not running: only its status changes; the send to dbsync.runs names the row in a warning.
+                    unreadable.Add(reader.GetInt64(reader.FieldCount - 1));
+                    continue;
+                }
+
                 entry.Status = RunStatus.Abandoned;
                 if (string.Equals(recordedLast, entry.RunId.ToString(), StringComparison.OrdinalIgnoreCase))
                 {
@@ -525,6 +542,13 @@ public static class RunLog
 
                 abandoned.Add(entry);
             }
+        }
+
+        foreach (var rowid in unreadable)
+        {
+            using var mark = CaptureStore.Command(sqlite, transaction, "UPDATE _dbsync_runs SET status = 'Abandoned' WHERE rowid = $rowid");
+            mark.Parameters.AddWithValue("$rowid", rowid);
+            mark.ExecuteNonQuery();
         }
 
         TakeEndsFromBackup(abandoned, abandoned.Select(e => e.RunId).ToHashSet(), backupPath);
@@ -650,7 +674,11 @@ public static class RunLog
         {
             while (reader.Read())
             {
-                unsent.Add(Guid.Parse(reader.GetString(0)));
+                // A run id that is not a GUID (a hand edit) names no backup line.
+                if (Guid.TryParse(reader.GetValue(0) as string, out var runId))
+                {
+                    unsent.Add(runId);
+                }
             }
         }
 
@@ -707,25 +735,35 @@ public static class RunLog
 
     /// <summary>
     /// Sends finished entries not yet in PostgreSQL to <c>dbsync.runs</c> and marks them sent. Best effort: the
-    /// caller reports a failure as a warning and the entries go on a later run.
+    /// caller reports a failure as a warning and the entries go on a later run. A row that cannot be read is not sent
+    /// (nor marked sent) and is named in the list returned, for a warning: it used to fail every send, so no later entry
+    /// reached PostgreSQL.
     /// </summary>
-    public static async Task SendToPostgresAsync(SqliteConnection sqlite, NpgsqlConnection pg, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyList<string>> SendToPostgresAsync(SqliteConnection sqlite, NpgsqlConnection pg, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(sqlite);
         ArgumentNullException.ThrowIfNull(pg);
         var unsent = new List<RunLogEntry>();
+        var unreadable = new List<string>();
         using (var command = CaptureStore.Command(sqlite, null, $"SELECT {Columns} FROM _dbsync_runs WHERE pg_sent = 0 AND status <> 'Running' ORDER BY started_at"))
         using (var reader = command.ExecuteReader())
         {
             while (reader.Read())
             {
-                unsent.Add(ReadEntry(reader));
+                if (TryReadEntry(reader, out var entry, out var problem))
+                {
+                    unsent.Add(entry);
+                }
+                else
+                {
+                    unreadable.Add(problem);
+                }
             }
         }
 
         if (unsent.Count == 0)
         {
-            return;
+            return unreadable;
         }
 
         await EnsurePostgresTableAsync(pg, cancellationToken).ConfigureAwait(false);
@@ -789,6 +827,8 @@ public static class RunLog
 
             transaction.Commit();
         }
+
+        return unreadable;
     }
 
     private static async Task EnsurePostgresTableAsync(NpgsqlConnection pg, CancellationToken cancellationToken)
@@ -1222,6 +1262,29 @@ public static class RunLog
         return (long)command.ExecuteScalar()! > 0;
     }
 
+    /// <summary>
+    /// Reads the row under the reader, or says why it cannot: a row DbSync did not write (a hand edit with sqlite3,
+    /// another tool) may hold a status in another case, a time that is not ISO 8601, a run id that is not a GUID or
+    /// tables that are not a JSON array. Such a row is left out wherever the log is read, and named in a warning, rather
+    /// than failing the whole read (log, status, the send to dbsync.runs, and a sync's start).
+    /// </summary>
+    private static bool TryReadEntry(SqliteDataReader reader, out RunLogEntry entry, out string problem)
+    {
+        try
+        {
+            entry = ReadEntry(reader);
+            problem = "";
+            return true;
+        }
+        catch (Exception ex) when (ex is FormatException or ArgumentException or JsonException or InvalidCastException or OverflowException or InvalidOperationException)
+        {
+            entry = new RunLogEntry();
+            var runId = reader.IsDBNull(0) ? "null" : $"'{reader.GetValue(0)}'";
+            problem = $"the run log row with run_id {runId} in _dbsync_runs cannot be read ({SyncEngine.OneLine(ex)}) and is left out; correct or delete it (sqlite3)";
+            return false;
+        }
+    }
+
     private static RunLogEntry ReadEntry(SqliteDataReader reader) => new()
     {
         RunId = Guid.Parse(reader.GetString(0)),
@@ -1230,7 +1293,7 @@ public static class RunLog
         Target = reader.IsDBNull(3) ? null : reader.GetString(3),
         StartedAt = ParseIso(reader.GetString(4)),
         FinishedAt = reader.IsDBNull(5) ? null : ParseIso(reader.GetString(5)),
-        Status = Enum.Parse<RunStatus>(reader.GetString(6)),
+        Status = ParseStatus(reader.GetString(6)),
         Inserted = reader.GetInt64(7),
         Updated = reader.GetInt64(8),
         Deleted = reader.GetInt64(9),
@@ -1238,11 +1301,16 @@ public static class RunLog
         ConflictsResolved = reader.GetInt64(11),
         Quarantined = reader.GetInt64(12),
         DurationMs = reader.GetInt64(13),
-        Tables = reader.IsDBNull(14) ? [] : JsonSerializer.Deserialize<List<TableLogEntry>>(reader.GetString(14), RunLogEntry.JsonOptions) ?? [],
+        Tables = reader.IsDBNull(14) ? [] : JsonSerializer.Deserialize<List<TableLogEntry>>(reader.GetString(14), RunLogEntry.JsonOptions)?.Where(t => t is not null).ToList() ?? [],
         ErrorId = reader.IsDBNull(15) ? null : reader.GetString(15),
         Message = reader.IsDBNull(16) ? null : reader.GetString(16),
         Version = reader.IsDBNull(17) ? "" : reader.GetString(17),
     };
+
+    /// <summary>Exactly a name, as DbSync writes it: Enum.Parse also took numbers and comma lists.</summary>
+    private static RunStatus ParseStatus(string text) => Enum.GetNames<RunStatus>().Contains(text, StringComparer.Ordinal)
+        ? Enum.Parse<RunStatus>(text)
+        : throw new FormatException($"status '{text}' is not one of {string.Join(", ", Enum.GetNames<RunStatus>())}");
 
     internal static string Iso(DateTime value) => DateTime.SpecifyKind(value, DateTimeKind.Utc).ToString("O", CultureInfo.InvariantCulture);
 

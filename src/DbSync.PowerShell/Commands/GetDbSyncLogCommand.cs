@@ -59,9 +59,16 @@ public sealed class GetDbSyncLogCommand : DbSyncFileCommand
         var engine = new SyncEngine();
         foreach (var file in files)
         {
-            if (!TryRunCore(file, token => engine.GetLogAsync(BuildQuery(file, backupPath), token), out var entries))
+            // A run log row that cannot be read (a hand edit) is left out and named in a warning.
+            var warnings = new List<string>();
+            if (!TryRunCore(file, token => engine.GetLogAsync(BuildQuery(file, backupPath), warnings, token), out var entries))
             {
                 continue;
+            }
+
+            foreach (var warning in warnings)
+            {
+                WriteWarning(warning);
             }
 
             foreach (var entry in entries)
