@@ -1209,7 +1209,8 @@ public sealed class SyncEngine
     {
         ArgumentNullException.ThrowIfNull(request);
         var path = SourceDatabase.Validate(request.Path);
-        var backup = RunLog.BackupPathFor(path, request.BackupPath)!;
+        // A backup named here is only read: it is named in messages as given, its links unresolved.
+        var backup = string.IsNullOrWhiteSpace(request.BackupPath) ? RunLog.BackupPathFor(path, null)! : Path.GetFullPath(request.BackupPath);
         // Before anything is created: a restore that cannot read its backup must not add DbSync's tables to the file.
         RunLog.CheckBackup(backup);
         // A what-if changes nothing, so it does not wait behind a sync for the run lock (it used to, and failed with

@@ -1272,6 +1272,41 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
         Assert.Equal([result.RunId, failed.RunId!.Value], restored.Restored.Select(e => e.RunId));
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Prune_backup_through_a_symbolic_link_prunes_the_real_backup_and_keeps_the_link(bool named)
+    {
+        // Run log exploration, F2: --prune-backup renamed its new file over a backup that was a link (--log-path LINK, or
+        // a default backup an administrator made a link), so the real file kept every old line and later runs went to a
+        // new regular file at the link's name.
+        var path = _fixture.CopyChinook();
+        var logs = Directory.CreateDirectory(Path.Combine(_fixture.Directory, "logs")).FullName;
+        var real = Path.Combine(logs, "real.jsonl");
+        var link = named ? Path.Combine(_fixture.Directory, "link.jsonl") : Backup(path);
+        File.WriteAllText(real, "");
+        File.CreateSymbolicLink(link, real);
+        SyncRequest Request(int? keepDays = null) => new()
+        {
+            Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, Tables = ["Genre"],
+            LogPath = named ? link : null, KeepDays = keepDays, PruneBackup = keepDays is not null,
+        };
+        await new SyncEngine().SyncAsync(Request());
+        await new SyncEngine().SyncAsync(Request());
+        Assert.Equal(4, File.ReadAllLines(real).Length);
+
+        var pruning = await new SyncEngine().SyncAsync(Request(keepDays: 0));
+        var after = await new SyncEngine().SyncAsync(Request());
+
+        Assert.True(pruning.Log.Error is null, pruning.Log.Error);
+        Assert.Equal(real, new FileInfo(link).LinkTarget);
+        Assert.Equal([pruning.RunId, pruning.RunId, after.RunId, after.RunId],
+            File.ReadAllLines(real).Select(l => Guid.Parse(JsonDocument.Parse(l).RootElement.GetProperty("runId").GetString()!)));
+        // One lock for both names: the real file's.
+        Assert.False(File.Exists(link + ".lock"));
+        Assert.Equal(real, pruning.Log.BackupPath);
+    }
+
     [Fact]
     public async Task History_lost_from_dbsync_runs_is_sent_again_after_clearing_the_files_log_and_restore_log()
     {

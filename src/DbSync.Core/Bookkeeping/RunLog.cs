@@ -71,7 +71,10 @@ public static class RunLog
 
     /// <summary>
     /// The backup file: the explicit path, else DBSYNC_LOG_PATH, else <c>FILE-dbsync-log.jsonl</c> beside the database,
-    /// with symbolic links resolved as for the run lock: a run through a link and one through its target share it.
+    /// with symbolic links resolved as for the run lock: a run through a link and one through its target share it. The
+    /// backup's own links are resolved too (a stable name pointing into a log volume): a prune renamed its new file over
+    /// the link, which split the backup in two, the old lines left unpruned in the real file and later runs appended to a
+    /// new one at the link's name, each with a lock of its own.
     /// </summary>
     public static string? BackupPathFor(string? databasePath, string? explicitPath)
     {
@@ -79,13 +82,13 @@ public static class RunLog
         var configured = string.IsNullOrWhiteSpace(explicitPath) ? Environment.GetEnvironmentVariable(LogPathVariable) : explicitPath;
         if (!string.IsNullOrWhiteSpace(configured))
         {
-            return Path.GetFullPath(configured);
+            return RunLock.TryRealPath(Path.GetFullPath(configured));
         }
 
         // A path carrying a password is a connection string given as the path: no backup is named after it.
         return string.IsNullOrWhiteSpace(databasePath) || Secrets.Redact(databasePath) != databasePath
             ? null
-            : RunLock.TryRealPath(Path.GetFullPath(databasePath)) + "-dbsync-log.jsonl";
+            : RunLock.TryRealPath(RunLock.TryRealPath(Path.GetFullPath(databasePath)) + "-dbsync-log.jsonl");
     }
 
     /// <summary>How long an append or a prune waits while another process holds the backup's lock (a prune of a large backup).</summary>
