@@ -1308,6 +1308,51 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    [UnsupportedOSPlatform("windows")]
+    public async Task Prune_backup_by_another_account_keeps_the_backups_owner_and_mode()
+    {
+        // Run log exploration, F3: the pruned backup was a new file renamed over the old, owned by whoever pruned. An
+        // administrator's manual prune of a backup shared with a service account took it over, and the service's next
+        // runs could no longer append to it. The test runs as root; the backup belongs to nobody.
+        var path = _fixture.CopyChinook();
+        var backup = Path.Combine(_fixture.Directory, "shared.jsonl");
+        SyncRequest Request(int? keepDays = null) => new()
+        {
+            Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, Tables = ["Genre"],
+            LogPath = backup, KeepDays = keepDays, PruneBackup = keepDays is not null,
+        };
+        await new SyncEngine().SyncAsync(Request());
+        const UnixFileMode mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite;
+        File.SetUnixFileMode(backup, mode);
+        Assert.Equal("", await Run("chown", "nobody:nogroup", backup));
+        var link = Path.Combine(_fixture.Directory, "hard.jsonl");
+        Assert.Equal("", await Run("ln", backup, link));
+
+        var pruning = await new SyncEngine().SyncAsync(Request(keepDays: 0));
+
+        Assert.True(pruning.Log.Error is null, pruning.Log.Error);
+        Assert.Equal("nobody:nogroup", (await Run("stat", "-c", "%U:%G", backup)).Trim());
+        Assert.Equal(mode, File.GetUnixFileMode(backup));
+        // Still one file: a hard link sees the pruned lines too.
+        Assert.Equal([pruning.RunId, pruning.RunId], File.ReadAllLines(link).Select(l => Guid.Parse(JsonDocument.Parse(l).RootElement.GetProperty("runId").GetString()!)));
+        Assert.False(File.Exists(backup + ".tmp"));
+
+        static async Task<string> Run(string program, params string[] arguments)
+        {
+            var start = new System.Diagnostics.ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var argument in arguments)
+            {
+                start.ArgumentList.Add(argument);
+            }
+
+            using var process = System.Diagnostics.Process.Start(start)!;
+            var text = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();
+            await process.WaitForExitAsync();
+            return text;
+        }
+    }
+
+    [Fact]
     public async Task History_lost_from_dbsync_runs_is_sent_again_after_clearing_the_files_log_and_restore_log()
     {
         // Finding 8 of the run log exploration: an entry once sent is never sent again, so a lost dbsync.runs stays

@@ -660,8 +660,8 @@ public static class RunLog
     /// cutoff, except runs the file holds unsent to PostgreSQL: the backup is their only other copy. Other files' lines
     /// stay (a shared backup; only their own file knows which of its runs are unsent), and so do lines that do not
     /// parse. This file's attempts that failed before they started go once old: they changed nothing. Holds the backup's
-    /// lock throughout, so that no line another process appends meanwhile is lost, and streams the lines to the new file
-    /// (a backup can be larger than memory). Returns how many lines it removed; with none, the backup is left as it is.
+    /// lock throughout, so that no line another process appends meanwhile is lost, and streams the lines to BACKUP.tmp
+    /// (a backup can be larger than memory), which it then copies back into the backup. Returns how many lines it removed; with none, the backup is left as it is.
     /// </summary>
     public static int PruneBackup(SqliteConnection sqlite, string backupPath, DateTime cutoffUtc, string? nodeId, string databasePath)
     {
@@ -691,6 +691,9 @@ public static class RunLog
         // Under the lock, one new file at a time: two prunes of a shared backup never write the same one.
         var temporary = backupPath + ".tmp";
         var removed = 0;
+        // Opened for writing first (it is rewritten in place, below): a backup this account may not write fails here,
+        // before any new file is made.
+        using var backup = new FileStream(backupPath, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
         try
         {
             using (var reader = new StreamReader(new FileStream(backupPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete), Encoding.UTF8))
@@ -719,21 +722,28 @@ public static class RunLog
                 File.Delete(temporary);
                 return 0;
             }
-
-            if (!OperatingSystem.IsWindows())
-            {
-                // A backup shared among users stays writable by those who could write it.
-                File.SetUnixFileMode(temporary, File.GetUnixFileMode(backupPath));
-            }
-
-            File.Move(temporary, backupPath, overwrite: true);
-            return removed;
         }
         catch
         {
             File.Delete(temporary);
             throw;
         }
+
+        // The kept lines are copied back into the backup itself, not renamed over it: a new file belongs to whoever prunes
+        // (an administrator's manual run took a backup shared with a service account, which could no longer append) and
+        // loses the backup's group, ACLs and hard links. Until the copy is done the flushed BACKUP.tmp holds every kept
+        // line: a prune that fails (or is killed) now leaves it there, and the backup the lines copied so far followed by
+        // the rest of its old ones (a kept line comes no later in the new text than in the old, so none is lost but the
+        // one being written, which BACKUP.tmp holds).
+        using (var source = new FileStream(temporary, FileMode.Open, FileAccess.Read))
+        {
+            source.CopyTo(backup);
+            backup.SetLength(backup.Position);
+            backup.Flush(flushToDisk: true);
+        }
+
+        File.Delete(temporary);
+        return removed;
     }
 
     /// <summary>
