@@ -128,6 +128,15 @@ public sealed class SyncEngine
                     throw;
                 }
 
+                if (failure is { ErrorId: ErrorIds.SourceNotSqlite } && string.IsNullOrWhiteSpace(request.LogPath)
+                    && string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(RunLog.LogPathVariable))
+                    && TryFullPath(request.Path) is { } sidePath && SourceDatabase.SideFile(sidePath) is not null)
+                {
+                    // One of DbSync's own files (a lock, a backup) given as the path: never a database, so it has no
+                    // history to keep, and a backup beside it doubled a folder's files on every run that piped them all in.
+                    throw;
+                }
+
                 RunLog.TryAppendBackup(backupPath, new RunLogEntry
                 {
                     RunId = runId, NodeId = NodeIdAfterFailure(sqlite, ex), Path = TryFullPath(request.Path) is { } full ? (Secrets.Redact(full) is var redacted && redacted != full ? redacted : RunLock.TryRealPath(full)) : null, Target = target, StartedAt = started, FinishedAt = started + elapsed,

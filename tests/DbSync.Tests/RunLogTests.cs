@@ -211,6 +211,37 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
 
 
     [Fact]
+    public async Task DbSyncs_own_files_given_as_the_path_are_named_as_such_and_leave_no_backup_beside_them()
+    {
+        // Module exploration, F5: `Get-ChildItem DIR -File | Start-DbSync` also passed the lock file and the backup (and the
+        // backup's lock) beside each database; each failed as not SQLite and got a backup and a lock file beside it, so the
+        // folder's files doubled on every run.
+        var path = _fixture.CopyChinook("shop.sqlite");
+        var named = Path.Combine(_fixture.Directory, "all.jsonl");
+        await _fixture.SyncAsync(path, "Genre");
+        await new SyncEngine().SyncAsync(new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, Tables = ["Genre"], LogPath = named });
+        File.WriteAllText(named + ".tmp", "");
+        var files = Directory.GetFiles(_fixture.Directory).Order().ToList();
+        Assert.Equal(7, files.Count);
+
+        for (var run = 0; run < 2; run++)
+        {
+            foreach (var file in Directory.GetFiles(_fixture.Directory).Where(f => f != path && f != named))
+            {
+                var error = await Assert.ThrowsAsync<DbSyncException>(() => _fixture.SyncAsync(file, "Genre"));
+                Assert.Equal(ErrorIds.SourceNotSqlite, error.ErrorId);
+                Assert.Null(error.RunId);
+                Assert.Contains(file.EndsWith("-dbsync.lock", StringComparison.Ordinal) ? $"is DbSync's run lock file of '{path}'"
+                    : file.EndsWith("-dbsync-log.jsonl", StringComparison.Ordinal) ? $"is DbSync's run log backup of '{path}'"
+                    : file.EndsWith(".tmp", StringComparison.Ordinal) ? $"--prune-backup makes of the run log backup '{named}'"
+                    : "is the lock file of DbSync's run log backup", error.Message, StringComparison.Ordinal);
+            }
+        }
+
+        Assert.Equal(files, Directory.GetFiles(_fixture.Directory).Order());
+    }
+
+    [Fact]
     public async Task An_attempt_that_fails_before_opening_the_database_records_how_long_it_took()
     {
         // Such backup-only entries said durationMs 0, whatever the wait.

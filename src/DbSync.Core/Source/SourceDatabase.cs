@@ -66,6 +66,12 @@ public static class SourceDatabase
                 $"The SQLite database '{full}' cannot be read: {ex.Message}", full, ex);
         }
 
+        if ((read < head.Length || !head.SequenceEqual(Header)) && SideFile(full) is { } side)
+        {
+            throw new DbSyncException(ErrorIds.SourceNotSqlite, DbSyncErrorCategory.InvalidData,
+                $"'{full}' is {side}, not a SQLite database; give the database's own path (a folder's files piped in include DbSync's files beside each database).", full);
+        }
+
         if (read == 0)
         {
             throw new DbSyncException(ErrorIds.SourceNotSqlite, DbSyncErrorCategory.InvalidData,
@@ -79,6 +85,23 @@ public static class SourceDatabase
         }
 
         return full;
+    }
+
+    /// <summary>
+    /// What a file DbSync itself makes beside a database or a backup is, by its name, or null: its run lock
+    /// (<c>FILE-dbsync.lock</c>), its run log backup (<c>FILE-dbsync-log.jsonl</c>), a backup's lock (<c>BACKUP.lock</c>)
+    /// or a prune's new copy (<c>BACKUP.tmp</c>). Given as the path (a folder's files piped into Start-DbSync), such a file
+    /// is a clear error that records nothing: its failure recorded in a backup beside it made two new files there each
+    /// time, and each of those, piped in on the next run, two more.
+    /// </summary>
+    internal static string? SideFile(string fullPath)
+    {
+        static string Of(string path, string suffix) => path[..^suffix.Length];
+        return fullPath.EndsWith("-dbsync.lock", StringComparison.OrdinalIgnoreCase) ? $"DbSync's run lock file of '{Of(fullPath, "-dbsync.lock")}'"
+            : fullPath.EndsWith("-dbsync-log.jsonl", StringComparison.OrdinalIgnoreCase) ? $"DbSync's run log backup of '{Of(fullPath, "-dbsync-log.jsonl")}'"
+            : fullPath.EndsWith(".jsonl.lock", StringComparison.OrdinalIgnoreCase) ? $"the lock file of DbSync's run log backup '{Of(fullPath, ".lock")}'"
+            : fullPath.EndsWith(".jsonl.tmp", StringComparison.OrdinalIgnoreCase) ? $"the copy DbSync's --prune-backup makes of the run log backup '{Of(fullPath, ".tmp")}'"
+            : null;
     }
 
     /// <summary>Opens a read-write connection to an existing file. The busy timeout applies to every statement.</summary>
