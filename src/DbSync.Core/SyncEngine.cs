@@ -139,7 +139,7 @@ public sealed class SyncEngine
 
                 RunLog.TryAppendBackup(backupPath, new RunLogEntry
                 {
-                    RunId = runId, NodeId = NodeIdAfterFailure(sqlite, ex), Path = TryFullPath(request.Path) is { } full ? (Secrets.Redact(full) is var redacted && redacted != full ? redacted : RunLock.TryRealPath(full)) : null, Target = target, StartedAt = started, FinishedAt = started + elapsed,
+                    RunId = runId, NodeId = NodeIdAfterFailure(sqlite, ex), Path = TryFullPath(request.Path) is { } full ? (Secrets.Redact(full) is var redacted && redacted != full && !File.Exists(full) ? redacted : RunLock.TryRealPath(full)) : null, Target = target, StartedAt = started, FinishedAt = started + elapsed,
                     DurationMs = (long)elapsed.TotalMilliseconds,
                     Status = failure is null ? RunStatus.Cancelled : RunStatus.Failed,
                     ErrorId = failure?.ErrorId ?? ErrorIds.Cancelled, Message = failure?.Message ?? "The run was cancelled.",

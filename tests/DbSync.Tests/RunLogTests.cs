@@ -242,6 +242,23 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task A_file_whose_name_looks_like_it_holds_a_password_has_its_backup_like_any_other()
+    {
+        // Run log exploration, F5: 'shop-pwd=2024.sqlite' was taken for a connection string given as the path: no backup
+        // ("no database path was given"), so its attempts that failed before they started were recorded nowhere.
+        var path = _fixture.CopyChinook("shop-pwd=2024.sqlite");
+
+        var result = await _fixture.SyncAsync(path, "Genre");
+        var failed = await Assert.ThrowsAsync<DbSyncException>(() => new SyncEngine().SyncAsync(new SyncRequest { Path = path, ConnectionString = "Host=127.0.0.1;Bogus=1" }));
+
+        Assert.True(result.Log is { Backup: true }, result.Log.Error);
+        Assert.Equal(Backup(path), result.Log.BackupPath);
+        var lines = BackupLines(path);
+        Assert.Equal(failed.RunId.ToString(), lines[^1].GetProperty("runId").GetString());
+        Assert.Equal(path, lines[^1].GetProperty("path").GetString());
+    }
+
+    [Fact]
     public async Task An_attempt_that_fails_before_opening_the_database_records_how_long_it_took()
     {
         // Such backup-only entries said durationMs 0, whatever the wait.

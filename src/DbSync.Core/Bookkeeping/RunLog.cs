@@ -85,10 +85,18 @@ public static class RunLog
             return RunLock.TryRealPath(Path.GetFullPath(configured));
         }
 
-        // A path carrying a password is a connection string given as the path: no backup is named after it.
-        return string.IsNullOrWhiteSpace(databasePath) || Secrets.Redact(databasePath) != databasePath
+        // A path carrying a password that names no file is a connection string given as the path: no backup is named
+        // after it. A file whose name only looks so ('shop-pwd=2024.sqlite') has its backup like any other: it had none,
+        // and its attempts that fail before they start were recorded nowhere.
+        if (string.IsNullOrWhiteSpace(databasePath))
+        {
+            return null;
+        }
+
+        var full = Path.GetFullPath(databasePath);
+        return Secrets.Redact(full) != full && !File.Exists(full)
             ? null
-            : RunLock.TryRealPath(RunLock.TryRealPath(Path.GetFullPath(databasePath)) + "-dbsync-log.jsonl");
+            : RunLock.TryRealPath(RunLock.TryRealPath(full) + "-dbsync-log.jsonl");
     }
 
     /// <summary>How long an append or a prune waits while another process holds the backup's lock (a prune of a large backup).</summary>
