@@ -206,6 +206,23 @@ public sealed class SyncEngine
             }
 
             result.FinishedAt = clock.Now;
+            // A COMMIT whose answer was lost and that was found committed on a new connection (CommittedAsync) left this
+            // one broken: the send to dbsync.runs and the clock check of --keep-days failed on it ("Connection is not
+            // open", blamed on PostgreSQL's clock). They get a new one; when that cannot be had, they fail as before.
+            if (pg.State != System.Data.ConnectionState.Open)
+            {
+                try
+                {
+                    var fresh = await TargetDatabase.OpenAsync(builder, CancellationToken.None).ConfigureAwait(false);
+                    await pg.DisposeAsync().ConfigureAwait(false);
+                    pg = fresh;
+                }
+                catch (Exception ex) when (ex is DbSyncException or NpgsqlException or IOException or TimeoutException or System.Net.Sockets.SocketException)
+                {
+                    // Reported by the send and the clock check, which fail on the broken connection.
+                }
+            }
+
             // PostgreSQL has committed: the run is a success, and a cancellation arriving now must not turn it into
             // "cancelled, nothing applied". Bookkeeping in the file finishes whatever the token says; sending the entry to
             // dbsync.runs, which a later run does too, gives way to it (a cancel request ends a COMMIT's wait for a missing

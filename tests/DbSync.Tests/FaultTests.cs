@@ -360,6 +360,24 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task A_commit_whose_answer_was_lost_but_found_committed_sends_its_log_and_checks_the_clock_on_a_new_connection()
+    {
+        // Run log exploration, F6: the run succeeded, but went on with the broken connection: log.postgres false
+        // ("Connection is not open") and, with --keep-days, "PostgreSQL's clock ... could not be read", nothing pruned.
+        var (path, _) = await TenPendingUpdatesAsync(TimeSpan.FromSeconds(30));
+        var real = new NpgsqlConnectionStringBuilder(TestServer.ConnectionString);
+        using var proxy = new CommitCuttingProxy(real.Host!, real.Port);
+        var through = new NpgsqlConnectionStringBuilder(TestServer.ConnectionString) { Host = "127.0.0.1", Port = proxy.Port, Pooling = false };
+
+        var result = await new SyncEngine().SyncAsync(new SyncRequest { Path = path, ConnectionString = through.ConnectionString, Schema = _fixture.Schema, KeepDays = 30 });
+
+        Assert.True(proxy.Cut, "the proxy never saw the COMMIT");
+        Assert.Equal((SyncStatus.Succeeded, 10L), (result.Status, result.Updated));
+        Assert.True(result.Log is { Backup: true, Database: true, Postgres: true, Error: null }, result.Log.Error);
+        Assert.Equal("Succeeded 10", _fixture.PgText($"SELECT concat_ws(' ', status, updated) FROM dbsync.runs WHERE run_id = '{result.RunId}'"));
+    }
+
+    [Fact]
     public async Task A_commit_that_reaches_postgresql_after_the_connection_broke_is_awaited_and_found_committed()
     {
         // The check on a new connection read the node's last run before PostgreSQL had the COMMIT, so the run said
