@@ -132,6 +132,16 @@ Describe 'Get-DbSyncLog' {
         Get-FileHashText $db | Should -Be $before
     }
 
+    It 'leaves out a run log row it cannot read, with a warning naming it, and lists the rest' {
+        $copy = Join-Path $TestDrive 'badrow.sqlite'
+        Copy-Item -LiteralPath $db -Destination $copy
+        Invoke-Sqlite $copy "INSERT INTO _dbsync_runs (run_id, path, started_at, status, tables) VALUES ('11111111-2222-3333-4444-555555555555', 'x', '2026-01-01T00:00:00Z', 'succeeded', '[]')"
+        $runs = Get-DbSyncLog -LiteralPath $copy -WarningVariable warned -WarningAction SilentlyContinue
+        $runs | Should -HaveCount 2
+        $warned | Should -HaveCount 1
+        "$($warned[0])" | Should -Match ([regex]::Escape("run_id '11111111-2222-3333-4444-555555555555' in _dbsync_runs cannot be read"))
+    }
+
     It 'throws DbSync.SourceNotFound for a missing file' {
         { Get-DbSyncLog -LiteralPath (Join-Path $TestDrive 'nope.sqlite') } | Should -Throw -ErrorId 'DbSync.SourceNotFound,DbSync.PowerShell.Commands.GetDbSyncLogCommand'
     }

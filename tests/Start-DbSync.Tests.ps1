@@ -489,6 +489,19 @@ Describe 'Start-DbSync' {
         finally { $ps.Dispose() }
     }
 
+    It 'names DbSync''s own files piped from a folder and leaves nothing new beside them, run after run' {
+        $folder = Join-Path $TestDrive ("shops-" + [guid]::NewGuid().ToString('N').Substring(0, 6))
+        New-Item -ItemType Directory -Path $folder | Out-Null
+        Copy-Item -LiteralPath $db -Destination (Join-Path $folder 'shop.sqlite')
+        foreach ($run in 1..3) {
+            Get-ChildItem -LiteralPath $folder -File | Start-DbSync -ConnectionString $Pg -Schema $schema -Table Genre -ErrorAction SilentlyContinue -ErrorVariable failed | Out-Null
+        }
+        (Get-ChildItem -LiteralPath $folder -File).Name | Sort-Object | Should -Be @('shop.sqlite', 'shop.sqlite-dbsync-log.jsonl', 'shop.sqlite-dbsync-log.jsonl.lock', 'shop.sqlite-dbsync.lock')
+        $failed | Should -Not -BeNullOrEmpty
+        $failed | ForEach-Object { $_.FullyQualifiedErrorId | Should -BeLike 'DbSync.SourceNotSqlite,*' }
+        "$($failed[0])" | Should -Match "is (DbSync's run lock file|DbSync's run log backup|the lock file of DbSync's run log backup)"
+    }
+
     It 'takes parameters from a splatted .psd1 settings file' {
         $settingsPath = Join-Path $TestDrive 'sync.psd1'
         "@{ LiteralPath = '$db'; Schema = '$schema'; Table = @('Genre', 'MediaType'); BatchSize = 10 }" | Set-Content $settingsPath
