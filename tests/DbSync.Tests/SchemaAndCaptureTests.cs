@@ -282,6 +282,116 @@ public sealed class SchemaAndCaptureTests : IDisposable
     }
 
     [Fact]
+    public async Task Rows_that_replace_removes_through_a_primary_key_compared_without_case_are_deleted_in_postgresql()
+    {
+        // A key declared COLLATE NOCASE or RTRIM is one key to SQLite for 'Abc' and 'ABC' ('a' and 'a  '), two rows to
+        // PostgreSQL: REPLACE of the other spelling removed the stored row without a delete trigger, and PostgreSQL kept it
+        // for good (schema exploration F2). A rowid table, a WITHOUT ROWID one, and a composite key.
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE u (k TEXT PRIMARY KEY COLLATE NOCASE, v INTEGER);
+            CREATE TABLE r (k TEXT COLLATE RTRIM, v INTEGER, PRIMARY KEY (k)) WITHOUT ROWID;
+            CREATE TABLE m (k TEXT COLLATE NOCASE, n INTEGER, v INTEGER, PRIMARY KEY (k, n));
+            INSERT INTO u VALUES ('Abc', 1), ('def', 2), ('ghi', 3);
+            INSERT INTO r VALUES ('a', 1), ('b', 2);
+            INSERT INTO m VALUES ('x', 1, 1), ('y', 1, 2);
+            """);
+        await _fixture.SyncAsync(path);
+
+        SyncFixture.Execute(path, """
+            INSERT OR REPLACE INTO u VALUES ('ABC', 10);
+            UPDATE OR REPLACE u SET k = 'DEF' WHERE k = 'ghi';
+            REPLACE INTO r VALUES ('a  ', 9);
+            INSERT OR REPLACE INTO m VALUES ('X', 1, 7);
+            INSERT OR IGNORE INTO m VALUES ('Y', 1, 8);
+            """);
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal(SyncStatus.Succeeded, result.Status);
+        Assert.Equal(0, result.Conflicts);
+        Assert.Equal("ABC DEF", _fixture.PgText($"SELECT string_agg(k, ' ' ORDER BY k) FROM \"{_fixture.Schema}\".u"));
+        Assert.Equal("[a  ] [b]", _fixture.PgText($"SELECT string_agg('[' || k || ']', ' ' ORDER BY k) FROM \"{_fixture.Schema}\".r"));
+        Assert.Equal("X:7 y:2", _fixture.PgText($"SELECT string_agg(k || ':' || v, ' ' ORDER BY k) FROM \"{_fixture.Schema}\".m"));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+        Assert.Equal(0, await PendingAsync(path));
+    }
+
+    [Fact]
+    public async Task Rows_that_update_or_replace_removes_through_a_partial_unique_index_by_its_where_column_are_deleted_in_postgresql()
+    {
+        // Setting active = 1 puts row 2 into the index, and REPLACE removes row 1; the update trigger fired only for the
+        // index's own column, so PostgreSQL kept row 1 for good (schema exploration F3).
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE t (id INTEGER PRIMARY KEY, email TEXT, "Active" INTEGER, note TEXT);
+            CREATE UNIQUE INDEX t_email_active ON t (email) WHERE "Active" = 1 -- live accounts only
+            ;
+            INSERT INTO t VALUES (1, 'a@x', 1, ''), (2, 'a@x', 0, ''), (3, 'b@x', 1, ''), (4, 'b@x', 0, '');
+            """);
+        await _fixture.SyncAsync(path);
+
+        SyncFixture.Execute(path, """
+            UPDATE OR REPLACE t SET active = 1 WHERE id = 2;
+            UPDATE t SET note = 'n' WHERE id = 4;
+            INSERT OR REPLACE INTO t VALUES (5, 'b@x', 0, '');
+            """);
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal((SyncStatus.Succeeded, 0), (result.Status, result.Conflicts));
+        Assert.Equal((1L, 2L, 1L), (result.Inserted, result.Updated, result.Deleted));
+        Assert.Equal("2 3 4 5", _fixture.PgText($"SELECT string_agg(id::text, ' ' ORDER BY id) FROM \"{_fixture.Schema}\".t"));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+        // It fires for the index's columns and those its WHERE names, not for every update.
+        Assert.Contains("BEFORE UPDATE OF \"email\", \"Active\" ON", TriggerText(path, "_dbsync_1_ru"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Replace_capture_of_a_nocase_key_or_a_partial_index_reaches_a_file_captured_by_an_earlier_dbsync_keeping_its_pending_changes()
+    {
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE u (k TEXT PRIMARY KEY COLLATE NOCASE, v INTEGER);
+            CREATE TABLE t (id INTEGER PRIMARY KEY, email TEXT, active INTEGER);
+            CREATE UNIQUE INDEX t_email_active ON t (email) WHERE active = 1;
+            INSERT INTO u VALUES ('Abc', 1), ('def', 2);
+            INSERT INTO t VALUES (1, 'a@x', 1), (2, 'a@x', 0);
+            """);
+        await _fixture.SyncAsync(path);
+        // The triggers as the earlier DbSync made them: none for REPLACE on the key, and for the partial index a match
+        // without its WHERE and an update trigger for its column only. Then changes are made that it captured.
+        SyncFixture.Execute(path, """
+            DROP TRIGGER IF EXISTS _dbsync_2_ri; DROP TRIGGER IF EXISTS _dbsync_2_ru; DROP TRIGGER _dbsync_1_ri; DROP TRIGGER _dbsync_1_ru;
+            CREATE TRIGGER "_dbsync_1_ri" BEFORE INSERT ON "t" BEGIN INSERT INTO "_dbsync_log_1" (op, k1) SELECT 2, "id" FROM "t" WHERE ("email" = NEW."email" COLLATE "BINARY"); END;
+            CREATE TRIGGER "_dbsync_1_ru" BEFORE UPDATE OF "email" ON "t" BEGIN INSERT INTO "_dbsync_log_1" (op, k1) SELECT 2, "id" FROM "t" WHERE (("email" = NEW."email" COLLATE "BINARY")) AND NOT ("id" IS OLD."id"); END;
+            UPDATE u SET v = 5 WHERE k = 'def';
+            INSERT INTO t VALUES (3, 'c@x', 1);
+            """);
+        Assert.Equal(2, await PendingAsync(path));
+        Assert.All((await _engine.GetStatusAsync(new StatusRequest { Path = path, Detailed = true })).Tables,
+            t => Assert.Contains("INSERT OR REPLACE", t.Reason, StringComparison.Ordinal));
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal(["Push", "Push"], result.Tables.Select(t => t.Mode));
+        Assert.Equal((1L, 1L), (result.Inserted, result.Updated));
+        Assert.Equal(2, result.Warnings.Count);
+        Assert.Contains(result.Warnings, w => w.StartsWith("Table 'u': from this run on", StringComparison.Ordinal) && w.Contains("PRIMARY KEY (k COLLATE NOCASE)", StringComparison.Ordinal));
+        Assert.Contains(result.Warnings, w => w.StartsWith("Table 't': from this run on", StringComparison.Ordinal) && w.Contains("UNIQUE (email) WHERE active = 1", StringComparison.Ordinal));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+
+        SyncFixture.Execute(path, "INSERT OR REPLACE INTO u VALUES ('ABC', 10); UPDATE OR REPLACE t SET active = 1 WHERE id = 2;");
+        result = await _fixture.SyncAsync(path);
+        Assert.Empty(result.Warnings);
+        Assert.Equal(2L, result.Deleted);
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
+    private static string TriggerText(string path, string name)
+    {
+        using var sqlite = SyncFixture.OpenSqlite(path);
+        using var read = sqlite.CreateCommand();
+        read.CommandText = $"SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = '{name}'";
+        return (string)read.ExecuteScalar()!;
+    }
+
+    [Fact]
     public async Task A_unique_index_added_later_or_by_an_upgrade_gets_its_replace_capture_without_a_full_copy()
     {
         var path = _fixture.CreateDatabase("CREATE TABLE u (id INTEGER PRIMARY KEY, email TEXT); INSERT INTO u VALUES (1, 'a@x'), (2, 'b@x'), (3, 'c@x');");

@@ -234,10 +234,14 @@ public static class CaptureStore
         // The insert, update and delete triggers captured every change; only the rows REPLACE removes through a UNIQUE
         // index that no trigger covered (a new index, or a file enabled by a DbSync without these triggers) may be missing.
         actual.TryGetValue(registered.TriggerNames.ElementAt(3), out var covered);
-        var uncovered = table.UniqueKeys.Where(u => covered is null || !covered.Contains(UniqueMatch(u), StringComparison.Ordinal)).ToList();
+        // So may those UPDATE OR REPLACE removed through a partial index by changing a column of its WHERE only, which
+        // the update trigger of an earlier DbSync did not fire for: its match did not hold the WHERE either.
+        actual.TryGetValue(registered.TriggerNames.ElementAt(4), out var updateCovered);
+        var uncovered = table.UniqueKeys.Where(u => covered is null || !covered.Contains(UniqueMatch(u), StringComparison.Ordinal)
+            || updateCovered is null || !updateCovered.Contains(UniqueMatch(u), StringComparison.Ordinal)).ToList();
         return (registered, uncovered.Count == 0 ? null
             : $"Table '{table.Name}': from this run on, the rows that INSERT OR REPLACE or UPDATE OR REPLACE remove because they conflict on "
-                + string.Join(", ", uncovered.Select(u => "UNIQUE (" + string.Join(", ", u.Select(c => c.Name)) + ")"))
+                + string.Join(", ", uncovered.Select(u => u.Description))
                 + " are captured; a row removed that way before (the index is new, or the file was enabled by an earlier DbSync) stays in PostgreSQL until a --resync of this table.");
     }
 
@@ -331,9 +335,14 @@ public static class CaptureStore
             && owner != id;
     });
 
-    /// <summary>The condition a REPLACE trigger uses to find the rows that conflict with NEW on one unique index.</summary>
-    private static string UniqueMatch(IReadOnlyList<UniqueColumn> unique) =>
-        "(" + string.Join(" AND ", unique.Select(c => $"{Identifiers.Quote(c.Name)} = NEW.{Identifiers.Quote(c.Name)} COLLATE {Identifiers.Quote(c.Collation)}")) + ")";
+    /// <summary>
+    /// The condition a REPLACE trigger uses to find the rows that conflict with NEW on one unique index: equal on its
+    /// columns in its collations and, for a partial index, in the index (its WHERE holds; which also lets SQLite search
+    /// the index). The WHERE ends on a line of its own, since it may end in a -- comment.
+    /// </summary>
+    private static string UniqueMatch(UniqueKey unique) =>
+        "(" + string.Join(" AND ", unique.Columns.Select(c => $"{Identifiers.Quote(c.Name)} = NEW.{Identifiers.Quote(c.Name)} COLLATE {Identifiers.Quote(c.Collation)}"))
+            + (unique.Where is null ? "" : $" AND ({unique.Where}\n)") + ")";
 
     /// <summary>The exact CREATE TRIGGER statements for a table, as sqlite_master stores them.</summary>
     /// <remarks>
@@ -375,9 +384,15 @@ public static class CaptureStore
         var conflicting = string.Join(" OR ", table.UniqueKeys.Select(UniqueMatch).Distinct(StringComparer.Ordinal));
         var keyColumns = string.Join(", ", table.KeyColumns.Select(c => Identifiers.Quote(c.Name)));
         var notOld = string.Join(" AND ", table.KeyColumns.Select(c => $"{Identifiers.Quote(c.Name)} IS OLD.{Identifiers.Quote(c.Name)}"));
-        var uniqueColumns = string.Join(", ", table.UniqueKeys.SelectMany(u => u).Select(c => Identifiers.Quote(c.Name)).Distinct(StringComparer.Ordinal));
+        // An update matters when it changes a key's column, or a column of a partial index's WHERE (setting active = 1
+        // puts the row into the index, and REPLACE removes the row already there). It fires on every update when one of
+        // those is generated (no statement sets it; its own columns change it) or a WHERE reads the rowid.
+        var ofColumns = table.UniqueKeys.SelectMany(u => u.Columns.Select(c => c.Name).Concat(u.WhereColumns))
+            .Select(n => table.Columns.FirstOrDefault(c => Identifiers.SqliteNames.Equals(c.Name, n))?.Name ?? n).Distinct(StringComparer.Ordinal).ToList();
+        var everyUpdate = table.UniqueKeys.Any(u => u.WhereReadsRowid) || ofColumns.Any(n => table.Columns.Any(c => c.Generated && c.Name == n));
+        var of = everyUpdate ? "" : $" OF {string.Join(", ", ofColumns.Select(Identifiers.Quote))}";
         triggers.Add((names[3], $"CREATE TRIGGER {Identifiers.Quote(names[3])} BEFORE INSERT ON {target} BEGIN INSERT INTO {log} (op, {keyList}) SELECT {OpUpdate}, {keyColumns} FROM {target} WHERE {conflicting}; END"));
-        triggers.Add((names[4], $"CREATE TRIGGER {Identifiers.Quote(names[4])} BEFORE UPDATE OF {uniqueColumns} ON {target} BEGIN INSERT INTO {log} (op, {keyList}) SELECT {OpUpdate}, {keyColumns} FROM {target} WHERE ({conflicting}) AND NOT ({notOld}); END"));
+        triggers.Add((names[4], $"CREATE TRIGGER {Identifiers.Quote(names[4])} BEFORE UPDATE{of} ON {target} BEGIN INSERT INTO {log} (op, {keyList}) SELECT {OpUpdate}, {keyColumns} FROM {target} WHERE ({conflicting}) AND NOT ({notOld}); END"));
         return triggers;
     }
 

@@ -24,6 +24,36 @@ public sealed record SourceForeignKey(string ParentTable, IReadOnlyList<string> 
 /// <param name="Collation">The index's collation for it (BINARY, NOCASE, RTRIM or an application's).</param>
 public sealed record UniqueColumn(string Name, string Collation);
 
+/// <summary>
+/// A key on which <c>INSERT OR REPLACE</c> and <c>UPDATE OR REPLACE</c> remove the rows that conflict with the row
+/// written, without firing delete triggers: a UNIQUE constraint or unique index on plain columns, or the primary key when
+/// one of its columns compares under a collation other than BINARY (NOCASE, RTRIM, an application's), which makes a
+/// row stored under another spelling of the key (<c>'Abc'</c> for <c>'ABC'</c>) one that conflicts.
+/// </summary>
+/// <param name="Columns">The key's columns in index order, each with the collation the index compares it by.</param>
+public sealed record UniqueKey(IReadOnlyList<UniqueColumn> Columns)
+{
+    /// <summary>A partial index's WHERE expression as written in its CREATE INDEX, or null: only rows it holds for are in the index.</summary>
+    public string? Where { get; init; }
+
+    /// <summary>The columns <see cref="Where"/> names (any name in it that is one of the table's columns).</summary>
+    public IReadOnlyList<string> WhereColumns { get; init; } = [];
+
+    /// <summary>
+    /// True when <see cref="Where"/> may read a column by a name that is not the column's own (the rowid, under
+    /// <c>rowid</c>, <c>oid</c> or <c>_rowid_</c>), so the columns an update must change to matter are not known.
+    /// </summary>
+    public bool WhereReadsRowid { get; init; }
+
+    /// <summary>True for the primary key.</summary>
+    public bool PrimaryKey { get; init; }
+
+    /// <summary>How a message names the key: <c>UNIQUE (email) WHERE active = 1</c>, <c>PRIMARY KEY (k COLLATE NOCASE)</c>.</summary>
+    public string Description => PrimaryKey
+        ? "PRIMARY KEY (" + string.Join(", ", Columns.Select(c => string.Equals(c.Collation, "BINARY", StringComparison.OrdinalIgnoreCase) ? c.Name : $"{c.Name} COLLATE {c.Collation}")) + ")"
+        : "UNIQUE (" + string.Join(", ", Columns.Select(c => c.Name)) + ")" + (Where is null ? "" : " WHERE " + Where);
+}
+
 /// <summary>A SQLite table: its columns, key and foreign keys.</summary>
 public sealed class SourceTable
 {
@@ -53,11 +83,12 @@ public sealed class SourceTable
     public bool IsVirtual { get; }
 
     /// <summary>
-    /// The UNIQUE constraints and unique indexes other than the primary key whose columns are all plain columns (an index
-    /// on an expression is left out), each as its columns in index order. <c>INSERT OR REPLACE</c> and <c>UPDATE OR
-    /// REPLACE</c> remove the rows that conflict on them without firing delete triggers.
+    /// The UNIQUE constraints and unique indexes whose columns are all plain columns (an index on an expression is left
+    /// out), partial ones included, and the primary key when a column of it compares under a collation other than
+    /// BINARY. <c>INSERT OR REPLACE</c> and <c>UPDATE OR REPLACE</c> remove the rows that conflict on them without
+    /// firing delete triggers.
     /// </summary>
-    public IReadOnlyList<IReadOnlyList<UniqueColumn>> UniqueKeys { get; init; } = [];
+    public IReadOnlyList<UniqueKey> UniqueKeys { get; init; } = [];
 
     /// <summary>A WITHOUT ROWID table.</summary>
     public bool WithoutRowid { get; init; }
@@ -296,33 +327,36 @@ public static class SourceSchemaReader
             WithoutRowid = withoutRowid,
             KeyIsRowid = keyIsRowid,
             Definition = sql,
-            UniqueKeys = isVirtual ? [] : ReadUniqueKeys(connection, transaction, name),
+            UniqueKeys = isVirtual ? [] : ReadUniqueKeys(connection, transaction, name, columns),
         };
     }
 
-    private static List<IReadOnlyList<UniqueColumn>> ReadUniqueKeys(SqliteConnection connection, SqliteTransaction? transaction, string name)
+    private static List<UniqueKey> ReadUniqueKeys(SqliteConnection connection, SqliteTransaction? transaction, string name, IReadOnlyList<SourceColumn> columns)
     {
-        // Every unique index but the primary key's, with its key columns (cid -2 is an expression: such an index is left out).
+        // Every unique index with its key columns (cid -2 is an expression: such an index is left out), and its CREATE
+        // statement for a partial one's WHERE. The primary key's own index is one only under a collation other than
+        // BINARY: REPLACE of 'ABC' then removes the row 'Abc', which PostgreSQL stores as another key.
         using var command = connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = """
-            SELECT l.name, x.cid, x.name, x.coll FROM pragma_index_list($t) AS l, pragma_index_xinfo(l.name) AS x
-            WHERE l."unique" AND l.origin <> 'pk' AND x."key" ORDER BY l.seq DESC, x.seqno
+            SELECT l.name, x.cid, x.name, x.coll, l.origin = 'pk', CASE WHEN l.partial THEN (SELECT m.sql FROM sqlite_master AS m WHERE m.type = 'index' AND m.name = l.name) END
+            FROM pragma_index_list($t) AS l, pragma_index_xinfo(l.name) AS x
+            WHERE l."unique" AND x."key" ORDER BY l.seq DESC, x.seqno
             """;
         command.Parameters.AddWithValue("$t", name);
         using var reader = command.ExecuteReader();
-        var indexes = new List<(string Index, List<UniqueColumn>? Columns)>();
+        var indexes = new List<(string Index, List<UniqueColumn>? Columns, bool PrimaryKey, string? Sql)>();
         while (reader.Read())
         {
             var index = reader.GetString(0);
             if (indexes.Count == 0 || indexes[^1].Index != index)
             {
-                indexes.Add((index, []));
+                indexes.Add((index, [], reader.GetInt64(4) != 0, reader.IsDBNull(5) ? null : reader.GetString(5)));
             }
 
             if (reader.GetInt64(1) < 0 || reader.IsDBNull(2))
             {
-                indexes[^1] = (index, null);
+                indexes[^1] = (index, null, false, null);
             }
             else
             {
@@ -330,6 +364,163 @@ public static class SourceSchemaReader
             }
         }
 
-        return indexes.Where(i => i.Columns is not null).Select(i => (IReadOnlyList<UniqueColumn>)i.Columns!).ToList();
+        var keys = new List<UniqueKey>();
+        foreach (var (_, keyColumns, primaryKey, sql) in indexes)
+        {
+            if (keyColumns is null || (primaryKey && keyColumns.All(c => string.Equals(c.Collation, "BINARY", StringComparison.OrdinalIgnoreCase))))
+            {
+                continue;
+            }
+
+            var where = sql is null ? null : IndexSql.WhereClause(sql);
+            if (sql is not null && where is null)
+            {
+                // A partial index whose WHERE could not be found: left out, as an expression index is.
+                continue;
+            }
+
+            var words = where is null ? [] : IndexSql.Names(where);
+            keys.Add(new UniqueKey(keyColumns)
+            {
+                PrimaryKey = primaryKey,
+                Where = where,
+                WhereColumns = columns.Where(c => words.Contains(c.Name, StringComparer.OrdinalIgnoreCase)).Select(c => c.Name).ToList(),
+                WhereReadsRowid = words.Any(w => w.Equals("rowid", StringComparison.OrdinalIgnoreCase) || w.Equals("oid", StringComparison.OrdinalIgnoreCase)
+                    || w.Equals("_rowid_", StringComparison.OrdinalIgnoreCase)),
+            });
+        }
+
+        return keys;
+    }
+}
+
+/// <summary>Reads the WHERE clause of a partial index out of its CREATE INDEX statement.</summary>
+internal static class IndexSql
+{
+    /// <summary>
+    /// The expression after the WHERE that follows the column list, as written (comments and all), or null when there
+    /// is none. Quoted names and strings, comments and parentheses are stepped over, so a WHERE inside them is not it.
+    /// </summary>
+    public static string? WhereClause(string sql)
+    {
+        var depth = 0;
+        var listClosed = false;
+        foreach (var (start, end, kind) in Tokens(sql))
+        {
+            if (kind == '(')
+            {
+                depth++;
+            }
+            else if (kind == ')')
+            {
+                depth--;
+                listClosed |= depth == 0;
+            }
+            else if (kind == 'w' && depth == 0 && listClosed && sql.AsSpan(start, end - start).Equals("WHERE", StringComparison.OrdinalIgnoreCase))
+            {
+                var expression = sql[end..].Trim();
+                return expression.Length == 0 ? null : expression;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The names in an expression: bare words and quoted identifiers (a double-quoted text may be a string, which only adds a name).</summary>
+    public static IReadOnlyList<string> Names(string expression)
+    {
+        var names = new List<string>();
+        foreach (var (start, end, kind) in Tokens(expression))
+        {
+            var text = expression[start..end];
+            switch (kind)
+            {
+                case 'w':
+                    names.Add(text);
+                    break;
+                case '"':
+                case '`':
+                    names.Add(text[1..^1].Replace(new string(kind, 2), new string(kind, 1), StringComparison.Ordinal));
+                    break;
+                case '[':
+                    names.Add(text[1..^1]);
+                    break;
+            }
+        }
+
+        return names;
+    }
+
+    /// <summary>
+    /// SQLite's tokens as far as finding names and parentheses needs: words ('w'), quoted names ('"', '`', '['), strings
+    /// ('\''), '(' and ')', anything else ('.'); whitespace and comments are skipped.
+    /// </summary>
+    private static IEnumerable<(int Start, int End, char Kind)> Tokens(string sql)
+    {
+        var i = 0;
+        while (i < sql.Length)
+        {
+            var c = sql[i];
+            var start = i;
+            if (char.IsWhiteSpace(c))
+            {
+                i++;
+                continue;
+            }
+
+            if (c == '-' && i + 1 < sql.Length && sql[i + 1] == '-')
+            {
+                var newline = sql.IndexOf('\n', i);
+                i = newline < 0 ? sql.Length : newline + 1;
+                continue;
+            }
+
+            if (c == '/' && i + 1 < sql.Length && sql[i + 1] == '*')
+            {
+                var close = sql.IndexOf("*/", i + 2, StringComparison.Ordinal);
+                i = close < 0 ? sql.Length : close + 2;
+                continue;
+            }
+
+            if (c is '\'' or '"' or '`' or '[')
+            {
+                var closer = c == '[' ? ']' : c;
+                i++;
+                while (i < sql.Length)
+                {
+                    if (sql[i] == closer)
+                    {
+                        // A doubled quote is one quote inside the text; brackets have no escape.
+                        if (closer != ']' && i + 1 < sql.Length && sql[i + 1] == closer)
+                        {
+                            i += 2;
+                            continue;
+                        }
+
+                        i++;
+                        break;
+                    }
+
+                    i++;
+                }
+
+                yield return (start, i, c);
+                continue;
+            }
+
+            if (char.IsLetter(c) || c == '_' || c > 127)
+            {
+                while (i < sql.Length && (char.IsLetterOrDigit(sql[i]) || sql[i] is '_' or '$' || sql[i] > 127))
+                {
+                    i++;
+                }
+
+                yield return (start, i, 'w');
+                continue;
+            }
+
+            i++;
+            yield return (start, i, c is '(' or ')' ? c : '.');
+        }
     }
 }
