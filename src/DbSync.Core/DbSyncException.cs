@@ -101,6 +101,11 @@ public static class ErrorIds
     /// _dbsync_): that table is skipped, the others go on.
     /// </summary>
     public const string ReservedName = "DbSync.ReservedName";
+    /// <summary>
+    /// A primary key column compares under a collation only the application's own connections register (Android's
+    /// LOCALIZED, an ICU or ORM collation): DbSync cannot read that table's changes, so it is skipped, the others go on.
+    /// </summary>
+    public const string UnknownCollation = "DbSync.UnknownCollation";
     /// <summary>A table or column name is longer than PostgreSQL's 63-byte limit.</summary>
     public const string NameTooLong = "DbSync.NameTooLong";
     /// <summary>A value cannot be stored in the target column's type without changing it.</summary>

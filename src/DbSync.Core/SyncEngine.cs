@@ -598,7 +598,7 @@ public sealed class SyncEngine
                     }
                     plans.Add(plan);
                 }
-                catch (DbSyncException ex) when (ex.ErrorId is ErrorIds.SchemaChanged or ErrorIds.ReservedName)
+                catch (DbSyncException ex) when (ex.ErrorId is ErrorIds.SchemaChanged or ErrorIds.ReservedName or ErrorIds.UnknownCollation)
                 {
                     // One table whose source shape changed stops alone; the others go on.
                     skipped.Add(new TableSyncResult

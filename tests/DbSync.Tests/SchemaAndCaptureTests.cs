@@ -383,6 +383,47 @@ public sealed class SchemaAndCaptureTests : IDisposable
         TableComparer.AssertIdentical(path, _fixture.Schema);
     }
 
+    [Fact]
+    public async Task A_key_under_a_collation_only_the_application_registers_skips_that_table_by_name_and_the_others_sync()
+    {
+        // An application registers UNICASE and keys a table by it: reading that table's changes needs the collation, and
+        // every sync failed as a whole with "no such collation sequence", naming no table, while test said the file
+        // could not be opened (schema exploration F4).
+        var path = Path.Combine(_fixture.Directory, "app.sqlite");
+        void App(string sql)
+        {
+            using var app = SyncFixture.OpenSqlite(path, create: true);
+            app.CreateCollation("UNICASE", (x, y) => string.Compare(x, y, StringComparison.OrdinalIgnoreCase));
+            SyncFixture.Execute(app, sql);
+        }
+
+        App("""
+            CREATE TABLE a (id INTEGER PRIMARY KEY, v TEXT);
+            CREATE TABLE k (name TEXT COLLATE UNICASE PRIMARY KEY, v INTEGER);
+            CREATE TABLE w (id INTEGER PRIMARY KEY, label TEXT COLLATE UNICASE UNIQUE);
+            INSERT INTO a VALUES (1, 'x'); INSERT INTO k VALUES ('Abc', 1); INSERT INTO w VALUES (1, 'one');
+            """);
+        var result = await _fixture.SyncAsync(path);
+        App("UPDATE a SET v = 'y'; UPDATE k SET v = 2; UPDATE w SET label = 'uno'; INSERT INTO a VALUES (2, 'z');");
+        result = await _fixture.SyncAsync(path);
+
+        Assert.Equal(SyncStatus.PartiallySucceeded, result.Status);
+        var skipped = Assert.Single(result.Tables, t => t.Status == SyncStatus.Failed);
+        Assert.Equal(("k", "DbSync.UnknownCollation"), (skipped.Name, skipped.ErrorId));
+        Assert.StartsWith("Table 'k': its primary key column 'name' is declared COLLATE UNICASE, a collation that only the application's own connections register", skipped.Message, StringComparison.Ordinal);
+        Assert.Equal("y z", _fixture.PgText($"SELECT string_agg(v, ' ' ORDER BY id) FROM \"{_fixture.Schema}\".a"));
+        Assert.Equal("uno", _fixture.PgText($"SELECT label FROM \"{_fixture.Schema}\".w"));
+
+        var checks = await new SyncEngine().TestAsync(new ConnectionTestRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema });
+        Assert.DoesNotContain(checks, c => c.Name == "Source.Open");
+        var collations = Assert.Single(checks, c => c.Name == "Source.Collations");
+        Assert.Equal((CheckStatus.Fail, "DbSync.UnknownCollation", "k"), (collations.Status, collations.ErrorId, collations.Target));
+        Assert.Contains("'name' is declared COLLATE UNICASE", collations.Message, StringComparison.Ordinal);
+        var integrity = Assert.Single(checks, c => c.Name == "Source.Integrity");
+        Assert.Equal(CheckStatus.Pass, integrity.Status);
+        Assert.EndsWith("Not checked: 'k', 'w', whose indexes use a collation only the application registers.", integrity.Message, StringComparison.Ordinal);
+    }
+
     private static string TriggerText(string path, string name)
     {
         using var sqlite = SyncFixture.OpenSqlite(path);

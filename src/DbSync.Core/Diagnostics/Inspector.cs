@@ -55,7 +55,7 @@ internal static class Inspector
                         request.NodePartitioned.Count > 0 && SyncPlanner.Matches(table.Name, request.NodePartitioned));
                     plan.NodeId = (RunLog.TableExists(sqlite, "_dbsync_meta") ? CaptureStore.ReadMeta(sqlite, null, "node_id") : null) ?? "";
                 }
-                catch (DbSyncException ex) when (ex.ErrorId is ErrorIds.SchemaChanged or ErrorIds.ReservedName)
+                catch (DbSyncException ex) when (ex.ErrorId is ErrorIds.SchemaChanged or ErrorIds.ReservedName or ErrorIds.UnknownCollation)
                 {
                     infos.Add(new TablePlanInfo { Order = infos.Count + 1, Name = table.Name, Target = "", Mode = "Skipped", Reason = ex.Message });
                     continue;
@@ -352,9 +352,54 @@ internal static class Inspector
                 checks.Add(Check("Source.Version", CheckStatus.Fail, ex.Message, "Run a DbSync at least as new as the one that last synced this file.", path, ex.ErrorId));
             }
 
-            var quick = CaptureStore.Scalar<string>(sqlite, null, "PRAGMA quick_check");
+            // An index under a collation that only the application registers cannot be checked here (SQLite fails the
+            // whole PRAGMA, which read as a file that could not be opened): the other tables are checked one by one.
+            var indexCollations = new List<(string Table, string Collation)>();
+            using (var read = CaptureStore.Command(sqlite, null, """
+                SELECT DISTINCT m.name, x.coll FROM sqlite_master AS m, pragma_index_list(m.name) AS l, pragma_index_xinfo(l.name) AS x
+                WHERE m.type = 'table' AND upper(x.coll) NOT IN ('BINARY', 'NOCASE', 'RTRIM') ORDER BY m.name
+                """))
+            using (var reader = read.ExecuteReader())
+            {
+                while (reader.Read())
+                {
+                    indexCollations.Add((reader.GetString(0), reader.GetString(1)));
+                }
+            }
+
+            var uncheckable = indexCollations.Where(c => !SourceSchemaReader.HasCollation(sqlite, null, c.Collation)).Select(c => c.Table).Distinct(StringComparer.Ordinal).ToList();
+
+            var quick = "ok";
+            if (uncheckable.Count == 0)
+            {
+                quick = CaptureStore.Scalar<string>(sqlite, null, "PRAGMA quick_check");
+            }
+            else
+            {
+                var all = new List<string>();
+                using (var read = CaptureStore.Command(sqlite, null, "SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY name"))
+                using (var reader = read.ExecuteReader())
+                {
+                    while (reader.Read())
+                    {
+                        all.Add(reader.GetString(0));
+                    }
+                }
+
+                foreach (var name in all.Where(n => !uncheckable.Contains(n, StringComparer.Ordinal)))
+                {
+                    quick = CaptureStore.Scalar<string>(sqlite, null, $"PRAGMA quick_check({Identifiers.Quote(name)})");
+                    if (quick != "ok")
+                    {
+                        break;
+                    }
+                }
+            }
+
+            var notChecked = uncheckable.Count == 0 ? ""
+                : $" Not checked: {string.Join(", ", uncheckable.Select(n => $"'{n}'"))}, whose indexes use a collation only the application registers.";
             checks.Add(quick == "ok"
-                ? Check("Source.Integrity", CheckStatus.Pass, "PRAGMA quick_check found no damage.", target: path)
+                ? Check("Source.Integrity", CheckStatus.Pass, "PRAGMA quick_check found no damage." + notChecked, target: path)
                 : Check("Source.Integrity", CheckStatus.Fail, $"PRAGMA quick_check: {quick}", "Restore the file from a backup or recover it with the sqlite3 '.recover' command.", path, ErrorIds.SourceCorrupt));
 
             var journal = CaptureStore.Scalar<string>(sqlite, null, "PRAGMA journal_mode");
@@ -413,6 +458,16 @@ internal static class Inspector
                 ? Check("Source.Names", CheckStatus.Pass, "Every table and column name fits PostgreSQL.")
                 : Check("Source.Names", CheckStatus.Fail, string.Join("; ", badNames) + ".",
                     collisions.Count > 0 ? "Rename them in SQLite, or use --preserve-case for case collisions." : "Rename them in SQLite.", errorId: namesErrorId));
+
+            // Only as a Fail: a key under a collation only the application registers skips its table, as sync would.
+            var unknownCollations = selected.Where(t => t.UnknownKeyCollation is not null).ToList();
+            if (unknownCollations.Count > 0)
+            {
+                checks.Add(Check("Source.Collations", CheckStatus.Fail,
+                    string.Join(" ", unknownCollations.Select(t => SyncPlanner.UnknownCollationMessage(t.Name, t.UnknownKeyCollation!.Value.Column, t.UnknownKeyCollation.Value.Collation))),
+                    "Declare the key column with a built-in collation (BINARY, NOCASE or RTRIM) in SQLite, or leave the table out with --table.",
+                    unknownCollations[0].Name, ErrorIds.UnknownCollation));
+            }
 
             checks.Add(ValueSample(sqlite, selected.Where(t => t.HasKey && !t.IsVirtual)));
             return selected.Where(t => t.HasKey && !t.IsVirtual).ToList();

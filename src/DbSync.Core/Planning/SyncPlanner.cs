@@ -285,6 +285,12 @@ public static class SyncPlanner
         }
     }
 
+    /// <summary>Why a table whose key column compares under a collation DbSync does not have is skipped, and what to do.</summary>
+    public static string UnknownCollationMessage(string table, string column, string collation) =>
+        $"Table '{table}': its primary key column '{column}' is declared COLLATE {collation}, a collation that only the application's own connections register, "
+        + "so DbSync cannot look its changed rows up by key. The table is skipped; the other tables sync. Declare the key column with a built-in collation "
+        + "(BINARY, NOCASE or RTRIM) in SQLite, or leave the table out with --table.";
+
     /// <summary>
     /// Builds the plan for one table against what exists in PostgreSQL, or throws SchemaMismatch / NameTooLong
     /// naming the table, the column and both types. Throws SchemaChanged when the source table lost a column or
@@ -302,6 +308,11 @@ public static class SyncPlanner
             throw new DbSyncException(ErrorIds.SchemaChanged, DbSyncErrorCategory.MetadataError,
                 $"Table '{source.Name}': its primary key changed from ({registry.KeySignature.Replace('\t', ',')}) to ({CaptureStore.KeySignatureOf(source).Replace('\t', ',')}) since capture began. Run 'dbsync disable' and sync again to start over.",
                 source.Name);
+        }
+
+        if (source.UnknownKeyCollation is { } unknown)
+        {
+            throw new DbSyncException(ErrorIds.UnknownCollation, DbSyncErrorCategory.MetadataError, UnknownCollationMessage(source.Name, unknown.Column, unknown.Collation), source.Name);
         }
 
         var previous = SourceTable.RecordedColumns(registry.ColumnSignature);

@@ -90,6 +90,12 @@ public sealed class SourceTable
     /// </summary>
     public IReadOnlyList<UniqueKey> UniqueKeys { get; init; } = [];
 
+    /// <summary>
+    /// A key column compared under a collation that DbSync's connection does not have (one the application registers in
+    /// its own), with that collation's name; null when there is none. Reading the table's changes by key needs it.
+    /// </summary>
+    public (string Column, string Collation)? UnknownKeyCollation { get; init; }
+
     /// <summary>A WITHOUT ROWID table.</summary>
     public bool WithoutRowid { get; init; }
 
@@ -322,13 +328,57 @@ public static class SourceSchemaReader
             keyIsRowid = (long)command.ExecuteScalar()! == 0;
         }
 
+        (string, string)? unknownCollation = null;
+        if (!isVirtual && !keyIsRowid)
+        {
+            using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = """
+                SELECT x.name, x.coll FROM pragma_index_list($t) AS l, pragma_index_xinfo(l.name) AS x
+                WHERE l.origin = 'pk' AND x."key" AND upper(x.coll) NOT IN ('BINARY', 'NOCASE', 'RTRIM') ORDER BY x.seqno
+                """;
+            command.Parameters.AddWithValue("$t", name);
+            var collations = new List<(string, string)>();
+            using (var reader = command.ExecuteReader())
+            {
+                while (reader.Read())
+                {
+                    collations.Add((reader.GetString(0), reader.GetString(1)));
+                }
+            }
+
+            unknownCollation = collations.Cast<(string, string)?>().FirstOrDefault(c => !HasCollation(connection, transaction, c!.Value.Item2));
+        }
+
         return new SourceTable(name, columns, foreignKeys, isVirtual)
         {
+            UnknownKeyCollation = unknownCollation,
             WithoutRowid = withoutRowid,
             KeyIsRowid = keyIsRowid,
             Definition = sql,
             UniqueKeys = isVirtual ? [] : ReadUniqueKeys(connection, transaction, name, columns),
         };
+    }
+
+    /// <summary>
+    /// True when this connection can compare by the collation. pragma_collation_list does not tell: reading a schema that
+    /// names an application's collation lists it there, without the function.
+    /// </summary>
+    public static bool HasCollation(SqliteConnection connection, SqliteTransaction? transaction, string collation)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = $"SELECT 'a' = 'b' COLLATE {Identifiers.Quote(collation)}";
+        try
+        {
+            command.ExecuteScalar();
+            return true;
+        }
+        catch (SqliteException)
+        {
+            return false;
+        }
     }
 
     private static List<UniqueKey> ReadUniqueKeys(SqliteConnection connection, SqliteTransaction? transaction, string name, IReadOnlyList<SourceColumn> columns)
