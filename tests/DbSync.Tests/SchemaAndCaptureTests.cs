@@ -424,6 +424,40 @@ public sealed class SchemaAndCaptureTests : IDisposable
         Assert.EndsWith("Not checked: 'k', 'w', whose indexes use a collation only the application registers.", integrity.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_tables_key_change_is_skipped_with_advice_that_works_when_followed()
+    {
+        // The advice was "Run 'dbsync disable' and sync again to start over": done so, the next sync failed as a whole on
+        // the PostgreSQL table's old key, where before only this table was skipped (schema exploration F8).
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE a (id INTEGER PRIMARY KEY, v TEXT);
+            CREATE TABLE b (id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE, v TEXT);
+            INSERT INTO a VALUES (1, 'x'); INSERT INTO b VALUES (1, 'c1', 'p'), (2, 'c2', 'q');
+            """);
+        await _fixture.SyncAsync(path);
+        SyncFixture.Execute(path, """
+            CREATE TABLE b_new (code TEXT PRIMARY KEY, id INTEGER, v TEXT);
+            INSERT INTO b_new SELECT code, id, v FROM b; DROP TABLE b; ALTER TABLE b_new RENAME TO b;
+            UPDATE b SET v = 'r' WHERE code = 'c2'; UPDATE a SET v = 'y';
+            """);
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal(SyncStatus.PartiallySucceeded, result.Status);
+        var skipped = Assert.Single(result.Tables, t => t.Status == SyncStatus.Failed);
+        Assert.Equal(("b", ErrorIds.SchemaChanged), (skipped.Name, skipped.ErrorId));
+        Assert.Contains($"first give \"{_fixture.Schema}\".\"b\" the primary key (code) there, or drop it so that DbSync creates it again; then run 'dbsync disable' and sync again.", skipped.Message, StringComparison.Ordinal);
+        Assert.Equal("y", _fixture.PgText($"SELECT v FROM \"{_fixture.Schema}\".a"));
+
+        // Followed: the key in PostgreSQL, disable with --force (only b's change is pending), sync.
+        _fixture.PgExecute($"ALTER TABLE \"{_fixture.Schema}\".b DROP CONSTRAINT b_pkey, ADD PRIMARY KEY (code)");
+        await _engine.DisableAsync(new DisableRequest { Path = path, Force = true });
+        result = await _fixture.SyncAsync(path);
+
+        Assert.Equal(SyncStatus.Succeeded, result.Status);
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
     private static string TriggerText(string path, string name)
     {
         using var sqlite = SyncFixture.OpenSqlite(path);

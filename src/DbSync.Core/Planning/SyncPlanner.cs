@@ -306,7 +306,10 @@ public static class SyncPlanner
         if (registry.KeySignature != CaptureStore.KeySignatureOf(source))
         {
             throw new DbSyncException(ErrorIds.SchemaChanged, DbSyncErrorCategory.MetadataError,
-                $"Table '{source.Name}': its primary key changed from ({registry.KeySignature.Replace('\t', ',')}) to ({CaptureStore.KeySignatureOf(source).Replace('\t', ',')}) since capture began. Run 'dbsync disable' and sync again to start over.",
+                $"Table '{source.Name}': its primary key changed from ({registry.KeySignature.Replace('\t', ',')}) to ({CaptureStore.KeySignatureOf(source).Replace('\t', ',')}) since capture began, so its change log no longer names its rows; its changes stay pending. "
+                + $"DbSync does not re-key PostgreSQL tables: first give {Identifiers.Quote(schema, Identifiers.ToTargetName(source.Name, preserveCase))} the primary key ({string.Join(", ", source.KeyColumns.Select(k => Identifiers.ToTargetName(k.Name, preserveCase)))}) there, or drop it so that DbSync creates it again; "
+                + "then run 'dbsync disable' and sync again. disable removes capture from every table of the file and refuses while changes are pending: sync the other tables first, then disable with --force, which discards only this table's; "
+                + $"the next sync captures every table again and copies each in full (a row deleted from this table meanwhile stays in PostgreSQL unless this node wrote it last: a later 'sync --resync --table {source.Name}' removes it).",
                 source.Name);
         }
 
