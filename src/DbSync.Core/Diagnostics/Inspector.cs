@@ -956,6 +956,11 @@ internal static class Inspector
                 plans[table.Name] = plan;
                 compatible++;
             }
+            catch (DbSyncException ex) when (ex.ErrorId == ErrorIds.UnknownCollation)
+            {
+                // Source.Collations names it: nothing in PostgreSQL is to change.
+                continue;
+            }
             catch (DbSyncException ex)
             {
                 checks.Add(Check("Target.Compatibility", CheckStatus.Fail, ex.Message, "Change the PostgreSQL table to match, or sync into another schema (--schema).", table.Name, ex.ErrorId));
