@@ -459,6 +459,39 @@ public sealed class SchemaAndCaptureTests : IDisposable
         TableComparer.AssertIdentical(path, _fixture.Schema);
     }
 
+    [Fact]
+    public async Task A_column_retyped_in_sqlite_skips_that_table_with_the_fix_and_the_others_sync()
+    {
+        // A 12-step migration giving column a another type stopped every table of the file with a run-level
+        // DbSync.SchemaMismatch that gave no fix, where a dropped column skips its table alone (schema exploration F5).
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE c (id INTEGER PRIMARY KEY, v TEXT);
+            CREATE TABLE t (id INTEGER PRIMARY KEY, a INT);
+            INSERT INTO c VALUES (1, 'x'); INSERT INTO t VALUES (1, 1), (2, 2), (3, 3);
+            """);
+        await _fixture.SyncAsync(path);
+        SyncFixture.Execute(path, """
+            CREATE TABLE t_new (id INTEGER PRIMARY KEY, a TEXT);
+            INSERT INTO t_new SELECT id, 'v' || a FROM t WHERE id <> 2; DROP TABLE t; ALTER TABLE t_new RENAME TO t;
+            UPDATE c SET v = 'y';
+            """);
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal(SyncStatus.PartiallySucceeded, result.Status);
+        var skipped = Assert.Single(result.Tables, t => t.Status == SyncStatus.Failed);
+        Assert.Equal(("t", ErrorIds.SchemaChanged), (skipped.Name, skipped.ErrorId));
+        Assert.StartsWith("Table 't': column 'a' changed its type in SQLite since the last sync, from INT to TEXT (maps to text), but is bigint in PostgreSQL table", skipped.Message, StringComparison.Ordinal);
+        Assert.Equal("y", _fixture.PgText($"SELECT v FROM \"{_fixture.Schema}\".c"));
+
+        // The fix it gives, followed.
+        var alter = System.Text.RegularExpressions.Regex.Match(skipped.Message!, @"\((ALTER TABLE [^;]*);\)").Groups[1].Value;
+        _fixture.PgExecute(alter);
+        result = await new SyncEngine().SyncAsync(new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, Tables = ["t"], Resync = true });
+        Assert.Equal(SyncStatus.Succeeded, result.Status);
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
     private static string TriggerText(string path, string name)
     {
         using var sqlite = SyncFixture.OpenSqlite(path);

@@ -471,6 +471,20 @@ public static class SyncPlanner
 
             if (target.Type is null || !TypeMapping.IsCompatible(mapped[i], target.Type))
             {
+                // Retyped in SQLite since the last sync (a 12-step rebuild): that table waits for the target to follow, as
+                // for a dropped column; the others go on. It stopped every table of the file, naming no fix.
+                if (SourceTable.RecordedType(registry.ColumnSignature, column.Name) is { } before
+                    && !string.Equals(before, column.DeclaredType, StringComparison.OrdinalIgnoreCase)
+                    && !TypeMapping.IsCompatible(TypeMapping.Map(before), mapped[i]))
+                {
+                    throw new DbSyncException(ErrorIds.SchemaChanged, DbSyncErrorCategory.MetadataError,
+                        $"Table '{source.Name}': column '{column.Name}' changed its type in SQLite since the last sync, from {(before.Length == 0 ? "untyped" : before)} to {(column.DeclaredType.Length == 0 ? "untyped" : column.DeclaredType)} (maps to {mapped[i].SqlName}), "
+                        + $"but is {target.FormattedType} in PostgreSQL table {exactResult.Target}; its changes stay pending. DbSync does not change PostgreSQL column types: change it there "
+                        + $"(ALTER TABLE {exactResult.Target} ALTER COLUMN {Identifiers.Quote(target.Name)} TYPE {mapped[i].SqlName} USING {Identifiers.Quote(target.Name)}::{mapped[i].SqlName};), "
+                        + $"then run with --resync for this table (--table {source.Name}), which copies it whole and removes the rows the file no longer has.",
+                        source.Name);
+                }
+
                 throw new DbSyncException(ErrorIds.SchemaMismatch, DbSyncErrorCategory.MetadataError,
                     $"Table '{source.Name}': column '{column.Name}' is {(column.DeclaredType.Length == 0 ? "untyped" : column.DeclaredType)} in SQLite (maps to {mapped[i].SqlName}) but {target.FormattedType} in PostgreSQL table {exactResult.Target}; the types are incompatible.",
                     source.Name);

@@ -139,6 +139,17 @@ public sealed class SourceTable
                 .Select(line => UnescapeSignature(line.Split('\t')[0])).ToList();
     }
 
+    /// <summary>The declared type a recorded signature holds for a column (by SQLite's rules for names), or null when it holds no such column.</summary>
+    public static string? RecordedType(string recorded, string column)
+    {
+        ArgumentNullException.ThrowIfNull(recorded);
+        return recorded.Length == 0
+            ? null
+            : recorded.Split('\n').Where(line => !line.StartsWith(DefinitionMarker, StringComparison.Ordinal)).Select(line => line.Split('\t'))
+                .Where(fields => fields.Length >= 2 && Identifiers.SqliteNames.Equals(UnescapeSignature(fields[0]), column))
+                .Select(fields => UnescapeSignature(fields[1])).FirstOrDefault();
+    }
+
     /// <summary>The definition hash a recorded signature holds, or null when an earlier DbSync recorded the columns alone.</summary>
     public static string? RecordedDefinition(string recorded)
     {
