@@ -97,7 +97,7 @@ Describe 'Start-DbSync' {
 
     It 'says -WhatIf -Continuous would watch, shows the first run''s plan and changes nothing' {
         $before = Get-FileHashText $db
-        $run = Invoke-ChildPwsh "Start-DbSync -LiteralPath '$db' -ConnectionString '$Pg' -Schema '$schema' -Continuous -WhatIf"
+        $run = Invoke-ChildPwsh "Start-DbSync -LiteralPath '$db' -ConnectionString '$Pg' -Schema '$schema' -Continuous -WhatIf -ErrorAction Continue"
         $run.ExitCode | Should -Be 0
         $run.Output | Should -Match "What if: Watch '.*' and sync each commit to PostgreSQL schema '$schema' until stopped\."
         $run.Output | Should -Match 'What if: 1\. Artist -> '
@@ -441,7 +441,7 @@ Describe 'Start-DbSync' {
     }
 
     It 'ends -Continuous when Select-Object -First has the runs it wants' {
-        $run = Invoke-ChildPwsh "`$r = Start-DbSync -LiteralPath '$db' -ConnectionString '$Pg' -Schema '$schema' -Continuous -Interval 600 | Select-Object -First 1; 'first: ' + `$r.Status" -TimeoutSeconds 60
+        $run = Invoke-ChildPwsh "`$r = Start-DbSync -LiteralPath '$db' -ConnectionString '$Pg' -Schema '$schema' -Continuous -Interval 600 -ErrorAction Continue | Select-Object -First 1; 'first: ' + `$r.Status" -TimeoutSeconds 60
         $run.Output | Should -Match 'first: Succeeded'
         $run.ExitCode | Should -Be 0
         (Get-DbSyncLog -LiteralPath $db | Where-Object { $_.Status.ToString() -eq 'Running' }) | Should -BeNullOrEmpty
@@ -449,7 +449,7 @@ Describe 'Start-DbSync' {
 
     It 'refuses -Continuous for a second piped file instead of watching only the first' {
         $other = Copy-Chinook ("other-" + [guid]::NewGuid().ToString('N').Substring(0, 6) + '.sqlite')
-        $run = Invoke-ChildPwsh "try { '$db', '$other' | Start-DbSync -ConnectionString '$Pg' -Schema '$schema' -Continuous } catch { 'caught: ' + `$_.FullyQualifiedErrorId }" -TimeoutSeconds 60
+        $run = Invoke-ChildPwsh "try { '$db', '$other' | Start-DbSync -ConnectionString '$Pg' -Schema '$schema' -Continuous -ErrorAction Continue } catch { 'caught: ' + `$_.FullyQualifiedErrorId }" -TimeoutSeconds 60
         $run.Output | Should -Match 'caught: DbSync\.UsageError'
         (Get-DbSyncStatus -LiteralPath $db).CaptureEnabled | Should -BeFalse
     }
@@ -457,13 +457,31 @@ Describe 'Start-DbSync' {
     It 'counts and names every file piped to -Continuous, each once, and syncs none of them' {
         $files = 1..3 | ForEach-Object { Copy-Chinook ("watch$_-" + [guid]::NewGuid().ToString('N').Substring(0, 6) + '.sqlite') }
         $caught = $null
-        try { $files + $files[0] | Start-DbSync -ConnectionString $Pg -Schema $schema -Continuous } catch { $caught = $_ }
+        try { $files + $files[0] | Start-DbSync -ConnectionString $Pg -Schema $schema -Continuous -ErrorAction Continue } catch { $caught = $_ }
         $caught.FullyQualifiedErrorId | Should -BeLike 'DbSync.UsageError,*'
         $caught.Exception.Message | Should -Match '-Continuous watches one file, and 3 were given'
         foreach ($file in $files) {
             $caught.Exception.Message | Should -Match ([regex]::Escape("'$file'"))
             (Get-DbSyncStatus -LiteralPath $file).CaptureEnabled | Should -BeFalse
         }
+    }
+
+    It 'refuses -Continuous under $ErrorActionPreference Stop, which would end the watch at the first failed run' {
+        # Invoke-ChildPwsh sets $ErrorActionPreference = 'Stop', as about_DbSync's job scripts do.
+        $run = Invoke-ChildPwsh "try { Start-DbSync -LiteralPath '$db' -ConnectionString 'Host=127.0.0.1;Port=1;Username=x;Password=y;Timeout=2' -Schema '$schema' -Continuous } catch { 'caught: ' + `$_.FullyQualifiedErrorId + ': ' + `$_ }" -TimeoutSeconds 60
+        $run.Output | Should -Match '(?s)caught: DbSync\.UsageError,.*-ErrorAction Continue to keep watching'
+        (Get-DbSyncStatus -LiteralPath $db).CaptureEnabled | Should -BeFalse
+        try {
+            $PSDefaultParameterValues['Start-DbSync:ErrorAction'] = 'Stop'
+            { Start-DbSync -LiteralPath $db -ConnectionString $Pg -Schema $schema -Continuous } | Should -Throw -ErrorId 'DbSync.UsageError,DbSync.PowerShell.Commands.StartDbSyncCommand'
+        }
+        finally { $PSDefaultParameterValues.Remove('Start-DbSync:ErrorAction') }
+    }
+
+    It 'keeps retrying -Continuous -ErrorAction Continue under $ErrorActionPreference Stop' {
+        $run = Invoke-ChildPwsh "Start-DbSync -LiteralPath '$db' -ConnectionString 'Host=127.0.0.1;Port=1;Username=x;Password=y;Timeout=2' -Schema '$schema' -Continuous -Interval 1 -ErrorAction Continue 2>&1 | Select-Object -First 3 | ForEach-Object { 'failed: ' + `$_.FullyQualifiedErrorId }" -TimeoutSeconds 60
+        # Three failed runs, each written as an error and retried: the watch went on until Select-Object ended it.
+        ([regex]::Matches($run.Output, 'failed: DbSync\.TargetUnreachable')).Count | Should -Be 3
     }
 
     It 'ends -Continuous -ErrorAction Stop with the first failed run''s error' {

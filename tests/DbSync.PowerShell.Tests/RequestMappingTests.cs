@@ -265,6 +265,23 @@ public sealed class RequestMappingTests
     }
 
     [Fact]
+    public void Continuous_is_refused_under_an_inherited_Stop_and_not_under_a_typed_one()
+    {
+        // $ErrorActionPreference = 'Stop' (about_DbSync's job header) or a $PSDefaultParameterValues -ErrorAction Stop:
+        // the first failed run or held row would end the watch.
+        var refusal = StartDbSyncCommand.ContinuousErrorActionRefusal(System.Management.Automation.ActionPreference.Stop, typed: false);
+        Assert.NotNull(refusal);
+        Assert.Contains("-ErrorAction Continue to keep watching", refusal, StringComparison.Ordinal);
+        Assert.Contains("-ErrorAction Stop to end the watch at the first one", refusal, StringComparison.Ordinal);
+
+        // -ErrorAction typed on the command is the caller's choice either way; any other action keeps the watch going.
+        Assert.Null(StartDbSyncCommand.ContinuousErrorActionRefusal(System.Management.Automation.ActionPreference.Stop, typed: true));
+        Assert.Null(StartDbSyncCommand.ContinuousErrorActionRefusal(System.Management.Automation.ActionPreference.Continue, typed: false));
+        Assert.Null(StartDbSyncCommand.ContinuousErrorActionRefusal(System.Management.Automation.ActionPreference.SilentlyContinue, typed: false));
+        Assert.Null(StartDbSyncCommand.ContinuousErrorActionRefusal(null, typed: false));
+    }
+
+    [Fact]
     public void Conflict_policy_rules_are_the_CLI_rules()
     {
         Assert.Null(DbSync.PowerShell.Infrastructure.ConflictOptions.Check(ConflictPolicy.SourceWins, null));

@@ -69,6 +69,11 @@ public sealed class StartDbSyncCommand : DbSyncSyncCommand
             ThrowTerminatingError(Errors.Usage("-Interval goes with -Continuous.", null));
         }
 
+        if (Continuous.IsPresent && ContinuousErrorActionRefusal(EffectiveErrorAction(), GivenByCaller("ErrorAction")) is { } stop)
+        {
+            ThrowTerminatingError(Errors.Usage(stop, null));
+        }
+
         CheckConflictOptions();
     }
 
@@ -146,6 +151,29 @@ public sealed class StartDbSyncCommand : DbSyncSyncCommand
         var names = string.Join(", ", _toWatch.Take(Shown).Select(f => $"'{f}'")) + (_toWatch.Count > Shown ? ", ..." : "");
         return string.Create(CultureInfo.InvariantCulture,
             $"-Continuous watches one file, and {_toWatch.Count} were given ({names}); none is watched or synced. Start one Start-DbSync -Continuous per file (for example as separate jobs).");
+    }
+
+    /// <summary>
+    /// Why -Continuous cannot start under the error action it would run with, or null. A watch retries every failed run
+    /// and every row a run held back; under Stop the first such error is terminating and ends it, so a service started
+    /// with the script-wide $ErrorActionPreference = 'Stop' that about_DbSync recommends for jobs (or a default
+    /// -ErrorAction from $PSDefaultParameterValues) became a one-shot at the first restart of PostgreSQL or the first
+    /// held row, and a service manager restarted it into the same failure. No error record can be written past Stop, so
+    /// the caller chooses on the command itself: -ErrorAction Continue keeps watching, -ErrorAction Stop typed on
+    /// Start-DbSync ends at the first failure as asked.
+    /// </summary>
+    /// <param name="effective">The error action the cmdlet's errors would get.</param>
+    /// <param name="typed">Whether -ErrorAction was given on the command (not by $PSDefaultParameterValues).</param>
+    internal static string? ContinuousErrorActionRefusal(ActionPreference? effective, bool typed) =>
+        effective == ActionPreference.Stop && !typed
+            ? "-Continuous retries failed runs and the rows a run held back, but under $ErrorActionPreference 'Stop' (or an -ErrorAction Stop from $PSDefaultParameterValues) the first such error would end the watch. Give Start-DbSync -ErrorAction Continue to keep watching (each failure is still written as an error and retried), or -ErrorAction Stop to end the watch at the first one."
+            : null;
+
+    /// <summary>The error action this invocation's errors get: -ErrorAction when bound, else $ErrorActionPreference.</summary>
+    private ActionPreference? EffectiveErrorAction()
+    {
+        var value = MyInvocation.BoundParameters.TryGetValue("ErrorAction", out var bound) ? bound : GetVariableValue("ErrorActionPreference");
+        return LanguagePrimitives.TryConvertTo<ActionPreference>(value, CultureInfo.InvariantCulture, out var action) ? action : null;
     }
 
     /// <summary>The Core request for one file: exactly the parameters, nothing decided here.</summary>
