@@ -11,6 +11,7 @@
     CompatiblePSEditions = @('Core')
     PowerShellVersion    = '7.4'
     FormatsToProcess     = @('DbSync.format.ps1xml')
+    TypesToProcess       = @('DbSync.types.ps1xml')
     CmdletsToExport      = @(
         'Start-DbSync'
         'Get-DbSyncStatus'

@@ -484,6 +484,26 @@ Describe 'Start-DbSync' {
         ([regex]::Matches($run.Output, 'failed: DbSync\.TargetUnreachable')).Count | Should -Be 3
     }
 
+    It 'keeps the per-table details of results received from Start-Job' {
+        # A job serializes its output to depth 1 unless the type says more (DbSync.types.ps1xml).
+        $received = Start-Job -ArgumentList $ModuleManifest, $db, $Pg, $schema -ScriptBlock {
+            param($Module, $Db, $Pg, $Schema)
+            Import-Module $Module
+            Start-DbSync -LiteralPath $Db -ConnectionString $Pg -Schema $Schema -Table Genre, Artist
+            Get-DbSyncLog -LiteralPath $Db -Last 1
+            Get-DbSyncStatus -LiteralPath $Db -Detailed | Select-Object -First 1
+        } | Receive-Job -Wait -AutoRemoveJob
+        $result, $entry, $status = $received
+        $result.PSObject.TypeNames[0] | Should -Be 'Deserialized.DbSync.Core.SyncResult'
+        @($result.Tables).Count | Should -Be 2
+        ($result.Tables | Where-Object Name -eq 'Artist').Status | Should -Be 'Succeeded'
+        ($result.Tables | Where-Object Name -eq 'Artist').Inserted | Should -Be 275
+        @($result.Tables | Where-Object Status -eq 'Succeeded').Count | Should -Be 2
+        @($entry.Tables).Count | Should -Be 2
+        ($entry.Tables | Where-Object Name -eq 'Artist').Inserted | Should -Be 275
+        @($status.LastRun.Tables | Where-Object Name -eq 'Artist').Count | Should -Be 1
+    }
+
     It 'ends -Continuous -ErrorAction Stop with the first failed run''s error' {
         $run = Invoke-ChildPwsh "try { Start-DbSync -LiteralPath '$db' -ConnectionString 'Host=127.0.0.1;Port=1;Username=x;Password=y;Timeout=2' -Schema '$schema' -Continuous -ErrorAction Stop } catch { 'caught: ' + `$_.FullyQualifiedErrorId }" -TimeoutSeconds 60
         $run.Output | Should -Match 'caught: DbSync\.TargetUnreachable'

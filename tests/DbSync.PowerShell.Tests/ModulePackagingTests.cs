@@ -27,6 +27,7 @@ public sealed class ModulePackagingTests(AssembledModule module)
         Assert.Matches(@"VariablesToExport\s*=\s*@\(\)", Manifest);
         Assert.Matches(@"AliasesToExport\s*=\s*@\(\)", Manifest);
         Assert.Matches(@"FormatsToProcess\s*=\s*@\('DbSync.format.ps1xml'\)", Manifest);
+        Assert.Matches(@"TypesToProcess\s*=\s*@\('DbSync.types.ps1xml'\)", Manifest);
         Assert.DoesNotMatch(@"CmdletsToExport\s*=\s*'\*'", Manifest);
         Assert.DoesNotMatch(@"ScriptsToProcess|RequiredAssemblies", Manifest);
     }
@@ -118,6 +119,48 @@ public sealed class ModulePackagingTests(AssembledModule module)
         var about = File.ReadAllText(Path.Combine(module.ModuleDirectory, "en-US", "about_DbSync.help.txt"));
         Assert.StartsWith("TOPIC", about, StringComparison.Ordinal);
         Assert.All(CmdletMetadataTests.Expected.Keys, cmdlet => Assert.Contains(cmdlet, about, StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// An output object that holds objects (a result's Tables, a status's LastRun) declares how deep a job, remoting or
+    /// Export-Clixml serializes it: they stop at depth 1 otherwise, and a SyncResult received from Start-Job had its
+    /// Tables as strings.
+    /// </summary>
+    [Fact]
+    public void Output_objects_that_hold_objects_declare_their_serialization_depth()
+    {
+        var types = XDocument.Load(Path.Combine(module.ModuleDirectory, "DbSync.types.ps1xml"));
+        var declared = types.Descendants("Type").ToDictionary(
+            t => t.Element("Name")!.Value,
+            t => (int?)t.Descendants("NoteProperty").SingleOrDefault(n => n.Element("Name")?.Value == "SerializationDepth")?.Element("Value"));
+        var outputs = new[] { "SyncResult", "CaptureResult", "Bookkeeping.RunLogEntry", "Bookkeeping.RestoreLogResult", "Diagnostics.DatabaseStatus", "Diagnostics.TableStatus", "Diagnostics.CheckResult", "ConflictRecord", "QuarantinedRow", "ResetNodeResult" };
+        foreach (var name in outputs.Select(n => "DbSync.Core." + n))
+        {
+            var needed = DepthNeeded(typeof(SyncEngine).Assembly.GetType(name, throwOnError: true)!);
+            if (needed > 1)
+            {
+                Assert.True(declared.TryGetValue(name, out var depth) && depth >= needed, $"{name} needs SerializationDepth {needed} in DbSync.types.ps1xml");
+            }
+        }
+    }
+
+    /// <summary>The serialization depth at which every property of <paramref name="type"/>, nested ones too, keeps its values: 0 for a value PowerShell serializes as such.</summary>
+    private static int DepthNeeded(Type type)
+    {
+        type = Nullable.GetUnderlyingType(type) ?? type;
+        if (type.IsPrimitive || type.IsEnum || type == typeof(string) || type == typeof(decimal) || type == typeof(DateTime)
+            || type == typeof(DateTimeOffset) || type == typeof(TimeSpan) || type == typeof(Guid))
+        {
+            return 0;
+        }
+
+        if (type.GetInterfaces().Append(type).FirstOrDefault(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IEnumerable<>)) is { } enumerable)
+        {
+            // A collection's elements are serialized at the collection property's own level.
+            return DepthNeeded(enumerable.GetGenericArguments()[0]);
+        }
+
+        return 1 + type.GetProperties().Select(p => DepthNeeded(p.PropertyType)).DefaultIfEmpty(0).Max();
     }
 
     /// <summary>
