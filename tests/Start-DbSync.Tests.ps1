@@ -39,6 +39,13 @@ Describe 'Start-DbSync' {
         $result.Path | Should -Be $odd
     }
 
+    It 'binds objects with a FullName property (Select-Object FullName, Import-Csv) as their file' {
+        $odd = Copy-Chinook 'full[1].sqlite'
+        $result = Get-ChildItem -LiteralPath $odd | Select-Object FullName | Start-DbSync -ConnectionString $Pg -Schema $schema -Table Genre -ErrorAction Stop
+        $result.Path | Should -Be $odd
+        ([pscustomobject]@{ FullName = $odd } | Get-DbSyncStatus -ErrorAction Stop).Path | Should -Be $odd
+    }
+
     It 'binds DbSync''s own results for shop[1].sqlite to that file, not to shop1.sqlite that the pattern matches' {
         $folder = New-TestFolder 'br'
         $odd = Join-Path $folder 'shop[1].sqlite'

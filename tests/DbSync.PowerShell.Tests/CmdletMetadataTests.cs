@@ -126,6 +126,8 @@ public sealed class CmdletMetadataTests
         var alias = Attribute(literal, "AliasAttribute")!;
         var aliases = ((IEnumerable<CustomAttributeTypedArgument>)alias.ConstructorArguments[0].Value!).Select(a => (string)a.Value!);
         Assert.Contains("PSPath", aliases);
+        // 'Get-ChildItem | Select-Object FullName', Import-Csv: bound by value they were '@{FullName=...}'.
+        Assert.Contains("FullName", aliases);
 
         // Every other parameter belongs to every set, except the alternatives to a file (-NodeId).
         foreach (var other in Parameters(type).Where(p => p.Name is not "Path" and not "LiteralPath" and not "NodeId"))

@@ -27,7 +27,7 @@ public sealed class GetDbSyncConflictCommand : DbSyncCommand
 
     /// <summary>Only the conflicts of these SQLite files' nodes, the paths taken literally.</summary>
     [Parameter(Mandatory = true, ParameterSetName = PathResolver.LiteralPathSet, ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath")]
+    [Alias("PSPath", "FullName")]
     [ValidateNotNullOrEmpty]
     public string[] LiteralPath { get; set; } = [];
 

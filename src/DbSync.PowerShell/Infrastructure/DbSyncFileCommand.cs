@@ -3,8 +3,9 @@ using System.Management.Automation;
 namespace DbSync.PowerShell.Infrastructure;
 
 /// <summary>
-/// A DbSync cmdlet that works on SQLite files: -Path (wildcards) or -LiteralPath (alias PSPath), one of them
-/// required. Like its base, it holds no field of a DbSync.Core type.
+/// A DbSync cmdlet that works on SQLite files: -Path (wildcards) or -LiteralPath (aliases PSPath, and FullName so that
+/// 'Select-Object FullName' and a CSV of full names bind as files, not as their string form '@{FullName=...}'), one of
+/// them required. Like its base, it holds no field of a DbSync.Core type.
 /// </summary>
 public abstract class DbSyncFileCommand : DbSyncCommand
 {
@@ -16,7 +17,7 @@ public abstract class DbSyncFileCommand : DbSyncCommand
 
     /// <summary>The SQLite file(s), taken literally.</summary>
     [Parameter(Mandatory = true, ParameterSetName = PathResolver.LiteralPathSet, ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath")]
+    [Alias("PSPath", "FullName")]
     [ValidateNotNullOrEmpty]
     public string[] LiteralPath { get; set; } = [];
 
