@@ -51,5 +51,32 @@ public sealed class ErrorsTests : IDisposable
         Assert.Equal(file, Errors.TargetOf(new DbSyncException(ErrorIds.SourceBusy, DbSyncErrorCategory.OperationTimeout, "Busy."), file));
     }
 
+    [Fact]
+    public async Task A_held_rows_error_shows_the_files_path_as_it_is_even_with_CLI_words_in_it()
+    {
+        // A folder named "old dbsync status --force": the path is data, not DbSync's wording to rewrite.
+        Directory.CreateDirectory(Path.Combine(_fixture.Directory, "old dbsync status --force"));
+        var path = _fixture.CreateDatabase("CREATE TABLE items (id INTEGER PRIMARY KEY, qty INTEGER)", Path.Combine("old dbsync status --force", "shop.sqlite"));
+        _fixture.PgExecute($"CREATE SCHEMA \"{_fixture.Schema}\"; CREATE TABLE \"{_fixture.Schema}\".items (id bigint PRIMARY KEY, qty bigint CHECK (qty >= 0))");
+        await _fixture.SyncAsync(path);
+        SyncFixture.Execute(path, "INSERT INTO items VALUES (1, -1)");
+        var table = Assert.Single((await _fixture.SyncAsync(path)).Tables);
+        Assert.Equal(1, table.Quarantined);
+
+        Assert.StartsWith($"{path}: table items: 1 row(s) quarantined (see Get-DbSyncQuarantine)", Errors.RowsHeldMessage(table, path), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_skipped_tables_error_rewrites_only_Cores_wording_not_the_path()
+    {
+        var path = Path.Combine(_fixture.Directory, "old dbsync status --force", "shop.sqlite");
+        var table = new TableSyncResult { Name = "dbsync sync", Target = "x" };
+        // Only Core sets a table's Message: reflection stands in for a run that skipped the table.
+        typeof(TableSyncResult).GetProperty(nameof(TableSyncResult.Message))!.SetValue(table, "run dbsync quarantine --retry after the fix");
+        var (message, shown) = Errors.TableMessage(table, path);
+        Assert.Equal($"{path}: table dbsync sync: run dbsync quarantine --retry after the fix", message);
+        Assert.Equal($"{path}: table dbsync sync: run Get-DbSyncQuarantine -Retry after the fix", shown);
+    }
+
     public void Dispose() => _fixture.Dispose();
 }

@@ -54,10 +54,28 @@ internal static class Errors
     {
         var errorId = table.ErrorId ?? ErrorIds.Unexpected;
         var category = table.Category ?? DbSyncErrorCategory.NotSpecified;
+        var (message, shown) = TableMessage(table, path);
+        var exception = new DbSyncException(errorId, category, message, table.Name);
+        var record = new ErrorRecord(exception, errorId, ToErrorCategory(category), table);
+        if (!string.Equals(shown, message, StringComparison.Ordinal))
+        {
+            record.ErrorDetails = new ErrorDetails(shown);
+        }
+
+        return record;
+    }
+
+    /// <summary>
+    /// A skipped table's message as Core words it (the exception's) and as shown (the record's ErrorDetails). Only Core's
+    /// wording is rewritten into the cmdlets' names: the path and the table name are data, unquoted here, and a folder
+    /// named "old dbsync status" was shown as "old Get-DbSyncStatus", a path that does not exist.
+    /// </summary>
+    internal static (string Message, string Shown) TableMessage(TableSyncResult table, string path)
+    {
         // Core's messages about a table name it themselves ("Table 'Employee': ...").
-        var message = table.Message?.Contains($"'{table.Name}'", StringComparison.Ordinal) == true ? table.Message : $"table {table.Name}: {table.Message}";
-        var exception = new DbSyncException(errorId, category, $"{path}: {message}", table.Name);
-        return InPowerShellWords(new ErrorRecord(exception, errorId, ToErrorCategory(category), table));
+        var named = table.Message?.Contains($"'{table.Name}'", StringComparison.Ordinal) == true;
+        var prefix = named ? $"{path}: " : $"{path}: table {table.Name}: ";
+        return (prefix + table.Message, prefix + Wording.ForPowerShell(table.Message ?? ""));
     }
 
     /// <summary>
@@ -65,6 +83,16 @@ internal static class Errors
     /// must not pass over (dbsync exits 3 for it), so it reaches $? and -ErrorAction like a skipped table.
     /// </summary>
     public static ErrorRecord RowsHeld(TableSyncResult table, string path)
+    {
+        var exception = new DbSyncException(ErrorIds.RowsHeld, DbSyncErrorCategory.InvalidData, RowsHeldMessage(table, path), table.Name);
+        return new ErrorRecord(exception, ErrorIds.RowsHeld, ErrorCategory.InvalidData, table);
+    }
+
+    /// <summary>
+    /// The held rows message, shown as it is: it is written in the cmdlets' words already, and the path and the table
+    /// name in it are data (run through the CLI-to-cmdlet rewriting, a folder "old dbsync status" became "old Get-DbSyncStatus").
+    /// </summary>
+    internal static string RowsHeldMessage(TableSyncResult table, string path)
     {
         var parts = new List<string>();
         if (table.Quarantined > 0)
@@ -77,9 +105,7 @@ internal static class Errors
             parts.Add($"{table.Conflicts - table.ConflictsResolved} conflict(s) left unresolved by -ConflictPolicy Fail (see Get-DbSyncConflict)");
         }
 
-        var exception = new DbSyncException(ErrorIds.RowsHeld, DbSyncErrorCategory.InvalidData,
-            $"{path}: table {table.Name}: {string.Join(", ", parts)}; the rest of the run committed, and the held rows stay pending.", table.Name);
-        return InPowerShellWords(new ErrorRecord(exception, ErrorIds.RowsHeld, ErrorCategory.InvalidData, table));
+        return $"{path}: table {table.Name}: {string.Join(", ", parts)}; the rest of the run committed, and the held rows stay pending.";
     }
 
     /// <summary>The record for a run stopped by a cancellation that did not come from the pipeline (e.g. a timeout).</summary>
