@@ -246,10 +246,14 @@ public sealed class SyncEngine
                     try
                     {
                         RunLog.Prune(sqlite, cutoff);
-                        if (request.PruneBackup && backupPath is not null)
+                        // A watch's runs rewrite the backup at most once a day: every run of a watch under --keep-days
+                        // drops its oldest line, and a rewrite of a large backup each time took seconds from runs meant
+                        // to push within tens of milliseconds (run log exploration, F4).
+                        if (request.PruneBackup && backupPath is not null && (!request.ReuseConnection || RunLog.BackupPruneDue(sqlite, now)))
                         {
                             pruning = $"the backup '{backupPath}'";
                             RunLog.PruneBackup(sqlite, backupPath, cutoff, result.NodeId, path);
+                            RunLog.NoteBackupPruned(sqlite, now);
                         }
                     }
                     catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or SqliteException)

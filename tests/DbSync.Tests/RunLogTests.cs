@@ -1423,4 +1423,32 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
         Assert.True(next.Log.Postgres, next.Log.Error);
         Assert.Equal(4, _fixture.PgScalar($"SELECT count(*) FROM dbsync.runs WHERE path = '{path}' AND status = 'Succeeded'"));
     }
+
+    [Fact]
+    public async Task A_watchs_runs_rewrite_the_backup_at_most_once_a_day()
+    {
+        // Run log exploration F4: every run of a watch under --keep-days --prune-backup dropped its oldest line and so
+        // rewrote the whole backup (5 s a run for 168 MB), in runs meant to push within tens of milliseconds.
+        var path = _fixture.CopyChinook();
+        Assert.Equal(SyncStatus.Succeeded, (await new SyncEngine().SyncAsync(_fixture.Request(path, "Genre"))).Status);
+        SyncRequest Watching() => new()
+        {
+            Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, Tables = ["Genre"], KeepDays = 0, PruneBackup = true,
+            ReuseConnection = true,
+        };
+        List<string> Runs() => BackupLines(path).Select(l => l.GetProperty("runId").GetString()!).Distinct().ToList();
+
+        var first = await new SyncEngine().SyncAsync(Watching());
+        Assert.Equal([first.RunId.ToString()], Runs());
+
+        SyncFixture.Execute(path, "UPDATE Genre SET Name = Name || '!' WHERE GenreId = 1");
+        var second = await new SyncEngine().SyncAsync(Watching());
+        Assert.Equal([first.RunId.ToString(), second.RunId.ToString()], Runs());
+
+        // A day later (the file keeps when it last pruned the backup; the run's clock must agree with PostgreSQL's).
+        SyncFixture.Execute(path, $"UPDATE _dbsync_meta SET value = '{DateTime.UtcNow.AddHours(-25):O}' WHERE key = 'backup_pruned_at'");
+        SyncFixture.Execute(path, "UPDATE Genre SET Name = Name || '!' WHERE GenreId = 2");
+        var third = await new SyncEngine().SyncAsync(Watching());
+        Assert.Equal([third.RunId.ToString()], Runs());
+    }
 }

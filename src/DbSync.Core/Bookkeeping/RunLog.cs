@@ -663,6 +663,29 @@ public static class RunLog
         return command.ExecuteNonQuery();
     }
 
+    /// <summary>The file's meta key holding when its run log last pruned the backup (ISO 8601, UTC).</summary>
+    private const string BackupPrunedKey = "backup_pruned_at";
+
+    /// <summary>How often the runs of a watch rewrite the backup (<see cref="BackupPruneDue"/>).</summary>
+    internal static readonly TimeSpan BackupPruneInterval = TimeSpan.FromDays(1);
+
+    /// <summary>
+    /// Whether a watch's run prunes the backup: when this file never did, or last did a day ago or more (or in what is
+    /// now the future: a clock set back).
+    /// </summary>
+    internal static bool BackupPruneDue(SqliteConnection sqlite, DateTime nowUtc) =>
+        CaptureStore.ReadMeta(sqlite, null, BackupPrunedKey) is not { } last
+        || !DateTime.TryParse(last, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var at)
+        || nowUtc - at >= BackupPruneInterval || at > nowUtc;
+
+    /// <summary>Records that this file's run log pruned the backup now.</summary>
+    internal static void NoteBackupPruned(SqliteConnection sqlite, DateTime nowUtc)
+    {
+        using var transaction = sqlite.BeginTransaction();
+        CaptureStore.WriteMeta(sqlite, transaction, BackupPrunedKey, Iso(nowUtc));
+        transaction.Commit();
+    }
+
     /// <summary>
     /// Rewrites the backup without this file's entries (<see cref="IsThisFiles"/>) that finished (or started) before the
     /// cutoff, except runs the file holds unsent to PostgreSQL: the backup is their only other copy. Other files' lines
