@@ -598,7 +598,7 @@ public sealed class SyncEngine
                     plan.Result.NodePartitioned = plan.NodeColumn is not null;
                     if (plan.Redefined)
                     {
-                        warnings.Add($"Table '{table.Name}' was redefined in SQLite since the last sync (a column dropped and added again, as a migration changing a DEFAULT does): SQLite may have rewritten its rows without firing a trigger, so it is copied again in full.");
+                        warnings.Add($"Table '{table.Name}' was redefined in SQLite since the last sync, with the same columns (rebuilt, a column dropped and added again as a migration changing a DEFAULT does, a column's name changed in case only, or the table renamed away and back): SQLite may have rewritten its rows without firing a trigger, so it is copied again in full.");
                     }
                     plans.Add(plan);
                 }
