@@ -27,6 +27,12 @@ Describe 'Get-DbSyncLog' {
         Get-DbSyncLog -LiteralPath $db -Since (Get-Date).AddHours(1) | Should -BeNullOrEmpty
     }
 
+    It 'takes a [DateTimeOffset] for -Since, as its UTC instant' {
+        Get-DbSyncLog -LiteralPath $db -Since ([DateTimeOffset]::UtcNow.AddHours(-1).ToOffset([TimeSpan]::FromHours(5))) | Should -HaveCount 2
+        Get-DbSyncLog -LiteralPath $db -Since ([DateTimeOffset]::UtcNow.AddMinutes(30).ToOffset([TimeSpan]::FromHours(-8))) | Should -BeNullOrEmpty
+        Get-DbSyncConflict -NodeId ([guid]::NewGuid().ToString()) -ConnectionString $Pg -Since ([DateTimeOffset]::Now.AddDays(-1)) -Last 5 | Should -BeNullOrEmpty
+    }
+
     It 'rejects a status that is not a RunStatus' {
         { Get-DbSyncLog -LiteralPath $db -Status Bogus } | Should -Throw -ErrorId 'ParameterArgumentTransformationError,DbSync.PowerShell.Commands.GetDbSyncLogCommand'
     }

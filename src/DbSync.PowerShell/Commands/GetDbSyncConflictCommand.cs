@@ -69,8 +69,9 @@ public sealed class GetDbSyncConflictCommand : DbSyncCommand
         set => _runId = value == Guid.Empty ? null : value;
     }
 
-    /// <summary>Only conflicts at or after this instant, a [DateTime]. A local time (Get-Date) is converted; a date without a kind is UTC, as in the CLI.</summary>
+    /// <summary>Only conflicts at or after this instant, a [DateTime] (or a [DateTimeOffset], taken as its UTC instant). A local time (Get-Date) is converted; a date without a kind is UTC, as in the CLI.</summary>
     [Parameter]
+    [DateTimeOffset]
     public DateTime Since
     {
         get => _since ?? default;
