@@ -12,6 +12,7 @@ Describe 'Disable-DbSync' {
         $result = Disable-DbSync -LiteralPath $db -Confirm:$false
         $result.GetType().FullName | Should -Be 'DbSync.Core.CaptureResult'
         $result.DiscardedChanges | Should -Be 0
+        "$result" | Should -Be "$($db): capture disabled, 11 table(s) released"
         (Get-DbSyncStatus -LiteralPath $db).CaptureEnabled | Should -BeFalse
     }
 

@@ -16,6 +16,7 @@ Describe 'Reset-DbSyncNode' {
         $result.NodeId | Should -Not -Be $node
         $result.Released | Should -BeFalse
         $result.Tables | Should -Be @('Artist', 'Genre')
+        "$result" | Should -Be "$($db): node $node -> $($result.NodeId), 2 table(s) copied in full on the next sync"
         (Get-DbSyncStatus -LiteralPath $db).NodeId | Should -Be $result.NodeId
     }
 

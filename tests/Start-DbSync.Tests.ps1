@@ -18,6 +18,8 @@ Describe 'Start-DbSync' {
         $result.Status.ToString() | Should -Be 'Succeeded'
         $result.Inserted | Should -Be 15607
         $result.Tables | Should -HaveCount 11
+        "$($result.Log)" | Should -Be 'backup yes, file yes, PostgreSQL yes'
+        ($result | Format-List Log | Out-String) | Should -Match 'Log\s*: backup yes, file yes, PostgreSQL yes'
         Invoke-Pg "SELECT count(*) FROM `"$schema`".track" -Scalar | Should -Be 3503
     }
 

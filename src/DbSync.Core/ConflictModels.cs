@@ -183,4 +183,8 @@ public sealed class ResetNodeResult
 
     /// <summary>Tables that will be copied in full on the next run (their rows in PostgreSQL belong to the old identity).</summary>
     public IReadOnlyList<string> Tables { get; init; } = [];
+
+    /// <summary>One line, as the CLI's: the file, its old and new node id, whether the old one was released, and the tables to copy.</summary>
+    public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"{Path}: node {PreviousNodeId ?? "-"} -> {NodeId}{(Released ? " (old id released in PostgreSQL)" : "")}, {Tables.Count} table(s) copied in full on the next sync");
 }

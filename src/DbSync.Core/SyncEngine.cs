@@ -1446,7 +1446,7 @@ public sealed class SyncEngine
                 }
 
                 transaction.Commit();
-                return new CaptureResult { Path = path, NodeId = purgeNode, Tables = [] };
+                return new CaptureResult { Path = path, NodeId = purgeNode, Tables = [], Disabled = true };
             }
 
             var registry = CaptureStore.ReadRegistry(sqlite, transaction);
@@ -1485,7 +1485,7 @@ public sealed class SyncEngine
             }
 
             transaction.Commit();
-            return new CaptureResult { Path = path, NodeId = nodeId, Tables = registry.Values.Select(r => r.Name).OrderBy(n => n, StringComparer.Ordinal).ToList(), DiscardedChanges = pending };
+            return new CaptureResult { Path = path, NodeId = nodeId, Tables = registry.Values.Select(r => r.Name).OrderBy(n => n, StringComparer.Ordinal).ToList(), DiscardedChanges = pending, Disabled = true };
         }
         catch (SqliteException ex)
         {

@@ -316,6 +316,12 @@ public sealed class CaptureResult
     /// <summary>Things the user should know (tables without a key).</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
 
-    /// <summary>The file and how many tables it captures.</summary>
-    public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Path}: {Tables.Count} table(s) captured");
+    /// <summary>The outcome of disable (the tables are the ones it released), not of enable.</summary>
+    internal bool Disabled { get; init; }
+
+    /// <summary>The file and how many tables it captures, or, after disable, how many it released and the changes it discarded.</summary>
+    public override string ToString() => Disabled
+        ? string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"{Path}: capture disabled, {Tables.Count} table(s) released{(DiscardedChanges > 0 ? $", {DiscardedChanges} pending change(s) discarded" : "")}")
+        : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Path}: {Tables.Count} table(s) captured");
 }

@@ -31,6 +31,12 @@ public sealed class RunLogOutcome
 
     /// <summary>The path the run's entries record: the file's, with symbolic links resolved as for its lock and backup.</summary>
     internal string? FilePath { get; set; }
+
+    /// <summary>One line: where the entry was written (backup, file, PostgreSQL), and what went wrong, if anything.</summary>
+    public override string ToString() =>
+        $"backup {YesNo(Backup)}, file {YesNo(Database)}, PostgreSQL {YesNo(Postgres)}{(Error is null ? "" : ": " + Error)}";
+
+    private static string YesNo(bool written) => written ? "yes" : "no";
 }
 
 /// <summary>
