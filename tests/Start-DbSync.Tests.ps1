@@ -342,6 +342,22 @@ Describe 'Start-DbSync' {
         finally { $env:DBSYNC_CONNECTION = $saved }
     }
 
+    It 'completes -Table from the file -Path names as the cmdlet resolves it: a file of exactly that name wins over the pattern' {
+        $folder = Join-Path $TestDrive '[x]'
+        New-Item -ItemType Directory -Path $folder -Force | Out-Null
+        [System.IO.File]::Move((Copy-Chinook 'complete.sqlite'), (Join-Path $folder 's p[1].sqlite'))
+        function Complete([string] $line) { (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText -join ',' }
+        Push-Location -LiteralPath $TestDrive
+        try {
+            Complete "Start-DbSync -Path '[x]/s p[1].sqlite' -Table Inv" | Should -Be 'Invoice,InvoiceLine'
+            Complete "Start-DbSync '[x]/s p[1].sqlite' -NodePartitioned Pl" | Should -Be 'Playlist,PlaylistTrack'
+            Complete "Start-DbSync -LiteralPath '[x]/s p[1].sqlite' -Table Inv" | Should -Be 'Invoice,InvoiceLine'
+            Complete "Start-DbSync -Path '``[x``]/s*.sqlite' -Table Med" | Should -Be 'MediaType'
+            Complete "Start-DbSync -Path './nothing[1].sqlite' -Table Inv" | Should -BeNullOrEmpty
+        }
+        finally { Pop-Location }
+    }
+
     It 'binds -ConflictPolicy case-insensitively, completes its values, and refuses an unknown one' {
         $before = Get-FileHashText $db
         $run = Invoke-ChildPwsh "Start-DbSync -LiteralPath '$db' -ConnectionString '$Pg' -Schema '$schema' -Table Genre -ConflictPolicy newest -NewestColumn Name -NodePartitioned Gen*, G* -WhatIf"

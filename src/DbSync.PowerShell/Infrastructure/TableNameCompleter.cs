@@ -27,6 +27,10 @@ public sealed class TableNameCompleter : IArgumentCompleter
             .ToList();
     }
 
+    /// <summary>
+    /// The file -Path or -LiteralPath names, resolved as the cmdlet resolves it (<see cref="PathResolver"/>: relative to
+    /// PowerShell's location, and a file of exactly the -Path's name wins over the pattern); null when it names none.
+    /// </summary>
     private static string? ResolveFile(IDictionary bound)
     {
         var literal = bound["LiteralPath"] ?? bound["PSPath"];
@@ -36,12 +40,22 @@ public sealed class TableNameCompleter : IArgumentCompleter
             return null;
         }
 
-        // Relative paths are relative to PowerShell's location, not the process's working folder.
         using var ps = System.Management.Automation.PowerShell.Create(RunspaceMode.CurrentRunspace);
-        ps.AddCommand("Microsoft.PowerShell.Management\\Resolve-Path").AddParameter(literal is null ? "Path" : "LiteralPath", value)
-            .AddParameter("ErrorAction", "Ignore");
-        var resolved = ps.Invoke().FirstOrDefault()?.Properties["ProviderPath"]?.Value as string;
-        return resolved;
+        ps.AddScript("$ExecutionContext.SessionState.Path");
+        if (ps.Invoke().FirstOrDefault()?.BaseObject is not PathIntrinsics paths)
+        {
+            return null;
+        }
+
+        try
+        {
+            var files = PathResolver.Resolve(new IntrinsicsPathProvider(paths), value, literal is not null);
+            return files.Count > 0 && File.Exists(files[0]) ? files[0] : null;
+        }
+        catch (DbSyncException)
+        {
+            return null;
+        }
     }
 
     private static string? First(object? value) => value switch
@@ -54,4 +68,29 @@ public sealed class TableNameCompleter : IArgumentCompleter
 
     private static string Quote(string name) =>
         name.All(c => char.IsLetterOrDigit(c) || c is '_' or '-' or '.') ? name : "'" + name.Replace("'", "''", StringComparison.Ordinal) + "'";
+}
+
+/// <summary>A session's <see cref="PathIntrinsics"/> as the <see cref="IPathProvider"/> of <see cref="PathResolver"/>, where no cmdlet runs (tab completion).</summary>
+internal sealed class IntrinsicsPathProvider(PathIntrinsics paths) : IPathProvider
+{
+    /// <inheritdoc />
+    public (string Path, string Provider) Unresolved(string path)
+    {
+        var full = paths.GetUnresolvedProviderPathFromPSPath(path, out var provider, out _);
+        return (full, provider.Name);
+    }
+
+    /// <inheritdoc />
+    public (IReadOnlyList<string> Paths, string? Provider) Resolved(string pattern)
+    {
+        try
+        {
+            var resolved = paths.GetResolvedProviderPathFromPSPath(pattern, out var provider);
+            return (resolved, provider.Name);
+        }
+        catch (ItemNotFoundException)
+        {
+            return ([], null);
+        }
+    }
 }
