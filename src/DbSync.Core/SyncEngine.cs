@@ -119,21 +119,17 @@ public sealed class SyncEngine
                 // wait for a lock that the cancel ended is the cancel.
                 var failure = cancellationToken.IsCancellationRequested && ex is DbSyncException { ErrorId: ErrorIds.SourceBusy } ? null : ex as DbSyncException;
                 var elapsed = clock.Elapsed;
-                if (failure is { ErrorId: ErrorIds.SourceNotFound or ErrorIds.SourceNotAFile } && string.IsNullOrWhiteSpace(request.LogPath)
-                    && string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(RunLog.LogPathVariable)) && !File.Exists(backupPath))
+                // Attempts whose backup would be a new file beside the path (no --log-path, no DBSYNC_LOG_PATH) are not
+                // recorded when the path names nothing to keep a history of:
+                // - no file there and no backup beside it yet: a mistyped path or a folder. Recording the attempt would leave
+                //   a new backup and its lock file beside whatever the path names (a folder's, even '/-dbsync-log.jsonl'). A
+                //   file that had a backup (deleted, or replaced while a watch runs) keeps its history of such failures;
+                // - one of DbSync's own files (a lock, a backup): never a database, and a backup beside it doubled a folder's
+                //   files on every run that piped them all in.
+                if (string.IsNullOrWhiteSpace(request.LogPath) && string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(RunLog.LogPathVariable))
+                    && (failure is { ErrorId: ErrorIds.SourceNotFound or ErrorIds.SourceNotAFile } && !File.Exists(backupPath)
+                        || failure is { ErrorId: ErrorIds.SourceNotSqlite } && TryFullPath(request.Path) is { } sidePath && SourceDatabase.SideFile(sidePath) is not null))
                 {
-                    // No file there, and no backup beside it yet: a mistyped path or a folder. Recording the attempt would
-                    // leave a new backup and its lock file beside whatever the path names (a folder's, even '/-dbsync-log.jsonl').
-                    // A file that had a backup (deleted, or replaced while a watch runs) keeps its history of such failures.
-                    throw;
-                }
-
-                if (failure is { ErrorId: ErrorIds.SourceNotSqlite } && string.IsNullOrWhiteSpace(request.LogPath)
-                    && string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(RunLog.LogPathVariable))
-                    && TryFullPath(request.Path) is { } sidePath && SourceDatabase.SideFile(sidePath) is not null)
-                {
-                    // One of DbSync's own files (a lock, a backup) given as the path: never a database, so it has no
-                    // history to keep, and a backup beside it doubled a folder's files on every run that piped them all in.
                     throw;
                 }
 
@@ -1132,7 +1128,7 @@ public sealed class SyncEngine
         // A table this run creates gets its foreign keys; so does an existing table whose parent this run creates again: a
         // DBA's DROP TABLE parent CASCADE took the child's key with it, and the parent came back without it, silently
         // (schema exploration, M3).
-        foreach (var child in plans.Where(p => p.CreateTarget || p.Source.ForeignKeys.Any(fk => byName.TryGetValue(fk.ParentTable, out var parent) && parent.CreateTarget)))
+        foreach (var child in plans)
         {
             foreach (var fk in child.Source.ForeignKeys)
             {
@@ -1181,27 +1177,21 @@ public sealed class SyncEngine
 
                 // On a table an administrator may own, with rows of its own: a refusal (not the owner, a row whose parent
                 // the file lacks) is a warning, never the run's failure.
-                await ExecuteAsync(pg, transaction, "SAVEPOINT dbsync_foreign_key", cancellationToken).ConfigureAwait(false);
+                await PgWriter.ExecuteAsync(pg, transaction, "SAVEPOINT dbsync_foreign_key", cancellationToken).ConfigureAwait(false);
                 try
                 {
                     await PgWriter.AddForeignKeyAsync(pg, transaction, schema, child, childColumns, parent, referenced, cancellationToken).ConfigureAwait(false);
-                    await ExecuteAsync(pg, transaction, "RELEASE SAVEPOINT dbsync_foreign_key", cancellationToken).ConfigureAwait(false);
+                    await PgWriter.ExecuteAsync(pg, transaction, "RELEASE SAVEPOINT dbsync_foreign_key", cancellationToken).ConfigureAwait(false);
                 }
                 catch (PostgresException ex) when (ex.SqlState.StartsWith("23", StringComparison.Ordinal) || ex.SqlState is PostgresErrorCodes.InsufficientPrivilege)
                 {
-                    await ExecuteAsync(pg, transaction, "ROLLBACK TO SAVEPOINT dbsync_foreign_key; RELEASE SAVEPOINT dbsync_foreign_key", cancellationToken).ConfigureAwait(false);
+                    await PgWriter.ExecuteAsync(pg, transaction, "ROLLBACK TO SAVEPOINT dbsync_foreign_key; RELEASE SAVEPOINT dbsync_foreign_key", cancellationToken).ConfigureAwait(false);
                     warnings.Add($"{what} was not created again in PostgreSQL, though this run created table {fk.ParentTable} again (it was dropped, and its foreign keys with it): {OneLine(ex)}. " +
                         $"As the owner of {Identifiers.Quote(schema, child.TargetName)}, once its rows all have parents: ALTER TABLE {Identifiers.Quote(schema, child.TargetName)} ADD FOREIGN KEY ({string.Join(", ", childColumns.Select(Identifiers.Quote))}) " +
                         $"REFERENCES {Identifiers.Quote(schema, parent.TargetName)} ({string.Join(", ", referenced.Select(Identifiers.Quote))}) DEFERRABLE INITIALLY IMMEDIATE;");
                 }
             }
         }
-    }
-
-    private static async Task ExecuteAsync(NpgsqlConnection pg, NpgsqlTransaction transaction, string sql, CancellationToken cancellationToken)
-    {
-        using var command = new NpgsqlCommand(sql, pg, transaction);
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Reads the run log from the SQLite file, newest first. Never writes to the database.</summary>
