@@ -941,6 +941,28 @@ internal static class Inspector
                 $"GRANT DELETE ON dbsync.nodes TO {Identifiers.Quote(user ?? "")};", "dbsync", ErrorIds.PermissionDenied));
         }
 
+        // Other sessions' locks on this schema's tables, read first: the largest-key read of Target.Sequences would wait the
+        // whole target timeout behind a lock that blocks reading, only to report what Target.Locks says at once.
+        var locked = new Dictionary<string, (string Modes, string Pids, bool BlocksReads)>(StringComparer.Ordinal);
+        if (schemaExists && schemaUsable)
+        {
+            using var locks = new NpgsqlCommand("""
+                SELECT c.relname, string_agg(DISTINCT format('%s by process %s', l.mode, l.pid), ', '), array_agg(DISTINCT l.pid),
+                    bool_or(l.mode = 'AccessExclusiveLock')
+                FROM pg_locks AS l JOIN pg_class AS c ON c.oid = l.relation
+                WHERE l.granted AND l.pid <> pg_backend_pid() AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                    AND l.mode IN ('ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')
+                    AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1) AND c.relkind IN ('r', 'p')
+                GROUP BY c.relname
+                """, pg);
+            locks.Parameters.AddWithValue(schema);
+            using var reader = await locks.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                locked[reader.GetString(0)] = (reader.GetString(1), string.Join(", ", reader.GetFieldValue<int[]>(2)), reader.GetBoolean(3));
+            }
+        }
+
         var compatible = 0;
         // Existing columns narrower than the types DbSync maps to (timestamp(0), varchar(3), numeric(6,2), integer): the
         // value check is made again with them, since a sync holds back what they cannot hold exactly.
@@ -1069,7 +1091,9 @@ internal static class Inspector
                     }
                 }
 
-                if (sequence is not null && readable is { } last)
+                // Behind a lock that blocks reading, the largest key cannot be read until it is released: Target.Locks names it.
+                var unreadable = locked.TryGetValue(plan.TargetName, out var held) && held.BlocksReads;
+                if (sequence is not null && readable is { } last && !unreadable)
                 {
                     var sourceMax = CaptureStore.Scalar<long>(sqlite, null,
                         $"SELECT coalesce(max({Identifiers.Quote(table.KeyColumns[0].Name)}), 0) FROM {Identifiers.Quote(table.Name)}");
@@ -1112,29 +1136,15 @@ internal static class Inspector
         }
 
         // Another session's lock that a sync's writes would queue behind: LOCK TABLE, VACUUM FULL, ALTER TABLE, CLUSTER, a
-        // CREATE INDEX (SHARE). Read from pg_locks, so it waits for nothing and needs no privilege. Only the largest-key read
-        // of Target.Sequences noticed one, and only on a table with one integer key and a lock that blocks reading; a
-        // sync waits for such a lock for as long as it is held (target exploration, F13).
-        var existing = schemaUsable ? plans.Values.Where(p => !p.CreateTarget).ToList() : [];
-        if (existing.Count > 0)
+        // CREATE INDEX (SHARE). Read from pg_locks before the tables' checks, so it waits for nothing and needs no privilege
+        // (target exploration, F13).
+        foreach (var plan in schemaUsable ? plans.Values.Where(p => !p.CreateTarget) : [])
         {
-            using var locks = new NpgsqlCommand("""
-                SELECT c.relname, string_agg(DISTINCT format('%s by process %s', l.mode, l.pid), ', '), array_agg(DISTINCT l.pid)
-                FROM pg_locks AS l JOIN pg_class AS c ON c.oid = l.relation
-                WHERE l.granted AND l.pid <> pg_backend_pid() AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                    AND l.mode IN ('ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')
-                    AND l.relation IN (SELECT to_regclass(n) FROM unnest($1::text[]) AS n)
-                GROUP BY c.relname ORDER BY c.relname
-                """, pg);
-            locks.Parameters.AddWithValue(existing.Select(p => Identifiers.Quote(schema, p.TargetName)).ToArray());
-            using var reader = await locks.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            if (locked.TryGetValue(plan.TargetName, out var lockInfo))
             {
-                var plan = existing.First(p => p.TargetName == reader.GetString(0));
-                var pids = string.Join(", ", reader.GetFieldValue<int[]>(2));
                 checks.Add(Check("Target.Locks", CheckStatus.Warning,
-                    $"{Identifiers.Quote(schema, plan.TargetName)} is locked by another session ({reader.GetString(1)}): a sync's writes wait for that lock for as long as it is held.",
-                    $"Find the session: SELECT pid, usename, state, xact_start, query FROM pg_stat_activity WHERE pid IN ({pids}); wait for it to finish, or end it (SELECT pg_terminate_backend(pid)).",
+                    $"{Identifiers.Quote(schema, plan.TargetName)} is locked by another session ({lockInfo.Modes}): a sync's writes wait for that lock for as long as it is held.",
+                    $"Find the session: SELECT pid, usename, state, xact_start, query FROM pg_stat_activity WHERE pid IN ({lockInfo.Pids}); wait for it to finish, or end it (SELECT pg_terminate_backend(pid)).",
                     plan.Source.Name, ErrorIds.TargetError));
             }
         }
