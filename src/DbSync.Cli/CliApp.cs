@@ -345,6 +345,7 @@ public static class CliApp
                             line["runId"] = runId.ToString();
                         }
 
+                        AddCommitted(line, error);
                         line["retryInSeconds"] = retry;
                         stdout.WriteLine(line.ToJsonString(JsonOptions));
                     }
@@ -807,6 +808,25 @@ public static class CliApp
         }
     }
 
+    /// <summary>
+    /// A <c>DbSync.BookkeepingFailed</c> failure's counts: PostgreSQL committed them, and a script counting what reached
+    /// PostgreSQL needs them as a finished run's object gives them (docs/cli.md, JSON).
+    /// </summary>
+    public static void AddCommitted(JsonObject failure, DbSyncException error)
+    {
+        ArgumentNullException.ThrowIfNull(failure);
+        ArgumentNullException.ThrowIfNull(error);
+        if (error.Committed is { } committed)
+        {
+            failure["inserted"] = committed.Inserted;
+            failure["updated"] = committed.Updated;
+            failure["deleted"] = committed.Deleted;
+            failure["conflicts"] = committed.Conflicts;
+            failure["conflictsResolved"] = committed.ConflictsResolved;
+            failure["quarantined"] = committed.Quarantined;
+        }
+    }
+
     /// <summary>The JSON object printed by <c>sync --json</c> (docs/cli.md).</summary>
     public static JsonObject ToJson(SyncResult result)
     {
@@ -920,6 +940,7 @@ public static class CliApp
                 error["runId"] = runId.ToString();
             }
 
+            AddCommitted(error, ex);
             stdout.WriteLine(error.ToJsonString(JsonOptions));
         }
 

@@ -53,6 +53,12 @@ public class DbSyncException : Exception
 
     /// <summary>The run the failure ended, when a run had started (its log entry carries the same id).</summary>
     public Guid? RunId { get; internal set; }
+
+    /// <summary>
+    /// For <see cref="ErrorIds.BookkeepingFailed"/>: what PostgreSQL committed of the run (its true counts, all tables and
+    /// per table), which the file could not record; null for every other failure, which applied nothing.
+    /// </summary>
+    public SyncResult? Committed { get; internal set; }
 }
 
 /// <summary>The stable error ids DbSync reports. Documented in docs/cli.md.</summary>

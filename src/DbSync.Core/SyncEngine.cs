@@ -193,6 +193,12 @@ public sealed class SyncEngine
                 }
 
                 failure.RunId = runId;
+                if (failure.ErrorId == ErrorIds.BookkeepingFailed)
+                {
+                    // PostgreSQL committed: the counts are true, as the run log's entry says (run log exploration, F7).
+                    failure.Committed = result;
+                }
+
                 if (ReferenceEquals(failure, ex))
                 {
                     throw;

@@ -297,6 +297,11 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
 
         Assert.Equal("DbSync.BookkeepingFailed", error.ErrorId);
         Assert.Equal(10, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".artist WHERE name LIKE '% (remastered)'"));
+        // The failure carries what PostgreSQL committed, and the CLI's failure object prints it (run log exploration, F7).
+        Assert.Equal((0L, 10L, 0L, "Artist"), (error.Committed!.Inserted, error.Committed.Updated, error.Committed.Deleted, Assert.Single(error.Committed.Tables).Name));
+        var failure = new System.Text.Json.Nodes.JsonObject();
+        DbSync.Cli.CliApp.AddCommitted(failure, error);
+        Assert.Equal((0L, 10L, 0L, 0L), ((long)failure["inserted"]!, (long)failure["updated"]!, (long)failure["deleted"]!, (long)failure["quarantined"]!));
         var last = BackupLines(path)[^1];
         Assert.Equal(error.RunId.ToString(), last.GetProperty("runId").GetString());
         Assert.Equal("Failed", last.GetProperty("status").GetString());
