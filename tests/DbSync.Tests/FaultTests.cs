@@ -740,6 +740,34 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
 
     [Fact]
     [UnsupportedOSPlatform("windows")]
+    public async Task A_lock_file_another_account_created_does_not_lock_out_an_account_that_may_write_the_database()
+    {
+        // Ops exploration F2: the lock file was opened for writing, so the one a first account's run created (0644 under
+        // its umask) failed every later run of any other account with "Cannot create the lock file", though that account
+        // may write the database and its folder (a service's cron job after an administrator's manual run).
+        var folder = Path.Combine(_fixture.Directory, "shared");
+        Directory.CreateDirectory(folder);
+        File.SetUnixFileMode(_fixture.Directory, File.GetUnixFileMode(_fixture.Directory) | UnixFileMode.OtherExecute);
+        var path = _fixture.CreateDatabase("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'a');", "shared/f.sqlite");
+        var all = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite;
+        File.SetUnixFileMode(folder, all | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
+        File.SetUnixFileMode(path, all);
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        File.SetUnixFileMode(RunLock.LockPathFor(path), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        SyncFixture.Execute(path, "INSERT INTO t VALUES (2, 'by the service')");
+
+        using var sync = StartDotnet("dbsync.dll", SyncArgs(path), user: "nobody");
+        var stdout = await sync.StandardOutput.ReadToEndAsync();
+        var stderr = await sync.StandardError.ReadToEndAsync();
+        await sync.WaitForExitAsync();
+
+        output.WriteLine(stdout + stderr);
+        Assert.True(sync.ExitCode == 0, $"exit {sync.ExitCode}: {stdout} {stderr}");
+        Assert.Equal(1, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".t WHERE v = 'by the service'"));
+    }
+
+    [Fact]
+    [UnsupportedOSPlatform("windows")]
     public async Task A_lock_file_that_cannot_be_created_is_a_clear_error_at_once_not_a_lock_timeout()
     {
         // Every failure to open the lock file was taken for another run holding it: a read-only file system, a name too

@@ -62,13 +62,18 @@ public sealed class RunLock : IDisposable
         {
             try
             {
-                // FileShare.None is an exclusive flock() on Unix and a share-mode lock on Windows.
-                return new RunLock(new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None));
+                // FileShare.None is an exclusive flock() on Unix and a share-mode lock on Windows, also on a file opened
+                // only to read: the lock file another account's run created (0644 under its umask) locked every other
+                // account out for good, though they may write the database and its folder (ops exploration, F2).
+                return new RunLock(new FileStream(path, FileMode.OpenOrCreate, FileAccess.Read, FileShare.None, 1, FileOptions.None));
             }
             catch (UnauthorizedAccessException ex)
             {
                 throw new DbSyncException(ErrorIds.SourceReadOnly, DbSyncErrorCategory.PermissionDenied,
-                    $"Cannot create the lock file '{path}' beside the database: {ex.Message}", databasePath, ex);
+                    File.Exists(path)
+                        ? $"Cannot open the lock file '{path}' beside the database: it exists and the account that runs DbSync may not read it ({ex.Message}). Let it be read (chmod a+r), or delete it while no run is under way."
+                        : $"Cannot create the lock file '{path}' beside the database: the account that runs DbSync may not create files in its folder ({ex.Message}).",
+                    databasePath, ex);
             }
             catch (IOException ex) when (!HeldByAnother(ex))
             {
