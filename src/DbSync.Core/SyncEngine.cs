@@ -133,7 +133,7 @@ public sealed class SyncEngine
                     throw;
                 }
 
-                RunLog.TryAppendBackup(backupPath, new RunLogEntry
+                var unrecorded = RunLog.TryAppendBackup(backupPath, new RunLogEntry
                 {
                     RunId = runId, NodeId = NodeIdAfterFailure(sqlite, ex), Path = TryFullPath(request.Path) is { } full ? (Secrets.Redact(full) is var redacted && redacted != full && !File.Exists(full) ? redacted : RunLock.TryRealPath(full)) : null, Target = target, StartedAt = started, FinishedAt = started + elapsed,
                     DurationMs = (long)elapsed.TotalMilliseconds,
@@ -143,6 +143,14 @@ public sealed class SyncEngine
                 if (failure is null)
                 {
                     throw new RunCancelledException(runId, ex, cancellationToken);
+                }
+
+                if (unrecorded is not null)
+                {
+                    // The backup is the only record of a run that never started: without it the run id names nothing, and a
+                    // script told the attempt is in the backup would look for it in vain (ops exploration, F3).
+                    throw new DbSyncException(failure.ErrorId, failure.Category,
+                        $"{failure.Message} This attempt is recorded nowhere: {unrecorded.TrimEnd('.')}.", failure.Target, failure);
                 }
 
                 failure.RunId = runId;

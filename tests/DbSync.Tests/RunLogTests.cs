@@ -185,6 +185,26 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task An_attempt_that_fails_before_it_starts_and_cannot_be_written_to_the_backup_says_so_and_names_no_run()
+    {
+        // Ops exploration F3: the failure object carried a runId the backup (its only record) never got, and nothing said
+        // so; a script looking the attempt up with restore-log found nothing.
+        var notSqlite = Path.Combine(_fixture.Directory, "notes.txt");
+        File.WriteAllText(notSqlite, "not a database");
+        var unwritable = Path.Combine(_fixture.Directory, "no-such-folder", "log.jsonl");
+
+        var (code, stdout, stderr) = await CliTests.RunCliAsync("sync", "--path", notSqlite, "--connection", TestServer.ConnectionString,
+            "--schema", _fixture.Schema, "--log-path", unwritable, "--json");
+
+        Assert.True(code == 1, $"exit {code}: {stdout} {stderr}");
+        var failure = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal("DbSync.SourceNotSqlite", failure.GetProperty("errorId").GetString());
+        Assert.False(failure.TryGetProperty("runId", out _), stdout);
+        Assert.Contains($"This attempt is recorded nowhere: the backup '{unwritable}' could not be written", failure.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.False(File.Exists(unwritable));
+    }
+
+    [Fact]
     public async Task A_mistyped_path_or_a_folder_leaves_no_backup_beside_it_unless_a_backup_was_named()
     {
         // Such an attempt wrote a new backup and its lock file beside whatever the path named: 'missing.sqlite-dbsync-log.jsonl',
