@@ -67,6 +67,13 @@ public sealed class SyncEngine
                 path = SourceDatabase.Validate(request.Path);
                 // The path the run's entries record: with symbolic links resolved, as for the run lock and the backup.
                 filePath = RunLock.TryRealPath(path);
+                if (backupPath is not null && (backupPath == filePath || Watching.FileIdentity.Of(backupPath) is { } backupFile && backupFile == Watching.FileIdentity.Of(path)))
+                {
+                    // A script's variables mixed up: the database would take JSON lines, and a prune would destroy it (ops
+                    // exploration, F6). Every append refuses a SQLite file too; this says it before the run.
+                    throw new DbSyncException(ErrorIds.UsageError, DbSyncErrorCategory.InvalidArgument,
+                        $"The run log's backup (--log-path or DBSYNC_LOG_PATH) '{backupPath}' is the database itself; name a file of its own (FILE-dbsync-log.jsonl beside the database when neither is set).", path);
+                }
                 progress?.Report(new SyncProgress("", SyncPhase.Preparing, 0, 0, 0, TimeSpan.Zero));
                 builder = TargetDatabase.ParseConnectionString(request.ConnectionString, request.Credential);
                 builder.Pooling = request.ReuseConnection;

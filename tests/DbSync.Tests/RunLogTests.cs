@@ -205,6 +205,43 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task A_backup_path_naming_a_sqlite_database_never_writes_into_it()
+    {
+        // Ops exploration F6: --log-path (or DBSYNC_LOG_PATH) naming the database itself appended JSON lines into it, and
+        // --prune-backup then rewrote it as text and copied that back: the file was destroyed, the run said Succeeded.
+        var path = _fixture.CreateDatabase("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'a');");
+        var other = _fixture.CreateDatabase("CREATE TABLE x (id INTEGER PRIMARY KEY); INSERT INTO x VALUES (1);", "other.sqlite");
+        var before = SyncFixture.Hash(path);
+        var otherBefore = SyncFixture.Hash(other);
+
+        var (code, stdout, stderr) = await CliTests.RunCliAsync("sync", "--path", path, "--connection", TestServer.ConnectionString,
+            "--schema", _fixture.Schema, "--log-path", path, "--keep-days", "0", "--prune-backup", "--json");
+
+        Assert.True(code == 2, $"exit {code}: {stdout} {stderr}");
+        var failure = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal("DbSync.UsageError", failure.GetProperty("errorId").GetString());
+        Assert.Contains("is the database itself", failure.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal(before, SyncFixture.Hash(path));
+        Assert.False(_fixture.SchemaExists());
+
+        // Another database named as the backup: the run syncs, says the backup was not written, and leaves it as it was,
+        // a prune included.
+        for (var run = 0; run < 2; run++)
+        {
+            (code, stdout, stderr) = await CliTests.RunCliAsync("sync", "--path", path, "--connection", TestServer.ConnectionString,
+                "--schema", _fixture.Schema, "--log-path", other, "--keep-days", "0", "--prune-backup", "--json");
+
+            Assert.True(code == 0, $"exit {code}: {stdout} {stderr}");
+            var result = JsonDocument.Parse(stdout).RootElement;
+            Assert.False(result.GetProperty("log").GetProperty("backup").GetBoolean());
+            Assert.Contains(result.GetProperty("warnings").EnumerateArray(), w => w.GetString()!.Contains("is a SQLite database", StringComparison.Ordinal));
+            Assert.Equal(otherBefore, SyncFixture.Hash(other));
+        }
+
+        Assert.Equal(1, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".t"));
+    }
+
+    [Fact]
     public async Task A_mistyped_path_or_a_folder_leaves_no_backup_beside_it_unless_a_backup_was_named()
     {
         // Such an attempt wrote a new backup and its lock file beside whatever the path named: 'missing.sqlite-dbsync-log.jsonl',

@@ -158,6 +158,16 @@ public static class RunLog
         }
     }
 
+    /// <summary>Throws when the backup names a SQLite database or its journal, which no append or prune may touch.</summary>
+    /// <exception cref="IOException">It does.</exception>
+    private static void RefuseDatabase(string backupPath)
+    {
+        if (Source.SourceDatabase.IsSqliteFile(backupPath))
+        {
+            throw new IOException("it is a SQLite database (or a database's journal), not a run log backup, and was left as it is; name a file of its own (--log-path, DBSYNC_LOG_PATH)");
+        }
+    }
+
     /// <summary>Appends entries to the backup and flushes them to disk, holding the backup's lock.</summary>
     /// <exception cref="IOException">The file cannot be written.</exception>
     /// <exception cref="UnauthorizedAccessException">The file or folder is read-only.</exception>
@@ -170,6 +180,7 @@ public static class RunLog
             text.Append(entry.ToJson()).Append('\n');
         }
 
+        RefuseDatabase(backupPath);
         using var hold = LockBackup(backupPath);
         using var stream = new FileStream(backupPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
         // A last line cut short (a crash or a full disk while it was written) is ended first, so that it stays one
@@ -722,6 +733,7 @@ public static class RunLog
             }
         }
 
+        RefuseDatabase(backupPath);
         using var hold = LockBackup(backupPath)
             ?? throw new UnauthorizedAccessException($"its lock file '{BackupLockPathFor(backupPath)}' cannot be made or opened, and lines other processes append while it is rewritten would be lost");
         var realPath = RunLock.TryRealPath(databasePath);

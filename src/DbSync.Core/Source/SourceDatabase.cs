@@ -174,6 +174,42 @@ public static class SourceDatabase
         }
     }
 
+    /// <summary>
+    /// Whether the file at <paramref name="fullPath"/> is a SQLite database or one's rollback journal or WAL: a file this
+    /// process has open as one, or one starting with their headers. The run log's backup is refused such a file: appended
+    /// to, a database named as the backup (a script's variables mixed up) took JSON lines, and a prune rewrote it as text
+    /// and destroyed it (ops exploration, F6). Never opens a file a connection of this process has open (see
+    /// <see cref="Validate"/>).
+    /// </summary>
+    internal static bool IsSqliteFile(string fullPath)
+    {
+        Span<byte> head = stackalloc byte[16];
+        int read;
+        lock (HeaderGate)
+        {
+            if (!OperatingSystem.IsWindows() && Watching.FileIdentity.Of(fullPath) is { } identity && OpenFiles.ContainsKey(identity))
+            {
+                return true;
+            }
+
+            try
+            {
+                using var stream = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                return false; // nothing there, or unreadable: the write that follows says why
+            }
+        }
+
+        ReadOnlySpan<byte> wal = [0x37, 0x7f, 0x06];
+        ReadOnlySpan<byte> journal = [0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7];
+        return read == head.Length && head.SequenceEqual(Header)
+            || read >= 4 && head[..3].SequenceEqual(wal) && head[3] is 0x82 or 0x83
+            || read >= journal.Length && head[..journal.Length].SequenceEqual(journal);
+    }
+
     /// <summary>Serialises <see cref="Validate"/>'s header reads with <see cref="Register"/>.</summary>
     private static readonly object HeaderGate = new();
 
