@@ -108,6 +108,82 @@ public sealed class ConflictTests : IDisposable
     }
 
     [Fact]
+    public async Task A_target_version_that_wins_sets_only_the_columns_it_changed_and_a_changed_column_keeps_the_files_encoding()
+    {
+        // A conflict about 'note' rewrote every column in PostgreSQL's canonical form: Unix seconds and Julian days became
+        // ISO text (the application then read 2024 for 1709287200), an offset was dropped, 'true' became 1, an untyped 42
+        // became '42' (fidelity exploration F1).
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE ev (id INTEGER PRIMARY KEY, created DATETIME, day DATE, flag BOOLEAN, any_, note TEXT);
+            INSERT INTO ev VALUES (1, 1709287200, 2460370.5, 'true', 42, 'a'), (2, '2024-03-01T10:00:00+02:00', '2024-03-01', 'T', 1e-30, 'b');
+            """);
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        const string Row = "SELECT group_concat(quote(created) || ':' || typeof(created) || '|' || quote(day) || ':' || typeof(day) || '|' || quote(flag) || '|' || quote(any_) || ':' || typeof(any_) || '|' || note, ' / ') FROM (SELECT * FROM ev ORDER BY id)";
+        var original = Local(path, Row);
+        _fixture.PgExecute($"UPDATE \"{_fixture.Schema}\".ev SET note = 'pg'");
+        SyncFixture.Execute(path, "UPDATE ev SET note = 'local'");
+
+        var result = await SyncAsync(path, ConflictPolicy.TargetWins);
+
+        Assert.Equal((SyncStatus.Succeeded, 2L, 0L), (result.Status, result.ConflictsResolved, result.Quarantined));
+        Assert.Equal(original!.Replace("|a", "|pg", StringComparison.Ordinal).Replace("|b", "|pg", StringComparison.Ordinal), Local(path, Row));
+        Assert.Equal(0, await PendingAsync(path));
+
+        // Columns PostgreSQL did change are written in the encoding the file's row holds: Unix seconds, a Julian day, 'false'.
+        _fixture.PgExecute($"UPDATE \"{_fixture.Schema}\".ev SET created = '2024-03-02 10:00:00', day = '2024-03-02', flag = false, any_ = '43', note = 'pg2' WHERE id = 1");
+        SyncFixture.Execute(path, "UPDATE ev SET note = 'local2' WHERE id = 1");
+        result = await SyncAsync(path, ConflictPolicy.TargetWins);
+        Assert.Equal((SyncStatus.Succeeded, 1L, 0L), (result.Status, result.ConflictsResolved, result.Quarantined));
+        Assert.Equal("1709373600:integer|2460371.5:real|'false'|43:integer|pg2", Local(path, Row.Replace(", ' / ')", ")", StringComparison.Ordinal) + " WHERE id = 1"));
+        var pg = _fixture.PgText($"SELECT string_agg(t::text, ' ' ORDER BY id) FROM \"{_fixture.Schema}\".ev AS t");
+        SyncFixture.Execute(path, "UPDATE ev SET note = 'pg2' WHERE id = 1; UPDATE ev SET note = 'pg' WHERE id = 2");
+        Assert.Equal(SyncStatus.Succeeded, (await SyncAsync(path, ConflictPolicy.SourceWins)).Status);
+        Assert.Equal(pg, _fixture.PgText($"SELECT string_agg(t::text, ' ' ORDER BY id) FROM \"{_fixture.Schema}\".ev AS t"));
+    }
+
+    [Fact]
+    public async Task A_target_value_sqlite_affinity_would_change_is_held_and_never_pushed_back_changed()
+    {
+        // A 30-digit numeric became a real in the file, and '00042' in a UUID (NUMERIC affinity) column the integer 42;
+        // the write-back's check applied the same affinity, found them equal, and the next push of the row sent 42 and
+        // 123456789012345680000000000000 over PostgreSQL's values (fidelity exploration F2, F4).
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE m (id INTEGER PRIMARY KEY, n NUMERIC, price MONEY, code UUID, note TEXT);
+            INSERT INTO m VALUES (1, 1.5, 12.5, 'abc', 'a'), (2, 1.5, 12.5, 'abc', 'b'), (3, 1.5, 12.5, 'abc', 'c');
+            """);
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        _fixture.PgExecute($"""
+            UPDATE "{_fixture.Schema}".m SET n = 123456789012345678901234567890.123, note = 'pg' WHERE id = 1;
+            UPDATE "{_fixture.Schema}".m SET code = '00042', note = 'pg' WHERE id = 2;
+            UPDATE "{_fixture.Schema}".m SET price = '13.5', note = 'pg' WHERE id = 3;
+            """);
+        SyncFixture.Execute(path, "UPDATE m SET note = 'local'");
+        var pg = $"SELECT n::text || '|' || code || '|' || price || '|' || note FROM \"{_fixture.Schema}\".m WHERE id = ";
+        Assert.Equal("123456789012345678901234567890.123|abc|12.5|pg", _fixture.PgText(pg + "1"));
+        Assert.Equal("1.5|00042|12.5|pg", _fixture.PgText(pg + "2"));
+
+        var result = await SyncAsync(path, ConflictPolicy.TargetWins);
+
+        // Row 3's '13.5' is the real the file's row holds there, which a push sends as '13.5': written.
+        Assert.Equal((SyncStatus.PartiallySucceeded, 3L, 2L), (result.Status, result.ConflictsResolved, result.Quarantined));
+        Assert.Contains(result.Warnings, w => w.Contains("in table 'm', row (id = 1), column 'n' (NUMERIC), SQLite's NUMERIC affinity stores PostgreSQL's value, the text '123456789012345678901234567890.123', as the real 1.2345678901234568E+29", StringComparison.Ordinal));
+        Assert.Contains(result.Warnings, w => w.Contains("in table 'm', row (id = 2), column 'code' (UUID), SQLite's NUMERIC affinity stores PostgreSQL's value, the text '00042', as the integer 42", StringComparison.Ordinal));
+        Assert.Equal("1.5:real|abc|local / 1.5:real|abc|local / 1.5:real|abc|pg",
+            Local(path, "SELECT group_concat(n || ':' || typeof(n) || '|' || code || '|' || note, ' / ') FROM (SELECT * FROM m ORDER BY id)"));
+        Assert.Equal("13.5:real", Local(path, "SELECT price || ':' || typeof(price) FROM m WHERE id = 3"));
+        var reasons = (await _engine.GetQuarantineAsync(new QuarantineQuery { Path = path })).Select(r => r.Reason).ToList();
+        Assert.Contains(reasons, r => r.Contains("column 'code' (UUID)", StringComparison.Ordinal) && r.Contains("'00042'", StringComparison.Ordinal));
+
+        // Every later run meets the conflict again and never sends an altered value over PostgreSQL's.
+        SyncFixture.Execute(path, "UPDATE m SET note = 'later' WHERE id = 3");
+        var again = await SyncAsync(path, ConflictPolicy.TargetWins);
+        Assert.Equal((SyncStatus.PartiallySucceeded, 2L), (again.Status, again.Quarantined));
+        Assert.Equal("123456789012345678901234567890.123|abc|12.5|pg", _fixture.PgText(pg + "1"));
+        Assert.Equal("1.5|00042|12.5|pg", _fixture.PgText(pg + "2"));
+        Assert.Equal("1.5|abc|13.5|later", _fixture.PgText(pg + "3"));
+    }
+
+    [Fact]
     public async Task The_target_version_that_wins_is_written_to_sqlite_around_generated_columns()
     {
         // LocalWriter set every non-key column, generated ones too: SQLite refused after PostgreSQL had committed, every

@@ -74,6 +74,37 @@ public sealed class SourceRows : IDisposable
         return new SourceRows(db, statement, encoding);
     }
 
+    /// <summary>
+    /// Prepares a query whose $name placeholders take values of any storage class as they are (null, long, double,
+    /// string, byte[]): a bound value has no affinity, so selecting it reads back exactly that value.
+    /// </summary>
+    internal static SourceRows OpenWith(SqliteConnection connection, string sql, IReadOnlyList<(string Name, object? Value)> parameters)
+    {
+        var rows = Open(connection, sql);
+        foreach (var (name, value) in parameters)
+        {
+            var index = raw.sqlite3_bind_parameter_index(rows._statement, name);
+            var rc = value switch
+            {
+                null => raw.sqlite3_bind_null(rows._statement, index),
+                long integer => raw.sqlite3_bind_int64(rows._statement, index, integer),
+                double real => raw.sqlite3_bind_double(rows._statement, index, real),
+                string text => raw.sqlite3_bind_text(rows._statement, index, text),
+                // An empty array would bind as NULL.
+                byte[] { Length: 0 } => raw.sqlite3_bind_zeroblob(rows._statement, index, 0),
+                byte[] blob => raw.sqlite3_bind_blob(rows._statement, index, blob),
+                _ => throw new ArgumentException($"A {value.GetType().Name} has no SQLite storage class.", nameof(parameters)),
+            };
+            if (index == 0 || rc != raw.SQLITE_OK)
+            {
+                rows.Dispose();
+                throw new ArgumentException($"The query cannot bind {name}.", nameof(parameters));
+            }
+        }
+
+        return rows;
+    }
+
     /// <summary>Moves to the next row; false at the end.</summary>
     public bool Read()
     {
