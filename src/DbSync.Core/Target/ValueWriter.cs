@@ -654,6 +654,19 @@ public sealed class ValueWriter
         var p = 0;
         if (!Digits(s, ref p, 4, out var year) || !Expect(s, ref p, '-') || !Digits(s, ref p, 2, out var month) || !Expect(s, ref p, '-') || !Digits(s, ref p, 2, out var day))
         {
+            // A year of five or more digits is ISO-shaped but beyond what PostgreSQL's timestamp and .NET hold here
+            // ('10000-01-01', as a winning PostgreSQL version writes it into the file): say so, not "not ISO 8601".
+            var digits = 0;
+            while (digits < s.Length && char.IsAsciiDigit(s[digits]))
+            {
+                digits++;
+            }
+
+            if (digits > 4 && digits < s.Length && s[digits] == '-')
+            {
+                reason = "is outside the years 1 to 9999";
+            }
+
             return false;
         }
 
