@@ -210,7 +210,8 @@ public sealed class FidelityTests : IDisposable
         { "DATETIME", "'2024-03-01 10:00:00.1234567'", "fractional digits" },
         { "DATETIME", "1e20", "" },
         { "DATE", "'2024-03-01 10:00:00'", "" },
-        { "BLOB", "'text'", "" },
+        { "BLOB", "'text'", "a TEXT value cannot be stored in bytea" },
+        { "BLOB", "42", "an INTEGER value cannot be stored in bytea" }, // it said "a INTEGER value"
         { "BOOLEAN", "2", "neither 0 nor 1" },
         { "BOOLEAN", "9007199254740993", "9007199254740993 is neither" }, // the integer, not a rounded double
         { "DATETIME", "'2024-03-01 10:00:00+05:99'", "zone offset" }, // SQLite's datetime() gives NULL for these

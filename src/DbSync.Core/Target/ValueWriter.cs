@@ -185,7 +185,7 @@ public sealed class ValueWriter
                 }
                 else
                 {
-                    failure = $"a {storage.ToString().ToUpperInvariant()} value cannot be stored in bytea without reinterpreting it";
+                    failure = $"{(storage == StorageClass.Integer ? "an" : "a")} {storage.ToString().ToUpperInvariant()} value cannot be stored in bytea without reinterpreting it";
                 }
 
                 break;
