@@ -769,6 +769,8 @@ public sealed class SyncEngine
             };
             // A push's foreign keys are checked once per key after the writes, rather than by PostgreSQL row by row, when
             // nothing else needs the triggers; careful mode needs PostgreSQL's own immediate checks to find the rows.
+            // The tables with conflicts, recorded once their writes are done and checked (Applier.RecordAsync).
+            var resolved = new List<TablePlan>();
             var batched = careful ? null : await BatchedForeignKeys.TryBeginAsync(pg, transaction, schema, plans, cancellationToken).ConfigureAwait(false);
             result.ForeignKeysBatched = batched is not null;
             foreach (var plan in plans.Where(p => p.Mode != LoadMode.CopyDirect))
@@ -794,6 +796,7 @@ public sealed class SyncEngine
 
                     if (await Applier.ClassifyAsync(context, plan, r => Report(plan, SyncPhase.Applying, r, clock), cancellationToken).ConfigureAwait(false) > 0)
                     {
+                        resolved.Add(plan);
                         await Applier.ResolveAsync(context, plan, cancellationToken).ConfigureAwait(false);
                         await Applier.TouchAsync(context, plan, cancellationToken).ConfigureAwait(false);
                     }
@@ -853,6 +856,11 @@ public sealed class SyncEngine
                 {
                     warnings.Add(lagging);
                 }
+            }
+
+            foreach (var plan in resolved)
+            {
+                await Applier.RecordAsync(context, plan, cancellationToken).ConfigureAwait(false);
             }
 
             var targetWins = new Dictionary<TablePlan, List<TargetWinsRow>>();

@@ -1288,4 +1288,39 @@ public sealed class ConflictTests : IDisposable
         Assert.Equal("local", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 1"));
         TableComparer.AssertIdentical(path, _fixture.Schema);
     }
+
+    [Fact]
+    public async Task A_conflict_whose_winning_write_postgresql_refuses_is_recorded_once_with_no_winner()
+    {
+        // The node deletes a parent another writer changed and gave a child in PostgreSQL: SourceWins "wins", PostgreSQL
+        // refuses the delete, and the row is held. Each later run met it again and recorded it again, as winner Source,
+        // though nothing was written (conflicts exploration, F4).
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE parent (id INTEGER PRIMARY KEY, name TEXT);
+            CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent (id));
+            INSERT INTO parent VALUES (1, 'p'), (2, 'q');
+            """);
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        _fixture.PgExecute($"UPDATE \"{_fixture.Schema}\".parent SET name = 'pg' WHERE id = 1; INSERT INTO \"{_fixture.Schema}\".child VALUES (9, 1)");
+        SyncFixture.Execute(path, "DELETE FROM parent WHERE id = 1");
+
+        for (var run = 0; run < 3; run++)
+        {
+            var result = await SyncAsync(path, ConflictPolicy.SourceWins);
+            Assert.Equal((SyncStatus.PartiallySucceeded, 1L, 0L, 1L), (result.Status, result.Conflicts, result.ConflictsResolved, result.Quarantined));
+        }
+
+        Assert.Equal("pg", _fixture.PgText($"SELECT name FROM \"{_fixture.Schema}\".parent WHERE id = 1"));
+        var record = Assert.Single(await _engine.GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path }));
+        Assert.Equal((ConflictKind.DeletedLocally, ConflictPolicy.SourceWins, "None"), (record.Kind, record.Policy, record.Winner));
+        var held = Assert.Single(await _engine.GetQuarantineAsync(new QuarantineQuery { Path = path }));
+        Assert.Equal((HeldKind.Quarantined, "(id=1)"), (held.Kind, held.Key));
+
+        // Once the child is gone, the delete goes through, and that run records the conflict as won.
+        _fixture.PgExecute($"DELETE FROM \"{_fixture.Schema}\".child");
+        var settled = await SyncAsync(path, ConflictPolicy.SourceWins);
+        Assert.Equal((SyncStatus.Succeeded, 1L, 1L, 1L), (settled.Status, settled.Conflicts, settled.ConflictsResolved, settled.Deleted));
+        var records = await _engine.GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path });
+        Assert.Equal(["Source", "None"], records.Select(r => r.Winner));
+    }
 }

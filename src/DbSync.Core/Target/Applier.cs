@@ -251,7 +251,7 @@ internal static class Applier
     public static Task MarkRefusedAsync(ApplyContext context, TablePlan plan, string[] keys, CancellationToken cancellationToken) =>
         ExecuteAsync(context, $"UPDATE {Q(plan.StagingTable)} SET {Staging.Refused} = true WHERE {Staging.Literals} = ANY($1)", cancellationToken, [keys]);
 
-    /// <summary>Applies the policy to the conflicts, records every conflict in dbsync.conflicts and counts them.</summary>
+    /// <summary>Applies the policy to the conflicts (<see cref="RecordAsync"/> records and counts them after the writes).</summary>
     public static async Task ResolveAsync(ApplyContext context, TablePlan plan, CancellationToken cancellationToken)
     {
         var staging = Q(plan.StagingTable);
@@ -270,13 +270,26 @@ internal static class Applier
                     || ' in PostgreSQL by another writer since this node last synced it; the Fail policy leaves it pending (see dbsync conflicts)'
                 WHERE {Staging.Winner} = 'None'
             """, cancellationToken).ConfigureAwait(false);
-        // A conflict the Fail policy leaves waiting is recorded once: every later run meets it again (and counts it), and a
-        // node in continuous mode would record it every few seconds until someone settles it. So is one met again because
-        // the file refused the version the target won, while it is decided the same way between the same two versions.
+    }
+
+    /// <summary>
+    /// Records the table's conflicts in dbsync.conflicts and counts them, after its writes, so that a conflict whose
+    /// winning version PostgreSQL then refused (held back, nothing written) is recorded as such: winner <c>None</c>, and
+    /// not resolved. Recorded before, it said <c>Source</c> for a write that never happened, and each run that met it
+    /// again recorded it again (conflicts exploration, F4).
+    /// </summary>
+    public static async Task RecordAsync(ApplyContext context, TablePlan plan, CancellationToken cancellationToken)
+    {
+        var staging = Q(plan.StagingTable);
+        var winner = $"CASE WHEN s.{Staging.Winner} = 'Source' AND s.{Staging.Held} IS NOT NULL THEN 'None' ELSE s.{Staging.Winner} END";
+        // A conflict left waiting (the Fail policy, a winning version PostgreSQL refused) is recorded once: every later run
+        // meets it again (and counts it), and a node in continuous mode would record it every few seconds until someone
+        // settles it. So is one met again because the file refused the version the target won, while it is decided the
+        // same way between the same two versions.
         await ExecuteAsync(context, $"""
             INSERT INTO dbsync.conflicts (run_id, node_id, table_name, target_table, key, kind, policy, winner, source_row, target_row)
             SELECT $1, $2, $3, $4, n.key, n.kind, $6, n.winner, n.source_row, n.target_row
-            FROM (SELECT {KeyImage("s", "$5")} AS key, s.{Staging.Conflict} AS kind, s.{Staging.Winner} AS winner,
+            FROM (SELECT {KeyImage("s", "$5")} AS key, s.{Staging.Conflict} AS kind, {winner} AS winner,
                     CASE WHEN s.{Staging.Gone} THEN NULL ELSE to_jsonb(s.*) - $7::text[] END AS source_row, s.{Staging.TargetImage} AS target_row,
                     s.{Staging.RowNumber} AS row_number, s.{Staging.Refused} IS TRUE AS refused
                 FROM {staging} AS s WHERE s.{Staging.Conflict} IS NOT NULL) AS n
@@ -289,9 +302,10 @@ internal static class Applier
             context.Policy.ToString(), Staging.All).ConfigureAwait(false);
 
         // Only this run's conflicts count as resolved: the rows an unrecorded run's target won (RecoverTargetWinsAsync)
-        // were that run's, and counted there; counted here too, resolved exceeded conflicts.
+        // were that run's, and counted there; counted here too, resolved exceeded conflicts. Nor does one whose winning
+        // version was held back.
         using var count = new NpgsqlCommand(
-            $"SELECT count(*) FILTER (WHERE {Staging.Conflict} IS NOT NULL), count(*) FILTER (WHERE {Staging.Conflict} IS NOT NULL AND {Staging.Winner} IN ('Source', 'Target')) FROM {staging}",
+            $"SELECT count(*) FILTER (WHERE s.{Staging.Conflict} IS NOT NULL), count(*) FILTER (WHERE s.{Staging.Conflict} IS NOT NULL AND {winner} IN ('Source', 'Target')) FROM {staging} AS s",
             context.Pg, context.Transaction);
         using var reader = await count.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
