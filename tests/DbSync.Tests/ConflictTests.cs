@@ -1323,4 +1323,33 @@ public sealed class ConflictTests : IDisposable
         var records = await _engine.GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path });
         Assert.Equal(["Source", "None"], records.Select(r => r.Winner));
     }
+
+    [Fact]
+    public async Task A_conflict_is_stamped_when_it_is_recorded_so_since_a_poll_during_the_run_finds_it()
+    {
+        // `at` was the run's transaction start: a poller that polled while the run was waiting or applying, and next asked
+        // for conflicts since that poll, never saw the conflict (conflicts exploration, F5).
+        var path = await SyncedItemsAsync();
+        _fixture.PgExecute($"UPDATE {Table} SET name = 'pg' WHERE id = 1");
+        SyncFixture.Execute(path, "UPDATE item SET name = 'local' WHERE id = 1");
+        DateTime? poll = null;
+        var progress = new InlineProgress<SyncProgress>(p =>
+        {
+            if (p.Phase == SyncPhase.Staging && poll is null)
+            {
+                Thread.Sleep(1500);
+                poll = DateTime.UtcNow;
+            }
+        });
+
+        var result = await _engine.SyncAsync(new SyncRequest
+        {
+            Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, ConflictPolicy = ConflictPolicy.SourceWins,
+        }, progress);
+
+        Assert.Equal(1, result.Conflicts);
+        Assert.NotNull(poll);
+        var record = Assert.Single(await _engine.GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path, Since = poll }));
+        Assert.True(record.At >= poll, $"at {record.At:O} is before the poll at {poll:O}");
+    }
 }

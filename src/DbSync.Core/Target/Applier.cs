@@ -276,7 +276,9 @@ internal static class Applier
     /// Records the table's conflicts in dbsync.conflicts and counts them, after its writes, so that a conflict whose
     /// winning version PostgreSQL then refused (held back, nothing written) is recorded as such: winner <c>None</c>, and
     /// not resolved. Recorded before, it said <c>Source</c> for a write that never happened, and each run that met it
-    /// again recorded it again (conflicts exploration, F4).
+    /// again recorded it again (conflicts exploration, F4). Stamped with the time of the insert, moments before the
+    /// commit, rather than the transaction's start: a run that waited for locks or took long to apply stamped its
+    /// conflicts before a poller's last look, and <c>--since</c> that look never found them (conflicts exploration, F5).
     /// </summary>
     public static async Task RecordAsync(ApplyContext context, TablePlan plan, CancellationToken cancellationToken)
     {
@@ -287,8 +289,8 @@ internal static class Applier
         // settles it. So is one met again because the file refused the version the target won, while it is decided the
         // same way between the same two versions.
         await ExecuteAsync(context, $"""
-            INSERT INTO dbsync.conflicts (run_id, node_id, table_name, target_table, key, kind, policy, winner, source_row, target_row)
-            SELECT $1, $2, $3, $4, n.key, n.kind, $6, n.winner, n.source_row, n.target_row
+            INSERT INTO dbsync.conflicts (run_id, node_id, at, table_name, target_table, key, kind, policy, winner, source_row, target_row)
+            SELECT $1, $2, clock_timestamp(), $3, $4, n.key, n.kind, $6, n.winner, n.source_row, n.target_row
             FROM (SELECT {KeyImage("s", "$5")} AS key, s.{Staging.Conflict} AS kind, {winner} AS winner,
                     CASE WHEN s.{Staging.Gone} THEN NULL ELSE to_jsonb(s.*) - $7::text[] END AS source_row, s.{Staging.TargetImage} AS target_row,
                     s.{Staging.RowNumber} AS row_number, s.{Staging.Refused} IS TRUE AS refused
