@@ -1352,4 +1352,21 @@ public sealed class ConflictTests : IDisposable
         var record = Assert.Single(await _engine.GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path, Since = poll }));
         Assert.True(record.At >= poll, $"at {record.At:O} is before the poll at {poll:O}");
     }
+
+    [Fact]
+    public async Task Newest_keeps_the_source_row_when_either_side_has_no_timestamp()
+    {
+        // A NULL on the node's side made the target win, and the node's later write was reverted in the file
+        // (conflicts exploration, F6): neither side's time is known, so the source wins, as for a delete.
+        var path = await SyncedItemsAsync();
+        _fixture.PgExecute($"UPDATE {Table} SET name = 'pg', updated_at = '2024-01-03 00:00:00' WHERE id = 1; UPDATE {Table} SET name = 'pg', updated_at = NULL WHERE id = 2");
+        SyncFixture.Execute(path, "UPDATE item SET name = 'local', updated_at = NULL WHERE id = 1; UPDATE item SET name = 'local', updated_at = '2020-01-01 00:00:00' WHERE id = 2");
+
+        var result = await SyncAsync(path, ConflictPolicy.Newest, "updated_at");
+
+        Assert.Equal((2L, 2L), (result.Conflicts, result.ConflictsResolved));
+        Assert.Equal("local|local", _fixture.PgText($"SELECT string_agg(name, '|' ORDER BY id) FROM {Table} WHERE id IN (1, 2)"));
+        Assert.Equal("local|local", Local(path, "SELECT group_concat(name, '|') FROM (SELECT name FROM item WHERE id IN (1, 2) ORDER BY id)"));
+        Assert.All(await _engine.GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path }), r => Assert.Equal("Source", r.Winner));
+    }
 }

@@ -85,6 +85,17 @@ internal static class Applier
     }
 
     /// <summary>
+    /// SQL: under Newest, whether the source version <paramref name="s"/> is at least as new as the target's
+    /// <paramref name="t"/>. A NULL on either side is a time not known, and the source wins, as it does for a delete (which
+    /// has no time either): the target won against a node's NULL, and the node's write was reverted in the file, with
+    /// nothing to say the target's was later (conflicts exploration, F6). A tie goes to the source.
+    /// </summary>
+    private static string Newer(string s, string t)
+    {
+        return $"({s} IS NULL OR {t} IS NULL OR {s} >= {t})";
+    }
+
+    /// <summary>
     /// Marks the staged rows that conflict. A target row that exists and was last written by another writer conflicts
     /// unless it already holds the staged values (then it is only adopted); a row this node changed but that is gone
     /// from the target conflicts too. Existing rows are locked in batch order so no one changes them until the commit.
@@ -102,8 +113,8 @@ internal static class Applier
         var newer = "false";
         if (context.Policy == ConflictPolicy.Newest)
         {
-            var column = Q(plan.TargetColumns[plan.IndexOf(context.NewestColumn!)]);
-            newer = $"s.{column} IS NOT NULL AND (t.{column} IS NULL OR s.{column} >= t.{column})";
+            var index = plan.IndexOf(context.NewestColumn!);
+            newer = Newer($"s.{Q(plan.TargetColumns[index])}", $"t.{Q(plan.TargetColumns[index])}");
         }
 
         // A push first updates, in one statement a batch, the rows it updates that are this node's and whose values
