@@ -1369,4 +1369,39 @@ public sealed class ConflictTests : IDisposable
         Assert.Equal("local|local", Local(path, "SELECT group_concat(name, '|') FROM (SELECT name FROM item WHERE id IN (1, 2) ORDER BY id)"));
         Assert.All(await _engine.GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path }), r => Assert.Equal("Source", r.Winner));
     }
+
+    [Fact]
+    public async Task Newest_on_a_text_column_compares_date_times_and_numbers_as_such()
+    {
+        // A TEXT newest column was compared as text: '... 12:00' lost to an older '...T10:00' (' ' sorts before 'T'), an
+        // offset was ignored, and Unix seconds lost whenever the digit count differed (fidelity exploration, F5).
+        var path = await SyncedItemsAsync();
+        _fixture.PgExecute($"""
+            UPDATE {Table} SET name = 'pg', updated_at = '2024-03-01T10:00:00' WHERE id = 1;
+            UPDATE {Table} SET name = 'pg', updated_at = '2024-03-01T13:00:00+02:00' WHERE id = 2;
+            UPDATE {Table} SET name = 'pg', updated_at = '999999999' WHERE id = 3;
+            """);
+        SyncFixture.Execute(path, """
+            UPDATE item SET name = 'local', updated_at = '2024-03-01 12:00:00' WHERE id = 1;
+            UPDATE item SET name = 'local', updated_at = '2024-03-01 12:00:00' WHERE id = 2;
+            UPDATE item SET name = 'local', updated_at = '1000000000' WHERE id = 3;
+            """);
+
+        var result = await SyncAsync(path, ConflictPolicy.Newest, "updated_at");
+
+        Assert.Equal((3L, 3L), (result.Conflicts, result.ConflictsResolved));
+        Assert.Equal("local|local|local", _fixture.PgText($"SELECT string_agg(name, '|' ORDER BY id) FROM {Table}"));
+
+        // The other way round, each PostgreSQL row is the newer one and wins.
+        _fixture.PgExecute($"""
+            UPDATE {Table} SET name = 'pg2', updated_at = '2024-03-01T12:30:00' WHERE id = 1;
+            UPDATE {Table} SET name = 'pg2', updated_at = '2024-03-01T14:30:00+02:00' WHERE id = 2;
+            UPDATE {Table} SET name = 'pg2', updated_at = '1000000001' WHERE id = 3;
+            """);
+        SyncFixture.Execute(path, "UPDATE item SET name = 'local2'");
+        var back = await SyncAsync(path, ConflictPolicy.Newest, "updated_at");
+        Assert.Equal((3L, 3L), (back.Conflicts, back.ConflictsResolved));
+        Assert.Equal("pg2|pg2|pg2", _fixture.PgText($"SELECT string_agg(name, '|' ORDER BY id) FROM {Table}"));
+        Assert.Equal("pg2|pg2|pg2", Local(path, "SELECT group_concat(name, '|') FROM (SELECT name FROM item ORDER BY id)"));
+    }
 }

@@ -88,12 +88,43 @@ internal static class Applier
     /// SQL: under Newest, whether the source version <paramref name="s"/> is at least as new as the target's
     /// <paramref name="t"/>. A NULL on either side is a time not known, and the source wins, as it does for a delete (which
     /// has no time either): the target won against a node's NULL, and the node's write was reverted in the file, with
-    /// nothing to say the target's was later (conflicts exploration, F6). A tie goes to the source.
+    /// nothing to say the target's was later (conflicts exploration, F6). A tie goes to the source. A text column (TEXT,
+    /// or no declared type, in SQLite) compares as instants when both values are ISO 8601 date-times (text without a zone
+    /// taken as UTC, as the push takes it), as numbers when both are numbers (Unix seconds), and as text otherwise: it
+    /// compared as text always, and '2024-03-01T10:00' beat a later '2024-03-01 12:00' (' ' sorts before 'T'), and
+    /// '999999999' beat '1000000000' (fidelity exploration, F5).
     /// </summary>
-    private static string Newer(string s, string t)
+    private static string Newer(string s, string t, PgKind kind)
     {
-        return $"({s} IS NULL OR {t} IS NULL OR {s} >= {t})";
+        if (kind != PgKind.Text)
+        {
+            return $"({s} IS NULL OR {t} IS NULL OR {s} >= {t})";
+        }
+
+        return $"""
+            ({s} IS NULL OR {t} IS NULL OR CASE
+                WHEN {Instant(s)} IS NOT NULL AND {Instant(t)} IS NOT NULL THEN {Instant(s)} >= {Instant(t)}
+                WHEN {s} ~ '{NumberPattern}' AND {t} ~ '{NumberPattern}' THEN {s}::numeric >= {t}::numeric
+                ELSE {s} >= {t} END)
+            """;
     }
+
+    private const string NumberPattern = @"^[+-]?\d{1,20}(\.\d{1,20})?$";
+
+    /// <summary>ISO 8601 as the push accepts it for a date-time column: a date, a time with or without seconds and fraction, a zone.</summary>
+    private const string InstantPattern = @"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])([T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,9})?)?( ?(Z|[+-]([01]\d|1[0-5])(:?[0-5]\d)?))?)?$";
+
+    /// <summary>
+    /// SQL: the text <paramref name="x"/> as a timestamptz when it is an ISO 8601 date or date-time that exists (no year 0,
+    /// no 31 April), else NULL; never an error (nested CASEs, so no cast sees a text the pattern refused).
+    /// </summary>
+    private static string Instant(string x) => $"""
+        CASE WHEN {x} ~ '{InstantPattern}' AND left({x}, 4) <> '0000' THEN
+            CASE WHEN extract(day FROM make_date(left({x}, 4)::int, substr({x}, 6, 2)::int, 1) + interval '1 month - 1 day') >= substr({x}, 9, 2)::int THEN
+                CASE WHEN length({x}) > 10 AND {x} ~ '(Z|[+-]\d\d(:?\d\d)?)$' THEN {x}::timestamptz ELSE {x}::timestamp AT TIME ZONE 'UTC' END
+            END
+        END
+        """;
 
     /// <summary>
     /// Marks the staged rows that conflict. A target row that exists and was last written by another writer conflicts
@@ -114,7 +145,7 @@ internal static class Applier
         if (context.Policy == ConflictPolicy.Newest)
         {
             var index = plan.IndexOf(context.NewestColumn!);
-            newer = Newer($"s.{Q(plan.TargetColumns[index])}", $"t.{Q(plan.TargetColumns[index])}");
+            newer = Newer($"s.{Q(plan.TargetColumns[index])}", $"t.{Q(plan.TargetColumns[index])}", plan.TargetTypes[index].Kind);
         }
 
         // A push first updates, in one statement a batch, the rows it updates that are this node's and whose values
