@@ -1404,4 +1404,40 @@ public sealed class ConflictTests : IDisposable
         Assert.Equal("pg2|pg2|pg2", _fixture.PgText($"SELECT string_agg(name, '|' ORDER BY id) FROM {Table}"));
         Assert.Equal("pg2|pg2|pg2", Local(path, "SELECT group_concat(name, '|') FROM (SELECT name FROM item ORDER BY id)"));
     }
+
+    [Fact]
+    public async Task A_conflict_on_a_row_too_large_for_a_jsonb_record_is_resolved_and_recorded_without_its_largest_values()
+    {
+        // A 130 MB blob is more than 256 MB as jsonb (hex): the conflict's record failed every run of the whole file with a
+        // bare 54000 naming no table or row, and no other table was ever synced again (fidelity exploration, F3).
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE big (id INTEGER PRIMARY KEY, data BLOB, note TEXT);
+            CREATE TABLE other (id INTEGER PRIMARY KEY, v TEXT);
+            INSERT INTO big VALUES (1, zeroblob(130 * 1024 * 1024), 'orig'), (2, x'01', 'small');
+            INSERT INTO other VALUES (1, 'a');
+            """);
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        _fixture.PgExecute($"UPDATE \"{_fixture.Schema}\".big SET note = 'pg' WHERE id = 1");
+        SyncFixture.Execute(path, "UPDATE big SET note = 'local' WHERE id = 1; UPDATE other SET v = 'b' WHERE id = 1");
+
+        var result = await SyncAsync(path, ConflictPolicy.SourceWins);
+
+        Assert.Equal((SyncStatus.Succeeded, 1L, 1L), (result.Status, result.Conflicts, result.ConflictsResolved));
+        Assert.Equal("local|136314880|b", _fixture.PgText(
+            $"SELECT b.note || '|' || octet_length(b.data) || '|' || o.v FROM \"{_fixture.Schema}\".big AS b, \"{_fixture.Schema}\".other AS o WHERE b.id = 1"));
+        var record = Assert.Single(await _engine.GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path }));
+        Assert.Equal((ConflictKind.Changed, "Source"), (record.Kind, record.Winner));
+        Assert.Contains("\"note\": \"local\"", record.SourceRow, StringComparison.Ordinal);
+        Assert.Contains("\"note\": \"pg\"", record.TargetRow, StringComparison.Ordinal);
+        Assert.Contains("\"_dbsync_omitted\": [\"data\"]", record.SourceRow, StringComparison.Ordinal);
+        Assert.Contains("\"_dbsync_omitted\": [\"data\"]", record.TargetRow, StringComparison.Ordinal);
+        Assert.Equal(0, await PendingAsync(path));
+
+        // The target's version wins back into the file whole.
+        _fixture.PgExecute($"UPDATE \"{_fixture.Schema}\".big SET note = 'pg2' WHERE id = 1");
+        SyncFixture.Execute(path, "UPDATE big SET note = 'local2' WHERE id = 1");
+        var back = await SyncAsync(path, ConflictPolicy.TargetWins);
+        Assert.Equal((SyncStatus.Succeeded, 1L, 1L), (back.Status, back.Conflicts, back.ConflictsResolved));
+        Assert.Equal("pg2|136314880", Local(path, "SELECT note || '|' || length(data) FROM big WHERE id = 1"));
+    }
 }

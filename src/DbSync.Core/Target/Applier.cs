@@ -55,11 +55,45 @@ internal static class Applier
     }
 
     /// <summary>
-    /// A staged row's key as the jsonb object dbsync.conflicts records (target column names), <paramref name="keys"/>
-    /// being the parameter that holds the key columns: recording a conflict and finding it again use this one form.
+    /// A staged row's key as the jsonb object dbsync.conflicts records (target column names): recording a conflict and
+    /// finding it again use this one form. Built from the key columns alone: the whole row as jsonb fails (54000) for a
+    /// row whose values exceed what a jsonb holds, and the same object results.
     /// </summary>
-    private static string KeyImage(string s, string keys) =>
-        $"(SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(to_jsonb({s}.*)) AS e WHERE e.key = ANY({keys}))";
+    private static string KeyImage(TablePlan plan, string s) =>
+        "(" + string.Join(" || ", plan.TargetKeyColumns.Select(k => $"jsonb_build_object({Literal(k)}, {s}.{Q(k)})")) + ")";
+
+    /// <summary>A column name as an SQL string literal (a name, never a value).</summary>
+    private static string Literal(string name) => "'" + name.Replace("'", "''", StringComparison.Ordinal) + "'";
+
+    /// <summary>A row whose values are estimated above this many bytes as jsonb is recorded without its largest values.</summary>
+    internal const long LargeRowBytes = 64L * 1024 * 1024;
+
+    /// <summary>In a row above <see cref="LargeRowBytes"/>, the values above this many bytes are left out of its record.</summary>
+    internal const long LargeValueBytes = 1024L * 1024;
+
+    /// <summary>
+    /// <paramref name="alias"/>'s row as the jsonb image dbsync.conflicts records (<c>to_jsonb(alias.*)</c>, less
+    /// <paramref name="less"/>). A jsonb object holds at most 256 MB, one string as much: a row near that (a 130 MB blob
+    /// is 260 MB of hex) failed the run with a bare 54000 at every attempt, naming no table or row, and no other change of
+    /// the file was ever pushed (fidelity exploration, F3). A row estimated above <see cref="LargeRowBytes"/> is recorded
+    /// with its target columns only, those above <see cref="LargeValueBytes"/> left out and named under
+    /// <c>_dbsync_omitted</c>. The estimate reads each value's length without reading the value (text and bytea:
+    /// <c>octet_length</c>, bytea counting twice as hex; other types: their stored size).
+    /// </summary>
+    private static string Image(TablePlan plan, string alias, string less = "")
+    {
+        var sizes = plan.TargetColumns.Select((c, i) => (Column: c, Size: plan.TargetTypes[i].Kind switch
+        {
+            PgKind.Text => $"coalesce(octet_length({alias}.{Q(c)})::bigint, 0)",
+            PgKind.Bytea => $"coalesce(2 * octet_length({alias}.{Q(c)})::bigint, 0)",
+            _ => $"coalesce(pg_column_size({alias}.{Q(c)})::bigint, 0)",
+        })).ToList();
+        var total = string.Join(" + ", sizes.Select(s => s.Size));
+        var kept = string.Join(" || ", sizes.Select(s =>
+            $"CASE WHEN {s.Size} > {LargeValueBytes} THEN '{{}}'::jsonb ELSE jsonb_build_object({Literal(s.Column)}, {alias}.{Q(s.Column)}) END"));
+        var omitted = $"jsonb_build_object('_dbsync_omitted', to_jsonb(array_remove(ARRAY[{string.Join(", ", sizes.Select(s => $"CASE WHEN {s.Size} > {LargeValueBytes} THEN {Literal(s.Column)} END"))}]::text[], NULL)))";
+        return $"CASE WHEN {total} > {LargeRowBytes} THEN {kept} || {omitted} ELSE to_jsonb({alias}.*){less} END";
+    }
 
     private static string Same(TablePlan plan, string t, string s)
     {
@@ -187,7 +221,7 @@ internal static class Applier
             return $"""
                 WITH cur AS (
                     SELECT s.{Staging.RowNumber} AS n,
-                        CASE WHEN NOT {Conflicts.ConflictStore.WrittenByNode("t", "$3")} OR s.{Staging.Refused} IS TRUE THEN to_jsonb(t.*) END AS image,
+                        CASE WHEN NOT {Conflicts.ConflictStore.WrittenByNode("t", "$3")} OR s.{Staging.Refused} IS TRUE THEN {Image(plan, "t")} END AS image,
                         {Same(plan, "t", "s")} AS same,
                         {newer} AS newer
                     FROM {staging} AS s JOIN {target} AS t ON {Match(plan, "t", "s")}
@@ -265,9 +299,8 @@ internal static class Applier
             FROM (SELECT DISTINCT ON (c.key) c.key, c.target_row, c.winner, u.through FROM dbsync.conflicts AS c
                     JOIN unnest($1::uuid[], $4::bigint[]) AS u (run_id, through) ON c.run_id = u.run_id
                     WHERE c.node_id = $2 AND c.table_name = $3 ORDER BY c.key, c.id DESC) AS c
-            WHERE c.winner = 'Target' AND s.{Staging.Last} <= c.through AND c.key = {KeyImage("s", "$5")}
-            """, cancellationToken, runs.Select(r => r.Key).ToArray(), context.NodeId, plan.Source.Name, runs.Select(r => r.Value).ToArray(),
-            plan.TargetKeyColumns.ToArray()).ConfigureAwait(false);
+            WHERE c.winner = 'Target' AND s.{Staging.Last} <= c.through AND c.key = {KeyImage(plan, "s")}
+            """, cancellationToken, runs.Select(r => r.Key).ToArray(), context.NodeId, plan.Source.Name, runs.Select(r => r.Value).ToArray()).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -332,9 +365,9 @@ internal static class Applier
         // same way between the same two versions.
         await ExecuteAsync(context, $"""
             INSERT INTO dbsync.conflicts (run_id, node_id, at, table_name, target_table, key, kind, policy, winner, source_row, target_row)
-            SELECT $1, $2, clock_timestamp(), $3, $4, n.key, n.kind, $6, n.winner, n.source_row, n.target_row
-            FROM (SELECT {KeyImage("s", "$5")} AS key, s.{Staging.Conflict} AS kind, {winner} AS winner,
-                    CASE WHEN s.{Staging.Gone} THEN NULL ELSE to_jsonb(s.*) - $7::text[] END AS source_row, s.{Staging.TargetImage} AS target_row,
+            SELECT $1, $2, clock_timestamp(), $3, $4, n.key, n.kind, $5, n.winner, n.source_row, n.target_row
+            FROM (SELECT {KeyImage(plan, "s")} AS key, s.{Staging.Conflict} AS kind, {winner} AS winner,
+                    CASE WHEN s.{Staging.Gone} THEN NULL ELSE {Image(plan, "s", " - $6::text[]")} END AS source_row, s.{Staging.TargetImage} AS target_row,
                     s.{Staging.RowNumber} AS row_number, s.{Staging.Refused} IS TRUE AS refused
                 FROM {staging} AS s WHERE s.{Staging.Conflict} IS NOT NULL) AS n
             WHERE NOT ((n.winner = 'None' OR n.refused) AND EXISTS (
@@ -342,7 +375,7 @@ internal static class Applier
                 WHERE c.node_id = $2 AND c.table_name = $3 AND c.key = n.key AND c.winner = n.winner AND c.kind = n.kind
                     AND c.source_row IS NOT DISTINCT FROM n.source_row AND c.target_row IS NOT DISTINCT FROM n.target_row))
             ORDER BY n.row_number
-            """, cancellationToken, context.RunId, context.NodeId, plan.Source.Name, plan.Result.Target, plan.TargetKeyColumns.ToArray(),
+            """, cancellationToken, context.RunId, context.NodeId, plan.Source.Name, plan.Result.Target,
             context.Policy.ToString(), Staging.All).ConfigureAwait(false);
 
         // Only this run's conflicts count as resolved: the rows an unrecorded run's target won (RecoverTargetWinsAsync)
@@ -747,7 +780,8 @@ internal static class Applier
             FROM {staging} AS s LEFT JOIN LATERAL (
                     SELECT t.* FROM {target} AS t WHERE s.{Staging.Conflict} IS NOT NULL AND {Match(plan, "t", "s")}
                     UNION ALL
-                    SELECT r.* FROM jsonb_populate_record(NULL::{target}, s.{Staging.TargetImage}) AS r WHERE s.{Staging.Conflict} IS NULL AND s.{Staging.TargetImage} IS NOT NULL
+                    SELECT r.* FROM jsonb_populate_record((SELECT ROW(b.*)::{target} FROM {target} AS b WHERE {Match(plan, "b", "s")}), s.{Staging.TargetImage}) AS r
+                    WHERE s.{Staging.Conflict} IS NULL AND s.{Staging.TargetImage} IS NOT NULL
                 ) AS t ON true
             WHERE s.{Staging.Winner} = 'Target' AND s.{Staging.Literals} IS NOT NULL ORDER BY s.{Staging.RowNumber}
             """, context.Pg, context.Transaction))
