@@ -685,14 +685,18 @@ public sealed class SyncEngine
                 foreach (var plan in plans)
                 {
                     plan.Snapshot = read.Scalar(CaptureStore.MaxSequenceSql(plan.Registry));
+                    plan.SnapshotEntry = plan.Snapshot > 0 ? read.Scalar(CaptureStore.EntrySql(plan.Registry, plan.Snapshot)) : 0;
                     // Changes an unrecorded run already committed count as applied. Nothing but the bookkeeping of a
                     // commit removes changes from the log, and that run's was never done: a log without that run's last
                     // change is not the file it read. It is a copy taken while that run was running (or restored from
-                    // one), which lacks changes PostgreSQL got from the original; its node id is the original's.
+                    // one), which lacks changes PostgreSQL got from the original; its node id is the original's. The change
+                    // is known by its random number too: a copy that wrote as many changes of its own as the run read has
+                    // one under the same seq, and every one of its changes up to there was taken for applied and never
+                    // pushed (fleet exploration, F1). A run of an older DbSync recorded the number only.
                     if (unrecorded.TryGetValue(plan.Registry.Id, out var applied) && applied.Through > 0)
                     {
                         var through = applied.Through;
-                        if (through > plan.Snapshot || read.Scalar(CaptureStore.HoldsSequenceSql(plan.Registry, through)) != 1)
+                        if (through > plan.Snapshot || read.Scalar(CaptureStore.HoldsSequenceSql(plan.Registry, through, applied.ThroughEntry)) != 1)
                         {
                             throw new DbSyncException(ErrorIds.DuplicateNodeId, DbSyncErrorCategory.InvalidOperation,
                                 $"'{result.Path}' lacks changes that run {applied.Runs.MaxBy(r => r.Value).Key} of its node read from it and PostgreSQL committed (table '{plan.Source.Name}', change {through}): " +
@@ -874,7 +878,7 @@ public sealed class SyncEngine
                 // Committed with the changes: if this process dies before the file records them, the next run knows.
                 // What earlier unrecorded runs applied goes on with it: of the tables this run did not cover, the file
                 // records nothing when it records this run.
-                await Conflicts.NodeIdentity.RecordSnapshotsAsync(pg, transaction, result.NodeId, plans.Select(p => (p.Registry.Id, p.Snapshot)),
+                await Conflicts.NodeIdentity.RecordSnapshotsAsync(pg, transaction, result.NodeId, plans.Select(p => (p.Registry.Id, p.Snapshot, p.SnapshotEntry)),
                     RunLogEntry.Committed(result), unrecorded, cancellationToken).ConfigureAwait(false);
             }
 

@@ -862,6 +862,51 @@ public sealed class ConflictTests : IDisposable
     }
 
     [Fact]
+    public async Task A_copy_taken_while_a_run_was_running_is_refused_also_after_writing_as_many_changes_as_that_run_read()
+    {
+        // The copy numbered its own changes as the original did: once it had written as many as the run read, the log held
+        // a change under the run's last seq, the copy passed for the original, and its changes up to there were taken for
+        // applied and marked synced, never pushed (fleet exploration, F1).
+        var path = await SyncedItemsAsync();
+        SyncFixture.Execute(path, "INSERT INTO item VALUES (9001, 'before the copy', NULL); INSERT INTO item VALUES (9002, 'after the copy', NULL);");
+        await SyncUnrecordedAsync(path);
+        // As the copy is: without row 9002 and its change, then with changes of its own, more than the run read.
+        var log = "_dbsync_log_" + Local(path, "SELECT id FROM _dbsync_tables WHERE name = 'item'");
+        var last = Local(path, $"SELECT max(seq) FROM \"{log}\"");
+        SyncFixture.Execute(path, $"DELETE FROM item WHERE id = 9002; DELETE FROM \"{log}\" WHERE seq >= {last};");
+        SyncFixture.Execute(path, string.Concat(Enumerable.Range(9500, 5).Select(id => $"INSERT INTO item VALUES ({id}, 'copy', NULL);")));
+        Assert.Equal("1", Local(path, $"SELECT count(*) FROM \"{log}\" WHERE seq = {last}"));
+
+        var error = await Assert.ThrowsAsync<DbSyncException>(() => SyncAsync(path, ConflictPolicy.SourceWins));
+
+        Assert.Equal("DbSync.DuplicateNodeId", error.ErrorId);
+        Assert.Contains("taken while that run was running", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM {Table} WHERE id >= 9500"));
+        Assert.Equal(6, await PendingAsync(path)); // row 9001 too: the file never recorded that run
+        await _engine.ResetNodeAsync(new ResetNodeRequest { Path = path, ConnectionString = TestServer.ConnectionString });
+        Assert.Equal(SyncStatus.Succeeded, (await _engine.SyncAsync(new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, Resync = true })).Status);
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
+    [Fact]
+    public async Task A_change_log_an_earlier_DbSync_made_gets_each_change_numbered_and_keeps_its_pending_changes()
+    {
+        var path = await SyncedItemsAsync();
+        var log = "_dbsync_log_" + Local(path, "SELECT id FROM _dbsync_tables WHERE name = 'item'");
+        // The log as an earlier DbSync made it, with changes pending in it.
+        SyncFixture.Execute(path, $"DROP TABLE \"{log}\"; CREATE TABLE \"{log}\" (seq INTEGER PRIMARY KEY, op INTEGER NOT NULL, k1, at TEXT DEFAULT CURRENT_TIMESTAMP);");
+        SyncFixture.Execute(path, "UPDATE item SET name = 'old log' WHERE id = 1; DELETE FROM item WHERE id = 2;");
+        Assert.Equal("2", Local(path, $"SELECT count(*) FROM \"{log}\""));
+
+        var result = await SyncAsync(path, ConflictPolicy.SourceWins);
+
+        Assert.Equal((SyncStatus.Succeeded, 1L, 1L, "Push"), (result.Status, result.Updated, result.Deleted, Assert.Single(result.Tables).Mode));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+        SyncFixture.Execute(path, "INSERT INTO item VALUES (4, 'new', NULL)");
+        Assert.Equal("1", Local(path, $"SELECT count(*) FROM \"{log}\" WHERE entry IS NOT NULL"));
+    }
+
+    [Fact]
     public async Task After_a_run_whose_commit_the_file_never_recorded_its_own_deletes_are_no_conflict_and_another_writers_still_are()
     {
         // TargetWins is where a false DeletedInTarget costs most: it would delete the row in SQLite too.

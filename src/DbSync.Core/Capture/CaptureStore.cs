@@ -196,8 +196,27 @@ public static class CaptureStore
         var keyColumns = Enumerable.Range(1, table.KeyColumns.Count).Select(i => "k" + i.ToString(CultureInfo.InvariantCulture)).ToList();
         // Key columns without a declared type have no affinity: the log keeps each key value exactly as stored.
         // `at` (UTC, to the second) tells status how old the oldest pending change is; the triggers never name it.
-        Execute(connection, transaction,
-            $"CREATE TABLE IF NOT EXISTS {Identifiers.Quote(registered.LogTable)} (seq INTEGER PRIMARY KEY, op INTEGER NOT NULL, {string.Join(", ", keyColumns)}, at TEXT DEFAULT CURRENT_TIMESTAMP)");
+        // `entry`, a random number per change, tells one change from another under the same seq: numbers restart after a
+        // sync empties the log, and a copy numbers its own changes as the original does, so a seq alone said nothing of
+        // which change an unrecorded run read (fleet exploration, F1 and F2). The triggers never name it either.
+        var log = Identifiers.Quote(registered.LogTable);
+        var definition = $"(seq INTEGER PRIMARY KEY, op INTEGER NOT NULL, {string.Join(", ", keyColumns)}, at TEXT DEFAULT CURRENT_TIMESTAMP, {EntryColumn} INTEGER DEFAULT (random()))";
+        Execute(connection, transaction, $"CREATE TABLE IF NOT EXISTS {log} {definition}");
+        if (Scalar<long>(connection, transaction, $"SELECT count(*) FROM pragma_table_info('{registered.LogTable}') WHERE name = '{EntryColumn}'") == 0)
+        {
+            // A log an earlier DbSync made. ALTER TABLE cannot add a column whose default is random(), so the log is made
+            // again under its name, its pending changes kept as they are (each gets its number), in this transaction: no
+            // change can come between. The triggers name the log, not its columns, and stay.
+            var columns = $"seq, op, {string.Join(", ", keyColumns)}, at";
+            Execute(connection, transaction, $"""
+                DROP TABLE IF EXISTS temp._dbsync_log_upgrade;
+                CREATE TEMP TABLE _dbsync_log_upgrade AS SELECT {columns} FROM {log};
+                DROP TABLE {log};
+                CREATE TABLE {log} {definition};
+                INSERT INTO {log} ({columns}) SELECT {columns} FROM temp._dbsync_log_upgrade;
+                DROP TABLE temp._dbsync_log_upgrade;
+                """);
+        }
 
         var (expected, actual, stale) = TriggerState(connection, transaction, table, registered);
         bool Same((string Name, string Sql) trigger) => IsInstalled(actual, trigger);
@@ -428,11 +447,25 @@ public static class CaptureStore
     public static long MaxSequence(SqliteConnection connection, SqliteTransaction? transaction, RegisteredTable registered) =>
         Scalar<long>(connection, transaction, MaxSequenceSql(registered));
 
-    /// <summary>1 when the change log still holds the change with sequence number <paramref name="sequence"/>, else 0.</summary>
-    public static string HoldsSequenceSql(RegisteredTable registered, long sequence)
+    /// <summary>The change log's column holding each change's random number (see <see cref="Install"/>).</summary>
+    internal const string EntryColumn = "entry";
+
+    /// <summary>
+    /// 1 when the change log still holds the change with sequence number <paramref name="sequence"/>, and, when
+    /// <paramref name="entry"/> is known, that very change (its random number), else 0.
+    /// </summary>
+    public static string HoldsSequenceSql(RegisteredTable registered, long sequence, long? entry = null)
     {
         ArgumentNullException.ThrowIfNull(registered);
-        return string.Create(CultureInfo.InvariantCulture, $"SELECT count(*) FROM {Identifiers.Quote(registered.LogTable)} WHERE seq = {sequence}");
+        return string.Create(CultureInfo.InvariantCulture, $"SELECT count(*) FROM {Identifiers.Quote(registered.LogTable)} WHERE seq = {sequence}")
+            + (entry is { } number ? string.Create(CultureInfo.InvariantCulture, $" AND {EntryColumn} = {number}") : "");
+    }
+
+    /// <summary>The random number of the change with sequence number <paramref name="sequence"/>; 0 when there is none.</summary>
+    public static string EntrySql(RegisteredTable registered, long sequence)
+    {
+        ArgumentNullException.ThrowIfNull(registered);
+        return string.Create(CultureInfo.InvariantCulture, $"SELECT coalesce(max({EntryColumn}), 0) FROM {Identifiers.Quote(registered.LogTable)} WHERE seq = {sequence}");
     }
 
     /// <summary>The query behind <see cref="MaxSequence"/>.</summary>

@@ -101,7 +101,7 @@ public static class NodeIdentity
             return (new Dictionary<long, Unsettled>(), null, null, xid);
         }
 
-        var (sequences, entry, earlier) = ParseSnapshots(lastSnapshots);
+        var (sequences, entries, entry, earlier) = ParseSnapshots(lastSnapshots);
         entry = entry?.RunId == last ? entry : null;
         // Tables that run did not cover keep what earlier unrecorded runs applied, whether or not the file recorded it: a
         // run of some tables (sync --table, quarantine --retry) settles only those. Settled for the whole file, the next
@@ -122,7 +122,7 @@ public static class NodeIdentity
                 // here; and so are this run's own.
                 var runs = earlier.TryGetValue(tableId, out var before) ? new Dictionary<Guid, long>(before.Runs) : [];
                 runs[last] = through;
-                unsettled[tableId] = new Unsettled(through, all, runs);
+                unsettled[tableId] = new Unsettled(through, all, runs) { ThroughEntry = entries.TryGetValue(tableId, out var number) ? number : null };
             }
         }
 
@@ -139,7 +139,14 @@ public static class NodeIdentity
     /// Each such run, with its snapshot of the table: the rows whose conflict one of them resolved with the target winning,
     /// and that have not changed here since its snapshot, still need that version in the file.
     /// </param>
-    internal sealed record Unsettled(long Through, bool AppliedAll, IReadOnlyDictionary<Guid, long> Runs);
+    internal sealed record Unsettled(long Through, bool AppliedAll, IReadOnlyDictionary<Guid, long> Runs)
+    {
+        /// <summary>
+        /// The random number of the change <see cref="Through"/> names in the file that run read (see
+        /// <c>CaptureStore.EntryColumn</c>); null when an older DbSync made the run, which recorded the number only.
+        /// </summary>
+        public long? ThroughEntry { get; init; }
+    }
 
     /// <summary>
     /// Inside the run's PostgreSQL transaction, just before its COMMIT: how far it read each table's change log (the
@@ -150,14 +157,22 @@ public static class NodeIdentity
     /// not cover, all of it, which stays in force even once the file records this run; of one it covered, their runs only,
     /// whose target-won rows the file still needs if it never records this run either.
     /// </summary>
-    internal static async Task RecordSnapshotsAsync(NpgsqlConnection pg, NpgsqlTransaction transaction, string nodeId, IEnumerable<(long TableId, long Sequence)> snapshots,
+    internal static async Task RecordSnapshotsAsync(NpgsqlConnection pg, NpgsqlTransaction transaction, string nodeId, IEnumerable<(long TableId, long Sequence, long Entry)> snapshots,
         RunLogEntry entry, IReadOnlyDictionary<long, Unsettled> unsettled, CancellationToken cancellationToken)
     {
         var document = new System.Text.Json.Nodes.JsonObject();
-        foreach (var (tableId, sequence) in snapshots)
+        var entries = new System.Text.Json.Nodes.JsonObject();
+        foreach (var (tableId, sequence, number) in snapshots)
         {
             document[tableId.ToString(CultureInfo.InvariantCulture)] = sequence;
+            if (number != 0)
+            {
+                entries[tableId.ToString(CultureInfo.InvariantCulture)] = number;
+            }
         }
+
+        // Under a key of its own, which an older DbSync passes over (it reads table ids and its own keys only).
+        document[EntriesKey] = entries;
 
         document[RunKey] = System.Text.Json.JsonSerializer.SerializeToNode(entry, RunLogEntry.JsonOptions);
         if (unsettled.Count > 0)
@@ -171,10 +186,13 @@ public static class NodeIdentity
                     runs[run.ToString()] = through;
                 }
 
-                earlier[tableId.ToString(CultureInfo.InvariantCulture)] = new System.Text.Json.Nodes.JsonObject
+                var item = new System.Text.Json.Nodes.JsonObject { ["through"] = table.Through, ["all"] = table.AppliedAll, ["runs"] = runs };
+                if (table.ThroughEntry is { } number)
                 {
-                    ["through"] = table.Through, ["all"] = table.AppliedAll, ["runs"] = runs,
-                };
+                    item["entry"] = number;
+                }
+
+                earlier[tableId.ToString(CultureInfo.InvariantCulture)] = item;
             }
 
             document[EarlierKey] = earlier;
@@ -197,9 +215,13 @@ public static class NodeIdentity
     /// <summary>The key, in <c>dbsync.nodes.snapshots</c>, of what earlier unrecorded runs applied, by table id (see <see cref="RecordSnapshotsAsync"/>).</summary>
     private const string EarlierKey = "earlier";
 
-    private static (Dictionary<long, long> Sequences, RunLogEntry? Entry, Dictionary<long, Unsettled> Earlier) ParseSnapshots(string json)
+    /// <summary>The key, in <c>dbsync.nodes.snapshots</c>, of the random number of the change each table's snapshot names, by table id.</summary>
+    private const string EntriesKey = "entries";
+
+    private static (Dictionary<long, long> Sequences, Dictionary<long, long> Entries, RunLogEntry? Entry, Dictionary<long, Unsettled> Earlier) ParseSnapshots(string json)
     {
         var parsed = new Dictionary<long, long>();
+        var entries = new Dictionary<long, long>();
         var earlier = new Dictionary<long, Unsettled>();
         RunLogEntry? entry = null;
         try
@@ -212,6 +234,16 @@ public static class NodeIdentity
                     if (long.TryParse(property.Name, NumberStyles.None, CultureInfo.InvariantCulture, out var id) && property.Value.TryGetInt64(out var sequence))
                     {
                         parsed[id] = sequence;
+                    }
+                    else if (property.Name == EntriesKey && property.Value.ValueKind == System.Text.Json.JsonValueKind.Object)
+                    {
+                        foreach (var table in property.Value.EnumerateObject())
+                        {
+                            if (long.TryParse(table.Name, NumberStyles.None, CultureInfo.InvariantCulture, out var tableId) && table.Value.ValueKind == System.Text.Json.JsonValueKind.Number && table.Value.TryGetInt64(out var number))
+                            {
+                                entries[tableId] = number;
+                            }
+                        }
                     }
                     else if (property.Name == RunKey && property.Value.ValueKind == System.Text.Json.JsonValueKind.Object)
                     {
@@ -235,7 +267,7 @@ public static class NodeIdentity
             // Not written by DbSync: nothing is known, and the run treats every pending change as not yet applied.
         }
 
-        return (parsed, entry, earlier);
+        return (parsed, entries, entry, earlier);
     }
 
     /// <summary>One table of <see cref="EarlierKey"/>; null when it is not as DbSync writes it (then nothing is known of that table).</summary>
@@ -260,7 +292,8 @@ public static class NodeIdentity
             parsed[id] = runThrough;
         }
 
-        return new Unsettled(sequence, all.GetBoolean(), parsed);
+        long? number = element.TryGetProperty("entry", out var entry) && entry.ValueKind == System.Text.Json.JsonValueKind.Number && entry.TryGetInt64(out var value) ? value : null;
+        return new Unsettled(sequence, all.GetBoolean(), parsed) { ThroughEntry = number };
     }
 
     private static RunLogEntry? ReadEntry(System.Text.Json.JsonElement element)

@@ -55,6 +55,9 @@ public sealed class TablePlan
     /// <summary>Highest change sequence read in this run's snapshot.</summary>
     public long Snapshot { get; set; }
 
+    /// <summary>The random number of the change <see cref="Snapshot"/> names (0 for none): which change that is, not only its number.</summary>
+    public long SnapshotEntry { get; set; }
+
     /// <summary>
     /// The sequence number through which PostgreSQL already has this table's pending changes: a run committed them there
     /// but the file never recorded it (see <see cref="Conflicts.NodeIdentity.ClaimAsync"/>). 0 when there was no such run.
