@@ -837,6 +837,61 @@ public sealed class ConflictTests : IDisposable
     }
 
     [Fact]
+    public async Task A_file_restored_from_an_older_backup_stays_refused_as_an_older_copy_of_itself_after_restore_log()
+    {
+        // restore-log brought the newer run back from the JSONL backup beside the file; that run then passed for one the
+        // file had started but never recorded, the duplicate check let the file through, and its new changes up to that
+        // run's last seq were taken for applied and marked synced, never pushed (fleet exploration, F2).
+        var path = await SyncedItemsAsync();
+        var backup = Path.Combine(_fixture.Directory, "backup.sqlite");
+        File.Copy(path, backup);
+        SyncFixture.Execute(path, string.Concat(Enumerable.Range(100, 30).Select(id => $"INSERT INTO item VALUES ({id}, 'before the restore', NULL);")));
+        Assert.Equal(30L, (await SyncAsync(path, ConflictPolicy.SourceWins)).Inserted);
+        SqliteConnection.ClearAllPools();
+        File.Copy(backup, path, overwrite: true);
+        Assert.Equal("DbSync.DuplicateNodeId", (await Assert.ThrowsAsync<DbSyncException>(() => SyncAsync(path, ConflictPolicy.SourceWins))).ErrorId);
+        Assert.Single((await _engine.RestoreLogAsync(new RestoreLogRequest { Path = path })).Restored);
+        SyncFixture.Execute(path, string.Concat(Enumerable.Range(200, 40).Select(id => $"INSERT INTO item VALUES ({id}, 'after the restore', NULL);")));
+
+        var refused = await Assert.ThrowsAsync<DbSyncException>(() => SyncAsync(path, ConflictPolicy.SourceWins));
+
+        Assert.Equal("DbSync.DuplicateNodeId", refused.ErrorId);
+        Assert.Contains("is an older copy of itself", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM {Table} WHERE id >= 200"));
+        Assert.Equal(40, await PendingAsync(path));
+        // What it says to do makes PostgreSQL match the file, every new row in.
+        await _engine.ResetNodeAsync(new ResetNodeRequest { Path = path, ConnectionString = TestServer.ConnectionString });
+        Assert.Equal(SyncStatus.Succeeded, (await _engine.SyncAsync(new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, Resync = true })).Status);
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
+    [Fact]
+    public async Task A_copy_sharing_the_backup_stays_refused_after_restore_log_brings_it_the_originals_runs()
+    {
+        // The copy (reset-node forgotten) and the original share DBSYNC_LOG_PATH; restore-log gave the copy the original's
+        // run (its nodeId matches), and the copy's next sync passed and marked its changes synced unpushed (F2, variant).
+        var original = await SyncedItemsAsync();
+        var copy = Path.Combine(_fixture.Directory, "copy.sqlite");
+        SqliteConnection.ClearAllPools();
+        File.Copy(original, copy);
+        var shared = Path.Combine(_fixture.Directory, "shared-log.jsonl");
+        SyncFixture.Execute(original, "INSERT INTO item VALUES (50, 'original', NULL)");
+        Assert.Equal(SyncStatus.Succeeded, (await _engine.SyncAsync(new SyncRequest
+        {
+            Path = original, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, LogPath = shared,
+        })).Status);
+        Assert.Single((await _engine.RestoreLogAsync(new RestoreLogRequest { Path = copy, BackupPath = shared })).Restored);
+        SyncFixture.Execute(copy, string.Concat(Enumerable.Range(600, 5).Select(id => $"INSERT INTO item VALUES ({id}, 'copy', NULL);")));
+
+        var refused = await Assert.ThrowsAsync<DbSyncException>(() => SyncAsync(copy, ConflictPolicy.SourceWins));
+
+        Assert.Equal("DbSync.DuplicateNodeId", refused.ErrorId);
+        Assert.Contains(original, refused.Message, StringComparison.Ordinal);
+        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM {Table} WHERE id >= 600"));
+        Assert.Equal(5, await PendingAsync(copy));
+    }
+
+    [Fact]
     public async Task A_copy_taken_while_a_run_was_running_lacks_changes_that_run_committed_and_is_refused_as_a_copy()
     {
         // The copy held the run (as Running) in its log, so it passed for the original, and PostgreSQL kept for good a

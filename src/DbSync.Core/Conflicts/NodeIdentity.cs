@@ -59,7 +59,7 @@ public static class NodeIdentity
 
         // Whether the file recorded the node's last committed run; if not, that run was this file's unrecorded one, or another file's.
         var recordedLast = lastRun is { } committed && RecordedLast(sqlite, null, committed);
-        if (lastRun is { } seen && !recordedLast && !InRunLog(sqlite, null, seen))
+        if (lastRun is { } seen && !recordedLast && !StartedUnrecorded(sqlite, seen))
         {
             var at = lastSeen?.ToString("u", CultureInfo.InvariantCulture);
             // The run was made from this very path on this host, and this file does not have it: the file was replaced by
@@ -398,6 +398,23 @@ public static class NodeIdentity
 
     private static bool Knows(SqliteConnection sqlite, SqliteTransaction? transaction, Guid runId) =>
         RecordedLast(sqlite, transaction, runId) || InRunLog(sqlite, transaction, runId);
+
+    /// <summary>
+    /// The file's run log holds <paramref name="runId"/> as a run that did not end recorded: one this file may have started
+    /// and PostgreSQL committed, though the file never recorded it (killed, or the file could not be written, after the
+    /// COMMIT). A run that ended Succeeded or PartiallySucceeded was recorded by the file that made it, which wrote it into
+    /// its <c>last_run</c> in the same transaction: found here but not there, its entry came from a backup (restore-log)
+    /// into a file older than that run (a backup restored over it) or into another file under the same id (a copy sharing
+    /// the backup), and it passed for this file's own, whose changes up to that run's snapshot were then taken for
+    /// applied and marked synced without being pushed (fleet exploration, F2).
+    /// </summary>
+    private static bool StartedUnrecorded(SqliteConnection sqlite, Guid runId)
+    {
+        using var command = CaptureStore.Command(sqlite, null,
+            $"SELECT count(*) FROM _dbsync_runs WHERE run_id = $id AND status NOT IN ('{nameof(SyncStatus.Succeeded)}', '{nameof(SyncStatus.PartiallySucceeded)}')");
+        command.Parameters.AddWithValue("$id", runId.ToString());
+        return (long)command.ExecuteScalar()! > 0;
+    }
 
     private static bool InRunLog(SqliteConnection sqlite, SqliteTransaction? transaction, Guid runId)
     {
