@@ -741,21 +741,21 @@ public sealed class ConflictTests : IDisposable
     [InlineData(ConflictPolicy.TargetWins)]
     public async Task A_row_replaced_then_deleted_before_reset_node_is_not_left_in_postgresql_by_the_full_copy(ConflictPolicy policy)
     {
-        // INSERT OR REPLACE of a row the file had logs an insert, and after reset-node PostgreSQL's row counts as another
+        // INSERT OR REPLACE of a row the file had logs an insert, and after reset-node PostgreSQL's row counted as another
         // node's (the file wrote it under its old id): the delete was taken for an insert and delete that never reached
-        // PostgreSQL and left alone, with nothing pending (reset-node exploration).
+        // PostgreSQL and left alone, with nothing pending (reset-node exploration). Then it was a DeletedLocally conflict
+        // with the file's own past, undone under TargetWins; the new id owns what the released one wrote, so the file's
+        // delete is simply applied, under any policy (fleet exploration, F3).
         var path = await SyncedPeopleAsync();
         SyncFixture.Execute(path, "INSERT OR REPLACE INTO person VALUES ('a', 'new@x', 3); DELETE FROM person WHERE id = 'a';");
-        await _engine.ResetNodeAsync(new ResetNodeRequest { Path = path, ConnectionString = TestServer.ConnectionString });
+        Assert.True((await _engine.ResetNodeAsync(new ResetNodeRequest { Path = path, ConnectionString = TestServer.ConnectionString })).Released);
 
         var result = await SyncAsync(path, policy);
 
-        Assert.Equal((SyncStatus.Succeeded, "FullCopy", 1L, 1L), (result.Status, result.Tables.Single().Mode, result.Conflicts, result.ConflictsResolved));
-        var record = Assert.Single(await _engine.GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path }));
-        Assert.Equal(ConflictKind.DeletedLocally, record.Kind);
-        // The source's delete reaches PostgreSQL, or the target's row comes back to the file: either way they agree.
-        Assert.Equal(policy == ConflictPolicy.SourceWins ? 0 : 1, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".person WHERE id = 'a'"));
-        Assert.Equal(policy == ConflictPolicy.SourceWins ? null : "a@x", Local(path, "SELECT email FROM person WHERE id = 'a'"));
+        Assert.Equal((SyncStatus.Succeeded, "FullCopy", 0L, 0L), (result.Status, result.Tables.Single().Mode, result.Conflicts, result.ConflictsResolved));
+        Assert.Empty(await _engine.GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path }));
+        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".person WHERE id = 'a'"));
+        Assert.Null(Local(path, "SELECT email FROM person WHERE id = 'a'"));
         TableComparer.AssertIdentical(path, _fixture.Schema);
         Assert.Equal(0, await PendingAsync(path));
     }
@@ -772,6 +772,31 @@ public sealed class ConflictTests : IDisposable
         Assert.Equal((SyncStatus.Succeeded, "Push", 1L, 1L, 1L), (result.Status, result.Tables.Single().Mode, result.Conflicts, result.ConflictsResolved, result.Deleted));
         Assert.Equal(ConflictKind.DeletedLocally, Assert.Single(await _engine.GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path })).Kind);
         TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task After_reset_node_on_a_file_that_made_the_last_run_its_pending_changes_are_no_conflicts_with_itself(bool withConnection)
+    {
+        // No other writer: the new id did not own what the old one wrote, so the file's own edit and delete were conflicts
+        // with itself, undone here under TargetWins (fleet exploration, F3).
+        var path = await SyncedItemsAsync();
+        SyncFixture.Execute(path, "UPDATE item SET name = 'local edit' WHERE id = 1; DELETE FROM item WHERE id = 2; INSERT INTO item VALUES (11, 'new', NULL);");
+        var reset = await _engine.ResetNodeAsync(new ResetNodeRequest { Path = path, ConnectionString = withConnection ? TestServer.ConnectionString : null });
+        Assert.Equal(withConnection, reset.Released);
+
+        var result = await SyncAsync(path, ConflictPolicy.TargetWins);
+
+        Assert.Equal((SyncStatus.Succeeded, 0L, 0L), (result.Status, result.Conflicts, result.ConflictsResolved));
+        Assert.Equal("local edit", Local(path, "SELECT name FROM item WHERE id = 1"));
+        Assert.Null(Local(path, "SELECT name FROM item WHERE id = 2"));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+        Assert.Empty(await _engine.GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path }));
+        // Its next change to a row it synced under the old id is its own too.
+        SyncFixture.Execute(path, "UPDATE item SET name = 'again' WHERE id = 3");
+        Assert.Equal(0L, (await SyncAsync(path, ConflictPolicy.Fail)).Conflicts);
+        Assert.Equal("again", _fixture.PgText($"SELECT name FROM {Table} WHERE id = 3"));
     }
 
     [Fact]

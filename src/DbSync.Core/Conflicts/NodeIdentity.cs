@@ -312,10 +312,11 @@ public static class NodeIdentity
     private const string ReleaseKey = "release_node_ids";
 
     /// <summary>
-    /// Releases <paramref name="nodeId"/> in dbsync.nodes when PostgreSQL's last run under it is one this file made;
-    /// with <paramref name="delete"/> false, only says whether it would.
+    /// Releases <paramref name="nodeId"/> in dbsync.nodes when PostgreSQL's last run under it is one this file made, and
+    /// gives its transactions to <paramref name="heir"/>, the file's new id; with <paramref name="delete"/> false, only says
+    /// whether it would.
     /// </summary>
-    private static async Task<bool> ReleaseAsync(NpgsqlConnection pg, SqliteConnection sqlite, SqliteTransaction? transaction, string nodeId,
+    private static async Task<bool> ReleaseAsync(NpgsqlConnection pg, SqliteConnection sqlite, SqliteTransaction? transaction, string nodeId, string heir,
         CancellationToken cancellationToken, bool delete = true)
     {
         using var read = new NpgsqlCommand("SELECT last_run FROM dbsync.nodes WHERE node_id = $1 AND to_regclass('dbsync.nodes') IS NOT NULL", pg);
@@ -340,10 +341,23 @@ public static class NodeIdentity
             return true;
         }
 
-        using var release = new NpgsqlCommand("DELETE FROM dbsync.nodes WHERE node_id = $1 AND last_run = $2", pg);
+        // This file made the old id's last run, so what the old id wrote is this file's: the new id owns it too. Left to
+        // the old id alone, every row the file had synced was another writer's to the new one, and the file's own changes
+        // pending at the reset were conflicts with itself: undone under TargetWins, held under Fail (fleet exploration,
+        // F3). Shared, not moved: a copy released so leaves the id to the original, whose history before the copy this is
+        // too. One statement, so the id is never released without its transactions passing on.
+        using var release = new NpgsqlCommand("""
+            WITH released AS (DELETE FROM dbsync.nodes WHERE node_id = $1 AND last_run = $2 RETURNING node_id),
+            adopted AS (
+                INSERT INTO dbsync.node_txns (node_id, xid, at)
+                SELECT $3, t.xid, t.at FROM dbsync.node_txns AS t WHERE t.node_id = $1 AND EXISTS (SELECT 1 FROM released)
+                ON CONFLICT DO NOTHING)
+            SELECT count(*) FROM released
+            """, pg);
         release.Parameters.AddWithValue(nodeId);
         release.Parameters.AddWithValue(run);
-        return await release.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
+        release.Parameters.AddWithValue(heir);
+        return (long)(await release.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))! > 0;
     }
 
     /// <summary>
@@ -370,9 +384,10 @@ public static class NodeIdentity
         }
 
         var kept = new List<string>();
+        var heir = CaptureStore.ReadMeta(sqlite, null, "node_id") ?? "";
         foreach (var nodeId in pending)
         {
-            if (await ReleaseAsync(pg, sqlite, null, nodeId, cancellationToken, delete: mayDelete).ConfigureAwait(false) && !mayDelete)
+            if (await ReleaseAsync(pg, sqlite, null, nodeId, heir, cancellationToken, delete: mayDelete).ConfigureAwait(false) && !mayDelete)
             {
                 kept.Add(nodeId);
             }
@@ -460,7 +475,7 @@ public static class NodeIdentity
                     var pg = await Target.TargetDatabase.OpenAsync(builder, cancellationToken).ConfigureAwait(false);
                     await using (pg.ConfigureAwait(false))
                     {
-                        released = await ReleaseAsync(pg, sqlite, transaction, previous, cancellationToken).ConfigureAwait(false);
+                        released = await ReleaseAsync(pg, sqlite, transaction, previous, nodeId, cancellationToken).ConfigureAwait(false);
                     }
                 }
                 catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
