@@ -421,12 +421,17 @@ public static class NodeIdentity
     /// its <c>last_run</c> in the same transaction: found here but not there, its entry came from a backup (restore-log)
     /// into a file older than that run (a backup restored over it) or into another file under the same id (a copy sharing
     /// the backup), and it passed for this file's own, whose changes up to that run's snapshot were then taken for
-    /// applied and marked synced without being pushed (fleet exploration, F2).
+    /// applied and marked synced without being pushed (fleet exploration, F2). Unless it started before the file's
+    /// <c>last_run</c>: then PostgreSQL lost the later commits (a crash with asynchronous commit, the target restored from
+    /// an older dump), and the file, newer than PostgreSQL rather than older, goes on as before.
     /// </summary>
     private static bool StartedUnrecorded(SqliteConnection sqlite, Guid runId)
     {
-        using var command = CaptureStore.Command(sqlite, null,
-            $"SELECT count(*) FROM _dbsync_runs WHERE run_id = $id AND status NOT IN ('{nameof(SyncStatus.Succeeded)}', '{nameof(SyncStatus.PartiallySucceeded)}')");
+        using var command = CaptureStore.Command(sqlite, null, $"""
+            SELECT count(*) FROM _dbsync_runs AS r WHERE r.run_id = $id
+                AND (r.status NOT IN ('{nameof(SyncStatus.Succeeded)}', '{nameof(SyncStatus.PartiallySucceeded)}')
+                    OR NOT EXISTS (SELECT 1 FROM _dbsync_runs AS l WHERE l.run_id = (SELECT value FROM _dbsync_meta WHERE key = '{LastRunKey}') AND l.started_at < r.started_at))
+            """);
         command.Parameters.AddWithValue("$id", runId.ToString());
         return (long)command.ExecuteScalar()! > 0;
     }
