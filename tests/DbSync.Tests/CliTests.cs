@@ -53,6 +53,46 @@ public sealed class CliTests : IDisposable
         return JsonDocument.Parse(lines[0]).RootElement;
     }
 
+    [Theory]
+    [InlineData(">/dev/full")]
+    [InlineData(">&-")]
+    [InlineData(">/dev/full 2>/dev/full")]
+    public async Task A_closed_or_full_stdout_is_said_on_stderr_and_leaves_the_exit_code_the_commands(string redirection)
+    {
+        // Ops exploration F1: the result could not be printed, the last-resort handler failed writing its failure object to
+        // the same stream, and the process died by SIGABRT (exit 134, a stack trace), a sync that committed included.
+        var path = Path.Combine(Path.GetTempPath(), $"dbsync-stdout-{Guid.NewGuid():N}.sqlite");
+        try
+        {
+            using (var sqlite = SyncFixture.OpenSqlite(path, create: true))
+            {
+                SyncFixture.Execute(sqlite, "CREATE TABLE t (id INTEGER PRIMARY KEY)");
+            }
+
+            foreach (var (command, expected) in new[] { ($"status --path '{path}' --json", 0), ($"status --path '{path}.missing' --json", 1) })
+            {
+                var start = new System.Diagnostics.ProcessStartInfo("bash") { RedirectStandardError = true };
+                start.ArgumentList.Add("-c");
+                start.ArgumentList.Add($"dotnet '{Path.Combine(AppContext.BaseDirectory, "dbsync.dll")}' {command} {redirection}");
+                using var process = System.Diagnostics.Process.Start(start)!;
+                var stderr = await process.StandardError.ReadToEndAsync();
+                await process.WaitForExitAsync();
+
+                Assert.True(process.ExitCode == expected, $"{command} {redirection}: exit {process.ExitCode}: {stderr}");
+                Assert.DoesNotContain("Unhandled exception", stderr, StringComparison.Ordinal);
+                if (!redirection.Contains("2>", StringComparison.Ordinal))
+                {
+                    Assert.Contains("dbsync: stdout could not be written", stderr, StringComparison.Ordinal);
+                }
+            }
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            File.Delete(path);
+        }
+    }
+
     [Fact]
     public async Task Version_is_text_or_with_json_one_object_and_takes_no_other_option()
     {
