@@ -71,13 +71,13 @@ public static class CliApp
             // with exit 0, an unknown command included.
             if (args.Length > 1 && (args[0] != "help" || args.Length > 2 || args[1].StartsWith('-')))
             {
-                return Fail(UsageError($"{args[0]} takes {(args[0] == "help" ? "one command name" : "nothing")} (got '{string.Join(" ", args.Skip(1))}'); " +
+                return Fail(UsageError($"{args[0]} takes {(args[0] == "help" ? "one command name" : "nothing")} (got '{Secrets.Redact(string.Join(" ", args.Skip(1)))}'); " +
                     "for one command's options: dbsync help COMMAND or dbsync COMMAND --help."), json, stdout, stderr);
             }
 
             if (args.Length == 2 && !_commands.ContainsKey(args[1]) && args[1] != "version")
             {
-                return Fail(UsageError($"Unknown command '{args[1]}'. Commands: {string.Join(", ", _commands.Keys)}."), json, stdout, stderr);
+                return Fail(UsageError($"Unknown command '{Secrets.Redact(args[1])}'. Commands: {string.Join(", ", _commands.Keys)}."), json, stdout, stderr);
             }
 
             stdout.WriteLine(args.Length == 2 ? CommandHelp(args[1]) : Help());
@@ -110,7 +110,7 @@ public static class CliApp
             // `--version --json` is one object for scripts; anything else after it is a mistake, not ignored.
             if (args.Skip(1).FirstOrDefault(a => a != "--json") is { } extra)
             {
-                return Fail(UsageError($"{args[0]} takes no option but --json; got '{extra}'."), json, stdout, stderr);
+                return Fail(UsageError($"{args[0]} takes no option but --json; got '{Secrets.Redact(extra)}'."), json, stdout, stderr);
             }
 
             stdout.WriteLine(args.Length > 1 ? new JsonObject { ["version"] = SyncEngine.Version }.ToJsonString() : $"dbsync {SyncEngine.Version}");
@@ -223,7 +223,7 @@ public static class CliApp
         // Before the plan: --what-if returned before this check, so `--what-if --interval 5` was accepted.
         if (!parsed.Flag("--watch") && parsed.Value("--interval") is { } interval)
         {
-            throw UsageError($"--interval goes with --watch (got --interval {interval} without it).");
+            throw UsageError($"--interval goes with --watch (got --interval {Secrets.Redact(interval)} without it).");
         }
 
         if (parsed.Flag("--what-if"))
@@ -580,7 +580,7 @@ public static class CliApp
         Guid? runId = null;
         if (parsed.Value("--run") is { } runText)
         {
-            runId = Guid.TryParse(runText, out var run) ? run : throw UsageError($"--run needs a run id (a GUID), not '{runText}'.");
+            runId = Guid.TryParse(runText, out var run) ? run : throw UsageError($"--run needs a run id (a GUID), not '{Secrets.Redact(runText)}'.");
         }
 
         var conflicts = await new SyncEngine().GetConflictsAsync(new ConflictQuery
@@ -953,7 +953,7 @@ public static class CliApp
         var command = args[0];
         if (!_commands.TryGetValue(command, out var spec))
         {
-            throw UsageError($"Unknown command '{command}'. Commands: {string.Join(", ", _commands.Keys)}.");
+            throw UsageError($"Unknown command '{Secrets.Redact(command)}'. Commands: {string.Join(", ", _commands.Keys)}.");
         }
 
         var parsed = new ParsedArgs(command);
@@ -971,7 +971,7 @@ public static class CliApp
             if (spec.Flags.Contains(arg))
             {
                 // A switch takes no value: '--json=false' must not quietly mean --json.
-                parsed.Flags.Add(inline is null ? arg : throw UsageError($"{arg} is a switch and takes no value ('{args[i]}')."));
+                parsed.Flags.Add(inline is null ? arg : throw UsageError($"{arg} is a switch and takes no value ('{Secrets.Redact(args[i])}')."));
             }
             else if (spec.Options.Contains(arg))
             {
@@ -990,7 +990,7 @@ public static class CliApp
             }
             else
             {
-                throw UsageError($"Unknown option '{arg}' for '{command}'. Options: {string.Join(", ", spec.Options.Concat(spec.Flags))}.");
+                throw UsageError($"Unknown option '{Secrets.Redact(arg)}' for '{command}'. Options: {string.Join(", ", spec.Options.Concat(spec.Flags))}.");
             }
         }
 
@@ -1109,7 +1109,7 @@ public static class CliApp
             var names = System.Enum.GetNames<T>();
             return names.FirstOrDefault(n => string.Equals(n, text, StringComparison.OrdinalIgnoreCase)) is { } match
                 ? System.Enum.Parse<T>(match)
-                : throw UsageError($"Option {name} must be one of {string.Join(", ", names)}, not '{text}'.");
+                : throw UsageError($"Option {name} must be one of {string.Join(", ", names)}, not '{Secrets.Redact(text)}'.");
         }
 
         /// <summary>
@@ -1136,7 +1136,7 @@ public static class CliApp
 
             return DateTime.TryParseExact(text, _isoFormats, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var value)
                 ? value
-                : throw UsageError($"Option {name} needs an ISO 8601 date or date-time (2020-12-01, 2020-12-01T09:30:00Z, 2020-12-01T10:30+01:00), not '{text}'.");
+                : throw UsageError($"Option {name} needs an ISO 8601 date or date-time (2020-12-01, 2020-12-01T09:30:00Z, 2020-12-01T10:30+01:00), not '{Secrets.Redact(text)}'.");
         }
 
         /// <summary>
@@ -1155,8 +1155,8 @@ public static class CliApp
             return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= minimum && value <= maximum
                 ? value
                 : throw UsageError(maximum == int.MaxValue
-                    ? $"Option {name} needs a whole number of {minimum} or more, not '{text}'."
-                    : $"Option {name} needs a whole number from {minimum} to {maximum}, not '{text}'.");
+                    ? $"Option {name} needs a whole number of {minimum} or more, not '{Secrets.Redact(text)}'."
+                    : $"Option {name} needs a whole number from {minimum} to {maximum}, not '{Secrets.Redact(text)}'.");
         }
     }
 }

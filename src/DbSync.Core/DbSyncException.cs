@@ -34,12 +34,18 @@ public enum DbSyncErrorCategory
 public class DbSyncException : Exception
 {
     /// <summary>Creates an exception with a stable error id.</summary>
+    /// <remarks>
+    /// The message and target are redacted (<see cref="Secrets.Redact"/>) whatever their source: a connection string given
+    /// where another value belongs (a --table pattern, a stray argument) was quoted in them, password and all, and from a
+    /// run's failure reached the run log (ops exploration, F5). Values are redacted where they are quoted as well, so
+    /// that the words after them survive.
+    /// </remarks>
     public DbSyncException(string errorId, DbSyncErrorCategory category, string message, string? target = null, Exception? inner = null)
-        : base(message, inner)
+        : base(Secrets.Redact(message), inner)
     {
         ErrorId = errorId;
         Category = category;
-        Target = target;
+        Target = target is null ? null : Secrets.Redact(target);
     }
 
     /// <summary>The stable identifier, for example <c>DbSync.SourceNotFound</c>.</summary>

@@ -325,14 +325,22 @@ public sealed class SyncEngine
         if (schema.Length == 0 || !Identifiers.FitsPostgres(schema))
         {
             throw new DbSyncException(ErrorIds.UsageError, DbSyncErrorCategory.InvalidArgument,
-                $"The schema name '{requested}' is empty or longer than {Identifiers.PostgresMaxBytes} bytes.");
+                $"The schema name '{Secrets.Redact(requested ?? "")}' is empty or longer than {Identifiers.PostgresMaxBytes} bytes.");
+        }
+
+        // A connection string given as the schema would be created as one, its password in pg_namespace and in every
+        // table's target in the run log (ops exploration, F5).
+        if (Secrets.Redact(schema) != schema)
+        {
+            throw new DbSyncException(ErrorIds.UsageError, DbSyncErrorCategory.InvalidArgument,
+                $"The schema name '{Secrets.Redact(requested ?? "")}' holds a password: it looks like a connection string, which goes in --connection (-ConnectionString).");
         }
 
         // A table synced into DbSync's own schema could overwrite its bookkeeping (a SQLite table named node_txns would
         // make every node's rows look like another writer's); PostgreSQL's own schemas are not for user tables either.
         return schema is "dbsync" or "information_schema" || schema.StartsWith("pg_", StringComparison.Ordinal)
             ? throw new DbSyncException(ErrorIds.UsageError, DbSyncErrorCategory.InvalidArgument,
-                $"The schema name '{requested}' is reserved: {(schema == "dbsync" ? "DbSync keeps its own tables (runs, nodes, node_txns, conflicts) there" : "it belongs to PostgreSQL")}. Choose another schema for the synced tables.")
+                $"The schema name '{Secrets.Redact(requested ?? "")}' is reserved: {(schema == "dbsync" ? "DbSync keeps its own tables (runs, nodes, node_txns, conflicts) there" : "it belongs to PostgreSQL")}. Choose another schema for the synced tables.")
             : schema;
     }
 
@@ -536,7 +544,7 @@ public sealed class SyncEngine
         foreach (var pattern in patterns.Where(p => !names.Any(n => SyncPlanner.Matches(n, [p]))))
         {
             throw new DbSyncException(ErrorIds.TableNotFound, DbSyncErrorCategory.ObjectNotFound,
-                $"--node-partitioned '{pattern}' matches no synced table. Tables: {string.Join(", ", names)}. Nothing was written.", pattern);
+                $"--node-partitioned '{Secrets.Redact(pattern)}' matches no synced table. Tables: {string.Join(", ", names)}. Nothing was written.", Secrets.Redact(pattern));
         }
     }
 
@@ -547,7 +555,7 @@ public sealed class SyncEngine
             if (request.NewestColumn is not null)
             {
                 throw new DbSyncException(ErrorIds.UsageError, DbSyncErrorCategory.InvalidArgument,
-                    $"--newest-column '{request.NewestColumn}' is only used with the Newest conflict policy (the policy is {request.ConflictPolicy}).");
+                    $"--newest-column '{Secrets.Redact(request.NewestColumn)}' is only used with the Newest conflict policy (the policy is {request.ConflictPolicy}).");
             }
 
             return;
@@ -563,7 +571,7 @@ public sealed class SyncEngine
         if (lacking.Count > 0)
         {
             throw new DbSyncException(ErrorIds.NewestColumnMissing, DbSyncErrorCategory.InvalidArgument,
-                $"The Newest conflict policy compares column '{request.NewestColumn}', which table(s) {string.Join(", ", lacking.Select(l => $"'{l}'"))} do not have; sync those tables with another policy (--table). Nothing was written.",
+                $"The Newest conflict policy compares column '{Secrets.Redact(request.NewestColumn)}', which table(s) {string.Join(", ", lacking.Select(l => $"'{l}'"))} do not have; sync those tables with another policy (--table). Nothing was written.",
                 lacking[0]);
         }
     }

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using DbSync.Core;
+using DbSync.Core.Bookkeeping;
 using DbSync.Cli;
 using DbSync.Tests.Infrastructure;
 using Npgsql;
@@ -404,6 +405,62 @@ public sealed class CliTests : IDisposable
         Assert.DoesNotContain(TestServer.Password, stdout + stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("wrong-", stdout + stderr, StringComparison.Ordinal);
         _ = builder;
+    }
+
+    [Fact]
+    public async Task A_connection_string_given_where_another_value_belongs_is_never_echoed_with_its_password()
+    {
+        // A forgotten --connection (`dbsync sync --path f "$CS"`), a slip of --table or --since: the usage error, the
+        // TableNotFound message and, through the failed attempt's backup line, restore-log and the next sync, the file's
+        // run log and dbsync.runs held the password (ops exploration, F5).
+        var path = _fixture.CopyChinook();
+        var cs = TestServer.ConnectionString;
+        var password = TestServer.Password;
+        var outputs = new List<(string Stdout, string Stderr)>();
+        async Task<JsonElement> Failure(int expectedCode, params string[] args)
+        {
+            var (code, stdout, stderr) = await RunCliAsync(args);
+            Assert.Equal(expectedCode, code);
+            outputs.Add((stdout, stderr));
+            return Json(stdout);
+        }
+
+        var stray = await Failure(2, "sync", "--path", path, cs, "--json");
+        // Redacted where it is quoted, so the rest of the message survives.
+        Assert.Matches(@"Password=\*\*\*[^']*' for 'sync'\. Options: --path", stray.GetProperty("message").GetString());
+        await Failure(2, "conflicts", "--connection", cs, "--node", cs, "--json");
+        await Failure(2, "log", "--path", path, "--since", cs, "--json");
+        await Failure(2, "sync", "--path", path, "--connection", cs, "--batch-size", cs, "--json");
+        await Failure(2, "sync", "--path", path, "--connection", cs, "--json=" + cs);
+        await Failure(2, "sync", "--path", path, "--connection", cs, "--conflict-policy", cs, "--json");
+        await Failure(2, cs, "--json");
+        // A short one fits a schema name: it was created, password and all, and named in every table's target.
+        var schemaError = await Failure(2, "sync", "--path", path, "--connection", cs, "--schema", "Host=x;Password=" + password, "--json");
+        Assert.Contains("Password=***", schemaError.GetProperty("message").GetString(), StringComparison.Ordinal);
+        var missing = await Failure(1, "sync", "--path", path, "--connection", cs, "--schema", _fixture.Schema, "--table", cs, "--json");
+        Assert.Equal("DbSync.TableNotFound", missing.GetProperty("errorId").GetString());
+        Assert.Matches(@"Password=\*\*\*[^']*'\. Tables: ", missing.GetProperty("message").GetString());
+        await Failure(1, "sync", "--path", path, "--connection", cs, "--schema", _fixture.Schema, "--node-partitioned", cs, "--json");
+        foreach (var (stdout, stderr) in outputs)
+        {
+            Assert.DoesNotContain(password, stdout + stderr, StringComparison.Ordinal);
+        }
+
+        var backup = RunLog.BackupPathFor(path, null)!;
+        Assert.Contains("Password=***", File.ReadAllText(backup), StringComparison.Ordinal);
+        Assert.DoesNotContain(password, File.ReadAllText(backup), StringComparison.Ordinal);
+
+        // The failed attempts, restored into the file and sent to dbsync.runs by the next sync.
+        Assert.Equal(0, (await RunCliAsync("restore-log", "--path", path, "--json")).Code);
+        Assert.Equal(0, (await RunCliAsync("sync", "--path", path, "--connection", cs, "--schema", _fixture.Schema, "--json")).Code);
+        Assert.True(_fixture.PgScalar($"SELECT count(*) FROM dbsync.runs WHERE path = '{RunLock.TryRealPath(path).Replace("'", "''", StringComparison.Ordinal)}' AND message LIKE '%Password=***%'") >= 2);
+        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM dbsync.runs r WHERE strpos(r::text, '{password.Replace("'", "''", StringComparison.Ordinal)}') > 0"));
+        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM pg_namespace WHERE strpos(nspname, '{password.Replace("'", "''", StringComparison.Ordinal)}') > 0"));
+        using var sqlite = SyncFixture.OpenSqlite(path);
+        using var command = sqlite.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM _dbsync_runs WHERE instr(message, $p) > 0 OR instr(tables, $p) > 0";
+        command.Parameters.AddWithValue("$p", password);
+        Assert.Equal(0L, (long)command.ExecuteScalar()!);
     }
 
     [Theory]

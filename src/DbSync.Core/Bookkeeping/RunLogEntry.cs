@@ -81,8 +81,10 @@ public sealed class RunLogEntry
     /// <summary>Stable error id of a failed run.</summary>
     public string? ErrorId { get; set; }
 
-    /// <summary>Error message of a failed run.</summary>
-    public string? Message { get; set; }
+    /// <summary>Error message of a failed run; never a password, whatever sets it (a run, or restore-log from an old backup).</summary>
+    public string? Message { get => _message; set => _message = value is null ? null : Secrets.Redact(value); }
+
+    private string? _message;
 
     /// <summary>DbSync version that ran.</summary>
     public string Version { get; set; } = SyncEngine.Version;
@@ -238,8 +240,10 @@ public sealed class TableLogEntry
     /// <summary>Why the table was skipped.</summary>
     public string? ErrorId { get; set; }
 
-    /// <summary>Why the table was skipped, in words.</summary>
-    public string? Message { get; set; }
+    /// <summary>Why the table was skipped, in words; never a password.</summary>
+    public string? Message { get => _message; set => _message = value is null ? null : Secrets.Redact(value); }
+
+    private string? _message;
 }
 
 /// <summary>Which runs <c>dbsync log</c> shows.</summary>

@@ -110,7 +110,7 @@ public static class ConflictStore
         // once the file had a node id, so a job without one looked healthy (exit 0, no conflicts) until its first sync.
         var nodeId = query.NodeId is null ? null : NodeIdText(query.NodeId)
             // Node ids are GUIDs: anything else would only list nothing.
-            ?? throw new DbSyncException(ErrorIds.UsageError, DbSyncErrorCategory.InvalidArgument, $"--node '{query.NodeId}' is not a node id (a GUID, as status and the run log show it).");
+            ?? throw new DbSyncException(ErrorIds.UsageError, DbSyncErrorCategory.InvalidArgument, $"--node '{Secrets.Redact(query.NodeId ?? "")}' is not a node id (a GUID, as status and the run log show it).");
         var builder = TargetDatabase.ParseConnectionString(query.ConnectionString, query.Credential);
         if (query.Path is not null)
         {

@@ -205,7 +205,7 @@ public static class SyncPlanner
             if (matches.Count == 0)
             {
                 throw new DbSyncException(ErrorIds.TableNotFound, DbSyncErrorCategory.ObjectNotFound,
-                    $"No table matches '{pattern}'. Tables: {string.Join(", ", tables.Select(t => t.Name))}.", pattern);
+                    $"No table matches '{Secrets.Redact(pattern)}'. Tables: {string.Join(", ", tables.Select(t => t.Name))}.", Secrets.Redact(pattern));
             }
 
             selected.AddRange(matches.Where(m => !selected.Contains(m)));
