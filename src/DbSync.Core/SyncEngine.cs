@@ -709,7 +709,8 @@ public sealed class SyncEngine
                             throw new DbSyncException(ErrorIds.DuplicateNodeId, DbSyncErrorCategory.InvalidOperation,
                                 $"'{result.Path}' lacks changes that run {applied.Runs.MaxBy(r => r.Value).Key} of its node read from it and PostgreSQL committed (table '{plan.Source.Name}', change {through}): " +
                                 "it is a copy of the file taken while that run was running, or restored from one, and PostgreSQL has changes this file does not. " +
-                                $"Run 'dbsync reset-node --path <this file> --connection ...' (Reset-DbSyncNode) to give it an identity of its own, then 'dbsync sync --resync' to make PostgreSQL match it. Nothing was written.",
+                                "Or that run is still running on this same file, reached by another path whose lock this run cannot see (a bind mount into a container, which has its own lock files; a share another host mounts); then it is no copy: do not reset it, sync again once that run has ended, and give every run one path to the file. " +
+                                $"If it is a copy, run 'dbsync reset-node --path <this file> --connection ...' (Reset-DbSyncNode) to give it an identity of its own, then 'dbsync sync --resync' to make PostgreSQL match it. Nothing was written.",
                                 result.Path);
                         }
 
