@@ -1152,9 +1152,15 @@ public static class CliApp
                 return null;
             }
 
-            return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= minimum && value <= maximum
-                ? value
-                : throw UsageError(maximum == int.MaxValue
+            if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= minimum && value <= maximum)
+            {
+                return value;
+            }
+
+            // A whole number too large for the option (99999999999 for --lock-timeout) was told it needs "a whole number of
+            // 0 or more", which it is: the limit is named (ops exploration, F10).
+            var tooLarge = text.Length > 0 && text.All(char.IsAsciiDigit) && (text.TrimStart('0').Length > 10 || long.Parse(text, CultureInfo.InvariantCulture) > maximum);
+            throw UsageError(maximum == int.MaxValue && !tooLarge
                     ? $"Option {name} needs a whole number of {minimum} or more, not '{Secrets.Redact(text)}'."
                     : $"Option {name} needs a whole number from {minimum} to {maximum}, not '{Secrets.Redact(text)}'.");
         }

@@ -241,6 +241,19 @@ public sealed class CliContractTests : IDisposable
         Assert.Equal($"Option --batch-size needs a whole number of 1 or more, not '{value}'.", Json(stdout).GetProperty("message").GetString());
     }
 
+    [Theory]
+    [InlineData("--lock-timeout", "99999999999")]
+    [InlineData("--lock-timeout", "2147483648")]
+    [InlineData("--batch-size", "000000000000000000099999999999")]
+    public async Task A_whole_number_too_large_for_an_option_is_told_the_limit(string option, string value)
+    {
+        // It was told it "needs a whole number of 0 or more", which it is (ops exploration, F10).
+        var (code, stdout, _) = await RunCliAsync("sync", "--path", "x", "--connection", "Host=x", option, value, "--json");
+
+        Assert.Equal(2, code);
+        Assert.Equal($"Option {option} needs a whole number from {(option == "--batch-size" ? 1 : 0)} to 2147483647, not '{value}'.", Json(stdout).GetProperty("message").GetString());
+    }
+
     [Fact]
     public async Task An_empty_newest_column_is_a_usage_error_before_any_run()
     {
