@@ -11,8 +11,20 @@ public sealed class WatchOptions
     /// <summary>Run at least this often even when no commit was seen (it also bounds the retry backoff).</summary>
     public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>How often the file is checked for a new commit. Small: this is what the latency depends on.</summary>
+    /// <summary>
+    /// How often the file is checked for a new commit where no file-system events wake the watch (no watcher could be
+    /// made). Small: this is what the latency depends on.
+    /// </summary>
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>
+    /// How often an idle watch checks the file while file-system events wake it at each write: the bound on the latency
+    /// of a commit no event announces (a network file system, another host's write).
+    /// </summary>
+    public TimeSpan IdleCheckInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Counts the watch's checks of the file (tests: an idle watch checks rarely).</summary>
+    internal Action? OnCheck { get; init; }
 
     /// <summary>The first wait after a failed run; it doubles up to <see cref="Interval"/>.</summary>
     public TimeSpan FirstRetryDelay { get; init; } = TimeSpan.FromSeconds(1);
@@ -44,8 +56,9 @@ public sealed record WatchRun(SyncResult? Result, DbSyncException? Error, TimeSp
 /// </summary>
 /// <remarks>
 /// A commit is noticed through SQLite's <c>PRAGMA data_version</c>, which changes on a connection whenever another
-/// connection commits: a cheap query, polled every few milliseconds, and exact (no file-system events to miss or
-/// coalesce). A run happens only when a change log holds more entries than the last run left pending (rows it held,
+/// connection commits: a cheap query, and exact. It is asked whenever a file-system event says the file or its journal
+/// was written (<see cref="CommitSignal"/>), and at least every <see cref="WatchOptions.IdleCheckInterval"/> (events can
+/// be missed: a network file system raises none); without a watcher, every <see cref="WatchOptions.PollInterval"/>. A run happens only when a change log holds more entries than the last run left pending (rows it held,
 /// tables it skipped: those are tried again each interval) or a table still needs its initial load, or when the schema
 /// changed (<c>PRAGMA schema_version</c>) so that a run has work: a table to capture, capture triggers to re-install (a
 /// table rebuilt or dropped and created again), a new column to copy. So an idle node writes no run log entries, and
@@ -74,6 +87,8 @@ public static class SyncWatcher
         var busyTimeout = (int)Math.Ceiling(request.BusyTimeout.TotalSeconds);
         var identity = FileIdentity.Of(path);
         SqliteConnection? watch = SourceDatabase.Open(path, busyTimeout, cancellationToken);
+        using var signal = CommitSignal.For(path);
+        Task Idle() => signal.Active ? signal.WaitAsync(options.IdleCheckInterval, cancellationToken) : Delay(options.PollInterval, cancellationToken);
         try
         {
             var force = true; // the first pass always runs: it enables capture and loads new tables
@@ -102,11 +117,12 @@ public static class SyncWatcher
                         force = true; // another file: whatever it holds is news
                     }
 
+                    options.OnCheck?.Invoke();
                     version = DataVersion(watch);
                     var timer = DateTime.UtcNow - lastRun >= options.Interval;
                     if (!(force || version != seen || timer))
                     {
-                        await Delay(options.PollInterval, cancellationToken).ConfigureAwait(false);
+                        await Idle().ConfigureAwait(false);
                         continue;
                     }
 
