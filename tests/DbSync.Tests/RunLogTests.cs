@@ -242,6 +242,25 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    [UnsupportedOSPlatform("windows")]
+    public async Task A_backup_path_naming_a_device_is_neither_written_nor_read()
+    {
+        // Ops exploration F9: --log-path /dev/null made '/dev/null.lock' (as root) and said backup: true; /dev/stdout mixed
+        // the backup's lines into the JSON a script reads. A device, pipe or socket keeps nothing restore-log could read.
+        var path = _fixture.CreateDatabase("CREATE TABLE t (id INTEGER PRIMARY KEY); INSERT INTO t VALUES (1);");
+        File.Delete("/dev/null.lock");
+
+        var (code, stdout, stderr) = await CliTests.RunCliAsync("sync", "--path", path, "--connection", TestServer.ConnectionString,
+            "--schema", _fixture.Schema, "--log-path", "/dev/null", "--json");
+
+        Assert.True(code == 0, $"exit {code}: {stdout} {stderr}");
+        var result = JsonDocument.Parse(stdout).RootElement;
+        Assert.False(result.GetProperty("log").GetProperty("backup").GetBoolean());
+        Assert.Contains(result.GetProperty("warnings").EnumerateArray(), w => w.GetString()!.Contains("'/dev/null' could not be written: it is not a regular file", StringComparison.Ordinal));
+        Assert.False(File.Exists("/dev/null.lock"));
+    }
+
+    [Fact]
     public async Task A_mistyped_path_or_a_folder_leaves_no_backup_beside_it_unless_a_backup_was_named()
     {
         // Such an attempt wrote a new backup and its lock file beside whatever the path named: 'missing.sqlite-dbsync-log.jsonl',

@@ -88,7 +88,9 @@ public static class RunLog
         var configured = string.IsNullOrWhiteSpace(explicitPath) ? Environment.GetEnvironmentVariable(LogPathVariable) : explicitPath;
         if (!string.IsNullOrWhiteSpace(configured))
         {
-            return RunLock.TryRealPath(Path.GetFullPath(configured));
+            // A device or pipe (/dev/stdout) keeps its name: its link leads to '/proc/PID/fd/pipe:[N]', which names nothing.
+            var named = Path.GetFullPath(configured);
+            return Watching.FileIdentity.IsSpecial(named) ? named : RunLock.TryRealPath(named);
         }
 
         // A path carrying a password that names no file is a connection string given as the path: no backup is named
@@ -158,10 +160,18 @@ public static class RunLog
         }
     }
 
-    /// <summary>Throws when the backup names a SQLite database or its journal, which no append or prune may touch.</summary>
+    /// <summary>Throws when the backup names a SQLite database or its journal, or a device, pipe or socket, which no append or prune may touch.</summary>
     /// <exception cref="IOException">It does.</exception>
-    private static void RefuseDatabase(string backupPath)
+    private static void RefuseNonBackup(string backupPath)
     {
+        // /dev/stdout mixed the backup's lines into the JSON a script reads (or failed on a pipe), /dev/null made
+        // '/dev/null.lock' as root; neither keeps anything to restore (ops exploration, F9). Asked first: reading a pipe's head
+        // to look for SQLite's would wait for ever.
+        if (Watching.FileIdentity.IsSpecial(backupPath))
+        {
+            throw new IOException("it is not a regular file (a device, a pipe or a socket), so it keeps nothing restore-log could bring back, and nothing was written to it; name a file (--log-path, DBSYNC_LOG_PATH)");
+        }
+
         if (Source.SourceDatabase.IsSqliteFile(backupPath))
         {
             throw new IOException("it is a SQLite database (or a database's journal), not a run log backup, and was left as it is; name a file of its own (--log-path, DBSYNC_LOG_PATH)");
@@ -180,7 +190,7 @@ public static class RunLog
             text.Append(entry.ToJson()).Append('\n');
         }
 
-        RefuseDatabase(backupPath);
+        RefuseNonBackup(backupPath);
         using var hold = LockBackup(backupPath);
         using var stream = new FileStream(backupPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
         // A last line cut short (a crash or a full disk while it was written) is ended first, so that it stays one
@@ -617,6 +627,12 @@ public static class RunLog
     private static Dictionary<Guid, RunLogEntry> MostFinalInBackup(string backupPath, HashSet<Guid> runs)
     {
         var found = new Dictionary<Guid, RunLogEntry>();
+        if (Watching.FileIdentity.IsSpecial(backupPath))
+        {
+            // A pipe (--log-path /dev/stdout) would be read until whoever writes it closes it: for ever. It holds no lines.
+            return found;
+        }
+
         var ids = runs.Select(r => r.ToString()).ToList();
         try
         {
@@ -733,7 +749,7 @@ public static class RunLog
             }
         }
 
-        RefuseDatabase(backupPath);
+        RefuseNonBackup(backupPath);
         using var hold = LockBackup(backupPath)
             ?? throw new UnauthorizedAccessException($"its lock file '{BackupLockPathFor(backupPath)}' cannot be made or opened, and lines other processes append while it is rewritten would be lost");
         var realPath = RunLock.TryRealPath(databasePath);
@@ -1070,6 +1086,11 @@ public static class RunLog
                 Directory.Exists(backupPath)
                     ? $"The run log backup '{backupPath}' is a folder; give the backup file (FILE-dbsync-log.jsonl)."
                     : $"The run log backup '{backupPath}' does not exist.", backupPath);
+        }
+
+        if (Watching.FileIdentity.IsSpecial(backupPath))
+        {
+            throw Unreadable(backupPath, new IOException("it is not a regular file (a device, a pipe or a socket)"));
         }
 
         try

@@ -44,6 +44,37 @@ internal static class FileIdentity
         return File.Exists(path) ? File.GetCreationTimeUtc(path).Ticks.ToString(System.Globalization.CultureInfo.InvariantCulture) : null;
     }
 
+    /// <summary>
+    /// Whether <paramref name="path"/> names something other than a regular file or a folder: a character device
+    /// (<c>/dev/null</c>, a terminal), a pipe or a socket (<c>/dev/stdout</c> of a piped process). Linux only (statx's
+    /// <c>stx_mode</c> at offset 28); false elsewhere and when nothing is there.
+    /// </summary>
+    public static bool IsSpecial(string path)
+    {
+        if (!OperatingSystem.IsLinux() || _noStatx)
+        {
+            return false;
+        }
+
+        var buffer = new byte[256];
+        try
+        {
+            if (NativeMethods.statx(AtFdCwd, path, 0, StatxType, buffer) != 0)
+            {
+                return false;
+            }
+        }
+        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return false;
+        }
+
+        var type = BitConverter.ToUInt16(buffer, 28) & 0xF000;
+        return type is not (0x8000 or 0x4000); // S_IFREG, S_IFDIR
+    }
+
+    private const uint StatxType = 0x1;
+
     private static class NativeMethods
     {
         [DllImport("libc", SetLastError = true, ExactSpelling = true)]
