@@ -768,6 +768,39 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
 
     [Fact]
     [UnsupportedOSPlatform("windows")]
+    public async Task A_folder_that_refuses_sqlites_wal_files_is_named_not_the_file()
+    {
+        // Ops exploration F8: a WAL-mode file the account may write, in a folder it may not: SQLite cannot create the
+        // -wal and -shm files, and the error blamed the file ("attempt to write a readonly database").
+        var folder = Path.Combine(_fixture.Directory, "closed");
+        Directory.CreateDirectory(folder);
+        File.SetUnixFileMode(_fixture.Directory, File.GetUnixFileMode(_fixture.Directory) | UnixFileMode.OtherExecute);
+        var path = _fixture.CreateDatabase("PRAGMA journal_mode = WAL; CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'a');", "closed/f.sqlite");
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        SyncFixture.Execute(path, "INSERT INTO t VALUES (2, 'b')");
+        SqliteCleanup();
+        var all = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite;
+        foreach (var file in Directory.GetFiles(folder))
+        {
+            File.SetUnixFileMode(file, all);
+        }
+
+        File.SetUnixFileMode(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute
+            | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+
+        using var sync = StartDotnet("dbsync.dll", SyncArgs(path), user: "nobody");
+        var stdout = await sync.StandardOutput.ReadToEndAsync();
+        var stderr = await sync.StandardError.ReadToEndAsync();
+        await sync.WaitForExitAsync();
+
+        output.WriteLine(stdout + stderr);
+        Assert.Equal(1, sync.ExitCode);
+        Assert.Contains("\"errorId\":\"DbSync.SourceReadOnly\"", stdout, StringComparison.Ordinal);
+        Assert.Contains($"its folder '{folder}' does not let the account that runs DbSync create files", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [UnsupportedOSPlatform("windows")]
     public async Task A_lock_file_that_cannot_be_created_is_a_clear_error_at_once_not_a_lock_timeout()
     {
         // Every failure to open the lock file was taken for another run holding it: a read-only file system, a name too

@@ -440,6 +440,30 @@ public static class SourceDatabase
         internal static extern int sqlite3_busy_handler(nint db, BusyCallback callback, nint argument);
     }
 
+    /// <summary>
+    /// The database's folder when no file can be created in it, else null. SQLite's "attempt to write a readonly database"
+    /// blamed a file the account may write when only the folder refused SQLite's journal or WAL files (ops exploration,
+    /// F8). The probe file is removed as it is closed; the database itself is never opened here.
+    /// </summary>
+    private static string? FolderProblem(string fullPath)
+    {
+        var folder = Path.GetDirectoryName(fullPath);
+        if (folder is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            using var probe = new FileStream(Path.Combine(folder, $".dbsync-probe-{Guid.NewGuid():N}"), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
+            return null;
+        }
+        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
+        {
+            return folder;
+        }
+    }
+
     /// <summary>Turns a SQLite failure into a DbSyncException with a stable id.</summary>
     public static DbSyncException Translate(SqliteException ex, string fullPath)
     {
@@ -454,7 +478,9 @@ public static class SourceDatabase
                 $"The SQLite database '{fullPath}' is damaged: {ex.Message}", fullPath, ex),
             SQLitePCL.raw.SQLITE_READONLY or SQLitePCL.raw.SQLITE_PERM or SQLitePCL.raw.SQLITE_CANTOPEN => new DbSyncException(
                 ErrorIds.SourceReadOnly, DbSyncErrorCategory.PermissionDenied,
-                $"The SQLite database '{fullPath}' cannot be written: {ex.Message}", fullPath, ex),
+                FolderProblem(fullPath) is { } folder
+                    ? $"The SQLite database '{fullPath}' cannot be written: its folder '{folder}' does not let the account that runs DbSync create files, and SQLite keeps its journal (or, in WAL mode, its -wal and -shm files) beside the database ({ex.Message}). Let that account write the folder."
+                    : $"The SQLite database '{fullPath}' cannot be written: {ex.Message}", fullPath, ex),
             SQLitePCL.raw.SQLITE_BUSY or SQLitePCL.raw.SQLITE_LOCKED => new DbSyncException(ErrorIds.SourceBusy, DbSyncErrorCategory.OperationTimeout,
                 // Only sync, enable, disable, reset-node and quarantine --retry take --busy-timeout; the read-only commands wait
                 // a fixed time of their own (2 to 30 s), and "the busy timeout" named an option they do not have (contract exploration, F3).
