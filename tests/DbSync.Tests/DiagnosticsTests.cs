@@ -331,6 +331,36 @@ public sealed class DiagnosticsTests : IDisposable
     }
 
     [Fact]
+    public async Task Status_says_the_next_sync_skips_a_table_whose_key_changed_or_whose_column_was_dropped()
+    {
+        // Schema exploration M1: status --detailed said "not copied to PostgreSQL yet: the next sync copies its rows in
+        // full", or nothing, for tables the next sync skips with DbSync.SchemaChanged.
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE rekeyed (id INTEGER PRIMARY KEY, code TEXT NOT NULL, v TEXT);
+            CREATE TABLE narrowed (id INTEGER PRIMARY KEY, a TEXT, b TEXT);
+            INSERT INTO rekeyed VALUES (1, 'x', 'a'); INSERT INTO narrowed VALUES (1, 'a', 'b');
+            """);
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        SyncFixture.Execute(path, """
+            CREATE TABLE rekeyed_new (id INTEGER NOT NULL, code TEXT PRIMARY KEY, v TEXT);
+            INSERT INTO rekeyed_new SELECT * FROM rekeyed;
+            DROP TABLE rekeyed;
+            ALTER TABLE rekeyed_new RENAME TO rekeyed;
+            ALTER TABLE narrowed DROP COLUMN b;
+            """);
+
+        var status = await new SyncEngine().GetStatusAsync(new DbSync.Core.Diagnostics.StatusRequest { Path = path, Detailed = true });
+        var sync = await _fixture.SyncAsync(path);
+
+        var rekeyed = status.Tables.Single(t => t.Name == "rekeyed");
+        Assert.Contains("its primary key changed from (id) to (code) since capture began: the next sync skips it (DbSync.SchemaChanged)", rekeyed.Reason, StringComparison.Ordinal);
+        var narrowed = status.Tables.Single(t => t.Name == "narrowed");
+        Assert.Contains("column(s) 'b' were dropped or renamed in SQLite since the last sync: the next sync skips it (DbSync.SchemaChanged)", narrowed.Reason, StringComparison.Ordinal);
+        // As the next sync does.
+        Assert.All(sync.Tables, t => Assert.Equal((SyncStatus.Failed, ErrorIds.SchemaChanged), (t.Status, t.ErrorId)));
+    }
+
+    [Fact]
     public async Task Status_counts_every_row_of_a_table_never_copied_to_postgresql_as_waiting()
     {
         // Enabled only (or a first load stopped midway): PostgreSQL has none of its rows, and status said 0 pending

@@ -179,7 +179,8 @@ internal static class Inspector
                     {
                         Path = path, Name = table.Name, Captured = true, TriggersIntact = intact, PendingChanges = pending, Loaded = registered.Loaded,
                         Quarantined = held.GetValueOrDefault(registered.Id), Lag = lag,
-                        Reason = !intact ? "capture triggers are missing or altered; the next sync re-creates them and copies the table in full"
+                        Reason = SyncPlanner.SkipReason(table, registered) is { } skip ? (moved is null ? skip : $"{skip}; {moved}")
+                            : !intact ? "capture triggers are missing or altered; the next sync re-creates them and copies the table in full"
                             : !replaceCaptured ? "the next sync adds the triggers that capture the rows INSERT OR REPLACE and UPDATE OR REPLACE remove through a UNIQUE index (or a primary key compared under NOCASE or RTRIM)"
                             : notLoaded is not null ? (moved is null ? notLoaded : $"{notLoaded}; {moved}")
                             : moved,

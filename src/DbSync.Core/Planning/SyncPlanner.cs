@@ -288,6 +288,32 @@ public static class SyncPlanner
         }
     }
 
+    /// <summary>
+    /// Why the next sync skips this captured table, as far as the file alone tells (its key changed since capture began,
+    /// its key's collation is unknown, a synced column was dropped or renamed); null when nothing in the file says so.
+    /// Status shows it: it said "not copied to PostgreSQL yet: the next sync copies its rows in full", or nothing at all,
+    /// for such a table (schema exploration, M1). The sync's own message (and 'dbsync test') says what to do.
+    /// </summary>
+    public static string? SkipReason(SourceTable source, RegisteredTable registry)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(registry);
+        if (registry.KeySignature != CaptureStore.KeySignatureOf(source))
+        {
+            return $"its primary key changed from ({registry.KeySignature.Replace('\t', ',')}) to ({CaptureStore.KeySignatureOf(source).Replace('\t', ',')}) since capture began: the next sync skips it ({ErrorIds.SchemaChanged}), its changes stay pending; a sync's message says what to do";
+        }
+
+        if (source.UnknownKeyCollation is { } unknown)
+        {
+            return $"its primary key column '{unknown.Column}' is declared COLLATE {unknown.Collation}, which DbSync does not know: the next sync skips it ({ErrorIds.UnknownCollation})";
+        }
+
+        var lost = SourceTable.RecordedColumns(registry.ColumnSignature).Where(p => !source.Columns.Any(c => Identifiers.SqliteNames.Equals(c.Name, p))).ToList();
+        return lost.Count > 0
+            ? $"column(s) {string.Join(", ", lost.Select(l => $"'{l}'"))} were dropped or renamed in SQLite since the last sync: the next sync skips it ({ErrorIds.SchemaChanged}) until the PostgreSQL table matches and a sync with --resync copies it; a sync's message says what to do"
+            : null;
+    }
+
     /// <summary>Why a table whose key column compares under a collation DbSync does not have is skipped, and what to do.</summary>
     public static string UnknownCollationMessage(string table, string column, string collation) =>
         $"Table '{table}': its primary key column '{column}' is declared COLLATE {collation}, a collation that only the application's own connections register, "
