@@ -818,12 +818,12 @@ public static class CliApp
         ArgumentNullException.ThrowIfNull(error);
         if (error.Committed is { } committed)
         {
-            failure["inserted"] = committed.Inserted;
-            failure["updated"] = committed.Updated;
-            failure["deleted"] = committed.Deleted;
-            failure["conflicts"] = committed.Conflicts;
-            failure["conflictsResolved"] = committed.ConflictsResolved;
-            failure["quarantined"] = committed.Quarantined;
+            // The counts as a finished run's object has them: one builder, ToJson.
+            var run = ToJson(committed);
+            foreach (var name in (string[])["inserted", "updated", "deleted", "conflicts", "conflictsResolved", "quarantined"])
+            {
+                failure[name] = run[name]!.DeepClone();
+            }
         }
     }
 

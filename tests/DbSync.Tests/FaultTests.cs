@@ -62,6 +62,21 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
 
     private string[] SyncArgs(string path) => ["sync", "--path", path, "--connection", TestServer.ConnectionString, "--schema", _fixture.Schema, "--json"];
 
+    /// <summary>Syncs the file as the unprivileged user 'nobody' (tests run as root, which ignores file modes).</summary>
+    private async Task<(int ExitCode, string Stdout, string Stderr)> SyncAsNobodyAsync(string path)
+    {
+        using var sync = StartDotnet("dbsync.dll", SyncArgs(path), user: "nobody");
+        var stdout = await sync.StandardOutput.ReadToEndAsync();
+        var stderr = await sync.StandardError.ReadToEndAsync();
+        await sync.WaitForExitAsync();
+        output.WriteLine(stdout + stderr);
+        return (sync.ExitCode, stdout, stderr);
+    }
+
+    /// <summary>Read and write for owner, group and others.</summary>
+    private const UnixFileMode ReadWriteForAll = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite
+        | UnixFileMode.OtherRead | UnixFileMode.OtherWrite;
+
     [Fact]
     public async Task Kill_minus_9_at_random_points_while_another_process_writes_loses_and_duplicates_nothing()
     {
@@ -725,13 +740,8 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
         var before = SyncFixture.Hash(path);
 
-        using var sync = StartDotnet("dbsync.dll", SyncArgs(path), user: "nobody");
-        var stdout = await sync.StandardOutput.ReadToEndAsync();
-        var stderr = await sync.StandardError.ReadToEndAsync();
-        await sync.WaitForExitAsync();
-
-        output.WriteLine(stdout + stderr);
-        Assert.Equal(1, sync.ExitCode);
+        var (exitCode, stdout, stderr) = await SyncAsNobodyAsync(path);
+        Assert.Equal(1, exitCode);
         Assert.Contains("\"errorId\":\"DbSync.SourceReadOnly\"", stdout, StringComparison.Ordinal);
         Assert.Equal(before, SyncFixture.Hash(path));
         Assert.False(_fixture.SchemaExists());
@@ -749,20 +759,14 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
         Directory.CreateDirectory(folder);
         File.SetUnixFileMode(_fixture.Directory, File.GetUnixFileMode(_fixture.Directory) | UnixFileMode.OtherExecute);
         var path = _fixture.CreateDatabase("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'a');", "shared/f.sqlite");
-        var all = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite;
-        File.SetUnixFileMode(folder, all | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
-        File.SetUnixFileMode(path, all);
+        File.SetUnixFileMode(folder, ReadWriteForAll | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
+        File.SetUnixFileMode(path, ReadWriteForAll);
         Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
         File.SetUnixFileMode(RunLock.LockPathFor(path), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
         SyncFixture.Execute(path, "INSERT INTO t VALUES (2, 'by the service')");
 
-        using var sync = StartDotnet("dbsync.dll", SyncArgs(path), user: "nobody");
-        var stdout = await sync.StandardOutput.ReadToEndAsync();
-        var stderr = await sync.StandardError.ReadToEndAsync();
-        await sync.WaitForExitAsync();
-
-        output.WriteLine(stdout + stderr);
-        Assert.True(sync.ExitCode == 0, $"exit {sync.ExitCode}: {stdout} {stderr}");
+        var (exitCode, stdout, stderr) = await SyncAsNobodyAsync(path);
+        Assert.True(exitCode == 0, $"exit {exitCode}: {stdout} {stderr}");
         Assert.Equal(1, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".t WHERE v = 'by the service'"));
     }
 
@@ -779,22 +783,16 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
         SyncFixture.Execute(path, "INSERT INTO t VALUES (2, 'b')");
         SqliteCleanup();
-        var all = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite;
         foreach (var file in Directory.GetFiles(folder))
         {
-            File.SetUnixFileMode(file, all);
+            File.SetUnixFileMode(file, ReadWriteForAll);
         }
 
         File.SetUnixFileMode(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute
             | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
 
-        using var sync = StartDotnet("dbsync.dll", SyncArgs(path), user: "nobody");
-        var stdout = await sync.StandardOutput.ReadToEndAsync();
-        var stderr = await sync.StandardError.ReadToEndAsync();
-        await sync.WaitForExitAsync();
-
-        output.WriteLine(stdout + stderr);
-        Assert.Equal(1, sync.ExitCode);
+        var (exitCode, stdout, stderr) = await SyncAsNobodyAsync(path);
+        Assert.Equal(1, exitCode);
         Assert.Contains("\"errorId\":\"DbSync.SourceReadOnly\"", stdout, StringComparison.Ordinal);
         Assert.Contains($"its folder '{folder}' does not let the account that runs DbSync create files", stdout, StringComparison.Ordinal);
     }

@@ -559,24 +559,10 @@ internal static class Inspector
                 existing is null ? "Fix the values or declare the column with a type that holds them." : "Fix the values, or declare the column (in SQLite, or the existing PostgreSQL column) with a type that holds them.");
     }
 
-    /// <summary>
-    /// Null when a file can be created in the database's folder (the run's lock file, SQLite's journal), else why not.
-    /// The probe file is removed as it is closed.
-    /// </summary>
-    private static string? FolderProblem(string path)
-    {
-        var lockPath = Bookkeeping.RunLock.LockPathFor(path);
-        var probe = Path.Combine(Path.GetDirectoryName(path) ?? ".", $".dbsync-probe-{Guid.NewGuid():N}");
-        try
-        {
-            using var stream = new FileStream(probe, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
-            return null;
-        }
-        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
-        {
-            return $"The folder of '{path}' cannot be written by the account that runs DbSync ({ex.Message}): a sync needs it for its lock file ('{lockPath}') and SQLite for its journal.";
-        }
-    }
+    /// <summary>Null when a file can be created in the database's folder (the run's lock file, SQLite's journal), else why not.</summary>
+    private static string? FolderProblem(string path) => SourceDatabase.FolderProblem(path) is { } reason
+        ? $"The folder of '{path}' cannot be written by the account that runs DbSync ({reason}): a sync needs it for its lock file ('{Bookkeeping.RunLock.LockPathFor(path)}') and SQLite for its journal."
+        : null;
 
     private static string? NetworkFileSystem(string path)
     {

@@ -308,11 +308,15 @@ public static class SyncPlanner
             return $"its primary key column '{unknown.Column}' is declared COLLATE {unknown.Collation}, which DbSync does not know: the next sync skips it ({ErrorIds.UnknownCollation})";
         }
 
-        var lost = SourceTable.RecordedColumns(registry.ColumnSignature).Where(p => !source.Columns.Any(c => Identifiers.SqliteNames.Equals(c.Name, p))).ToList();
+        var lost = LostColumns(source, SourceTable.RecordedColumns(registry.ColumnSignature));
         return lost.Count > 0
             ? $"column(s) {string.Join(", ", lost.Select(l => $"'{l}'"))} were dropped or renamed in SQLite since the last sync: the next sync skips it ({ErrorIds.SchemaChanged}) until the PostgreSQL table matches and a sync with --resync copies it; a sync's message says what to do"
             : null;
     }
+
+    /// <summary>The columns recorded at the last sync that the source table no longer has (dropped or renamed).</summary>
+    private static List<string> LostColumns(SourceTable source, IEnumerable<string> recorded) =>
+        recorded.Where(p => !source.Columns.Any(c => Identifiers.SqliteNames.Equals(c.Name, p))).ToList();
 
     /// <summary>Why a table whose key column compares under a collation DbSync does not have is skipped, and what to do.</summary>
     public static string UnknownCollationMessage(string table, string column, string collation) =>
@@ -351,7 +355,7 @@ public static class SyncPlanner
         // Recorded by this DbSync's syncs only (older ones kept the columns alone): a different definition with the same
         // columns is a column dropped and added again.
         var definition = SourceTable.RecordedDefinition(registry.ColumnSignature);
-        var lost = previous.Where(p => !source.Columns.Any(c => Identifiers.SqliteNames.Equals(c.Name, p))).ToList();
+        var lost = LostColumns(source, previous);
         var targetName = Identifiers.ToTargetName(source.Name, preserveCase);
         CheckLength(targetName, $"Table '{source.Name}'", source.Name);
         foreach (var column in source.Columns)

@@ -42,17 +42,12 @@ public static class SourceDatabase
             // file drops every lock the process holds on it, SQLite's included. A watch validated the path before each
             // run with its polling connection open, lost that connection's WAL locks, and another program closing its
             // last connection then checkpointed and reset the WAL under it: the file was damaged (schema exploration, F0).
-            lock (HeaderGate)
+            read = ReadHead(full, head);
+            if (read < 0)
             {
-                if (!OperatingSystem.IsWindows() && Watching.FileIdentity.Of(full) is { } identity && OpenFiles.ContainsKey(identity))
-                {
-                    // SQLite has this very file open here, so it is a SQLite database; a header damaged since is
-                    // SQLite's to report (DbSync.SourceNotSqlite or SourceCorrupt from the next statement).
-                    return full;
-                }
-
-                using var stream = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-                read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+                // SQLite has this very file open here, so it is a SQLite database; a header damaged since is
+                // SQLite's to report (DbSync.SourceNotSqlite or SourceCorrupt from the next statement).
+                return full;
             }
         }
         catch (UnauthorizedAccessException ex)
@@ -185,22 +180,18 @@ public static class SourceDatabase
     {
         Span<byte> head = stackalloc byte[16];
         int read;
-        lock (HeaderGate)
+        try
         {
-            if (!OperatingSystem.IsWindows() && Watching.FileIdentity.Of(fullPath) is { } identity && OpenFiles.ContainsKey(identity))
-            {
-                return true;
-            }
+            read = ReadHead(fullPath, head);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false; // nothing there, or unreadable: the write that follows says why
+        }
 
-            try
-            {
-                using var stream = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-                read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                return false; // nothing there, or unreadable: the write that follows says why
-            }
+        if (read < 0)
+        {
+            return true; // a connection of this process has it open as a database
         }
 
         ReadOnlySpan<byte> wal = [0x37, 0x7f, 0x06];
@@ -208,6 +199,25 @@ public static class SourceDatabase
         return read == head.Length && head.SequenceEqual(Header)
             || read >= 4 && head[..3].SequenceEqual(wal) && head[3] is 0x82 or 0x83
             || read >= journal.Length && head[..journal.Length].SequenceEqual(journal);
+    }
+
+    /// <summary>
+    /// Reads the file's first bytes into <paramref name="head"/> and returns how many it read; -1, without opening it, when
+    /// a connection of this process has the file open: on POSIX systems closing ANY descriptor of a file drops every lock
+    /// the process holds on it, SQLite's included (schema exploration, F0).
+    /// </summary>
+    private static int ReadHead(string fullPath, Span<byte> head)
+    {
+        lock (HeaderGate)
+        {
+            if (!OperatingSystem.IsWindows() && Watching.FileIdentity.Of(fullPath) is { } identity && OpenFiles.ContainsKey(identity))
+            {
+                return -1;
+            }
+
+            using var stream = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            return stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        }
     }
 
     /// <summary>Serialises <see cref="Validate"/>'s header reads with <see cref="Register"/>.</summary>
@@ -441,26 +451,21 @@ public static class SourceDatabase
     }
 
     /// <summary>
-    /// The database's folder when no file can be created in it, else null. SQLite's "attempt to write a readonly database"
-    /// blamed a file the account may write when only the folder refused SQLite's journal or WAL files (ops exploration,
-    /// F8). The probe file is removed as it is closed; the database itself is never opened here.
+    /// Why no file can be created in the database's folder (the run's lock file, SQLite's journal or WAL files), or null
+    /// when one can. The probe file is removed as it is closed; the database itself is never opened here. Used by
+    /// <see cref="Translate(SqliteException, string)"/> and by the Source.Writable check.
     /// </summary>
-    private static string? FolderProblem(string fullPath)
+    internal static string? FolderProblem(string fullPath)
     {
-        var folder = Path.GetDirectoryName(fullPath);
-        if (folder is null)
-        {
-            return null;
-        }
-
         try
         {
-            using var probe = new FileStream(Path.Combine(folder, $".dbsync-probe-{Guid.NewGuid():N}"), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
+            using var probe = new FileStream(Path.Combine(Path.GetDirectoryName(fullPath) ?? ".", $".dbsync-probe-{Guid.NewGuid():N}"),
+                FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
             return null;
         }
         catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
         {
-            return folder;
+            return ex.Message;
         }
     }
 
@@ -478,8 +483,10 @@ public static class SourceDatabase
                 $"The SQLite database '{fullPath}' is damaged: {ex.Message}", fullPath, ex),
             SQLitePCL.raw.SQLITE_READONLY or SQLitePCL.raw.SQLITE_PERM or SQLitePCL.raw.SQLITE_CANTOPEN => new DbSyncException(
                 ErrorIds.SourceReadOnly, DbSyncErrorCategory.PermissionDenied,
-                FolderProblem(fullPath) is { } folder
-                    ? $"The SQLite database '{fullPath}' cannot be written: its folder '{folder}' does not let the account that runs DbSync create files, and SQLite keeps its journal (or, in WAL mode, its -wal and -shm files) beside the database ({ex.Message}). Let that account write the folder."
+                // SQLite's "attempt to write a readonly database" blamed a file the account may write when only the folder
+                // refused SQLite's journal or WAL files (ops exploration, F8).
+                FolderProblem(fullPath) is not null
+                    ? $"The SQLite database '{fullPath}' cannot be written: its folder '{Path.GetDirectoryName(fullPath) ?? "."}' does not let the account that runs DbSync create files, and SQLite keeps its journal (or, in WAL mode, its -wal and -shm files) beside the database ({ex.Message}). Let that account write the folder."
                     : $"The SQLite database '{fullPath}' cannot be written: {ex.Message}", fullPath, ex),
             SQLitePCL.raw.SQLITE_BUSY or SQLitePCL.raw.SQLITE_LOCKED => new DbSyncException(ErrorIds.SourceBusy, DbSyncErrorCategory.OperationTimeout,
                 // Only sync, enable, disable, reset-node and quarantine --retry take --busy-timeout; the read-only commands wait
