@@ -1488,7 +1488,7 @@ public sealed class SyncEngine
             {
                 var rows = CaptureStore.Scalar<long>(sqlite, transaction, $"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '{entry.LogTable}'") == 0
                     ? 0
-                    : CaptureStore.PendingRows(sqlite, transaction, entry, entry.KeyCount);
+                    : CaptureStore.PendingRows(sqlite, transaction, entry);
                 if (rows > 0)
                 {
                     pending += rows;

@@ -338,15 +338,29 @@ public sealed class DiagnosticsTests : IDisposable
         var path = _fixture.CreateDatabase("""
             CREATE TABLE rekeyed (id INTEGER PRIMARY KEY, code TEXT NOT NULL, v TEXT);
             CREATE TABLE narrowed (id INTEGER PRIMARY KEY, a TEXT, b TEXT);
+            CREATE TABLE widened (x INTEGER NOT NULL, y TEXT NOT NULL, v TEXT, PRIMARY KEY (x));
+            CREATE TABLE shortened (x INTEGER NOT NULL, y TEXT NOT NULL, v TEXT, PRIMARY KEY (x, y));
             INSERT INTO rekeyed VALUES (1, 'x', 'a'); INSERT INTO narrowed VALUES (1, 'a', 'b');
             """);
         Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        // Pending changes logged under the key capture began with: one row of widened, two of shortened sharing x.
+        SyncFixture.Execute(path, """
+            INSERT INTO widened VALUES (1, 'a', 'v'); INSERT INTO shortened VALUES (1, 'a', 'v'), (1, 'b', 'v');
+            """);
         SyncFixture.Execute(path, """
             CREATE TABLE rekeyed_new (id INTEGER NOT NULL, code TEXT PRIMARY KEY, v TEXT);
             INSERT INTO rekeyed_new SELECT * FROM rekeyed;
             DROP TABLE rekeyed;
             ALTER TABLE rekeyed_new RENAME TO rekeyed;
             ALTER TABLE narrowed DROP COLUMN b;
+            CREATE TABLE widened_new (x INTEGER NOT NULL, y TEXT NOT NULL, v TEXT, PRIMARY KEY (x, y));
+            INSERT INTO widened_new SELECT * FROM widened;
+            DROP TABLE widened;
+            ALTER TABLE widened_new RENAME TO widened;
+            CREATE TABLE shortened_new (x INTEGER NOT NULL, y TEXT NOT NULL, v TEXT, PRIMARY KEY (x));
+            INSERT INTO shortened_new SELECT x, min(y), min(v) FROM shortened GROUP BY x;
+            DROP TABLE shortened;
+            ALTER TABLE shortened_new RENAME TO shortened;
             """);
 
         var status = await new SyncEngine().GetStatusAsync(new DbSync.Core.Diagnostics.StatusRequest { Path = path, Detailed = true });
@@ -356,6 +370,14 @@ public sealed class DiagnosticsTests : IDisposable
         Assert.Contains("its primary key changed from (id) to (code) since capture began: the next sync skips it (DbSync.SchemaChanged)", rekeyed.Reason, StringComparison.Ordinal);
         var narrowed = status.Tables.Single(t => t.Name == "narrowed");
         Assert.Contains("column(s) 'b' were dropped or renamed in SQLite since the last sync: the next sync skips it (DbSync.SchemaChanged)", narrowed.Reason, StringComparison.Ordinal);
+        // A key made wider or narrower by a rebuild: status read the change log with the new key's width, and failed
+        // with "no such column: k2" (module2 exploration F3), or counted the two logged keys (1,'a') and (1,'b') as one.
+        var widened = status.Tables.Single(t => t.Name == "widened");
+        Assert.Contains("its primary key changed from (x) to (x,y)", widened.Reason, StringComparison.Ordinal);
+        Assert.Equal(1, widened.PendingChanges);
+        var shortened = status.Tables.Single(t => t.Name == "shortened");
+        Assert.Contains("its primary key changed from (x,y) to (x)", shortened.Reason, StringComparison.Ordinal);
+        Assert.Equal(2, shortened.PendingChanges);
         // As the next sync does.
         Assert.All(sync.Tables, t => Assert.Equal((SyncStatus.Failed, ErrorIds.SchemaChanged), (t.Status, t.ErrorId)));
     }

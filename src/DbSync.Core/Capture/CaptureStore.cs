@@ -34,7 +34,6 @@ public sealed class RegisteredTable
         return new RegisteredTable { Name = table.Name, KeySignature = CaptureStore.KeySignatureOf(table), ColumnSignature = "" };
     }
 
-    /// <summary>The change log table's name.</summary>
     /// <summary>Number of key columns (names in the signature have their tabs escaped).</summary>
     public int KeyCount => KeySignature.Split('\t').Length;
 
@@ -480,10 +479,12 @@ public static class CaptureStore
     /// Reads inside <paramref name="transaction"/>, or inside a read transaction of its own when it is null, so the
     /// count is of one snapshot of the log. Changes nothing.
     /// </remarks>
-    public static long PendingRows(SqliteConnection connection, SqliteTransaction? transaction, RegisteredTable registered, int keyCount)
+    public static long PendingRows(SqliteConnection connection, SqliteTransaction? transaction, RegisteredTable registered)
     {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(registered);
+        // The log's key columns are those capture began with, whatever the table's key is now (a rebuild may change it).
+        var keyCount = registered.KeyCount;
         using var own = transaction is null ? connection.BeginTransaction(deferred: true) : null;
         var read = transaction ?? own;
         var log = Identifiers.Quote(registered.LogTable);

@@ -171,7 +171,7 @@ internal static class Inspector
                     {
                         // One snapshot for the count and the age of the oldest change, even while a sync marks changes synced.
                         using var read = sqlite.BeginTransaction(deferred: true);
-                        pending = CaptureStore.PendingRows(sqlite, read, registered, table.KeyColumns.Count);
+                        pending = CaptureStore.PendingRows(sqlite, read, registered);
                         lag = pending > 0 ? OldestChangeAge(sqlite, read, registered) : null;
                     }
 
