@@ -978,6 +978,26 @@ public sealed class RunLogTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task Restore_refuses_a_sqlite_database_named_as_the_backup()
+    {
+        // module2 exploration F4: restore-log --backup naming a database (a script's variables mixed up) read its pages as
+        // lines: Succeeded, exit 0, dozens of "invalid line" warnings carrying binary content. Sync refused it already.
+        var path = _fixture.CopyChinook();
+        await _fixture.SyncAsync(path, "Genre");
+        var other = _fixture.CopyChinook("other.sqlite");
+        var before = (SyncFixture.Hash(path), SyncFixture.Hash(other));
+
+        foreach (var backup in new[] { path, other })
+        {
+            var refused = await Assert.ThrowsAsync<DbSyncException>(() => new SyncEngine().RestoreLogAsync(new RestoreLogRequest { Path = path, BackupPath = backup }));
+            Assert.Equal(ErrorIds.LogBackupUnreadable, refused.ErrorId);
+            Assert.Contains($"'{backup}' cannot be read (it is a SQLite database", refused.Message, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(before, (SyncFixture.Hash(path), SyncFixture.Hash(other)));
+    }
+
+    [Fact]
     public async Task Restore_refuses_a_status_that_is_not_exactly_a_name_and_negative_counts()
     {
         // The status was read as .NET reads enums: "succeeded", 3, 99 and "Running, Succeeded" were all stored (99 then

@@ -1093,6 +1093,13 @@ public static class RunLog
             throw Unreadable(backupPath, new IOException("it is not a regular file (a device, a pipe or a socket)"));
         }
 
+        // A database named as the backup (a script's variables mixed up) was read page by page as lines: exit 0 and
+        // dozens of "invalid line" warnings carrying its binary content (module2 exploration, F4).
+        if (Source.SourceDatabase.IsSqliteFile(backupPath))
+        {
+            throw Unreadable(backupPath, new IOException("it is a SQLite database (or a database's journal), not a run log backup; name the backup, FILE-dbsync-log.jsonl beside the database unless --log-path moved it"));
+        }
+
         try
         {
             using var stream = new FileStream(backupPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
