@@ -383,6 +383,37 @@ public sealed class DiagnosticsTests : IDisposable
     }
 
     [Fact]
+    public async Task Status_counts_every_row_of_a_table_whose_capture_triggers_a_rebuild_dropped_as_waiting()
+    {
+        // module2 exploration (F3's note): after an application's migration rebuilt a synced table (create, copy, drop,
+        // rename), its triggers were gone and the rows written since unlogged; status said 0 pending, lag null, so a
+        // monitor saw nothing to send while the next sync copies the whole table again.
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE item (id INTEGER PRIMARY KEY, v TEXT);
+            INSERT INTO item VALUES (1, 'a'), (2, 'b');
+            """);
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        SyncFixture.Execute(path, """
+            CREATE TABLE item_new (id INTEGER PRIMARY KEY, v TEXT);
+            INSERT INTO item_new SELECT * FROM item;
+            DROP TABLE item;
+            ALTER TABLE item_new RENAME TO item;
+            INSERT INTO item VALUES (3, 'c');
+            """);
+
+        var status = await new SyncEngine().GetStatusAsync(new DbSync.Core.Diagnostics.StatusRequest { Path = path, Detailed = true });
+
+        var item = status.Tables.Single(t => t.Name == "item");
+        Assert.False(item.TriggersIntact);
+        Assert.Equal(3, item.PendingChanges);
+        Assert.Equal(3, status.PendingChanges);
+        Assert.Contains("copies the table in full", item.Reason, StringComparison.Ordinal);
+        var sync = await _fixture.SyncAsync(path);
+        Assert.Equal(SyncStatus.Succeeded, sync.Status);
+        Assert.Equal(0, (await new SyncEngine().GetStatusAsync(new DbSync.Core.Diagnostics.StatusRequest { Path = path })).PendingChanges);
+    }
+
+    [Fact]
     public async Task Status_counts_every_row_of_a_table_never_copied_to_postgresql_as_waiting()
     {
         // Enabled only (or a first load stopped midway): PostgreSQL has none of its rows, and status said 0 pending

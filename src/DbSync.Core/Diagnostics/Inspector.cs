@@ -167,6 +167,16 @@ internal static class Inspector
                         lag = pending > 0 ? EnabledAge(sqlite, read, registered) : null;
                         notLoaded = $"not copied to PostgreSQL yet: the next sync copies its {pending} row(s) in full";
                     }
+                    else if (!intact && SyncPlanner.SkipReason(table, registered) is null)
+                    {
+                        // The triggers are gone (an application's migration rebuilt the table) or altered: what was written
+                        // since went unlogged, and the next sync copies every row again. Status said 0 pending while rows
+                        // waited (module2 exploration, F3's note), so a monitor saw nothing to send.
+                        var logged = RunLog.TableExists(sqlite, registered.LogTable);
+                        using var read = sqlite.BeginTransaction(deferred: true);
+                        pending = CaptureStore.Scalar<long>(sqlite, read, $"SELECT count(*) FROM {Identifiers.Quote(table.Name)}");
+                        lag = pending > 0 && logged ? OldestChangeAge(sqlite, read, registered) : null;
+                    }
                     else if (RunLog.TableExists(sqlite, registered.LogTable))
                     {
                         // One snapshot for the count and the age of the oldest change, even while a sync marks changes synced.
