@@ -113,6 +113,37 @@ public sealed class SchemaAndCaptureTests : IDisposable
     }
 
     [Fact]
+    public async Task A_file_of_a_thousand_captured_tables_pushes_and_marks_its_changes_synced()
+    {
+        // Scale exploration F1: counting the change logs left was one SQLite sum with a term per table, deeper than
+        // SQLite parses from about 997 tables ("Expression tree is too large"): PostgreSQL committed, then every run
+        // failed with DbSync.BookkeepingFailed and never marked its changes synced.
+        const int count = 1_000;
+        var ddl = new System.Text.StringBuilder();
+        for (var i = 0; i < count; i++)
+        {
+            ddl.Append(System.Globalization.CultureInfo.InvariantCulture, $"CREATE TABLE t{i} (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t{i} VALUES (1, 'a');\n");
+        }
+
+        var path = _fixture.CreateDatabase(ddl.ToString());
+        var load = await _fixture.SyncAsync(path);
+        Assert.Equal((SyncStatus.Succeeded, (long)count), (load.Status, load.Inserted));
+        var update = new System.Text.StringBuilder();
+        for (var i = 0; i < count; i++)
+        {
+            update.Append(System.Globalization.CultureInfo.InvariantCulture, $"UPDATE t{i} SET v = 'b{i}';\n");
+        }
+
+        SyncFixture.Execute(path, update.ToString());
+
+        var push = await _fixture.SyncAsync(path);
+
+        Assert.Equal((SyncStatus.Succeeded, (long)count), (push.Status, push.Updated));
+        Assert.Equal(0, (await _engine.GetStatusAsync(new StatusRequest { Path = path })).PendingChanges);
+        Assert.Equal("b999", _fixture.PgText($"SELECT v FROM \"{_fixture.Schema}\".t999"));
+    }
+
+    [Fact]
     public async Task Tables_without_a_primary_key_are_named_in_a_warning_and_the_rest_syncs()
     {
         var path = _fixture.CreateDatabase("""
