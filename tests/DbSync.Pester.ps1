@@ -112,3 +112,11 @@ function Invoke-ChildPwsh([string] $Script, [int] $TimeoutSeconds = 0) {
     $child.WaitForExit()
     [pscustomobject]@{ ExitCode = $child.ExitCode; Output = $stdout.Result + $stderr.Result }
 }
+
+function Get-StreamText([scriptblock] $Command) {
+    # The verbose and warning text a command writes (ShouldProcess writes its What-if/Confirm description as verbose
+    # text when it goes ahead under -Verbose), one string; errors are left out, a terminating one is caught.
+    $records = try { & $Command *>&1 } catch { $_ }
+    (@($records) | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] -or $_ -is [System.Management.Automation.WarningRecord] } |
+        ForEach-Object Message) -join "`n"
+}

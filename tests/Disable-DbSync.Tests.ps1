@@ -16,6 +16,13 @@ Describe 'Disable-DbSync' {
         (Get-DbSyncStatus -LiteralPath $db).CaptureEnabled | Should -BeFalse
     }
 
+    It 'keeps the password of a connection string given as the path out of its What-if and verbose text' {
+        (Invoke-ChildPwsh "Disable-DbSync -Path '$Pg' -WhatIf -ErrorAction SilentlyContinue").Output | Should -Match 'What if: .*Remove change capture.* on target ".*Password=\*\*\*;.*"'
+        $shown = Get-StreamText { Disable-DbSync -Path $Pg -Confirm:$false -Verbose -ErrorAction SilentlyContinue }
+        $shown | Should -Match 'Remove change capture.* on target ".*Password=\*\*\*;.*"'
+        $shown | Should -Not -Match ([regex]::Escape((Get-PgPassword)))
+    }
+
     It 'says with -WhatIf whether pending changes would be discarded, and changes nothing' {
         Invoke-Sqlite $db "DELETE FROM PlaylistTrack WHERE PlaylistId = 1"
         $before = Get-FileHashText $db

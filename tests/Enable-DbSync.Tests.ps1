@@ -20,6 +20,13 @@ Describe 'Enable-DbSync' {
         $again.Tables | Should -HaveCount 2
     }
 
+    It 'keeps the password of a connection string given as the path out of its What-if and verbose text' {
+        (Invoke-ChildPwsh "Enable-DbSync -Path '$Pg' -WhatIf -ErrorAction SilentlyContinue").Output | Should -Match "What if: Install change capture in '.*Password=\*\*\*;.*'\."
+        $shown = Get-StreamText { Enable-DbSync -Path $Pg -Verbose -ErrorAction SilentlyContinue }
+        $shown | Should -Match "Install change capture in '.*Password=\*\*\*;.*'\."
+        $shown | Should -Not -Match ([regex]::Escape((Get-PgPassword)))
+    }
+
     It 'changes nothing with -WhatIf, and names the tables it would capture and skip' {
         Invoke-Sqlite $db "CREATE TABLE AlNoKey (a TEXT)"
         $before = Get-FileHashText $db

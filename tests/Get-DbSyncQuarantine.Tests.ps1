@@ -16,6 +16,14 @@ Describe 'Get-DbSyncQuarantine' {
         Get-FileHashText $db | Should -Be $before
     }
 
+    It 'keeps the password of a connection string given as the path out of the What-if and verbose text of -Retry' {
+        (Invoke-ChildPwsh "Get-DbSyncQuarantine -Path '$Pg' -Retry -ConnectionString '$Pg' -WhatIf -ErrorAction SilentlyContinue").Output |
+            Should -Match 'What if: .*Retry the held rows.* on target ".*Password=\*\*\*;.*"'
+        $shown = Get-StreamText { Get-DbSyncQuarantine -Path $Pg -Retry -ConnectionString $Pg -Verbose -ErrorAction SilentlyContinue }
+        $shown | Should -Match 'Retry the held rows.* on target ".*Password=\*\*\*;.*"'
+        $shown | Should -Not -Match ([regex]::Escape((Get-PgPassword)))
+    }
+
     It 'retries nothing when nothing is held, without asking PostgreSQL' {
         $before = Get-FileHashText $db
         Get-DbSyncQuarantine -LiteralPath $db -Retry -ConnectionString 'Host=127.0.0.1;Port=1;Timeout=1' -ConflictPolicy fail -Schema s -ErrorAction Stop | Should -BeNullOrEmpty

@@ -20,6 +20,13 @@ Describe 'Reset-DbSyncNode' {
         (Get-DbSyncStatus -LiteralPath $db).NodeId | Should -Be $result.NodeId
     }
 
+    It 'keeps the password of a connection string given as the path out of its What-if and verbose text' {
+        (Invoke-ChildPwsh "Reset-DbSyncNode -Path '$Pg' -WhatIf -ErrorAction SilentlyContinue").Output | Should -Match 'What if: .*Give the file a new node id.* on target ".*Password=\*\*\*;.*"'
+        $shown = Get-StreamText { Reset-DbSyncNode -Path $Pg -Confirm:$false -Verbose -ErrorAction SilentlyContinue }
+        $shown | Should -Match 'Give the file a new node id.* on target ".*Password=\*\*\*;.*"'
+        $shown | Should -Not -Match ([regex]::Escape((Get-PgPassword)))
+    }
+
     It 'takes an optional connection and releases nothing for a node PostgreSQL never saw' {
         $result = Reset-DbSyncNode -LiteralPath $db -ConnectionString $Pg -Confirm:$false
         $result.Released | Should -BeFalse

@@ -13,6 +13,16 @@ Describe 'Restore-DbSyncLog' {
     }
     AfterEach { Remove-TestSchema $schema }
 
+    It 'keeps the password of a connection string given as the path or as -BackupPath out of its What-if and verbose text' {
+        (Invoke-ChildPwsh "Restore-DbSyncLog -LiteralPath '$db' -BackupPath '$Pg' -WhatIf -ErrorAction SilentlyContinue").Output |
+            Should -Match "What if: Restore run log entries into '.*' from '.*Password=\*\*\*;.*'\."
+        $shown = Get-StreamText { Restore-DbSyncLog -LiteralPath $db -BackupPath $Pg -Confirm:$false -Verbose -ErrorAction SilentlyContinue }
+        $shown += Get-StreamText { Restore-DbSyncLog -Path $Pg -Confirm:$false -Verbose -ErrorAction SilentlyContinue }
+        $shown | Should -Match "from '.*Password=\*\*\*;.*'\."
+        $shown | Should -Match "Restore run log entries into '.*Password=\*\*\*;.*' from its backup\."
+        $shown | Should -Not -Match ([regex]::Escape((Get-PgPassword)))
+    }
+
     It 'reports with -WhatIf what would be restored and writes nothing' {
         $before = Get-FileHashText $db
         $result = Restore-DbSyncLog -LiteralPath $db -WhatIf

@@ -93,6 +93,17 @@ Describe 'Start-DbSync' {
         ($caught | Out-String) + $caught.Exception.ToString() | Should -Not -Match 'Wrong-Secret-4711'
     }
 
+    It 'keeps the password of a connection string given as -Schema or as the path out of its What-if and verbose text' {
+        $run = Invoke-ChildPwsh "try { Start-DbSync -LiteralPath '$db' -ConnectionString '$Pg' -Schema 'Host=h;Password=Sekr1tPW' -WhatIf -Verbose } catch { 'caught: ' + `$_.FullyQualifiedErrorId }"
+        $run.Output | Should -Match "What if: Sync '.*' to PostgreSQL schema 'Host=h;Password=\*\*\*'\."
+        $run.Output | Should -Not -Match 'Sekr1tPW'
+        # Arguments swapped: the connection string is taken as the path.
+        $shown = Get-StreamText { Start-DbSync $Pg $db -Verbose -ErrorAction SilentlyContinue }
+        $shown | Should -Match "Sync '.*Password=\*\*\*;.*' to PostgreSQL schema 'public'\."
+        $shown | Should -Match "Syncing '.*Password=\*\*\*;.*' to schema 'public'\."
+        $shown | Should -Not -Match ([regex]::Escape((Get-PgPassword)))
+    }
+
     It 'prints a real plan with -WhatIf and changes nothing' {
         $before = Get-FileHashText $db
         $run = Invoke-ChildPwsh "Start-DbSync -LiteralPath '$db' -ConnectionString '$Pg' -Schema '$schema' -WhatIf"

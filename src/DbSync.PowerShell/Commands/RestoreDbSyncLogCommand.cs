@@ -31,7 +31,7 @@ public sealed class RestoreDbSyncLogCommand : DbSyncFileCommand
         var engine = new SyncEngine();
         foreach (var file in files)
         {
-            var proceed = ShouldProcess($"Restore run log entries into '{file}' from {Given(BackupPath) ?? "its backup"}.",
+            var proceed = ShouldProcess($"Restore run log entries into '{file}' from {(Given(BackupPath) is { } backup ? $"'{backup}'" : "its backup")}.",
                 $"Restore run log entries into '{file}'?", "Restore-DbSyncLog", out var reason);
             if (!proceed && reason != ShouldProcessReason.WhatIf)
             {

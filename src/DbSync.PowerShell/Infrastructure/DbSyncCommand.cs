@@ -140,6 +140,45 @@ public abstract class DbSyncCommand : PSCmdlet
         }
     }
 
+    // Every verbose, warning, What-if, Confirm and progress text a DbSync cmdlet writes passes through Redaction: these
+    // hide Cmdlet's own methods, so a cmdlet that builds such text from a path or a parameter value cannot leak the
+    // password of a connection string given in its place. (Cmdlet's methods are not virtual; called through a Cmdlet
+    // reference they would not redact, and no DbSync code calls them so.)
+
+    /// <summary>Writes a verbose message, any password in it redacted.</summary>
+    public new void WriteVerbose(string text) => base.WriteVerbose(Redaction.Text(text));
+
+    /// <summary>Writes a warning, any password in it redacted.</summary>
+    public new void WriteWarning(string text) => base.WriteWarning(Redaction.Text(text));
+
+    /// <summary>Writes a progress record, any password in its activity, status and operation redacted.</summary>
+    public new void WriteProgress(ProgressRecord progressRecord)
+    {
+        ArgumentNullException.ThrowIfNull(progressRecord);
+        progressRecord.Activity = Redaction.Text(progressRecord.Activity);
+        progressRecord.StatusDescription = Redaction.Text(progressRecord.StatusDescription);
+        if (progressRecord.CurrentOperation is not null)
+        {
+            progressRecord.CurrentOperation = Redaction.Text(progressRecord.CurrentOperation);
+        }
+
+        base.WriteProgress(progressRecord);
+    }
+
+    /// <summary>ShouldProcess with any password in the target redacted (What-if, Confirm and verbose text).</summary>
+    public new bool ShouldProcess(string target) => base.ShouldProcess(Redaction.Text(target));
+
+    /// <summary>ShouldProcess with any password in the target and the action redacted.</summary>
+    public new bool ShouldProcess(string target, string action) => base.ShouldProcess(Redaction.Text(target), Redaction.Text(action));
+
+    /// <summary>ShouldProcess with any password in the texts redacted.</summary>
+    public new bool ShouldProcess(string verboseDescription, string verboseWarning, string caption) =>
+        base.ShouldProcess(Redaction.Text(verboseDescription), Redaction.Text(verboseWarning), Redaction.Text(caption));
+
+    /// <summary>ShouldProcess with any password in the texts redacted.</summary>
+    public new bool ShouldProcess(string verboseDescription, string verboseWarning, string caption, out ShouldProcessReason shouldProcessReason) =>
+        base.ShouldProcess(Redaction.Text(verboseDescription), Redaction.Text(verboseWarning), Redaction.Text(caption), out shouldProcessReason);
+
     /// <summary>A warning from Core, with the cmdlets' names for the CLI's options and commands (see <see cref="Wording"/>).</summary>
     protected void WriteCoreWarning(string warning) => WriteWarning(Wording.ForPowerShell(warning));
 
