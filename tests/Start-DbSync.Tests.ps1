@@ -104,6 +104,24 @@ Describe 'Start-DbSync' {
         $shown | Should -Not -Match ([regex]::Escape((Get-PgPassword)))
     }
 
+    It 'hands a job or Import-Clixml a Status that still compares equal to its name' {
+        $job = Start-Job {
+            Import-Module $using:ModuleManifest
+            Start-DbSync -LiteralPath $using:db -ConnectionString $using:Pg -Schema $using:schema -Table Genre
+            Get-DbSyncLog -LiteralPath $using:db -Last 1
+        }
+        $result, $entry = $job | Receive-Job -Wait -AutoRemoveJob
+        $result.Status | Should -BeExactly 'Succeeded'
+        $result.Status -eq 'Succeeded' | Should -BeTrue
+        $result.Tables[0].Status -eq 'Succeeded' | Should -BeTrue
+        $entry.Status -eq 'Succeeded' | Should -BeTrue
+        ($result | ConvertTo-Json -Depth 1 -WarningAction SilentlyContinue | ConvertFrom-Json).Status | Should -BeExactly 'Succeeded'
+
+        $clixml = Join-Path $TestDrive 'result.xml'
+        Start-DbSync -LiteralPath $db -ConnectionString $Pg -Schema $schema -Table Genre | Export-Clixml -LiteralPath $clixml
+        (Import-Clixml -LiteralPath $clixml).Status -eq 'Succeeded' | Should -BeTrue
+    }
+
     It 'prints a real plan with -WhatIf and changes nothing' {
         $before = Get-FileHashText $db
         $run = Invoke-ChildPwsh "Start-DbSync -LiteralPath '$db' -ConnectionString '$Pg' -Schema '$schema' -WhatIf"
