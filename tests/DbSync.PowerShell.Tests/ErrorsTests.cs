@@ -35,6 +35,20 @@ public sealed class ErrorsTests : IDisposable
     }
 
     [Fact]
+    public async Task A_schema_holding_a_password_is_shown_naming_ConnectionString_once()
+    {
+        // Core names both ("--connection (-ConnectionString)"); rewritten, it said "-ConnectionString (-ConnectionString)".
+        var path = _fixture.CopyChinook();
+        var error = await Assert.ThrowsAsync<DbSyncException>(() => new SyncEngine().SyncAsync(
+            new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = "Host=h;Password=Sekr1tPW" }, null, CancellationToken.None));
+        Assert.Equal(ErrorIds.UsageError, error.ErrorId);
+        // What Errors.From shows as the record's ErrorDetails (the stub PowerShellStandard builds no real ErrorRecord).
+        var shown = Wording.ForPowerShell(error.Message);
+        Assert.EndsWith("which goes in -ConnectionString.", shown, StringComparison.Ordinal);
+        Assert.DoesNotContain("Sekr1tPW", shown, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_connection_string_given_as_the_path_is_not_the_error_records_target_with_its_password()
     {
         // Get-DbSyncConflict $cs ./h.sqlite: position 0 is -Path, so the connection string resolves to a path in the

@@ -36,6 +36,8 @@ public sealed class WordingTests
         "PostgreSQL at db:5432/x as u denied a permission DbSync needs: permission denied for schema s. Test-DbSyncConnection names each missing grant.")]
     [InlineData("the backup '/b' could not be written: it is a folder, and the backup is a file (--log-path or -LogPath names the file)",
         "the backup '/b' could not be written: it is a folder, and the backup is a file (-LogPath names the file)")]
+    [InlineData("The schema name 'Host=h;Password=***' holds a password: it looks like a connection string, which goes in --connection (-ConnectionString).",
+        "The schema name 'Host=h;Password=***' holds a password: it looks like a connection string, which goes in -ConnectionString.")]
     public void A_cmdlet_or_parameter_is_named_once(string core, string shown)
     {
         Assert.Equal(shown, Wording.ForPowerShell(core));

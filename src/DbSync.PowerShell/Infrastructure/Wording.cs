@@ -51,12 +51,12 @@ internal static partial class Wording
 
     // Core names the cmdlet for PowerShell users beside a CLI command line ("run 'dbsync reset-node ...'
     // (Reset-DbSyncNode)", "'dbsync test' (Test-DbSyncConnection) names ...") and both names of an option ("--log-path
-    // or -LogPath"): rewritten, each said the same thing twice ("Reset-DbSyncNode -Path ... (Reset-DbSyncNode)",
-    // "-LogPath or -LogPath").
+    // or -LogPath", "--connection (-ConnectionString)"): rewritten, each said the same thing twice ("Reset-DbSyncNode
+    // -Path ... (Reset-DbSyncNode)", "-LogPath or -LogPath", "-ConnectionString (-ConnectionString)").
     [GeneratedRegex(@"(?<![\w-])(?<command>(?:Start|Get|Test|Enable|Disable|Restore|Reset)-DbSync[A-Za-z]*)(?<rest>[^()\n]*?) \(\k<command>\)")]
     private static partial Regex RepeatedCommandPattern();
 
-    [GeneratedRegex(@"(?<![\w-])(?<parameter>-[A-Z][A-Za-z]*) or \k<parameter>(?![\w-])")]
+    [GeneratedRegex(@"(?<![\w-])(?<parameter>-[A-Z][A-Za-z]*)(?: or \k<parameter>| \(\k<parameter>\))(?![\w-])")]
     private static partial Regex RepeatedParameterPattern();
 
     /// <summary>
@@ -64,7 +64,7 @@ internal static partial class Wording
     /// single or double quotes is data (a value, a name, a path, PostgreSQL's text) and stays as it is, except a
     /// quoted DbSync command line, which becomes the cmdlet's (without the quotes). A quoted value that is itself
     /// exactly such a command line cannot be told apart from DbSync's wording. A cmdlet or parameter the rewriting
-    /// names twice in a row ("Reset-DbSyncNode ... (Reset-DbSyncNode)", "-LogPath or -LogPath") is named once.
+    /// names twice in a row ("Reset-DbSyncNode ... (Reset-DbSyncNode)", "-LogPath or -LogPath", "-ConnectionString (-ConnectionString)") is named once.
     /// </summary>
     public static string ForPowerShell(string text)
     {
