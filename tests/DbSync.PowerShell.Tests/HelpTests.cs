@@ -47,6 +47,14 @@ public sealed class HelpTests
     [InlineData("Get-DbSyncLog", "Status", "A number (3, '3') or a comma-joined list")]
     [InlineData("Start-DbSync", "ConflictPolicy", "a number (1, '1') or a comma-joined list")]
     [InlineData("Get-DbSyncQuarantine", "ConflictPolicy", "a number or a list is refused")]
+    [InlineData("Start-DbSync", "LogPath", "The database itself is refused (DbSync.UsageError")]
+    [InlineData("Start-DbSync", "LogPath", "is never written, read or pruned")]
+    [InlineData("Start-DbSync", "LogPath", "symbolic links resolved")]
+    [InlineData("Start-DbSync", "Schema", "a value holding Password= or Pwd=")]
+    [InlineData("Start-DbSync", "Schema", "with -PreserveCase, when no schema has that name but exactly one has it in another case")]
+    [InlineData("Get-DbSyncStatus", "Detailed", "DbSync.SchemaChanged")]
+    [InlineData("Get-DbSyncStatus", "Detailed", "dropped or renamed in SQLite")]
+    [InlineData("Restore-DbSyncLog", "BackupPath", "DbSync.LogBackupUnreadable")]
     public void Help_says_what_a_parameter_takes(string cmdlet, string parameter, string text)
     {
         var descriptions = Command(cmdlet).Descendants(_command + "parameter")
@@ -88,6 +96,7 @@ public sealed class HelpTests
     [InlineData("Lag, a TimeSpan, for lagSeconds")]
     [InlineData("restoredRunIds")]
     [InlineData("$_.Exception.RunId")]
+    [InlineData("ReadFrom, the file whose log it was read from")]
     public void About_topic_names_where_output_properties_differ_from_the_CLIs_JSON(string text) =>
         Assert.Contains(text, Section(_about, "OUTPUT OBJECTS"), StringComparison.Ordinal);
 
