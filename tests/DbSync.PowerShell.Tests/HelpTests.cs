@@ -97,6 +97,7 @@ public sealed class HelpTests
     [InlineData("restoredRunIds")]
     [InlineData("$_.Exception.RunId")]
     [InlineData("ReadFrom, the file whose log it was read from")]
+    [InlineData("The text in the objects is Core's, worded as the CLI's --json has it")]
     public void About_topic_names_where_output_properties_differ_from_the_CLIs_JSON(string text) =>
         Assert.Contains(text, Section(_about, "OUTPUT OBJECTS"), StringComparison.Ordinal);
 
