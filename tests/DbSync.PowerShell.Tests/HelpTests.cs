@@ -55,6 +55,7 @@ public sealed class HelpTests
     [InlineData("Get-DbSyncStatus", "Detailed", "DbSync.SchemaChanged")]
     [InlineData("Get-DbSyncStatus", "Detailed", "dropped or renamed in SQLite")]
     [InlineData("Restore-DbSyncLog", "BackupPath", "DbSync.LogBackupUnreadable")]
+    [InlineData("Restore-DbSyncLog", "BackupPath", "is a SQLite database or journal")]
     public void Help_says_what_a_parameter_takes(string cmdlet, string parameter, string text)
     {
         var descriptions = Command(cmdlet).Descendants(_command + "parameter")
