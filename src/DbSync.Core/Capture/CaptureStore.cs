@@ -240,13 +240,25 @@ public static class CaptureStore
             return (registered, null);
         }
 
-        if (!CaptureIntact(actual, registered, table))
+        (RegisteredTable, string) CopyAgain(string why)
         {
             registered.Loaded = false;
             using var update = Command(connection, transaction, "UPDATE _dbsync_tables SET loaded = 0 WHERE id = $id");
             update.Parameters.AddWithValue("$id", registered.Id);
             update.ExecuteNonQuery();
-            return (registered, $"Capture triggers on '{table.Name}' were missing or altered; changes made meanwhile may not have been captured, so the table is copied again in full.");
+            return (registered, why);
+        }
+
+        if (!CaptureIntact(actual, registered, table))
+        {
+            return CopyAgain($"Capture triggers on '{table.Name}' were missing or altered; changes made meanwhile may not have been captured, so the table is copied again in full.");
+        }
+
+        if (KeyChangesLoggedAsUpdates(connection, transaction, actual, registered, table))
+        {
+            return CopyAgain($"Table '{table.Name}': changes an earlier DbSync's update trigger logged are pending, and that trigger logged a changed primary key "
+                + "as an update of the new key alone (under a NOCASE or RTRIM key, one changed in its case or trailing spaces only: 'bob' to 'Bob'), which the push "
+                + "would take for a row deleted in PostgreSQL. The trigger is replaced and the table copied again in full, which also deletes there the old keys this node wrote.");
         }
 
         // The insert, update and delete triggers captured every change; only the rows REPLACE removes through a UNIQUE
@@ -262,6 +274,39 @@ public static class CaptureStore
                 + string.Join(", ", uncovered.Select(u => u.Description))
                 + " are captured; a row removed that way before (the index is new, or the file was enabled by an earlier DbSync) stays in PostgreSQL until a --resync of this table.");
     }
+
+    /// <summary>
+    /// True when the update trigger <see cref="Install"/> is replacing is an earlier DbSync's that logged some key changes
+    /// as an update of the new key alone, and the change log holds an entry it may have logged so. The push reads such
+    /// an update as a change to a row PostgreSQL should have: it has not (a false DeletedInTarget, which under TargetWins
+    /// deleted the row from the file), and the old key would stay there. DbSync 0.1's trigger logged every key change so,
+    /// right after the old key's delete; the next one a change its key column's collation does not see ('bob' to 'Bob'
+    /// under NOCASE, 'a' to 'a ' under RTRIM), whose old spelling it never logged, so any pending update may be one.
+    /// </summary>
+    /// <remarks>
+    /// The old spelling is in no log: translating the entries would take a search of PostgreSQL by the key's collation.
+    /// The table's full copy removes there the rows this node wrote that the file no longer has, and is done once.
+    /// </remarks>
+    private static bool KeyChangesLoggedAsUpdates(SqliteConnection connection, SqliteTransaction transaction, IReadOnlyDictionary<string, string> actual,
+        RegisteredTable registered, SourceTable table)
+    {
+        bool Was(TriggerForm form) => IsInstalled(actual, TriggerSql(registered, table, form)[1]);
+        var log = Identifiers.Quote(registered.LogTable);
+        // The trigger compared OLD and NEW under each key column's own collation (not the key index's); a rowid is an integer.
+        if ((Was(TriggerForm.KeyChangeAsUpdate) || Was(TriggerForm.KeyComparedByCollation)) && !table.KeyIsRowid
+            && table.KeyColumns.Any(c => !IsBinary(connection, table.Name, c.Name)))
+        {
+            return Scalar<long>(connection, transaction, $"SELECT EXISTS (SELECT 1 FROM {log} WHERE op = {OpUpdate})") == 1;
+        }
+
+        return Was(TriggerForm.KeyChangeAsUpdate) && Scalar<long>(connection, transaction,
+            $"SELECT EXISTS (SELECT 1 FROM {log} AS u JOIN {log} AS d ON d.seq = u.seq - 1 WHERE u.op = {OpUpdate} AND d.op = {OpDelete})") == 1;
+    }
+
+    /// <summary>True when a column is known to compare under BINARY, its declared collation (sqlite3_table_column_metadata).</summary>
+    private static bool IsBinary(SqliteConnection connection, string table, string column) =>
+        SQLitePCL.raw.sqlite3_table_column_metadata(connection.Handle, "main", table, column, out _, out var collation, out _, out _, out _) == SQLitePCL.raw.SQLITE_OK
+            && string.Equals(collation, "BINARY", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
     /// True when a table's insert, update and delete triggers are DbSync's, as this DbSync makes them or as an earlier
