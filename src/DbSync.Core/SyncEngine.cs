@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Diagnostics;
 using System.Globalization;
+using System.Reflection;
 using System.Text.Json;
 using DbSync.Core.Bookkeeping;
 using DbSync.Core.Capture;
@@ -29,9 +30,14 @@ namespace DbSync.Core;
 /// </remarks>
 public sealed class SyncEngine
 {
-    /// <summary>This library's version, as recorded in run logs.</summary>
+    /// <summary>
+    /// This build's version, as <c>dbsync --version</c> shows it and run logs record it: the product version and, for a
+    /// build made in a git clone, its commit (<c>0.1.0+abcdef1</c>). The product version alone was the same for every
+    /// build, so neither the run log nor <c>dbsync.runs</c> told which build made a run (upgrade exploration, F5).
+    /// </summary>
     public static string Version { get; } =
-        typeof(SyncEngine).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+        typeof(SyncEngine).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+        ?? typeof(SyncEngine).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 
     /// <summary>Runs one sync.</summary>
     /// <exception cref="DbSyncException">The run failed; <see cref="DbSyncException.ErrorId"/> says why.</exception>

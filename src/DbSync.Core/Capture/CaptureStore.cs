@@ -60,8 +60,22 @@ public sealed class RegisteredTable
 /// </remarks>
 public static class CaptureStore
 {
-    /// <summary>The version of DbSync's own tables that this build writes. Older files are upgraded in place.</summary>
-    public const int SchemaVersion = 2;
+    /// <summary>
+    /// The version of DbSync's own tables that this build writes. Older files are upgraded in place by the first
+    /// command that writes the bookkeeping (<see cref="EnsureBookkeeping"/>); a newer file is refused
+    /// (<see cref="CheckNotNewer"/>).
+    /// </summary>
+    /// <remarks>
+    /// Raise it with every change to the file's bookkeeping that an older build would misread: trigger text or
+    /// trigger names, the format of <c>_dbsync_tables</c>' signatures, change log or run log columns, the
+    /// <c>_dbsync_meta</c> keys a run relies on. The check is the only thing that stops an older build from acting on
+    /// such a file, and it only refuses what carries a higher number. Version 2 stayed while triggers (<c>_ri</c>,
+    /// <c>_ru</c>, NOCASE keys), the column signature's definition hash, the log's <c>entry</c> column and new meta keys
+    /// were added, and older builds then misread those files instead of refusing them: a disable left triggers writing
+    /// to a dropped log, a sync failed every table with a made-up column (upgrade exploration, F2 to F5). Version 3
+    /// marks all of those.
+    /// </remarks>
+    public const int SchemaVersion = 3;
 
     /// <summary>Change kinds stored in the log's <c>op</c> column.</summary>
     public const int OpInsert = 1, OpUpdate = 2, OpDelete = 3;
@@ -92,7 +106,14 @@ public static class CaptureStore
 
         var current = CheckNotNewer(connection, transaction);
 
-        // Upgrades go here, one step per version: if (current < 2) { ...; } Each step only adds.
+        // Upgrades go here, one step per version. Each step only adds.
+        if (current < 2)
+        {
+            AddLogTimes(connection, transaction);
+        }
+
+        // Version 3 adds nothing here: what it marks (trigger text, signatures, the log's entry column) is brought up to
+        // date table by table by Install and the planner, and the raised number keeps older builds out.
         if (current < SchemaVersion)
         {
             WriteMeta(connection, transaction, "schema_version", SchemaVersion.ToString(CultureInfo.InvariantCulture));
@@ -107,6 +128,33 @@ public static class CaptureStore
         }
 
         return nodeId;
+    }
+
+    /// <summary>
+    /// Version 1 (the first DbSync builds) made change logs without <c>at</c>, which status and the log's rebuild in
+    /// <see cref="Install"/> read: every command then failed with SQLite's "no such column: at" and the pending changes
+    /// could not be pushed (upgrade exploration, F6). The column is added empty (ALTER TABLE cannot add it with its
+    /// CURRENT_TIMESTAMP default; Install's rebuild gives it that), the pending changes kept.
+    /// </summary>
+    private static void AddLogTimes(SqliteConnection connection, SqliteTransaction transaction)
+    {
+        var logs = new List<string>();
+        using (var command = Command(connection, transaction, """
+            SELECT m.name FROM _dbsync_tables AS t JOIN sqlite_master AS m ON m.type = 'table' AND m.name = '_dbsync_log_' || t.id
+            WHERE NOT EXISTS (SELECT 1 FROM pragma_table_info(m.name) WHERE name = 'at')
+            """))
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                logs.Add(reader.GetString(0));
+            }
+        }
+
+        foreach (var log in logs)
+        {
+            Execute(connection, transaction, $"ALTER TABLE {Identifiers.Quote(log)} ADD COLUMN at TEXT");
+        }
     }
 
     /// <summary>

@@ -278,6 +278,13 @@ internal static class Inspector
 
     private static TimeSpan? OldestChangeAge(SqliteConnection sqlite, SqliteTransaction transaction, RegisteredTable registered)
     {
+        // A change log of the first DbSync builds (schema version 1) has no `at` until a writing command upgrades the
+        // file; status only reads, so it shows no age rather than failing (upgrade exploration, F6).
+        if (CaptureStore.Scalar<long>(sqlite, transaction, $"SELECT count(*) FROM pragma_table_info('{registered.LogTable}') WHERE name = 'at'") == 0)
+        {
+            return null;
+        }
+
         using var command = CaptureStore.Command(sqlite, transaction, $"SELECT at FROM {Identifiers.Quote(registered.LogTable)} ORDER BY seq LIMIT 1");
         return command.ExecuteScalar() is string at && DateTime.TryParse(at, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var when)
             ? DateTime.UtcNow - when
