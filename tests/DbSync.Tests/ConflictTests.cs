@@ -1565,4 +1565,59 @@ public sealed class ConflictTests : IDisposable
         Assert.Equal((SyncStatus.Succeeded, 1L, 1L), (back.Status, back.Conflicts, back.ConflictsResolved));
         Assert.Equal("pg2|136314880", Local(path, "SELECT note || '|' || length(data) FROM big WHERE id = 1"));
     }
+
+    [Theory]
+    [InlineData(ConflictPolicy.SourceWins, "touch on insert")]
+    [InlineData(ConflictPolicy.TargetWins, "touch on insert")]
+    [InlineData(ConflictPolicy.SourceWins, "touch on key change")]
+    [InlineData(ConflictPolicy.TargetWins, "touch on key change")]
+    [InlineData(ConflictPolicy.SourceWins, "replace removal put back")]
+    [InlineData(ConflictPolicy.TargetWins, "replace removal put back")]
+    [InlineData(ConflictPolicy.SourceWins, "insert rejected")]
+    [InlineData(ConflictPolicy.TargetWins, "insert rejected")]
+    [InlineData(ConflictPolicy.SourceWins, "delete kept")]
+    [InlineData(ConflictPolicy.TargetWins, "delete kept")]
+    public async Task An_application_trigger_newer_than_capture_writing_the_same_row_makes_no_false_conflict(ConflictPolicy policy, string shape)
+    {
+        // SQLite fires the most recently created trigger first: an application's AFTER trigger created after DbSync's
+        // logs its own write to the row before DbSync's trigger logs the statement that fired it. A "touch updated_at"
+        // trigger made a new row's log read [update, insert], and the push took the row for one PostgreSQL had lost:
+        // DeletedInTarget, and under TargetWins the application's new row was deleted from the file (capture2, F1).
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT UNIQUE, updated_at TEXT);
+            INSERT INTO item VALUES (1, 'one', NULL), (2, 'two', NULL);
+            """);
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        var (trigger, write, expected) = shape switch
+        {
+            "touch on insert" => (
+                "CREATE TRIGGER item_touch AFTER INSERT ON item BEGIN UPDATE item SET updated_at = 'touched' WHERE id = NEW.id; END",
+                "INSERT INTO item (id, name) VALUES (3, 'three')", "1:one:|2:two:|3:three:touched"),
+            "touch on key change" => (
+                "CREATE TRIGGER item_touch AFTER UPDATE OF id ON item BEGIN UPDATE item SET updated_at = 'touched' WHERE id = NEW.id; END",
+                "UPDATE item SET id = 30 WHERE id = 1", "2:two:|30:one:touched"),
+            // The REPLACE removes row 1 (its `_ri` trigger logs it as an update), then row 1 is inserted again, touched.
+            "replace removal put back" => (
+                "CREATE TRIGGER item_touch AFTER INSERT ON item BEGIN UPDATE item SET updated_at = 'touched' WHERE id = NEW.id; END",
+                "INSERT OR REPLACE INTO item (id, name) VALUES (3, 'one'); INSERT INTO item (id, name) VALUES (1, 'one again')",
+                "1:one again:touched|2:two:|3:one:touched"),
+            "insert rejected" => (
+                "CREATE TRIGGER item_reject AFTER INSERT ON item WHEN NEW.name = 'rejected' BEGIN DELETE FROM item WHERE id = NEW.id; END",
+                "INSERT INTO item (id, name) VALUES (3, 'rejected')", "1:one:|2:two:"),
+            "delete kept" => (
+                "CREATE TRIGGER item_keep AFTER DELETE ON item BEGIN INSERT INTO item (id, name, updated_at) VALUES (OLD.id, OLD.name, 'kept'); END",
+                "DELETE FROM item WHERE id = 2", "1:one:|2:two:kept"),
+            _ => throw new ArgumentOutOfRangeException(nameof(shape)),
+        };
+        SyncFixture.Execute(path, trigger);
+        SyncFixture.Execute(path, write);
+
+        var result = await SyncAsync(path, policy);
+
+        Assert.Equal((SyncStatus.Succeeded, 0L), (result.Status, result.Conflicts));
+        Assert.Empty(await _engine.GetConflictsAsync(new ConflictQuery { ConnectionString = TestServer.ConnectionString, Path = path }));
+        Assert.Equal(expected, Local(path, "SELECT group_concat(id || ':' || name || ':' || coalesce(updated_at, ''), '|') FROM (SELECT * FROM item ORDER BY id)"));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+        Assert.Equal(0, await PendingAsync(path));
+    }
 }

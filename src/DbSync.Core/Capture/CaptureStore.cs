@@ -908,10 +908,11 @@ public static class CaptureStore
 
     /// <summary>
     /// The query for a table's pending changes up to a sequence number (parameter <c>$s</c>), one row per changed
-    /// key: the row as it is now (all columns, in table order), then the key as logged, then the first change's
-    /// kind, then 1 when the row still exists, then the first change's sequence number, then the logged key as SQL
-    /// literals (<c>quote()</c>, comma-separated: exact storage classes, to address the row again later). A row that
-    /// no longer exists is a delete, whatever happened before.
+    /// key: the row as it is now (all columns, in table order), then the key as logged, then whether the row existed
+    /// before its pending changes (the kind of change that tells: 1, an insert, when it did not), then 1 when the row still
+    /// exists, then the sequence number of the change that tells (the one a held row keeps pending), then the logged key as
+    /// SQL literals (<c>quote()</c>, comma-separated: exact storage classes, to address the row again later), then the
+    /// last change's sequence number. A row that no longer exists is a delete, whatever happened before.
     /// </summary>
     public static string PendingQuery(RegisteredTable registered, SourceTable table)
     {
@@ -932,16 +933,29 @@ public static class CaptureStore
         var exists = nullable
             ? $"({string.Join(" OR ", table.KeyColumns.Select(c => $"t.{Identifiers.Quote(c.Name)} IS NOT NULL"))} OR EXISTS (SELECT 1 FROM {Identifiers.Quote(table.Name)} AS x WHERE {string.Join(" AND ", table.KeyColumns.Select((c, i) => $"x.{Identifiers.Quote(c.Name)} IS g.{keys[i]}{Exactly($"x.{Identifiers.Quote(c.Name)}", "IS", $"g.{keys[i]}")}"))}))"
             : $"t.{Identifiers.Quote(table.KeyColumns[0].Name)} IS NOT NULL";
-        // The op is the kind of the first change PostgreSQL does not have: the first after $a (what an unrecorded run
-        // already committed there, else 0), or, when every change is at or before $a, the first of all. seq * 4 + op
+        // The op says whether the row existed before the changes PostgreSQL does not have: those after $a (what an
+        // unrecorded run already committed there, else 0), or, when every change is at or before $a, all of them. The
+        // first insert or delete among them tells (an insert: the row was new; a delete: it existed); only updates, it
+        // existed. Not the first entry: SQLite fires the most recently created trigger first, so an application's AFTER
+        // trigger newer than DbSync's that writes the same row ("touch updated_at") logs its update before the insert
+        // that fired it, and a brand-new row was taken for one PostgreSQL had lost (DeletedInTarget; under TargetWins
+        // deleted from the file; capture2 exploration, F1). Nesting swaps an insert and a delete of one key only when a
+        // newer trigger deletes the row its insert made (the row is gone: a delete, which a target lacking the row takes as
+        // nothing) or puts back the row its delete removed (the row exists: an upsert of the row the target has), both
+        // harmless. An update before the first insert is a nested one, or
+        // the `_ri`/`_ru` entry of a row REPLACE removed and a later insert put back: then, as for INSERT OR REPLACE of
+        // the same key, the row is pushed as an insert (an upsert; PostgreSQL lacking it is no conflict). seq * 4 + op
         // orders by seq and carries op (1 to 3) along, since SQLite takes a bare column from min()'s row only when the
-        // query has a single min().
+        // query has a single min(). A row held back keeps the insert's entry pending, so the next run reads it as new too.
+        var log = Identifiers.Quote(registered.LogTable);
         return $"""
-            SELECT {columns}, {string.Join(", ", keys.Select(k => "g." + k))}, g.op AS _dbsync_op, {exists} AS _dbsync_exists,
-                g.first_seq, {string.Join(" || ',' || ", keys.Select(k => $"quote(g.{k})"))}, g.last_seq
-            FROM (SELECT {string.Join(", ", keys)}, coalesce(min(CASE WHEN seq > $a THEN seq * 4 + op END), min(seq * 4 + op)) % 4 AS op, min(seq) AS first_seq,
-                    max(seq) AS last_seq
-                FROM {Identifiers.Quote(registered.LogTable)} WHERE seq <= $s GROUP BY {string.Join(", ", keys)}) AS g
+            SELECT {columns}, {string.Join(", ", keys.Select(k => "g." + k))}, g.decisive % 4 AS _dbsync_op, {exists} AS _dbsync_exists,
+                CASE WHEN g.decisive % 4 = {OpInsert} THEN g.decisive / 4 ELSE g.first_seq END, {string.Join(" || ',' || ", keys.Select(k => $"quote(g.{k})"))}, g.last_seq
+            FROM (SELECT {string.Join(", ", keys)},
+                    coalesce(min(CASE WHEN seq > $a AND op <> {OpUpdate} THEN seq * 4 + op END), min(CASE WHEN seq > $a THEN seq * 4 + op END),
+                        min(CASE WHEN op <> {OpUpdate} THEN seq * 4 + op END), min(seq * 4 + op)) AS decisive,
+                    min(seq) AS first_seq, max(seq) AS last_seq
+                FROM {log} WHERE seq <= $s GROUP BY {string.Join(", ", keys)}) AS g
             LEFT JOIN {Identifiers.Quote(table.Name)} AS t ON {join}
             """;
     }
