@@ -38,6 +38,38 @@ public sealed class SchemaAndCaptureTests : IDisposable
     }
 
     [Fact]
+    public async Task Capture_triggers_behind_a_newer_application_trigger_are_made_again_so_that_they_fire_first()
+    {
+        // SQLite fires the newest trigger first: an application's AFTER trigger created after DbSync's logged its writes to
+        // the row before the change that fired them (capture2 exploration, F1), and its RAISE(IGNORE) skipped DbSync's
+        // trigger. The run that finds one makes DbSync's triggers again, unchanged, and copies nothing again.
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, email TEXT UNIQUE);
+            INSERT INTO t VALUES (1, 'a', 'a@x');
+            """);
+        await _fixture.SyncAsync(path);
+        SyncFixture.Execute(path, "CREATE TRIGGER app_skip AFTER INSERT ON T WHEN new.v = 'skip-rest' BEGIN SELECT RAISE(IGNORE); END;");
+
+        var reordered = await _fixture.SyncAsync(path);
+
+        Assert.Equal(SyncStatus.Succeeded, reordered.Status);
+        Assert.Equal("Push", Assert.Single(reordered.Tables).Mode);
+        Assert.DoesNotContain(reordered.Warnings, w => w.Contains("missing or altered", StringComparison.Ordinal));
+        Assert.Equal("app_skip", Scalar(path, "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY rowid LIMIT 1"));
+
+        SyncFixture.Execute(path, "INSERT INTO t VALUES (2, 'skip-rest', 'b@x')");
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal((SyncStatus.Succeeded, 1L), (result.Status, result.Inserted));
+        Assert.Equal(2, _fixture.PgScalar($"SELECT count(*) FROM \"{_fixture.Schema}\".t"));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+        // Nothing is made again once DbSync's triggers come last.
+        var version = Scalar(path, "PRAGMA schema_version");
+        await _fixture.SyncAsync(path);
+        Assert.Equal(version, Scalar(path, "PRAGMA schema_version"));
+    }
+
+    [Fact]
     public async Task A_nocase_or_rtrim_key_deleted_and_inserted_under_another_spelling_in_one_run_syncs_both()
     {
         // The deleted key was read back through the key's collation, found the new spelling, and both were upserted as

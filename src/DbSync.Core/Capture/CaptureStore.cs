@@ -266,8 +266,10 @@ public static class CaptureStore
         }
 
         var (expected, actual, stale) = TriggerState(connection, transaction, table, registered);
-        bool Same((string Name, string Sql) trigger) => IsInstalled(actual, trigger);
-        if (!NeedInstall(expected, actual, stale))
+        // Behind an application's trigger, DbSync's are made again, unchanged, so that they fire first (FireBehind).
+        var behind = FireBehind(connection, transaction, table, registered);
+        bool Same((string Name, string Sql) trigger) => !behind && IsInstalled(actual, trigger);
+        if (!behind && !NeedInstall(expected, actual, stale))
         {
             return (registered, null);
         }
@@ -371,7 +373,34 @@ public static class CaptureStore
     internal static bool TriggersNeedInstall(SqliteConnection connection, SqliteTransaction? transaction, SourceTable table, RegisteredTable registered)
     {
         var (expected, actual, stale) = TriggerState(connection, transaction, table, registered);
-        return NeedInstall(expected, actual, stale);
+        return NeedInstall(expected, actual, stale) || FireBehind(connection, transaction, table, registered);
+    }
+
+    /// <summary>
+    /// True when an application's trigger on the table was created after one of DbSync's (its row in sqlite_master comes
+    /// later), so fires before it: SQLite fires a table's triggers newest first (it loads them in sqlite_master's order,
+    /// each put first; VACUUM keeps that order). Such a trigger's writes to the same row were logged before the change
+    /// that fired them (capture2 exploration, F1), and its RAISE(IGNORE) skipped DbSync's trigger. <see cref="Install"/>
+    /// then makes DbSync's triggers again, as they are, inside its write transaction (no write can come between the drop
+    /// and the create), which puts them last in sqlite_master: from then on they fire first. Their changes were all
+    /// captured, so nothing is copied again.
+    /// </summary>
+    private static bool FireBehind(SqliteConnection connection, SqliteTransaction? transaction, SourceTable table, RegisteredTable registered)
+    {
+        var names = registered.TriggerNames.ToList();
+        // tbl_name is the table's name as the CREATE TRIGGER spelled it; SQLite matches names case-insensitively (ASCII).
+        using var read = Command(connection, transaction, $"""
+            SELECT count(*) FROM sqlite_master
+            WHERE type = 'trigger' AND tbl_name = $t COLLATE NOCASE AND name NOT LIKE '\_dbsync\_%' ESCAPE '\'
+                AND rowid > (SELECT min(rowid) FROM sqlite_master WHERE type = 'trigger' AND name IN ({string.Join(", ", names.Select((_, i) => $"$n{i}"))}))
+            """);
+        read.Parameters.AddWithValue("$t", table.Name);
+        for (var i = 0; i < names.Count; i++)
+        {
+            read.Parameters.AddWithValue($"$n{i}", names[i]);
+        }
+
+        return (long)read.ExecuteScalar()! > 0;
     }
 
     private static bool NeedInstall(IReadOnlyList<(string Name, string Sql)> expected, IReadOnlyDictionary<string, string> actual, List<string> stale) =>
