@@ -614,6 +614,11 @@ public sealed class SyncEngine
                 warnings.Add(releasesKept);
             }
 
+            if (await Conflicts.NodeIdentity.CheckPredecessorsAsync(pg, transaction, sqlite, result.NodeId, result.Path, request.Resync, cancellationToken).ConfigureAwait(false) is { } tookOver)
+            {
+                warnings.Add(tookOver);
+            }
+
             var (unrecorded, _, unrecordedEntry, xid) = await Conflicts.NodeIdentity.ClaimAsync(pg, transaction, sqlite, result.NodeId, result.RunId, result.Path, snapshots, cancellationToken)
                 .ConfigureAwait(false);
             var targets = await TargetDatabase.ReadTablesAsync(pg, transaction, schema, cancellationToken).ConfigureAwait(false);

@@ -862,6 +862,73 @@ public sealed class ConflictTests : IDisposable
     }
 
     [Fact]
+    public async Task A_file_replaced_by_a_backup_from_before_capture_is_refused_as_one_that_lost_its_identity_until_a_resync_takes_the_node_over()
+    {
+        // A backup taken before DbSync was enabled, restored over the file, has no node id: the sync minted one and joined
+        // as a new node, Succeeded with no warning, and the rows the file lost stayed in PostgreSQL (capture exploration 2, F2).
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT, updated_at TEXT);
+            INSERT INTO item VALUES (1, 'one', NULL), (2, 'two', NULL);
+            """);
+        var before = Path.Combine(_fixture.Directory, "before-dbsync.sqlite");
+        File.Copy(path, before);
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        SyncFixture.Execute(path, "INSERT INTO item VALUES (3, 'three', NULL)");
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        SqliteConnection.ClearAllPools();
+        File.Copy(before, path, overwrite: true);
+
+        var refused = await Assert.ThrowsAsync<DbSyncException>(() => _fixture.SyncAsync(path));
+
+        Assert.Equal("DbSync.NodeIdentityLost", refused.ErrorId);
+        Assert.Contains("--resync", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(1, _fixture.PgScalar($"SELECT count(*) FROM {Table} WHERE id = 3"));
+        // What it says to do makes PostgreSQL match the file, and the file goes on as that node's successor.
+        var resync = await _engine.SyncAsync(new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, Resync = true });
+        Assert.Equal(SyncStatus.Succeeded, resync.Status);
+        Assert.Contains(resync.Warnings, w => w.Contains("took over node id", StringComparison.Ordinal));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+        SyncFixture.Execute(path, "UPDATE item SET name = 'later' WHERE id = 1");
+        var later = await _fixture.SyncAsync(path);
+        Assert.Equal((SyncStatus.Succeeded, 1L, 0L), (later.Status, later.Updated, later.Conflicts));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
+    [Fact]
+    public async Task A_file_whose_DbSync_tables_a_truncate_all_tool_emptied_is_refused_and_TargetWins_writes_no_deleted_row_back()
+    {
+        // A "truncate every table" tool emptied _dbsync_meta too: the next sync was a new node, and under TargetWins the
+        // rows the application had just deleted came back into the file (capture exploration 2, F2).
+        var path = await SyncedItemsAsync();
+        SyncFixture.Execute(path, "DELETE FROM item; DELETE FROM _dbsync_meta; DELETE FROM _dbsync_tables; DELETE FROM _dbsync_runs; DELETE FROM _dbsync_log_1;");
+
+        var refused = await Assert.ThrowsAsync<DbSyncException>(() => SyncAsync(path, ConflictPolicy.TargetWins));
+
+        Assert.Equal("DbSync.NodeIdentityLost", refused.ErrorId);
+        Assert.Equal("0", Local(path, "SELECT count(*) FROM item"));
+        Assert.Equal(SyncStatus.Succeeded, (await _engine.SyncAsync(new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, Resync = true })).Status);
+        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM {Table}"));
+    }
+
+    [Fact]
+    public async Task A_file_purged_and_synced_again_at_its_path_is_refused_until_a_resync_while_disable_alone_and_a_new_file_elsewhere_pass()
+    {
+        var path = await SyncedItemsAsync();
+        // Disabled without --purge, the file keeps its node id: synced again as the same node.
+        await _engine.DisableAsync(new DisableRequest { Path = path });
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        // Another file at another path joins the same tables as a node of its own.
+        var other = _fixture.CreateDatabase("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT, updated_at TEXT); INSERT INTO item VALUES (7, 'seven', NULL);", "other.sqlite");
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(other)).Status);
+        // Purged, the file has no identity left: PostgreSQL's node at this path is not silently abandoned.
+        SyncFixture.Execute(path, "DELETE FROM item WHERE id = 3");
+        await _engine.DisableAsync(new DisableRequest { Path = path, Purge = true, Force = true });
+        Assert.Equal("DbSync.NodeIdentityLost", (await Assert.ThrowsAsync<DbSyncException>(() => _fixture.SyncAsync(path))).ErrorId);
+        Assert.Equal(SyncStatus.Succeeded, (await _engine.SyncAsync(new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, Resync = true })).Status);
+        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM {Table} WHERE id = 3"));
+    }
+
+    [Fact]
     public async Task A_file_restored_from_an_older_backup_stays_refused_as_an_older_copy_of_itself_after_restore_log()
     {
         // restore-log brought the newer run back from the JSONL backup beside the file; that run then passed for one the
