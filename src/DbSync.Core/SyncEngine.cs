@@ -1108,7 +1108,7 @@ public sealed class SyncEngine
                         added += Conflicts.HeldRows.Record(sqlite, write, plan.Registry, plan.Snapshot);
                     }
 
-                    CaptureStore.MarkSynced(sqlite, write, plan.Registry, plan.Snapshot, plan.Source.RecordedSignature);
+                    CaptureStore.MarkSynced(sqlite, write, plan.Registry, plan.Snapshot, plan.Source.RecordedSignature, CaptureStore.KeySignatureOf(plan.Source));
                 }
 
                 Conflicts.NodeIdentity.RecordCommitted(sqlite, write, result.RunId);

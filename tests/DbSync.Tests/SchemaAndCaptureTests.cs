@@ -1009,6 +1009,41 @@ public sealed class SchemaAndCaptureTests : IDisposable
         TableComparer.AssertIdentical(path, _fixture.Schema);
     }
 
+    [Fact]
+    public async Task A_renamed_key_column_is_a_renamed_column_whose_advice_works_not_a_rekey_skipped_for_good()
+    {
+        // ALTER TABLE t RENAME COLUMN id TO item_id was taken for a re-key: skipped with "its change log no longer names
+        // its rows", --resync did not help, and the only way on was disable --force of the whole file (capture exploration 2, F6).
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE keep (id INTEGER PRIMARY KEY, a TEXT);
+            CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT);
+            INSERT INTO keep VALUES (1, 'x'); INSERT INTO t VALUES (1, 'one'), (2, 'two'), (3, 'three');
+            """);
+        await _fixture.SyncAsync(path);
+        SyncFixture.Execute(path, "UPDATE t SET name = 'changed' WHERE id = 1; DELETE FROM t WHERE id = 2;");
+        SyncFixture.Execute(path, "ALTER TABLE t RENAME COLUMN id TO item_id; INSERT INTO t VALUES (4, 'four'); INSERT INTO keep VALUES (2, 'y');");
+
+        var skipped = await _fixture.SyncAsync(path);
+
+        Assert.Equal(SyncStatus.PartiallySucceeded, skipped.Status);
+        var table = skipped.Tables.Single(t => t.Name == "t");
+        Assert.Equal(ErrorIds.SchemaChanged, table.ErrorId);
+        Assert.Contains("'id' were dropped or renamed", table.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("disable", table.Message, StringComparison.Ordinal);
+        Assert.Contains("dropped or renamed in SQLite", (await _engine.GetStatusAsync(new StatusRequest { Path = path, Detailed = true })).Tables.Single(t => t.Name == "t").Reason, StringComparison.Ordinal);
+        // Following the message: rename the PostgreSQL column, then --resync the table.
+        _fixture.PgExecute($"ALTER TABLE \"{_fixture.Schema}\".t RENAME COLUMN id TO item_id");
+        var resync = await _engine.SyncAsync(new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, Tables = ["t"], Resync = true });
+        Assert.Equal((SyncStatus.Succeeded, "Resync"), (resync.Status, resync.Tables.Single().Mode));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+        Assert.Equal(0, await PendingAsync(path));
+        // Later changes are pushed as usual, by the key's new name.
+        SyncFixture.Execute(path, "UPDATE t SET name = 'pushed' WHERE item_id = 3; DELETE FROM t WHERE item_id = 4;");
+        var pushed = await _fixture.SyncAsync(path);
+        Assert.Equal((SyncStatus.Succeeded, 1L, 1L), (pushed.Status, pushed.Updated, pushed.Deleted));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+    }
+
     public static TheoryData<string, string, string> Mismatches => new()
     {
         { "CREATE TABLE {0}.t (id bigint PRIMARY KEY, a integer)", "DbSync.SchemaMismatch", "column 'a' is TEXT in SQLite (maps to text) but integer" },

@@ -16,7 +16,7 @@ public sealed class RegisteredTable
     public required string Name { get; init; }
 
     /// <summary>Key columns when capture was installed, tab separated.</summary>
-    public required string KeySignature { get; init; }
+    public required string KeySignature { get; set; }
 
     /// <summary>Columns at the last successful sync (see <see cref="SourceTable.ColumnSignature"/>); empty before the first.</summary>
     public required string ColumnSignature { get; set; }
@@ -1011,7 +1011,11 @@ public static class CaptureStore
     /// Forgets changes up to a sequence number: they are in PostgreSQL. Later changes stay pending, and so do the
     /// first entries of this run's held rows (<c>temp._dbsync_run_held</c>).
     /// </summary>
-    public static void MarkSynced(SqliteConnection connection, SqliteTransaction transaction, RegisteredTable registered, long upTo, string columnSignature)
+    /// <remarks>
+    /// <paramref name="keySignature"/> is the key the run synced the table by: the same as before, or the key columns'
+    /// new names after a rename (see <c>SyncPlanner.KeyChanged</c>).
+    /// </remarks>
+    public static void MarkSynced(SqliteConnection connection, SqliteTransaction transaction, RegisteredTable registered, long upTo, string columnSignature, string keySignature)
     {
         ArgumentNullException.ThrowIfNull(registered);
         var id = registered.Id.ToString(CultureInfo.InvariantCulture);
@@ -1023,13 +1027,15 @@ public static class CaptureStore
         }
 
         using var update = Command(connection, transaction,
-            "UPDATE _dbsync_tables SET loaded = 1, column_signature = $c, target_created = $tc WHERE id = $id");
+            "UPDATE _dbsync_tables SET loaded = 1, column_signature = $c, key_signature = $k, target_created = $tc WHERE id = $id");
         update.Parameters.AddWithValue("$c", columnSignature);
+        update.Parameters.AddWithValue("$k", keySignature);
         update.Parameters.AddWithValue("$tc", registered.TargetCreated ? 1 : 0);
         update.Parameters.AddWithValue("$id", registered.Id);
         update.ExecuteNonQuery();
         registered.Loaded = true;
         registered.ColumnSignature = columnSignature;
+        registered.KeySignature = keySignature;
     }
 
     /// <summary>

@@ -298,7 +298,7 @@ public static class SyncPlanner
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(registry);
-        if (registry.KeySignature != CaptureStore.KeySignatureOf(source))
+        if (KeyChanged(source, registry))
         {
             return $"its primary key changed from ({registry.KeySignature.Replace('\t', ',')}) to ({CaptureStore.KeySignatureOf(source).Replace('\t', ',')}) since capture began: the next sync skips it ({ErrorIds.SchemaChanged}), its changes stay pending; a sync's message says what to do";
         }
@@ -312,6 +312,47 @@ public static class SyncPlanner
         return lost.Count > 0
             ? $"column(s) {string.Join(", ", lost.Select(l => $"'{l}'"))} were dropped or renamed in SQLite since the last sync: the next sync skips it ({ErrorIds.SchemaChanged}) until the PostgreSQL table matches and a sync with --resync copies it; a sync's message says what to do"
             : null;
+    }
+
+    /// <summary>
+    /// The table's key is other columns than capture began with. Not so for a key column renamed (<c>ALTER TABLE ...
+    /// RENAME COLUMN id TO item_id</c>): SQLite rewrites the capture triggers itself and every logged key still names its
+    /// row, so it is a lost column like any other (rename it in PostgreSQL, then --resync the table), whose successful
+    /// sync records the new key names. Taken for a re-key, the table was skipped for good, --resync did not help, and the
+    /// only way on was disable --force of the whole file (capture exploration 2, F6). A rename is the old key column
+    /// gone from the table, at its recorded position a column the last sync did not have, in the same key position.
+    /// </summary>
+    internal static bool KeyChanged(SourceTable source, RegisteredTable registry)
+    {
+        if (registry.KeySignature == CaptureStore.KeySignatureOf(source))
+        {
+            return false;
+        }
+
+        var recorded = SourceTable.RecordedColumns(registry.ColumnSignature);
+        var old = registry.KeySignature.Split('\t').Select(SourceTable.UnescapeSignature).ToList();
+        if (recorded.Count == 0 || recorded.Count != source.Columns.Count || old.Count != source.KeyColumns.Count)
+        {
+            return true;
+        }
+
+        for (var i = 0; i < old.Count; i++)
+        {
+            var now = source.KeyColumns[i].Name;
+            if (Identifiers.SqliteNames.Equals(old[i], now))
+            {
+                continue;
+            }
+
+            var position = recorded.ToList().FindIndex(r => Identifiers.SqliteNames.Equals(r, old[i]));
+            if (position < 0 || source.Columns.Any(c => Identifiers.SqliteNames.Equals(c.Name, old[i]))
+                || recorded.Any(r => Identifiers.SqliteNames.Equals(r, now)) || !Identifiers.SqliteNames.Equals(source.Columns[position].Name, now))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>The columns recorded at the last sync that the source table no longer has (dropped or renamed).</summary>
@@ -336,7 +377,7 @@ public static class SyncPlanner
         ArgumentNullException.ThrowIfNull(registry);
         ArgumentNullException.ThrowIfNull(targets);
 
-        if (registry.KeySignature != CaptureStore.KeySignatureOf(source))
+        if (KeyChanged(source, registry))
         {
             throw new DbSyncException(ErrorIds.SchemaChanged, DbSyncErrorCategory.MetadataError,
                 $"Table '{source.Name}': its primary key changed from ({registry.KeySignature.Replace('\t', ',')}) to ({CaptureStore.KeySignatureOf(source).Replace('\t', ',')}) since capture began, so its change log no longer names its rows; its changes stay pending. "
