@@ -378,4 +378,43 @@ public sealed class TargetDriftTests : IDisposable
         Assert.Equal("1:2 2:1 3:3", _fixture.PgText($"SELECT string_agg(id || ':' || pos, ' ' ORDER BY id) FROM {seat}"));
         Assert.Equal(0, await PendingAsync(path));
     }
+
+    public static TheoryData<string, string> UniqueIndexes => new()
+    {
+        { "ALTER TABLE {0} ADD CONSTRAINT seat_rule UNIQUE (pos)", "UPDATE seat SET pos = 3 - pos WHERE id IN (1, 2)" },
+        { "CREATE UNIQUE INDEX seat_rule ON {0} (pos)", "UPDATE seat SET pos = 3 - pos WHERE id IN (1, 2)" },
+        { "CREATE UNIQUE INDEX seat_rule ON {0} (lower(who))", "UPDATE seat SET who = CASE id WHEN 1 THEN 'B' ELSE 'A' END WHERE id IN (1, 2)" },
+        { "CREATE UNIQUE INDEX seat_rule ON {0} (pos) WHERE pos > 0", "UPDATE seat SET pos = 3 - pos WHERE id IN (1, 2)" },
+    };
+
+    [Theory]
+    [MemberData(nameof(UniqueIndexes))]
+    public async Task The_way_out_for_rows_that_swap_values_of_a_unique_index_is_SQL_that_works_for_what_the_index_is(string ddl, string swap)
+    {
+        // A DBA's CREATE UNIQUE INDEX got "ALTER TABLE ... DROP CONSTRAINT", which fails for an index ("constraint ... does
+        // not exist"), and "UNIQUE (...)" left the columns to fill in (capture exploration 2, F7).
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE seat (id INTEGER PRIMARY KEY, pos INTEGER NOT NULL, who TEXT);
+            INSERT INTO seat VALUES (1, 1, 'a'), (2, 2, 'b'), (3, 3, 'c');
+            """);
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        var seat = $"\"{_fixture.Schema}\".seat";
+        _fixture.PgExecute(string.Format(System.Globalization.CultureInfo.InvariantCulture, ddl, seat));
+        SyncFixture.Execute(path, swap);
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal((SyncStatus.PartiallySucceeded, 2L), (result.Status, result.Quarantined));
+        var reason = (await HeldAsync(path)).First().Reason;
+        const string Before = "make it a DEFERRABLE INITIALLY DEFERRED constraint (", After = "), then run 'dbsync quarantine --retry'";
+        var start = reason.IndexOf(Before, StringComparison.Ordinal) + Before.Length;
+        var sql = reason[start..reason.IndexOf(After, start, StringComparison.Ordinal)];
+        Assert.DoesNotContain("(...)", sql, StringComparison.Ordinal);
+        // The SQL it gives runs as given, and the retry heals the rows.
+        _fixture.PgExecute(sql);
+        var retried = await _engine.RetryQuarantineAsync(new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema });
+        Assert.Equal((SyncStatus.Succeeded, 2L), (retried!.Status, retried.Updated));
+        TableComparer.AssertIdentical(path, _fixture.Schema);
+        Assert.Equal(0, await PendingAsync(path));
+    }
 }

@@ -697,7 +697,7 @@ internal static class Applier
                 // deferrable at each row: each row alone met the other's old value, and was held for ever, with nothing
                 // in the file to fix (schema exploration, F7).
                 reason = reason.TrimEnd('.') + $". If rows of this run trade values of \"{constraint}\" among themselves (a swap, a shift), PostgreSQL refuses each one alone though the end state is valid: " +
-                    $"make it a DEFERRABLE INITIALLY DEFERRED constraint (ALTER TABLE {TargetTable(context, plan)} DROP CONSTRAINT {Q(constraint)}, ADD CONSTRAINT {Q(constraint)} UNIQUE (...) DEFERRABLE INITIALLY DEFERRED), then run 'dbsync quarantine --retry'. " +
+                    $"make it a DEFERRABLE INITIALLY DEFERRED constraint ({await DeferrableSqlAsync(context, failure.SchemaName ?? context.Schema, failure.TableName ?? plan.TargetName, constraint, cancellationToken).ConfigureAwait(false)}), then run 'dbsync quarantine --retry'. " +
                     "Otherwise another row in PostgreSQL holds the value: change one of the two.";
             }
 
@@ -818,6 +818,103 @@ internal static class Applier
         }
 
         return text.Append(')').ToString();
+    }
+
+    /// <summary>
+    /// The SQL that makes the unique constraint or index PostgreSQL named deferrable, for what it is: a constraint is
+    /// dropped and added again; a unique index that is no constraint (<c>CREATE UNIQUE INDEX</c>, the usual way an
+    /// administrator adds one) is dropped and replaced by a UNIQUE constraint of its columns, or, on an expression or with
+    /// a WHERE, which a UNIQUE constraint cannot have, by an EXCLUDE constraint. The advice gave DROP CONSTRAINT for an
+    /// index too, which fails ("constraint ... does not exist"), and left the columns as "(...)" (capture exploration 2, F7).
+    /// </summary>
+    private static async Task<string> DeferrableSqlAsync(ApplyContext context, string schema, string table, string name, CancellationToken cancellationToken)
+    {
+        var target = Identifiers.Quote(schema, table);
+        var fallback = $"ALTER TABLE {target} DROP CONSTRAINT {Q(name)}, ADD CONSTRAINT {Q(name)} UNIQUE (...) DEFERRABLE INITIALLY DEFERRED";
+        // After the trial's ROLLBACK TO SAVEPOINT the transaction is usable; a failure here only costs the precise advice.
+        using var command = new NpgsqlCommand("""
+            SELECT c.contype::text,
+                (SELECT string_agg(pg_get_indexdef(i.indexrelid, k, true), ', ' ORDER BY k) FROM generate_series(1, i.indnkeyatts) AS k),
+                i.indexprs IS NOT NULL OR i.indpred IS NOT NULL,
+                pg_get_expr(i.indpred, i.indrelid, true),
+                (SELECT a.amname FROM pg_am AS a WHERE a.oid = x.relam)
+            FROM pg_index AS i
+            JOIN pg_class AS x ON x.oid = i.indexrelid
+            JOIN pg_class AS t ON t.oid = i.indrelid
+            JOIN pg_namespace AS n ON n.oid = t.relnamespace
+            LEFT JOIN pg_constraint AS c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid AND c.contype IN ('u', 'p')
+            WHERE n.nspname = $1 AND t.relname = $2 AND x.relname = $3 AND i.indisunique
+            """, context.Pg, context.Transaction);
+        command.Parameters.AddWithValue(schema);
+        command.Parameters.AddWithValue(table);
+        command.Parameters.AddWithValue(name);
+        await ExecuteAsync(context, "SAVEPOINT dbsync_advice", cancellationToken).ConfigureAwait(false);
+        try
+        {
+            using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false) || reader.IsDBNull(1))
+            {
+                return fallback;
+            }
+
+            var kind = reader.IsDBNull(0) ? null : reader.GetString(0);
+            var columns = reader.GetString(1);
+            var computed = reader.GetBoolean(2);
+            var predicate = reader.IsDBNull(3) ? null : reader.GetString(3);
+            var method = reader.IsDBNull(4) ? "btree" : reader.GetString(4);
+            await reader.CloseAsync().ConfigureAwait(false);
+            return kind == "p" ? fallback
+                : kind is not null
+                ? $"ALTER TABLE {target} DROP CONSTRAINT {Q(name)}, ADD CONSTRAINT {Q(name)} UNIQUE ({columns}) DEFERRABLE INITIALLY DEFERRED"
+                : computed
+                    ? $"DROP INDEX {Identifiers.Quote(schema, name)}; ALTER TABLE {target} ADD CONSTRAINT {Q(name)} EXCLUDE USING {method} ({string.Join(", ", SplitTopLevel(columns).Select(c => $"({c}) WITH ="))}){(predicate is null ? "" : $" WHERE ({predicate})")} DEFERRABLE INITIALLY DEFERRED"
+                    : $"DROP INDEX {Identifiers.Quote(schema, name)}; ALTER TABLE {target} ADD CONSTRAINT {Q(name)} UNIQUE ({columns}) DEFERRABLE INITIALLY DEFERRED";
+        }
+        catch (PostgresException)
+        {
+            return fallback;
+        }
+        finally
+        {
+            await ExecuteAsync(context, "ROLLBACK TO SAVEPOINT dbsync_advice; RELEASE SAVEPOINT dbsync_advice", cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The comma-separated items of an index's key list, with commas inside parentheses or quotes kept.</summary>
+    private static List<string> SplitTopLevel(string list)
+    {
+        var items = new List<string>();
+        var depth = 0;
+        var quote = '\0';
+        var start = 0;
+        for (var i = 0; i < list.Length; i++)
+        {
+            var ch = list[i];
+            if (quote != '\0')
+            {
+                quote = ch == quote ? '\0' : quote;
+            }
+            else if (ch is '\'' or '"')
+            {
+                quote = ch;
+            }
+            else if (ch == '(')
+            {
+                depth++;
+            }
+            else if (ch == ')')
+            {
+                depth--;
+            }
+            else if (ch == ',' && depth == 0)
+            {
+                items.Add(list[start..i].Trim());
+                start = i + 1;
+            }
+        }
+
+        items.Add(list[start..].Trim());
+        return items;
     }
 
     private static async Task<int> ExecuteAsync(ApplyContext context, string sql, CancellationToken cancellationToken, params object[] parameters)
