@@ -59,6 +59,15 @@ Describe 'Disable-DbSync' {
         (Get-DbSyncStatus -LiteralPath $db).CaptureEnabled | Should -BeTrue
     }
 
+    It '-Table removes the capture of the tables it names only, keeping the node id' {
+        $node = (Get-DbSyncStatus -LiteralPath $db).NodeId
+        $result = Disable-DbSync -LiteralPath $db -Table 'Playlist*' -Confirm:$false
+        $result.Tables | Should -Be @('Playlist', 'PlaylistTrack')
+        (Get-DbSyncStatus -LiteralPath $db).NodeId | Should -Be $node
+        Invoke-Sqlite $db "SELECT count(*) FROM _dbsync_tables" -Scalar | Should -Be 9
+        { Disable-DbSync -LiteralPath $db -Table 'Nothing*' -Confirm:$false } | Should -Throw -ErrorId 'DbSync.TableNotFound,DbSync.PowerShell.Commands.DisableDbSyncCommand'
+    }
+
     It '-Purge leaves nothing named _dbsync_ in the file' {
         Disable-DbSync -LiteralPath $db -Purge -Force | Out-Null
         Invoke-Sqlite $db "SELECT count(*) FROM sqlite_master WHERE name LIKE '\_dbsync\_%' ESCAPE '\'" -Scalar | Should -Be 0

@@ -1493,6 +1493,28 @@ public sealed class SyncEngine
             }
 
             var registry = CaptureStore.ReadRegistry(sqlite, transaction);
+            var some = request.Tables.Count > 0;
+            if (some)
+            {
+                // Of some tables: a captured table that vanished (an ORM's transient rebuild table captured mid-migration, a
+                // renamed table's old name) warned on every run for ever, and only disabling the whole file cleared it
+                // (capture exploration 2, F4).
+                if (request.Purge)
+                {
+                    throw new DbSyncException(ErrorIds.UsageError, DbSyncErrorCategory.InvalidArgument,
+                        "--purge removes every table's capture and the file's node id; it cannot be combined with --table.");
+                }
+
+                registry = registry.Values.Where(r => SyncPlanner.Matches(r.Name, request.Tables)).ToDictionary(r => r.Name, Identifiers.SqliteNames);
+                if (registry.Count == 0)
+                {
+                    var names = CaptureStore.ReadRegistry(sqlite, transaction).Keys.Order(StringComparer.Ordinal).ToList();
+                    throw new DbSyncException(ErrorIds.TableNotFound, DbSyncErrorCategory.ObjectNotFound,
+                        $"--table {string.Join(", ", request.Tables.Select(t => $"'{Secrets.Redact(t)}'"))} matches no captured table. Captured: {(names.Count == 0 ? "none" : string.Join(", ", names))}. Nothing was changed.",
+                        Secrets.Redact(request.Tables[0]));
+                }
+            }
+
             long pending = 0;
             var pendingTables = new List<string>();
             foreach (var entry in registry.Values)
@@ -1518,9 +1540,17 @@ public sealed class SyncEngine
             foreach (var entry in registry.Values)
             {
                 CaptureStore.Uninstall(sqlite, transaction, entry);
+                if (some && CaptureStore.Scalar<long>(sqlite, transaction, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '_dbsync_held'") > 0)
+                {
+                    CaptureStore.Execute(sqlite, transaction, $"DELETE FROM _dbsync_held WHERE table_id = {entry.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+                }
             }
 
-            CaptureStore.Execute(sqlite, transaction, "DROP TABLE IF EXISTS _dbsync_tables");
+            if (!some)
+            {
+                CaptureStore.Execute(sqlite, transaction, "DROP TABLE IF EXISTS _dbsync_tables");
+            }
+
             if (request.Purge)
             {
                 Purge(sqlite, transaction);
@@ -1650,7 +1680,8 @@ public sealed class SyncEngine
             var pending = CaptureStore.CountLogEntries(sqlite, transaction, [gone]);
             // SQLite moves a table's triggers with it when it is renamed: the table that has them is the new name.
             var renamedTo = CaptureStore.TablesWithTriggers(sqlite, transaction, gone.TriggerNames).FirstOrDefault();
-            yield return $"Table '{gone.Name}' was captured but no longer exists in SQLite{(renamedTo is null ? "" : $" (it was renamed to '{renamedTo}')")}: it is not synced{(pending > 0 ? $", and its {pending} pending change(s) stay unsent" : "")}; its PostgreSQL table is left as it is.";
+            yield return $"Table '{gone.Name}' was captured but no longer exists in SQLite{(renamedTo is null ? "" : $" (it was renamed to '{renamedTo}')")}: it is not synced{(pending > 0 ? $", and its {pending} pending change(s) stay unsent" : "")}; its PostgreSQL table, if any, is left as it is. "
+                + $"'dbsync disable --table \"{gone.Name}\"{(pending > 0 ? " --force" : "")}' removes its capture{(pending > 0 ? " and discards those changes" : "")}, and this warning with it.";
         }
     }
 }

@@ -123,6 +123,12 @@ public sealed class DisableRequest
     /// <summary>Also remove the run history and node id: nothing of DbSync stays in the file.</summary>
     public bool Purge { get; init; }
 
+    /// <summary>
+    /// Table name patterns (* and ?): remove capture from the captured tables they match only (a table since dropped or
+    /// renamed in SQLite included), keeping the file's node id, run history and the other tables' capture. Empty: every table.
+    /// </summary>
+    public IReadOnlyList<string> Tables { get; init; } = [];
+
     /// <summary>How long to wait for another run on the same file to finish.</summary>
     public TimeSpan LockTimeout { get; init; } = TimeSpan.FromSeconds(30);
 

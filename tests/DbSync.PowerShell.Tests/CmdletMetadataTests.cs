@@ -18,7 +18,7 @@ public sealed class CmdletMetadataTests
         ["Get-DbSyncStatus"] = ["Path", "LiteralPath", "ConnectionString", "Credential", "Detailed", "TargetTimeout"],
         ["Test-DbSyncConnection"] = ["Path", "LiteralPath", "ConnectionString", "Credential", "Schema", "Table", "PreserveCase", "TargetTimeout", "Quiet"],
         ["Enable-DbSync"] = ["Path", "LiteralPath", "Table", "LockTimeout", "BusyTimeout"],
-        ["Disable-DbSync"] = ["Path", "LiteralPath", "Force", "Purge", "LockTimeout", "BusyTimeout"],
+        ["Disable-DbSync"] = ["Path", "LiteralPath", "Table", "Force", "Purge", "LockTimeout", "BusyTimeout"],
         ["Get-DbSyncLog"] = ["Path", "LiteralPath", "Last", "Since", "Status"],
         ["Restore-DbSyncLog"] = ["Path", "LiteralPath", "BackupPath"],
         ["Get-DbSyncConflict"] = ["Path", "LiteralPath", "NodeId", "ConnectionString", "Credential", "Table", "RunId", "Since", "Last"],

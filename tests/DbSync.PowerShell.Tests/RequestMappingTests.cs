@@ -112,6 +112,8 @@ public sealed class RequestMappingTests
         Assert.Equal(TimeSpan.Zero, disable.BusyTimeout);
         Assert.False(disable.Force);
         Assert.False(disable.Purge);
+        Assert.Empty(disable.Tables);
+        Assert.Equal(["new_*", "gone"], new DisableDbSyncCommand { Table = ["new_*", "gone"] }.BuildRequest("/a").Tables);
     }
 
     [Fact]

@@ -918,6 +918,42 @@ public sealed class SchemaAndCaptureTests : IDisposable
         Assert.Null(status.Tables.Single(t => t.Name == "b").Reason);
     }
 
+    [Fact]
+    public async Task A_captured_table_that_vanished_is_named_by_status_and_disable_table_removes_its_capture_and_its_warning_alone()
+    {
+        // An ORM's transient rebuild table captured mid-migration, or a renamed table's old name, warned on every run for
+        // ever; status said pending 0; and the only remedy was disable of the whole file (capture exploration 2, F4).
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE keep (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO keep VALUES (1, 'k');
+            CREATE TABLE new_item (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO new_item VALUES (1, 'v1');
+            """);
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        var node = Scalar(path, "SELECT value FROM _dbsync_meta WHERE key = 'node_id'");
+        SyncFixture.Execute(path, "UPDATE new_item SET v = 'unsent' WHERE id = 1; ALTER TABLE new_item RENAME TO item; UPDATE keep SET v = 'pending' WHERE id = 1;");
+        var warned = await _fixture.SyncAsync(path);
+        Assert.Contains("'dbsync disable --table \"new_item\" --force' removes its capture", Assert.Single(warned.Warnings), StringComparison.Ordinal);
+        SyncFixture.Execute(path, "UPDATE keep SET v = 'still pending' WHERE id = 1");
+
+        var (code, stdout, _) = await CliTests.RunCliAsync("status", "--path", path);
+        Assert.Equal(0, code);
+        Assert.Contains("captured table 'new_item' no longer exists in SQLite: 1 logged change(s) never sent", stdout, StringComparison.Ordinal);
+        Assert.Equal([new VanishedTable("new_item", 1)], (await _engine.GetStatusAsync(new StatusRequest { Path = path })).VanishedTables);
+        // Its pending change needs --force; keep's pending change is not discarded by it.
+        Assert.Equal("DbSync.PendingChanges", (await Assert.ThrowsAsync<DbSyncException>(() => _engine.DisableAsync(new DisableRequest { Path = path, Tables = ["new_item"] }))).ErrorId);
+        (code, stdout, _) = await CliTests.RunCliAsync("disable", "--path", path, "--table", "new_item", "--force", "--json");
+        Assert.Equal(0, code);
+        Assert.Contains("\"tables\":[\"new_item\"],\"discardedChanges\":1", stdout, StringComparison.Ordinal);
+
+        var after = await _fixture.SyncAsync(path);
+
+        Assert.Equal((SyncStatus.Succeeded, 1L), (after.Status, after.Updated));
+        Assert.Empty(after.Warnings);
+        Assert.Equal(node, Scalar(path, "SELECT value FROM _dbsync_meta WHERE key = 'node_id'"));
+        Assert.Empty((await _engine.GetStatusAsync(new StatusRequest { Path = path })).VanishedTables);
+        TableComparer.AssertIdentical(path, _fixture.Schema, ["keep", "item"]);
+        Assert.Equal("DbSync.TableNotFound", (await Assert.ThrowsAsync<DbSyncException>(() => _engine.DisableAsync(new DisableRequest { Path = path, Tables = ["nothing*"] }))).ErrorId);
+    }
+
     private static string Scalar(string path, string sql)
     {
         using var sqlite = SyncFixture.OpenSqlite(path);

@@ -117,6 +117,12 @@ public sealed class DatabaseStatus
     /// <summary>Per table, with Detailed.</summary>
     public IReadOnlyList<TableStatus> Tables { get; init; } = [];
 
+    /// <summary>
+    /// Captured tables that no longer exist in SQLite (dropped or renamed), whose capture every sync warns of until
+    /// <c>disable --table</c> removes it; with the changes their logs hold, which no run sends (not in <see cref="PendingChanges"/>).
+    /// </summary>
+    public IReadOnlyList<VanishedTable> VanishedTables { get; init; } = [];
+
     /// <summary>One line for logs: the file, capture, what is pending and the last run.</summary>
     public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
         $"{Path}: capture {(CaptureEnabled ? "enabled" : "not enabled")}, {PendingChanges} pending, last run {LastRun?.Status.ToString() ?? "none"}");
@@ -216,3 +222,8 @@ public sealed class CheckResult
     /// <summary>The check's status, name and message.</summary>
     public override string ToString() => $"{Status} {Name}: {Message}";
 }
+
+/// <summary>A captured table that no longer exists in SQLite.</summary>
+/// <param name="Name">Its name when it was captured.</param>
+/// <param name="LoggedChanges">The changes its log still holds, which no run sends.</param>
+public sealed record VanishedTable(string Name, long LoggedChanges);

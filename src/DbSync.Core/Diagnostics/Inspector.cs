@@ -201,13 +201,15 @@ internal static class Inspector
                 // A captured table dropped or renamed in SQLite: listed with the changes its log still holds, which no
                 // run can send (each run warns of them), and not counted among the rows waiting.
                 var existing = tables.Select(t => t.Name).ToHashSet(Identifiers.SqliteNames);
+                var vanished = new List<VanishedTable>();
                 foreach (var gone in registry.Values.Where(r => !existing.Contains(r.Name)).OrderBy(r => r.Name, StringComparer.Ordinal))
                 {
                     var stranded = RunLog.TableExists(sqlite, gone.LogTable) ? CaptureStore.CountLogEntries(sqlite, null, [gone]) : 0;
+                    vanished.Add(new VanishedTable(gone.Name, stranded));
                     tables.Add(new TableStatus
                     {
                         Path = path, Name = gone.Name, Captured = true, PendingChanges = stranded, Loaded = gone.Loaded,
-                        Reason = $"no longer exists in SQLite (dropped or renamed){(stranded > 0 ? $": its {stranded} logged change(s) are never sent" : "")}; its PostgreSQL table is left as it is",
+                        Reason = $"no longer exists in SQLite (dropped or renamed){(stranded > 0 ? $": its {stranded} logged change(s) are never sent" : "")}; its PostgreSQL table, if any, is left as it is; 'dbsync disable --table' removes its capture",
                     });
                 }
 
@@ -219,6 +221,7 @@ internal static class Inspector
                     Lag = captured.Where(t => t.Lag is not null).Select(t => t.Lag).Max(),
                     LastRun = RunLog.Query(sqlite, new LogQuery { Path = path, Last = 1 }, noRunActive, RunLog.BackupPathFor(path, request.BackupPath)).FirstOrDefault(),
                     Tables = request.Detailed ? tables : [],
+                    VanishedTables = vanished,
                 };
             }
             catch (SqliteException ex)
@@ -236,7 +239,7 @@ internal static class Inspector
         {
             Path = status.Path, NodeId = status.NodeId, CaptureEnabled = status.CaptureEnabled, TriggersIntact = status.TriggersIntact,
             PendingChanges = status.PendingChanges, Quarantined = status.Quarantined, Lag = status.Lag, LastRun = status.LastRun, Tables = status.Tables,
-            TargetReachable = reachable, TargetError = targetError, TargetErrorId = targetErrorId,
+            VanishedTables = status.VanishedTables, TargetReachable = reachable, TargetError = targetError, TargetErrorId = targetErrorId,
         };
     }
 

@@ -21,6 +21,15 @@ public sealed class DisableDbSyncCommand : DbSyncFileCommand
     [Parameter]
     public SwitchParameter Purge { get; set; }
 
+    /// <summary>
+    /// Remove capture from the captured tables these names match only (wildcards), a table since dropped or renamed in
+    /// SQLite included; the file keeps its node id and the other tables' capture.
+    /// </summary>
+    [Parameter]
+    [SupportsWildcards]
+    [ArgumentCompleter(typeof(TableNameCompleter))]
+    public string[] Table { get; set; } = [];
+
     /// <summary>Seconds to wait while another run holds the file's lock.</summary>
     [Parameter]
     [ValidateRange(0, int.MaxValue)]
@@ -70,6 +79,7 @@ public sealed class DisableDbSyncCommand : DbSyncFileCommand
         Path = path,
         Force = Force.IsPresent,
         Purge = Purge.IsPresent,
+        Tables = Table,
         LockTimeout = TimeSpan.FromSeconds(LockTimeout),
         BusyTimeout = TimeSpan.FromSeconds(BusyTimeout),
     };
