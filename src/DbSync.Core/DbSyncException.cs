@@ -118,6 +118,11 @@ public static class ErrorIds
     /// LOCALIZED, an ICU or ORM collation): DbSync cannot read that table's changes, so it is skipped, the others go on.
     /// </summary>
     public const string UnknownCollation = "DbSync.UnknownCollation";
+    /// <summary>
+    /// A table has more columns than PostgreSQL's 1,600 less the columns a push's staging table adds: that table is
+    /// skipped, the others go on.
+    /// </summary>
+    public const string TableTooWide = "DbSync.TableTooWide";
     /// <summary>A table or column name is longer than PostgreSQL's 63-byte limit.</summary>
     public const string NameTooLong = "DbSync.NameTooLong";
     /// <summary>A value cannot be stored in the target column's type without changing it.</summary>

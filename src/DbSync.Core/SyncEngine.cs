@@ -638,7 +638,7 @@ public sealed class SyncEngine
                     }
                     plans.Add(plan);
                 }
-                catch (DbSyncException ex) when (ex.ErrorId is ErrorIds.SchemaChanged or ErrorIds.ReservedName or ErrorIds.UnknownCollation)
+                catch (DbSyncException ex) when (ex.ErrorId is ErrorIds.SchemaChanged or ErrorIds.ReservedName or ErrorIds.UnknownCollation or ErrorIds.TableTooWide)
                 {
                     // One table whose source shape changed stops alone; the others go on.
                     skipped.Add(new TableSyncResult

@@ -55,7 +55,7 @@ internal static class Inspector
                         request.NodePartitioned.Count > 0 && SyncPlanner.Matches(table.Name, request.NodePartitioned));
                     plan.NodeId = (RunLog.TableExists(sqlite, "_dbsync_meta") ? CaptureStore.ReadMeta(sqlite, null, "node_id") : null) ?? "";
                 }
-                catch (DbSyncException ex) when (ex.ErrorId is ErrorIds.SchemaChanged or ErrorIds.ReservedName or ErrorIds.UnknownCollation)
+                catch (DbSyncException ex) when (ex.ErrorId is ErrorIds.SchemaChanged or ErrorIds.ReservedName or ErrorIds.UnknownCollation or ErrorIds.TableTooWide)
                 {
                     infos.Add(new TablePlanInfo { Order = infos.Count + 1, Name = table.Name, Target = "", Mode = "Skipped", Reason = ex.Message });
                     continue;
@@ -488,6 +488,14 @@ internal static class Inspector
                     string.Join(" ", unknownCollations.Select(t => SyncPlanner.UnknownCollationMessage(t.Name, t.UnknownKeyCollation!.Value.Column, t.UnknownKeyCollation.Value.Collation))),
                     "Declare the key column with a built-in collation (BINARY, NOCASE or RTRIM) in SQLite, or leave the table out with --table.",
                     unknownCollations[0].Name, ErrorIds.UnknownCollation));
+            }
+
+            // Only as a Fail: a table wider than a push's staging can hold is skipped, as sync would.
+            var tooWide = selected.Where(t => SyncPlanner.TooWide(t) is not null).ToList();
+            if (tooWide.Count > 0)
+            {
+                checks.Add(Check("Source.Columns", CheckStatus.Fail, string.Join(" ", tooWide.Select(t => SyncPlanner.TooWide(t))),
+                    $"Split the table in SQLite (at most {SyncPlanner.MaxColumns} columns each, on the same key), or leave it out with --table.", tooWide[0].Name, ErrorIds.TableTooWide));
             }
 
             checks.Add(ValueSample(sqlite, selected.Where(t => t.HasKey && !t.IsVirtual)));

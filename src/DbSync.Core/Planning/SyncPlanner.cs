@@ -408,6 +408,11 @@ public static class SyncPlanner
             }
         }
 
+        if (TooWide(source) is { } tooWide)
+        {
+            throw new DbSyncException(ErrorIds.TableTooWide, DbSyncErrorCategory.MetadataError, tooWide, source.Name);
+        }
+
         var mapped = source.Columns.Select(c => TypeMapping.Map(c.DeclaredType)).ToList();
 
         var matches = targets.Values.Where(t => !t.NameOnly && string.Equals(t.Name, targetName, StringComparison.OrdinalIgnoreCase)).ToList();
@@ -657,6 +662,22 @@ public static class SyncPlanner
             : targetName.StartsWith(SourceSchemaReader.Prefix, StringComparison.OrdinalIgnoreCase)
                 ? $"names beginning with {SourceSchemaReader.Prefix} are reserved for DbSync"
                 : null;
+    }
+
+    /// <summary>
+    /// The most columns a synced table can have: PostgreSQL holds at most 1,600 columns in a table, and a push stages a
+    /// table's changes in a table of its columns and DbSync's own (<see cref="Target.Staging.All"/>). A wider table would
+    /// load once and then fail every push of the whole file (scale exploration, F3).
+    /// </summary>
+    public static int MaxColumns => 1600 - Target.Staging.All.Length;
+
+    /// <summary>Why a table has too many columns to sync (naming it), or null.</summary>
+    public static string? TooWide(SourceTable source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        return source.Columns.Count <= MaxColumns ? null
+            : $"Table '{source.Name}' has {source.Columns.Count} columns; DbSync syncs tables of at most {MaxColumns}: PostgreSQL holds at most 1600 columns in a table, and a push stages a table's changes beside {Target.Staging.All.Length} columns of its own. "
+              + "The table is skipped, the others sync; split it in SQLite (a second table on the same key), or leave it out with --table.";
     }
 
     private static void CheckLength(string name, string what, string table)

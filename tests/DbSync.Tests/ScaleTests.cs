@@ -1,0 +1,63 @@
+using DbSync.Core;
+using DbSync.Core.Diagnostics;
+using DbSync.Tests.Infrastructure;
+
+namespace DbSync.Tests;
+
+/// <summary>Files at the edges of PostgreSQL's and SQLite's limits (scale exploration): wide tables, many tables, long logs.</summary>
+public sealed class ScaleTests : IDisposable
+{
+    private readonly SyncFixture _fixture = new();
+
+    public void Dispose() => _fixture.Dispose();
+
+    private static string WideTable(string name, int columns) =>
+        $"CREATE TABLE {name} (id INTEGER PRIMARY KEY, {string.Join(", ", Enumerable.Range(1, columns - 1).Select(i => $"c{i} INTEGER"))});";
+
+    [Fact]
+    public async Task A_table_wider_than_a_push_can_stage_is_skipped_by_name_and_the_others_sync()
+    {
+        // 1,590 columns loaded once (a straight COPY), then every push of the whole file failed with PostgreSQL's bare
+        // "tables can have at most 1600 columns" (the staging table adds DbSync's own); 1,601 failed the first run so.
+        var path = _fixture.CreateDatabase($"""
+            {WideTable("wide", 1590)}
+            {WideTable("wider", 1601)}
+            CREATE TABLE small (id INTEGER PRIMARY KEY, x TEXT);
+            INSERT INTO wide (id, c5) VALUES (1, 5); INSERT INTO wider (id) VALUES (1); INSERT INTO small VALUES (1, 'a');
+            """);
+
+        var first = await _fixture.SyncAsync(path);
+        SyncFixture.Execute(path, "UPDATE wide SET c5 = 6; UPDATE small SET x = 'b'");
+        var second = await _fixture.SyncAsync(path);
+
+        foreach (var result in new[] { first, second })
+        {
+            Assert.Equal(SyncStatus.PartiallySucceeded, result.Status);
+            foreach (var (name, columns) in new[] { ("wide", 1590), ("wider", 1601) })
+            {
+                var skipped = result.Tables.Single(t => t.Name == name);
+                Assert.Equal((SyncStatus.Failed, "DbSync.TableTooWide"), (skipped.Status, skipped.ErrorId));
+                Assert.StartsWith($"Table '{name}' has {columns} columns; DbSync syncs tables of at most 1584", skipped.Message, StringComparison.Ordinal);
+            }
+        }
+
+        Assert.Equal("b", _fixture.PgText($"SELECT x FROM \"{_fixture.Schema}\".small"));
+        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM pg_tables WHERE schemaname = '{_fixture.Schema}' AND tablename LIKE 'wide%'"));
+
+        var checks = await new SyncEngine().TestAsync(new ConnectionTestRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema });
+        var width = Assert.Single(checks, c => c.Name == "Source.Columns");
+        Assert.Equal((CheckStatus.Fail, "DbSync.TableTooWide", "wide"), (width.Status, width.ErrorId, width.Target));
+        Assert.Contains("Table 'wider' has 1601 columns", width.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_table_as_wide_as_a_push_can_stage_syncs_and_pushes()
+    {
+        var path = _fixture.CreateDatabase($"{WideTable("wide", 1584)} INSERT INTO wide (id, c5) VALUES (1, 5);");
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        SyncFixture.Execute(path, "UPDATE wide SET c1583 = 6");
+        var push = await _fixture.SyncAsync(path);
+        Assert.Equal((SyncStatus.Succeeded, 1L), (push.Status, push.Updated));
+        Assert.Equal(6, _fixture.PgScalar($"SELECT c1583 FROM \"{_fixture.Schema}\".wide"));
+    }
+}
