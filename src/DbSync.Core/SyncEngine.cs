@@ -582,6 +582,72 @@ public sealed class SyncEngine
         }
     }
 
+    private static async Task<long> StageAsync(NpgsqlConnection pg, string schema, TablePlan plan, Func<SourceRows> open, bool staged, PgWriter.SourceLayout layout,
+        Action<long> progress, CancellationToken cancellationToken, IReadOnlyDictionary<long, string>? tooBig = null)
+    {
+        using var reader = open();
+        return await PgWriter.CopyAsync(pg, schema, plan, reader, staged, layout, progress, cancellationToken, tooBig: tooBig).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Stages a table in careful mode, holding back the rows PostgreSQL cannot store (54000, "row is too big": more
+    /// fixed-width data than a page holds). Such a row fails the whole COPY, and a COPY's error names its row only when
+    /// rows are stored one by one (a batched insert reports a later row): once a COPY failed so, the staging table gets a
+    /// BEFORE INSERT trigger that does nothing but make PostgreSQL store row by row, and the COPY is repeated under a
+    /// savepoint, each time with the row it named staged as refused (its values NULL, never applied, held with
+    /// PostgreSQL's reason) until it passes (scale exploration, F3).
+    /// </summary>
+    private static async Task<long> StageHoldingTooBigAsync(NpgsqlConnection pg, NpgsqlTransaction transaction, string schema, TablePlan plan, Func<SourceRows> open,
+        PgWriter.SourceLayout layout, Action<long> progress, CancellationToken cancellationToken)
+    {
+        var tooBig = new Dictionary<long, string>();
+        var staging = Identifiers.Quote(plan.StagingTable);
+        for (var attempt = 0; ; attempt++)
+        {
+            // A failed COPY's counts are counted again by the next.
+            var (quarantined, deletes) = (plan.Result.Quarantined, plan.StagedDeletes);
+            await PgWriter.ExecuteAsync(pg, transaction, "SAVEPOINT dbsync_stage", cancellationToken).ConfigureAwait(false);
+            try
+            {
+                var rows = await StageAsync(pg, schema, plan, open, staged: true, layout, progress, cancellationToken, tooBig).ConfigureAwait(false);
+                await PgWriter.ExecuteAsync(pg, transaction, "RELEASE SAVEPOINT dbsync_stage", cancellationToken).ConfigureAwait(false);
+                return rows;
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.ProgramLimitExceeded && !cancellationToken.IsCancellationRequested)
+            {
+                await PgWriter.ExecuteAsync(pg, transaction, "ROLLBACK TO SAVEPOINT dbsync_stage; RELEASE SAVEPOINT dbsync_stage", cancellationToken).ConfigureAwait(false);
+                (plan.Result.Quarantined, plan.StagedDeletes) = (quarantined, deletes);
+                var line = attempt == 0 ? null : TooBigLine(ex, plan.StagingTable);
+                if (attempt > 0 && (line is null || tooBig.ContainsKey(line.Value)))
+                {
+                    throw new DbSyncException(ErrorIds.TargetError, DbSyncErrorCategory.WriteError,
+                        $"Table '{plan.Source.Name}': PostgreSQL cannot store one of its rows and named none DbSync could hold back; nothing of the run was applied. PostgreSQL said: {OneLine(ex)}"
+                        + (ex.Where is { } where ? $" ({OneLine(new InvalidOperationException(where))})" : ""), plan.Source.Name, ex);
+                }
+
+                if (line is { } n)
+                {
+                    tooBig[n] = $"{Conflicts.HeldRows.RejectedPrefix}: {ex.SqlState}: {ex.MessageText}. PostgreSQL stores a row's fixed-width values (numbers, dates, booleans) in one page of 8 kB: "
+                        + "set some of this row's columns to NULL, or split the table in SQLite; then run 'dbsync quarantine --retry'.";
+                }
+                else
+                {
+                    await PgWriter.ExecuteAsync(pg, transaction,
+                        "CREATE FUNCTION pg_temp._dbsync_one_by_one() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$; " +
+                        $"CREATE TRIGGER _dbsync_one_by_one BEFORE INSERT ON {staging} FOR EACH ROW EXECUTE FUNCTION pg_temp._dbsync_one_by_one()",
+                        cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+    }
+
+    /// <summary>The row a COPY into the staging table failed on, from PostgreSQL's context ("COPY _dbsync_stage_1, line 7", in the server's language).</summary>
+    private static long? TooBigLine(PostgresException ex, string stagingTable)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(ex.Where ?? "", $@"^COPY ""?{System.Text.RegularExpressions.Regex.Escape(stagingTable)}""?, \D*(\d+)");
+        return match.Success && long.TryParse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture, out var line) ? line : null;
+    }
+
     /// <summary>What one committed attempt leaves for the SQLite side; <c>Unrecorded</c>: the log entry of an earlier run PostgreSQL committed but the file never recorded.</summary>
     private sealed record Applied(List<TablePlan> Plans, List<TableSyncResult> Skipped, Dictionary<TablePlan, List<TargetWinsRow>> TargetWins, RunLogEntry? Unrecorded)
     {
@@ -743,13 +809,15 @@ public sealed class SyncEngine
                     var staged = plan.Mode != LoadMode.CopyDirect;
                     var phase = full ? SyncPhase.Copying : SyncPhase.Staging;
                     Report(plan, phase, 0, clock);
-                    using var reader = full
+                    SourceRows Open() => full
                         ? SourceRows.Open(read.Handle, CaptureStore.FullQuery(plan.Source, withKeyLiterals: staged))
                         : SourceRows.Open(read.Handle, CaptureStore.PendingQuery(plan.Registry, plan.Source), ("$s", plan.Snapshot), ("$a", plan.AppliedThrough));
                     var layout = full
                         ? staged ? new PgWriter.SourceLayout(-1, [], -1, -1, plan.Source.Columns.Count) : PgWriter.SourceLayout.Direct
                         : PushLayout(plan);
-                    var rows = await PgWriter.CopyAsync(pg, schema, plan, reader, staged, layout, r => Report(plan, phase, r, clock), cancellationToken).ConfigureAwait(false);
+                    var rows = careful
+                        ? await StageHoldingTooBigAsync(pg, transaction, schema, plan, Open, layout, r => Report(plan, phase, r, clock), cancellationToken).ConfigureAwait(false)
+                        : await StageAsync(pg, schema, plan, Open, staged, layout, r => Report(plan, phase, r, clock), cancellationToken).ConfigureAwait(false);
                     if (plan.Mode == LoadMode.CopyDirect)
                     {
                         plan.Result.Inserted = rows;

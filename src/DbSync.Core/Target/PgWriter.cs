@@ -129,10 +129,11 @@ public static class PgWriter
     /// staged row with a value that cannot be converted (docs/type-mapping.md) is staged with the reason and not
     /// applied: it is quarantined. Straight into the target, such a value throws <see cref="ValueConversionException"/>.
     /// Staged rows are numbered from firstRow + 1, so that a second COPY into the same staging table continues the numbering.
+    /// The rows of <c>tooBig</c> (by staged row number: rows PostgreSQL cannot store) are staged with its reason, as refused.
     /// </summary>
     /// <returns>Rows written.</returns>
     public static async Task<long> CopyAsync(NpgsqlConnection connection, string schema, TablePlan plan, SourceRows reader, bool staging,
-        SourceLayout layout, Action<long> progress, CancellationToken cancellationToken, long firstRow = 0)
+        SourceLayout layout, Action<long> progress, CancellationToken cancellationToken, long firstRow = 0, IReadOnlyDictionary<long, string>? tooBig = null)
     {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(plan);
@@ -208,6 +209,11 @@ public static class PgWriter
                             bad = staging ? problem.HeldReason : throw problem;
                             break;
                         }
+                    }
+
+                    if (bad is null && exists && tooBig is not null && tooBig.TryGetValue(firstRow + rows + 1, out var refusal))
+                    {
+                        bad = refusal;
                     }
 
                     importer.StartRow(fields);
