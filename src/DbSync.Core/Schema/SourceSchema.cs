@@ -211,28 +211,54 @@ public static class SourceSchemaReader
     /// <summary>Prefix of every object DbSync adds to a SQLite file.</summary>
     public const string Prefix = "_dbsync_";
 
+    /// <summary>The statements <see cref="ReadTables"/> lists the tables with: each reads the schema once.</summary>
+    internal static readonly string[] TableListQueries =
+    [
+        "SELECT name, type, wr FROM pragma_table_list WHERE schema = 'main'",
+        """
+        SELECT m.name, m.sql FROM sqlite_master AS m
+        WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\_%' ESCAPE '\' AND m.name NOT LIKE '\_dbsync\_%' ESCAPE '\'
+        ORDER BY m.name
+        """,
+    ];
+
     /// <summary>Reads every user table (SQLite's own and DbSync's excluded).</summary>
     public static IReadOnlyList<SourceTable> ReadTables(SqliteConnection connection, SqliteTransaction? transaction = null)
     {
         ArgumentNullException.ThrowIfNull(connection);
         var names = new List<(string Name, bool IsVirtual, bool WithoutRowid, string Sql)>();
+        // Read once each: joined to sqlite_master, the table-valued pragma was listed again for every table, and
+        // listing 2,000 tables took seconds (scale exploration, F2).
+        var listed = new Dictionary<string, (string Type, bool WithoutRowid)>(StringComparer.Ordinal);
         using (var command = connection.CreateCommand())
         {
             command.Transaction = transaction;
-            // Shadow tables hold an FTS5 or R-Tree table's index in its own format; they belong to the virtual
-            // table, which is named in a warning, and are never synced on their own.
-            command.CommandText = """
-                SELECT m.name, m.sql, coalesce(l.wr, 0) FROM sqlite_master AS m
-                LEFT JOIN pragma_table_list AS l ON l.schema = 'main' AND l.name = m.name
-                WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\_%' ESCAPE '\' AND m.name NOT LIKE '\_dbsync\_%' ESCAPE '\'
-                  AND m.name NOT IN (SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'shadow')
-                ORDER BY m.name
-                """;
+            command.CommandText = TableListQueries[0];
             using var reader = command.ExecuteReader();
             while (reader.Read())
             {
+                listed[reader.GetString(0)] = (reader.GetString(1), reader.GetInt64(2) != 0);
+            }
+        }
+
+        using (var command = connection.CreateCommand())
+        {
+            command.Transaction = transaction;
+            command.CommandText = TableListQueries[1];
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                var name = reader.GetString(0);
+                var found = listed.TryGetValue(name, out var l);
+                // Shadow tables hold an FTS5 or R-Tree table's index in its own format; they belong to the virtual
+                // table, which is named in a warning, and are never synced on their own.
+                if (found && l.Type == "shadow")
+                {
+                    continue;
+                }
+
                 var sql = reader.IsDBNull(1) ? "" : reader.GetString(1);
-                names.Add((reader.GetString(0), sql.TrimStart().StartsWith("CREATE VIRTUAL", StringComparison.OrdinalIgnoreCase), reader.GetInt64(2) != 0, sql));
+                names.Add((name, sql.TrimStart().StartsWith("CREATE VIRTUAL", StringComparison.OrdinalIgnoreCase), found && l.WithoutRowid, sql));
             }
         }
 
