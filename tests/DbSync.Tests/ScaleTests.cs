@@ -141,4 +141,25 @@ public sealed class ScaleTests : IDisposable
         Assert.True(tables.Single(t => t.Name == "docs").IsVirtual);
         Assert.Equal((true, false), (tables.Single(t => t.Name == "k").WithoutRowid, tables.Single(t => t.Name == "r").WithoutRowid));
     }
+
+    [Fact]
+    public async Task A_delete_held_because_rows_of_its_own_table_refer_to_it_says_so()
+    {
+        // A tree: row 1's parent is 2. Deleting 2 alone (SQLite does not enforce foreign keys by default) is refused by
+        // PostgreSQL; the held delete's reason gave an orphan insert's advice ("It goes once its parent is in PostgreSQL").
+        var path = _fixture.CreateDatabase("""
+            CREATE TABLE node (id INTEGER PRIMARY KEY, parent INTEGER REFERENCES node (id));
+            INSERT INTO node VALUES (2, NULL), (1, 2), (3, NULL);
+            """);
+        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
+        SyncFixture.Execute(path, "PRAGMA foreign_keys = OFF; DELETE FROM node WHERE id IN (2, 3)");
+
+        var result = await _fixture.SyncAsync(path);
+
+        Assert.Equal((SyncStatus.PartiallySucceeded, 1L, 1L), (result.Status, result.Deleted, result.Quarantined));
+        var held = Assert.Single(await new SyncEngine().GetQuarantineAsync(new QuarantineQuery { Path = path }));
+        Assert.Equal("(id=2)", held.Key);
+        Assert.True(held.Reason.Contains($"Other rows of \"{_fixture.Schema}\".\"node\" still refer to this row", StringComparison.Ordinal), held.Reason);
+        Assert.DoesNotContain("once its parent is in PostgreSQL", held.Reason, StringComparison.Ordinal);
+    }
 }

@@ -578,7 +578,7 @@ internal static class Applier
 
         for (long from = 0; from < plan.StagedRows; from += context.BatchSize)
         {
-            await GuardedAsync(context, plan, from, Math.Min(from + context.BatchSize, plan.StagedRows), Apply, cancellationToken).ConfigureAwait(false);
+            await GuardedAsync(context, plan, from, Math.Min(from + context.BatchSize, plan.StagedRows), Apply, cancellationToken, deleting: true).ConfigureAwait(false);
         }
     }
 
@@ -654,7 +654,7 @@ internal static class Applier
     /// back with PostgreSQL's message; a range that passes is then applied for real.
     /// </summary>
     private static async Task GuardedAsync(ApplyContext context, TablePlan plan, long from, long to, Func<long, long, bool, Task> apply,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, bool deleting = false)
     {
         if (!context.Careful)
         {
@@ -683,7 +683,11 @@ internal static class Applier
             var reason = $"{Conflicts.HeldRows.RejectedPrefix}: {failure.SqlState}: {failure.MessageText}" + (TargetDatabase.DetailOf(failure) is { } detail ? " " + detail : "");
             if (failure.SqlState == PostgresErrorCodes.ForeignKeyViolation)
             {
-                reason = reason.TrimEnd('.') + ". " + (failure.TableName is { } child && child != plan.TargetName
+                reason = reason.TrimEnd('.') + ". " + (deleting && (failure.TableName is null || failure.TableName == plan.TargetName)
+                    // A delete refused because other rows of its own table still refer to it (a tree): those rows are the
+                    // fix, not a missing parent (scale exploration, F5).
+                    ? $"Other rows of {TargetTable(context, plan)} still refer to this row (those the file sends, or rows PostgreSQL alone has): delete them or point them elsewhere, here or there, then run 'dbsync quarantine --retry'."
+                    : failure.TableName is { } child && child != plan.TargetName
                     // The row is the parent: a row of another table (one PostgreSQL alone has, or another node's) still refers to it.
                     ? $"Rows of {Identifiers.Quote(failure.SchemaName ?? context.Schema, child)} in PostgreSQL still refer to this row: delete them or point them elsewhere there, then run 'dbsync quarantine --retry'."
                     // An orphan whose parent another node or program deleted in PostgreSQL never leaves by itself: say how.
@@ -708,8 +712,8 @@ internal static class Applier
         else
         {
             var middle = from + ((to - from) / 2);
-            await GuardedAsync(context, plan, from, middle, apply, cancellationToken).ConfigureAwait(false);
-            await GuardedAsync(context, plan, middle, to, apply, cancellationToken).ConfigureAwait(false);
+            await GuardedAsync(context, plan, from, middle, apply, cancellationToken, deleting).ConfigureAwait(false);
+            await GuardedAsync(context, plan, middle, to, apply, cancellationToken, deleting).ConfigureAwait(false);
         }
     }
 
