@@ -110,7 +110,7 @@ internal sealed class InitialLoadScenario(BenchContext context)
         // DbSync's load and the raw COPY are each timed LoadRepetitions times and the median taken: one sample on this
         // kind of machine can be a third off. Each DbSync load starts from a fresh copy of the file (a load installs
         // capture in it); the last one's file and schema go on to scenario 2. Each copy has a path of its own: a fresh
-        // file at a path another node synced from is one that lost its identity, refused (DbSync.NodeIdentityLost).
+        // file at a path another node synced from joins with a warning that it may have replaced that node's file.
         var loaded = "";
         for (var i = 1; i <= LoadRepetitions; i++)
         {

@@ -133,12 +133,6 @@ public static class ErrorIds
     public const string PendingChanges = "DbSync.PendingChanges";
     /// <summary>Another SQLite file (a copy) already syncs under this file's node id; run reset-node on the copy.</summary>
     public const string DuplicateNodeId = "DbSync.DuplicateNodeId";
-    /// <summary>
-    /// The file has no DbSync identity of its own any more (replaced by a database capture was never enabled on, or its
-    /// DbSync tables emptied or purged), while PostgreSQL still knows a node last synced from this very path on this host:
-    /// PostgreSQL may hold rows the file lost. Refused unless the run is a --resync, which takes that node over.
-    /// </summary>
-    public const string NodeIdentityLost = "DbSync.NodeIdentityLost";
     /// <summary>The Newest policy names a column that a synced table does not have.</summary>
     public const string NewestColumnMissing = "DbSync.NewestColumnMissing";
     /// <summary>PostgreSQL committed but the SQLite bookkeeping could not be written; the next run re-applies harmlessly.</summary>

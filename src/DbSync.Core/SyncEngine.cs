@@ -680,9 +680,9 @@ public sealed class SyncEngine
                 warnings.Add(releasesKept);
             }
 
-            if (await Conflicts.NodeIdentity.CheckPredecessorsAsync(pg, transaction, sqlite, result.NodeId, result.Path, request.Resync, cancellationToken).ConfigureAwait(false) is { } tookOver)
+            if (await Conflicts.NodeIdentity.CheckPredecessorsAsync(pg, transaction, sqlite, result.NodeId, result.Path, cancellationToken).ConfigureAwait(false) is { } predecessor)
             {
-                warnings.Add(tookOver);
+                warnings.Add(predecessor);
             }
 
             var (unrecorded, _, unrecordedEntry, xid) = await Conflicts.NodeIdentity.ClaimAsync(pg, transaction, sqlite, result.NodeId, result.RunId, result.Path, snapshots, cancellationToken)

@@ -862,10 +862,11 @@ public sealed class ConflictTests : IDisposable
     }
 
     [Fact]
-    public async Task A_file_replaced_by_a_backup_from_before_capture_is_refused_as_one_that_lost_its_identity_until_a_resync_takes_the_node_over()
+    public async Task A_file_replaced_by_a_backup_from_before_capture_is_warned_about_once_and_a_resync_makes_postgresql_match_it()
     {
         // A backup taken before DbSync was enabled, restored over the file, has no node id: the sync minted one and joined
-        // as a new node, Succeeded with no warning, and the rows the file lost stayed in PostgreSQL (capture exploration 2, F2).
+        // as a new node, Succeeded with no warning, and the rows the file lost stayed in PostgreSQL (capture exploration 2,
+        // F2). It still joins (a new file at that path is as likely: today's exploration, F1/F2), but says so.
         var path = _fixture.CreateDatabase("""
             CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT, updated_at TEXT);
             INSERT INTO item VALUES (1, 'one', NULL), (2, 'two', NULL);
@@ -878,15 +879,16 @@ public sealed class ConflictTests : IDisposable
         SqliteConnection.ClearAllPools();
         File.Copy(before, path, overwrite: true);
 
-        var refused = await Assert.ThrowsAsync<DbSyncException>(() => _fixture.SyncAsync(path));
+        var joined = await _fixture.SyncAsync(path);
+        var again = await _fixture.SyncAsync(path);
 
-        Assert.Equal("DbSync.NodeIdentityLost", refused.ErrorId);
-        Assert.Contains("--resync", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(SyncStatus.Succeeded, joined.Status);
+        Assert.Contains(joined.Warnings, w => w.Contains("has no DbSync history, yet PostgreSQL knows node id", StringComparison.Ordinal) && w.Contains("--resync", StringComparison.Ordinal));
+        Assert.DoesNotContain(again.Warnings, w => w.Contains("has no DbSync history", StringComparison.Ordinal));
         Assert.Equal(1, _fixture.PgScalar($"SELECT count(*) FROM {Table} WHERE id = 3"));
-        // What it says to do makes PostgreSQL match the file, and the file goes on as that node's successor.
+        // What it says to do makes PostgreSQL match the file, and the file goes on with no conflict with its own rows.
         var resync = await _engine.SyncAsync(new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, Resync = true });
         Assert.Equal(SyncStatus.Succeeded, resync.Status);
-        Assert.Contains(resync.Warnings, w => w.Contains("took over node id", StringComparison.Ordinal));
         TableComparer.AssertIdentical(path, _fixture.Schema);
         SyncFixture.Execute(path, "UPDATE item SET name = 'later' WHERE id = 1");
         var later = await _fixture.SyncAsync(path);
@@ -895,37 +897,50 @@ public sealed class ConflictTests : IDisposable
     }
 
     [Fact]
-    public async Task A_file_whose_DbSync_tables_a_truncate_all_tool_emptied_is_refused_and_TargetWins_writes_no_deleted_row_back()
+    public async Task A_new_file_at_a_path_an_older_file_synced_from_joins_keeping_both_files_rows_and_the_older_node_goes_on()
     {
-        // A "truncate every table" tool emptied _dbsync_meta too: the next sync was a new node, and under TargetWins the
-        // rows the application had just deleted came back into the file (capture exploration 2, F2).
+        // A first fix of capture exploration 2's F2 refused this (DbSync.NodeIdentityLost) and advised --resync, which
+        // deleted the older file's rows: a file rotated away and a new one started at its path, or devices cloned from one
+        // image with the same host name and path (today's exploration, F1 and F2).
         var path = await SyncedItemsAsync();
-        SyncFixture.Execute(path, "DELETE FROM item; DELETE FROM _dbsync_meta; DELETE FROM _dbsync_tables; DELETE FROM _dbsync_runs; DELETE FROM _dbsync_log_1;");
+        SqliteConnection.ClearAllPools();
+        var archived = Path.Combine(_fixture.Directory, "archived.sqlite");
+        File.Move(path, archived);
+        var fresh = _fixture.CreateDatabase("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT, updated_at TEXT); INSERT INTO item VALUES (100, 'new day', NULL);");
+        Assert.Equal(path, fresh);
 
-        var refused = await Assert.ThrowsAsync<DbSyncException>(() => SyncAsync(path, ConflictPolicy.TargetWins));
+        var joined = await _fixture.SyncAsync(fresh);
 
-        Assert.Equal("DbSync.NodeIdentityLost", refused.ErrorId);
-        Assert.Equal("0", Local(path, "SELECT count(*) FROM item"));
-        Assert.Equal(SyncStatus.Succeeded, (await _engine.SyncAsync(new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, Resync = true })).Status);
-        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM {Table}"));
+        Assert.Equal(SyncStatus.Succeeded, joined.Status);
+        Assert.Contains(joined.Warnings, w => w.Contains("Nothing is wrong if it is a new file", StringComparison.Ordinal));
+        var archivedRows = long.Parse(Local(archived, "SELECT count(*) FROM item")!, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(archivedRows + 1, _fixture.PgScalar($"SELECT count(*) FROM {Table}"));
+        // The archived file still syncs as the node it was, from its new path.
+        SyncFixture.Execute(archived, "UPDATE item SET name = 'archived edit' WHERE id = 1");
+        var old = await _fixture.SyncAsync(archived);
+        Assert.Equal((SyncStatus.Succeeded, 1L), (old.Status, old.Updated));
+        Assert.Equal(archivedRows + 1, _fixture.PgScalar($"SELECT count(*) FROM {Table}"));
     }
 
     [Fact]
-    public async Task A_file_purged_and_synced_again_at_its_path_is_refused_until_a_resync_while_disable_alone_and_a_new_file_elsewhere_pass()
+    public async Task A_file_purged_and_synced_again_at_its_path_is_warned_about_while_disable_alone_and_a_new_file_elsewhere_are_not()
     {
         var path = await SyncedItemsAsync();
-        // Disabled without --purge, the file keeps its node id: synced again as the same node.
+        // Disabled without --purge, the file keeps its node id: synced again as the same node, no warning.
         await _engine.DisableAsync(new DisableRequest { Path = path });
-        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
-        // Another file at another path joins the same tables as a node of its own.
+        var same = await _fixture.SyncAsync(path);
+        Assert.Equal(SyncStatus.Succeeded, same.Status);
+        Assert.DoesNotContain(same.Warnings, w => w.Contains("has no DbSync history", StringComparison.Ordinal));
+        // Another file at another path joins the same tables as a node of its own, no warning.
         var other = _fixture.CreateDatabase("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT, updated_at TEXT); INSERT INTO item VALUES (7, 'seven', NULL);", "other.sqlite");
-        Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(other)).Status);
-        // Purged, the file has no identity left: PostgreSQL's node at this path is not silently abandoned.
-        SyncFixture.Execute(path, "DELETE FROM item WHERE id = 3");
+        var elsewhere = await _fixture.SyncAsync(other);
+        Assert.Equal(SyncStatus.Succeeded, elsewhere.Status);
+        Assert.DoesNotContain(elsewhere.Warnings, w => w.Contains("has no DbSync history", StringComparison.Ordinal));
+        // Purged, the file has no identity left: it joins as a new node, and says PostgreSQL's node at this path may hold rows it lost.
         await _engine.DisableAsync(new DisableRequest { Path = path, Purge = true, Force = true });
-        Assert.Equal("DbSync.NodeIdentityLost", (await Assert.ThrowsAsync<DbSyncException>(() => _fixture.SyncAsync(path))).ErrorId);
-        Assert.Equal(SyncStatus.Succeeded, (await _engine.SyncAsync(new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema, Resync = true })).Status);
-        Assert.Equal(0, _fixture.PgScalar($"SELECT count(*) FROM {Table} WHERE id = 3"));
+        var purged = await _fixture.SyncAsync(path);
+        Assert.Equal(SyncStatus.Succeeded, purged.Status);
+        Assert.Contains(purged.Warnings, w => w.Contains("has no DbSync history", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -132,18 +132,18 @@ public static class NodeIdentity
     /// <summary>
     /// Inside the run's PostgreSQL transaction, before <see cref="ClaimAsync"/>: a file whose node id PostgreSQL has never
     /// seen, that recorded no committed run and whose run log knows no other node id, has no past as a node; when
-    /// <c>dbsync.nodes</c> still holds a node last synced from this very path on this host, the file that was that node
-    /// lost its identity (replaced by a backup from before capture was enabled or another database, or a "truncate every
-    /// table" tool emptied DbSync's tables too, or capture was removed with <c>disable --purge</c>). Joined as a new node,
-    /// it left every row PostgreSQL has and it lost in place, with no word (capture exploration 2, F2). Refused unless
-    /// <paramref name="takeOver"/> (a <c>--resync</c>, which makes PostgreSQL match the file): then each such node is
-    /// released and its transactions shared with this file's id, as <c>reset-node</c> does for a file's own old id.
-    /// A file given a new id by <c>reset-node</c> keeps its run log, which names the old id, and passes.
+    /// <c>dbsync.nodes</c> still holds a node last synced from this very path on this host, the file may be that node's,
+    /// having lost its identity (replaced by a backup from before capture was enabled or another database, DbSync's
+    /// tables emptied by a "truncate every table" tool, capture removed with <c>disable --purge</c>): joined as a new
+    /// node, it leaves every row PostgreSQL has and it lost in place (capture exploration 2, F2). It may as well be a new
+    /// file with every right to join: a file rotated away and a new one started at its path, or devices cloned from one
+    /// image sharing host name and path. Refusing those (as a first fix did) was worse (today's exploration, F1 and F2),
+    /// and the file alone cannot tell which it is, so the run goes on as a new node and warns, once (the run it records
+    /// ends the file's "no past").
     /// </summary>
-    /// <returns>Null, or the warning that says which node ids the run took over.</returns>
-    /// <exception cref="DbSyncException">NodeIdentityLost.</exception>
+    /// <returns>Null, or the warning.</returns>
     internal static async Task<string?> CheckPredecessorsAsync(NpgsqlConnection pg, NpgsqlTransaction transaction, SqliteConnection sqlite,
-        string nodeId, string path, bool takeOver, CancellationToken cancellationToken)
+        string nodeId, string path, CancellationToken cancellationToken)
     {
         if (CaptureStore.ReadMeta(sqlite, null, LastRunKey) is not null)
         {
@@ -156,7 +156,7 @@ public static class NodeIdentity
             SELECT node_id, last_seen FROM dbsync.nodes
             WHERE node_id <> $1 AND lower(host) = lower($2) AND {(ignoreCase ? "lower(path) = lower($3)" : "path = $3")}
                 AND NOT EXISTS (SELECT 1 FROM dbsync.nodes AS self WHERE self.node_id = $1)
-            ORDER BY last_seen DESC FOR UPDATE
+            ORDER BY last_seen DESC
             """, pg, transaction))
         {
             command.Parameters.AddWithValue(nodeId);
@@ -189,33 +189,11 @@ public static class NodeIdentity
 
         static string Seen(DateTime? at) => at?.ToString("u", CultureInfo.InvariantCulture) ?? "at an unknown time";
         var names = string.Join(", ", predecessors.Select(p => $"{p.NodeId} (last synced {Seen(p.LastSeen)})"));
-        if (!takeOver)
-        {
-            throw new DbSyncException(ErrorIds.NodeIdentityLost, DbSyncErrorCategory.InvalidOperation,
-                $"'{path}' has lost its DbSync identity: PostgreSQL knows node id {names} synced from this same file on this host, and the file has no trace of it " +
-                "(no node id, or a new one and no run history: it was replaced by a backup from before capture was enabled or by another database, " +
-                "DbSync's tables in it were emptied by a tool that empties every table, or capture was removed with 'disable --purge'). " +
-                "PostgreSQL may hold rows this file no longer has, which a sync as a new node would leave there. If the file that synced still exists, put it back and sync again; " +
-                $"otherwise run 'dbsync sync --path \"{path}\" --connection ... --resync' to take that node over and make PostgreSQL match this file (rows the file does not have are deleted there). Nothing was written.",
-                path);
-        }
-
-        foreach (var (predecessor, _) in predecessors)
-        {
-            // As reset-node releases a file's own old id: what that node wrote is this file's now, so later changes to
-            // those rows are no conflicts with the file's own past.
-            using var release = new NpgsqlCommand("""
-                WITH released AS (DELETE FROM dbsync.nodes WHERE node_id = $1 RETURNING node_id)
-                INSERT INTO dbsync.node_txns (node_id, xid, at)
-                SELECT $2, t.xid, t.at FROM dbsync.node_txns AS t WHERE t.node_id = $1 AND EXISTS (SELECT 1 FROM released)
-                ON CONFLICT DO NOTHING
-                """, pg, transaction);
-            release.Parameters.AddWithValue(predecessor);
-            release.Parameters.AddWithValue(nodeId);
-            await release.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        return $"'{path}' had lost its DbSync identity: this --resync took over node id {names}, last synced from this same file on this host, so PostgreSQL now matches this file under node id {nodeId}.";
+        return $"'{path}' has no DbSync history, yet PostgreSQL knows node id {names} synced from this same path on this host; this file joins as a new node. " +
+            "Nothing is wrong if it is a new file (the old one rotated away, or a device cloned from the same image). " +
+            "If it replaced the file that synced (a backup from before capture was enabled, a tool that emptied every table, 'disable --purge'), " +
+            "rows that file had and this one lacks stay in PostgreSQL: put the file that synced back, or sync with --resync to make PostgreSQL match this file " +
+            "(it deletes every row of the selected tables that the file lacks, other nodes' rows included).";
     }
 
     /// <summary>
