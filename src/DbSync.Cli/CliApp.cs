@@ -113,7 +113,7 @@ public static class CliApp
                 return Fail(UsageError($"{args[0]} takes no option but --json; got '{Secrets.Redact(extra)}'."), json, stdout, stderr);
             }
 
-            stdout.WriteLine(args.Length > 1 ? new JsonObject { ["version"] = SyncEngine.Version }.ToJsonString() : $"dbsync {SyncEngine.Version}");
+            stdout.WriteLine(args.Length > 1 ? new JsonObject { ["version"] = SyncEngine.Version }.ToJsonString(JsonOptions) : $"dbsync {SyncEngine.Version}");
             return Success;
         }
 

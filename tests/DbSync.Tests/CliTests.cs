@@ -101,6 +101,9 @@ public sealed class CliTests : IDisposable
         var (code, stdout, _) = await RunCliAsync("--version", "--json");
         Assert.Equal(0, code);
         Assert.Equal(SyncEngine.Version, JsonNode.Parse(stdout)!["version"]!.GetValue<string>());
+        // Spelt as the run log and a run's JSON spell it ('0.1.0+abcdef1'), not '0.1.0\u002Babcdef1', which a text search
+        // for the version missed (today's exploration, F5).
+        Assert.Contains($"\"{SyncEngine.Version}\"", stdout, StringComparison.Ordinal);
 
         (code, stdout, _) = await RunCliAsync("version", "--path", "x.sqlite", "--json");
         Assert.Equal(2, code);
