@@ -388,8 +388,9 @@ public sealed class DiagnosticsTests : IDisposable
         // module2 exploration (F3's note): after an application's migration rebuilt a synced table (create, copy, drop,
         // rename), its triggers were gone and the rows written since unlogged; status said 0 pending, lag null, so a
         // monitor saw nothing to send while the next sync copies the whole table again.
+        // Created as the rebuild's RENAME leaves it ("item" quoted), so the definition's text is the same after it.
         var path = _fixture.CreateDatabase("""
-            CREATE TABLE item (id INTEGER PRIMARY KEY, v TEXT);
+            CREATE TABLE "item" (id INTEGER PRIMARY KEY, v TEXT);
             INSERT INTO item VALUES (1, 'a'), (2, 'b');
             """);
         Assert.Equal(SyncStatus.Succeeded, (await _fixture.SyncAsync(path)).Status);
@@ -408,6 +409,12 @@ public sealed class DiagnosticsTests : IDisposable
         Assert.Equal(3, item.PendingChanges);
         Assert.Equal(3, status.PendingChanges);
         Assert.Contains("copies the table in full", item.Reason, StringComparison.Ordinal);
+        // Its age: since the last run, after which the unlogged writes came (was null, so a lag alert never fired).
+        Assert.NotNull(item.Lag);
+        Assert.NotNull(status.Lag);
+        // The plan says what the run does (was: "Push", 0 inserts, for a rebuild that kept the definition's text).
+        var plan = await new SyncEngine().PlanAsync(new SyncRequest { Path = path, ConnectionString = TestServer.ConnectionString, Schema = _fixture.Schema });
+        Assert.Equal("FullCopy", plan.Tables.Single(t => t.Name == "item").Mode);
         var sync = await _fixture.SyncAsync(path);
         Assert.Equal(SyncStatus.Succeeded, sync.Status);
         Assert.Equal(0, (await new SyncEngine().GetStatusAsync(new DbSync.Core.Diagnostics.StatusRequest { Path = path })).PendingChanges);

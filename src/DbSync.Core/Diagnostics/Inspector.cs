@@ -28,6 +28,7 @@ internal static class Inspector
             var registry = CaptureStore.IsEnabled(sqlite) ? CaptureStore.ReadRegistry(sqlite, null) : new Dictionary<string, RegisteredTable>(Identifiers.SqliteNames);
             var warnings = new List<string>();
             var syncable = new List<(SourceTable Table, RegisteredTable Registry)>();
+            Dictionary<string, string>? triggers = null;
             foreach (var table in selected)
             {
                 if (table.UnsyncableReason is { } reason)
@@ -36,9 +37,17 @@ internal static class Inspector
                     continue;
                 }
 
-                syncable.Add((table, registry.TryGetValue(table.Name, out var known)
-                    ? known
-                    : RegisteredTable.Unregistered(table)));
+                if (registry.TryGetValue(table.Name, out var known) && known.Loaded && SyncPlanner.SkipReason(table, known) is null
+                    && !CaptureStore.CaptureIntact(triggers ??= Triggers(sqlite, out _), known, table))
+                {
+                    // As the run's Install does: triggers missing or altered (a rebuild that kept the table's definition
+                    // text, which the definition check does not see) mean a full copy. The plan said "push 0 inserts, 0
+                    // updates, 0 deletes" where the run copied and deleted (today's exploration, F4). This registry is
+                    // read for the plan only; nothing is written.
+                    known.Loaded = false;
+                }
+
+                syncable.Add((table, known ?? RegisteredTable.Unregistered(table)));
             }
 
             // As a run would: a Newest policy whose column a table lacks fails before anything else.
@@ -175,7 +184,10 @@ internal static class Inspector
                         var logged = RunLog.TableExists(sqlite, registered.LogTable);
                         using var read = sqlite.BeginTransaction(deferred: true);
                         pending = CaptureStore.Scalar<long>(sqlite, read, $"SELECT count(*) FROM {Identifiers.Quote(table.Name)}");
-                        lag = pending > 0 && logged ? OldestChangeAge(sqlite, read, registered) : null;
+                        // No time is logged for when the triggers went: the oldest logged change, else the last run that
+                        // committed, after which the unlogged writes came (lagSeconds was null beside a non-zero count, so a
+                        // lag alert never fired: today's exploration, F3).
+                        lag = pending > 0 ? (logged ? OldestChangeAge(sqlite, read, registered) : null) ?? LastCommittedRunAge(sqlite, read) : null;
                     }
                     else if (RunLog.TableExists(sqlite, registered.LogTable))
                     {
@@ -274,6 +286,15 @@ internal static class Inspector
     {
         using var command = CaptureStore.Command(sqlite, transaction, "SELECT enabled_at FROM _dbsync_tables WHERE id = $id");
         command.Parameters.AddWithValue("$id", registered.Id);
+        return command.ExecuteScalar() is string at && DateTime.TryParse(at, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var when)
+            ? DateTime.UtcNow - when
+            : null;
+    }
+
+    private static TimeSpan? LastCommittedRunAge(SqliteConnection sqlite, SqliteTransaction transaction)
+    {
+        // _dbsync_runs is made with the rest of the bookkeeping, so a captured table's file has it.
+        using var command = CaptureStore.Command(sqlite, transaction, "SELECT max(started_at) FROM _dbsync_runs WHERE status IN ('Succeeded', 'PartiallySucceeded')");
         return command.ExecuteScalar() is string at && DateTime.TryParse(at, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var when)
             ? DateTime.UtcNow - when
             : null;
