@@ -78,6 +78,23 @@ public sealed class FaultTests(ITestOutputHelper output) : IDisposable
         | UnixFileMode.OtherRead | UnixFileMode.OtherWrite;
 
     [Fact]
+    public void A_table_gone_while_a_run_reads_it_is_said_to_be_another_programs_schema_change()
+    {
+        // Capture exploration 2, F4's minor part: a table an ORM's migration dropped between the run's reading of the
+        // schema and of its rows failed with SQLite's bare "no such table".
+        var path = _fixture.CreateDatabase("CREATE TABLE kept (id INTEGER PRIMARY KEY);");
+        using var connection = SyncFixture.OpenSqlite(path);
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT * FROM new_item";
+        var raw = Assert.Throws<Microsoft.Data.Sqlite.SqliteException>(() => command.ExecuteReader());
+
+        var translated = DbSync.Core.Source.SourceDatabase.Translate(raw, path);
+
+        Assert.Equal(ErrorIds.SourceError, translated.ErrorId);
+        Assert.Contains("no such table: new_item'. If another program was changing the file's tables at the time", translated.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Kill_minus_9_at_random_points_while_another_process_writes_loses_and_duplicates_nothing()
     {
         var path = _fixture.CreateDatabase(StreamSchema);

@@ -498,6 +498,11 @@ public static class SourceDatabase
                     : $"The SQLite database '{fullPath}' stayed locked by another program longer than DbSync waits for a lock (--busy-timeout where the command takes it; status, log, test, restore-log and the quarantine listing wait up to 30 s): {ex.Message}", fullPath, ex),
             SQLitePCL.raw.SQLITE_FULL or SQLitePCL.raw.SQLITE_IOERR => new DbSyncException(ErrorIds.SourceError, DbSyncErrorCategory.WriteError,
                 $"The SQLite database '{fullPath}' could not be written (disk full or I/O error): {ex.Message}", fullPath, ex),
+            // A table dropped or renamed by another program between the run's reading of the schema and of the rows (an
+            // ORM's migration under sync --watch) surfaced as SQLite's bare words (capture exploration 2, F4's minor part).
+            SQLitePCL.raw.SQLITE_ERROR when ex.Message.Contains("no such table", StringComparison.Ordinal) || ex.Message.Contains("no such column", StringComparison.Ordinal)
+                => new DbSyncException(ErrorIds.SourceError, DbSyncErrorCategory.NotSpecified,
+                    $"SQLite failed on '{fullPath}': {ex.Message.TrimEnd('.')}. If another program was changing the file's tables at the time (a migration dropping, renaming or rebuilding one), run again once it is done.", fullPath, ex),
             _ => new DbSyncException(ErrorIds.SourceError, DbSyncErrorCategory.NotSpecified,
                 $"SQLite failed on '{fullPath}': {ex.Message}", fullPath, ex),
         };
