@@ -1573,10 +1573,11 @@ public sealed class SyncEngine
                         "--purge removes every table's capture and the file's node id; it cannot be combined with --table.");
                 }
 
-                registry = registry.Values.Where(r => SyncPlanner.Matches(r.Name, request.Tables)).ToDictionary(r => r.Name, Identifiers.SqliteNames);
+                var all = registry;
+                registry = all.Values.Where(r => SyncPlanner.Matches(r.Name, request.Tables)).ToDictionary(r => r.Name, Identifiers.SqliteNames);
                 if (registry.Count == 0)
                 {
-                    var names = CaptureStore.ReadRegistry(sqlite, transaction).Keys.Order(StringComparer.Ordinal).ToList();
+                    var names = all.Keys.Order(StringComparer.Ordinal).ToList();
                     throw new DbSyncException(ErrorIds.TableNotFound, DbSyncErrorCategory.ObjectNotFound,
                         $"--table {string.Join(", ", request.Tables.Select(t => $"'{Secrets.Redact(t)}'"))} matches no captured table. Captured: {(names.Count == 0 ? "none" : string.Join(", ", names))}. Nothing was changed.",
                         Secrets.Redact(request.Tables[0]));
@@ -1605,10 +1606,11 @@ public sealed class SyncEngine
             }
 
             var nodeId = ReadNodeId(sqlite, transaction);
+            var dropHeld = some && CaptureStore.Scalar<long>(sqlite, transaction, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '_dbsync_held'") > 0;
             foreach (var entry in registry.Values)
             {
                 CaptureStore.Uninstall(sqlite, transaction, entry);
-                if (some && CaptureStore.Scalar<long>(sqlite, transaction, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '_dbsync_held'") > 0)
+                if (dropHeld)
                 {
                     CaptureStore.Execute(sqlite, transaction, $"DELETE FROM _dbsync_held WHERE table_id = {entry.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
                 }

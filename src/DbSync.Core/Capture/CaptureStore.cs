@@ -1049,16 +1049,12 @@ public static class CaptureStore
             .Select(t => $"(SELECT count(*) FROM {Identifiers.Quote(t.LogTable)}" +
                 (upTo is not null && upTo.TryGetValue(t.Id, out var seq) ? $" WHERE seq <= {seq.ToString(CultureInfo.InvariantCulture)})" : ")"))
             .ToList();
-        if (logs.Count <= CountTermsPerStatement)
-        {
-            return logs.Count == 0 ? 0 : Scalar<long>(connection, transaction, "SELECT " + string.Join(" + ", logs));
-        }
-
         // One sum of a thousand terms is deeper than SQLite parses ("Expression tree is too large (maximum depth
         // 1000)"): a file of about 1,000 captured tables failed every run after PostgreSQL committed (scale
-        // exploration, F1). Summed in parts, in one read snapshot.
-        using var own = transaction is null ? connection.BeginTransaction(deferred: true) : null;
-        return logs.Chunk(CountTermsPerStatement).Sum(part => Scalar<long>(connection, transaction ?? own, "SELECT " + string.Join(" + ", part)));
+        // exploration, F1). Summed in parts, several of them in one read snapshot.
+        var parts = logs.Chunk(CountTermsPerStatement).ToList();
+        using var own = transaction is null && parts.Count > 1 ? connection.BeginTransaction(deferred: true) : null;
+        return parts.Sum(part => Scalar<long>(connection, transaction ?? own, "SELECT " + string.Join(" + ", part)));
     }
 
     /// <summary>Terms of one sum in <see cref="CountLogEntries"/>, well below SQLite's expression depth limit of 1,000.</summary>
