@@ -1675,6 +1675,8 @@ public sealed class SyncEngine
         var warnings = new List<string>();
         // Read before Install removes a renamed table's old triggers from it, which say what it was renamed to.
         var dropped = DroppedTables(sqlite, transaction, all, registry, patterns).ToList();
+        // Read before Install makes DbSync's triggers again behind a newer application trigger (FireBehind).
+        var ignoring = IgnoringTriggers(sqlite, transaction, selected.Where(t => registry.ContainsKey(t.Name)).Select(t => t.Name)).ToList();
         foreach (var table in selected)
         {
             if (NotCapturable(table) is { } reason)
@@ -1695,35 +1697,52 @@ public sealed class SyncEngine
 
         warnings.AddRange(dropped);
         warnings.AddRange(ReservedNames(sqlite, transaction, patterns));
-        warnings.AddRange(IgnoringTriggers(sqlite, transaction, captured.Select(c => c.Item1.Name)));
+        warnings.AddRange(ignoring.Where(i => captured.Any(c => c.Item1.Name == i.Table)).Select(i => i.Warning));
         alsoInTransaction?.Invoke(transaction, nodeId);
         transaction.Commit();
         return (nodeId, captured, warnings);
     }
 
     /// <summary>
-    /// Warnings for the application's AFTER triggers on captured tables that use <c>RAISE(IGNORE)</c>: SQLite keeps the
-    /// row change and abandons the statement's remaining trigger programs, DbSync's among them when they would fire
-    /// later (SQLite fires the most recently created trigger first), so the write is never logged (crash exploration,
-    /// finding 1). A BEFORE trigger's RAISE(IGNORE) skips the change itself, which then needs no capture.
+    /// Warnings for the application's AFTER triggers on captured tables that use <c>RAISE(IGNORE)</c> and were created
+    /// after DbSync's capture triggers: SQLite fires the most recently created trigger first, and such a trigger's
+    /// RAISE(IGNORE) keeps the row change and abandons the statement's remaining trigger programs, DbSync's among them, so
+    /// the writes it cut short were never logged (crash exploration, finding 1). Install then makes DbSync's triggers
+    /// again so that they fire first, so one run tells it; a trigger older than DbSync's never skips them and is not
+    /// warned of (it was, on every run, for good). A BEFORE trigger's RAISE(IGNORE) skips the change itself, which then
+    /// needs no capture. Read before Install, for the tables captured before this run.
     /// </summary>
-    private static IEnumerable<string> IgnoringTriggers(SqliteConnection sqlite, SqliteTransaction transaction, IEnumerable<string> tables)
+    private static IEnumerable<(string Table, string Warning)> IgnoringTriggers(SqliteConnection sqlite, SqliteTransaction transaction, IEnumerable<string> tables)
     {
         var captured = tables.ToHashSet(Identifiers.SqliteNames);
-        using var read = CaptureStore.Command(sqlite, transaction,
-            "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger' AND sql IS NOT NULL AND substr(name, 1, 8) <> '_dbsync_' ORDER BY tbl_name, name");
-        using var reader = read.ExecuteReader();
-        var found = new List<string>();
-        while (reader.Read())
+        // tbl_name is the table's name as the CREATE TRIGGER spelled it; SQLite matches names case-insensitively (ASCII).
+        var firstOwn = new Dictionary<string, long>(Identifiers.SqliteNames);
+        using (var own = CaptureStore.Command(sqlite, transaction,
+            @"SELECT tbl_name, rowid FROM sqlite_master WHERE type = 'trigger' AND name LIKE '\_dbsync\_%' ESCAPE '\' ORDER BY rowid"))
+        using (var reader = own.ExecuteReader())
         {
-            var (name, table, sql) = (reader.GetString(0), reader.GetString(1), reader.GetString(2));
+            while (reader.Read())
+            {
+                firstOwn.TryAdd(reader.GetString(0), reader.GetInt64(1));
+            }
+        }
+
+        using var read = CaptureStore.Command(sqlite, transaction,
+            @"SELECT name, tbl_name, sql, rowid FROM sqlite_master WHERE type = 'trigger' AND sql IS NOT NULL AND name NOT LIKE '\_dbsync\_%' ESCAPE '\' ORDER BY tbl_name, name");
+        using var triggers = read.ExecuteReader();
+        var found = new List<(string, string)>();
+        while (triggers.Read())
+        {
+            var (name, table, sql) = (triggers.GetString(0), triggers.GetString(1), triggers.GetString(2));
             var body = System.Text.RegularExpressions.Regex.Match(sql, @"\bBEGIN\b", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
             var head = body.Success ? sql[..body.Index] : sql;
             if (captured.Contains(table)
+                && firstOwn.TryGetValue(table, out var first) && triggers.GetInt64(3) > first
                 && System.Text.RegularExpressions.Regex.IsMatch(head, @"\bAFTER\b", System.Text.RegularExpressions.RegexOptions.IgnoreCase)
                 && System.Text.RegularExpressions.Regex.IsMatch(sql, @"\bRAISE\s*\(\s*IGNORE\s*\)", System.Text.RegularExpressions.RegexOptions.IgnoreCase))
             {
-                found.Add($"Table '{table}': the application's trigger '{name}' is an AFTER trigger that uses RAISE(IGNORE). A write it ignores stays in the file, but SQLite then skips the triggers it has not fired yet, DbSync's capture triggers among them when they come later (SQLite fires the most recently created first): that write is never logged and never reaches PostgreSQL. Make it a BEFORE trigger or end it without RAISE(IGNORE) (see docs/capture.md, \"Not captured\"); a --resync of the table repairs what was missed.");
+                var own = captured.First(c => Identifiers.SqliteNames.Equals(c, table));
+                found.Add((own, $"Table '{own}': the application's trigger '{name}' is an AFTER trigger that uses RAISE(IGNORE), created after DbSync's capture triggers, so it fired before them (SQLite fires the most recently created trigger first): a write it cut short stayed in the file but was never logged and never reached PostgreSQL. This run made DbSync's triggers again so that they fire first from now on; a --resync of the table repairs what was missed (see docs/capture.md, \"Not captured\"). Making it a BEFORE trigger, or ending it without RAISE(IGNORE), keeps it from happening again after a migration re-creates it."));
             }
         }
 
